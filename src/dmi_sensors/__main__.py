@@ -1,0 +1,5 @@
+"""``python -m dmi_sensors`` is the same as the ``dmi-sensors`` command."""
+
+from dmi_sensors.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""The ``dmi-sensors`` command.
+
+Sub-commands live in ``dmi_sensors.commands.<name>`` modules, each with
+``add_arguments(parser)`` and ``run(args) -> int``. Only the selected sub-command's module
+is imported, so ``dmi-sensors --help`` and ``--version`` never load numpy, scipy or numba.
+
+To add a command: write ``dmi_sensors/commands/<name>.py`` and add one line to
+:data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from dmi_sensors import __version__
+
+
+class Command(NamedTuple):
+    module: str
+    help: str
+
+
+#: name -> (module, one-line help). Keep alphabetical.
+COMMANDS: dict[str, Command] = {
+    "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+}
+
+DESCRIPTION = (
+    "Wearable IMUs over Bluetooth LE -> postural-control numbers for Dynamic Movement "
+    "Intervention (DMI) sessions and balance research."
+)
+
+
+def _selected_command(argv: Sequence[str]) -> str | None:
+    for token in argv:
+        if token.startswith("-"):
+            continue
+        return token if token in COMMANDS else None
+    return None
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only ``selected``'s module is imported to add its options."""
+    parser = argparse.ArgumentParser(prog="dmi-sensors", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"dmi-sensors {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, spec in COMMANDS.items():
+        p = sub.add_parser(name, help=spec.help, description=spec.help)
+        if name == selected:
+            module = importlib.import_module(spec.module)
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dmi-sensors`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_selected_command(argv))
+    args = parser.parse_args(argv)
+    run = getattr(args, "_run", None)
+    if run is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:
+        # Library errors are written to name the file, place and expectation: show them as one line.
+        print(f"dmi-sensors {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``dmi-sensors`` sub-command: thin argument parsing over the library."""

@@ -1,0 +1,78 @@
+"""The data contract in code: column names, frames, physical constants.
+
+Everything here mirrors ``docs/data-contract.md``; change both together. Importing this
+module is cheap (standard library only).
+
+Units are SI and every name that carries a unit ends with it (``_s``, ``_hz``, ``_mps2``,
+``_rps``, ``_m``, ``_mm``, ``_rad``, ``_deg``).
+
+Frames
+------
+``sensor``  axes as the firmware reports them.
+``body``    after sensor-to-body alignment: x forward (anteroposterior, AP, + anterior),
+            y left (mediolateral, ML, + left), z up (vertical, V, + cranial) when the child
+            is upright. Right-handed.
+``world``   z up (gravity is -z), x = the body's forward direction at the start of the
+            recording projected on the horizontal plane (a 6-axis IMU has no absolute
+            heading), y = z cross x.
+
+Quaternions are scalar-first ``[w, x, y, z]`` and rotate body (or sensor) vectors into the
+world frame: ``v_world = q * v_body * conj(q)``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Standard gravity, m/s^2 (CGPM 1901). Used for unit conversion (g -> m/s^2) and models.
+STANDARD_GRAVITY_MPS2: Final[float] = 9.80665
+
+# --- time -----------------------------------------------------------------------------
+TIME_S: Final = "time_s"  # float64 seconds since session start (drift-corrected)
+HOST_TIME_S: Final = "host_time_s"  # host monotonic arrival time of the packet, s since session start
+DEVICE_TIME_S: Final = "device_time_s"  # device clock, unwrapped, seconds
+COUNTER: Final = "counter"  # device sample counter, unwrapped (int64)
+GAP_BEFORE: Final = "gap_before"  # True where samples were lost just before this one
+
+# --- inertial channels ----------------------------------------------------------------
+ACC_SENSOR: Final = ("acc_x_mps2", "acc_y_mps2", "acc_z_mps2")  # specific force, m/s^2
+GYR_SENSOR: Final = ("gyr_x_rps", "gyr_y_rps", "gyr_z_rps")  # angular rate, rad/s, right-hand rule
+ACC_BODY: Final = ("acc_ap_mps2", "acc_ml_mps2", "acc_v_mps2")  # body frame (gravity removed where stated)
+QUATERNION: Final = ("q_w", "q_x", "q_y", "q_z")  # scalar-first
+TILT: Final = ("tilt_ap_rad", "tilt_ml_rad")  # + forward lean, + lean to the left
+COM_DISPLACEMENT: Final = ("com_ap_mm", "com_ml_mm")  # horizontal COM displacement, mm
+
+#: The trial CSV read by ``dmi-sensors analyze`` / ``calibrate --input`` and written by
+#: ``dmi-sensors simulate``: uniform-rate samples in the body-aligned sensor frame
+#: (x forward, y left, z up).
+TRIAL_CSV_COLUMNS: Final = (TIME_S, *ACC_SENSOR, *GYR_SENSOR)
+
+#: Long ("tidy") sample table with several sensors, one row per sample.
+SAMPLE_COLUMNS: Final = (
+    "sensor_id",
+    "placement",
+    COUNTER,
+    DEVICE_TIME_S,
+    HOST_TIME_S,
+    TIME_S,
+    *ACC_SENSOR,
+    *GYR_SENSOR,
+    GAP_BEFORE,
+)
+
+# --- events (exercise tags) -----------------------------------------------------------
+#: Required columns of an events table (one row per tagged interval or instant).
+EVENT_COLUMNS: Final = ("onset_s", "duration_s", "exercise", "repetition", "support", "source")
+#: Optional columns an events table may carry in addition.
+EVENT_OPTIONAL_COLUMNS: Final = ("kind", "posture", "note")
+#: Allowed values of ``source``.
+EVENT_SOURCES: Final = ("plan", "manual", "auto", "import")
+
+# --- windows of metrics ---------------------------------------------------------------
+#: Leading columns of a tidy per-window metrics table; one further column per metric.
+WINDOW_COLUMNS: Final = ("sensor_id", "start_s", "end_s", "exercise", "repetition", "support", "posture")
+
+# --- placements and support points ----------------------------------------------------
+PLACEMENTS: Final = ("trunk", "pelvis", "head", "thigh_left", "thigh_right", "shank_left", "shank_right")
+#: DMI support points, proximal to distal.
+SUPPORT_POINTS: Final = ("trunk", "hips", "thighs", "knees", "shanks", "ankles", "feet", "none")

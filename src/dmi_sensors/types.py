@@ -1,0 +1,210 @@
+"""Core in-memory types every layer passes along.
+
+Data flows ``RawPacket`` (bytes off the air, stored first) -> ``SampleBatch`` (decoded,
+SI units, per-sample device counters and times) -> ``Trial`` (one sensor, uniform time
+grid, ready for filters and metrics). All arrays are numpy; units are in the names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dmi_sensors import contract
+
+__all__ = ["RawPacket", "SampleBatch", "Trial"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawPacket:
+    """One BLE notification exactly as it arrived.
+
+    Attributes
+    ----------
+    sensor_id
+        Stable identifier of the sensor (its serial number, or its address when unknown).
+    host_time_s
+        Host arrival time, seconds since the session start on the host's monotonic clock.
+    data
+        The notification payload, untouched.
+    """
+
+    sensor_id: str
+    host_time_s: float
+    data: bytes
+
+
+def _as_2d(name: str, value: np.ndarray, n: int) -> np.ndarray:
+    arr = np.ascontiguousarray(value, dtype=np.float64)
+    if arr.shape != (n, 3):
+        raise ValueError(f"{name} must have shape ({n}, 3), got {arr.shape}")
+    return arr
+
+
+def _as_1d(name: str, value: np.ndarray, n: int, dtype: type) -> np.ndarray:
+    arr = np.ascontiguousarray(value, dtype=dtype)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+    return arr
+
+
+@dataclass(slots=True)
+class SampleBatch:
+    """Decoded samples of one sensor, in the sensor frame, SI units.
+
+    Attributes
+    ----------
+    sensor_id
+        Stable identifier of the sensor.
+    fs_hz
+        Nominal sample rate reported by the device, Hz.
+    counter
+        Device sample counter, unwrapped (monotonic), int64, shape ``(n,)``.
+    device_time_s
+        Device clock of each sample, unwrapped, seconds, shape ``(n,)``. Derived from the
+        packet's first-sample timestamp plus ``k / fs_hz`` for the k-th sample in it.
+    host_time_s
+        Host arrival time of the packet that carried each sample, seconds since session
+        start, shape ``(n,)`` (equal within one packet).
+    acc_mps2
+        Specific force, m/s^2, shape ``(n, 3)``. Upright and still reads ``(0, 0, +9.81)``
+        in the body frame.
+    gyr_rps
+        Angular rate, rad/s, right-hand rule, shape ``(n, 3)``.
+    gap_before
+        True where samples were lost immediately before this sample (from the counter),
+        shape ``(n,)``.
+    time_s
+        Drift-corrected sample time, seconds since session start, shape ``(n,)``; NaN until
+        the timing stage has filled it.
+    """
+
+    sensor_id: str
+    fs_hz: float
+    counter: np.ndarray
+    device_time_s: np.ndarray
+    host_time_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyr_rps: np.ndarray
+    gap_before: np.ndarray = field(default=None)  # type: ignore[assignment]
+    time_s: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = int(np.asarray(self.counter).shape[0])
+        self.counter = _as_1d("counter", self.counter, n, np.int64)
+        self.device_time_s = _as_1d("device_time_s", self.device_time_s, n, np.float64)
+        self.host_time_s = _as_1d("host_time_s", self.host_time_s, n, np.float64)
+        self.acc_mps2 = _as_2d("acc_mps2", self.acc_mps2, n)
+        self.gyr_rps = _as_2d("gyr_rps", self.gyr_rps, n)
+        if self.gap_before is None:
+            self.gap_before = np.zeros(n, dtype=bool)
+        self.gap_before = _as_1d("gap_before", self.gap_before, n, bool)
+        if self.time_s is None:
+            self.time_s = np.full(n, np.nan)
+        self.time_s = _as_1d("time_s", self.time_s, n, np.float64)
+        if not (self.fs_hz > 0):
+            raise ValueError(f"fs_hz must be positive, got {self.fs_hz}")
+
+    def __len__(self) -> int:
+        return int(self.counter.shape[0])
+
+    @classmethod
+    def empty(cls, sensor_id: str, fs_hz: float) -> SampleBatch:
+        """A batch with no samples (useful as the neutral element of :meth:`concat`)."""
+        z = np.zeros(0)
+        return cls(sensor_id, fs_hz, z.astype(np.int64), z, z, np.zeros((0, 3)), np.zeros((0, 3)))
+
+    @classmethod
+    def concat(cls, batches: list[SampleBatch]) -> SampleBatch:
+        """Join batches of the same sensor in order."""
+        if not batches:
+            raise ValueError("concat needs at least one batch")
+        first = batches[0]
+        for b in batches[1:]:
+            if b.sensor_id != first.sensor_id:
+                raise ValueError(f"cannot concat sensors {first.sensor_id!r} and {b.sensor_id!r}")
+        return cls(
+            first.sensor_id,
+            first.fs_hz,
+            np.concatenate([b.counter for b in batches]),
+            np.concatenate([b.device_time_s for b in batches]),
+            np.concatenate([b.host_time_s for b in batches]),
+            np.concatenate([b.acc_mps2 for b in batches]),
+            np.concatenate([b.gyr_rps for b in batches]),
+            np.concatenate([b.gap_before for b in batches]),
+            np.concatenate([b.time_s for b in batches]),
+        )
+
+    def to_dataframe(self, placement: str = ""):  # -> pandas.DataFrame
+        """Tidy table with the columns of :data:`dmi_sensors.contract.SAMPLE_COLUMNS`."""
+        import pandas as pd
+
+        data = {
+            "sensor_id": np.full(len(self), self.sensor_id, dtype=object),
+            "placement": np.full(len(self), placement, dtype=object),
+            contract.COUNTER: self.counter,
+            contract.DEVICE_TIME_S: self.device_time_s,
+            contract.HOST_TIME_S: self.host_time_s,
+            contract.TIME_S: self.time_s,
+        }
+        for i, name in enumerate(contract.ACC_SENSOR):
+            data[name] = self.acc_mps2[:, i]
+        for i, name in enumerate(contract.GYR_SENSOR):
+            data[name] = self.gyr_rps[:, i]
+        data[contract.GAP_BEFORE] = self.gap_before
+        return pd.DataFrame(data, columns=list(contract.SAMPLE_COLUMNS))
+
+
+@dataclass(slots=True)
+class Trial:
+    """One sensor's recording on a uniform time grid, ready for filters and metrics.
+
+    Attributes
+    ----------
+    time_s
+        Sample times, seconds since session (or trial) start, shape ``(n,)``, strictly
+        increasing with a constant step ``1 / fs_hz`` (within 1e-6 relative).
+    acc_mps2
+        Specific force in the body-aligned sensor frame (x forward, y left, z up), m/s^2,
+        shape ``(n, 3)``.
+    gyr_rps
+        Angular rate in the same frame, rad/s, shape ``(n, 3)``.
+    fs_hz
+        Sample rate, Hz.
+    sensor_id
+        Which sensor this trial came from (empty when unknown).
+    """
+
+    time_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyr_rps: np.ndarray
+    fs_hz: float
+    sensor_id: str = ""
+
+    def __post_init__(self) -> None:
+        n = int(np.asarray(self.time_s).shape[0])
+        self.time_s = _as_1d("time_s", self.time_s, n, np.float64)
+        self.acc_mps2 = _as_2d("acc_mps2", self.acc_mps2, n)
+        self.gyr_rps = _as_2d("gyr_rps", self.gyr_rps, n)
+        if not (self.fs_hz > 0):
+            raise ValueError(f"fs_hz must be positive, got {self.fs_hz}")
+
+    def __len__(self) -> int:
+        return int(self.time_s.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the trial, ``n / fs_hz`` seconds."""
+        return len(self) / self.fs_hz
+
+    def to_dataframe(self):  # -> pandas.DataFrame
+        """Table with the trial CSV columns (:data:`dmi_sensors.contract.TRIAL_CSV_COLUMNS`)."""
+        import pandas as pd
+
+        data = {contract.TIME_S: self.time_s}
+        for i, name in enumerate(contract.ACC_SENSOR):
+            data[name] = self.acc_mps2[:, i]
+        for i, name in enumerate(contract.GYR_SENSOR):
+            data[name] = self.gyr_rps[:, i]
+        return pd.DataFrame(data, columns=list(contract.TRIAL_CSV_COLUMNS))
