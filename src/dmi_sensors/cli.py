@@ -26,6 +26,9 @@ class Command(NamedTuple):
 
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
+    "analyze": Command(
+        "dmi_sensors.commands.analyze", "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS"
+    ),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
 }
 

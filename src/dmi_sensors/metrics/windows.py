@@ -113,6 +113,19 @@ def read_events_csv(path: str | Path):
     return validate_events(frame, str(path))
 
 
+def _tag_value(v):
+    """A tag as plain Python: None for missing/NaN, int for integral numbers (repetitions)."""
+    if v is None:
+        return None
+    if isinstance(v, (float, np.floating)):
+        if np.isnan(v):
+            return None
+        return int(v) if float(v).is_integer() else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
 def _tags_for(mid_s: np.ndarray, events) -> dict[str, list]:
     ev = events[events["duration_s"] > 0]
     out: dict[str, list] = {c: [None] * len(mid_s) for c in TAG_COLUMNS}
@@ -125,8 +138,8 @@ def _tags_for(mid_s: np.ndarray, events) -> dict[str, list]:
     for col in TAG_COLUMNS:
         if col not in ev.columns:
             continue
-        values = ev[col].to_numpy(object)
-        has = np.array([v is not None and not (isinstance(v, float) and np.isnan(v)) for v in values])
+        values = [_tag_value(v) for v in ev[col].to_numpy(object)]
+        has = np.array([v is not None for v in values])
         for i, m in enumerate(mid_s):
             inside = (on <= m) & (m < end) & has
             if inside.any():
@@ -161,7 +174,7 @@ def segments_from_events(events, fs_hz: float, n_samples: int, t0_s: float = 0.0
             starts.append(a)
             stops.append(b)
             rows.append(i)
-    tags = {c: [ev.at[i, c] if c in ev.columns else None for i in rows] for c in TAG_COLUMNS}
+    tags = {c: [_tag_value(ev.at[i, c]) if c in ev.columns else None for i in rows] for c in TAG_COLUMNS}
     return np.array(starts, dtype=np.int64), np.array(stops, dtype=np.int64), tags
 
 
