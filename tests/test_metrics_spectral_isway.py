@@ -48,6 +48,21 @@ def test_pure_tone_welch_within_its_resolution(f0):
     assert m["power"] == pytest.approx(0.5, rel=0.02)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(4, 700), st.integers(2, 400), st.integers(0, 2**31 - 1), st.sampled_from([50.0, 100.0]))
+def test_own_welch_equals_scipy(n, nper, seed, fs):
+    from scipy import signal
+
+    from dmi_sensors.metrics.spectral import welch
+
+    nper = min(nper, n)
+    x = np.random.default_rng(seed).normal(size=(3, n)) + 5.0
+    f, p = welch(x, fs, nper)
+    f_ref, p_ref = signal.welch(x, fs, window="hann", nperseg=nper, noverlap=nper // 2, detrend="constant", axis=-1)
+    np.testing.assert_allclose(f, f_ref, rtol=1e-12)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-9, atol=1e-14)
+
+
 def test_two_tones_split_power_and_give_the_right_moments():
     x = _tone(0.5, amp=2.0) + _tone(2.0, amp=1.0, phase=1.0)
     m = spectral_measures(x, FS, SpectralParams(psd_method="periodogram"))
