@@ -91,7 +91,18 @@ def test_windows_equal_slices_and_short_windows_are_nan():
 @given(st.integers(1, 400), st.integers(0, 60), st.integers(0, 2**31 - 1))
 def test_moving_rms_matches_reference(n, half, seed):
     x = np.random.default_rng(seed).normal(size=n)
-    np.testing.assert_allclose(K.moving_rms_centred(x, max(half, 1)), ref_moving_rms(x, max(half, 1)), rtol=1e-10)
+    np.testing.assert_allclose(
+        K.moving_rms_centred(x, max(half, 1)), ref_moving_rms(x, max(half, 1)), rtol=1e-10, atol=1e-9
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 120), st.integers(0, 2**31 - 1))
+def test_trailing_moving_rms_matches_reference(n, width, seed):
+    x = np.random.default_rng(seed).normal(size=n)
+    out = K.moving_rms_trailing(x, width)
+    ref = np.array([np.sqrt(np.mean(x[i - width + 1 : i + 1] ** 2)) if i >= width - 1 else np.nan for i in range(n)])
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-9)
 
 
 @settings(max_examples=40, deadline=None)

@@ -24,29 +24,43 @@ def _series(after, event_s=10.0, total_s=30.0, quiet=1.0):
     return y
 
 
-def test_moving_rms_step_analytic():
-    """y = A for D s then q: the centred 1 s RMS² = f·A² + (1-f)q² drops under (1.5q)² when
-    the window holds a fraction f < 1.25q²/(A²-q²) of the step: TTS = D + 0.5 - f."""
+CENTRED = TtsParams(lowpass_hz=None, rms_alignment="centred")
+
+
+@pytest.mark.parametrize("alignment", ["trailing", "centred"])
+def test_moving_rms_step_analytic(alignment):
+    """y = A for D s then q: the 1 s RMS² = f·A² + (1-f)q² drops under (1.5q)² when the window
+    holds a fraction f < f* = 1.25q²/(A²-q²) of the step: TTS = D + 1 - f* (trailing window
+    [t-1, t]) or D + 0.5 - f* (centred window [t-0.5, t+0.5])."""
     a, d, q = 4.0, 2.0, 1.0
     y = _series(lambda tau: np.where(tau < d, a, q), quiet=q)
-    r = time_to_stabilise(y, FS, 10.0, params=RAW)
+    params = RAW if alignment == "trailing" else CENTRED
+    r = time_to_stabilise(y, FS, 10.0, params=params)
     f = 1.25 * q**2 / (a**2 - q**2)
+    lead = 1.0 if alignment == "trailing" else 0.5
     assert r.stable and r.status == "stable"
-    assert r.tts_s == pytest.approx(d + 0.5 - f, abs=2 * DT)
+    assert r.tts_s == pytest.approx(d + lead - f, abs=2 * DT)
     assert r.fit["quiet_rms_mps2"] == pytest.approx(q)
     assert r.fit["threshold_mps2"] == pytest.approx(1.5 * q)
     assert r.trial_after_s == pytest.approx(20.0)
     assert r.parameters["threshold_factor"] == 1.5 and r.parameters["rms_window_s"] == 1.0
+    assert r.parameters["rms_alignment"] == alignment
 
 
+@pytest.mark.parametrize("alignment", ["trailing", "centred"])
 @pytest.mark.parametrize(("y0", "tau_c"), [(5.0, 0.5), (10.0, 1.2), (3.0, 2.0)])
-def test_moving_rms_exponential_analytic(y0, tau_c):
-    """y² = q² + Y0²e^(-2τ/T): window mean of y² is q² + Y0²e^(-2τ/T)·sinh(2h/T)/(2h/T), h = 0.5 s,
-    so TTS = (T/2)·ln(Y0²·S / (1.25 q²))."""
+def test_moving_rms_exponential_analytic(y0, tau_c, alignment):
+    """y² = q² + Y0²e^(-2τ/T): the window mean of y² is q² + Y0²e^(-2τ/T)·S with
+    S = (T/2)(e^(2/T) - 1) for the trailing 1 s window and sinh(1/T)/(1/T) for the centred
+    one, so TTS = (T/2)·ln(Y0²·S / (1.25 q²))."""
     q = 1.0
     y = _series(lambda tau: np.sqrt(q**2 + y0**2 * np.exp(-2 * tau / tau_c)), quiet=q)
-    r = time_to_stabilise(y, FS, 10.0, params=RAW)
-    s = math.sinh(1.0 / tau_c) / (1.0 / tau_c)
+    if alignment == "trailing":
+        r = time_to_stabilise(y, FS, 10.0, params=RAW)
+        s = tau_c / 2 * (math.exp(2 / tau_c) - 1)
+    else:
+        r = time_to_stabilise(y, FS, 10.0, params=CENTRED)
+        s = math.sinh(1.0 / tau_c) / (1.0 / tau_c)
     expected = tau_c / 2 * math.log(y0**2 * s / (1.25 * q**2))
     assert r.tts_s == pytest.approx(expected, abs=2 * DT)
 
@@ -196,3 +210,25 @@ def test_bad_arguments():
         time_to_stabilise(y, FS, 5.0, event_onset_s=6.0)
     with pytest.raises(ValueError, match="profile"):
         TtsParams(profile="peak")
+
+
+def _quiet_plus_response(seed, n=4000, event_s=15.0):
+    """Quiet sway (four sinusoids 0.3-1 Hz, 0.025 m/s² each, per axis) plus a damped response."""
+    t = np.arange(n) / FS
+    rng = np.random.default_rng(seed)
+    a = np.zeros((n, 2))
+    for f in (0.3, 0.45, 0.7, 1.0):
+        a += 0.025 * np.sin(2 * np.pi * f * t[:, None] + rng.uniform(0, 2 * np.pi, 2))
+    tau = t - event_s
+    m = tau >= 0
+    a[m, 0] += 0.6 * np.exp(-tau[m] / 0.8) * np.sin(2 * np.pi * 1.2 * tau[m])
+    a[m, 1] += 0.3 * np.exp(-tau[m] / 0.8) * np.sin(2 * np.pi * 1.0 * tau[m])
+    return a
+
+
+def test_quiet_sway_alone_can_delay_the_default_rule_but_not_the_exponential_fit():
+    """The sensitivity documented in docs/metrics.md (same seeds, same numbers)."""
+    default = [time_to_stabilise(_quiet_plus_response(s), FS, 15.0).tts_s for s in range(5)]
+    expo = [time_to_stabilise(_quiet_plus_response(s), FS, 15.0, method="exponential").tts_s for s in range(5)]
+    np.testing.assert_allclose(default, [22.41, 2.02, 14.60, 2.90, 1.99], atol=0.01)
+    assert max(expo) < 2.5 and min(expo) > 1.0

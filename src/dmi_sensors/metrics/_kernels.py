@@ -271,3 +271,19 @@ def moving_rms_centred(x, half_width):
             s = 0.0
         out[i] = np.sqrt(s / (hi - lo))
     return out
+
+
+@njit(cache=True)
+def moving_rms_trailing(x, width):
+    """Trailing moving RMS: ``sqrt(mean(x[i-width+1 .. i]^2))``; NaN for ``i < width - 1``."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    c = np.zeros(n + 1)
+    for i in range(n):
+        c[i + 1] = c[i] + x[i] * x[i]
+    for i in range(width - 1, n):
+        s = c[i + 1] - c[i + 1 - width]
+        if s < 0.0:
+            s = 0.0
+        out[i] = np.sqrt(s / width)
+    return out

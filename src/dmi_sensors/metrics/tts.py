@@ -10,9 +10,11 @@ Pre-processing (all methods): each component is low-passed (zero-phase 4th-order
 Butterworth at ``lowpass_hz``, default 2 Hz) and the magnitude ``y = |a_h|`` is formed.
 Filtering comes first because a typical IMU's noise (~0.07 m/s² RMS at 100 Hz) exceeds
 quiet-stance COM acceleration (~0.03-0.04 m/s²). The "instability profile" is the 1 s
-centred moving RMS of y over the analysed interval only (the window shrinks at its ends;
-``profile="moving_rms"``) or y itself (``"magnitude"``). The polynomial and exponential fits
-use only the profile samples whose RMS window is complete (the shrunken edges are biased).
+moving RMS of y (``profile="moving_rms"``; window ``rms_window_s``, ``rms_alignment``
+``"trailing"`` — the default, RMS at t over [t - 1 s, t], the definition of the simulator's
+ground truth, so the TTS includes the time the window needs to leave the event — or
+``"centred"``, over [t - 0.5 s, t + 0.5 s]) or y itself (``"magnitude"``). The polynomial and
+exponential fits use the profile of the post-event samples where the RMS window is complete.
 
 Methods (``method=``):
 
@@ -45,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from dmi_sensors.metrics._kernels import moving_rms_centred
+from dmi_sensors.metrics._kernels import moving_rms_centred, moving_rms_trailing
 
 __all__ = ["TTS_METHODS", "TtsParams", "TtsResult", "detect_events", "instability_signal", "time_to_stabilise"]
 
@@ -63,10 +65,13 @@ class TtsParams:
     baseline_s: float = 5.0
     band_sd: float = 0.25
     profile: str = "moving_rms"
+    rms_alignment: str = "trailing"
 
     def __post_init__(self) -> None:
         if self.profile not in ("moving_rms", "magnitude"):
             raise ValueError(f"profile must be 'moving_rms' or 'magnitude', got {self.profile!r}")
+        if self.rms_alignment not in ("trailing", "centred"):
+            raise ValueError(f"rms_alignment must be 'trailing' or 'centred', got {self.rms_alignment!r}")
         if self.rms_window_s <= 0 or self.threshold_factor <= 0 or self.baseline_s <= 0 or self.band_sd <= 0:
             raise ValueError("rms_window_s, threshold_factor, baseline_s and band_sd must be positive")
 
@@ -190,23 +195,28 @@ def time_to_stabilise(
         result.status = "interval too short"
         return result
     tau = (np.arange(i_end, i_stop) / fs_hz + t0_s) - event_end_s  # time since the event's end
-    half = max(1, round(params.rms_window_s * fs_hz / 2))
+    width = max(1, round(params.rms_window_s * fs_hz))
+    half = max(1, width // 2)
+    trailing = params.rms_alignment == "trailing"
 
     quiet_rms = float("nan")
     i_on = math.floor((onset - t0_s) * fs_hz + 1e-9)
     i_base = max(0, i_on - round(params.baseline_s * fs_hz))
-    if i_on - i_base >= round(fs_hz):  # at least 1 s of baseline
+    if i_on - i_base >= width:  # at least one RMS window of baseline
         quiet_rms = float(np.sqrt(np.mean(y[i_base:i_on] ** 2)))
     result.fit["quiet_rms_mps2"] = quiet_rms
     result.fit["baseline_s"] = (i_on - i_base) / fs_hz
 
-    if params.profile == "moving_rms":  # only post-event samples: the window shrinks at both ends
-        prof = moving_rms_centred(np.ascontiguousarray(y[i_end:i_stop]), half)
-        # the fits use only samples whose window is complete (edges are biased low)
-        full = slice(half, prof.shape[0] - half) if prof.shape[0] > 2 * half + 4 else slice(0, prof.shape[0])
+    # fits: the profile of the post-event samples only, where the RMS window is complete
+    post = np.ascontiguousarray(y[i_end:i_stop])
+    if params.profile == "magnitude":
+        prof, full = post, slice(0, post.shape[0])
+    elif trailing:
+        prof, full = moving_rms_trailing(post, width), slice(width - 1, post.shape[0])
     else:
-        prof = y[i_end:i_stop]
-        full = slice(0, prof.shape[0])
+        prof, full = moving_rms_centred(post, half), slice(half, post.shape[0] - half)
+    if prof[full].shape[0] < 4:  # interval hardly longer than one window: fit the magnitude
+        prof, full = post, slice(0, post.shape[0])
 
     if method in ("moving_rms", "polynomial") and not math.isfinite(quiet_rms):
         result.status = "no quiet baseline before the event"
@@ -214,12 +224,16 @@ def time_to_stabilise(
     threshold = params.threshold_factor * quiet_rms
 
     if method == "moving_rms":
+        # the rule's RMS windows may reach back before the event's end (not past stop_s)
+        head = np.ascontiguousarray(y[:i_stop])
+        rms = moving_rms_trailing(head, width) if trailing else moving_rms_centred(head, half)
+        rule = rms[i_end:]
         result.fit["threshold_mps2"] = threshold
-        above = np.flatnonzero(prof >= threshold)
+        above = np.flatnonzero(~(rule < threshold))  # NaN (window not yet full) counts as above
         if above.size == 0:
             return _stable(result, 0.0)
         last = int(above[-1])
-        if last == prof.shape[0] - 1:
+        if last == rule.shape[0] - 1:
             return _unstable(result)
         return _stable(result, float(tau[last + 1]))
 
