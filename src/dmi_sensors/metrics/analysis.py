@@ -2,9 +2,17 @@
 
 Pipeline of :func:`analyze_trial` (every choice is a recorded parameter):
 
-1. Orientation: :class:`dmi_sensors.dsp.Madgwick` (or Mahony) from gyro + accelerometer,
-   quaternions body -> world; :func:`dmi_sensors.dsp.body_frame` gives tilt (AP, ML) and
-   the gravity-free acceleration in the heading frame (AP, ML, V).
+1. Orientation: gyro bias removed (default: the trial's mean angular rate, which assumes
+   no net rotation over a balance trial), initial attitude from a backward pass of the same
+   filter over the whole trial (or the mean specific force of the first
+   ``initial_attitude_s``: biased by the sway's inertial acceleration), then :class:`dmi_sensors.dsp.Mahony` with a low
+   proportional gain (0.1 rad/s: the accelerometer corrects only drift slower than ~0.02 Hz)
+   — or Madgwick; quaternions body -> world. :func:`dmi_sensors.dsp.body_frame` gives tilt
+   (AP, ML) and the gravity-free acceleration in the heading frame (AP, ML, V).
+   Why low gains: the accelerometer of a swaying trunk also feels the sway's inertial
+   acceleration (h·θ''), so accelerometer-led fusion overstates tilt (by ~50 % at 0.4 Hz
+   with the sensor 0.8 m above the ankles, Madgwick at ahrs' default gain 0.033) and leaves
+   almost no linear acceleration after gravity removal. The tests pin this down.
 2. COM excursion (mm): ``com_method="pendulum"`` (``h_com·sin θ``) or ``"strapdown"``
    (drift-controlled double integration, scaled by ``h_com/h_sensor``); then a zero-phase
    4th-order Butterworth low-pass at ``com_lowpass_hz`` (Prieto: 5 Hz [R]).
@@ -53,7 +61,8 @@ __all__ = [
 ]
 
 ACC_FRAMES = ("gravity_removed", "static_tilt")
-ORIENTATION_FILTERS = ("madgwick", "mahony")
+ORIENTATION_FILTERS = ("mahony", "madgwick")
+GYRO_BIAS = ("trial_mean", "still", "none")
 #: keys every summary has (the CLI's JSON contract); ``time_to_stabilise_s`` when perturbed
 SUMMARY_KEYS = (
     "com_rms_ap_mm",
@@ -82,8 +91,13 @@ class AnalysisParams:
     com_height_m: float
     sensor_height_m: float | None = None
     com_method: str = "pendulum"
-    orientation_filter: str = "madgwick"
-    orientation_gain: float | None = None
+    orientation_filter: str = "mahony"
+    mahony_kp: float = 0.1
+    mahony_ki: float = 0.0
+    madgwick_gain: float = 0.001
+    gyro_bias: str = "trial_mean"
+    initial_attitude: str = "backward_pass"
+    initial_attitude_s: float = 1.0
     com_lowpass_hz: float | None = 5.0
     strapdown_highpass_hz: float = 0.1
     acc_frame: str = "gravity_removed"
@@ -104,6 +118,10 @@ class AnalysisParams:
             raise ValueError(f"com_method must be one of {COM_METHODS}, got {self.com_method!r}")
         if self.acc_frame not in ACC_FRAMES:
             raise ValueError(f"acc_frame must be one of {ACC_FRAMES}, got {self.acc_frame!r}")
+        if self.initial_attitude not in ("backward_pass", "mean_acc"):
+            raise ValueError(f"initial_attitude must be 'backward_pass' or 'mean_acc', got {self.initial_attitude!r}")
+        if self.gyro_bias not in GYRO_BIAS:
+            raise ValueError(f"gyro_bias must be one of {GYRO_BIAS}, got {self.gyro_bias!r}")
         if self.orientation_filter not in ORIENTATION_FILTERS:
             raise ValueError(
                 f"orientation_filter must be one of {ORIENTATION_FILTERS}, got {self.orientation_filter!r}"
@@ -234,12 +252,38 @@ def _lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None) -> np.ndarray
 
 
 def _orientation(trial: Trial, params: AnalysisParams):
+    """Quaternions and body frame from the dsp orientation filter (see AnalysisParams)."""
     from dmi_sensors import dsp
+    from dmi_sensors.dsp._orientation_kernels import acc_to_quaternion
 
-    cls = dsp.Madgwick if params.orientation_filter == "madgwick" else dsp.Mahony
-    filt = cls(trial.fs_hz) if params.orientation_gain is None else cls(trial.fs_hz, params.orientation_gain)
-    q = filt.process(trial.gyr_rps, trial.acc_mps2)
-    return q, dsp.body_frame(q, trial.acc_mps2)
+    gyr = trial.gyr_rps
+    if params.gyro_bias == "trial_mean":
+        bias = gyr.mean(axis=0)
+    elif params.gyro_bias == "still":
+        est = dsp.estimate_gyro_bias_still(gyr, trial.acc_mps2, trial.fs_hz)
+        bias = est.bias_rps if np.isfinite(est.bias_rps).all() else np.zeros(3)
+    else:
+        bias = np.zeros(3)
+
+    def make(q0: np.ndarray):
+        if params.orientation_filter == "mahony":
+            return dsp.Mahony(trial.fs_hz, params.mahony_kp, params.mahony_ki, q0=q0)
+        return dsp.Madgwick(trial.fs_hz, params.madgwick_gain, q0=q0)
+
+    n0 = max(1, min(len(trial), round(params.initial_attitude_s * trial.fs_hz)))
+    g = gyr - bias
+    acc = trial.acc_mps2
+    q0 = np.zeros(4)
+    if params.initial_attitude == "backward_pass":
+        # run the same filter backwards in time (negated rates) from the end's mean attitude:
+        # its final state is a converged estimate of the attitude at the first sample
+        acc_to_quaternion(*(float(v) for v in acc[-n0:].mean(axis=0)), q0)
+        q0 = make(q0).process(-g[::-1], acc[::-1])[-1].copy()
+    else:
+        acc_to_quaternion(*(float(v) for v in acc[:n0].mean(axis=0)), q0)
+    q = make(q0).process(g, acc)
+    info = {"gyro_bias_rps": bias.tolist(), "initial_attitude_q": q0.tolist()}
+    return q, dsp.body_frame(q, acc), info
 
 
 def com_excursion(
@@ -254,7 +298,7 @@ def com_excursion(
     acc_ml_mps2: np.ndarray | None = None,
     fs_hz: float | None = None,
     strapdown_highpass_hz: float = 0.1,
-    orientation_filter: str = "madgwick",
+    orientation_filter: str = "mahony",
 ) -> ComExcursion:
     """COM displacement (mm) from a trial, or from tilt / linear-acceleration arrays.
 
@@ -267,7 +311,7 @@ def com_excursion(
         raise ValueError(f"method must be one of {COM_METHODS}, got {method!r}")
     if trial is not None:
         p = AnalysisParams(com_height_m=com_height_m, orientation_filter=orientation_filter)
-        _, bf = _orientation(trial, p)
+        _, bf, _ = _orientation(trial, p)
         tilt_ap_rad, tilt_ml_rad = bf.tilt_ap_rad, bf.tilt_ml_rad
         acc_ap_mps2, acc_ml_mps2 = bf.acc_apmlv_mps2[:, 0], bf.acc_apmlv_mps2[:, 1]
         fs_hz = trial.fs_hz
@@ -285,7 +329,7 @@ def com_excursion(
 def sway_signals(trial: Trial, params: AnalysisParams) -> SwaySignals:
     """Steps 1-3 of the pipeline: the signals every metric is computed from."""
     fs = trial.fs_hz
-    _, bf = _orientation(trial, params)
+    _, bf, orientation_info = _orientation(trial, params)
     lin_ap, lin_ml = bf.acc_apmlv_mps2[:, 0], bf.acc_apmlv_mps2[:, 1]
     if params.com_method == "pendulum":
         com = com_from_tilt(bf.tilt_ap_rad, bf.tilt_ml_rad, params.com_height_m)
@@ -295,7 +339,7 @@ def sway_signals(trial: Trial, params: AnalysisParams) -> SwaySignals:
         )
     com_xy = np.column_stack([com.com_ap_mm, com.com_ml_mm])
     com_xy = _lowpass(com_xy, fs, params.com_lowpass_hz)
-    extra: dict = {"com": com.parameters}
+    extra: dict = {"com": com.parameters, "orientation": orientation_info}
     if params.acc_frame == "gravity_removed":
         acc_ap, acc_ml = lin_ap, lin_ml
     else:
@@ -348,11 +392,11 @@ def _window_frame(sig: SwaySignals, starts, stops, tags, kind: str, sensor_id: s
     )
     metrics["f50_ap_hz"] = metrics.get("acc_f50_ap_hz")
     metrics["f95_ap_hz"] = metrics.get("acc_f95_ap_hz")
-    t0 = float(sig.time_s[0])
+    start_s = sig.time_s[starts]
     head = {
         "sensor_id": [sensor_id] * len(starts),
-        "start_s": t0 + starts / sig.fs_hz,
-        "end_s": t0 + stops / sig.fs_hz,
+        "start_s": start_s,
+        "end_s": start_s + (stops - starts) / sig.fs_hz,
         **{c: tags[c] for c in TAG_COLUMNS},
         "window_kind": [kind] * len(starts),
     }
