@@ -5,14 +5,15 @@ Pipeline of :func:`analyze_trial` (every choice is a recorded parameter):
 1. Orientation: gyro bias removed (default: the trial's mean angular rate, which assumes
    no net rotation over a balance trial), initial attitude from a backward pass of the same
    filter over the whole trial (or the mean specific force of the first
-   ``initial_attitude_s``: biased by the sway's inertial acceleration), then :class:`dmi_sensors.dsp.Mahony` with a low
-   proportional gain (0.1 rad/s: the accelerometer corrects only drift slower than ~0.02 Hz)
+   ``initial_attitude_s``: biased by the sway's inertial acceleration), then
+   :class:`dmi_sensors.dsp.Mahony` with a low proportional gain (0.3 rad/s: the accelerometer corrects only drift slower than ~0.05 Hz)
    — or Madgwick; quaternions body -> world. :func:`dmi_sensors.dsp.body_frame` gives tilt
    (AP, ML) and the gravity-free acceleration in the heading frame (AP, ML, V).
    Why low gains: the accelerometer of a swaying trunk also feels the sway's inertial
    acceleration (h·θ''), so accelerometer-led fusion overstates tilt (by ~50 % at 0.4 Hz
    with the sensor 0.8 m above the ankles, Madgwick at ahrs' default gain 0.033) and leaves
-   almost no linear acceleration after gravity removal. The tests pin this down.
+   almost no linear acceleration after gravity removal; too low a gain lets gyro noise
+   wander. k_p = 0.3 gave the smallest COM errors on the simulator (docs/metrics.md).
 2. COM excursion (mm): ``com_method="pendulum"`` (``h_com·sin θ``) or ``"strapdown"``
    (drift-controlled double integration, scaled by ``h_com/h_sensor``); then a zero-phase
    4th-order Butterworth low-pass at ``com_lowpass_hz`` (Prieto: 5 Hz [R]).
@@ -92,7 +93,7 @@ class AnalysisParams:
     sensor_height_m: float | None = None
     com_method: str = "pendulum"
     orientation_filter: str = "mahony"
-    mahony_kp: float = 0.1
+    mahony_kp: float = 0.3
     mahony_ki: float = 0.0
     madgwick_gain: float = 0.001
     gyro_bias: str = "trial_mean"
