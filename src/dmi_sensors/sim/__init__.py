@@ -21,20 +21,25 @@ from __future__ import annotations
 
 from dmi_sensors.sim.body import BodyParams, PlaneControl, default_sensor_height_m
 from dmi_sensors.sim.imu import ImuErrors, PacketLoss
+from dmi_sensors.sim.packets import LinkModel, PacketStream
 from dmi_sensors.sim.segments import POSTURES, Perturbation, Segment, total_duration_s
 from dmi_sensors.sim.simulate import SimResult, SimTruth, simulate
 from dmi_sensors.sim.truth import moving_rms, true_time_to_stabilise
+from dmi_sensors.sim.virtual_sensor import VirtualSensor
 
 __all__ = [
     "POSTURES",
     "BodyParams",
     "ImuErrors",
+    "LinkModel",
     "PacketLoss",
+    "PacketStream",
     "Perturbation",
     "PlaneControl",
     "Segment",
     "SimResult",
     "SimTruth",
+    "VirtualSensor",
     "default_sensor_height_m",
     "moving_rms",
     "simulate",

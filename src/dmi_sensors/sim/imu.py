@@ -17,7 +17,8 @@ Noise is white Gaussian; its RMS is given at ``noise_reference_fs_hz`` and scale
 ``sqrt(fs_hz / noise_reference_fs_hz)`` (constant noise density). The defaults
 (0.07 m/s^2 and 0.005 rad/s RMS at 100 Hz) are the project's "realistic" levels for a
 body-worn consumer MEMS unit including soft-tissue jitter. The LSB of a range ``R`` is
-``R / 32768`` (``R`` in m/s^2 or rad/s; see :func:`lsb_acc_mps2`).
+``R / 32768`` (``R`` in m/s^2 or rad/s; the protocol's scale, :func:`lsb_acc_mps2`); the
+ranges must be ones the firmware supports (±2/4/8/16 g, ±125/250/500/1000/2000 deg/s).
 
 Device clock drift and packet loss live here too (they are properties of a sensor and its
 link): the device clock runs ``clock_drift_ppm`` fast (device timestamps advance
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
+from dmi_sensors import protocol
 
 __all__ = ["ImuErrors", "PacketLoss", "apply_imu_errors", "counts_from_si", "lsb_acc_mps2", "lsb_gyr_rps"]
 
@@ -40,13 +41,13 @@ Vec3 = tuple[float, float, float]
 
 
 def lsb_acc_mps2(range_g: float) -> float:
-    """Accelerometer LSB, m/s^2, for a full-scale range of +-``range_g`` g."""
-    return range_g * STANDARD_GRAVITY_MPS2 / 32768.0
+    """Accelerometer LSB, m/s^2, for a full-scale range of +-``range_g`` g (the protocol's scale)."""
+    return protocol.acc_scale_mps2(range_g)
 
 
 def lsb_gyr_rps(range_dps: float) -> float:
-    """Gyroscope LSB, rad/s, for a full-scale range of +-``range_dps`` deg/s."""
-    return math.radians(range_dps) / 32768.0
+    """Gyroscope LSB, rad/s, for a full-scale range of +-``range_dps`` deg/s (the protocol's scale)."""
+    return protocol.gyr_scale_rps(range_dps)
 
 
 def counts_from_si(values: np.ndarray, lsb: float) -> np.ndarray:
@@ -140,9 +141,10 @@ class ImuErrors:
         for name in ("acc_noise_rms_mps2", "gyr_noise_rms_rps"):
             if not (getattr(self, name) >= 0.0):
                 raise ValueError(f"ImuErrors.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("noise_reference_fs_hz", "acc_range_g", "gyr_range_dps"):
-            if not (getattr(self, name) > 0.0):
-                raise ValueError(f"ImuErrors.{name} must be > 0, got {getattr(self, name)}")
+        if not (self.noise_reference_fs_hz > 0.0):
+            raise ValueError(f"ImuErrors.noise_reference_fs_hz must be > 0, got {self.noise_reference_fs_hz}")
+        protocol.acc_range_code(self.acc_range_g)  # ProtocolError (a ValueError) unless a firmware range
+        protocol.gyr_range_code(self.gyr_range_dps)
         if not (abs(self.clock_drift_ppm) < 1e5):
             raise ValueError(f"ImuErrors.clock_drift_ppm must be within +-1e5, got {self.clock_drift_ppm}")
 
