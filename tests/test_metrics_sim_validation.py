@@ -18,12 +18,13 @@ import pytest
 pytest.importorskip("dmi_sensors.sim", reason="until the sim branch lands on main")
 pytest.importorskip("dmi_sensors.dsp", reason="until the dsp branch lands on main")
 
-from dmi_sensors.cli import main  # noqa: E402
-from dmi_sensors.metrics import TtsParams, time_to_stabilise  # noqa: E402
-from dmi_sensors.metrics.analysis import AnalysisParams, analyze_trial, sway_signals  # noqa: E402
-from dmi_sensors.sim import BodyParams, ImuErrors, Perturbation, Segment, simulate  # noqa: E402
-from dmi_sensors.sim.body import pendulum_spec  # noqa: E402
-from dmi_sensors.trialcsv import write_trial_csv  # noqa: E402
+from dmi_sensors.sim import BodyParams, ImuErrors, Perturbation, Segment, simulate
+from dmi_sensors.sim.body import pendulum_spec
+
+from dmi_sensors.cli import main
+from dmi_sensors.metrics import TtsParams, time_to_stabilise
+from dmi_sensors.metrics.analysis import AnalysisParams, analyze_trial, sway_signals
+from dmi_sensors.trialcsv import write_trial_csv
 
 FS = 100.0
 ERRORS = {"default": ImuErrors, "typical": ImuErrors.typical}

@@ -30,6 +30,7 @@ COMMANDS: dict[str, Command] = {
         "dmi_sensors.commands.analyze", "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS"
     ),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+    "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }
 
 DESCRIPTION = (

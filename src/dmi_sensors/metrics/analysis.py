@@ -6,9 +6,10 @@ Pipeline of :func:`analyze_trial` (every choice is a recorded parameter):
    no net rotation over a balance trial), initial attitude from a backward pass of the same
    filter over the whole trial (or the mean specific force of the first
    ``initial_attitude_s``: biased by the sway's inertial acceleration), then
-   :class:`dmi_sensors.dsp.Mahony` with a low proportional gain (0.3 rad/s: the accelerometer corrects only drift slower than ~0.05 Hz)
-   — or Madgwick; quaternions body -> world. :func:`dmi_sensors.dsp.body_frame` gives tilt
-   (AP, ML) and the gravity-free acceleration in the heading frame (AP, ML, V).
+   :class:`dmi_sensors.dsp.Mahony` with a low proportional gain (0.3 rad/s: the
+   accelerometer corrects only drift slower than ~0.05 Hz) — or Madgwick; quaternions
+   body -> world. :func:`dmi_sensors.dsp.body_frame` gives tilt (AP, ML) and the
+   gravity-free acceleration in the heading frame (AP, ML, V).
    Why low gains: the accelerometer of a swaying trunk also feels the sway's inertial
    acceleration (h·θ''), so accelerometer-led fusion overstates tilt (by ~50 % at 0.4 Hz
    with the sensor 0.8 m above the ankles, Madgwick at ahrs' default gain 0.033) and leaves
