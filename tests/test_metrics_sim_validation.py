@@ -18,12 +18,11 @@ import pytest
 pytest.importorskip("dmi_sensors.sim", reason="until the sim branch lands on main")
 pytest.importorskip("dmi_sensors.dsp", reason="until the dsp branch lands on main")
 
-from dmi_sensors.sim import BodyParams, ImuErrors, Perturbation, Segment, simulate
-from dmi_sensors.sim.body import pendulum_spec
-
 from dmi_sensors.cli import main
 from dmi_sensors.metrics import TtsParams, time_to_stabilise
 from dmi_sensors.metrics.analysis import AnalysisParams, analyze_trial, sway_signals
+from dmi_sensors.sim import BodyParams, ImuErrors, Perturbation, Segment, simulate
+from dmi_sensors.sim.body import pendulum_spec
 from dmi_sensors.trialcsv import write_trial_csv
 
 FS = 100.0
@@ -126,3 +125,21 @@ def test_analyze_cli_on_a_simulated_session(tmp_path, capsys):
     assert seg, [w["tags"] for w in data["windows"] if w["kind"] == "segment"]
     printed = capsys.readouterr().out
     assert "com_rms_ap_mm" in printed
+
+
+def test_analyze_cli_tts_for_several_pushes_matches_truth(tmp_path):
+    onsets = (10.0, 25.0, 40.0)
+    seg = Segment("standing", 55.0, perturbations=tuple(Perturbation(onset_s=t) for t in onsets))
+    r = simulate([seg], fs_hz=FS, seed=2, com_height_m=0.6, imu_errors=ImuErrors.typical())
+    pushes = r.truth.perturbations
+    trial_csv = write_trial_csv(r.to_trial(), tmp_path / "pushes.csv")
+    out = tmp_path / "pushes.json"
+    args = ["analyze", str(trial_csv), "--com-height-m", "0.6", "--json", str(out)]
+    for t in pushes["onset_s"]:
+        args += ["--perturbation-at-s", str(t)]
+    args += ["--perturbation-duration-s", str(float(pushes["duration_s"].iloc[0]))]
+    assert main(args) == 0
+    est = json.loads(out.read_text())["summary"]["time_to_stabilise_s"]
+    truth = pushes["tts_true_s"].to_numpy()
+    assert len(est) == len(truth) == 3
+    assert np.all(np.abs(np.array(est) - truth) < 0.3), (est, truth)

@@ -37,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="T",
         help="perturbation time, s (repeatable): time to stabilise is computed after each",
     )
+    parser.add_argument(
+        "--perturbation-duration-s",
+        type=float,
+        default=0.0,
+        metavar="D",
+        help="duration of each --perturbation-at-s event, s (TTS counts from its end; default 0)",
+    )
     parser.add_argument("--com-method", choices=("pendulum", "strapdown"), default="pendulum")
     parser.add_argument("--ellipse-method", choices=("prediction_F", "chi2", "prieto"), default="prediction_F")
     parser.add_argument("--acc-frame", choices=("gravity_removed", "static_tilt"), default="gravity_removed")
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         com_method=args.com_method,
         ellipse_method=args.ellipse_method,
         acc_frame=args.acc_frame,
+        tts_event_duration_s=args.perturbation_duration_s,
     )
     payload = result.to_json_dict()
     payload["parameters"]["input"] = str(args.trial)
