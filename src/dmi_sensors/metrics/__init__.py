@@ -15,6 +15,8 @@ with its unit, formula, reference and provenance (``docs/metrics.md``).
 Frames: AP = x forward (+ anterior), ML = y left (+ left), as in ``docs/data-contract.md``.
 """
 
+from dmi_sensors.metrics.analysis import AnalysisParams, AnalysisResult, analyze_trial, com_excursion
+from dmi_sensors.metrics.com import ComExcursion
 from dmi_sensors.metrics.isway import isway_measures
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, ellipse, ellipse_k, prieto_measures
 from dmi_sensors.metrics.registry import REGISTRY, MetricSpec, markdown_table, spec
@@ -32,10 +34,15 @@ __all__ = [
     "ELLIPSE_METHODS",
     "REGISTRY",
     "TTS_METHODS",
+    "AnalysisParams",
+    "AnalysisResult",
+    "ComExcursion",
     "MetricSpec",
     "SpectralParams",
     "TtsParams",
     "TtsResult",
+    "analyze_trial",
+    "com_excursion",
     "detect_events",
     "ellipse",
     "ellipse_k",
