@@ -20,7 +20,15 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["body_frame_into", "gravity_removed_into", "heading_frame_into", "tilt_into", "trapezoid_into"]
+__all__ = [
+    "body_frame_into",
+    "body_step",
+    "gravity_removed_into",
+    "heading_frame_into",
+    "tilt_from_up",
+    "tilt_into",
+    "trapezoid_into",
+]
 
 
 @njit(cache=True)
@@ -31,11 +39,7 @@ def tilt_into(q: np.ndarray, out: np.ndarray) -> np.ndarray:
         x = q[i, 1]
         y = q[i, 2]
         z = q[i, 3]
-        ux = 2.0 * (x * z - w * y)
-        uy = 2.0 * (w * x + y * z)
-        uz = 1.0 - 2.0 * (x * x + y * y)
-        out[i, 0] = math.atan2(-ux, math.sqrt(uy * uy + uz * uz))
-        out[i, 1] = -math.atan2(uy, uz)
+        out[i, 0], out[i, 1] = tilt_from_up(2.0 * (x * z - w * y), 2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
     return out
 
 
@@ -82,8 +86,9 @@ def heading_frame_into(q: np.ndarray, v_world: np.ndarray, out: np.ndarray) -> n
         hy = 2.0 * (x * y + w * z)
         hn = math.sqrt(hx * hx + hy * hy)
         if hn > 1e-9:
-            c = hx / hn
-            s = hy / hn
+            inv = 1.0 / hn
+            c = hx * inv
+            s = hy * inv
         else:
             c = 1.0
             s = 0.0
@@ -96,33 +101,55 @@ def heading_frame_into(q: np.ndarray, v_world: np.ndarray, out: np.ndarray) -> n
 
 
 @njit(cache=True)
+def tilt_from_up(ux: float, uy: float, uz: float) -> tuple[float, float]:
+    """``(tilt_ap, tilt_ml)`` from the world "up" direction ``u`` in body coordinates (|u| = 1).
+
+    ``tilt_ap = atan2(-ux, hypot(uy, uz))`` and ``tilt_ml = -atan2(uy, uz)``; in the common
+    near-upright case the same angles are computed as ``asin(-ux)`` and ``-atan(uy / uz)``,
+    which are equal up to rounding and several times faster.
+    """
+    tilt_ml = -math.atan(uy / uz) if uz > 0.0 else -math.atan2(uy, uz)
+    tilt_ap = math.asin(-ux) if -0.5 < ux < 0.5 else math.atan2(-ux, math.sqrt(uy * uy + uz * uz))
+    return tilt_ap, tilt_ml
+
+
+@njit(cache=True)
+def body_step(
+    w: float, x: float, y: float, z: float, fx: float, fy: float, fz: float, gravity_mps2: float
+) -> tuple[float, float, float, float, float]:
+    """One sample: ``(tilt_ap, tilt_ml, acc_ap, acc_ml, acc_v)`` from ``q`` and specific force ``f``."""
+    ux = 2.0 * (x * z - w * y)
+    uy = 2.0 * (w * x + y * z)
+    uz = 1.0 - 2.0 * (x * x + y * y)
+    tilt_ap, tilt_ml = tilt_from_up(ux, uy, uz)
+    ax, ay, az = _rotate(w, x, y, z, fx, fy, fz)
+    hx = 1.0 - 2.0 * (y * y + z * z)
+    hy = 2.0 * (x * y + w * z)
+    hn = math.sqrt(hx * hx + hy * hy)
+    if hn > 1e-9:
+        inv = 1.0 / hn
+        c = hx * inv
+        s = hy * inv
+    else:
+        c = 1.0
+        s = 0.0
+    return tilt_ap, tilt_ml, c * ax + s * ay, -s * ax + c * ay, az - gravity_mps2
+
+
+@njit(cache=True)
 def body_frame_into(
     q: np.ndarray, acc: np.ndarray, gravity_mps2: float, lin_apmlv: np.ndarray, tilt: np.ndarray
 ) -> None:
     """Fused: tilt angles (n, 2) and gravity-free acceleration in the heading frame (n, 3) in one pass."""
     for i in range(q.shape[0]):
-        w = q[i, 0]
-        x = q[i, 1]
-        y = q[i, 2]
-        z = q[i, 3]
-        ux = 2.0 * (x * z - w * y)
-        uy = 2.0 * (w * x + y * z)
-        uz = 1.0 - 2.0 * (x * x + y * y)
-        tilt[i, 0] = math.atan2(-ux, math.sqrt(uy * uy + uz * uz))
-        tilt[i, 1] = -math.atan2(uy, uz)
-        ax, ay, az = _rotate(w, x, y, z, acc[i, 0], acc[i, 1], acc[i, 2])
-        hx = 1.0 - 2.0 * (y * y + z * z)
-        hy = 2.0 * (x * y + w * z)
-        hn = math.sqrt(hx * hx + hy * hy)
-        if hn > 1e-9:
-            c = hx / hn
-            s = hy / hn
-        else:
-            c = 1.0
-            s = 0.0
-        lin_apmlv[i, 0] = c * ax + s * ay
-        lin_apmlv[i, 1] = -s * ax + c * ay
-        lin_apmlv[i, 2] = az - gravity_mps2
+        t_ap, t_ml, l_ap, l_ml, l_v = body_step(
+            q[i, 0], q[i, 1], q[i, 2], q[i, 3], acc[i, 0], acc[i, 1], acc[i, 2], gravity_mps2
+        )
+        tilt[i, 0] = t_ap
+        tilt[i, 1] = t_ml
+        lin_apmlv[i, 0] = l_ap
+        lin_apmlv[i, 1] = l_ml
+        lin_apmlv[i, 2] = l_v
 
 
 @njit(cache=True)

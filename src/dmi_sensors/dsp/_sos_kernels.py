@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["odd_extend", "sos_filter_into", "sos_filter_reverse_into"]
+__all__ = ["odd_extend", "sos_filter_into", "sos_filter_reverse_into", "sos_sample_inplace"]
 
 
 @njit(cache=True)
@@ -90,3 +90,21 @@ def odd_extend(x: np.ndarray, edge: int) -> np.ndarray:
         for ch in range(c):
             ext[edge + n + k, ch] = 2 * x[n - 1, ch] - x[n - 2 - k, ch]
     return ext
+
+
+@njit(cache=True)
+def sos_sample_inplace(sos: np.ndarray, zi: np.ndarray, row: np.ndarray) -> None:
+    """Filter one sample ``row`` (c,) in place through all sections (the arithmetic of :func:`sos_filter_into`)."""
+    c = row.shape[0]
+    for s in range(sos.shape[0]):
+        b0 = sos[s, 0]
+        b1 = sos[s, 1]
+        b2 = sos[s, 2]
+        a1 = sos[s, 4]
+        a2 = sos[s, 5]
+        for ch in range(c):
+            x_cur = row[ch]
+            x_new = b0 * x_cur + zi[s, 0, ch]
+            zi[s, 0, ch] = b1 * x_cur - a1 * x_new + zi[s, 1, ch]
+            zi[s, 1, ch] = b2 * x_cur - a2 * x_new
+            row[ch] = x_new
