@@ -103,7 +103,8 @@ def test_kernel_equals_pure_python_reference():
     zi = np.random.default_rng(5).standard_normal((sos.shape[0], 2, 3))
     ref_y, ref_zf = sos_reference(sos, x, zi)
     zk = zi.copy()
-    y = sos_filter_into(sos, x, zk, np.empty_like(x))
+    y = np.empty_like(x)
+    sos_filter_into(sos, x, zk, y)
     np.testing.assert_allclose(y, ref_y, rtol=0, atol=1e-13)
     np.testing.assert_allclose(zk, ref_zf, rtol=0, atol=1e-13)
 

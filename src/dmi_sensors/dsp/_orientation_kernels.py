@@ -143,7 +143,7 @@ def madgwick_step(
 @njit(cache=True, fastmath=FASTMATH)
 def madgwick_imu_into(
     gyr: np.ndarray, acc: np.ndarray, gain: float, dt_s: float, q0: np.ndarray, state: np.ndarray, out: np.ndarray
-) -> np.ndarray:
+) -> None:
     """Madgwick gradient-descent IMU filter over ``n`` samples.
 
     Parameters: ``gyr`` (n, 3) rad/s, ``acc`` (n, 3) m/s^2 (any unit: it is normalised),
@@ -173,7 +173,6 @@ def madgwick_imu_into(
     state[1] = qx
     state[2] = qy
     state[3] = qz
-    return out
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -186,7 +185,7 @@ def mahony_imu_into(
     q0: np.ndarray,
     state: np.ndarray,
     out: np.ndarray,
-) -> np.ndarray:
+) -> None:
     """Mahony explicit complementary IMU filter over ``n`` samples (ahrs ``Mahony.updateIMU``).
 
     ``state`` (8,) = ``[q(4), b(3), initialised]`` updated in place; the integral term
@@ -257,4 +256,3 @@ def mahony_imu_into(
     state[4] = bx
     state[5] = by
     state[6] = bz
-    return out

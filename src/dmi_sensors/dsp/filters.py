@@ -68,6 +68,9 @@ def butter_bandpass(low_hz: float, high_hz: float, fs_hz: float, order: int = 4)
     return np.ascontiguousarray(butter(order, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos"))
 
 
+_F64 = np.dtype(np.float64)
+
+
 def _validate_sos(sos: np.ndarray) -> np.ndarray:
     sos = np.ascontiguousarray(sos, dtype=np.float64)
     if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
@@ -148,16 +151,18 @@ class SosFilter:
         ``out`` may be a preallocated float64 array of the same shape (or ``x`` itself, for
         in-place filtering). 1-D input is accepted when ``n_channels == 1``.
         """
-        if type(x) is not np.ndarray or x.ndim != 2 or x.dtype != np.float64 or x.shape[1] != self.n_channels:
+        # fast path first: this is called once per BLE packet, so every check counts
+        if type(x) is not np.ndarray or x.dtype is not _F64 or x.ndim != 2 or x.shape[1] != self.n_channels:
             x = _as_samples(x, self.n_channels)
         if out is None:
             out = np.empty_like(x)
-        elif out.shape != x.shape or out.dtype != np.float64:
-            raise ValueError(f"out must be float64 of shape {x.shape}, got {out.dtype} {out.shape}")
+        elif type(out) is not np.ndarray or out.shape != x.shape or out.dtype is not _F64:
+            raise ValueError(f"out must be a float64 array of shape {x.shape}")
         if self._needs_init and x.shape[0] > 0:
             self.state[:] = self._zi_unit[:, :, None] * x[0][None, None, :]
             self._needs_init = False
-        return sos_filter_into(self.sos, x, self.state, out)
+        sos_filter_into(self.sos, x, self.state, out)
+        return out
 
 
 def sosfiltfilt_padlen(sos: np.ndarray) -> int:
@@ -187,9 +192,10 @@ def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None) -> np.nd
     zi_unit = np.ascontiguousarray(sosfilt_zi(sos))
     ext = odd_extend(arr, edge) if edge > 0 else arr.copy()
     zi = zi_unit[:, :, None] * ext[0][None, None, :]
-    y = sos_filter_into(sos, ext, zi, ext)
+    sos_filter_into(sos, ext, zi, ext)
+    y = ext
     zi = zi_unit[:, :, None] * y[-1][None, None, :]
-    y = sos_filter_reverse_into(sos, y, zi, y)
+    sos_filter_reverse_into(sos, y, zi, y)
     y = y[edge : y.shape[0] - edge] if edge > 0 else y
     y = np.ascontiguousarray(y)
     return y.reshape(x_in.shape) if x_in.ndim == 1 else y

@@ -98,7 +98,8 @@ class Madgwick:
     def process(self, gyr_rps: np.ndarray, acc_mps2: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Quaternions ``(n, 4)`` after each of the next ``n`` samples (``gyr_rps``, ``acc_mps2`` each ``(n, 3)``)."""
         gyr, acc, out = _prepare(gyr_rps, acc_mps2, out)
-        return madgwick_imu_into(gyr, acc, self.gain, self.dt_s, self.q0, self.state, out)
+        madgwick_imu_into(gyr, acc, self.gain, self.dt_s, self.q0, self.state, out)
+        return out
 
 
 class Mahony:
@@ -161,7 +162,8 @@ class Mahony:
     def process(self, gyr_rps: np.ndarray, acc_mps2: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Quaternions ``(n, 4)`` after each of the next ``n`` samples."""
         gyr, acc, out = _prepare(gyr_rps, acc_mps2, out)
-        return mahony_imu_into(gyr, acc, self.k_p, self.k_i, self.dt_s, self.q0, self.state, out)
+        mahony_imu_into(gyr, acc, self.k_p, self.k_i, self.dt_s, self.q0, self.state, out)
+        return out
 
 
 @dataclass(frozen=True)
