@@ -193,3 +193,35 @@ def test_lowpass_physics_gain_and_zero_phase():
     # causal filter: delayed by the group delay, DC gain exactly 1 at steady state
     c = SosFilter(sos, 1).process(np.ones(2000))
     assert abs(c[-1, 0] - 1.0) < 1e-12
+
+
+# ----------------------------------------------------------------------------- design cache
+def test_design_cache_returns_scipy_numbers_exactly(tmp_path, monkeypatch):
+    from dmi_sensors.dsp import _design
+
+    monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    sos, zi = _design.butter_design("bandpass", 3, (0.2, 7.5), 64.0)
+    np.testing.assert_array_equal(sos, ss.butter(3, [0.2, 7.5], "bandpass", fs=64.0, output="sos"))
+    np.testing.assert_array_equal(zi, ss.sosfilt_zi(sos))
+    assert _design.cache_path().parent == tmp_path and _design.cache_path().exists()
+    # a new process (empty memory) reads the same numbers back from disk, without scipy
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    sos2, zi2 = _design.butter_design("bandpass", 3, (0.2, 7.5), 64.0)
+    np.testing.assert_array_equal(sos2, sos)
+    np.testing.assert_array_equal(zi2, zi)
+    np.testing.assert_array_equal(_design.steady_state_zi(sos), ss.sosfilt_zi(sos))
+
+
+def test_design_cache_survives_a_corrupt_or_unwritable_file(tmp_path, monkeypatch):
+    from dmi_sensors.dsp import _design
+
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(tmp_path))
+    _design.cache_path().write_text('{"lowpass|4|[10.0]|100.0|scipy-x": {"sos": "garbage"')
+    np.testing.assert_array_equal(butter_lowpass(10.0, FS), ss.butter(4, 10.0, fs=FS, output="sos"))
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(blocked / "sub"))
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    np.testing.assert_array_equal(butter_highpass(1.0, FS), ss.butter(4, 1.0, "highpass", fs=FS, output="sos"))

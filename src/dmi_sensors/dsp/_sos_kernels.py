@@ -89,4 +89,3 @@ def odd_extend(x: np.ndarray, edge: int) -> np.ndarray:
         for ch in range(c):
             ext[edge + n + k, ch] = 2 * x[n - 1, ch] - x[n - 2 - k, ch]
     return ext
-

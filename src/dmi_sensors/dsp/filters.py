@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from dmi_sensors.dsp._design import butter_design, steady_state_zi
 from dmi_sensors.dsp._sos_kernels import odd_extend, sos_filter_into, sos_filter_reverse_into
 
 __all__ = [
@@ -41,31 +42,26 @@ def _check_fs(cutoff_hz: float, fs_hz: float) -> None:
 def butter_lowpass(cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
     """Butterworth low-pass as second-order sections.
 
-    Equal to ``scipy.signal.butter(order, cutoff_hz, "lowpass", fs=fs_hz, output="sos")``.
+    Equal to ``scipy.signal.butter(order, cutoff_hz, "lowpass", fs=fs_hz, output="sos")``
+    (computed by scipy once, then cached: see :mod:`dmi_sensors.dsp._design`).
     """
-    from scipy.signal import butter
-
     _check_fs(cutoff_hz, fs_hz)
-    return np.ascontiguousarray(butter(order, cutoff_hz, btype="lowpass", fs=fs_hz, output="sos"))
+    return butter_design("lowpass", order, cutoff_hz, fs_hz)[0]
 
 
 def butter_highpass(cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
     """Butterworth high-pass as second-order sections (scipy ``butter(..., "highpass", output="sos")``)."""
-    from scipy.signal import butter
-
     _check_fs(cutoff_hz, fs_hz)
-    return np.ascontiguousarray(butter(order, cutoff_hz, btype="highpass", fs=fs_hz, output="sos"))
+    return butter_design("highpass", order, cutoff_hz, fs_hz)[0]
 
 
 def butter_bandpass(low_hz: float, high_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
     """Butterworth band-pass ``[low_hz, high_hz]`` as sections; ``order`` per edge (2*order poles)."""
-    from scipy.signal import butter
-
     _check_fs(low_hz, fs_hz)
     _check_fs(high_hz, fs_hz)
     if not low_hz < high_hz:
         raise ValueError(f"band-pass needs low_hz < high_hz, got {low_hz} >= {high_hz}")
-    return np.ascontiguousarray(butter(order, [low_hz, high_hz], btype="bandpass", fs=fs_hz, output="sos"))
+    return butter_design("bandpass", order, (low_hz, high_hz), fs_hz)[0]
 
 
 _F64 = np.dtype(np.float64)
@@ -128,9 +124,7 @@ class SosFilter:
         self.initial = initial
         self.state = np.zeros((self.sos.shape[0], 2, self.n_channels))
         if initial == "steady":
-            from scipy.signal import sosfilt_zi
-
-            self._zi_unit = np.ascontiguousarray(sosfilt_zi(self.sos))
+            self._zi_unit = np.ascontiguousarray(steady_state_zi(self.sos))
         else:
             self._zi_unit = None
         self._needs_init = initial == "steady"
@@ -187,9 +181,7 @@ def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None) -> np.nd
     edge = sosfiltfilt_padlen(sos) if padlen is None else int(padlen)
     if arr.shape[0] <= edge:
         raise ValueError(f"the input must be longer than padlen = {edge} samples, got {arr.shape[0]}")
-    from scipy.signal import sosfilt_zi
-
-    zi_unit = np.ascontiguousarray(sosfilt_zi(sos))
+    zi_unit = np.ascontiguousarray(steady_state_zi(sos))
     ext = odd_extend(arr, edge) if edge > 0 else arr.copy()
     zi = zi_unit[:, :, None] * ext[0][None, None, :]
     sos_filter_into(sos, ext, zi, ext)

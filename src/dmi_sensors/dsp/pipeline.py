@@ -24,6 +24,7 @@ import numpy as np
 
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
 from dmi_sensors.dsp._chain_kernels import affine_into, imu_chain_into
+from dmi_sensors.dsp._design import steady_state_zi
 from dmi_sensors.dsp.filters import _validate_sos, butter_lowpass
 from dmi_sensors.dsp.orientation import _as_vec3, _check_q0
 from dmi_sensors.dsp.segments import gap_segments
@@ -114,9 +115,7 @@ class ImuChain:
         self.sos = _PASS_THROUGH.copy() if lowpass_hz is None else butter_lowpass(lowpass_hz, fs_hz, order)
         self.sos = _validate_sos(self.sos)
         if filter_initial == "steady":
-            from scipy.signal import sosfilt_zi
-
-            self._zi_unit = np.ascontiguousarray(sosfilt_zi(self.sos))
+            self._zi_unit = np.ascontiguousarray(steady_state_zi(self.sos))
         else:
             self._zi_unit = np.zeros((0, 2))
         #: filter state (n_sections, 2, 6) over [acc, gyr]
