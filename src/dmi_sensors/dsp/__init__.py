@@ -35,17 +35,21 @@ from dmi_sensors.dsp.filters import (
     sosfiltfilt_padlen,
 )
 from dmi_sensors.dsp.orientation import GyroBiasEstimate, Madgwick, Mahony, estimate_gyro_bias_still
+from dmi_sensors.dsp.pipeline import ChainOutput, ImuChain, apply_affine
 from dmi_sensors.dsp.segments import gap_segments, map_segments, process_with_resets, segments_from_mask
 
 __all__ = [
     "BodyFrame",
+    "ChainOutput",
     "DriftControlledIntegrator",
     "GyroBiasEstimate",
+    "ImuChain",
     "IntegrationResult",
     "Madgwick",
     "Mahony",
     "SosFilter",
     "ZeroPhaseSosFilter",
+    "apply_affine",
     "body_frame",
     "butter_bandpass",
     "butter_highpass",
