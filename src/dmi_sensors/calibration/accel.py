@@ -32,6 +32,7 @@ directions).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,7 +116,7 @@ def detect_six_poses(
     acc = np.asarray(acc_mps2, dtype=np.float64)
     n_s = acc.shape[0] / fs_hz
     # Look at every still run (down to 0.3 s) so that short ones can be reported by name.
-    loose = StillParameters(p.window_s, p.acc_std_max_mps2, p.gyr_std_max_rps, min(0.3, p.min_duration_s), p.trim_s)
+    loose = dataclasses.replace(p, min_duration_s=min(0.3, p.min_duration_s))
     segs = still_segments(acc, gyr_rps, fs_hz, loose)
     if not segs:
         raise CalibrationDataError(

@@ -13,9 +13,11 @@ upright. Two recordings (or two parts of one) define it:
      ``x_body = -normalise(sum of the horizontal parts h_k = a_k - (a_k . z) z)`` over the
      samples leaning at least half the maximum lean (low-passed with a ``smooth_s``
      moving average);
-   * ``"step"`` (a forward step): the trunk translates forward; the horizontal specific
-     force's principal axis (PCA) gives the line of motion and the sign of its double
-     integral over the movement (the displacement) gives forward.
+   * ``"step"`` (a forward step): the trunk translates forward. The specific force is
+     rotated (gyro strapdown from the upright start) into one fixed frame, gravity (its
+     mean over the upright period) is removed, and the horizontal acceleration is
+     integrated to velocity, whose direction at peak speed is forward. Needs a
+     bias-corrected gyroscope; less accurate than a lean.
 
 ``x_body`` is made orthogonal to ``z_body``; ``y_body = z_body x x_body``. The rotation
 ``R = [x_body; y_body; z_body]`` (rows) maps sensor vectors to the body:
@@ -53,7 +55,12 @@ class AlignmentParameters:
 
     quiet: StillParameters = field(
         default_factory=lambda: StillParameters(
-            window_s=1.0, acc_std_max_mps2=0.35, gyr_std_max_rps=0.25, min_duration_s=2.0, trim_s=0.2
+            window_s=1.0,
+            acc_std_max_mps2=0.35,
+            gyr_std_max_rps=0.25,
+            min_duration_s=2.0,
+            trim_s=0.2,
+            gyr_mean_dev_max_rps=None,
         )
     )
     min_upright_s: float = 2.0
@@ -61,6 +68,7 @@ class AlignmentParameters:
     min_lean_deg: float = 10.0
     min_step_mps2: float = 0.5
     smooth_s: float = 0.5
+    step_reference_s: float = 10.0
 
 
 def rotation_from_up_forward(up_sensor: np.ndarray, forward_sensor: np.ndarray) -> np.ndarray:
@@ -88,6 +96,41 @@ def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
     lo = np.clip(idx - window // 2, 0, x.shape[0])
     hi = np.clip(lo + window, 0, x.shape[0])
     return (c[hi] - c[lo]) / (hi - lo)[:, None]
+
+
+def _integrate_rates(gyr_rps: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Rotation matrices (n, 3, 3) taking sensor vectors at sample k to the frame of sample 0.
+
+    First-order quaternion integration of the body rate (``q_k = q_{k-1} * exp(w_k dt / 2)``).
+    """
+    n = gyr_rps.shape[0]
+    out = np.empty((n, 3, 3))
+    q = np.array([1.0, 0.0, 0.0, 0.0])
+    dt = 1.0 / fs_hz
+    for k in range(n):
+        if k > 0:
+            rv = gyr_rps[k] * dt
+            ang = float(np.linalg.norm(rv))
+            s = np.sinc(ang / (2 * np.pi)) * 0.5  # sin(ang/2)/ang, safe at 0
+            dq = np.array([np.cos(ang / 2), *(s * rv)])
+            w0, x0, y0, z0 = q
+            w1, x1, y1, z1 = dq
+            q = np.array(
+                [
+                    w0 * w1 - x0 * x1 - y0 * y1 - z0 * z1,
+                    w0 * x1 + x0 * w1 + y0 * z1 - z0 * y1,
+                    w0 * y1 - x0 * z1 + y0 * w1 + z0 * x1,
+                    w0 * z1 + x0 * y1 - y0 * x1 + z0 * w1,
+                ]
+            )
+            q /= np.linalg.norm(q)
+        w, x, y, z = q
+        out[k] = [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    return out
 
 
 def _angle_deg(a: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -162,21 +205,41 @@ def calibrate_alignment(
             )
         info["lean_consistency"] = round(resultant, 4)
     else:
-        lin = smooth - np.outer(smooth @ z, z)  # horizontal specific force ~ horizontal acceleration
-        mag = np.linalg.norm(lin, axis=1)
+        # Strapdown over the upright period and the step, in the frame F0 of the sensor at
+        # the upright start: f0 = R(t) f(t); gravity in F0 = mean of f0 over the upright
+        # period (quiet-stance accelerations average out); linear acc = f0 - gravity.
+        gyr = np.asarray(gyr_rps, dtype=np.float64)
+        s0 = max(a0, b0 - round(p.step_reference_s * fs_hz))  # a short reference limits gyro drift
+        rots = _integrate_rates(gyr[s0:n], fs_hz)
+        f0 = _moving_mean(np.einsum("nij,nj->ni", rots, acc[s0:n]), round(p.smooth_s * fs_hz))
+        g0 = f0[: b0 - s0].mean(axis=0)
+        z0 = g0 / np.linalg.norm(g0)
+        lin = f0 - g0
+        lin -= np.outer(lin @ z0, z0)  # horizontal part
+        mag = np.linalg.norm(lin[b0 - s0 :], axis=1)
         if mag.max() < p.min_step_mps2:
             raise CalibrationDataError(
                 f"alignment: the step after {b0 / fs_hz:.1f} s reaches only {mag.max():.2f} m/s^2 horizontally "
                 f"(need {p.min_step_mps2:g} m/s^2). Ask for one clear step forward."
             )
-        active = np.flatnonzero(mag >= 0.2 * mag.max())
-        seg = lin[active[0] : active[-1] + 1]
-        _, _, vt = np.linalg.svd(seg - seg.mean(axis=0), full_matrices=False)
-        axis = vt[0]
-        a = seg @ axis
-        disp = np.cumsum(np.cumsum(a)) / fs_hz**2
-        forward = axis * np.sign(disp[-1] if disp[-1] != 0 else 1.0)
-        info["step_displacement_m"] = round(float(abs(disp[-1])), 4)
+        # Velocity = integral of the horizontal acceleration from the upright start, minus
+        # the straight line fitted to it over the upright period (quiet-stance velocity
+        # averages to zero: this removes the unknown initial velocity and any residual
+        # gravity left in the horizontal acceleration). Forward = the horizontal displacement from
+        # the end of the upright period to where the speed first falls below 10 % of its peak.
+        vel = np.cumsum(lin, axis=0) / fs_hz
+        t = np.arange(vel.shape[0]) / fs_hz
+        trend = np.polynomial.polynomial.polyfit(t[: b0 - s0], vel[: b0 - s0], 1)  # (2, 3)
+        vel = (vel - trend[0] - np.outer(t, trend[1]))[b0 - s0 :]
+        speed = np.linalg.norm(vel, axis=1)
+        k = int(np.argmax(speed))
+        slow = np.flatnonzero(speed[k:] < 0.1 * speed[k])
+        end = k + int(slow[0]) if slow.size else speed.shape[0] - 1
+        pos = np.cumsum(vel, axis=0) / fs_hz
+        forward = pos[end]
+        disp = pos[: end + 1] @ (forward / np.linalg.norm(forward))
+        info["peak_speed_mps"] = round(float(speed[k]), 4)
+        info["step_displacement_m"] = round(float(disp[-1]), 4)
     rot = rotation_from_up_forward(z, forward)
     return AlignmentCalibration(
         sensor_serial,

@@ -6,7 +6,10 @@ A sample is **still** when, over a centred window of ``window_s`` seconds around
 * the standard deviation of every gyroscope axis is below ``gyr_std_max_rps``.
 
 Standard deviations (not magnitudes) are used so that a gyroscope bias or a tilted
-accelerometer does not count as motion. Runs of still samples shorter than
+accelerometer does not count as motion. A slow rotation (a sensor settling, a hand
+drifting by a degree) barely raises the standard deviation but biases the mean rate, so
+in addition the centred moving mean of the angular rate (same window) must stay within
+``gyr_mean_dev_max_rps`` of the run's median rate (``None`` switches this off). Runs of still samples shorter than
 ``min_duration_s`` are dropped; ``trim_s`` seconds are removed from both ends of each run
 so that the edges of a movement never leak in. The defaults suit a sensor lying on a
 table or pressed against a box by hand (MEMS noise ~0.01-0.02 m/s^2 and ~0.002 rad/s
@@ -40,6 +43,7 @@ class StillParameters:
     gyr_std_max_rps: float = 0.02
     min_duration_s: float = 1.0
     trim_s: float = 0.1
+    gyr_mean_dev_max_rps: float | None = 0.005
 
     def describe(self) -> str:
         """One line for error messages."""
@@ -111,7 +115,25 @@ def detect_still(
     w = max(3, round(p.window_s * fs_hz))
     acc_ok = moving_std(acc, w).max(axis=1) < p.acc_std_max_mps2
     gyr_ok = moving_std(gyr, w).max(axis=1) < p.gyr_std_max_rps
-    return acc_ok & gyr_ok
+    mask = acc_ok & gyr_ok
+    if p.gyr_mean_dev_max_rps is None:
+        return mask
+    # Slow rotations (a sensor settling, a hand drifting) hardly raise the std but bias the
+    # mean rate: within each run the moving mean rate must stay near the run's median rate.
+    mean = _moving_mean(gyr, w)
+    for a, b in _runs(mask):
+        dev = np.abs(mean[a:b] - np.median(gyr[a:b], axis=0)).max(axis=1)
+        mask[a:b] &= dev <= p.gyr_mean_dev_max_rps
+    return mask
+
+
+def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
+    n = x.shape[0]
+    window = max(1, min(window, n))
+    c = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x - x.mean(axis=0), axis=0)])
+    lo = np.clip(np.arange(n) - window // 2, 0, n)
+    hi = np.clip(np.arange(n) - window // 2 + window, 0, n)
+    return (c[hi] - c[lo]) / (hi - lo)[:, None] + x.mean(axis=0)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
