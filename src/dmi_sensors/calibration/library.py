@@ -93,9 +93,18 @@ class CalibrationSet:
         )
 
     def add(self, calibration: Calibration, directory: str | Path | None = None) -> Path | None:
-        """Add a calibration; with a directory (or the one loaded from) also write its file."""
+        """Add a calibration; with a directory (or the one loaded from) also write its file.
+
+        The file is named :func:`~dmi_sensors.calibration.records.default_filename`; an
+        existing file is never overwritten (a ``-2``, ``-3`` ... suffix is added).
+        """
         self.calibrations.append(calibration)
         target = Path(directory) if directory is not None else self.directory
         if target is None:
             return None
-        return write_calibration(calibration, target / default_filename(calibration))
+        path = target / default_filename(calibration)
+        k = 2
+        while path.exists():  # never overwrite an earlier calibration
+            path = target / default_filename(calibration).replace(".json", f"-{k}.json")
+            k += 1
+        return write_calibration(calibration, path)
