@@ -477,8 +477,14 @@ def write_calibration(calibration: Calibration, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = _nan_to_none(calibration.to_dict())
-    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2, allow_nan=False)
+    # one line per vector / matrix row: lists holding only numbers (or null) are written inline
+    text = _NUMBER_LIST_RE.sub(lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+    path.write_text(text + "\n", encoding="utf-8")
     return path
+
+
+_NUMBER_LIST_RE = re.compile(r"\[\s*((?:-?[0-9][0-9.eE+-]*|null)(?:,\s*(?:-?[0-9][0-9.eE+-]*|null))*)\s*\]")
 
 
 def _nan_to_none(x: Any) -> Any:
