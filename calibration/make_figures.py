@@ -16,10 +16,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from dmi_sensors.calibration import (  # noqa: E402
+from dmi_sensors.calibration import (
     apply,
     calibrate_alignment,
     calibrate_gyro,
@@ -27,8 +27,8 @@ from dmi_sensors.calibration import (  # noqa: E402
     detect_still,
     write_calibration,
 )
-from dmi_sensors.calibration.guided import procedure, run_procedure  # noqa: E402
-from dmi_sensors.calibration.simulated import SensorErrors, SimulatedSource  # noqa: E402
+from dmi_sensors.calibration.guided import procedure, run_procedure
+from dmi_sensors.calibration.simulated import SensorErrors, SimulatedSource
 
 SEED = 1
 SERIAL = "SIM-0001"
@@ -56,7 +56,9 @@ def draw_poses(path: Path) -> None:
         ax.add_patch(plt.Rectangle((-w / 2, -1.2), w, h, fc="#cfe3f5", ec="#1f4e79", lw=1.5))
         y0 = -1.2 + h / 2
         ax.annotate(
-            "", xy=(0, y0 + (0.9 if up else -0.9) + (h / 2 if up else -h / 2) * 0), xytext=(0, y0),
+            "",
+            xy=(0, y0 + (0.9 if up else -0.9) + (h / 2 if up else -h / 2) * 0),
+            xytext=(0, y0),
             arrowprops={"arrowstyle": "-|>", "lw": 2.5, "color": "#c00000"},
         )
         ax.text(0.12, y0 + (0.55 if up else -0.55), axis.upper(), color="#c00000", fontsize=13, weight="bold")
@@ -145,8 +147,7 @@ def main(out: Path) -> None:
     b2.set_xlabel("time (s)")
     yaw, pitch, roll = alignment.euler_zyx_deg
     b2.set_title(
-        f"Body axes after alignment (yaw {yaw:.0f}°, pitch {pitch:.0f}°, roll {roll:.0f}°): "
-        "the bend shows on x only"
+        f"Body axes after alignment (yaw {yaw:.0f}°, pitch {pitch:.0f}°, roll {roll:.0f}°): the bend shows on x only"
     )
     b2.legend(fontsize=8, ncol=3)
     fig.tight_layout()
