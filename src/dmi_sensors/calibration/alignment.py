@@ -206,10 +206,10 @@ def calibrate_alignment(
         info["lean_consistency"] = round(resultant, 4)
     else:
         # Strapdown over the upright period and the step, in the frame F0 of the sensor at
-        # the upright start: f0 = R(t) f(t); gravity in F0 = mean of f0 over the upright
+        # the start of the reference (upright) window: f0 = R(t) f(t); gravity in F0 = mean of f0 over the upright
         # period (quiet-stance accelerations average out); linear acc = f0 - gravity.
         gyr = np.asarray(gyr_rps, dtype=np.float64)
-        s0 = max(a0, b0 - round(p.step_reference_s * fs_hz))  # a short reference limits gyro drift
+        s0 = max(a0, b0 - round(p.step_reference_s * fs_hz))  # at most step_reference_s of upright reference
         rots = _integrate_rates(gyr[s0:n], fs_hz)
         f0 = _moving_mean(np.einsum("nij,nj->ni", rots, acc[s0:n]), round(p.smooth_s * fs_hz))
         g0 = f0[: b0 - s0].mean(axis=0)
@@ -225,8 +225,9 @@ def calibrate_alignment(
         # Velocity = integral of the horizontal acceleration from the upright start, minus
         # the straight line fitted to it over the upright period (quiet-stance velocity
         # averages to zero: this removes the unknown initial velocity and any residual
-        # gravity left in the horizontal acceleration). Forward = the horizontal displacement from
-        # the end of the upright period to where the speed first falls below 10 % of its peak.
+        # gravity left in the horizontal acceleration). Forward = the horizontal displacement
+        # from the end of the upright period to where the speed first falls below 10 % of
+        # its peak.
         vel = np.cumsum(lin, axis=0) / fs_hz
         t = np.arange(vel.shape[0]) / fs_hz
         trend = np.polynomial.polynomial.polyfit(t[: b0 - s0], vel[: b0 - s0], 1)  # (2, 3)
