@@ -50,7 +50,9 @@ class AlignmentParameters:
     ``min_lean_deg`` from the upright direction; for ``"step"`` the horizontal
     acceleration must reach ``min_step_mps2``. The upright period ends early where the
     smoothed direction departs by more than ``upright_tol_deg`` from its first
-    ``min_upright_s`` seconds (a slow lean can look quiet).
+    ``min_upright_s`` seconds (a slow lean can look quiet). ``smooth_s``: moving-average
+    length applied to the specific force; ``step_reference_s``: longest stretch of the
+    upright period (its end) used as the gravity / zero-velocity reference of a step.
     """
 
     quiet: StillParameters = field(
