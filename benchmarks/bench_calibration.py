@@ -24,9 +24,9 @@ def run() -> dict[str, float]:
         calibrate_six_position,
     )
     from dmi_sensors.calibration.guided import procedure, run_procedure
-    from dmi_sensors.calibration.simulated import SensorErrors, SimulatedSource
+    from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
 
-    source = SimulatedSource("B", SensorErrors.random(1), fs_hz=100.0, seed=1)
+    source = SimulatedSource("B", random_imu_errors(1), fs_hz=100.0, seed=1)
     quiet = lambda *_: None  # noqa: E731
     still = run_procedure(procedure("gyro"), source, say=quiet)
     poses = run_procedure(procedure("accel"), source, say=quiet)

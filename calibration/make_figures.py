@@ -4,7 +4,7 @@
 
 Writes ``figures/*.png`` and ``examples/*.json`` next to this script (or under OUT_DIR).
 Deterministic: the virtual sensor ``SIM-0001`` with the errors of seed 1 (see
-``dmi_sensors.calibration.simulated.SensorErrors.random``), the same sensor that
+``dmi_sensors.calibration.simulated.random_imu_errors``), the same sensor that
 ``dmi-sensors calibrate ... --simulate`` uses.
 """
 
@@ -28,7 +28,7 @@ from dmi_sensors.calibration import (
     write_calibration,
 )
 from dmi_sensors.calibration.guided import procedure, run_procedure
-from dmi_sensors.calibration.simulated import SensorErrors, SimulatedSource
+from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
 
 SEED = 1
 SERIAL = "SIM-0001"
@@ -72,7 +72,7 @@ def draw_poses(path: Path) -> None:
 def main(out: Path) -> None:
     (out / "figures").mkdir(parents=True, exist_ok=True)
     (out / "examples").mkdir(parents=True, exist_ok=True)
-    errors = SensorErrors.random(SEED)
+    errors = random_imu_errors(SEED)
     source = SimulatedSource(SERIAL, errors, fs_hz=100.0, seed=SEED)
 
     draw_poses(out / "figures" / "six_poses.png")

@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from dmi_sensors import cli
 from dmi_sensors.calibration import CalibrationSet, read_calibration
-from dmi_sensors.calibration.simulated import SensorErrors
+from dmi_sensors.calibration.simulated import error_truth, random_imu_errors
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
@@ -33,12 +33,13 @@ def test_simulate_then_input_round_trip(tmp_path, capsys, kind):
     da, db = a.to_dict(), b.to_dict()
     key = "bias_rps" if kind == "gyro" else "matrix"
     np.testing.assert_allclose(db[key], da[key], rtol=1e-12, atol=1e-12)  # CSV keeps full precision
-    errors = SensorErrors.random(3)
+    truth = error_truth(random_imu_errors(3))
     if kind == "gyro":
-        assert np.abs(b.bias_rps - errors.gyr_bias_rps).max() < 1e-3
+        assert np.abs(b.bias_rps - truth["gyr_bias_rps"]).max() < 1e-3
     else:
-        assert np.abs(b.bias_mps2 - errors.acc_bias_mps2).max() < 0.01
-        assert np.abs(b.scale / errors.acc_scale - 1).max() < 0.002
+        assert np.abs(b.bias_mps2 - truth["acc_bias_mps2"]).max() < 0.01
+        assert np.abs(b.scale / truth["acc_scale"] - 1).max() < 0.002
+        assert np.abs(b.misalignment_deg - truth["acc_misalignment_deg"]).max() < 0.5
 
 
 def test_library_chain_gyro_accel_then_alignment(tmp_path, capsys):
@@ -53,7 +54,7 @@ def test_library_chain_gyro_accel_then_alignment(tmp_path, capsys):
     assert sc.accel and sc.gyro and sc.alignment
     assert sc.alignment.posture == "sitting"
     assert set(sc.alignment.source["applied"]) == {"accel", "gyro"}
-    mount = Rotation.from_matrix(SensorErrors.random(5).mounting)
+    mount = Rotation.from_matrix(error_truth(random_imu_errors(5))["rotation_sensor_to_body"])
     err = np.degrees((Rotation.from_matrix(sc.alignment.rotation_sensor_to_body) * mount.inv()).magnitude())
     assert err < 1.0
     # a second alignment in the same second never overwrites the first

@@ -63,6 +63,7 @@ class AlignmentParameters:
             min_duration_s=2.0,
             trim_s=0.2,
             gyr_mean_dev_max_rps=None,
+            adaptive=False,
         )
     )
     min_upright_s: float = 2.0

@@ -1,72 +1,71 @@
-"""A virtual sensor for the guided procedures: exact rigid rotations plus a known error model.
+"""A virtual sensor for the guided procedures: exact rigid-body motion + the simulator's IMU errors.
 
-The sensor (or the child's trunk carrying it) is posed by rotations; holds are still
-(standing children sway a little), moves follow a smooth ``(1 - cos)`` profile about a
-constant axis, so the angular rate is exact. Specific force is gravity rotated into the
-sensor frame plus, for trunk movements, the acceleration of a sensor mounted
-``lever_m`` above the pivot (hips). Errors (sensor frame)::
+The bare sensor (on a table, against a box) or the child's trunk carrying it is posed by
+rotations; holds are still (a standing or sitting child sways a little, zero-mean), moves
+follow a smooth ``(1 - cos)`` profile. The orientation is continuous across steps, the
+true angular rate is derived from consecutive orientations (``w_k = log(R_{k-1}^T R_k)
+fs``, so a gyro strapdown of the truth is exact) and the specific force is gravity plus,
+on the trunk, the acceleration of a sensor ``lever_m`` above the pivot (hips).
 
-    acc_meas = diag(acc_scale) @ acc_axes @ acc_true + acc_bias_mps2 + noise
-    gyr_meas = gyr_true + gyr_bias_rps + noise
+Readings come from the simulator's error model (:func:`dmi_sensors.sim.imu.apply_imu_errors`
+with :class:`dmi_sensors.sim.ImuErrors`: bias, scale, axis misalignment, noise,
+quantisation, and the mounting rotation sensor -> body for the trunk steps). The bare
+sensor has no mounting and no soft-tissue jitter: its noise is the intrinsic MEMS noise
+``bench_acc_noise_rms_mps2`` / ``bench_gyr_noise_rms_rps`` (or the errors' own noise if
+lower).
 
-and the sensor sits on the body rotated by ``mounting`` (sensor -> body rotation).
+This module is for ``dmi-sensors calibrate --simulate``, the figures and the tests; it
+imports :mod:`dmi_sensors.sim`, which never imports the calibration layer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from dmi_sensors.calibration.guided import Step
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
+from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors
 
-__all__ = ["SensorErrors", "SimulatedSource", "pose_rotation"]
+__all__ = ["SimulatedSource", "error_truth", "pose_rotation", "random_imu_errors"]
 
 
-@dataclass
-class SensorErrors:
-    """Known errors of the virtual sensor (see the module docstring)."""
+def random_imu_errors(seed: int) -> ImuErrors:
+    """Plausible errors of a cheap MEMS IMU strapped on crookedly (deterministic for ``seed``).
 
-    acc_bias_mps2: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    acc_scale: np.ndarray = field(default_factory=lambda: np.ones(3))
-    acc_axes: np.ndarray = field(default_factory=lambda: np.eye(3))
-    gyr_bias_rps: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    acc_noise_mps2: float = 0.015
-    gyr_noise_rps: float = 0.002
-    mounting: np.ndarray = field(default_factory=lambda: np.eye(3))  # sensor -> body
+    Accelerometer bias up to 0.3 m/s^2, scale error up to 2 %, axis misalignment up to
+    0.015 rad (0.9 deg); gyro bias up to 0.03 rad/s; mounting roll/pitch up to 25 deg and
+    any heading; the simulator's default (body-worn) noise levels.
+    """
+    rng = np.random.default_rng(seed)
+    return ImuErrors(
+        acc_bias_mps2=tuple(rng.uniform(-0.3, 0.3, 3)),
+        gyr_bias_rps=tuple(rng.uniform(-0.03, 0.03, 3)),
+        acc_scale_error=tuple(rng.uniform(-0.02, 0.02, 3)),
+        acc_misalignment_rad=tuple(rng.uniform(-0.015, 0.015, 3)),
+        mounting_euler_deg=(*rng.uniform(-25, 25, 2), rng.uniform(-180, 180)),
+    )
 
-    @classmethod
-    def random(cls, seed: int) -> SensorErrors:
-        """Plausible errors of a cheap MEMS IMU crookedly strapped on: bias up to 0.3 m/s^2 and
-        0.03 rad/s, scale within 2 %, axes off by up to 1 deg, mounting up to 25 deg off + any heading."""
-        rng = np.random.default_rng(seed)
-        axes = np.eye(3)
-        for i in range(3):
-            perp = np.cross(axes[i], rng.normal(size=3))
-            perp /= np.linalg.norm(perp)
-            ang = np.radians(rng.uniform(0.1, 1.0))
-            axes[i] = np.cos(ang) * np.eye(3)[i] + np.sin(ang) * perp
-        mount = Rotation.from_euler("ZYX", [rng.uniform(-180, 180), *rng.uniform(-25, 25, 2)], degrees=True)
-        return cls(
-            acc_bias_mps2=rng.uniform(-0.3, 0.3, 3),
-            acc_scale=rng.uniform(0.98, 1.02, 3),
-            acc_axes=axes,
-            gyr_bias_rps=rng.uniform(-0.03, 0.03, 3),
-            mounting=mount.as_matrix(),
-        )
 
-    def truth(self) -> dict[str, list]:
-        """The errors as plain lists (to print beside the estimate)."""
-        m = Rotation.from_matrix(self.mounting)
-        return {
-            "acc_bias_mps2": np.round(self.acc_bias_mps2, 5).tolist(),
-            "acc_scale": np.round(self.acc_scale, 5).tolist(),
-            "acc_misalignment_deg": np.round(np.degrees(np.arccos(np.clip(np.diag(self.acc_axes), -1, 1))), 3).tolist(),
-            "gyr_bias_rps": np.round(self.gyr_bias_rps, 5).tolist(),
-            "mounting_euler_zyx_deg": np.round(m.as_euler("ZYX", degrees=True), 3).tolist(),
-        }
+def error_truth(errors: ImuErrors) -> dict[str, np.ndarray]:
+    """What a perfect calibration would find, in this package's terms (see ``records``).
+
+    ``acc_sensitivity`` = ``diag(1 + scale_error) T_mis`` (= ``inv(matrix)``), ``acc_scale``
+    its row norms, ``acc_misalignment_deg`` the angles of its rows from the axes,
+    ``rotation_sensor_to_body`` the mounting rotation.
+    """
+    s = errors.acc_sensing_matrix
+    u = s / np.linalg.norm(s, axis=1, keepdims=True)
+    return {
+        "acc_bias_mps2": np.asarray(errors.acc_bias_mps2),
+        "acc_sensitivity": s,
+        "acc_scale": np.linalg.norm(s, axis=1),
+        "acc_misalignment_deg": np.degrees(np.arccos(np.clip(np.diag(u), -1, 1))),
+        "gyr_bias_rps": np.asarray(errors.gyr_bias_rps),
+        "rotation_sensor_to_body": errors.mounting_matrix,
+    }
 
 
 def pose_rotation(pose: str) -> Rotation:
@@ -77,53 +76,57 @@ def pose_rotation(pose: str) -> Rotation:
 
 
 class SimulatedSource:
-    """A :class:`~dmi_sensors.calibration.guided.StepSource` backed by the virtual sensor.
+    """A :class:`~dmi_sensors.calibration.guided.StepSource` backed by a virtual sensor.
 
-    Steps ``still`` and ``pose*`` pose the bare sensor (on a table / against a box, each
-    placement off by up to 1 deg); ``upright``, ``lean`` and ``step`` move the child's
-    trunk, with the sensor strapped on it with ``errors.mounting``. The orientation is
-    continuous across steps and the true angular rate is derived from consecutive
-    orientations (``w_k = log(R_{k-1}^T R_k) fs``), so a gyro strapdown of the output is
-    exact up to the added errors. ``lean_deg`` is how far the child bends forward;
-    ``sway_deg`` the amplitude of the zero-mean quiet-stance sway.
+    Steps ``still`` and ``pose*`` pose the bare sensor (each placement off level by up to
+    ``placement_tilt_deg``); ``upright``, ``lean`` and ``step`` move the child's trunk with
+    the sensor strapped on (``imu_errors.mounting_euler_deg``). ``lean_deg``: how far the
+    child bends forward; ``sway_deg``: amplitude of the quiet sway.
     """
 
     def __init__(
         self,
         sensor_serial: str = "SIM-0001",
-        errors: SensorErrors | None = None,
+        imu_errors: ImuErrors | None = None,
         fs_hz: float = 100.0,
         seed: int = 0,
         lean_deg: float = 30.0,
         sway_deg: float = 0.5,
         lever_m: float = 0.35,
+        placement_tilt_deg: float = 1.0,
+        bench_acc_noise_rms_mps2: float = 0.015,
+        bench_gyr_noise_rms_rps: float = 0.002,
     ) -> None:
         self.sensor_serial = sensor_serial
-        self.errors = errors if errors is not None else SensorErrors()
+        self.imu_errors = imu_errors if imu_errors is not None else ImuErrors()
+        e = self.imu_errors
+        self.bench_errors = dataclasses.replace(
+            e,
+            mounting_euler_deg=(0.0, 0.0, 0.0),
+            acc_noise_rms_mps2=min(e.acc_noise_rms_mps2, bench_acc_noise_rms_mps2),
+            gyr_noise_rms_rps=min(e.gyr_noise_rms_rps, bench_gyr_noise_rms_rps),
+        )
         self.fs_hz = float(fs_hz)
         self.lean_deg = lean_deg
         self.sway_deg = sway_deg
         self.lever_m = lever_m
+        self.placement_tilt_deg = placement_tilt_deg
         self._rng = np.random.default_rng(seed)
         self._phases = self._rng.uniform(0, 2 * np.pi, (2, 2))
-        self._t = 0.0  # trunk time, s (sway continues across steps)
-        self._prev: Rotation = pose_rotation("+z")  # last sensor -> world orientation
+        self._t = 0.0  # trunk time, s (the sway continues across steps)
+        self._prev: Rotation = pose_rotation("+z")  # last orientation (sensor or body) -> world
         self._on_body = False
-        self._pos_hist = np.zeros((2, 3))  # last two sensor positions (for the lever acceleration)
+        self._pos_hist = np.zeros((2, 3))  # last two sensor positions (lever acceleration)
 
-    # -- truth -> measurement -------------------------------------------------------------
-    def _measure(self, rot: Rotation, lin_acc_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        e = self.errors
+    # -- truth -> readings ----------------------------------------------------------------
+    def _measure(self, rot: Rotation, lin_acc_world: np.ndarray, errors: ImuErrors) -> tuple[np.ndarray, np.ndarray]:
+        """``rot``: frame -> world per sample (sensor on the bench, body on the child)."""
         n = len(rot)
         prev = Rotation.concatenate([self._prev, rot[:-1]]) if n > 1 else self._prev
         gyr_true = (prev.inv() * rot).as_rotvec() * self.fs_hz
         self._prev = rot[-1]
-        f_world = lin_acc_world + np.array([0.0, 0.0, STANDARD_GRAVITY_MPS2])
-        acc_true = rot.inv().apply(f_world)
-        acc = acc_true @ (np.diag(e.acc_scale) @ e.acc_axes).T + e.acc_bias_mps2
-        acc = acc + self._rng.normal(0.0, e.acc_noise_mps2, (n, 3))
-        gyr = gyr_true + e.gyr_bias_rps + self._rng.normal(0.0, e.gyr_noise_rps, (n, 3))
-        return acc, gyr
+        acc_true = rot.inv().apply(lin_acc_world + np.array([0.0, 0.0, STANDARD_GRAVITY_MPS2]))
+        return apply_imu_errors(acc_true, gyr_true, errors, self.fs_hz, self._rng)
 
     def _profile(self, n: int) -> np.ndarray:
         return 0.5 * (1 - np.cos(np.pi * np.arange(1, n + 1) / n))
@@ -133,14 +136,16 @@ class SimulatedSource:
         n = round(step.duration_s * self.fs_hz)
         n_move = min(n, round(step.settle_s * self.fs_hz))
         h = self._rng.normal(size=2)
-        tilt = Rotation.from_rotvec(np.radians(self._rng.uniform(0, 1.0)) * np.r_[h / np.linalg.norm(h), 0])
-        target = tilt * target  # a hand never places it perfectly
+        tilt = np.radians(self._rng.uniform(0, self.placement_tilt_deg))
+        target = Rotation.from_rotvec(tilt * np.r_[h / np.linalg.norm(h), 0]) * target  # never perfectly level
+        if self._on_body:  # taken off the child
+            self._prev = target
+            self._on_body = False
         start = self._prev
         rv = (start.inv() * target).as_rotvec()
         s = np.ones(n)
         s[:n_move] = self._profile(n_move)
-        self._on_body = False
-        return self._measure(start * Rotation.from_rotvec(s[:, None] * rv), np.zeros((n, 3)))
+        return self._measure(start * Rotation.from_rotvec(s[:, None] * rv), np.zeros((n, 3)), self.bench_errors)
 
     # -- the child's trunk -----------------------------------------------------------------
     def _sway(self, n: int) -> Rotation:
@@ -154,18 +159,16 @@ class SimulatedSource:
         return Rotation.from_rotvec(ang)
 
     def _trunk(self, movement: Rotation, translation_acc_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = len(movement)
-        body = movement * self._sway(n)
-        mount = Rotation.from_matrix(self.errors.mounting)  # sensor -> body
+        body = movement * self._sway(len(movement))
         if not self._on_body:  # strapping the sensor on: start from the first trunk orientation
-            self._prev = body[0] * mount
+            self._prev = body[0]
             p0 = body[0].apply([0.0, 0.0, self.lever_m])
             self._pos_hist = np.vstack([p0, p0])
             self._on_body = True
         pos = np.vstack([self._pos_hist, body.apply([0.0, 0.0, self.lever_m])])
         lever = (pos[2:] - 2 * pos[1:-1] + pos[:-2]) * self.fs_hz**2
         self._pos_hist = pos[-2:]
-        return self._measure(body * mount, lever + translation_acc_world)
+        return self._measure(body, lever + translation_acc_world, self.imu_errors)
 
     def record_step(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
         n = round(step.duration_s * self.fs_hz)

@@ -11,9 +11,13 @@ drifting by a degree) barely raises the standard deviation but biases the mean r
 in addition the centred moving mean of the angular rate (same window) must stay within
 ``gyr_mean_dev_max_rps`` of the run's median rate (``None`` switches this off). Runs of still samples shorter than
 ``min_duration_s`` are dropped; ``trim_s`` seconds are removed from both ends of each run
-so that the edges of a movement never leak in. The defaults suit a sensor lying on a
-table or pressed against a box by hand (MEMS noise ~0.01-0.02 m/s^2 and ~0.002 rad/s
-RMS; hand tremor adds a few hundredths of m/s^2); see ``docs/calibration.md``.
+so that the edges of a movement never leak in. The fixed thresholds suit a sensor lying
+on a table or pressed against a box by hand (MEMS noise ~0.01-0.02 m/s^2 and ~0.002
+rad/s RMS; hand tremor adds a few hundredths of m/s^2). A noisier sensor would never
+look still, so by default (``adaptive``) each threshold is raised to ``noise_factor``
+times the recording's own noise floor (the 5th percentile of the moving std), capped at
+``acc_std_cap_mps2`` / ``gyr_std_cap_rps`` so that real movement is never taken for
+rest. See ``docs/calibration.md``.
 """
 
 from __future__ import annotations
@@ -44,13 +48,35 @@ class StillParameters:
     min_duration_s: float = 1.0
     trim_s: float = 0.1
     gyr_mean_dev_max_rps: float | None = 0.005
+    adaptive: bool = True
+    noise_factor: float = 2.5
+    acc_std_cap_mps2: float = 0.25
+    gyr_std_cap_rps: float = 0.06
+
+    def thresholds(self, acc_std: np.ndarray, gyr_std: np.ndarray) -> tuple[float, float]:
+        """Effective (acc, gyr) std thresholds given the moving std (max over axes) of a recording.
+
+        With ``adaptive``, each is raised to ``noise_factor`` times the recording's noise
+        floor (5th percentile of the moving std), never above the caps.
+        """
+        acc_thr, gyr_thr = self.acc_std_max_mps2, self.gyr_std_max_rps
+        if self.adaptive and acc_std.size:
+            acc_thr = max(acc_thr, min(self.noise_factor * float(np.percentile(acc_std, 5)), self.acc_std_cap_mps2))
+            gyr_thr = max(gyr_thr, min(self.noise_factor * float(np.percentile(gyr_std, 5)), self.gyr_std_cap_rps))
+        return acc_thr, gyr_thr
 
     def describe(self) -> str:
         """One line for error messages."""
-        return (
+        text = (
             f"still = std over {self.window_s:g} s below {self.acc_std_max_mps2:g} m/s^2 (acc) and "
-            f"{self.gyr_std_max_rps:g} rad/s (gyro) for at least {self.min_duration_s:g} s"
+            f"{self.gyr_std_max_rps:g} rad/s (gyro)"
         )
+        if self.adaptive:
+            text += (
+                f", raised to {self.noise_factor:g}x the recording's noise floor up to "
+                f"{self.acc_std_cap_mps2:g} m/s^2 / {self.gyr_std_cap_rps:g} rad/s"
+            )
+        return text + f", for at least {self.min_duration_s:g} s"
 
 
 @dataclass(frozen=True)
@@ -113,9 +139,10 @@ def detect_still(
     if acc.shape != gyr.shape or acc.ndim != 2 or acc.shape[1] != 3:
         raise ValueError(f"acc and gyr must both be (n, 3); got {acc.shape} and {gyr.shape}")
     w = max(3, round(p.window_s * fs_hz))
-    acc_ok = moving_std(acc, w).max(axis=1) < p.acc_std_max_mps2
-    gyr_ok = moving_std(gyr, w).max(axis=1) < p.gyr_std_max_rps
-    mask = acc_ok & gyr_ok
+    acc_std = moving_std(acc, w).max(axis=1)
+    gyr_std = moving_std(gyr, w).max(axis=1)
+    acc_thr, gyr_thr = p.thresholds(acc_std, gyr_std)
+    mask = (acc_std < acc_thr) & (gyr_std < gyr_thr)
     if p.gyr_mean_dev_max_rps is None:
         return mask
     # Slow rotations (a sensor settling, a hand drifting) hardly raise the std but bias the

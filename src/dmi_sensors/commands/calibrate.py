@@ -96,21 +96,23 @@ def _truth_check(cal, errors) -> list[str]:
     import numpy as np
     from scipy.spatial.transform import Rotation
 
+    from dmi_sensors.calibration.simulated import error_truth
+
+    truth = error_truth(errors)
     if cal.kind == "gyro":
-        err = np.abs(cal.bias_rps - errors.gyr_bias_rps).max()
-        return [f"truth: bias_rps {np.round(errors.gyr_bias_rps, 5).tolist()}; max error {err:.2e} rad/s"]
+        err = np.abs(cal.bias_rps - truth["gyr_bias_rps"]).max()
+        return [f"truth: bias_rps {np.round(truth['gyr_bias_rps'], 5).tolist()}; max error {err:.2e} rad/s"]
     if cal.kind == "accel":
-        true_mis = np.degrees(np.arccos(np.clip(np.diag(errors.acc_axes), -1, 1)))
         lines = [
-            f"truth: bias_mps2 {np.round(errors.acc_bias_mps2, 4).tolist()}, "
-            f"scale {np.round(errors.acc_scale, 5).tolist()}",
-            f"  max errors: bias {np.abs(cal.bias_mps2 - errors.acc_bias_mps2).max():.4f} m/s^2, "
-            f"scale {100 * np.abs(cal.scale / errors.acc_scale - 1).max():.3f} %",
+            f"truth: bias_mps2 {np.round(truth['acc_bias_mps2'], 4).tolist()}, "
+            f"scale {np.round(truth['acc_scale'], 5).tolist()}",
+            f"  max errors: bias {np.abs(cal.bias_mps2 - truth['acc_bias_mps2']).max():.4f} m/s^2, "
+            f"scale {100 * np.abs(cal.scale / truth['acc_scale'] - 1).max():.3f} %",
         ]
         if cal.method == "six_position":
-            lines[-1] += f", misalignment {np.abs(cal.misalignment_deg - true_mis).max():.3f} deg"
+            lines[-1] += f", misalignment {np.abs(cal.misalignment_deg - truth['acc_misalignment_deg']).max():.3f} deg"
         return lines
-    mount = Rotation.from_matrix(errors.mounting)
+    mount = Rotation.from_matrix(truth["rotation_sensor_to_body"])
     err = np.degrees((Rotation.from_matrix(cal.rotation_sensor_to_body) * mount.inv()).magnitude())
     return [
         f"truth: mounting yaw/pitch/roll {np.round(mount.as_euler('ZYX', degrees=True), 2).tolist()} deg; "
@@ -128,10 +130,10 @@ def run(args: argparse.Namespace) -> int:
     errors = None
     if args.simulate:
         from dmi_sensors.calibration.guided import procedure, run_procedure
-        from dmi_sensors.calibration.simulated import SensorErrors, SimulatedSource
+        from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
 
         serial = args.serial or "SIM-0001"
-        errors = SensorErrors.random(args.seed)
+        errors = random_imu_errors(args.seed)
         source = SimulatedSource(serial, errors, fs_hz=args.fs, seed=args.seed + 1000 * KINDS.index(args.kind))
         steps = procedure(args.kind, posture=args.posture, movement=method if args.kind == "alignment" else "lean")
         print(f"Calibrating {args.kind} of virtual sensor {serial} (seed {args.seed}); follow the steps:")
