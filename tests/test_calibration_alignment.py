@@ -103,3 +103,19 @@ def test_sideways_lean_mixed_with_forward_is_refused():
     _t, acc, gyr = record(body, hold_s=3.0, move_s=1.5)
     with pytest.raises(CalibrationDataError, match="lean direction is not consistent"):
         calibrate_alignment(acc, gyr, 100.0, "S1")
+
+
+def test_simulator_sitting_lean_gives_the_mounting_and_small_standing_lean_is_refused():
+    from dmi_sensors.sim import ImuErrors, Segment, simulate
+
+    errors = ImuErrors(mounting_euler_deg=(12.0, -18.0, 140.0))  # roll, pitch, yaw (sim convention)
+    sit = [Segment("sitting", 6.0, support="hips"), Segment("sitting", 8.0, support="hips", repetitions=1)]
+    r = simulate(sit, fs_hz=100.0, seed=4, com_height_m=0.6, imu_errors=errors)
+    cal = calibrate_alignment(r.acc_mps2, r.gyr_rps, 100.0, "S1", posture="sitting")
+    assert _angle_deg(cal.rotation_sensor_to_body, Rotation.from_matrix(errors.mounting_matrix)) < 1.0
+    np.testing.assert_allclose(cal.euler_zyx_deg, [140.0, -18.0, 12.0], atol=1.0)
+    # the simulator's standing repetition is a ~6 deg voluntary lean: too small to define forward
+    stand = [Segment("standing", 6.0), Segment("standing", 8.0, repetitions=1)]
+    r = simulate(stand, fs_hz=100.0, seed=4, com_height_m=0.6, imu_errors=errors)
+    with pytest.raises(CalibrationDataError, match=r"reaches only \d\.\d deg from upright \(need 10 deg\)"):
+        calibrate_alignment(r.acc_mps2, r.gyr_rps, 100.0, "S1")
