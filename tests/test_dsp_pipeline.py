@@ -114,3 +114,24 @@ def test_chain_without_filter_and_bad_input():
         ImuChain(FS).process(acc, gyr[:-1])
     with pytest.raises(ValueError, match="gap_before"):
         ImuChain(FS).process(acc, gyr, gap_before=np.zeros(3, bool))
+
+
+def test_chain_from_a_calibration_equals_calibration_apply_then_chain():
+    from dmi_sensors.calibration import AccelCalibration, AlignmentCalibration, GyroCalibration, apply
+    from dmi_sensors.calibration.library import SensorCalibration
+
+    _, acc, gyr, mount, ab, gb = _raw(n=800, seed=6)
+    rng = np.random.default_rng(6)
+    m = np.eye(3) + 0.02 * rng.standard_normal((3, 3))
+    cal = SensorCalibration(
+        "S1",
+        accel=AccelCalibration("S1", bias_mps2=ab, matrix=m),
+        gyro=GyroCalibration("S1", bias_rps=gb),
+        alignment=AlignmentCalibration("S1", rotation_sensor_to_body=mount),
+    )
+    acc_c, gyr_c = apply(cal, acc, gyr)
+    ref = ImuChain(FS).process(acc_c, gyr_c)
+    out = ImuChain.from_calibration(FS, cal).process(acc, gyr)
+    np.testing.assert_allclose(out.acc_mps2, ref.acc_mps2, atol=1e-12)
+    np.testing.assert_allclose(out.gyr_rps, ref.gyr_rps, atol=1e-12)
+    np.testing.assert_allclose(out.q, ref.q, atol=1e-10)

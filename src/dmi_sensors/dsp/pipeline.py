@@ -141,6 +141,25 @@ class ImuChain:
             "gyr_bias_rps": self.gyr_bias_rps.tolist(),
         }
 
+    @classmethod
+    def from_calibration(cls, fs_hz: float, calibration: object, **kwargs: object) -> ImuChain:
+        """A chain whose affine step applies a :class:`dmi_sensors.calibration.SensorCalibration`.
+
+        The calibration layer applies, in order, ``acc <- M (acc - b_acc)`` (accel),
+        ``gyr <- gyr - b_gyr`` (gyro) and ``v <- R v`` (sensor -> body alignment) on both;
+        folded into one affine step: ``acc_matrix = R M``, ``acc_bias = b_acc``,
+        ``gyr_matrix = R``, ``gyr_bias = b_gyr`` (same result up to rounding). Any of the
+        three parts may be None. Other keyword arguments go to :class:`ImuChain`.
+        """
+        accel = getattr(calibration, "accel", None)
+        gyro = getattr(calibration, "gyro", None)
+        alignment = getattr(calibration, "alignment", None)
+        m = np.eye(3) if accel is None else np.asarray(accel.matrix, dtype=np.float64)
+        b_acc = np.zeros(3) if accel is None else np.asarray(accel.bias_mps2, dtype=np.float64)
+        b_gyr = np.zeros(3) if gyro is None else np.asarray(gyro.bias_rps, dtype=np.float64)
+        r = np.eye(3) if alignment is None else np.asarray(alignment.rotation_sensor_to_body, dtype=np.float64)
+        return cls(fs_hz, acc_matrix=r @ m, acc_bias_mps2=b_acc, gyr_matrix=r, gyr_bias_rps=b_gyr, **kwargs)
+
     def reset(self) -> None:
         """Forget the past: the filter and the orientation start again at the next sample."""
         self.filter_state[:] = 0.0
