@@ -109,6 +109,23 @@ def test_kernel_equals_pure_python_reference():
     np.testing.assert_allclose(zk, ref_zf, rtol=0, atol=1e-13)
 
 
+def test_reverse_kernel_and_odd_extension_equal_references():
+    from scipy.signal._arraytools import odd_ext
+
+    from dmi_sensors.dsp._sos_kernels import odd_extend, sos_filter_reverse_into
+
+    sos = DESIGNS["band"]()
+    x = _signal(120, 2, seed=8)
+    zi = np.random.default_rng(9).standard_normal((sos.shape[0], 2, 2))
+    ref_y, ref_zf = sos_reference(sos, x[::-1], zi)
+    zk = zi.copy()
+    y = np.empty_like(x)
+    sos_filter_reverse_into(sos, x, zk, y)
+    np.testing.assert_allclose(y[::-1], ref_y, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(zk, ref_zf, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(odd_extend(x, 17), odd_ext(x, 17, axis=0))
+
+
 def test_one_dimensional_input_and_in_place_output():
     sos = DESIGNS["low"]()
     x = _signal(200, 1)[:, 0]
