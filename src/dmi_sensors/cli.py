@@ -27,6 +27,7 @@ class Command(NamedTuple):
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+    "plan": Command("dmi_sensors.commands.plan", "exercise catalogue, example plan, check a plan file"),
 }
 
 DESCRIPTION = (
