@@ -33,14 +33,10 @@ def test_each_posture_detected_with_boundaries():
     assert (ev.kind == "posture").all() and (ev.source == "auto").all()
     got = _rows(ev)
     assert [g[0] for g in got] == [lab for lab, _, _ in truth]
-    # orientation changes are found within 0.7 s; the prone/four-point boundary (activity,
-    # a centred 2-s RMS) within half the activity window
+    # orientation changes and the prone/four-point boundary are found within 0.7 s
     for (_, a, b), (_, ta, tb) in zip(got, truth, strict=True):
-        assert a == pytest.approx(ta, abs=1.0)
-        assert b == pytest.approx(tb, abs=1.0)
-    assert got[1][1] == pytest.approx(12.0, abs=0.7)
-    assert got[2][1] == pytest.approx(24.0, abs=0.7)
-    assert got[5][1] == pytest.approx(60.0, abs=0.7)
+        assert a == pytest.approx(ta, abs=0.7)
+        assert b == pytest.approx(tb, abs=0.7)
     assert got[-1][2] == pytest.approx(t[-1] + 1 / FS)
 
 
@@ -56,6 +52,18 @@ def test_prone_without_gyro_and_plan_refinement():
     got = _rows(detect_postures(t, acc, FS, events=events))
     assert [g[0] for g in got] == ["sitting", "four_point"]
     assert got[1][1] == pytest.approx(10.0, abs=0.7)
+
+
+def test_movement_bursts_while_prone_are_not_four_point():
+    """A child lying prone who moves briefly (1.5-s bursts every 8 s) stays prone."""
+    t, acc, gyr, _ = posture_recording([("prone", 40)], FS, seed=8)
+    for onset in np.arange(2.0, 38.0, 8.0):
+        inside = (t >= onset) & (t < onset + 1.5)
+        gyr[inside, 2] += 0.6 * np.sin(2 * np.pi * 1.2 * (t[inside] - onset))
+    assert [r[0] for r in _rows(detect_postures(t, acc, FS, gyr_rps=gyr))] == ["prone"]
+    # continuous sway, as in four-point, is four-point
+    t, acc, gyr, _ = posture_recording([("four_point", 30)], FS, seed=8)
+    assert [r[0] for r in _rows(detect_postures(t, acc, FS, gyr_rps=gyr))] == ["four_point"]
 
 
 def test_hysteresis_and_minimum_duration_stop_flicker():

@@ -28,10 +28,12 @@ Limits (by physics, not by tuning):
   :class:`~dmi_sensors.session.tagger.Tagger`) are given, ``upright`` inside an exercise
   whose position implies ``sitting``/``kneeling``/``standing`` takes that label.
 * Prone and four-point have the same trunk orientation. Without help they are told apart
-  by postural activity: the trunk angular-rate RMS (band ``activity_band_hz``, window
-  ``activity_window_s``) above ``four_point_gyr_rms_rps`` means four-point (a child on
-  hands and knees sways; a child lying prone rests on the surface). Without gyroscope data
-  the label is ``prone``. The plan's expectation, when given, decides between them.
+  by postural activity: the trunk angular-rate RMS (band ``activity_band_hz``, over
+  ``activity_rms_s``), median-filtered over ``activity_median_s`` (so that a movement
+  burst of a child lying prone, shorter than half that window, does not count), above
+  ``four_point_gyr_rms_rps`` means four-point (a child on hands and knees sways
+  continuously; a child lying prone rests on the surface). Without gyroscope data the
+  label is ``prone``. The plan's expectation, when given, decides between them.
 * Fast transitions (sit-to-stand) shorter than ``min_duration_s`` are not reported.
 
 All detected rows carry ``kind="posture"``, ``source="auto"``.
@@ -42,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from dmi_sensors.session import _signal
 from dmi_sensors.session.events import EventRecord, events_frame, normalise_events
@@ -72,7 +75,8 @@ class PostureParams:
     margin_deg: float = 10.0
     min_duration_s: float = 2.0
     activity_band_hz: tuple[float, float] = (0.1, 3.0)
-    activity_window_s: float = 2.0
+    activity_rms_s: float = 0.5
+    activity_median_s: float = 6.0
     four_point_gyr_rms_rps: float = 0.05
 
 
@@ -157,7 +161,9 @@ def posture_track(
     plan_says = prone & np.isin(expected, ("prone", "four_point"))
     if gyr is not None and n > 1:
         w = _signal.bandpass(gyr, fs_hz, *p.activity_band_hz)
-        activity = _signal.moving_rms(np.linalg.norm(w, axis=1), round(p.activity_window_s * fs_hz))[::step]
+        activity = _signal.moving_rms(np.linalg.norm(w, axis=1), round(p.activity_rms_s * fs_hz))[::step]
+        size = max(1, round(p.activity_median_s * fs_hz / step))
+        activity = ndimage.median_filter(activity, size=size, mode="nearest")
         labels[prone & ~plan_says & (activity > p.four_point_gyr_rms_rps)] = "four_point"
     labels[plan_says] = expected[plan_says]
     refine = (labels == "upright") & np.isin(expected, _UPRIGHT_REFINED)
