@@ -67,7 +67,8 @@ class KeyTagger:
     stdin
         The terminal to read keys from (default ``sys.stdin``).
     output
-        Where the status line goes (default ``sys.stderr``); None for no output.
+        Where the status line goes (default ``"stderr"``: ``sys.stderr`` at call time); None
+        for no output.
     on_action
         Called as ``on_action(action, tagger)`` after each action; ``action`` is one of
         ``next_exercise``, ``end_of_plan``, ``next_repetition``, ``pause``, ``resume``,
@@ -81,13 +82,13 @@ class KeyTagger:
         tagger: Tagger,
         *,
         stdin: IO[str] | None = None,
-        output: IO[str] | None = sys.stderr,
+        output: IO[str] | str | None = "stderr",
         on_action: Callable[[str, Tagger], None] | None = None,
         refresh_s: float = 1.0,
     ) -> None:
         self.tagger = tagger
         self._stdin = stdin
-        self.output = output
+        self.output: IO[str] | None = sys.stderr if output == "stderr" else output  # type: ignore[assignment]
         self.on_action = on_action
         self.refresh_s = refresh_s
         self._fd: int | None = None
