@@ -78,7 +78,7 @@ def burst_recording(onsets_s, duration_s: float, fs_hz: float, burst_s=1.5, amp_
     n = round(duration_s * fs_hz)
     t = np.arange(n) / fs_hz
     gyr = rng.normal(0.0, 0.01, (n, 3)) + 0.02 * np.sin(2 * np.pi * 0.2 * t)[:, None]
-    gyr += np.array([0.01, -0.02, 0.005])  # gyro bias: the band-pass must remove it
+    gyr += np.array([0.01, -0.02, 0.005])  # gyro bias: detection must ignore it
     for onset in onsets_s:
         axis = rng.normal(size=3)
         axis /= np.linalg.norm(axis)

@@ -71,7 +71,21 @@ def test_short_gaps_join_and_short_bursts_drop():
     env[760:800] = 0.12  # a tail below half the burst's peak is not part of it
     env[900:950] = 0.2  # a weaker burst (above the on threshold)
     env[950:960] = 0.12  # the same tail level is above half its own peak: part of it
-    assert detect_bursts(env, FS) == [(100, 220), (700, 760), (900, 960)]
+    p = RepetitionParams(min_rise=0.15)  # baseline 0: on = 0.15, off = 0.06
+    assert detect_bursts(env, FS, p) == [(100, 220), (700, 760), (900, 960)]
+    # a weak burst soon after a strong one is its echo; later, or stronger, it is a burst
+    env = np.zeros(1000)
+    env[100:150] = 1.0
+    env[200:230] = 0.2  # 1 s after, peak 20 %: echo
+    env[400:430] = 0.2  # 3.4 s after: a burst
+    env[500:530] = 0.5  # 1.4 s after a burst of 0.2: a burst
+    assert detect_bursts(env, FS, p) == [(100, 150), (400, 430), (500, 530)]
+    # one core holding two bursts joined by a plateau above `on` (ringing) gives two bursts
+    env = np.zeros(600)
+    env[100:150] = 1.0
+    env[150:200] = 0.2
+    env[200:250] = 0.9
+    assert detect_bursts(env, FS, p) == [(100, 150), (200, 250)]
     assert detect_bursts(np.zeros(0), FS) == []
     assert movement_envelope(np.zeros((1, 3)), FS).shape == (1,)
 

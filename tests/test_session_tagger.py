@@ -101,6 +101,22 @@ def test_explicit_times_and_errors():
     assert tg.status_line(at_s=10.0).endswith("stopped")
 
 
+def test_exercise_without_automatic_first_repetition():
+    tg = Tagger(example_plan(), FakeClock(0.0), auto_first_repetition=False)
+    ex = tg.next_exercise(at_s=1.0)
+    assert tg.repetition == 0
+    assert "rep -/" in tg.status_line(at_s=2.0)
+    assert tg.next_repetition(at_s=4.0) == 1
+    assert tg.next_repetition(at_s=9.0) == 2
+    ev = tg.stop(at_s=12.0)
+    assert [(r.kind, r.onset_s, r.duration_s, r.repetition) for r in ev.itertuples()] == [
+        ("exercise", 1.0, 11.0, 0),
+        ("repetition", 4.0, 5.0, 1),
+        ("repetition", 9.0, 3.0, 2),
+    ]
+    assert (ev.exercise == ex.exercise_id).all()
+
+
 def test_end_of_plan_returns_none_and_closes():
     plan = Plan("two", [CATALOGUE["sit_box_hips"], CATALOGUE["sit_box_none"]])
     tg = Tagger(plan, FakeClock(0.0))
@@ -171,6 +187,8 @@ def test_normalise_events_infers_kind_and_rejects_bad_tables():
         }
     )
     df["posture"] = ["", "", "prone", ""]
+    aliased = df.assign(posture=["supported_standing", "sit_to_stand", "prone", ""])
+    assert normalise_events(aliased).posture.tolist() == ["standing", "transition", "prone", ""]
     df["note"] = ["", "", "", "hello"]
     out = normalise_events(df)
     assert out.kind.tolist() == ["exercise", "repetition", "posture", "note"]

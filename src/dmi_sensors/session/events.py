@@ -19,8 +19,10 @@ column          dtype       meaning
 ==============  ==========  ==============================================================
 
 An events table read from elsewhere may lack the optional columns: :func:`normalise_events`
-adds them, inferring ``kind`` (a row with ``repetition > 0`` is a repetition, a row with only a
-posture is a posture, a zero-length row with a note is a note, anything else an exercise).
+adds them, maps the simulator's posture names (``supported_standing`` -> ``standing``,
+``sit_to_stand`` -> ``transition``; ``vocab.POSTURE_ALIASES``) and infers ``kind`` (a row
+with ``repetition > 0`` is a repetition, a row with only a posture is a posture, a
+zero-length row with a note is a note, anything else an exercise).
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def normalise_events(events):  # (pandas.DataFrame) -> pandas.DataFrame
         if col not in df.columns:
             df[col] = ""
         df[col] = df[col].where(df[col].notna(), "").astype(str)
+    df["posture"] = df["posture"].replace(vocab.POSTURE_ALIASES)
     inferred = np.where(
         df["repetition"] > 0,
         "repetition",

@@ -63,7 +63,7 @@ REFERENCE_DIRECTIONS: tuple[tuple[str, tuple[float, float, float]], ...] = (
 _LABELS = ("upright", "supine", "prone", "side_lying", "")
 _DIRS = np.array([d for _, d in REFERENCE_DIRECTIONS])
 _DIR_LABEL = np.array([_LABELS.index(name) for name, _ in REFERENCE_DIRECTIONS])
-_UPRIGHT_REFINED = ("sitting", "kneeling", "standing")
+_UPRIGHT_REFINED = ("sitting", "kneeling", "standing", "transition")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,15 @@ position) followed by a hold. Bursts of movement are found on an **envelope**:
    analysed stretch; thresholds are relative to it:
    ``on = max(on_ratio * baseline, baseline + min_rise)``,
    ``off = baseline + off_fraction * (on - baseline)``;
-4. a burst **core** is a run of ``envelope >= on``; its **extent** grows from the core to
-   where the envelope falls below ``max(off, edge_fraction * core peak)`` on each side
-   (the relative edge keeps a strong burst's filter ringing from swallowing the quiet
-   gap after it);
-5. extents closer than ``min_gap_s`` are joined; bursts shorter than ``min_burst_s`` are
+4. bursts are envelope peaks at least ``on`` high and standing out from their
+   surroundings by at least ``on - baseline`` (peak prominence); a burst's **extent** grows
+   from its peak to where the envelope falls below ``max(off, edge_fraction * peak)`` on
+   each side, but not past the lowest point towards a neighbouring peak (the relative edge
+   keeps a strong burst's filter ringing from swallowing the quiet gap after it);
+5. extents closer than ``min_gap_s`` are joined; so is a weak burst (peak below
+   ``echo_fraction`` of the previous burst's peak) starting within ``echo_s`` of the end of
+   the previous one (the band-pass filter rings after a sudden movement, and small
+   after-movements are not a new repetition); bursts shorter than ``min_burst_s`` are
    dropped.
 
 The burst **onset** is the start of its extent. For a burst of steady amplitude the centred
@@ -35,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import signal
 
 from dmi_sensors.session import _signal
 from dmi_sensors.session.events import EventRecord, events_frame, normalise_events
@@ -47,18 +52,20 @@ class RepetitionParams:
     """Parameters of :func:`detect_repetitions` (saved with results).
 
     ``min_rise`` is in the unit of the signal used: rad/s for the gyroscope (default
-    0.15 rad/s), m/s^2 for the accelerometer (use about 0.3 m/s^2).
+    0.04 rad/s), m/s^2 for the accelerometer (use about 0.3 m/s^2).
     """
 
     band_hz: tuple[float, float] = (0.3, 5.0)
     envelope_s: float = 0.5
     baseline_quantile: float = 0.2
-    on_ratio: float = 3.0
-    min_rise: float = 0.15
+    on_ratio: float = 2.5
+    min_rise: float = 0.04
     off_fraction: float = 0.4
-    edge_fraction: float = 0.5
+    edge_fraction: float = 0.3
     min_burst_s: float = 0.4
     min_gap_s: float = 0.8
+    echo_fraction: float = 0.3
+    echo_s: float = 2.0
 
 
 def movement_envelope(signal_xyz: np.ndarray, fs_hz: float, params: RepetitionParams | None = None) -> np.ndarray:
@@ -80,22 +87,32 @@ def detect_bursts(envelope: np.ndarray, fs_hz: float, params: RepetitionParams |
     base = float(np.quantile(env, p.baseline_quantile))
     on = max(p.on_ratio * base, base + p.min_rise)
     off = base + p.off_fraction * (on - base)
-    cores_a, cores_b = _signal.runs(env >= on)
-    extents: list[tuple[int, int]] = []
-    for a, b in zip(cores_a, cores_b, strict=True):
-        level = max(off, p.edge_fraction * float(env[a:b].max()))
-        below_left = np.flatnonzero(env[:a] < level)
-        below_right = np.flatnonzero(env[b:] < level)
-        start = int(below_left[-1]) + 1 if below_left.size else 0
-        stop = int(b + below_right[0]) if below_right.size else env.shape[0]
-        extents.append((start, stop))
+    peaks, _ = signal.find_peaks(env, height=on, prominence=on - base)
+    extents: list[tuple[int, int, float]] = []
+    for i, k in enumerate(peaks):
+        # bounds: the lowest point between this peak and each neighbouring peak
+        lo = int(peaks[i - 1] + np.argmin(env[peaks[i - 1] : k])) if i > 0 else 0
+        hi = int(k + np.argmin(env[k : peaks[i + 1]])) if i + 1 < len(peaks) else env.shape[0]
+        level = max(off, p.edge_fraction * float(env[k]))
+        below_left = np.flatnonzero(env[lo:k] < level)
+        below_right = np.flatnonzero(env[k:hi] < level)
+        start = lo + int(below_left[-1]) + 1 if below_left.size else lo
+        stop = int(k) + int(below_right[0]) if below_right.size else hi
+        extents.append((start, stop, float(env[k])))
     merged: list[tuple[int, int]] = []
-    min_gap = p.min_gap_s * fs_hz
-    for a, b in extents:
-        if merged and a - merged[-1][1] < min_gap:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
+    peaks: list[float] = []
+    min_gap, echo = p.min_gap_s * fs_hz, p.echo_s * fs_hz
+    for a, b, peak in extents:
+        if merged:
+            gap = a - merged[-1][1]
+            if gap < echo and peak < p.echo_fraction * peaks[-1]:
+                continue  # an echo: part of the previous burst, which keeps its extent
+            if gap < min_gap:
+                merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+                peaks[-1] = max(peaks[-1], peak)
+                continue
+        merged.append((a, b))
+        peaks.append(peak)
     return [(a, b) for a, b in merged if b - a >= p.min_burst_s * fs_hz]
 
 

@@ -51,6 +51,10 @@ class Tagger:
     on_event
         Called with each :class:`EventRecord` as soon as it is closed (e.g. to store it
         immediately, so a crash loses no finished tag).
+    auto_first_repetition
+        True (default): starting an exercise starts its repetition 1. False: the exercise
+        starts in repetition 0 (placing the child; no repetition row) and the first
+        :meth:`next_repetition` starts repetition 1.
 
     Attributes
     ----------
@@ -66,6 +70,7 @@ class Tagger:
         start_s: float | None = None,
         source: str = "manual",
         on_event: Callable[[EventRecord], None] | None = None,
+        auto_first_repetition: bool = True,
     ) -> None:
         if source not in contract.EVENT_SOURCES:
             raise ValueError(f"source must be one of {', '.join(contract.EVENT_SOURCES)}; got {source!r}")
@@ -74,6 +79,7 @@ class Tagger:
         self._start = clock() if start_s is None else float(start_s)
         self.source = source
         self.on_event = on_event
+        self.auto_first_repetition = auto_first_repetition
         self.records: list[EventRecord] = []
         self._last_s = 0.0
         self._plan_index = -1
@@ -97,7 +103,8 @@ class Tagger:
 
     @property
     def repetition(self) -> int:
-        """The repetition in progress (1, 2, ...), 0 when no exercise is running."""
+        """The repetition in progress (1, 2, ...); 0 when no exercise is running or before the
+        first repetition (``auto_first_repetition=False``)."""
         return self._rep
 
     @property
@@ -119,7 +126,8 @@ class Tagger:
     # -- actions ----------------------------------------------------------------------
 
     def start_exercise(self, exercise: Exercise | str | None = None, *, at_s: float | None = None) -> Exercise:
-        """Start an exercise (closing the one in progress); its repetition 1 starts too.
+        """Start an exercise (closing the one in progress); its repetition 1 starts too
+        (unless ``auto_first_repetition`` is False).
 
         ``exercise`` may be an :class:`Exercise`, an id from the plan or the catalogue, or
         None for the plan's next exercise.
@@ -130,7 +138,7 @@ class Tagger:
             self._close_exercise(t)
         self._exercise = ex
         self._exercise_onset = t
-        self._rep = 1
+        self._rep = 1 if self.auto_first_repetition else 0
         self._rep_onset = t
         return ex
 
@@ -233,7 +241,7 @@ class Tagger:
         paused = " PAUSED" if self.paused else ""
         return (
             f"[{_mmss(t)}] {number}{ex.exercise_id} (support: {ex.support}) "
-            f"rep {self._rep}/{ex.target_repetitions} {_mmss(t - self._rep_onset)}{paused}"
+            f"rep {self._rep or '-'}/{ex.target_repetitions} {_mmss(t - self._rep_onset)}{paused}"
         )
 
     # -- internals --------------------------------------------------------------------
@@ -292,7 +300,8 @@ class Tagger:
         )
 
     def _emit_repetition(self, t: float) -> None:
-        self._emit(self._row("repetition", self._rep_onset, t, self._rep))
+        if self._rep > 0:
+            self._emit(self._row("repetition", self._rep_onset, t, self._rep))
 
     def _close_pause(self, t: float) -> None:
         onset = self._pause_onset

@@ -33,7 +33,7 @@ from dmi_sensors.session.events import normalise_events
 
 __all__ = ["make_windows", "tag_windows"]
 
-_UPRIGHT_REFINED = ("sitting", "kneeling", "standing")
+_UPRIGHT_REFINED = ("sitting", "kneeling", "standing", "transition")
 
 
 def make_windows(
