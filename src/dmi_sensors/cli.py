@@ -29,7 +29,9 @@ COMMANDS: dict[str, Command] = {
     "analyze": Command(
         "dmi_sensors.commands.analyze", "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS"
     ),
+    "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+    "plan": Command("dmi_sensors.commands.plan", "exercise catalogue, example plan, check a plan file"),
     "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }
 
