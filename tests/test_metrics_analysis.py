@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("dmi_sensors.dsp", reason="until the dsp branch lands on main")
-
 from dmi_sensors import __version__
 from dmi_sensors.cli import main
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2 as G

@@ -15,9 +15,6 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("dmi_sensors.sim", reason="until the sim branch lands on main")
-pytest.importorskip("dmi_sensors.dsp", reason="until the dsp branch lands on main")
-
 from dmi_sensors.cli import main
 from dmi_sensors.metrics import TtsParams, time_to_stabilise
 from dmi_sensors.metrics.analysis import AnalysisParams, analyze_trial, sway_signals
