@@ -192,7 +192,7 @@ def test_lowpass_keeps_tts_close_to_the_noise_free_value():
     assert truth.tts_s - unfiltered.tts_s > 1.0
 
 
-def test_detect_events_finds_bursts():
+def test_detect_events_finds_bursts_and_their_peaks():
     t = np.arange(6000) / FS
     rng = np.random.default_rng(0)
     a = rng.normal(size=(6000, 2)) * 0.02
@@ -200,9 +200,11 @@ def test_detect_events_finds_bursts():
         tau = t - onset
         m = tau >= 0
         a[m, 0] += 0.5 * np.exp(-tau[m] / 0.5) * np.sin(2 * np.pi * 1.0 * tau[m])
-    onsets = detect_events(a, FS)
-    assert len(onsets) == 2
-    np.testing.assert_allclose(onsets, [12.0, 35.0], atol=0.6)
+    events = detect_events(a, FS)
+    assert events.shape == (2, 2)
+    np.testing.assert_allclose(events[:, 0], [12.0, 35.0], atol=0.3)
+    assert np.all(events[:, 1] >= events[:, 0]) and np.all(events[:, 1] - events[:, 0] < 1.0)
+    assert detect_events(rng.normal(size=(3000, 2)) * 0.02, FS).shape == (0, 2)
 
 
 def test_bad_arguments():

@@ -44,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="D",
         help="duration of each --perturbation-at-s event, s (TTS counts from its end; default 0)",
     )
+    parser.add_argument(
+        "--detect-perturbations",
+        action="store_true",
+        help="without --perturbation-at-s or perturbation events: detect bursts and compute TTS after each",
+    )
     parser.add_argument("--com-method", choices=("pendulum", "strapdown"), default="pendulum")
     parser.add_argument("--ellipse-method", choices=("prediction_F", "chi2", "prieto"), default="prediction_F")
     parser.add_argument("--acc-frame", choices=("gravity_removed", "static_tilt"), default="gravity_removed")
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         ellipse_method=args.ellipse_method,
         acc_frame=args.acc_frame,
         tts_event_duration_s=args.perturbation_duration_s,
+        detect_perturbations=args.detect_perturbations,
     )
     payload = result.to_json_dict()
     payload["parameters"]["input"] = str(args.trial)

@@ -39,7 +39,7 @@ from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_a
 from dmi_sensors.metrics.isway import isway_measures
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
 from dmi_sensors.metrics.spectral import SpectralParams
-from dmi_sensors.metrics.tts import TTS_METHODS, TtsParams, instability_signal, time_to_stabilise
+from dmi_sensors.metrics.tts import TTS_METHODS, TtsParams, detect_events, instability_signal, time_to_stabilise
 from dmi_sensors.metrics.windows import (
     TAG_COLUMNS,
     segments_from_events,
@@ -110,6 +110,7 @@ class AnalysisParams:
     spectral: SpectralParams = field(default_factory=SpectralParams)
     tts: TtsParams = field(default_factory=TtsParams)
     tts_event_duration_s: float = 0.0
+    detect_perturbations: bool = False
 
     def __post_init__(self) -> None:
         if not (self.com_height_m and self.com_height_m > 0):
@@ -430,7 +431,9 @@ def analyze_trial(
         COM height above the pivot, m (required unless ``params`` carries it).
     perturbations_s
         Perturbation times, s on the trial clock; TTS is computed after each (event end
-        = time + ``tts_event_duration_s``), up to the next one or the trial's end.
+        = time + ``tts_event_duration_s``), up to the next one or the trial's end. Events
+        of kind ``perturbation`` count too; with neither and ``detect_perturbations=True``
+        they are detected in the COM acceleration (:func:`detect_events`).
     params
         Full :class:`AnalysisParams`; ``param_overrides`` replace single fields.
     """
@@ -459,6 +462,11 @@ def analyze_trial(
     # time to stabilise after each perturbation, each method
     t0 = float(trial.time_s[0])
     perts = _perturbations(perturbations_s, ev, params.tts_event_duration_s)
+    pert_source = "given" if perts else "none"
+    if not perts and params.detect_perturbations:
+        found = detect_events(sig.com_acc_mps2, fs, lowpass_hz=params.tts.lowpass_hz, t0_s=t0)
+        perts = [(float(a), float(b)) for a, b in found]
+        pert_source = "detected (dmi_sensors.metrics.detect_events: onset, peak as end)"
     stabilisation: list[dict] = []
     if perts:
         y = instability_signal(sig.com_acc_mps2, fs, params.tts.lowpass_hz)
@@ -521,6 +529,7 @@ def analyze_trial(
         "duration_s": trial.duration_s,
         "sensor_id": trial.sensor_id,
         "perturbations": [{"onset_s": a, "end_s": b} for a, b in perts],
+        "perturbations_source": pert_source,
         "signals": sig.parameters,
         "frames": {
             "input": "body-aligned sensor frame: x forward, y left, z up",

@@ -318,18 +318,23 @@ def detect_events(
     acc: np.ndarray,
     fs_hz: float,
     *,
-    threshold_factor: float = 4.0,
-    lowpass_hz: float | None = 2.0,
-    rms_window_s: float = 1.0,
+    threshold_factor: float = 2.2,
+    lowpass_hz: float | None = 10.0,
+    rms_window_s: float = 0.5,
     min_separation_s: float = 3.0,
     t0_s: float = 0.0,
 ) -> np.ndarray:
-    """Onset times (s) of bursts in the horizontal acceleration, for TTS without given times.
+    """Bursts in the horizontal acceleration, for TTS when no event times are given.
 
-    A burst starts where the 1 s centred moving RMS of the low-passed magnitude first
-    exceeds ``threshold_factor`` × its median over the whole signal (the median stands for
-    quiet sway); onsets closer than ``min_separation_s`` to the previous one are merged.
-    An engineering rule (no citation): check detections against tags where they exist.
+    Returns an array ``(k, 2)``: per burst its onset (s; the centred moving RMS of the
+    low-passed magnitude first exceeds ``threshold_factor`` × its median over the whole
+    signal, the median standing for quiet sway) and its peak (s; the profile's maximum
+    before it falls below the threshold again), used as the event's end. Bursts starting
+    less than ``min_separation_s`` after the previous onset are merged into it.
+
+    An engineering rule (no citation), tuned on the simulator: with a 0.5 s window, pushes
+    reached 2.7-4.4 × the median and quiet sway at most 2.1 ×. Check detections against tags
+    where they exist; real quiet sway may cross 2.2 × more often.
     """
     y = instability_signal(acc, fs_hz, lowpass_hz)
     half = max(1, round(rms_window_s * fs_hz / 2))
@@ -337,9 +342,16 @@ def detect_events(
     level = threshold_factor * float(np.median(prof))
     above = prof > level
     rising = np.flatnonzero(above & ~np.concatenate(([False], above[:-1])))
-    onsets: list[float] = []
+    falling = np.flatnonzero(~above & np.concatenate(([False], above[:-1])))
+    events: list[list[float]] = []
     for i in rising:
-        t = t0_s + i / fs_hz
-        if not onsets or t - onsets[-1] >= min_separation_s:
-            onsets.append(t)
-    return np.array(onsets)
+        later = falling[falling > i]
+        j = int(later[0]) if later.size else prof.shape[0]
+        k = int(i + np.argmax(prof[i:j]))
+        onset, peak = t0_s + i / fs_hz, t0_s + k / fs_hz
+        if events and onset - events[-1][0] < min_separation_s:
+            if prof[k] > prof[round((events[-1][1] - t0_s) * fs_hz)]:
+                events[-1][1] = peak
+            continue
+        events.append([onset, peak])
+    return np.array(events, dtype=np.float64).reshape(-1, 2)
