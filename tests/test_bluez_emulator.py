@@ -121,11 +121,12 @@ async def test_drops_and_corruption_are_counted_by_the_emulator(bluez):
         await asyncio.sleep(0.1)
     intact = [p for p in got if len(p) > 2]
     counters = [struct.unpack_from("<I", p)[0] for p in intact]
-    missing = counters[-1] + 5 - 5 * len(intact)  # samples never seen intact
+    missing = counters[-1] + 5 - counters[0] - 5 * len(intact)  # between the first and last intact packet
     truth = (await emu.atruth())[device.address]
     assert truth["packets_malformed"] == len(got) - len(intact) > 0
     assert truth["packets_dropped_air"] > 0
     assert truth["samples_dropped"] == missing
+    assert truth["samples_dropped"] + truth["samples_dropped_edges"] == truth["samples_dropped_total"]
     assert truth["samples_sent"] == 5 * len(intact)
 
 

@@ -61,10 +61,15 @@ ABORT_BY_LOCAL = "le-connection-abort-by-local"
 class DeviceTruth:
     """What one emulated device really did (all counts since the emulator started).
 
-    ``samples_dropped`` is the total of samples that never reached the host intact:
+    Samples that never reached the host intact are counted by cause:
     ``samples_dropped_air`` (notification lost), ``samples_malformed`` (notification
     corrupted) and ``samples_link_down`` (produced while disconnected or while the host had
-    notifications off).
+    notifications off); ``samples_dropped_total`` is their sum.
+
+    ``samples_dropped`` counts those of them that lie *between* two samples delivered
+    intact — exactly what a host can detect from sample counters. Losses before the first
+    or after the last intact delivery (``samples_dropped_edges``) are invisible to any
+    counter-based accounting (e.g. a link that is down when the recording ends).
     """
 
     address: str
@@ -85,18 +90,38 @@ class DeviceTruth:
     writes: int = 0
     reads: int = 0
     vanished: bool = False
+    samples_dropped: int = 0
+    samples_dropped_edges: int = 0
+    _pending_lost: int = 0
+    _delivered_any: bool = False
 
     @property
-    def samples_dropped(self) -> int:
+    def samples_dropped_total(self) -> int:
         return self.samples_dropped_air + self.samples_malformed + self.samples_link_down
 
     @property
     def packets_dropped(self) -> int:
         return self.packets_dropped_air + self.packets_malformed + self.packets_link_down
 
+    def lost(self, samples: int) -> None:
+        """Samples that will not reach the host (cause counted by the caller)."""
+        self._pending_lost += samples
+
+    def delivered(self, samples: int) -> None:
+        """Samples delivered intact: losses since the previous delivery become countable."""
+        if self._delivered_any:
+            self.samples_dropped += self._pending_lost
+        else:
+            self.samples_dropped_edges += self._pending_lost
+        self._pending_lost = 0
+        self._delivered_any = True
+        self.packets_sent += 1
+        self.samples_sent += samples
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["samples_dropped"] = self.samples_dropped
+        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        d["samples_dropped_edges"] = self.samples_dropped_edges + self._pending_lost
+        d["samples_dropped_total"] = self.samples_dropped_total
         d["packets_dropped"] = self.packets_dropped
         return d
 
@@ -354,20 +379,22 @@ class _Device:
                 if note.samples:
                     t.packets_link_down += 1
                     t.samples_link_down += note.samples
+                    t.lost(note.samples)
                 continue
             data = note.data
             if note.samples:
                 if f.drop_p and self.rng.random() < f.drop_p:
                     t.packets_dropped_air += 1
                     t.samples_dropped_air += note.samples
+                    t.lost(note.samples)
                     continue
                 if f.malformed_p and self.rng.random() < f.malformed_p:
                     data = self.peripheral.corrupt(note, self.rng)
                     t.packets_malformed += 1
                     t.samples_malformed += note.samples
+                    t.lost(note.samples)
                 else:
-                    t.packets_sent += 1
-                    t.samples_sent += note.samples
+                    t.delivered(note.samples)
             else:
                 t.other_notifications += 1
             char.value = data
