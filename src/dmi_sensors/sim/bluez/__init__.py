@@ -14,7 +14,7 @@ handling are tested without Bluetooth hardware. See ``docs/ble.md`` ("The emulat
 from dmi_sensors.sim.bluez.bus import BusError, PrivateBus
 from dmi_sensors.sim.bluez.emulator import BluezEmulator, DeviceTruth
 from dmi_sensors.sim.bluez.faults import PROFILES, FaultProfile, fault_profile
-from dmi_sensors.sim.bluez.harness import DEFAULT_FACTORY, EmulatedBluez, EmulatorError
+from dmi_sensors.sim.bluez.harness import DEFAULT_FACTORY, EmulatedBluez, EmulatorError, simulated_sensors
 from dmi_sensors.sim.bluez.model import Advertisement, Notification, Peripheral, ServiceSpec
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "PrivateBus",
     "ServiceSpec",
     "fault_profile",
+    "simulated_sensors",
 ]

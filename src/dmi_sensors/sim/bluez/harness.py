@@ -35,7 +35,7 @@ from dmi_sensors.sim.bluez.bus import PrivateBus, die_with_parent
 from dmi_sensors.sim.bluez.control import ControlClient, ControlError
 from dmi_sensors.sim.bluez.faults import FaultProfile
 
-__all__ = ["DEFAULT_FACTORY", "EmulatedBluez", "EmulatorError"]
+__all__ = ["DEFAULT_FACTORY", "EmulatedBluez", "EmulatorError", "simulated_sensors"]
 
 #: Default device factory of the emulator process: virtual DMI sensors speaking protocol v1.
 DEFAULT_FACTORY = "dmi_sensors.sim.bluez.sensor:virtual_sensors"
@@ -257,3 +257,21 @@ class EmulatedBluez:
     def call(self, op: str, **args: Any) -> Any:
         """Blocking :meth:`acall`."""
         return self._client().call_sync(op, **args)
+
+
+def simulated_sensors(
+    n: int,
+    fs_hz: int = 200,
+    fault_profile: str | FaultProfile = "none",
+    seed: int = 0,
+    **sensor_kwargs: Any,
+) -> EmulatedBluez:
+    """An (unstarted) emulator serving ``n`` virtual DMI sensors with a named fault profile.
+
+    ``with simulated_sensors(4, fault_profile="flaky") as emu, emu.activated(): ...``
+    """
+    from dmi_sensors.sim.bluez.faults import fault_profile as named
+
+    faults = named(fault_profile) if isinstance(fault_profile, str) else fault_profile
+    kwargs = {"n": n, "fs_hz": fs_hz, "seed": seed, **sensor_kwargs}
+    return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed)
