@@ -455,7 +455,8 @@ class SensorLink:
             while not self._stop.is_set():
                 self.tracker.state = "reconnecting" if connected_once else "connecting"
                 try:
-                    await self._connect_and_stream()
+                    if not await self._unless_stopped(self._connect_and_stream()):
+                        break
                 except asyncio.CancelledError:
                     raise
                 except _retryable() as exc:
@@ -500,6 +501,25 @@ class SensorLink:
             self._streaming.clear()
             if self.tracker.state != "failed":
                 self.tracker.state = "stopped"
+
+    async def _unless_stopped(self, coro: Any) -> bool:
+        """Run ``coro`` unless :meth:`stop` comes first (then cancel it); True if it completed."""
+        task = asyncio.ensure_future(coro)
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        finally:
+            stop.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        return False
 
     async def _wait_disconnect_or_stop(self) -> None:
         waits = {asyncio.ensure_future(self._disconnected.wait()), asyncio.ensure_future(self._stop.wait())}
