@@ -223,7 +223,7 @@ class SensorLink:
         on_batch: Callable[[SampleBatch], None] | None = None,
         keep_packets: bool = False,
         command_timeout_s: float = 2.0,
-        drain_interval_s: float = 0.05,
+        drain_interval_s: float = 0.25,
         time_sync_probes: int = 5,
         adapter: str | None = None,
     ) -> None:
