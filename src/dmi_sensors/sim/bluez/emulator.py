@@ -383,7 +383,7 @@ class _Device:
                 continue
             data = note.data
             if note.samples:
-                if f.drop_p and self.rng.random() < f.drop_p:
+                if note.lost_on_air or (f.drop_p and self.rng.random() < f.drop_p):
                     t.packets_dropped_air += 1
                     t.samples_dropped_air += note.samples
                     t.lost(note.samples)

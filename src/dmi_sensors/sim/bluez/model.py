@@ -121,11 +121,16 @@ class Advertisement:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """A value notified on a characteristic; ``samples`` = IMU samples it carries (0 if none)."""
+    """A value notified on a characteristic; ``samples`` = IMU samples it carries (0 if none).
+
+    ``lost_on_air=True`` marks samples the peripheral model already lost itself (it is not
+    emitted, only counted in the emulator's truth as dropped on the air).
+    """
 
     char_uuid: str
     data: bytes
     samples: int = 0
+    lost_on_air: bool = False
 
 
 @runtime_checkable

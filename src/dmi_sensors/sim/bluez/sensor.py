@@ -27,10 +27,6 @@ from typing import Any
 from dmi_sensors import protocol as P
 from dmi_sensors.sim.bluez.model import (
     BATTERY_LEVEL_UUID,
-    DIS_FIRMWARE_REVISION_UUID,
-    DIS_HARDWARE_REVISION_UUID,
-    DIS_MANUFACTURER_NAME_UUID,
-    DIS_MODEL_NUMBER_UUID,
     DIS_SERIAL_NUMBER_UUID,
     Advertisement,
     CharacteristicSpec,
@@ -75,6 +71,7 @@ class SensorPeripheral:
         self.status_interval_s = status_interval_s
         self._connected = False
         self._next_status_s = 0.0
+        self.sensor.result  # noqa: B018 - simulate the motion now, not when streaming starts
 
     @property
     def serial(self) -> str:
@@ -101,14 +98,9 @@ class SensorPeripheral:
         return [battery_service(), device_information_service(), dmi]
 
     def _dis(self) -> dict[str, str]:
-        info = self.sensor.device_info()
-        return {
-            DIS_MANUFACTURER_NAME_UUID: info["manufacturer"],
-            DIS_MODEL_NUMBER_UUID: info["model"],
-            DIS_SERIAL_NUMBER_UUID: self.serial,
-            DIS_FIRMWARE_REVISION_UUID: info["firmware"],
-            DIS_HARDWARE_REVISION_UUID: info["hardware"],
-        }
+        info = {k.lower(): v for k, v in self.sensor.device_information.items()}
+        info[DIS_SERIAL_NUMBER_UUID] = self.serial
+        return info
 
     def read(self, char_uuid: str, now_s: float) -> bytes:
         if char_uuid == BATTERY_LEVEL_UUID:
@@ -123,9 +115,12 @@ class SensorPeripheral:
     def write(self, char_uuid: str, data: bytes, now_s: float) -> list[Notification]:
         if char_uuid != CONTROL:
             raise GattError("org.bluez.Error.NotPermitted", f"write not permitted on {char_uuid}")
-        # Data due before the command was received goes out first (same firmware queue).
+        # Data due before the command was received goes out first (same firmware queue); a
+        # STOP_STREAMING flushes the partial packet, which also precedes the response.
         out = self._data(now_s)
-        out += [Notification(STATUS, r) for r in self.sensor.handle_control(data, now_s)]
+        responses = self.sensor.handle_control(data, now_s)
+        out += self._data(now_s)
+        out += [Notification(STATUS, r) for r in responses]
         return out
 
     def connected(self, now_s: float) -> None:
@@ -136,10 +131,16 @@ class SensorPeripheral:
         self._connected = False
 
     def _data(self, now_s: float) -> list[Notification]:
+        sensor = self.sensor
+        sent_before = sensor.samples_sent
         out = []
-        for pkt in self.sensor.packets_until(now_s):
+        for pkt in sensor.packets_until(now_s):
             n = pkt[4] if pkt[1] == P.PacketType.DATA else 1
             out.append(Notification(DATA, pkt, n))
+        # packets the firmware model itself lost on the air (ImuErrors.packet_loss): truth too
+        lost = sensor.samples_sent - sent_before - sum(note.samples for note in out)
+        if lost > 0:
+            out.append(Notification(DATA, b"", lost, lost_on_air=True))
         return out
 
     def poll(self, now_s: float) -> list[Notification]:
@@ -161,7 +162,8 @@ def virtual_sensors(
     first_serial: int = 0x00D10001,
     **sensor_kwargs: Any,
 ) -> list[SensorPeripheral]:
-    """The default device factory of the emulator: ``n`` virtual DMI sensors."""
+    """The default device factory of the emulator: ``n`` virtual DMI sensors (quiet standing,
+    60 s of simulated motion looped, different seeds), serials ``first_serial + i``."""
     from dmi_sensors.sim import VirtualSensor
 
     out = []
