@@ -24,6 +24,9 @@ from typing import Any
 
 __all__ = ["ControlClient", "ControlError"]
 
+#: Longest answer line accepted (emission logs of long runs are large).
+_LIMIT = 1 << 28
+
 
 class ControlError(RuntimeError):
     """The emulator answered a control request with an error (or did not answer)."""
@@ -51,7 +54,7 @@ class ControlClient:
 
     async def call(self, op: str, **args: Any) -> Any:
         """Send one request and return its result (raises :class:`ControlError`)."""
-        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(self.path), self.timeout_s)
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(self.path, limit=_LIMIT), self.timeout_s)
         try:
             writer.write(json.dumps({"op": op, **args}).encode() + b"\n")
             await writer.drain()
