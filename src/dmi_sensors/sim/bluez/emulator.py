@@ -398,9 +398,9 @@ class _Device:
             else:
                 t.other_notifications += 1
             char.value = data
-            char.emit_properties_changed({"Value": data})
-            if self.emit_log is not None:
+            if self.emit_log is not None:  # stamped before the signal is handed to the bus
                 self.emit_log.append((time.monotonic(), hashlib.blake2b(data, digest_size=8).hexdigest()))
+            char.emit_properties_changed({"Value": data})
 
     def tick(self, now_s: float) -> None:
         if self.gone:
