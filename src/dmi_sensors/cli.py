@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
     "record": Command("dmi_sensors.commands.record", "stream from sensors (or simulated ones) into the session store"),
     "scan": Command("dmi_sensors.commands.scan", "list the DMI sensors advertising nearby"),
+    "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }
 
 DESCRIPTION = (
