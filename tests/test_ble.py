@@ -42,21 +42,29 @@ def assert_matches_truth(stats, truth):
         assert s.malformed_packets == t["packets_malformed"], (s, t)
 
 
-async def test_discover_reports_address_name_rssi_serial_version(bluez):
+def test_discover_and_cli_scan_report_address_name_rssi_serial_version(bluez, capsys):
+    from dmi_sensors import cli
+    from dmi_sensors.ble import discover_sync
+
     sensors(bluez, 3)
-    adverts = await scan(3)
+    adverts = discover_sync(1.0)
+    assert len(adverts) == 3
     for a in adverts:
         assert a.name == f"DMI-{a.serial}"
         assert a.protocol_version == (1, 0)
         assert a.problem is None
         assert isinstance(a.rssi_dbm, int) and -100 < a.rssi_dbm < 0
     assert len({a.serial for a in adverts}) == 3
+    # the CLI scans the same (emulated) radio
+    assert cli.main(["scan", "--timeout-s", "1", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert sorted(f["serial"] for f in found) == sorted(a.serial for a in adverts)
+    assert all(f["protocol_version"] == "1.0" and f["name"] == f"DMI-{f['serial']}" for f in found)
 
 
 async def test_four_sensors_stream_200hz_without_loss(bluez):
-    from dmi_sensors.protocol import decode_stream
-
     from dmi_sensors.ble import ReconnectPolicy, SensorHub
+    from dmi_sensors.protocol import decode_stream
 
     emu = sensors(bluez, 4)
     adverts = await scan(4)
@@ -221,7 +229,6 @@ def test_cli_record_simulated_summary_equals_emulator_truth(tmp_path, capsys):
 def test_cli_scan_simulated(capsys):
     from dmi_sensors import cli
 
-    assert cli.main(["scan", "--simulate-sensors", "2", "--timeout-s", "1", "--json"]) == 0
-    found = json.loads(capsys.readouterr().out)
-    assert [f["protocol_version"] for f in found] == ["1.0", "1.0"]
-    assert all(f["name"] == f"DMI-{f['serial']}" for f in found)
+    assert cli.main(["scan", "--simulate-sensors", "2", "--timeout-s", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("DMI-00D1000") == 2 and "1.0" in out
