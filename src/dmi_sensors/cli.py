@@ -26,6 +26,7 @@ class Command(NamedTuple):
 
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
+    "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
     "record": Command("dmi_sensors.commands.record", "stream from sensors (or simulated ones) into the session store"),
     "scan": Command("dmi_sensors.commands.scan", "list the DMI sensors advertising nearby"),
