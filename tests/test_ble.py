@@ -232,3 +232,28 @@ def test_cli_scan_simulated(capsys):
     assert cli.main(["scan", "--simulate-sensors", "2", "--timeout-s", "1"]) == 0
     out = capsys.readouterr().out
     assert out.count("DMI-00D1000") == 2 and "1.0" in out
+
+
+def test_cli_record_stores_every_raw_packet_in_the_session_store(tmp_path):
+    pytest.importorskip("dmi_sensors.store")
+    from dmi_sensors.store import SessionStore
+
+    from dmi_sensors import cli
+    from dmi_sensors.protocol import decode_stream
+
+    db, out = tmp_path / "sessions.sqlite", tmp_path / "summary.json"
+    args = ["record", "--simulate-sensors", "2", "--fault-profile", "flaky", "--duration-s", "2"]
+    assert cli.main([*args, "--scan-timeout-s", "1", "--db", str(db), "--json", str(out), "--subject-id", "C001"]) == 0
+    summary = json.loads(out.read_text())
+    store = SessionStore(db)
+    info = store.session_info(summary["session_id"])
+    assert info.subject_id == "C001" and info.status == "finalised"
+    assert {s.sensor_id: s.placement for s in info.sensors} == {
+        k: row["placement"] for k, row in summary["sensors"].items()
+    }
+    for sensor_id, row in summary["sensors"].items():
+        packets = store.raw_packets(summary["session_id"], sensor_id)
+        assert len(packets) == row["packets_received"]
+        decoded = decode_stream(packets, sensor_id)  # re-decoding what was stored gives the live counts
+        assert len(decoded.batch) == row["samples_received"] == row["samples_sent"]
+        assert decoded.samples_lost == row["samples_lost"] == row["samples_dropped"]

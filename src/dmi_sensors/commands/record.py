@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help="do not store packets (link test only)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the summary as JSON")
     parser.add_argument("--subject-id", default="anonymous", help="pseudonymous subject id (never a name)")
+    parser.add_argument("--birth-year", type=int, help="subject's birth year (optional)")
+    parser.add_argument("--com-height-m", type=float, help="subject's centre-of-mass height, m (optional)")
     parser.add_argument("--therapist-id", default="", help="pseudonymous therapist id")
     parser.add_argument("--scan-timeout-s", type=float, default=5.0, help="initial scan, seconds (default 5)")
     parser.add_argument("--connect-timeout-s", type=float, default=30.0, help="wait for all sensors, seconds")
@@ -80,14 +82,15 @@ def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
         from dmi_sensors.store import SessionStore
     except ImportError as exc:  # pragma: no cover - the store ships with the package
         raise ValueError(f"the session store is not available ({exc}); use --no-store") from exc
-    try:
-        from dmi_sensors.session import Subject
+    from types import SimpleNamespace
 
-        subject = Subject(args.subject_id, birth_year=0, com_height_m=0.0)
-    except (ImportError, TypeError, ValueError):
-        from types import SimpleNamespace
-
-        subject = SimpleNamespace(subject_id=args.subject_id, birth_year=None, com_height_m=None)
+    # Unknown demographics stay unknown (None); nothing here identifies the child.
+    subject = SimpleNamespace(
+        subject_id=args.subject_id,
+        birth_year=args.birth_year,
+        com_height_m=args.com_height_m,
+        diagnosis_category=None,
+    )
     store = SessionStore(args.db)
     session_id = store.create_session(subject, None, sensors, therapist_id=args.therapist_id)
     return store, session_id
