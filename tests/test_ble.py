@@ -257,3 +257,29 @@ def test_cli_record_stores_every_raw_packet_in_the_session_store(tmp_path):
         decoded = decode_stream(packets, sensor_id)  # re-decoding what was stored gives the live counts
         assert len(decoded.batch) == row["samples_received"] == row["samples_sent"]
         assert decoded.samples_lost == row["samples_lost"] == row["samples_dropped"]
+
+
+async def test_a_failing_packet_sink_stops_that_sensor_loudly_not_the_others(bluez):
+    from dmi_sensors.ble import ReconnectPolicy, SensorHub
+
+    sensors(bluez, 2)
+    adverts = await scan(2)
+    broken = adverts[0].serial
+    kept = []
+
+    class Sink:
+        def append(self, packet):
+            if packet.sensor_id == broken and len(kept) > 5:
+                raise OSError("disk full")
+            kept.append(packet)
+
+    hub = SensorHub(zip(adverts, ["trunk", "pelvis"], strict=True), sink=Sink(), policy=ReconnectPolicy(**FAST))
+    await hub.start()
+    await hub.wait_streaming(30)
+    await asyncio.sleep(1.5)
+    stats = await hub.stop()
+    assert stats[broken].state == "failed"
+    assert isinstance(hub.links[0].error, OSError)
+    other = stats[adverts[1].serial]
+    assert other.state == "stopped" and other.samples_lost == 0
+    assert sum(p.sensor_id == adverts[1].serial for p in kept) == other.packets_received

@@ -273,6 +273,7 @@ class SensorLink:
         self._consumer: asyncio.Task[None] | None = None
         self._rng = random.Random(self.address)
         self.error: BaseException | None = None
+        self._failed = False
 
     # -- public API --------------------------------------------------------------------
     def _now(self) -> float:
@@ -340,7 +341,15 @@ class SensorLink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.drain_interval_s)
             self._wake.clear()
-            self._drain()
+            try:
+                self._drain()
+            except Exception as exc:
+                # The sink (the store) failed: raw data can no longer be kept, so stop loudly.
+                log.exception("%s: packet sink failed; stopping this sensor", self.sensor_id)
+                self.error = exc
+                self._failed = True
+                self._stop.set()
+                return
 
     def _drain(self) -> None:
         rx, self._rx = self._rx, []
@@ -375,7 +384,10 @@ class SensorLink:
         if len(batch):
             t.add_timing(batch.host_time_s, batch.device_time_s)
             if self.on_batch is not None:
-                self.on_batch(batch)
+                try:
+                    self.on_batch(batch)
+                except Exception:  # a live view must never stop the recording
+                    log.exception("%s: on_batch callback failed", self.sensor_id)
 
     def _handle_control(self, p: RawPacket) -> None:
         try:
@@ -497,9 +509,12 @@ class SensorLink:
                 self._consumer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._consumer
-            self._drain()
+            with contextlib.suppress(Exception):
+                self._drain()
             self._streaming.clear()
-            if self.tracker.state != "failed":
+            if self._failed:
+                self.tracker.state = "failed"
+            elif self.tracker.state != "failed":
                 self.tracker.state = "stopped"
 
     async def _unless_stopped(self, coro: Any) -> bool:
@@ -636,7 +651,7 @@ class SensorLink:
         client, self._client = self._client, None
         for fut in self._pending.values():
             if not fut.done():
-                fut.cancel()
+                fut.set_exception(ConnectionError(f"{self.sensor_id}: link closed"))
         if client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 5.0)
