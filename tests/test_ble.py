@@ -25,7 +25,7 @@ def sensors(bluez, n, faults=None, seed=0):
     return bluez(factory_kwargs={"n": n, "fs_hz": FS_HZ, "seed": seed}, faults=faults, seed=seed)
 
 
-async def scan(n_expected, timeout_s=1.0):
+async def scan(n_expected, timeout_s=0.6):
     from dmi_sensors.ble import discover
 
     adverts = await discover(timeout_s)
