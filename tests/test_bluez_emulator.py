@@ -8,6 +8,7 @@ protocol. The DMI sensors are exercised in ``test_ble.py``.
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 from pathlib import Path
 
@@ -144,3 +145,24 @@ def test_harness_stop_leaves_no_process(bluez):
     assert emu.call("ping") == "pong"
     emu.stop()
     assert_gone(pids)
+
+
+async def test_an_old_installed_bluetoothctl_cannot_make_bleak_refuse(bluez, tmp_path, monkeypatch):
+    from bleak.backends.bluezdbus.version import BlueZFeatures
+
+    old = tmp_path / "old-bluez"
+    old.mkdir()
+    (old / "bluetoothctl").write_text("#!/bin/sh\necho 5.50\n")
+    (old / "bluetoothctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{old}:{os.environ['PATH']}")
+
+    async def check() -> bool:
+        monkeypatch.setattr(BlueZFeatures, "checked_bluez_version", False)
+        monkeypatch.setattr(BlueZFeatures, "supported_version", True)
+        monkeypatch.setattr(BlueZFeatures, "_check_bluez_event", None)
+        await BlueZFeatures.check_bluez_version()
+        return BlueZFeatures.supported_version
+
+    assert not await check(), "control: bleak refuses BlueZ 5.50"
+    tick_emulator(bluez, n=1)  # puts its bluetoothctl stub (5.72) first on PATH
+    assert await check()
