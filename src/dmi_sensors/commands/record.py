@@ -103,7 +103,9 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
 
     adverts = await discover(args.scan_timeout_s, adapter=args.adapter)
     targets = _targets(args, adverts)
-    sensors = {getattr(t, "sensor_id", t): p for t, p in targets}
+    # Sensors found by the scan are known by serial now; the others are registered after the
+    # recording under the serial their Device Information reported.
+    sensors = {t.sensor_id: p for t, p in targets if not isinstance(t, str)}
     store = session_id = writer = None
     if not args.no_store:
         store, session_id = _open_store(args, sensors)
