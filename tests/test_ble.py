@@ -283,3 +283,44 @@ async def test_a_failing_packet_sink_stops_that_sensor_loudly_not_the_others(blu
     other = stats[adverts[1].serial]
     assert other.state == "stopped" and other.samples_lost == 0
     assert sum(p.sensor_id == adverts[1].serial for p in kept) == other.packets_received
+
+
+async def test_key_tagging_companion_tags_on_the_packet_clock_and_q_stops(bluez):
+    import io
+    import os
+    import pty
+
+    from dmi_sensors.ble import ReconnectPolicy, record
+    from dmi_sensors.commands.record import key_tagging
+    from dmi_sensors.session import example_plan
+
+    sensors(bluez, 1)
+    adverts = await scan(1)
+    plan = example_plan()
+    master, slave = pty.openpty()  # a real terminal, driven from this test
+    with os.fdopen(slave, "r") as tty_in:
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.0, os.write, master, b"n")  # first exercise
+        loop.call_later(1.5, os.write, master, b"r")  # second repetition
+        loop.call_later(2.0, os.write, master, b"q")  # stop the recording
+        t0 = loop.time()
+        stats, ctx = await record(
+            {adverts[0]: "trunk"},
+            60.0,
+            policy=ReconnectPolicy(**FAST),
+            companions=[key_tagging(plan, stdin=tty_in, output=io.StringIO())],
+            keep_packets=True,
+        )
+        elapsed = loop.time() - t0
+    os.close(master)
+    assert elapsed < 30, "q ended the 60 s recording"
+    events = ctx.results["tagging"]
+    exercise = events[events["kind"] == "exercise"]
+    assert list(exercise["exercise"]) == [plan.exercises[0].exercise_id]
+    reps = events[events["kind"] == "repetition"]
+    assert list(reps["repetition"]) == [1, 2]
+    # tags are on the packets' clock: the exercise ends when the recording's last packets arrive
+    (link_stats,) = stats.values()
+    assert link_stats.samples_received > 0
+    end_s = float(exercise["onset_s"].iloc[0] + exercise["duration_s"].iloc[0])
+    assert abs(end_s - ctx.hub.links[0].packets[-1].host_time_s) < 1.0

@@ -5,6 +5,11 @@ Simulated: ``--simulate-sensors 4 [--fault-profile flaky]`` starts an emulated B
 private dbus-daemon serving virtual sensors) and records through bleak exactly as with
 hardware. Raw packets go to the session store (``--db``, default location otherwise);
 a summary per sensor is printed and, with ``--json PATH``, written.
+
+With ``--tag`` the therapist tags exercises with single keys in the terminal (``n`` next
+exercise of ``--plan``, ``r`` next repetition, space pause, ``t`` note, ``q`` stop;
+``dmi_sensors.session.KeyTagger``); ``--duration-s`` is then the longest recording. The
+events go to the session store with the packets.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect-timeout-s", type=float, default=30.0, help="wait for all sensors, seconds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated sensors and faults")
     parser.add_argument("--adapter", help="BlueZ adapter, e.g. hci1 (Linux)")
+    parser.add_argument("--plan", type=Path, help="exercise plan (TOML) for --tag and the session record")
+    parser.add_argument(
+        "--tag", action="store_true", help="tag exercises with single keys in this terminal (q stops the recording)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log link statistics every 5 s")
 
 
@@ -77,6 +86,34 @@ def _targets(args: argparse.Namespace, adverts: list) -> list[tuple[Any, str]]:
     return out
 
 
+def key_tagging(plan: Any = None, stdin: Any = None, output: Any = "stderr"):
+    """A :func:`dmi_sensors.ble.record` companion: single-key exercise tagging in a terminal.
+
+    Tags on the packets' clock (session start = the hub's ``t0_s``); ``q`` stops the
+    recording. Without a terminal it only waits for the recording to end. Returns the
+    events table (``contract.EVENT_COLUMNS`` + kind/posture/note).
+    """
+    import asyncio
+
+    from dmi_sensors.session import KeyTagger, Tagger
+
+    async def tagging(ctx) -> Any:
+        tagger = Tagger(plan, clock=ctx.clock, start_s=ctx.hub.t0_s)
+        with KeyTagger(tagger, stdin=stdin, output=output) as keys:
+            if keys.active:
+                quit_ = asyncio.ensure_future(keys.wait_quit())
+                stop = asyncio.ensure_future(ctx.stop.wait())
+                await asyncio.wait({quit_, stop}, return_when=asyncio.FIRST_COMPLETED)
+                quit_.cancel()
+                stop.cancel()
+                ctx.stop.set()
+            else:
+                await ctx.stop.wait()
+        return tagger.events() if tagger.stopped else tagger.stop()
+
+    return tagging
+
+
 def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
     try:
         from dmi_sensors.store import SessionStore
@@ -92,7 +129,7 @@ def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
         diagnosis_category=None,
     )
     store = SessionStore(args.db)
-    session_id = store.create_session(subject, None, sensors, therapist_id=args.therapist_id)
+    session_id = store.create_session(subject, args.plan_obj, sensors, therapist_id=args.therapist_id)
     return store, session_id
 
 
@@ -110,8 +147,9 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
     if not args.no_store:
         store, session_id = _open_store(args, sensors)
         writer = store.packet_writer(session_id)
+    companions = [key_tagging(args.plan_obj)] if args.tag else []
     try:
-        stats, _ctx = await record(
+        stats, ctx = await record(
             targets,
             args.duration_s,
             sink=writer,
@@ -119,13 +157,17 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
             connect_timeout_s=args.connect_timeout_s,
             log_interval_s=5.0 if args.verbose else None,
             adapter=args.adapter,
+            companions=companions,
         )
     finally:
         if writer is not None:
             await asyncio.to_thread(writer.close)
+    events = ctx.results.get("tagging")
     if store is not None:
         for sensor_id, s in stats.items():
             store.add_sensor(session_id, sensor_id, s.placement)
+        if events is not None and len(events):
+            store.add_events(session_id, events)
         store.finalise(session_id)
     truth = await emu.atruth() if emu is not None else {}
     summary: dict[str, Any] = {
@@ -135,6 +177,7 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
         "fs_hz": args.fs_hz,
         "simulated": emu is not None,
         "fault_profile": args.fault_profile if emu is not None else None,
+        "events": 0 if events is None else len(events),
         "sensors": {},
     }
     for sensor_id, s in stats.items():
@@ -185,6 +228,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--duration-s must be positive, got {args.duration_s}")
     if args.simulate_sensors is not None and args.simulate_sensors < 1:
         raise ValueError(f"--simulate-sensors must be at least 1, got {args.simulate_sensors}")
+    args.plan_obj = None
+    if args.plan is not None:
+        from dmi_sensors.session import Plan
+
+        args.plan_obj = Plan.read(args.plan)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("bleak").setLevel(logging.WARNING)
     with contextlib.ExitStack() as stack:
