@@ -32,6 +32,8 @@ COMMANDS: dict[str, Command] = {
     "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
     "plan": Command("dmi_sensors.commands.plan", "exercise catalogue, example plan, check a plan file"),
+    "record": Command("dmi_sensors.commands.record", "stream from sensors (or simulated ones) into the session store"),
+    "scan": Command("dmi_sensors.commands.scan", "list the DMI sensors advertising nearby"),
     "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }
 
