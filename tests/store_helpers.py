@@ -54,3 +54,40 @@ def assert_events_equal(got, expected) -> None:
                 assert int(x) == int(y), (col, i, x, y)
             else:
                 assert x == y, (col, i, x, y)
+
+
+def synthetic_batch(sensor_id: str, n: int, fs_hz: float, c0: int, drop=(), seed: int = 0, t_start_s: float = 0.8):
+    """A SampleBatch with random values, a slightly drifting clock and the given dropped samples."""
+    import numpy as np
+
+    from dmi_sensors.types import SampleBatch
+
+    rng = np.random.default_rng(seed)
+    c = np.arange(c0, c0 + n)
+    keep = np.ones(n, dtype=bool)
+    keep[list(drop)] = False
+    c = c[keep]
+    t = t_start_s + (c - c0) / fs_hz * 1.00002
+    gap = np.zeros(len(c), dtype=bool)
+    gap[1:] = np.diff(c) > 1
+    acc = rng.normal(size=(len(c), 3)) * 0.3 + [0.0, 0.0, 9.81]
+    gyr = rng.normal(size=(len(c), 3)) * 0.05
+    return SampleBatch(sensor_id, fs_hz, c, t, t + 0.01, acc, gyr, gap, t)
+
+
+def example_events():
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "onset_s": [1.0, 2.5, 1.3],
+            "duration_s": [1.0, 0.0, 0.25],
+            "exercise": ["sit_table", None, "sit_table"],
+            "repetition": [1, None, 2],
+            "support": ["hips", None, "hips"],
+            "source": ["manual", "auto", "auto"],
+            "kind": ["repetition", "posture", "repetition"],
+            "posture": [None, "sitting", None],
+            "note": [None, "steady", 'first, then "second"\ttab'],
+        }
+    )

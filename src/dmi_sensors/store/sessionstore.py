@@ -84,6 +84,7 @@ class SessionStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
         self._conn = db.connect(self.path)
+        self._depth = 0
 
     # -- life cycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -106,14 +107,29 @@ class SessionStore:
 
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        if self._depth:  # inside atomic(): the outer transaction commits or rolls back
+            yield self._conn
+            return
         with self._errors(doing):
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 yield self._conn
             except BaseException:
+                self._depth -= 1
                 self._conn.execute("ROLLBACK")
                 raise
+            self._depth -= 1
             self._conn.execute("COMMIT")
+
+    @contextmanager
+    def atomic(self, doing: str = "writing") -> Iterator[SessionStore]:
+        """Group several store writes into one transaction: all of them are stored, or none.
+
+        Used by the importers so that a bad file never leaves a half-imported session.
+        """
+        with self._transaction(doing):
+            yield self
 
     def _query(self, sql: str, params: Iterable[Any] = (), doing: str = "reading") -> list[tuple]:
         with self._errors(doing):
@@ -454,12 +470,16 @@ class SessionStore:
         *,
         sensor_id: str | None = None,
         name: str = "analysis",
+        package_version: str | None = None,
+        created_utc: str | None = None,
     ) -> int:
         """Store metrics with their parameters and this package's version; returns the result id.
 
         ``summary`` maps metric names to numbers, ``parameters`` the analysis parameters
         (JSON-able; numpy scalars are converted), ``windows`` an optional per-window DataFrame.
         Results are appended, never overwritten: re-analysis adds a new record.
+        ``package_version`` / ``created_utc`` default to this package and now (importers
+        pass the original ones to keep provenance).
         """
         self._require(session_id)
         windows_json = None
@@ -474,8 +494,8 @@ class SessionStore:
                     int(session_id),
                     sensor_id,
                     name,
-                    utc_now(),
-                    __version__,
+                    created_utc or utc_now(),
+                    package_version or __version__,
                     _dumps(parameters),
                     _dumps(summary),
                     windows_json,
