@@ -320,7 +320,7 @@ def _only(paths: list[Path], what: str, root: Path, chosen: str | None) -> Path:
     return paths[0]
 
 
-def _na_float(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
+def _na_float(path: Path, frame: pd.DataFrame, column: str, line_offset: int = 2) -> np.ndarray:
     text = frame[column].astype(str).str.strip()
     out = np.full(len(text), np.nan)
     for i, cell in enumerate(text):
@@ -329,7 +329,8 @@ def _na_float(path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
         try:
             out[i] = float(cell)
         except ValueError:
-            raise DataFileError(path, f"line {i + 2}, column {column!r}", f"a number or {NA}", repr(cell)) from None
+            place = f"line {i + line_offset}, column {column!r}"
+            raise DataFileError(path, place, f"a number or {NA}", repr(cell)) from None
     return out
 
 
@@ -377,8 +378,13 @@ def _read_motion(motion_tsv: Path, start_utc, acq_time: str) -> tuple[SampleBatc
         raise DataFileError(
             motion_tsv, "line 1", f"{len(channels)} columns (one per row of {channels_path.name})", str(values.shape[1])
         )
+    short = (values == "").any(axis=1).to_numpy()
+    if short.any():
+        line = int(np.argmax(short)) + 1
+        expected = f"{len(channels)} tab-separated values (a number or {NA})"
+        raise DataFileError(motion_tsv, f"line {line}", expected, "fewer")
     values.columns = [str(k) for k in range(values.shape[1])]
-    cols = {k: _na_float(motion_tsv, values, str(ci)) * s for k, (ci, s) in index.items()}
+    cols = {k: _na_float(motion_tsv, values, str(ci), 1) * s for k, (ci, s) in index.items()}
     data = np.column_stack([cols[k] for k in range(6)])
     present = np.isfinite(data).all(axis=1)
     rows = np.flatnonzero(present)
@@ -387,7 +393,7 @@ def _read_motion(motion_tsv: Path, start_utc, acq_time: str) -> tuple[SampleBatc
     c0 = sidecar.get(COUNTER_KEY, 0)
     t0 = (parse_utc(acq_time) - start_utc) / timedelta(microseconds=1) / 1e6
     if latency_col is not None:
-        latency = _na_float(motion_tsv, values, str(latency_col))[rows]
+        latency = _na_float(motion_tsv, values, str(latency_col), 1)[rows]
         time_s = t0 + latency
     else:
         time_s = t0 + rows / float(fs)
