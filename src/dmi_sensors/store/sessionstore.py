@@ -74,6 +74,8 @@ class SessionStore:
         The database file; created (with its directory) if absent. ``None`` uses
         :func:`~dmi_sensors.store.paths.default_db_path` (``$DMI_SENSORS_DB`` or the platform
         data directory).
+    create
+        Create the file when absent (default); with False a missing file raises ``DataFileError``.
 
     Raises
     ------
@@ -81,9 +83,9 @@ class SessionStore:
         If the file is not an intact dmi-sensors session database (nothing is written then).
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        self._conn = db.connect(self.path)
+        self._conn = db.connect(self.path, create=create)
         self._depth = 0
 
     # -- life cycle ------------------------------------------------------------------------
@@ -313,7 +315,7 @@ class SessionStore:
             )
         )
         sensors = tuple(
-            SensorInfo(sid, placement, cal, int(counts.get(sid, 0)))
+            SensorInfo(sid, placement, cal, int(counts.get(sid, 0)), int(sample_counts.get(sid, 0)))
             for sid, placement, cal in self._query(
                 "SELECT sensor_id, placement, calibration_id FROM sensors WHERE session_id = ? ORDER BY sensor_id",
                 (session_id,),
