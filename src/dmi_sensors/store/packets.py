@@ -12,10 +12,8 @@ __all__ = ["first_counter"]
 
 def first_counter(data: bytes) -> int | None:
     """The device counter of the first sample in ``data`` (wire width), or None."""
-    try:
-        from dmi_sensors import protocol
-    except ImportError:  # transitional: the protocol layer is merged separately
-        return None
+    from dmi_sensors import protocol
+
     try:
         packet = protocol.decode(data)
     except protocol.ProtocolError:
