@@ -230,8 +230,10 @@ def write_bids(
         values[rows, 0:3] = batch.acc_mps2
         values[rows, 3:6] = batch.gyr_rps
         values[rows, 6] = batch.time_s - t0
-        motion = pd.DataFrame({name: _fmt(values[:, k]) for k, (name, *_rest) in enumerate(_CHANNELS)})
-        _tsv(motion_dir / f"{stem}_motion.tsv", motion, header=False)
+        # numbers only, so pandas' writer (shortest round-trip repr, n/a for NaN) is safe and fast
+        pd.DataFrame(values).to_csv(
+            motion_dir / f"{stem}_motion.tsv", sep="\t", header=False, index=False, na_rep=NA, lineterminator="\n"
+        )
         placement = placements.get(sensor_id) or NA
         channels = pd.DataFrame(
             [(name, comp, typ, placement, units, placement) for name, comp, typ, units in _CHANNELS],
