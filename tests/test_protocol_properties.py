@@ -19,7 +19,30 @@ _prefixes = st.sampled_from(
     [b"", b"\x10\x01", b"\x10\x02", b"\x10\x10", b"\x10\x20", b"\x13\x01", b"\x20\x01", b"\x10\x41"]
 )
 almost = st.builds(lambda p, b: p + b, _prefixes, st.binary(max_size=260))
-anybytes = st.one_of(st.binary(max_size=300), almost)
+
+VALID = [
+    P.encode_data_packet(1, 2, 100, 8, 1000, np.ones((3, 3), int), np.ones((3, 3), int)),
+    P.encode_compact_packet(1, 2, 100, 8, 1000, np.ones((1, 3), int), np.ones((1, 3), int)),
+    P.encode_status(50, 20.0, 1, 1, 5, 0),
+    P.encode_response(P.Response(P.Opcode.GET_INFO, 1, P.Result.OK, P.DeviceInfo(5, (1, 0, 0), 1, 100, 8, 1000))),
+    P.encode_response(P.Response(P.Opcode.TIME_SYNC, 1, P.Result.OK, P.TimeSyncReply(1, 2, 3))),
+    P.encode_command(P.SetRanges(8, 1000, seq=3)),
+    P.encode_command(P.StartStreaming(P.DataFormat.FULL, 19, seq=3)),
+    P.encode_manufacturer_data(5),
+]
+
+
+@st.composite
+def mutated(draw):
+    """A valid message with a few bytes replaced, then possibly cut or extended."""
+    data = bytearray(draw(st.sampled_from(VALID)))
+    for _ in range(draw(st.integers(0, 3))):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    cut = draw(st.integers(0, len(data) + 4))
+    return bytes(data[:cut]) + draw(st.binary(max_size=max(0, cut - len(data))))
+
+
+anybytes = st.one_of(st.binary(max_size=300), almost, mutated())
 
 DECODERS = (P.decode, P.decode_command, P.decode_response, P.decode_status, P.decode_manufacturer_data)
 

@@ -108,6 +108,23 @@ def test_long_pause_in_compact_mode_uses_host_time_for_whole_wraps():
     np.testing.assert_allclose(out.batch.device_time_s[50:], (200_000 + np.arange(10)) / 1000, atol=1e-9)
 
 
+def test_outage_over_half_a_compact_wrap_is_a_gap_not_a_reset():
+    # 50 s at 1 kHz = 50 000 samples > 2**15: the forward difference alone would look like
+    # the counter went back; the arrival times say it went forward
+    fs, lost = 1000, 50_000
+    acc, gyr = _recording(40)
+    pk = P.packetize(acc[:20], gyr[:20], 0, 0, fs, 8, 1000, compact=True)
+    pk += P.packetize(acc[20:], gyr[20:], 20 + lost, (20 + lost) * 1000, fs, 8, 1000, compact=True)
+    host = np.r_[np.arange(20), 20 + lost + np.arange(20)] / fs + 0.03
+    out = decode_stream([RawPacket("S1", float(t), p) for t, p in zip(host, pk, strict=True)], "S1")
+    assert out.samples_lost == lost and out.counter_resets == 0
+    np.testing.assert_array_equal(out.batch.counter, np.r_[np.arange(20), 20 + lost + np.arange(20)])
+    np.testing.assert_allclose(out.batch.device_time_s[20:], (20 + lost + np.arange(20)) / fs, atol=1e-9)
+    # without usable arrival times (all equal) the same bytes are read as a restart
+    same = decode_stream([RawPacket("S1", 0.0, p) for p in pk], "S1")
+    assert same.counter_resets == 1 and same.samples_lost == 0
+
+
 def test_malformed_packets_are_counted_and_skipped():
     n, fs, spp = 19 * 10, 100, 19
     acc, gyr = _recording(n)
@@ -152,6 +169,7 @@ def test_restart_is_a_reset_not_a_huge_gap():
     raws = [RawPacket("S1", i * 0.1, p) for i, p in enumerate(first)]
     raws += [RawPacket("S1", 2.0 + i * 0.1, p) for i, p in enumerate(second)]
     out = decode_stream(raws, "S1")
+    assert decode_stream([RawPacket("S1", 0.0, r.data) for r in raws], "S1").counter_resets == 1
     assert out.counter_resets == 1 and out.samples_lost == 0
     assert np.all(np.diff(out.batch.counter) == 1)
     assert out.batch.gap_before.sum() == 1 and out.batch.gap_before[50]

@@ -7,13 +7,14 @@ view: there is no per-sample Python loop (only one Python step per packet to joi
 Unwrap rules (firmware wrap-around, ``SPEC.md`` §Wrap-around), for consecutive data packets
 p (previous) and q, with M = 2**32 (full) or 2**16 (compact) and n_p samples in p:
 
-* forward gap ``d = (counter_q - counter_p - n_p) mod M``; if ``d < M/2`` then d samples
-  were lost (``gap_before`` on q's first sample) and the unwrapped counter of q is
-  ``U_p + n_p + d``; the host arrival times add whole multiples of M when the host saw a
-  pause longer than half a wrap (``round((host_dt * fs_hz - n_p - d) / M)``, never negative).
-* ``d >= M/2`` (counter went back, e.g. streaming restarted), a change of rate or of format:
-  a *reset*: ``U_q = U_p + n_p``, ``gap_before`` set, ``counter_resets`` incremented,
-  nothing added to ``samples_lost`` (unknown).
+* forward difference ``d = (counter_q - counter_p - n_p) mod M``. When the host arrival
+  times increase (``host_dt > 0``), ``k = round((host_dt * fs_hz - n_p - d) / M)`` whole
+  wraps passed as well; otherwise ``k = 0`` if ``d < M/2`` and ``k = -1`` if not.
+  ``k >= 0``: ``d + k M`` samples were lost (``gap_before`` on q's first sample) and the
+  unwrapped counter of q is ``U_p + n_p + d + k M``.
+* ``k < 0`` (the counter went back, e.g. streaming restarted), a change of rate or of
+  format: a *reset*: ``U_q = U_p + n_p``, ``gap_before`` set, ``counter_resets``
+  incremented, nothing added to ``samples_lost`` (unknown).
 * device time: ``delta = (ts_q - ts_p) mod T`` with T = 2**32 µs (2**24 µs if either packet
   is compact: both carry the low bits of the same device clock), then the multiple of T
   nearest to the expected advance ``(U_q - U_p) * 1e6 / fs_hz`` (or the host arrival
@@ -296,11 +297,15 @@ class StreamDecoder:
         ph = np.concatenate([[prev.host_time_s], h[:-1]])
         mod = np.where(comp, COMPACT_COUNTER_MODULUS, COUNTER_MODULUS)
         d = (c - pc - pn) % mod
-        reset = (d >= mod // 2) | (comp != pcomp) | (fs != pfs)
         host_dt = h - ph
-        with np.errstate(invalid="ignore"):
+        host_ok = np.isfinite(host_dt) & (host_dt > 0)
+        with np.errstate(invalid="ignore", over="ignore"):
             wraps = np.floor((host_dt * fs - pn - d) / mod + 0.5)
-        wraps = np.where(np.isfinite(wraps) & (wraps > 0) & ~reset, wraps, 0).astype(np.int64)
+        # arrival times decide how many whole wraps passed (negative: the counter went back);
+        # without usable arrival times a forward jump of half a wrap or more counts as going back
+        wraps = np.where(host_ok & np.isfinite(wraps), wraps, np.where(d >= mod // 2, -1, 0))
+        wraps = np.clip(wraps, -1, 1 << 20).astype(np.int64)
+        reset = (wraps < 0) | (comp != pcomp) | (fs != pfs)
         lost = np.where(reset, 0, d + wraps * mod)
         inc = pn + lost
         u = prev.unwrapped + np.cumsum(inc)
