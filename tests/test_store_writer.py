@@ -128,3 +128,28 @@ def test_policy_validation():
         CommitPolicy(max_latency_s=0)
     with pytest.raises(ValueError):
         CommitPolicy(max_packets=0)
+
+
+async def test_async_use_from_the_event_loop(store):
+    """The recorder's pattern: append from the loop, flush/close awaited without blocking it."""
+    import asyncio
+
+    sid = store.create_session(SUBJECT)
+    w = store.packet_writer(sid)
+    ticks = 0
+
+    async def ticker():
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    for p in synthetic_packets("A", 200):
+        w.append(p)
+    await w.aflush()
+    assert _stored(store.path, sid) == 200
+    w.append(synthetic_packets("A", 1, t0_s=99.0)[0])
+    await w.aclose()
+    task.cancel()
+    assert _stored(store.path, sid) == 201 and ticks > 0

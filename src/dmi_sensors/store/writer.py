@@ -9,8 +9,8 @@ Threading: by default a writer thread owns its own SQLite connection and does al
 and I/O; :meth:`PacketWriter.append` only takes a lock and appends to a list (microseconds),
 so it can be called from the asyncio recorder's notification callbacks without blocking the
 event loop. :meth:`flush` and :meth:`close` wait for the thread (up to one commit, a few ms
-with ``synchronous=FULL``); from a coroutine call them via ``await asyncio.to_thread(...)``
-if that matters. With ``threaded=False`` commits happen inside ``append``/``poll`` in the
+with ``synchronous=FULL``); from a coroutine use :meth:`aflush` / :meth:`aclose`, which
+run them in a worker thread. With ``threaded=False`` commits happen inside ``append``/``poll`` in the
 caller's thread (deterministic; used by tests with an injected clock).
 """
 
@@ -219,6 +219,18 @@ class PacketWriter:
             self._closed = True
             if self._conn is not None:
                 self._conn.close()
+
+    async def aflush(self) -> None:
+        """:meth:`flush` without blocking the event loop (runs in a worker thread)."""
+        import asyncio
+
+        await asyncio.to_thread(self.flush)
+
+    async def aclose(self) -> None:
+        """:meth:`close` without blocking the event loop (runs in a worker thread)."""
+        import asyncio
+
+        await asyncio.to_thread(self.close)
 
     def __enter__(self) -> PacketWriter:
         return self
