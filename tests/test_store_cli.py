@@ -76,3 +76,23 @@ def test_export_command(db, tmp_path, capsys, fmt):
     assert any(out.rglob("*"))
     assert main(["export", "2", "--format", fmt, "--out", str(out), "--db", str(db)]) == 1
     assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_sessions_import_round_trip(db, tmp_path, capsys):
+    out = tmp_path / "bids"
+    assert main(["export", "2", "--format", "bids", "--out", str(out), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["sessions", "import", str(out), "--db", str(db)]) == 0
+    assert "as session 3" in capsys.readouterr().out
+    trial = tmp_path / "t.csv"
+    trial.write_text(
+        "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rps,gyr_y_rps,gyr_z_rps\n0,0,0,9.8,0,0,0\n0.01,0,0,9.8,0,0,0\n"
+    )
+    assert main(["sessions", "import", str(trial), "--db", str(db)]) == 1
+    assert "needs --subject-id" in capsys.readouterr().err
+    args = ["--subject-id", "P9", "--birth-year", "2018", "--com-height-m", "0.5"]
+    assert main(["sessions", "import", str(trial), *args, "--db", str(db)]) == 0
+    assert "as session 4" in capsys.readouterr().out
+    assert main(["sessions", "show", "4", "--json", "--db", str(db)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["subject_id"] == "P9" and shown["sensors"][0]["samples"] == 2

@@ -28,7 +28,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
     "export": Command("dmi_sensors.commands.export", "export a stored session as CSV, Parquet or BIDS-Motion"),
-    "sessions": Command("dmi_sensors.commands.sessions", "list stored sessions or show one (--json)"),
+    "sessions": Command("dmi_sensors.commands.sessions", "list stored sessions, show one (--json), or import a file"),
 }
 
 DESCRIPTION = (

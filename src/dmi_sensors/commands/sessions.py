@@ -1,4 +1,4 @@
-"""``dmi-sensors sessions list|show``: what the session database holds."""
+"""``dmi-sensors sessions list|show|import``: what the session database holds, and imports into it."""
 
 from __future__ import annotations
 
@@ -24,6 +24,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("session", type=int, metavar="SESSION", help="session id (see 'sessions list')")
     p.add_argument("--json", action="store_true", help="print as JSON")
     _add_db(p)
+    _add_import(sub)
+
+
+def _add_import(sub) -> None:
+    p = sub.add_parser(
+        "import", help="import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV as a new session"
+    )
+    p.add_argument("path", metavar="PATH", help="export directory, BIDS dataset root, or trial CSV file")
+    p.add_argument("--subject-id", help="trial CSV: pseudonymous subject id (letters and digits, no names)")
+    p.add_argument("--birth-year", type=int, help="trial CSV: subject's birth year")
+    p.add_argument("--com-height-m", type=float, help="trial CSV: centre-of-mass height, m")
+    p.add_argument("--diagnosis-category", help="trial CSV: diagnosis category")
+    p.add_argument("--sensor-id", default="trial", help="trial CSV: sensor id to store the samples under")
+    p.add_argument("--placement", default="trunk", help="trial CSV: where the sensor was worn")
+    p.add_argument("--bids-subject", help="BIDS: subject label when the dataset has several")
+    p.add_argument("--bids-session", help="BIDS: session label when the subject has several")
+    _add_db(p)
+
+
+def _run_import(store, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dmi_sensors.store.export import import_path
+
+    path = Path(args.path)
+    kwargs: dict = {}
+    if path.is_file():
+        from dmi_sensors.session import Subject
+
+        if not (args.subject_id and args.birth_year is not None and args.com_height_m is not None):
+            raise ValueError("a trial CSV needs --subject-id, --birth-year and --com-height-m")
+        subject = Subject(args.subject_id, args.birth_year, args.com_height_m, args.diagnosis_category)
+        kwargs = {"subject": subject, "sensor_id": args.sensor_id, "placement": args.placement}
+    elif args.bids_subject or args.bids_session:
+        kwargs = {"subject": args.bids_subject, "session": args.bids_session}
+    sid = import_path(store, path, **kwargs)
+    print(f"imported {path} as session {sid}")
+    return 0
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -40,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list" and not path.exists():
         print("[]" if args.json else f"no sessions: {path} does not exist yet")
         return 0
-    with SessionStore(path, create=False) as store:
+    with SessionStore(path, create=args.action == "import") as store:
+        if args.action == "import":
+            return _run_import(store, args)
         if args.action == "list":
             infos = store.sessions()
             if args.json:
