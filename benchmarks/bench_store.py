@@ -1,9 +1,9 @@
 """Session store: packet append cost in the recorder's thread, commit throughput, read/replay, exports.
 
 A 45-minute two-sensor session at 100 Hz with 5 samples per notification (108,000
-firmware-exact packets) is written through the threaded PacketWriter as fast as possible,
-read back, replayed at speed 0, and one sensor's 45 minutes of samples (270,000) are
-exported as CSV, Parquet and BIDS-Motion.
+firmware-exact packets from two ``dmi_sensors.sim.VirtualSensor``) is written through the
+threaded PacketWriter as fast as possible, read back, replayed at speed 0, and one
+sensor's 45 minutes of samples (270,000) are exported as CSV, Parquet and BIDS-Motion.
 """
 
 from __future__ import annotations
@@ -36,15 +36,14 @@ def run() -> dict[str, float]:
     from dmi_sensors.store.export import export_session
     from dmi_sensors.store.export.ingest import ingest_session
     from dmi_sensors.store.samples import read_sample_blocks
-    from dmi_sensors.types import RawPacket, SampleBatch
+    from dmi_sensors.types import SampleBatch
 
-    schedule = packet_schedule(2, FS_HZ, SESSION_S, SPP, seed=0)
-    packets = [RawPacket(s, t, d) for t, s, d in schedule]
+    packets = packet_schedule(2, int(FS_HZ), SESSION_S, SPP, seed=0)
     out: dict[str, float] = {"packets": len(packets), "session_s": SESSION_S}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.sqlite"
         with SessionStore(db) as store:
-            sid = store.create_session(Subject("B001", 2019, 0.4), None, {"DMI-0001": "trunk", "DMI-0002": "pelvis"})
+            sid = store.create_session(Subject("B001", 2019, 0.4), None)
             writer = store.packet_writer(sid)
             costs = []
             t0 = time.perf_counter()
@@ -74,9 +73,10 @@ def run() -> dict[str, float]:
 
             from dmi_sensors import protocol
 
-            dec = protocol.decode_stream(store.raw_packets(sid, "DMI-0001"), "DMI-0001").batch
+            first = packets[0].sensor_id
+            dec = protocol.decode_stream(store.raw_packets(sid, first), first).batch
             batch = SampleBatch(
-                "DMI-0001", FS_HZ, dec.counter, dec.device_time_s, dec.host_time_s, dec.acc_mps2, dec.gyr_rps,
+                first, FS_HZ, dec.counter, dec.device_time_s, dec.host_time_s, dec.acc_mps2, dec.gyr_rps,
                 dec.gap_before, dec.counter / FS_HZ,
             )  # fmt: skip
             t0 = time.perf_counter()
@@ -84,8 +84,8 @@ def run() -> dict[str, float]:
                 store,
                 subject=Subject("B001", 2019, 0.4),
                 start_utc="2026-01-01T00:00:00Z",
-                batches={"DMI-0001": batch},
-                placements={"DMI-0001": "trunk"},
+                batches={first: batch},
+                placements={first: "trunk"},
             )
             out["store_270k_samples_s"] = round(time.perf_counter() - t0, 3)
             t0 = time.perf_counter()

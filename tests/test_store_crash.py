@@ -1,4 +1,4 @@
-"""Crash safety: a recorder subprocess killed with SIGKILL mid-session.
+"""Crash safety: a recorder subprocess (virtual sensors from dmi_sensors.sim) killed with SIGKILL mid-session.
 
 The recorder reports every append and every commit on stdout. After the kill: every packet
 it reported committed is in the database (byte for byte, in order), only packets appended
@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,11 @@ import pytest
 import dmi_sensors
 from dmi_sensors import protocol
 from dmi_sensors.store import SessionStore
-from dmi_sensors.store.demo_recorder import packet_schedule
 
 MAX_LATENCY_S = 0.5
 #: Extra time allowed on a loaded CI machine for the writer thread to be scheduled and commit.
 SLACK_S = 0.3
-ARGS = {"sensors": 2, "fs_hz": 100.0, "duration_s": 60.0, "samples_per_packet": 5, "seed": 3}
+ARGS = {"sensors": 2, "fs_hz": 100, "duration_s": 60.0, "samples_per_packet": 5, "seed": 3}
 
 
 def _run_and_kill(db: Path, kill_after_commits: int, appends_after: int) -> list[dict]:
@@ -80,9 +80,9 @@ def test_sigkill_mid_session_loses_at_most_the_last_half_second(tmp_path):
         stored = store.raw_packets(session_id)
 
     # every reported commit is there, byte for byte and in arrival order
-    schedule = packet_schedule(ARGS["sensors"], ARGS["fs_hz"], ARGS["duration_s"], ARGS["samples_per_packet"], 3)
     assert committed <= len(stored) <= len(appends)
-    assert [(p.sensor_id, p.data) for p in stored] == [(s, d) for _, s, d in schedule[: len(stored)]]
+    assert [p.sensor_id for p in stored] == [a["sensor_id"] for a in appends[: len(stored)]]
+    assert [zlib.crc32(p.data) for p in stored] == [a["crc32"] for a in appends[: len(stored)]]
     reported = [a["host_time_s"] for a in appends[: len(stored)]]
     assert [p.host_time_s for p in stored] == pytest.approx(reported, abs=1e-6)
 
@@ -101,8 +101,8 @@ def test_sigkill_mid_session_loses_at_most_the_last_half_second(tmp_path):
             counters = decoded.batch.counter
             assert len(counters) == sensor.packets * ARGS["samples_per_packet"]
             np.testing.assert_array_equal(np.diff(counters), 1)  # across the 32-bit wrap too
-            assert np.isclose(np.median(decoded.batch.acc_mps2[:, 2]), 9.8, atol=0.1)
-        assert [c for c in store.packet_counters(session_id, "DMI-0002")][:1] == [2**32 - 100]
+            assert np.isclose(np.linalg.norm(np.median(decoded.batch.acc_mps2, axis=0)), 9.8, atol=0.3)  # sitting still
+            assert store.packet_counters(session_id, sensor.sensor_id)[:3] == [0, 5, 10]
         store.finalise(session_id)
         assert store.session_info(session_id).status == "finalised"
         assert store.integrity_check() == ["ok"]

@@ -81,13 +81,13 @@ async def test_replayed_session_decodes_like_the_stored_one_through_the_streamin
 
     from dmi_sensors import protocol
     from dmi_sensors.store.demo_recorder import packet_schedule
-    from dmi_sensors.types import RawPacket, SampleBatch
+    from dmi_sensors.types import SampleBatch
 
     with SessionStore(tmp_path / "p.sqlite") as store:
         sid = store.create_session(Subject("P001", 2019, 0.42))
-        schedule = packet_schedule(2, 100.0, 3.0, 5, seed=1)
-        store.add_packets(sid, [RawPacket(s, t, d) for t, s, d in schedule])
-        decoders = {s: protocol.StreamDecoder(s) for s in ("DMI-0001", "DMI-0002")}
+        packets = packet_schedule(2, 100, 2.99, 5, seed=1)
+        store.add_packets(sid, packets)
+        decoders = {s: protocol.StreamDecoder(s) for s in sorted({p.sensor_id for p in packets})}
         parts: dict[str, list] = {s: [] for s in decoders}
         async for p in store.replay(sid, speed=0):
             parts[p.sensor_id].append(decoders[p.sensor_id].feed([p]))
