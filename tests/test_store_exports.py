@@ -55,6 +55,9 @@ def session(store):
         {"sensor_id": ["DMI-0001"] * 2, "start_s": [0.0, 2.0], "end_s": [2.0, 4.0], "com_rms_ap_mm": [1.5, 2.25]}
     )
     store.save_results(sid, {"com_rms_ap_mm": 1.875}, {"window_s": 2.0}, windows, sensor_id="DMI-0001")
+    params = {"bias_rps": [0.01, 0.0, -0.002]}
+    cid = store.add_calibration("DMI-0001", "gyro", "/cal/DMI-0001_gyro.json", params, "ab" * 32)
+    store.set_calibration(sid, "DMI-0001", cid)
     return sid, batches
 
 
@@ -92,6 +95,12 @@ def test_tabular_round_trip_is_exact(store, session, tmp_path, fmt):
     assert info_new.origin == "import" and info_new.start_utc == info_old.start_utc
     assert info_new.plan() == example_plan() and info_new.therapist_id == "T07"
     assert [(s.sensor_id, s.placement) for s in info_new.sensors] == [("DMI-0001", "trunk"), ("DMI-0002", "pelvis")]
+    (cal_new,) = info_new.sensors[0].calibration_ids
+    (cal_old,) = info_old.sensors[0].calibration_ids
+    strip = ("calibration_id", "created_utc")
+    assert {k: v for k, v in store.calibration(cal_new).items() if k not in strip} == {
+        k: v for k, v in store.calibration(cal_old).items() if k not in strip
+    }
     (old_r,), (new_r,) = store.results(sid), store.results(new)
     assert (new_r.summary, new_r.parameters) == (old_r.summary, old_r.parameters)
     assert new_r.package_version == old_r.package_version

@@ -29,6 +29,7 @@ def test_fresh_database_is_wal_full_sync_and_current(tmp_path):
     with sqlite3.connect(path) as raw:
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"sessions", "sensors", "raw_packets", "events", "calibrations", "results", "sample_blocks"} <= tables
+    assert "sensor_calibrations" in tables
 
 
 def test_migrations_are_numbered_in_order():
@@ -47,12 +48,19 @@ def test_older_schema_is_migrated_keeping_its_data(tmp_path):
     conn.execute(
         "INSERT INTO raw_packets (session_id, sensor_id, host_time_s, counter, data) VALUES (1, 'A', 0.25, 7, x'0102')"
     )
+    conn.execute(
+        "INSERT INTO calibrations (sensor_id, kind, reference, created_utc) VALUES ('A', 'gyro', 'g.json', 'x')"
+    )
+    conn.execute("INSERT INTO sensors (session_id, sensor_id, placement, calibration_id) VALUES (1, 'A', 'trunk', 1)")
     conn.close()
     with SessionStore(path) as store:
         assert store.schema_version == SCHEMA_VERSION
         info = store.session_info(1)
         assert (info.subject_id, info.birth_year, info.origin, info.status) == ("P007", 2018, "recorded", "incomplete")
         assert [(p.sensor_id, p.host_time_s, p.data) for p in store.raw_packets(1)] == [("A", 0.25, b"\x01\x02")]
+        assert [(s.sensor_id, s.placement, s.calibration_ids) for s in info.sensors] == [("A", "trunk", (1,))]
+        assert store.integrity_check() == ["ok"]
+        assert store._conn.execute("PRAGMA foreign_key_check").fetchall() == []
         # the v2 table works on the migrated file
         store._conn.execute("SELECT count(*) FROM sample_blocks").fetchone()
 

@@ -135,10 +135,41 @@ def test_calibration_reference(store, tmp_path):
     cid = store.add_calibration("DMI-0001", "gyro_bias", cal_file, {"gyro_bias_rps": [0.01, 0.0, 0.0]})
     sid = store.create_session(SUBJECT, sensors={"DMI-0001": "trunk"})
     store.set_calibration(sid, "DMI-0001", cid)
+    store.set_calibration(sid, "DMI-0001", cid)  # idempotent
     info = store.session_info(sid)
-    assert info.sensors[0].calibration_id == cid
+    assert info.sensors[0].calibration_ids == (cid,)
     cal = store.calibration(cid)
     assert cal["sha256"] == __import__("hashlib").sha256(cal_file.read_bytes()).hexdigest()
     assert cal["parameters"] == {"gyro_bias_rps": [0.01, 0.0, 0.0]}
     with pytest.raises(KeyError):
         store.set_calibration(sid, "nope", cid)
+
+
+def test_calibration_files_of_all_kinds_link_to_one_sensor(store):
+    """The calibration package's example files (accel, gyro, alignment) all attach to SIM-0001."""
+    from pathlib import Path
+
+    from dmi_sensors.calibration import read_calibration
+
+    examples = sorted((Path(__file__).parents[1] / "calibration" / "examples").glob("SIM-0001_*.json"))
+    assert len(examples) == 3
+    sid = store.create_session(SUBJECT, sensors={"SIM-0001": "trunk"})
+    ids = [store.add_calibration_file(p, sid) for p in examples]
+    (sensor,) = store.session_info(sid).sensors
+    assert sensor.calibration_ids == tuple(ids)
+    for cid, path in zip(ids, examples, strict=True):
+        ref = store.calibration(cid)
+        assert ref["kind"] == read_calibration(path).kind and ref["reference"] == str(path.resolve())
+        assert ref["parameters"] == read_calibration(path).to_dict()  # content kept even if the file moves
+
+
+def test_bad_calibration_file_changes_nothing(store, tmp_path):
+    from dmi_sensors.errors import DataFileError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format_version": 1, "kind": "gyro"')
+    sid = store.create_session(SUBJECT, sensors={"SIM-0001": "trunk"})
+    with pytest.raises(DataFileError, match=r"bad\.json"):
+        store.add_calibration_file(bad, sid)
+    assert store.session_info(sid).sensors[0].calibration_ids == ()
+    assert store._conn.execute("SELECT count(*) FROM calibrations").fetchone()[0] == 0

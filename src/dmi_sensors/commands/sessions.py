@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  plan         {plan.name + f' ({len(plan.exercises)} exercises)' if plan else '-'}")
         print(f"  recorded by  dmi-sensors {info.package_version}")
         for s in info.sensors:
-            cal = f"calibration {s.calibration_id}" if s.calibration_id is not None else "no calibration"
+            cal = f"calibrations {', '.join(map(str, s.calibration_ids))}" if s.calibration_ids else "no calibration"
             count = f"{s.packets:>8} packets" if info.origin != "import" else f"{s.samples:>8} samples"
             print(f"  sensor       {s.sensor_id:16} {s.placement or '-':12} {count}  {cal}")
         print(f"  events       {info.events}")

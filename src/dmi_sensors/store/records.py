@@ -11,12 +11,13 @@ __all__ = ["ResultRecord", "SensorInfo", "SessionInfo"]
 
 @dataclass(frozen=True)
 class SensorInfo:
-    """One sensor of a session: its id, where it was worn, its calibration reference, and how
-    many raw packets (recorded sessions) or imported samples (imported sessions) are stored."""
+    """One sensor of a session: its id, where it was worn, the ids of its calibration
+    references (see :meth:`SessionStore.calibration`), and how many raw packets (recorded
+    sessions) or imported samples (imported sessions) are stored."""
 
     sensor_id: str
     placement: str
-    calibration_id: int | None = None
+    calibration_ids: tuple[int, ...] = ()
     packets: int = 0
     samples: int = 0
 

@@ -114,10 +114,31 @@ CREATE TABLE sample_blocks (
 );
 """
 
+_V3 = """
+CREATE TABLE sensor_calibrations (
+    session_id     INTEGER NOT NULL REFERENCES sessions(id),
+    sensor_id      TEXT NOT NULL,
+    calibration_id INTEGER NOT NULL REFERENCES calibrations(id),
+    PRIMARY KEY (session_id, sensor_id, calibration_id)
+);
+INSERT INTO sensor_calibrations (session_id, sensor_id, calibration_id)
+    SELECT session_id, sensor_id, calibration_id FROM sensors WHERE calibration_id IS NOT NULL;
+CREATE TABLE sensors_v3 (
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    sensor_id  TEXT NOT NULL,
+    placement  TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session_id, sensor_id)
+);
+INSERT INTO sensors_v3 (session_id, sensor_id, placement) SELECT session_id, sensor_id, placement FROM sensors;
+DROP TABLE sensors;
+ALTER TABLE sensors_v3 RENAME TO sensors;
+"""
+
 #: Every schema step, in order. ``MIGRATIONS[k - 1].version == k``.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, sensors, calibrations, raw packets, events, results", _V1),
     Migration(2, "imported sessions: sessions.origin and decoded sample blocks", _V2),
+    Migration(3, "several calibrations per sensor (accel, gyro, alignment): sensor_calibrations", _V3),
 )
 
 #: The version this package writes.

@@ -209,17 +209,14 @@ class SessionStore:
             raise UnknownSessionError(f"{self.path}: no session {session_id}")
         return rows[0][0]
 
-    def add_sensor(
-        self, session_id: int, sensor_id: str, placement: str = "", calibration_id: int | None = None
-    ) -> None:
-        """Register (or update the placement/calibration of) a sensor of a session."""
+    def add_sensor(self, session_id: int, sensor_id: str, placement: str = "") -> None:
+        """Register a sensor of a session, or update its placement."""
         self._require(session_id)
         with self._transaction("adding a sensor") as conn:
             conn.execute(
-                "INSERT INTO sensors (session_id, sensor_id, placement, calibration_id) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (session_id, sensor_id) DO UPDATE SET placement = excluded.placement,"
-                " calibration_id = coalesce(excluded.calibration_id, sensors.calibration_id)",
-                (int(session_id), sensor_id, placement, calibration_id),
+                "INSERT INTO sensors (session_id, sensor_id, placement) VALUES (?, ?, ?)"
+                " ON CONFLICT (session_id, sensor_id) DO UPDATE SET placement = excluded.placement",
+                (int(session_id), sensor_id, placement),
             )
 
     def add_calibration(
@@ -247,15 +244,39 @@ class SessionStore:
             return int(cur.lastrowid)
 
     def set_calibration(self, session_id: int, sensor_id: str, calibration_id: int) -> None:
-        """Link a stored calibration reference to a session's sensor."""
+        """Link a stored calibration reference to a session's sensor (a sensor may have several)."""
         self._require(session_id)
+        known = self._query(
+            "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), sensor_id)
+        )
+        if not known:
+            raise KeyError(f"session {session_id} has no sensor {sensor_id!r}")
         with self._transaction("linking a calibration") as conn:
-            cur = conn.execute(
-                "UPDATE sensors SET calibration_id = ? WHERE session_id = ? AND sensor_id = ?",
-                (int(calibration_id), int(session_id), sensor_id),
+            conn.execute(
+                "INSERT OR IGNORE INTO sensor_calibrations (session_id, sensor_id, calibration_id) VALUES (?, ?, ?)",
+                (int(session_id), sensor_id, int(calibration_id)),
             )
-            if cur.rowcount != 1:
-                raise KeyError(f"session {session_id} has no sensor {sensor_id!r}")
+
+    def add_calibration_file(self, path: str | Path, session_id: int | None = None) -> int:
+        """Record a calibration JSON file of :mod:`dmi_sensors.calibration` (kind, sensor, hash and
+        its full content as parameters, so the session stays reproducible if the file moves);
+        with ``session_id``, link it to that session's sensor. Returns the calibration id.
+
+        A bad file raises ``DataFileError`` (from :func:`dmi_sensors.calibration.read_calibration`).
+        """
+        from dmi_sensors.calibration import read_calibration
+
+        path = Path(path)
+        cal = read_calibration(path)
+        with self.atomic("adding a calibration file"):
+            cid = self.add_calibration(cal.sensor_serial, cal.kind, path.resolve(), cal.to_dict())
+            if session_id is not None:
+                if not self._query(
+                    "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), cal.sensor_serial)
+                ):
+                    self.add_sensor(session_id, cal.sensor_serial)
+                self.set_calibration(session_id, cal.sensor_serial, cid)
+        return cid
 
     def calibration(self, calibration_id: int) -> dict[str, Any]:
         """A stored calibration reference as a dict (``parameters`` decoded from JSON)."""
@@ -314,11 +335,18 @@ class SessionStore:
                 "SELECT sensor_id, sum(n) FROM sample_blocks WHERE session_id = ? GROUP BY sensor_id", (session_id,)
             )
         )
+        links: dict[str, list[int]] = {}
+        for sid, cid in self._query(
+            "SELECT sensor_id, calibration_id FROM sensor_calibrations WHERE session_id = ? ORDER BY calibration_id",
+            (session_id,),
+        ):
+            links.setdefault(sid, []).append(int(cid))
         sensors = tuple(
-            SensorInfo(sid, placement, cal, int(counts.get(sid, 0)), int(sample_counts.get(sid, 0)))
-            for sid, placement, cal in self._query(
-                "SELECT sensor_id, placement, calibration_id FROM sensors WHERE session_id = ? ORDER BY sensor_id",
-                (session_id,),
+            SensorInfo(
+                sid, placement, tuple(links.get(sid, ())), int(counts.get(sid, 0)), int(sample_counts.get(sid, 0))
+            )
+            for sid, placement in self._query(
+                "SELECT sensor_id, placement FROM sensors WHERE session_id = ? ORDER BY sensor_id", (session_id,)
             )
         )
         last = self._query("SELECT max(host_time_s) FROM raw_packets WHERE session_id = ?", (session_id,))[0][0]

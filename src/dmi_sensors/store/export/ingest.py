@@ -62,6 +62,7 @@ def ingest_session(
     plan_toml: str | None = None,
     results: list[dict[str, Any]] | None = None,
     metrics: pd.DataFrame | None = None,
+    calibrations: dict[str, list[dict[str, Any]]] | None = None,
     finalised: bool = True,
 ) -> int:
     """Create an ``origin='import'`` session with samples, events and results, atomically."""
@@ -73,6 +74,12 @@ def ingest_session(
         )
         for batch in batches.values():
             write_sample_blocks(store, sid, batch)
+        for sensor_id, refs in (calibrations or {}).items():
+            for ref in refs:
+                cid = store.add_calibration(
+                    sensor_id, ref["kind"], ref["reference"], ref.get("parameters") or {}, ref.get("sha256")
+                )
+                store.set_calibration(sid, sensor_id, cid)
         if events is not None and len(events):
             store.add_events(sid, events)
         for r in results or []:

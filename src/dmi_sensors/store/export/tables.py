@@ -68,7 +68,6 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
     metrics = pd.concat(windows, ignore_index=True) if windows else pd.DataFrame(columns=["result_id"])
     sensors = []
     for s in info.sensors:
-        cal = store.calibration(s.calibration_id) if s.calibration_id is not None else None
         batch = batches.get(s.sensor_id)
         sensors.append(
             {
@@ -77,7 +76,7 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
                 "fs_hz": None if batch is None else float(batch.fs_hz),
                 "samples": 0 if batch is None else len(batch),
                 "packets": s.packets,
-                "calibration": cal,
+                "calibrations": [store.calibration(c) for c in s.calibration_ids],
             }
         )
     metadata = {

@@ -124,8 +124,22 @@ def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
         plan_toml=session.get("plan_toml"),
         results=meta.get("results") or [],
         metrics=metrics,
+        calibrations=_calibrations(meta_path, meta["sensors"]),
         finalised=session.get("status") == "finalised",
     )
+
+
+def _calibrations(path: Path, sensors: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for s in sensors:
+        refs = s.get("calibrations") or []
+        for i, ref in enumerate(refs):
+            ok = isinstance(ref, dict) and isinstance(ref.get("kind"), str) and isinstance(ref.get("reference"), str)
+            if not ok:
+                where = f"key 'sensors[{s['sensor_id']!r}].calibrations[{i}]'"
+                raise DataFileError(path, where, "an object with 'kind' and 'reference'", repr(ref))
+        out[s["sensor_id"]] = refs
+    return out
 
 
 def import_csv_dir(store: SessionStore, directory: str | Path) -> int:
