@@ -93,3 +93,19 @@ def test_integrity_check_reports_damage(tmp_path):
         assert "d.sqlite" in str(exc)
         return
     assert problems != ["ok"]
+
+
+def test_a_locked_database_is_not_reported_as_damaged(tmp_path):
+    """A busy writer elsewhere gives SQLite's own 'locked' error, not a bad-file error."""
+    path = _good_database(tmp_path / "busy.sqlite")
+    with SessionStore(path) as store:
+        store._conn.execute("PRAGMA busy_timeout = 50")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                store.create_session(Subject("P002", 2019, 0.4))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert len(store.sessions()) == 1

@@ -29,7 +29,7 @@ from pathlib import Path
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate
 
-__all__ = ["SQLITE_MAGIC", "check_database_file", "connect", "database_error"]
+__all__ = ["SQLITE_MAGIC", "check_database_file", "connect", "database_error", "is_damage"]
 
 #: The first 16 bytes of every SQLite 3 database file.
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -72,6 +72,15 @@ def check_database_file(path: Path) -> None:
             f"{pages * page_size} bytes ({pages} pages of {page_size}) as its header says (file truncated?)",
             f"{size} bytes",
         )
+
+
+_DAMAGE = ("malformed", "not a database", "disk image", "corrupt", "encrypted", "truncated", "short read")
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """True when an SQLite error means the file is damaged (not busy, locked, or read-only)."""
+    text = str(exc).lower()
+    return type(exc) is sqlite3.DatabaseError or any(word in text for word in _DAMAGE)
 
 
 def database_error(path: Path, exc: sqlite3.DatabaseError, doing: str) -> DataFileError:

@@ -105,6 +105,8 @@ class SessionStore:
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
             raise
         except sqlite3.DatabaseError as exc:
+            if not db.is_damage(exc):  # e.g. "database is locked": not a bad file
+                raise
             raise db.database_error(self.path, exc, doing) from None
 
     @contextmanager
