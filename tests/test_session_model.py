@@ -249,3 +249,11 @@ def test_model_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_docs_list_the_whole_catalogue():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "sessions.md").read_text(encoding="utf-8")
+    for key, ex in CATALOGUE.items():
+        assert f"| `{key}` | {ex.name} | {ex.milestone} | {ex.position} | {ex.surface} | {ex.support} |" in doc

@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
     "export": Command("dmi_sensors.commands.export", "export a stored session as CSV, Parquet or BIDS-Motion"),
+    "plan": Command("dmi_sensors.commands.plan", "exercise catalogue, example plan, check a plan file"),
     "sessions": Command("dmi_sensors.commands.sessions", "list stored sessions, show one (--json), or import a file"),
     "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }

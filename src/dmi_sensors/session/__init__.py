@@ -11,7 +11,9 @@ import importlib
 from typing import Any
 
 from dmi_sensors.session.catalogue import CATALOGUE, example_plan, example_plan_text
+from dmi_sensors.session.events import ALL_EVENT_COLUMNS, EventRecord, empty_events, events_frame, normalise_events
 from dmi_sensors.session.model import PLAN_FORMAT, Exercise, Plan, Subject
+from dmi_sensors.session.tagger import Tagger
 from dmi_sensors.session.vocab import (
     DIAGNOSIS_CATEGORIES,
     EVENT_KINDS,
@@ -24,8 +26,6 @@ from dmi_sensors.session.vocab import (
 
 #: Public names loaded on first use (they need numpy / pandas / scipy).
 _LAZY = {
-    "Tagger": "dmi_sensors.session.tagger",
-    "EventRecord": "dmi_sensors.session.tagger",
     "KeyTagger": "dmi_sensors.session.keys",
     "detect_postures": "dmi_sensors.session.posture",
     "classify_gravity": "dmi_sensors.session.posture",
@@ -34,12 +34,11 @@ _LAZY = {
     "RepetitionParams": "dmi_sensors.session.repetitions",
     "make_windows": "dmi_sensors.session.windows",
     "tag_windows": "dmi_sensors.session.windows",
-    "empty_events": "dmi_sensors.session.events",
-    "normalise_events": "dmi_sensors.session.events",
     "plan_to_segments": "dmi_sensors.session.simplan",
 }
 
 __all__ = [
+    "ALL_EVENT_COLUMNS",
     "CATALOGUE",
     "DIAGNOSIS_CATEGORIES",
     "EVENT_KINDS",
@@ -49,11 +48,16 @@ __all__ = [
     "POSTURES",
     "SUPPORT_POINTS",
     "SURFACES",
+    "EventRecord",
     "Exercise",
     "Plan",
     "Subject",
+    "Tagger",
+    "empty_events",
+    "events_frame",
     "example_plan",
     "example_plan_text",
+    "normalise_events",
     *sorted(_LAZY),
 ]
 

@@ -18,6 +18,7 @@ __all__ = [
     "POSITIONS",
     "POSITION_POSTURE",
     "POSTURES",
+    "POSTURE_ALIASES",
     "SUPPORT_POINTS",
     "SURFACES",
     "check_choice",
@@ -71,6 +72,10 @@ POSTURES: Final = (
     "standing",
     "transition",
 )
+
+#: Other names accepted for a posture in events read from elsewhere (the simulator's names);
+#: :func:`dmi_sensors.session.events.normalise_events` maps them.
+POSTURE_ALIASES: Final = {"supported_standing": "standing", "sit_to_stand": "transition"}
 
 #: The trunk posture a position implies (what the posture detector should find).
 POSITION_POSTURE: Final = {
