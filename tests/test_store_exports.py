@@ -241,3 +241,53 @@ def test_any_float64_survives_the_tabular_round_trip(tmp_path_factory, values, f
         (back,) = session_samples(store, import_path(store, tmp / "out")).values()
     for name in ("time_s", "acc_mps2", "gyr_rps"):
         assert getattr(back, name).tobytes() == getattr(batch, name).tobytes(), name
+
+
+@pytest.fixture
+def recorded(store):
+    """A recorded session: raw packets of two virtual sensors, with one lost packet and tags."""
+    from dmi_sensors.store.demo_recorder import packet_schedule
+
+    packets = packet_schedule(2, 100, 6.0, 5, seed=2)
+    lost = next(i for i, p in enumerate(packets) if p.sensor_id == packets[0].sensor_id and p.host_time_s > 2.0)
+    del packets[lost]  # a notification lost on the air
+    sensors = sorted({p.sensor_id for p in packets})
+    sid = store.create_session(SUBJECT, example_plan(), dict(zip(sensors, ("trunk", "pelvis"), strict=True)), "T1")
+    with store.packet_writer(sid) as writer:
+        writer.extend(packets)
+    store.add_events(sid, example_events())
+    return sid, sensors
+
+
+def test_recorded_session_samples_are_decoded_and_timed(store, recorded):
+    from dmi_sensors import protocol
+
+    sid, sensors = recorded
+    samples = session_samples(store, sid)
+    assert sorted(samples) == sensors
+    first = samples[sensors[0]]
+    decoded = protocol.decode_stream(store.raw_packets(sid, sensors[0]), sensors[0]).batch
+    np.testing.assert_array_equal(first.counter, decoded.counter)
+    np.testing.assert_array_equal(first.acc_mps2, decoded.acc_mps2)
+    assert first.gap_before.sum() == 1 and len(first) == 600 - 5
+    # host times are the packets' due times (no latency, no drift): the fitted times are the sample times
+    np.testing.assert_allclose(first.time_s, first.counter / 100.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_recorded_session_round_trips_through_tabular_exports(store, recorded, tmp_path, fmt):
+    sid, _ = recorded
+    export_session(store, sid, tmp_path / fmt, fmt)
+    new = import_path(store, tmp_path / fmt)
+    _assert_batches_equal(session_samples(store, new), session_samples(store, sid))
+    assert_events_equal(store.events(new), store.events(sid))
+
+
+@pytest.mark.skipif(not VALIDATOR.exists(), reason="bids-validator-deno not installed in this environment")
+def test_recorded_session_bids_export_validates_and_round_trips(store, recorded, tmp_path):
+    sid, sensors = recorded
+    export_session(store, sid, tmp_path / "bids", "bids")
+    assert _validate(tmp_path / "bids") == []
+    new = import_path(store, tmp_path / "bids")
+    want = session_samples(store, sid)
+    _assert_batches_equal(session_samples(store, new), want, exact_time=False, host_times=False)
