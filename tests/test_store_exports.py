@@ -285,7 +285,7 @@ def test_recorded_session_round_trips_through_tabular_exports(store, recorded, t
 
 @pytest.mark.skipif(not VALIDATOR.exists(), reason="bids-validator-deno not installed in this environment")
 def test_recorded_session_bids_export_validates_and_round_trips(store, recorded, tmp_path):
-    sid, sensors = recorded
+    sid, _ = recorded
     export_session(store, sid, tmp_path / "bids", "bids")
     assert _validate(tmp_path / "bids") == []
     new = import_path(store, tmp_path / "bids")
