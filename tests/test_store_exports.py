@@ -291,3 +291,17 @@ def test_recorded_session_bids_export_validates_and_round_trips(store, recorded,
     new = import_path(store, tmp_path / "bids")
     want = session_samples(store, sid)
     _assert_batches_equal(session_samples(store, new), want, exact_time=False, host_times=False)
+
+
+def test_session_trial_is_uniform_and_never_bridges_the_lost_packet(store, recorded):
+    from dmi_sensors.store.samples import session_trial
+
+    sid, sensors = recorded
+    trial, valid = session_trial(store, sid, sensors[0])
+    assert trial.fs_hz == 100.0
+    np.testing.assert_allclose(np.diff(trial.time_s), 0.01, rtol=1e-9)
+    # the lost notification carried 5 samples: the grid points between its neighbours are invalid (NaN)
+    assert 5 <= (~valid).sum() <= 6
+    assert np.isnan(trial.acc_mps2[~valid]).all() and np.isfinite(trial.acc_mps2[valid]).all()
+    with pytest.raises(KeyError, match="no samples of sensor"):
+        session_trial(store, sid, "nope")

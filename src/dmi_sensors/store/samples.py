@@ -19,7 +19,7 @@ from dmi_sensors.types import SampleBatch
 if TYPE_CHECKING:
     from dmi_sensors.store.sessionstore import SessionStore
 
-__all__ = ["BLOCK_SAMPLES", "read_sample_blocks", "session_samples", "write_sample_blocks"]
+__all__ = ["BLOCK_SAMPLES", "read_sample_blocks", "session_samples", "session_trial", "write_sample_blocks"]
 
 #: Samples per stored block of an imported session.
 BLOCK_SAMPLES = 8192
@@ -114,3 +114,24 @@ def session_samples(store: SessionStore, session_id: int) -> dict[str, SampleBat
     if info.origin == "import":
         return read_sample_blocks(store, session_id)
     return {sid: d.batch for sid, d in decode_session(store, session_id).items() if len(d.batch)}  # type: ignore[attr-defined]
+
+
+def session_trial(store: SessionStore, session_id: int, sensor_id: str):  # -> tuple[Trial, np.ndarray]
+    """One sensor of a session on the uniform grid ``k / fs_hz`` (session time), for analysis.
+
+    Samples come from :func:`session_samples` and are resampled with
+    :func:`dmi_sensors.timing.resample_uniform`, which never interpolates across lost
+    samples: grid points inside a gap are NaN. Returns ``(trial, valid_mask)``. The values
+    stay in the frame they were stored in (the sensor frame for recorded sessions: apply
+    the sensor's calibration, see ``SensorInfo.calibration_ids``, to get the body frame).
+    """
+    from dmi_sensors import timing
+    from dmi_sensors.types import Trial
+
+    batches = session_samples(store, session_id)
+    if sensor_id not in batches:
+        raise KeyError(f"session {session_id} has no samples of sensor {sensor_id!r}; has {sorted(batches)}")
+    b = batches[sensor_id]
+    values = np.column_stack([b.acc_mps2, b.gyr_rps])
+    t, v, valid = timing.resample_uniform(b.time_s, values, b.fs_hz, gap_before=b.gap_before)
+    return Trial(t, v[:, :3], v[:, 3:], b.fs_hz, sensor_id), valid
