@@ -3,7 +3,8 @@
 The recorder reports every append and every commit on stdout. After the kill: every packet
 it reported committed is in the database (byte for byte, in order), only packets appended
 in the last ``max_latency_s`` (+ scheduling slack) are missing, ``PRAGMA integrity_check``
-passes, the session is ``incomplete``, its packets decode without loss, and it finalises.
+passes, the session is ``incomplete``, its packets decode without loss, it analyses
+(metrics on the trunk sensor, stored as results) and it finalises.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import pytest
 
 import dmi_sensors
 from dmi_sensors import protocol
+from dmi_sensors.metrics import analyze_trial
 from dmi_sensors.store import SessionStore
+from dmi_sensors.store.samples import session_trial
 
 MAX_LATENCY_S = 0.5
 #: Extra time allowed on a loaded CI machine for the writer thread to be scheduled and commit.
@@ -93,7 +96,7 @@ def test_sigkill_mid_session_loses_at_most_the_last_half_second(tmp_path):
         assert span_s <= MAX_LATENCY_S + SLACK_S, (len(lost), span_s)
     print(f"committed {committed}, stored {len(stored)}, appended {len(appends)}, lost {len(lost)}")
 
-    # the incomplete session decodes without loss and can be finalised
+    # the incomplete session decodes without loss ...
     with SessionStore(db) as store:
         for sensor in info.sensors:
             decoded = protocol.decode_stream(store.raw_packets(session_id, sensor.sensor_id), sensor.sensor_id)
@@ -103,6 +106,16 @@ def test_sigkill_mid_session_loses_at_most_the_last_half_second(tmp_path):
             np.testing.assert_array_equal(np.diff(counters), 1)  # across the 32-bit wrap too
             assert np.isclose(np.linalg.norm(np.median(decoded.batch.acc_mps2, axis=0)), 9.8, atol=0.3)  # sitting still
             assert store.packet_counters(session_id, sensor.sensor_id)[:3] == [0, 5, 10]
+        # ... analyses (trunk sensor on the uniform grid -> metrics), stores the results ...
+        trunk = next(s.sensor_id for s in info.sensors if s.placement == "trunk")
+        trial, valid = session_trial(store, session_id, trunk)
+        assert valid.all() and trial.duration_s > 1.5
+        result = analyze_trial(trial, com_height_m=info.com_height_m, window_s=1.0)
+        assert result.summary["duration_s"] == pytest.approx(trial.duration_s)
+        assert 0 < result.summary["com_rms_mm"] < 50  # a child sitting quietly, held at the hips
+        store.save_results(session_id, result.summary, result.parameters, result.windows, sensor_id=trunk)
+        # ... and finalises
         store.finalise(session_id)
         assert store.session_info(session_id).status == "finalised"
+        assert store.results(session_id)[0].summary["com_rms_mm"] == result.summary["com_rms_mm"]
         assert store.integrity_check() == ["ok"]
