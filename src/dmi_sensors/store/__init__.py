@@ -11,9 +11,11 @@ still analysable. See ``docs/store.md``.
 ...     writer.append(packet)
 """
 
+from dmi_sensors.store.export import export_session, import_path
 from dmi_sensors.store.paths import DB_ENV, default_db_path
 from dmi_sensors.store.records import ResultRecord, SensorInfo, SessionInfo
 from dmi_sensors.store.replay import replay
+from dmi_sensors.store.samples import session_samples, session_trial
 from dmi_sensors.store.schema import SCHEMA_VERSION
 from dmi_sensors.store.sessionstore import SessionStore, UnknownSessionError
 from dmi_sensors.store.writer import CommitPolicy, PacketWriter
@@ -29,5 +31,9 @@ __all__ = [
     "SessionStore",
     "UnknownSessionError",
     "default_db_path",
+    "export_session",
+    "import_path",
     "replay",
+    "session_samples",
+    "session_trial",
 ]
