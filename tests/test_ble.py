@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,10 +237,9 @@ def test_cli_scan_simulated(capsys):
 
 def test_cli_record_stores_every_raw_packet_in_the_session_store(tmp_path):
     pytest.importorskip("dmi_sensors.store")
-    from dmi_sensors.store import SessionStore
-
     from dmi_sensors import cli
     from dmi_sensors.protocol import decode_stream
+    from dmi_sensors.store import SessionStore
 
     db, out = tmp_path / "sessions.sqlite", tmp_path / "summary.json"
     args = ["record", "--simulate-sensors", "2", "--fault-profile", "flaky", "--duration-s", "2"]
@@ -324,3 +324,50 @@ async def test_key_tagging_companion_tags_on_the_packet_clock_and_q_stops(bluez)
     assert link_stats.samples_received > 0
     end_s = float(exercise["onset_s"].iloc[0] + exercise["duration_s"].iloc[0])
     assert abs(end_s - ctx.hub.links[0].packets[-1].host_time_s) < 1.0
+
+
+def test_cli_record_links_each_sensors_calibration_to_the_session(tmp_path):
+    """--calibration-dir: the latest calibrations of a recorded serial are stored with the session."""
+    pytest.importorskip("dmi_sensors.store")
+    from dmi_sensors import cli
+    from dmi_sensors.calibration import read_calibration
+    from dmi_sensors.store import SessionStore
+
+    examples = Path(__file__).resolve().parents[1] / "calibration" / "examples"
+    cal_dir = tmp_path / "calibrations"
+    cal_dir.mkdir()
+    serial = "00D10001"  # the first simulated sensor's serial
+    for src in examples.glob("*.json"):
+        data = json.loads(src.read_text())
+        data["sensor_serial"] = serial
+        (cal_dir / src.name.replace("SIM-0001", serial)).write_text(json.dumps(data))
+    db, out = tmp_path / "sessions.sqlite", tmp_path / "summary.json"
+    args = ["record", "--simulate-sensors", "2", "--duration-s", "1", "--scan-timeout-s", "1"]
+    assert cli.main([*args, "--db", str(db), "--json", str(out), "--calibration-dir", str(cal_dir)]) == 0
+    summary = json.loads(out.read_text())
+    assert set(summary["sensors"][serial]["calibration"]) == {"accel", "gyro", "alignment"}
+    other = next(s for s in summary["sensors"] if s != serial)
+    assert summary["sensors"][other]["calibration"] == {}
+    store = SessionStore(db)
+    used = store.sensor_calibration(summary["session_id"], serial)
+    for part in used.parts():
+        original = read_calibration(cal_dir / next(p.name for p in cal_dir.glob(f"*_{part.kind}_*.json")))
+        assert part.to_dict() == original.to_dict()
+    assert store.sensor_calibration(summary["session_id"], other).parts() == []
+    info = {s.sensor_id: s for s in store.session_info(summary["session_id"]).sensors}
+    assert len(info[serial].calibration_ids) == 3 and info[other].calibration_ids == ()
+
+
+def test_cli_record_rejects_a_bad_calibration_file_before_recording(tmp_path, capsys):
+    from dmi_sensors import cli
+
+    cal_dir = tmp_path / "calibrations"
+    cal_dir.mkdir()
+    (cal_dir / "broken.json").write_text('{"format_version": 1, "kind": "gyro"}')
+    db = tmp_path / "sessions.sqlite"
+    code = cli.main(
+        ["record", "--simulate-sensors", "1", "--duration-s", "1", "--db", str(db), "--calibration-dir", str(cal_dir)]
+    )
+    assert code == 1
+    assert "broken.json" in capsys.readouterr().err
+    assert not db.exists()  # nothing was recorded

@@ -54,6 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--acc-frame", choices=("gravity_removed", "static_tilt"), default="gravity_removed")
     parser.add_argument("--sensor-id", default="", help="sensor identifier written to the window table")
     parser.add_argument("--json", metavar="OUT", help="write the full result as JSON to OUT ('-' for stdout)")
+    parser.add_argument(
+        "--calibration",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="calibration JSON file(s) of this sensor (accel, gyro, alignment: at most one of each) applied to the"
+        " trial before analysis; recorded in the JSON parameters",
+    )
 
 
 def _fmt(value) -> str:
@@ -73,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
     from dmi_sensors.trialcsv import read_trial_csv
 
     trial = read_trial_csv(args.trial, sensor_id=args.sensor_id)
+    calibration = None
+    if args.calibration:
+        from dmi_sensors.calibration import apply_to_trial, read_calibration
+
+        calibration = [read_calibration(path) for path in args.calibration]
+        trial = apply_to_trial(calibration, trial)
     events = read_events_csv(args.events) if args.events else None
     result = analyze_trial(
         trial,
@@ -92,6 +107,16 @@ def run(args: argparse.Namespace) -> int:
     payload["parameters"]["input"] = str(args.trial)
     if args.events:
         payload["parameters"]["events"] = str(args.events)
+    if calibration:
+        payload["parameters"]["calibration"] = {
+            c.kind: {
+                "file": str(path),
+                "sensor_serial": c.sensor_serial,
+                "created_utc": c.created_utc,
+                "method": c.method,
+            }
+            for c, path in zip(calibration, args.calibration, strict=True)
+        }
     text = json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
     if args.json == "-":
         sys.stdout.write(text)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", type=Path, help="exercise plan (TOML) for --tag and the session record")
     parser.add_argument(
         "--tag", action="store_true", help="tag exercises with single keys in this terminal (q stops the recording)"
+    )
+    parser.add_argument(
+        "--calibration-dir",
+        type=Path,
+        default=os.environ.get("DMI_SENSORS_CALIBRATION_DIR") or None,
+        help="directory of calibration JSON files (default: $DMI_SENSORS_CALIBRATION_DIR); the latest accel, gyro"
+        " and alignment calibration of each sensor's serial is linked to the session and applied at analysis",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log link statistics every 5 s")
 
@@ -114,6 +122,19 @@ def key_tagging(plan: Any = None, stdin: Any = None, output: Any = "stderr"):
     return tagging
 
 
+def _link_calibrations(args: argparse.Namespace, store: Any, session_id: int, sensor_ids: Any) -> dict[str, Any]:
+    """Link each sensor's latest calibrations (from ``--calibration-dir``) to the session, once."""
+    linked = args.calibrations_linked
+    for sensor_id in sensor_ids:
+        if args.calibration_set is None or sensor_id in linked:
+            continue
+        cal = args.calibration_set.for_sensor(sensor_id)
+        if cal.parts():
+            store.link_sensor_calibration(session_id, cal)
+        linked[sensor_id] = cal.provenance()
+    return linked
+
+
 def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
     try:
         from dmi_sensors.store import SessionStore
@@ -130,6 +151,8 @@ def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
     )
     store = SessionStore(args.db)
     session_id = store.create_session(subject, args.plan_obj, sensors, therapist_id=args.therapist_id)
+    # sensors known from the scan get their calibration linked before any data arrives
+    _link_calibrations(args, store, session_id, sensors)
     return store, session_id
 
 
@@ -166,6 +189,7 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
     if store is not None:
         for sensor_id, s in stats.items():
             store.add_sensor(session_id, sensor_id, s.placement)
+        _link_calibrations(args, store, session_id, stats)
         if events is not None and len(events):
             store.add_events(session_id, events)
         store.finalise(session_id)
@@ -195,6 +219,7 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
             "rssi_dbm": s.rssi_dbm,
             "latency_ms_p50": s.latency_ms_p50,
             "latency_ms_p99": s.latency_ms_p99,
+            "calibration": args.calibrations_linked.get(sensor_id, {}),
         }
         t = truth.get(s.address.upper())
         if t is not None:
@@ -229,6 +254,13 @@ def run(args: argparse.Namespace) -> int:
     if args.simulate_sensors is not None and args.simulate_sensors < 1:
         raise ValueError(f"--simulate-sensors must be at least 1, got {args.simulate_sensors}")
     args.plan_obj = None
+    args.calibration_set = None
+    args.calibrations_linked = {}
+    if args.calibration_dir is not None:
+        from dmi_sensors.calibration import CalibrationSet
+
+        # read (and so validate) every calibration file before anything is recorded
+        args.calibration_set = CalibrationSet.load(args.calibration_dir)
     if args.plan is not None:
         from dmi_sensors.session import Plan
 

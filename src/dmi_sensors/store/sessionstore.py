@@ -300,6 +300,48 @@ class SessionStore:
             "created_utc": created,
         }
 
+    def link_sensor_calibration(self, session_id: int, calibration: Any) -> list[int]:
+        """Store and link every part of a :class:`dmi_sensors.calibration.SensorCalibration` to
+        the session's sensor (``calibration.sensor_serial``); returns the calibration ids.
+
+        Each part is stored with its full content (``to_dict()``), its file (when it was read
+        from one) and the file's hash, so the session says exactly which calibration it used
+        even after the file moves. The sensor is registered if the session does not have it.
+        """
+        ids = []
+        with self.atomic("linking a sensor's calibration"):
+            serial = calibration.sensor_serial
+            if not self._query(
+                "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), serial)
+            ):
+                self.add_sensor(session_id, serial)
+            for part in calibration.parts():
+                reference = part.path.resolve() if part.path is not None else f"inline:{part.kind}"
+                cid = self.add_calibration(serial, part.kind, reference, part.to_dict())
+                self.set_calibration(session_id, serial, cid)
+                ids.append(cid)
+        return ids
+
+    def sensor_calibration(self, session_id: int, sensor_id: str) -> Any:
+        """The calibration a session used for a sensor, rebuilt from the stored content.
+
+        Returns a :class:`dmi_sensors.calibration.SensorCalibration` (parts None where the
+        session has none). When several calibrations of one kind are linked, the most recently
+        linked one wins.
+        """
+        from dmi_sensors.calibration import SensorCalibration, calibration_from_dict
+
+        self._require(session_id)
+        parts: dict[str, Any] = {}
+        for cid, params in self._query(
+            "SELECT c.id, c.parameters_json FROM sensor_calibrations AS l JOIN calibrations AS c"
+            " ON c.id = l.calibration_id WHERE l.session_id = ? AND l.sensor_id = ? ORDER BY c.id",
+            (int(session_id), sensor_id),
+        ):
+            cal = calibration_from_dict(json.loads(params), f"{self.path} (calibration {cid})")
+            parts[cal.kind] = cal
+        return SensorCalibration(sensor_id, **parts)
+
     def finalise(self, session_id: int) -> None:
         """Mark a session finalised (idempotent). Its raw packets can no longer be appended."""
         status = self._require(session_id)
