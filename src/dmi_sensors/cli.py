@@ -27,6 +27,7 @@ class Command(NamedTuple):
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+    "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }
 
 DESCRIPTION = (

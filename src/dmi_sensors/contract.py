@@ -66,7 +66,7 @@ EVENT_COLUMNS: Final = ("onset_s", "duration_s", "exercise", "repetition", "supp
 #: Optional columns an events table may carry in addition.
 EVENT_OPTIONAL_COLUMNS: Final = ("kind", "posture", "note")
 #: Allowed values of ``source``.
-EVENT_SOURCES: Final = ("plan", "manual", "auto", "import")
+EVENT_SOURCES: Final = ("plan", "manual", "auto", "import", "truth")
 
 # --- windows of metrics ---------------------------------------------------------------
 #: Leading columns of a tidy per-window metrics table; one further column per metric.
