@@ -254,12 +254,16 @@ def ellipse_geometry(ap_mm: np.ndarray, ml_mm: np.ndarray, method: str = "predic
 
 @dataclass(frozen=True)
 class StabilogramPanel:
-    """One exercise in :func:`stabilogram_figure`: its COM trace and a title."""
+    """One exercise in :func:`stabilogram_figure`.
+
+    ``traces``: one ``(ap_mm, ml_mm)`` pair per hold (or one for the whole exercise);
+    ``subtitle``: a second title line (e.g. the stored median ellipse area).
+    """
 
     title: str
-    ap_mm: np.ndarray
-    ml_mm: np.ndarray
+    traces: Sequence[tuple[np.ndarray, np.ndarray]]
     support: str = "none"
+    subtitle: str = ""
 
 
 def stabilogram_figure(
@@ -270,12 +274,12 @@ def stabilogram_figure(
     title: str = "",
     demean: bool = True,
 ):
-    """Stabilograms (ML horizontal, + left; AP vertical, + forward) with their 95 % ellipse.
+    """Stabilograms (ML horizontal, + left; AP vertical, + forward) with 95 % ellipses.
 
+    Each panel overlays its traces (each de-meaned when ``demean``, as the metrics are:
+    Prieto eq. 3) and draws the 95 % ellipse of each trace (:func:`ellipse_geometry`).
     All panels share the same axis limits so that sway can be compared across exercises.
-    Each trace is de-meaned first when ``demean`` (the metrics are computed on de-meaned
-    data too, Prieto eq. 3). Returns the figure; the ellipses are attached as
-    ``fig.ellipses`` (list of :class:`EllipseGeometry`, one per panel) for inspection.
+    The ellipses are attached as ``fig.ellipses`` (one list per panel) for inspection.
     """
     if not panels:
         raise ValueError("stabilogram_figure needs at least one panel")
@@ -283,39 +287,45 @@ def stabilogram_figure(
     nrows = math.ceil(len(panels) / ncols)
     width = FIG_WIDTH_IN
     with report_style():
-        fig, axes = new_figure(width / ncols * nrows + 0.6, width, nrows=nrows, ncols=ncols, squeeze=False)
-        ellipses: list[EllipseGeometry] = []
-        traces = []
-        for p in panels:
-            ap = np.asarray(p.ap_mm, dtype=np.float64)
-            ml = np.asarray(p.ml_mm, dtype=np.float64)
-            if demean:
-                ap = ap - np.nanmean(ap)
-                ml = ml - np.nanmean(ml)
-            traces.append((ap, ml))
-            ellipses.append(ellipse_geometry(ap, ml, ellipse_method))
+        fig, axes = new_figure(width / ncols * nrows * 1.12 + 0.4, width, nrows=nrows, ncols=ncols, squeeze=False)
+        all_traces, all_ellipses = [], []
         lim = 1.0
-        for (ap, ml), e in zip(traces, ellipses, strict=True):
-            lim = max(lim, float(np.nanmax(np.abs(ap))), float(np.nanmax(np.abs(ml))), e.major_mm)
-        lim = _nice_limit(lim * 1.08)
+        for p in panels:
+            traces, ellipses = [], []
+            for ap, ml in p.traces:
+                ap = np.asarray(ap, dtype=np.float64)
+                ml = np.asarray(ml, dtype=np.float64)
+                if demean:
+                    ap = ap - np.nanmean(ap)
+                    ml = ml - np.nanmean(ml)
+                e = ellipse_geometry(ap, ml, ellipse_method)
+                traces.append((ap, ml))
+                ellipses.append(e)
+                lim = max(lim, float(np.nanmax(np.abs(ap))), float(np.nanmax(np.abs(ml))), e.major_mm)
+            all_traces.append(traces)
+            all_ellipses.append(ellipses)
+        lim = _nice_limit(lim * 1.05)
         for k, ax in enumerate(axes.ravel()):
             if k >= len(panels):
                 ax.set_visible(False)
                 continue
-            p, (ap, ml), e = panels[k], traces[k], ellipses[k]
-            ax.plot(ml, ap, color=PALETTE[0], lw=0.6, alpha=0.8, linestyle="-")
-            ex, ey = e.outline()
-            ax.plot(ex, ey, color=PALETTE[1], lw=1.6, linestyle="--", label="95 % ellipse")
+            p = panels[k]
+            for i, ((ap, ml), e) in enumerate(zip(all_traces[k], all_ellipses[k], strict=True)):
+                colour = PALETTE[i % len(PALETTE)]
+                ax.plot(ml, ap, color=colour, lw=0.5, alpha=0.55, linestyle="-")
+                ex, ey = e.outline()
+                ax.plot(ex, ey, color=colour, lw=1.5, linestyle="-")
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
             ax.set_aspect("equal")
-            ax.set_title(f"{p.title}\n{e.area_mm2:.0f} mm²", fontsize=8.5)
+            head = p.title if not p.subtitle else f"{p.title}\n{p.subtitle}"
+            ax.set_title(head, fontsize=7.5)
             ax.set_xlabel(unit_label("COM ML (+ left)", "mm"), fontsize=8)
             ax.set_ylabel(unit_label("COM AP (+ fwd)", "mm"), fontsize=8)
             ax.tick_params(labelsize=7)
         if title:
             fig.suptitle(title)
-        fig.ellipses = ellipses
+        fig.ellipses = all_ellipses
     return fig
 
 
