@@ -107,12 +107,19 @@ def test_progress_figure():
                     time_to_stabilise_s=3.0 - 0.5 * s,
                 )
             )
-    png = figure_png(
-        progress_figure(
-            pd.DataFrame(rows), [("com_ellipse_area_mm2", "sway area"), ("time_to_stabilise_s", "time to stabilise")]
-        )
-    )
+    metrics = [("com_ellipse_area_mm2", "sway area", "area"), ("time_to_stabilise_s", "time to stabilise", "TTS")]
+    png = figure_png(progress_figure(pd.DataFrame(rows), metrics))
     assert_real_figure(png, 300)
+    supports = pd.DataFrame(
+        {
+            "session_date": pd.to_datetime(["2026-01-10", "2026-02-10", "2026-03-10"]),
+            "family": ["standing on box"] * 3,
+            "support_level": [1, 3, 7],
+        }
+    )
+    assert_real_figure(figure_png(progress_figure(pd.DataFrame(rows), metrics, supports)), 300)
+    with pytest.raises(ValueError, match="at least one row"):
+        progress_figure(pd.DataFrame(), metrics)
 
 
 def test_html_builder_escapes_and_round_trips(tmp_path):

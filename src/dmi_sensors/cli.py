@@ -26,7 +26,10 @@ class Command(NamedTuple):
 
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
+    "demo": Command("dmi_sensors.commands.demo", "simulated DMI sessions end to end: record, store, analyse, report"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+    "progress": Command("dmi_sensors.commands.progress", "progress report of a subject across sessions (HTML)"),
+    "report": Command("dmi_sensors.commands.report", "analyse a stored session and write its HTML report"),
     "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }
 

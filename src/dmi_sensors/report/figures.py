@@ -342,7 +342,8 @@ def _nice_limit(x: float) -> float:
 
 def progress_figure(
     table,
-    metrics: Sequence[tuple[str, str]],
+    metrics: Sequence[tuple[str, str, str]],
+    supports=None,
     *,
     x: str = "session_date",
     title: str = "",
@@ -352,16 +353,17 @@ def progress_figure(
     Parameters
     ----------
     table
-        Tidy DataFrame, one row per session × exercise × support, with columns ``x``
-        (session date as ``datetime64`` or a session number), ``exercise``, ``support``
-        and each metric column named in ``metrics``.
+        Tidy DataFrame, one row per session × exercise, with columns ``x`` (session date as
+        ``datetime64`` or a session number), ``exercise``, ``support`` and each metric
+        column named in ``metrics``.
     metrics
-        ``(column, panel title)`` pairs; the column name carries the unit
-        (``com_ellipse_area_mm2``).
-
-    A last panel shows, per exercise, the support point used in each session on the
-    proximal -> distal scale of :data:`dmi_sensors.contract.SUPPORT_POINTS` (up = more
-    distal = less help needed).
+        ``(column, panel title, axis text)``; the column name carries the unit
+        (``com_ellipse_area_mm2`` -> ``"area [mm²]"``).
+    supports
+        Optional DataFrame with columns ``x``, ``family`` and ``support_level`` (index in
+        :data:`dmi_sensors.contract.SUPPORT_POINTS`): drawn in a last panel, one line per
+        exercise family (up = more distal = less help needed). Without it, the support of
+        each exercise is drawn.
     """
     import pandas as pd
 
@@ -374,7 +376,7 @@ def progress_figure(
         fig, axes = new_figure(1.0 + 1.9 * n_panels, nrows=n_panels, ncols=1, sharex=True, squeeze=False)
         axes = axes[:, 0]
         groups = list(df.groupby(["exercise", "support"], sort=True, dropna=False))
-        for ax, (column, panel_title) in zip(axes, metrics, strict=False):
+        for ax, (column, panel_title, axis_text) in zip(axes, metrics, strict=False):
             for i, ((exercise, support), g) in enumerate(groups):
                 g = g.sort_values(x)
                 y = pd.to_numeric(g[column], errors="coerce")
@@ -386,29 +388,32 @@ def progress_figure(
                     linestyle=LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)],
                     label=f"{exercise} ({support})",
                 )
-            ax.set_ylabel(unit_label(panel_title, unit_of(column)))
+            ax.set_ylabel(unit_label(axis_text, unit_of(column)))
             ax.set_title(panel_title, loc="left", fontsize=9.5)
         ax = axes[-1]
         order = {s: k for k, s in enumerate(contract.SUPPORT_POINTS)}
-        for i, (exercise, g) in enumerate(df.groupby("exercise", sort=True)):
+        if supports is None:
+            supports = df.assign(family=df["exercise"], support_level=df["support"].map(order))
+        for i, (family, g) in enumerate(supports.groupby("family", sort=True)):
             g = g.sort_values(x)
-            level = g["support"].map(order)
             ax.plot(
                 g[x],
-                level,
+                g["support_level"],
                 marker="s",
-                color=PALETTE[i % len(PALETTE)],
-                label=str(exercise),
+                color=PALETTE[(i + 3) % len(PALETTE)],
+                label=str(family),
                 linestyle=LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)],
             )
         ax.set_yticks(range(len(contract.SUPPORT_POINTS)), list(contract.SUPPORT_POINTS), fontsize=7)
         ax.set_ylim(-0.5, len(contract.SUPPORT_POINTS) - 0.5)
-        ax.set_ylabel(unit_label("support point", "proximal→distal"))
-        ax.set_title("support needed (higher = more distal = less help)", loc="left", fontsize=9.5)
+        ax.set_ylabel(unit_label("support", "point"))
+        ax.set_title("most distal support practised (higher = less help)", loc="left", fontsize=9.5)
+        ax.legend(loc="upper left", fontsize=7.5, ncols=2)
         ax.set_xlabel(unit_label("session date", "UTC") if dates else unit_label("session", "number"))
         if dates:
             import matplotlib.dates as mdates
 
+            ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
             for label in ax.get_xticklabels():
                 label.set_rotation(30)

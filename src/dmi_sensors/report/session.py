@@ -183,6 +183,8 @@ def parents_summary(
     if previous is not None and len(previous):
         comparisons = []
         for row in exercises.itertuples(index=False):
+            if row.posture_detected not in UPRIGHT_POSTURES:
+                continue  # the pendulum COM model (sway) applies to an upright trunk only
             prev = previous[(previous["exercise"] == row.exercise) & (previous["support"] == row.support)]
             if len(prev) and row.com_ellipse_area_mm2 and prev["com_ellipse_area_mm2"].iloc[0]:
                 change = 100.0 * (row.com_ellipse_area_mm2 / prev["com_ellipse_area_mm2"].iloc[0] - 1.0)
