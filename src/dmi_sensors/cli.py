@@ -26,6 +26,7 @@ class Command(NamedTuple):
 
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
+    "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "demo": Command("dmi_sensors.commands.demo", "simulated DMI sessions end to end: record, store, analyse, report"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
     "progress": Command("dmi_sensors.commands.progress", "progress report of a subject across sessions (HTML)"),

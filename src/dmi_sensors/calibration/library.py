@@ -1,0 +1,110 @@
+"""A directory of calibration files: the latest calibration of each kind per sensor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmi_sensors.calibration.records import (
+    AccelCalibration,
+    AlignmentCalibration,
+    Calibration,
+    GyroCalibration,
+    default_filename,
+    read_calibration,
+    write_calibration,
+)
+
+__all__ = ["CalibrationSet", "SensorCalibration"]
+
+
+@dataclass(frozen=True)
+class SensorCalibration:
+    """The calibrations applied to one sensor's samples (any may be None).
+
+    Order of application (:func:`dmi_sensors.calibration.apply.apply`): accelerometer
+    intrinsic model, gyroscope bias, then the sensor-to-body rotation on both.
+    """
+
+    sensor_serial: str
+    accel: AccelCalibration | None = None
+    gyro: GyroCalibration | None = None
+    alignment: AlignmentCalibration | None = None
+
+    def parts(self) -> list[Calibration]:
+        return [c for c in (self.accel, self.gyro, self.alignment) if c is not None]
+
+    def provenance(self) -> dict[str, dict[str, str]]:
+        """What to store with a session: per kind, created_utc, method and file (if known)."""
+        out = {}
+        for c in self.parts():
+            out[c.kind] = {"created_utc": c.created_utc, "method": c.method, "file": c.path.name if c.path else ""}
+        return out
+
+
+class CalibrationSet:
+    """Calibrations loaded from ``*.json`` files in a directory (not recursive).
+
+    Every file must be a valid calibration: a bad file raises
+    :class:`~dmi_sensors.errors.DataFileError` naming it and the key (pass
+    ``strict=False`` to skip bad files instead and list them in :attr:`errors`).
+    """
+
+    def __init__(self, calibrations: list[Calibration] | None = None) -> None:
+        self.calibrations: list[Calibration] = list(calibrations or [])
+        self.errors: list[str] = []
+        self.directory: Path | None = None
+
+    @classmethod
+    def load(cls, directory: str | Path, strict: bool = True) -> CalibrationSet:
+        from dmi_sensors.errors import DataFileError
+
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise DataFileError(directory, "", "a directory of calibration JSON files", "no such directory")
+        out = cls()
+        out.directory = directory
+        for path in sorted(directory.glob("*.json")):
+            try:
+                cal = read_calibration(path)
+            except DataFileError as exc:
+                if strict:
+                    raise
+                out.errors.append(str(exc))
+                continue
+            out.calibrations.append(cal)
+        return out
+
+    def serials(self) -> list[str]:
+        return sorted({c.sensor_serial for c in self.calibrations})
+
+    def latest(self, sensor_serial: str, kind: str) -> Calibration | None:
+        """The most recent (by ``created_utc``) calibration of ``kind`` for the sensor, or None."""
+        found = [c for c in self.calibrations if c.sensor_serial == sensor_serial and c.kind == kind]
+        return max(found, key=lambda c: c.created) if found else None
+
+    def for_sensor(self, sensor_serial: str) -> SensorCalibration:
+        """The latest accel, gyro and alignment calibrations of a sensor (None where absent)."""
+        return SensorCalibration(
+            sensor_serial,
+            accel=self.latest(sensor_serial, "accel"),  # type: ignore[arg-type]
+            gyro=self.latest(sensor_serial, "gyro"),  # type: ignore[arg-type]
+            alignment=self.latest(sensor_serial, "alignment"),  # type: ignore[arg-type]
+        )
+
+    def add(self, calibration: Calibration, directory: str | Path | None = None) -> Path | None:
+        """Add a calibration; with a directory (or the one loaded from) also write its file.
+
+        The file is named :func:`~dmi_sensors.calibration.records.default_filename`; an
+        existing file is never overwritten (a ``-2``, ``-3`` ... suffix is added).
+        """
+        self.calibrations.append(calibration)
+        target = Path(directory) if directory is not None else self.directory
+        if target is None:
+            return None
+        path = target / default_filename(calibration)
+        k = 2
+        while path.exists():  # never overwrite an earlier calibration
+            path = target / default_filename(calibration).replace(".json", f"-{k}.json")
+            k += 1
+        return write_calibration(calibration, path)

@@ -1,0 +1,183 @@
+"""``dmi-sensors calibrate gyro|accel|alignment``: fit a calibration and write its JSON file.
+
+Input is either a recording (``--input FILE.csv``, trial CSV columns, samples in the
+SENSOR frame) or a guided procedure with a virtual sensor (``--simulate``: the steps are
+printed as a therapist would read them, the virtual sensor with known errors performs
+them, and the estimate is compared with the truth). ``--library DIR`` applies the
+sensor's latest accelerometer / gyroscope calibrations from DIR before fitting (use it
+for ``alignment``) and stores the new file there; ``--json OUT`` writes the file to OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+KINDS = ("gyro", "accel", "alignment")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=KINDS, help="what to calibrate")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--input", metavar="FILE.csv", help="trial CSV recording (sensor frame); accel: six poses")
+    src.add_argument("--simulate", action="store_true", help="guided steps with a virtual sensor with known errors")
+    parser.add_argument("--serial", help="sensor serial the calibration belongs to (required with --input)")
+    parser.add_argument("--json", metavar="OUT", help="write the calibration JSON file here")
+    parser.add_argument("--library", metavar="DIR", help="apply DIR's accel/gyro calibrations first; save there too")
+    parser.add_argument(
+        "--method",
+        choices=("six_position", "ellipsoid", "lean", "step"),
+        help="accel: six_position (default) or ellipsoid; alignment: lean (default) or step",
+    )
+    parser.add_argument("--posture", choices=("standing", "sitting"), default="standing", help="alignment posture")
+    parser.add_argument("--placement", default="trunk", help="where the sensor sits (alignment), default trunk")
+    parser.add_argument("--min-pose-s", type=float, default=3.0, help="accel: shortest still pose, s (default 3)")
+    parser.add_argument("--seed", type=int, default=1, help="--simulate: seed of the virtual sensor's errors")
+    parser.add_argument("--fs", type=float, default=100.0, help="--simulate: sample rate, Hz (default 100)")
+    parser.add_argument("--save-recording", metavar="CSV", help="--simulate: also write the recording as a trial CSV")
+    parser.add_argument("--wait", action="store_true", help="--simulate: wait for Enter before each step")
+
+
+def _method(args: argparse.Namespace) -> str:
+    allowed = {"gyro": (None,), "accel": (None, "six_position", "ellipsoid"), "alignment": (None, "lean", "step")}
+    if args.method not in allowed[args.kind]:
+        raise ValueError(f"--method {args.method} does not apply to {args.kind}")
+    return args.method or {"gyro": "still_periods", "accel": "six_position", "alignment": "lean"}[args.kind]
+
+
+def _fit(args, trial, serial: str, method: str, source: dict):
+    from dmi_sensors.calibration import (
+        calibrate_alignment,
+        calibrate_ellipsoid,
+        calibrate_gyro,
+        calibrate_six_position,
+    )
+
+    acc, gyr, fs = trial.acc_mps2, trial.gyr_rps, trial.fs_hz
+    if args.kind == "gyro":
+        return calibrate_gyro(acc, gyr, fs, serial, source=source)
+    if args.kind == "accel":
+        if method == "ellipsoid":
+            return calibrate_ellipsoid(acc, gyr, fs, serial, source=source)
+        return calibrate_six_position(acc, gyr, fs, serial, min_pose_s=args.min_pose_s, source=source)
+    return calibrate_alignment(
+        acc, gyr, fs, serial, method=method, posture=args.posture, placement=args.placement, source=source
+    )
+
+
+def _summary(cal) -> list[str]:
+    import numpy as np
+
+    f = lambda v, d=4: "[" + ", ".join(f"{x:.{d}f}" for x in np.ravel(v)) + "]"  # noqa: E731
+    if cal.kind == "gyro":
+        return [
+            f"gyro bias_rps           {f(cal.bias_rps, 5)}",
+            f"  standard error (rad/s) {f(cal.bias_stderr_rps, 6)}",
+            f"  still data             {cal.still_duration_s:.1f} s ({cal.n_samples} samples)",
+        ]
+    if cal.kind == "accel":
+        return [
+            f"accel bias_mps2         {f(cal.bias_mps2)}",
+            f"  scale                 {f(cal.scale, 5)}",
+            f"  misalignment_deg      {f(cal.misalignment_deg, 3)}",
+            f"  nonorthogonality_deg  {f(cal.nonorthogonality_deg, 3)}",
+            f"  residual_mps2 (RMS |a|-g) {cal.residual_mps2:.4f}; condition number {cal.condition_number:.2f}",
+        ]
+    return [
+        f"alignment ({cal.posture}, {cal.method}) rotation_sensor_to_body:",
+        *(f"  {f(row, 5)}" for row in cal.rotation_sensor_to_body),
+        f"  yaw/pitch/roll (deg, R = Rz Ry Rx) {f(cal.euler_zyx_deg, 2)}",
+        f"  sensor tilt from vertical {cal.sensor_tilt_deg:.2f} deg; lean reached {cal.lean_deg:.1f} deg",
+    ]
+
+
+def _truth_check(cal, errors) -> list[str]:
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from dmi_sensors.calibration.simulated import error_truth
+
+    truth = error_truth(errors)
+    if cal.kind == "gyro":
+        err = np.abs(cal.bias_rps - truth["gyr_bias_rps"]).max()
+        return [f"truth: bias_rps {np.round(truth['gyr_bias_rps'], 5).tolist()}; max error {err:.2e} rad/s"]
+    if cal.kind == "accel":
+        lines = [
+            f"truth: bias_mps2 {np.round(truth['acc_bias_mps2'], 4).tolist()}, "
+            f"scale {np.round(truth['acc_scale'], 5).tolist()}",
+            f"  max errors: bias {np.abs(cal.bias_mps2 - truth['acc_bias_mps2']).max():.4f} m/s^2, "
+            f"scale {100 * np.abs(cal.scale / truth['acc_scale'] - 1).max():.3f} %",
+        ]
+        if cal.method == "six_position":
+            lines[-1] += f", misalignment {np.abs(cal.misalignment_deg - truth['acc_misalignment_deg']).max():.3f} deg"
+        return lines
+    mount = Rotation.from_matrix(truth["rotation_sensor_to_body"])
+    err = np.degrees((Rotation.from_matrix(cal.rotation_sensor_to_body) * mount.inv()).magnitude())
+    return [
+        f"truth: mounting yaw/pitch/roll {np.round(mount.as_euler('ZYX', degrees=True), 2).tolist()} deg; "
+        f"rotation error {err:.2f} deg"
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dmi_sensors.calibration import CalibrationSet, apply_to_trial, write_calibration
+    from dmi_sensors.trialcsv import read_trial_csv, write_trial_csv
+
+    method = _method(args)
+    errors = None
+    if args.simulate:
+        from dmi_sensors.calibration.guided import procedure, run_procedure
+        from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
+
+        serial = args.serial or "SIM-0001"
+        errors = random_imu_errors(args.seed)
+        source = SimulatedSource(serial, errors, fs_hz=args.fs, seed=args.seed + 1000 * KINDS.index(args.kind))
+        steps = procedure(args.kind, posture=args.posture, movement=method if args.kind == "alignment" else "lean")
+        print(f"Calibrating {args.kind} of virtual sensor {serial} (seed {args.seed}); follow the steps:")
+        wait = (lambda step: input("  press Enter when ready ")) if args.wait else None
+        trial = run_procedure(steps, source, wait=wait)
+        provenance = {"simulated": True, "seed": args.seed}
+        if args.save_recording:
+            print(f"recording written to {write_trial_csv(trial, args.save_recording)}")
+    else:
+        if not args.serial:
+            raise ValueError("--serial is required with --input (the calibration is keyed by the sensor's serial)")
+        serial = args.serial
+        trial = read_trial_csv(args.input, sensor_id=serial)
+        provenance = {"input": Path(args.input).name}
+    library = None
+    if args.library:
+        lib_dir = Path(args.library)
+        lib_dir.mkdir(parents=True, exist_ok=True)
+        library = CalibrationSet.load(lib_dir)
+        prior = library.for_sensor(serial)
+        # intrinsic calibrations only: never stack a previous alignment onto the new fit
+        use = [c for c in (prior.accel, prior.gyro) if c is not None and c.kind != args.kind]
+        if args.kind == "accel":
+            use = []  # the accelerometer model is fitted on raw readings
+        if use:
+            trial = apply_to_trial(use, trial)
+            provenance["applied"] = {c.kind: c.path.name if c.path else c.created_utc for c in use}
+            print("applied first: " + ", ".join(f"{c.kind} ({c.created_utc})" for c in use))
+        elif args.kind == "alignment":
+            print("note: no accel/gyro calibration for this sensor in the library; fitting on raw readings")
+    cal = _fit(args, trial, serial, method, provenance)
+    for line in _summary(cal):
+        print(line)
+    if errors is not None:
+        for line in _truth_check(cal, errors):
+            print(line)
+    written = []
+    if args.json:
+        written.append(write_calibration(cal, args.json))
+    if library is not None:
+        written.append(library.add(cal))
+    for path in written:
+        print(f"calibration written to {path}")
+    if not written:
+        print("not saved (use --json OUT or --library DIR); the file would be:", file=sys.stderr)
+        print(json.dumps(cal.to_dict(), indent=2, default=str))
+    return 0
