@@ -244,3 +244,33 @@ def test_reports_refuse_unanalysed_sessions(tmp_path):
         sid = st.create_session(session_mod.Subject("X1", 2020, 0.5), None, {"DMI-00000001": "trunk"})
         with pytest.raises(ValueError, match="no stored analysis"):
             build_session_report(st, sid, tmp_path)
+
+
+@pytest.mark.bluez
+@pytest.mark.slow
+def test_demo_recording_through_bleak_and_emulated_bluez(tmp_path):
+    """``demo --via-bluez`` path: bleak discovers and records the emulated session; tags are pressed live."""
+    import dataclasses
+    import shutil
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("needs dbus-daemon")
+    pytest.importorskip("dmi_sensors.ble", reason="needs the BLE layer")
+    from dmi_sensors.demo.bluez import record_via_bluez
+    from dmi_sensors.demo.run import DEMO_SUBJECT
+
+    ex = dataclasses.replace(session_mod.CATALOGUE["stand_box_knees"], target_repetitions=2, hold_s=4.0)
+    plan = session_mod.Plan("tiny", [ex])
+    with store_mod.SessionStore(tmp_path / "b.sqlite") as st:
+        sid = record_via_bluez(st, session_mod.Subject(**DEMO_SUBJECT), plan, seed=2, start_utc="2026-03-01T10:00:00Z")
+        info = st.session_info(sid)
+        assert info.status == "finalised"
+        assert {s.placement for s in info.sensors} == {"trunk", "pelvis"}
+        events = st.events(sid)
+        assert list(events[events["kind"] == "repetition"]["repetition"]) == [1, 2]
+        analysis = analyse_session(st, sid)
+    for res in analysis.sensors.values():
+        assert res.summary["link_samples_received"] >= 0.9 * 100 * 8.0
+    ex_rows = analysis.exercises
+    assert list(ex_rows["repetitions"]) == [2, 2]
+    assert (ex_rows["posture_detected"] == "standing").all()

@@ -198,7 +198,7 @@ def _detect_postures(primary: SensorSignals | None, events):
     frames = []
     for piece in primary.pieces:
         t = primary.time_s[piece]
-        if t.shape[0] < 10 * primary.fs_hz:
+        if t.shape[0] < 4 * primary.fs_hz:
             continue
         frames.append(detect_postures(t, primary.acc_mps2[piece], primary.fs_hz, primary.gyr_rps[piece], events))
     if not frames:

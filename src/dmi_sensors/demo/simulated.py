@@ -98,7 +98,7 @@ def simulate_session(
         )
         kwargs = {"body": body} if body is not None else {"com_height_m": com_height_m}
         sim = simulate(segments, fs_hz=fs_hz, seed=seed, sensor_height_m=s.sensor_height_m, imu_errors=errors, **kwargs)
-        name = protocol.device_name(s.serial)
+        name = protocol.format_serial(s.serial)  # the sensor id the BLE recorder uses
         sims[name] = sim
         virtual[name] = VirtualSensor(s.serial, sim, fs_hz=fs_hz)
         placements[name] = s.placement
@@ -106,17 +106,19 @@ def simulate_session(
     return SimulatedSession(plan, segments, sims, virtual, placements, fs_hz, seed, truth_events=first.truth.events)
 
 
-def tag_from_truth(plan, truth_events, *, seed: int, reaction_s: tuple[float, float] = (0.2, 0.6)):
-    """The events a therapist would have tagged: one :class:`~dmi_sensors.session.Tagger`
-    key press per truth instant (exercise start = first repetition's onset, next
-    repetition, exercise end), each late by a uniform reaction time."""
-    from dmi_sensors.session import Tagger
+def tag_schedule(plan, truth_events, *, seed: int, reaction_s: tuple[float, float] = (0.2, 0.6)) -> list[tuple]:
+    """The therapist's key presses as ``(time_s, action, exercise_id)``, in time order.
 
+    From the simulation truth: ``start`` at the first repetition's onset (the child is in
+    position), ``next`` at every further repetition, ``end`` at the end of the exercise;
+    each press is late by a uniform reaction time (``end`` by a quarter of one). Times are
+    seconds since the sensor started streaming.
+    """
     rng = np.random.default_rng([int(seed), 0x7A6])
-    tagger = Tagger(plan, clock=lambda: 0.0, start_s=0.0, source="manual")
     ev = truth_events
     exercises = ev[ev["kind"] == "exercise"].sort_values("onset_s")
     labels = {e.exercise_id for e in plan}
+    out: list[tuple] = []
     for row in exercises.itertuples(index=False):
         if row.exercise not in labels:
             continue  # rest segments
@@ -125,11 +127,33 @@ def tag_from_truth(plan, truth_events, *, seed: int, reaction_s: tuple[float, fl
         reps = reps.sort_values("onset_s")
         delay = rng.uniform(*reaction_s, size=len(reps) + 1)
         start = float(reps["onset_s"].iloc[0]) if len(reps) else float(row.onset_s)
-        tagger.start_exercise(row.exercise, at_s=start + delay[0])
+        out.append((start + delay[0], "start", row.exercise))
         for k, onset in enumerate(reps["onset_s"].iloc[1:], start=1):
-            tagger.next_repetition(at_s=float(onset) + delay[k])
-        last = float(row.onset_s + row.duration_s) + delay[-1] * 0.25
-        tagger.end_exercise(at_s=last)
+            out.append((float(onset) + delay[k], "next", row.exercise))
+        out.append((float(row.onset_s + row.duration_s) + delay[-1] * 0.25, "end", row.exercise))
+    return out
+
+
+def press(tagger, action: str, exercise: str, at_s: float) -> None:
+    """One key press of a :func:`tag_schedule` on a :class:`~dmi_sensors.session.Tagger`."""
+    if action == "start":
+        tagger.start_exercise(exercise, at_s=at_s)
+    elif action == "next":
+        tagger.next_repetition(at_s=at_s)
+    elif action == "end":
+        tagger.end_exercise(at_s=at_s)
+    else:  # pragma: no cover - schedule entries come from tag_schedule
+        raise ValueError(f"unknown tagging action {action!r}")
+
+
+def tag_from_truth(plan, truth_events, *, seed: int, offset_s: float = 0.0):
+    """The events a therapist would have tagged (:func:`tag_schedule` on a
+    :class:`~dmi_sensors.session.Tagger`, times shifted by ``offset_s``)."""
+    from dmi_sensors.session import Tagger
+
+    tagger = Tagger(plan, clock=lambda: 0.0, start_s=0.0, source="manual")
+    for t, action, exercise in tag_schedule(plan, truth_events, seed=seed):
+        press(tagger, action, exercise, t + offset_s)
     return tagger.stop(at_s=tagger_last_s(tagger))
 
 
