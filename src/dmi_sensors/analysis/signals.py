@@ -118,8 +118,17 @@ def _fit_times(batch: SampleBatch, reset_jump_s: float) -> tuple[np.ndarray, lis
 
 
 def _describe_calibration(cal) -> dict:
-    kinds = [k for k in ("accel", "gyro", "alignment") if getattr(cal, k, None) is not None]
-    return {"sensor_serial": getattr(cal, "sensor_serial", ""), "kinds": kinds}
+    """``{"sensor_serial", "kinds"}`` of a SensorCalibration, one calibration or a list of them."""
+    items = cal if isinstance(cal, list | tuple) else [cal]
+    kinds: list[str] = []
+    serial = ""
+    for c in items:
+        serial = serial or getattr(c, "sensor_serial", "")
+        if getattr(c, "kind", ""):
+            kinds.append(c.kind)
+        else:  # a SensorCalibration bundle
+            kinds.extend(k for k in ("accel", "gyro", "alignment") if getattr(c, k, None) is not None)
+    return {"sensor_serial": serial, "kinds": kinds}
 
 
 def prepare_sensor(

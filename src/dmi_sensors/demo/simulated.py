@@ -31,7 +31,8 @@ class SimulatedSensor:
 
     ``sensor_height_m``: height above the ankles when standing (trunk: above the COM,
     pelvis: at about the COM height); ``clock_drift_ppm`` and ``loss_prob`` describe the
-    unit's crystal and its radio link; ``serial`` its 32-bit serial number.
+    unit's crystal and its radio link; ``serial`` its 32-bit serial number;
+    ``mounting_euler_deg`` how the case sits on the body (``ImuErrors``: roll, pitch, yaw).
     """
 
     serial: int
@@ -40,6 +41,7 @@ class SimulatedSensor:
     clock_drift_ppm: float = 0.0
     loss_prob: float = 0.0
     burst_prob: float = 0.0
+    mounting_euler_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 @dataclass
@@ -94,6 +96,7 @@ def simulate_session(
     for s in sensors:
         errors = ImuErrors(
             clock_drift_ppm=s.clock_drift_ppm,
+            mounting_euler_deg=tuple(s.mounting_euler_deg),
             packet_loss=PacketLoss(random_prob=s.loss_prob, burst_start_prob=s.burst_prob, burst_mean_packets=4.0),
         )
         kwargs = {"body": body} if body is not None else {"com_height_m": com_height_m}
