@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "demo": Command("dmi_sensors.commands.demo", "simulated DMI sessions end to end: record, store, analyse, report"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+    "plan": Command("dmi_sensors.commands.plan", "exercise catalogue, example plan, check a plan file"),
     "progress": Command("dmi_sensors.commands.progress", "progress report of a subject across sessions (HTML)"),
     "report": Command("dmi_sensors.commands.report", "analyse a stored session and write its HTML report"),
     "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),

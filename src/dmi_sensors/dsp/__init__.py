@@ -1,0 +1,68 @@
+"""Signal processing core: Numba kernels behind thin streaming classes.
+
+* :mod:`~dmi_sensors.dsp.filters` — Butterworth design helpers, :class:`SosFilter`
+  (streaming, bit-identical to ``scipy.signal.sosfilt``), :func:`filtfilt` (= ``sosfiltfilt``).
+* :mod:`~dmi_sensors.dsp.orientation` — :class:`Madgwick`, :class:`Mahony` (= ``ahrs``),
+  :func:`estimate_gyro_bias_still`.
+* :mod:`~dmi_sensors.dsp.bodyframe` — :func:`tilt_angles`, :func:`remove_gravity`,
+  :func:`to_ap_ml_v`, :func:`body_frame`, :func:`integrate_drift_controlled`.
+* :mod:`~dmi_sensors.dsp.segments` — gap handling (split offline, reset when streaming).
+* :mod:`~dmi_sensors.dsp.pipeline` — the offline chain calibrated samples -> filter ->
+  orientation -> body frame.
+
+Every streaming class keeps its state in plain arrays (``state`` attribute), has ``reset()``
+and gives bit-identical output however its input is split into calls. None of them runs
+across a gap: see :mod:`dmi_sensors.dsp.segments`.
+"""
+
+from dmi_sensors.dsp.bodyframe import (
+    BodyFrame,
+    DriftControlledIntegrator,
+    IntegrationResult,
+    body_frame,
+    integrate_drift_controlled,
+    remove_gravity,
+    tilt_angles,
+    to_ap_ml_v,
+)
+from dmi_sensors.dsp.filters import (
+    SosFilter,
+    ZeroPhaseSosFilter,
+    butter_bandpass,
+    butter_highpass,
+    butter_lowpass,
+    filtfilt,
+    sosfiltfilt_padlen,
+)
+from dmi_sensors.dsp.orientation import GyroBiasEstimate, Madgwick, Mahony, estimate_gyro_bias_still
+from dmi_sensors.dsp.pipeline import ChainOutput, ImuChain, apply_affine
+from dmi_sensors.dsp.segments import gap_segments, map_segments, process_with_resets, segments_from_mask
+
+__all__ = [
+    "BodyFrame",
+    "ChainOutput",
+    "DriftControlledIntegrator",
+    "GyroBiasEstimate",
+    "ImuChain",
+    "IntegrationResult",
+    "Madgwick",
+    "Mahony",
+    "SosFilter",
+    "ZeroPhaseSosFilter",
+    "apply_affine",
+    "body_frame",
+    "butter_bandpass",
+    "butter_highpass",
+    "butter_lowpass",
+    "estimate_gyro_bias_still",
+    "filtfilt",
+    "gap_segments",
+    "integrate_drift_controlled",
+    "map_segments",
+    "process_with_resets",
+    "remove_gravity",
+    "segments_from_mask",
+    "sosfiltfilt_padlen",
+    "tilt_angles",
+    "to_ap_ml_v",
+]

@@ -1,0 +1,218 @@
+"""Body frame: tilt angles, gravity removal, AP/ML/V acceleration, drift-controlled integration.
+
+Frames and signs follow ``docs/data-contract.md``:
+
+=================  ================================================================
+``tilt_ap_rad``    + trunk leans forward (rotation about +y)
+``tilt_ml_rad``    + trunk leans to the left (= minus the right-hand roll about +x)
+AP / ML / V        horizontal forward / left of the body's heading, and world up
+=================  ================================================================
+
+With ``R(q) = Rz(psi) Ry(theta) Rx(phi)`` (body -> world): ``tilt_ap = theta``,
+``tilt_ml = -phi``, heading ``psi``. The AP/ML/V ("heading") frame is the world frame
+turned by ``psi`` about the vertical, so AP stays horizontal while the trunk tilts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
+from dmi_sensors.dsp._bodyframe_kernels import (
+    body_frame_into,
+    gravity_removed_into,
+    heading_frame_into,
+    tilt_into,
+    trapezoid_into,
+)
+from dmi_sensors.dsp.filters import SosFilter, _as_samples, butter_highpass, filtfilt
+
+__all__ = [
+    "BodyFrame",
+    "DriftControlledIntegrator",
+    "IntegrationResult",
+    "body_frame",
+    "integrate_drift_controlled",
+    "remove_gravity",
+    "tilt_angles",
+    "to_ap_ml_v",
+]
+
+
+def _quats(q: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(q, dtype=np.float64)
+    if arr.ndim == 1 and arr.shape == (4,):
+        arr = arr.reshape(1, 4)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"quaternions must have shape (n, 4) [w, x, y, z], got {arr.shape}")
+    return arr
+
+
+def _vec3(name: str, v: np.ndarray, n: int) -> np.ndarray:
+    arr = np.ascontiguousarray(v, dtype=np.float64)
+    if arr.shape != (n, 3):
+        raise ValueError(f"{name} must have shape ({n}, 3), got {arr.shape}")
+    return arr
+
+
+def tilt_angles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(tilt_ap_rad, tilt_ml_rad)`` from body->world quaternions ``(n, 4)``.
+
+    ``tilt_ap = atan2(-u_x, hypot(u_y, u_z))`` and ``tilt_ml = -atan2(u_y, u_z)`` where
+    ``u = R(q).T @ [0, 0, 1]`` is "up" in body coordinates; independent of the heading.
+    """
+    qq = _quats(q)
+    out = tilt_into(qq, np.empty((qq.shape[0], 2)))
+    return out[:, 0].copy(), out[:, 1].copy()
+
+
+def remove_gravity(q: np.ndarray, acc_mps2: np.ndarray, gravity_mps2: float = STANDARD_GRAVITY_MPS2) -> np.ndarray:
+    """Linear acceleration in the world frame, ``R(q) @ f - [0, 0, g]`` (n, 3), m/s².
+
+    ``acc_mps2`` is the specific force in the frame ``q`` rotates from (reads ``+g`` up when still).
+    """
+    qq = _quats(q)
+    acc = _vec3("acc_mps2", acc_mps2, qq.shape[0])
+    return gravity_removed_into(qq, acc, float(gravity_mps2), np.empty((qq.shape[0], 3)))
+
+
+def to_ap_ml_v(q: np.ndarray, acc_world_mps2: np.ndarray) -> np.ndarray:
+    """World-frame vectors ``(n, 3)`` expressed in the body's heading frame: columns AP, ML, V.
+
+    AP = horizontal direction of the body's x axis (heading ``psi``), ML = 90° to its left,
+    V = world up. Where the body's x axis is vertical (lying supine/prone) the heading is
+    undefined and the world axes are kept.
+    """
+    qq = _quats(q)
+    v = _vec3("acc_world_mps2", acc_world_mps2, qq.shape[0])
+    return heading_frame_into(qq, v, np.empty((qq.shape[0], 3)))
+
+
+@dataclass(frozen=True)
+class BodyFrame:
+    """Result of :func:`body_frame`: tilt and gravity-free acceleration, AP/ML/V columns."""
+
+    tilt_ap_rad: np.ndarray
+    tilt_ml_rad: np.ndarray
+    acc_apmlv_mps2: np.ndarray
+
+
+def body_frame(q: np.ndarray, acc_mps2: np.ndarray, gravity_mps2: float = STANDARD_GRAVITY_MPS2) -> BodyFrame:
+    """Tilt angles and linear acceleration (AP, ML, V) in one fused pass.
+
+    Equivalent to :func:`tilt_angles` and ``to_ap_ml_v(q, remove_gravity(q, acc_mps2))``.
+    """
+    qq = _quats(q)
+    n = qq.shape[0]
+    acc = _vec3("acc_mps2", acc_mps2, n)
+    lin = np.empty((n, 3))
+    tilt = np.empty((n, 2))
+    body_frame_into(qq, acc, float(gravity_mps2), lin, tilt)
+    return BodyFrame(tilt[:, 0].copy(), tilt[:, 1].copy(), lin)
+
+
+# --------------------------------------------------------------------------- integration
+@dataclass(frozen=True)
+class IntegrationResult:
+    """Velocity and displacement from :func:`integrate_drift_controlled`.
+
+    Unpacks as ``vel, disp = result``; ``parameters`` records how they were obtained.
+    """
+
+    vel: np.ndarray
+    disp: np.ndarray
+    parameters: dict = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.vel, self.disp))
+
+
+def integrate_drift_controlled(
+    acc: np.ndarray,
+    fs_hz: float,
+    highpass_hz: float,
+    order: int = 2,
+    zero_phase: bool = True,
+) -> IntegrationResult:
+    """Double integration with a Butterworth high-pass before and after each integral.
+
+    ``a_hp = HP(acc)``, ``vel = HP(∫ a_hp dt)``, ``disp = HP(∫ vel dt)`` with trapezoidal
+    integrals (starting at 0) and ``HP`` a Butterworth high-pass of ``order`` at
+    ``highpass_hz``: zero-phase (:func:`~dmi_sensors.dsp.filters.filtfilt`, offline) when
+    ``zero_phase`` else causal (:class:`~dmi_sensors.dsp.filters.SosFilter`, same result as
+    :class:`DriftControlledIntegrator`). The high-passes remove sensor bias and the
+    integration drift it causes; components below ``highpass_hz`` are lost by design.
+
+    ``acc`` is ``(n,)`` or ``(n, c)`` (e.g. AP/ML/V columns), units m/s² -> m/s and m.
+    Run it on one gap-free segment at a time.
+    """
+    x = _as_samples(acc)
+    sos = butter_highpass(highpass_hz, fs_hz, order)
+    dt = 1.0 / fs_hz
+    if zero_phase:
+        a_hp = filtfilt(sos, x)
+        v = filtfilt(sos, trapezoid_into(a_hp, dt, np.zeros((2, x.shape[1] + 1)), np.empty_like(a_hp)))
+        d = filtfilt(sos, trapezoid_into(v, dt, np.zeros((2, x.shape[1] + 1)), np.empty_like(v)))
+    else:
+        v, d = DriftControlledIntegrator(fs_hz, highpass_hz, x.shape[1], order).process(x)
+    if np.ndim(acc) == 1:
+        v, d = v[:, 0], d[:, 0]
+    params = {
+        "method": "highpass-integrate-highpass-integrate-highpass",
+        "highpass_hz": float(highpass_hz),
+        "filter": f"butterworth order {order} high-pass",
+        "zero_phase": bool(zero_phase),
+        "integration": "trapezoid",
+        "fs_hz": float(fs_hz),
+    }
+    return IntegrationResult(v, d, params)
+
+
+class DriftControlledIntegrator:
+    """Streaming (causal) version of :func:`integrate_drift_controlled`.
+
+    ``process(acc)`` returns ``(vel, disp)`` for the new samples; state lives in three
+    :class:`SosFilter` objects and two trapezoid states (:attr:`state` lists them). Split
+    invariant; call :meth:`reset` at a gap.
+    """
+
+    def __init__(self, fs_hz: float, highpass_hz: float, n_channels: int = 1, order: int = 2) -> None:
+        self.fs_hz = float(fs_hz)
+        self.highpass_hz = float(highpass_hz)
+        self.n_channels = int(n_channels)
+        self.order = int(order)
+        sos = butter_highpass(highpass_hz, fs_hz, order)
+        self._hp = [SosFilter(sos, n_channels) for _ in range(3)]
+        self._trap = [np.zeros((2, n_channels + 1)) for _ in range(2)]
+        self.parameters = {
+            "method": "highpass-integrate-highpass-integrate-highpass",
+            "highpass_hz": self.highpass_hz,
+            "filter": f"butterworth order {order} high-pass",
+            "zero_phase": False,
+            "integration": "trapezoid",
+            "fs_hz": self.fs_hz,
+        }
+
+    @property
+    def state(self) -> list[np.ndarray]:
+        """The state arrays: three high-pass ``zi`` arrays and two trapezoid states."""
+        return [f.state for f in self._hp] + self._trap
+
+    def reset(self) -> None:
+        """Forget the past (velocity and displacement restart at 0)."""
+        for f in self._hp:
+            f.reset()
+        for t in self._trap:
+            t[:] = 0.0
+
+    def process(self, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(vel, disp)``, each ``(n, n_channels)``, for the next ``n`` samples of ``acc``."""
+        x = _as_samples(acc, self.n_channels)
+        dt = 1.0 / self.fs_hz
+        a = self._hp[0].process(x)
+        v = self._hp[1].process(trapezoid_into(a, dt, self._trap[0], np.empty_like(a)))
+        d = self._hp[2].process(trapezoid_into(v, dt, self._trap[1], np.empty_like(v)))
+        return v, d

@@ -1,0 +1,208 @@
+"""Butterworth design helpers and second-order-section filters, streaming and zero-phase.
+
+* :class:`SosFilter` — causal, streaming: ``process(x)`` on ``(n_samples, n_channels)``
+  float64 arrays, state carried between calls in :attr:`SosFilter.state` (scipy's ``zi``
+  layout ``(n_sections, 2, n_channels)``). Output is bit-identical to
+  ``scipy.signal.sosfilt(sos, x, axis=0, zi=state)`` however the input is split into calls.
+* :func:`filtfilt` / :class:`ZeroPhaseSosFilter` — offline forward-backward filtering equal
+  to ``scipy.signal.sosfiltfilt(sos, x, axis=0)`` (odd padding of ``3 * ntaps`` samples,
+  steady-state initial conditions, the same as scipy's defaults).
+
+Neither runs across a gap in the data on its own: split the recording at gaps
+(:func:`dmi_sensors.dsp.segments.gap_segments`) or call :meth:`SosFilter.reset` there.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from dmi_sensors.dsp._design import butter_design, steady_state_zi
+from dmi_sensors.dsp._sos_kernels import odd_extend, sos_filter_into, sos_filter_reverse_into
+
+__all__ = [
+    "SosFilter",
+    "ZeroPhaseSosFilter",
+    "butter_bandpass",
+    "butter_highpass",
+    "butter_lowpass",
+    "filtfilt",
+    "sosfiltfilt_padlen",
+]
+
+
+def _check_fs(cutoff_hz: float, fs_hz: float) -> None:
+    if not fs_hz > 0:
+        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+    if not 0 < cutoff_hz < fs_hz / 2:
+        raise ValueError(f"cutoff {cutoff_hz} Hz must lie strictly between 0 and Nyquist ({fs_hz / 2} Hz)")
+
+
+def butter_lowpass(cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
+    """Butterworth low-pass as second-order sections.
+
+    Equal to ``scipy.signal.butter(order, cutoff_hz, "lowpass", fs=fs_hz, output="sos")``
+    (computed by scipy once, then cached: see :mod:`dmi_sensors.dsp._design`).
+    """
+    _check_fs(cutoff_hz, fs_hz)
+    return butter_design("lowpass", order, cutoff_hz, fs_hz)[0]
+
+
+def butter_highpass(cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
+    """Butterworth high-pass as second-order sections (scipy ``butter(..., "highpass", output="sos")``)."""
+    _check_fs(cutoff_hz, fs_hz)
+    return butter_design("highpass", order, cutoff_hz, fs_hz)[0]
+
+
+def butter_bandpass(low_hz: float, high_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
+    """Butterworth band-pass ``[low_hz, high_hz]`` as sections; ``order`` per edge (2*order poles)."""
+    _check_fs(low_hz, fs_hz)
+    _check_fs(high_hz, fs_hz)
+    if not low_hz < high_hz:
+        raise ValueError(f"band-pass needs low_hz < high_hz, got {low_hz} >= {high_hz}")
+    return butter_design("bandpass", order, (low_hz, high_hz), fs_hz)[0]
+
+
+_F64 = np.dtype(np.float64)
+
+
+def _validate_sos(sos: np.ndarray) -> np.ndarray:
+    sos = np.ascontiguousarray(sos, dtype=np.float64)
+    if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
+        raise ValueError(f"sos must have shape (n_sections, 6), got {sos.shape}")
+    if not np.all(sos[:, 3] == 1.0):
+        raise ValueError("sos[:, 3] (a0 of every section) must be 1")
+    return sos
+
+
+def _as_samples(x: np.ndarray, n_channels: int | None = None) -> np.ndarray:
+    """``x`` as a C-contiguous float64 ``(n_samples, n_channels)`` array (1-D -> one channel)."""
+    arr = np.ascontiguousarray(x, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(f"expected an array of shape (n_samples, n_channels), got {arr.shape}")
+    if n_channels is not None and arr.shape[1] != n_channels:
+        raise ValueError(f"expected {n_channels} channels, got an array of shape {arr.shape}")
+    return arr
+
+
+class SosFilter:
+    """Causal streaming filter made of second-order sections.
+
+    Parameters
+    ----------
+    sos
+        ``(n_sections, 6)`` coefficients, e.g. from :func:`butter_lowpass`.
+    n_channels
+        Number of columns every call to :meth:`process` receives.
+    initial
+        ``"zero"``: the filter starts at rest (``state = 0``), exactly ``scipy.signal.sosfilt``.
+        ``"steady"``: at the first sample after construction or :meth:`reset` the state is set
+        to the steady state for a constant input equal to that sample
+        (``scipy.signal.sosfilt_zi(sos) * x[0]``), which avoids the start-up transient.
+
+    Attributes
+    ----------
+    state
+        ``(n_sections, 2, n_channels)`` float64 (scipy's ``zi`` layout for ``axis=0``); read it,
+        or assign to it, to inspect or move the filter's memory.
+
+    Notes
+    -----
+    ``process`` on any split of an input gives output bit-identical to one call on the whole.
+    """
+
+    def __init__(self, sos: np.ndarray, n_channels: int = 1, initial: Literal["zero", "steady"] = "zero") -> None:
+        if initial not in ("zero", "steady"):
+            raise ValueError(f"initial must be 'zero' or 'steady', got {initial!r}")
+        if n_channels < 1:
+            raise ValueError(f"n_channels must be >= 1, got {n_channels}")
+        self.sos = _validate_sos(sos)
+        self.n_channels = int(n_channels)
+        self.initial = initial
+        self.state = np.zeros((self.sos.shape[0], 2, self.n_channels))
+        if initial == "steady":
+            self._zi_unit = np.ascontiguousarray(steady_state_zi(self.sos))
+        else:
+            self._zi_unit = None
+        self._needs_init = initial == "steady"
+
+    @property
+    def n_sections(self) -> int:
+        """Number of second-order sections."""
+        return int(self.sos.shape[0])
+
+    def reset(self) -> None:
+        """Forget the past: zero state (and re-arm steady-state initialisation if chosen)."""
+        self.state[:] = 0.0
+        self._needs_init = self.initial == "steady"
+
+    def process(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Filter the next samples ``x`` ``(n_samples, n_channels)``; returns ``out`` (new array if None).
+
+        ``out`` may be a preallocated float64 array of the same shape (or ``x`` itself, for
+        in-place filtering). 1-D input is accepted when ``n_channels == 1``.
+        """
+        # fast path first: this is called once per BLE packet, so every check counts
+        if type(x) is not np.ndarray or x.dtype is not _F64 or x.ndim != 2 or x.shape[1] != self.n_channels:
+            x = _as_samples(x, self.n_channels)
+        if out is None:
+            out = np.empty_like(x)
+        elif type(out) is not np.ndarray or out.shape != x.shape or out.dtype is not _F64:
+            raise ValueError(f"out must be a float64 array of shape {x.shape}")
+        if self._needs_init and x.shape[0] > 0:
+            self.state[:] = self._zi_unit[:, :, None] * x[0][None, None, :]
+            self._needs_init = False
+        sos_filter_into(self.sos, x, self.state, out)
+        return out
+
+
+def sosfiltfilt_padlen(sos: np.ndarray) -> int:
+    """Default pad length of ``scipy.signal.sosfiltfilt``: ``3 * (2*n_sections + 1 - trailing zeros)``."""
+    sos = _validate_sos(sos)
+    ntaps = 2 * sos.shape[0] + 1
+    ntaps -= min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return 3 * ntaps
+
+
+def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None) -> np.ndarray:
+    """Zero-phase forward-backward filtering along axis 0, equal to ``scipy.signal.sosfiltfilt``.
+
+    Uses odd extension by ``padlen`` samples at each end (default
+    :func:`sosfiltfilt_padlen`), steady-state initial conditions scaled by the first sample
+    of each pass, exactly as scipy does. ``x`` is ``(n_samples,)`` or ``(n_samples, n_channels)``;
+    the output has the same shape. Needs ``n_samples > padlen``.
+    """
+    sos = _validate_sos(sos)
+    x_in = np.asarray(x)
+    arr = _as_samples(x_in)
+    edge = sosfiltfilt_padlen(sos) if padlen is None else int(padlen)
+    if arr.shape[0] <= edge:
+        raise ValueError(f"the input must be longer than padlen = {edge} samples, got {arr.shape[0]}")
+    zi_unit = np.ascontiguousarray(steady_state_zi(sos))
+    ext = odd_extend(arr, edge) if edge > 0 else arr.copy()
+    zi = zi_unit[:, :, None] * ext[0][None, None, :]
+    sos_filter_into(sos, ext, zi, ext)
+    y = ext
+    zi = zi_unit[:, :, None] * y[-1][None, None, :]
+    sos_filter_reverse_into(sos, y, zi, y)
+    y = y[edge : y.shape[0] - edge] if edge > 0 else y
+    y = np.ascontiguousarray(y)
+    return y.reshape(x_in.shape) if x_in.ndim == 1 else y
+
+
+class ZeroPhaseSosFilter:
+    """Offline zero-phase filter object (parameters in ``__init__``), applying :func:`filtfilt`.
+
+    Not a streaming filter: each :meth:`apply` call filters one complete, gap-free segment.
+    """
+
+    def __init__(self, sos: np.ndarray, padlen: int | None = None) -> None:
+        self.sos = _validate_sos(sos)
+        self.padlen = sosfiltfilt_padlen(self.sos) if padlen is None else int(padlen)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Zero-phase filtered copy of ``x`` (``(n,)`` or ``(n, c)``, ``n > padlen``)."""
+        return filtfilt(self.sos, x, self.padlen)

@@ -1,0 +1,230 @@
+"""Streaming 6-axis orientation filters (Madgwick, Mahony) and still-period gyro-bias estimation.
+
+Inputs are the gyroscope (rad/s) and specific force (m/s², reads ``+g`` upwards when still)
+in the same frame (sensor, or body after alignment). The output quaternion ``[w, x, y, z]``
+rotates that frame into the world frame (z up, heading = the heading at the first sample),
+``v_world = q ⊗ v ⊗ q*`` (see ``docs/data-contract.md``).
+
+Both filters equal ``ahrs.filters.Madgwick`` / ``ahrs.filters.Mahony`` (ahrs 0.4, IMU mode)
+given the same gains, sample rate and initial state, to rounding error. Like ahrs, the
+first sample after construction or :meth:`reset` only sets the initial attitude (from its
+accelerometer reading, or ``q0``) and is returned unchanged; every later sample is one
+filter step with ``dt = 1 / fs_hz``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dmi_sensors.dsp._orientation_kernels import madgwick_imu_into, mahony_imu_into
+
+__all__ = ["GyroBiasEstimate", "Madgwick", "Mahony", "estimate_gyro_bias_still"]
+
+_EMPTY = np.zeros(0)
+
+
+def _check_q0(q0: np.ndarray | None) -> np.ndarray:
+    if q0 is None:
+        return _EMPTY
+    q = np.array(q0, dtype=np.float64).reshape(-1)
+    if q.shape != (4,) or not np.all(np.isfinite(q)) or np.linalg.norm(q) == 0.0:
+        raise ValueError(f"q0 must be a finite non-zero quaternion [w, x, y, z], got {q0!r}")
+    return q
+
+
+def _as_vec3(name: str, a: np.ndarray) -> np.ndarray:
+    if type(a) is np.ndarray and a.ndim == 2 and a.dtype == np.float64 and a.shape[1] == 3:
+        return a
+    arr = np.ascontiguousarray(a, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (n_samples, 3), got {arr.shape}")
+    return arr
+
+
+def _prepare(gyr: np.ndarray, acc: np.ndarray, out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gyr = _as_vec3("gyr_rps", gyr)
+    acc = _as_vec3("acc_mps2", acc)
+    n = gyr.shape[0]
+    if acc.shape[0] != n:
+        raise ValueError(f"gyr_rps and acc_mps2 must have the same length, got {n} and {acc.shape[0]}")
+    if out is None:
+        out = np.empty((n, 4))
+    elif out.shape != (n, 4) or out.dtype != np.float64:
+        raise ValueError(f"out must be float64 of shape ({n}, 4), got {out.dtype} {out.shape}")
+    return gyr, acc, out
+
+
+class Madgwick:
+    """Madgwick's gradient-descent IMU orientation filter (Madgwick et al. 2011), streaming.
+
+    Parameters
+    ----------
+    fs_hz
+        Sample rate; the filter step is ``dt = 1 / fs_hz``.
+    gain
+        ``beta``, the gradient step (rad/s); ahrs' default 0.033.
+    q0
+        Initial attitude ``[w, x, y, z]`` (normalised here); ``None``: from the first
+        accelerometer sample (zero heading).
+
+    Attributes
+    ----------
+    state
+        float64 ``(5,)``: ``[q_w, q_x, q_y, q_z, initialised]``. Assign to it to restore a state.
+    """
+
+    def __init__(self, fs_hz: float, gain: float = 0.033, q0: np.ndarray | None = None) -> None:
+        if not fs_hz > 0:
+            raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+        if not gain >= 0:
+            raise ValueError(f"gain must be >= 0, got {gain}")
+        self.fs_hz = float(fs_hz)
+        self.gain = float(gain)
+        self.dt_s = 1.0 / self.fs_hz
+        self.q0 = _check_q0(q0)
+        self.state = np.zeros(5)
+
+    @property
+    def q(self) -> np.ndarray:
+        """The current attitude ``[w, x, y, z]`` (a view of the state)."""
+        return self.state[:4]
+
+    def reset(self) -> None:
+        """Back to the uninitialised state: the next sample sets the attitude again."""
+        self.state[:] = 0.0
+
+    def process(self, gyr_rps: np.ndarray, acc_mps2: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Quaternions ``(n, 4)`` after each of the next ``n`` samples (``gyr_rps``, ``acc_mps2`` each ``(n, 3)``)."""
+        gyr, acc, out = _prepare(gyr_rps, acc_mps2, out)
+        madgwick_imu_into(gyr, acc, self.gain, self.dt_s, self.q0, self.state, out)
+        return out
+
+
+class Mahony:
+    """Mahony's explicit complementary IMU filter (Mahony et al. 2008), streaming.
+
+    Parameters
+    ----------
+    fs_hz
+        Sample rate; ``dt = 1 / fs_hz``.
+    k_p, k_i
+        Proportional and integral gains (ahrs defaults 1.0 and 0.3).
+    q0
+        Initial attitude ``[w, x, y, z]``; ``None``: from the first accelerometer sample.
+    b0_rps
+        Initial gyro-bias estimate (3,), rad/s (default zeros).
+
+    Attributes
+    ----------
+    state
+        float64 ``(8,)``: ``[q_w, q_x, q_y, q_z, b_x, b_y, b_z, initialised]``; ``b`` is the
+        integral term, an estimate of the gyro bias in rad/s.
+    """
+
+    def __init__(
+        self,
+        fs_hz: float,
+        k_p: float = 1.0,
+        k_i: float = 0.3,
+        q0: np.ndarray | None = None,
+        b0_rps: np.ndarray | None = None,
+    ) -> None:
+        if not fs_hz > 0:
+            raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+        if not (k_p >= 0 and k_i >= 0):
+            raise ValueError(f"gains must be >= 0, got k_p={k_p}, k_i={k_i}")
+        self.fs_hz = float(fs_hz)
+        self.k_p = float(k_p)
+        self.k_i = float(k_i)
+        self.dt_s = 1.0 / self.fs_hz
+        self.q0 = _check_q0(q0)
+        self.b0_rps = np.zeros(3) if b0_rps is None else np.array(b0_rps, dtype=np.float64).reshape(3)
+        self.state = np.zeros(8)
+        self.reset()
+
+    @property
+    def q(self) -> np.ndarray:
+        """The current attitude ``[w, x, y, z]`` (a view of the state)."""
+        return self.state[:4]
+
+    @property
+    def bias_rps(self) -> np.ndarray:
+        """The current gyro-bias estimate (integral term), rad/s (a view of the state)."""
+        return self.state[4:7]
+
+    def reset(self) -> None:
+        """Back to the uninitialised state with the bias estimate ``b0_rps``."""
+        self.state[:] = 0.0
+        self.state[4:7] = self.b0_rps
+
+    def process(self, gyr_rps: np.ndarray, acc_mps2: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Quaternions ``(n, 4)`` after each of the next ``n`` samples."""
+        gyr, acc, out = _prepare(gyr_rps, acc_mps2, out)
+        mahony_imu_into(gyr, acc, self.k_p, self.k_i, self.dt_s, self.q0, self.state, out)
+        return out
+
+
+@dataclass(frozen=True)
+class GyroBiasEstimate:
+    """Result of :func:`estimate_gyro_bias_still`.
+
+    Attributes
+    ----------
+    bias_rps
+        Mean angular rate over the still samples, (3,) rad/s (NaN when none were still).
+    still
+        Boolean mask ``(n,)`` of the samples judged still.
+    n_still
+        Number of still samples used.
+    parameters
+        The thresholds and window used.
+    """
+
+    bias_rps: np.ndarray
+    still: np.ndarray
+    n_still: int
+    parameters: dict
+
+
+def estimate_gyro_bias_still(
+    gyr_rps: np.ndarray,
+    acc_mps2: np.ndarray,
+    fs_hz: float,
+    window_s: float = 1.0,
+    gyr_std_max_rps: float = 0.01,
+    acc_std_max_mps2: float = 0.05,
+    min_still_s: float = 1.0,
+) -> GyroBiasEstimate:
+    """Gyro bias from still periods.
+
+    A sample is *still* when it lies in a window of ``window_s`` (centred, non-overlapping
+    blocks) in which every gyro axis' standard deviation is below ``gyr_std_max_rps`` and
+    the specific-force magnitude's standard deviation is below ``acc_std_max_mps2``. The bias
+    is the mean angular rate over all still samples (a still sensor reads only its bias and
+    noise). Fewer than ``min_still_s`` seconds of stillness give ``bias_rps = NaN``.
+    """
+    gyr = _as_vec3("gyr_rps", gyr_rps)
+    acc = _as_vec3("acc_mps2", acc_mps2)
+    n = gyr.shape[0]
+    if acc.shape[0] != n:
+        raise ValueError("gyr_rps and acc_mps2 must have the same length")
+    w = max(2, round(window_s * fs_hz))
+    still = np.zeros(n, dtype=bool)
+    n_blocks = n // w
+    if n_blocks:
+        g = gyr[: n_blocks * w].reshape(n_blocks, w, 3)
+        a = np.linalg.norm(acc[: n_blocks * w], axis=1).reshape(n_blocks, w)
+        ok = (g.std(axis=1) < gyr_std_max_rps).all(axis=1) & (a.std(axis=1) < acc_std_max_mps2)
+        still[: n_blocks * w] = np.repeat(ok, w)
+    n_still = int(still.sum())
+    bias = np.full(3, np.nan) if n_still < max(1, min_still_s * fs_hz) else gyr[still].mean(axis=0)
+    params = {
+        "window_s": window_s,
+        "gyr_std_max_rps": gyr_std_max_rps,
+        "acc_std_max_mps2": acc_std_max_mps2,
+        "min_still_s": min_still_s,
+        "fs_hz": fs_hz,
+    }
+    return GyroBiasEstimate(bias_rps=bias, still=still, n_still=n_still, parameters=params)

@@ -1,0 +1,71 @@
+"""DMI sessions: subjects, exercise plans, tagging, posture and repetition detection, windows.
+
+The model (``Subject``, ``Exercise``, ``Plan``, ``CATALOGUE``) and the ``Tagger`` import only
+the standard library; the signal-based parts (posture and repetition detection, windows,
+``plan_to_segments``) load numpy/pandas/scipy when first used. See ``docs/sessions.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from dmi_sensors.session.catalogue import CATALOGUE, example_plan, example_plan_text
+from dmi_sensors.session.events import ALL_EVENT_COLUMNS, EventRecord, empty_events, events_frame, normalise_events
+from dmi_sensors.session.model import PLAN_FORMAT, Exercise, Plan, Subject
+from dmi_sensors.session.tagger import Tagger
+from dmi_sensors.session.vocab import (
+    DIAGNOSIS_CATEGORIES,
+    EVENT_KINDS,
+    MILESTONES,
+    POSITIONS,
+    POSTURES,
+    SUPPORT_POINTS,
+    SURFACES,
+)
+
+#: Public names loaded on first use (they need numpy / pandas / scipy).
+_LAZY = {
+    "KeyTagger": "dmi_sensors.session.keys",
+    "detect_postures": "dmi_sensors.session.posture",
+    "classify_gravity": "dmi_sensors.session.posture",
+    "PostureParams": "dmi_sensors.session.posture",
+    "detect_repetitions": "dmi_sensors.session.repetitions",
+    "RepetitionParams": "dmi_sensors.session.repetitions",
+    "make_windows": "dmi_sensors.session.windows",
+    "tag_windows": "dmi_sensors.session.windows",
+    "plan_to_segments": "dmi_sensors.session.simplan",
+}
+
+__all__ = [
+    "ALL_EVENT_COLUMNS",
+    "CATALOGUE",
+    "DIAGNOSIS_CATEGORIES",
+    "EVENT_KINDS",
+    "MILESTONES",
+    "PLAN_FORMAT",
+    "POSITIONS",
+    "POSTURES",
+    "SUPPORT_POINTS",
+    "SURFACES",
+    "EventRecord",
+    "Exercise",
+    "Plan",
+    "Subject",
+    "Tagger",
+    "empty_events",
+    "events_frame",
+    "example_plan",
+    "example_plan_text",
+    "normalise_events",
+    *sorted(_LAZY),
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dmi_sensors.session' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,106 @@
+"""Small signal helpers shared by posture and repetition detection (offline, zero-phase).
+
+Offline on purpose: detection runs on a recorded stretch (or a replayed one), so zero-phase
+filters (``scipy.signal.sosfiltfilt``) avoid onset lags. Intervals are half-open sample
+ranges ``[start, stop)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+__all__ = ["bandpass", "check_inputs", "label_runs", "lowpass", "merge_short_runs", "moving_rms", "runs"]
+
+
+def check_inputs(time_s: np.ndarray, fs_hz: float, **arrays: np.ndarray | None) -> tuple[np.ndarray, dict]:
+    """Validate a uniformly sampled recording; returns float arrays."""
+    t = np.asarray(time_s, dtype=np.float64)
+    if t.ndim != 1:
+        raise ValueError(f"time_s must be 1-D, got shape {t.shape}")
+    if not (np.isfinite(fs_hz) and fs_hz > 0):
+        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+    out = {}
+    for name, arr in arrays.items():
+        if arr is None:
+            out[name] = None
+            continue
+        a = np.asarray(arr, dtype=np.float64)
+        if a.shape != (t.shape[0], 3):
+            raise ValueError(f"{name} must have shape ({t.shape[0]}, 3), got {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} contains NaN or infinite values (resample gaps first)")
+        out[name] = a
+    return t, out
+
+
+def _pad_ok(n: int, sos: np.ndarray) -> int:
+    # sosfiltfilt's default padlen is 3 * (2 * len(sos) + 1); shorten it for short inputs.
+    return min(n - 1, 3 * (2 * len(sos) + 1))
+
+
+def lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float, order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth low-pass along axis 0."""
+    sos = signal.butter(order, cutoff_hz, btype="low", fs=fs_hz, output="sos")
+    if x.shape[0] < 2:
+        return x.copy()
+    return signal.sosfiltfilt(sos, x, axis=0, padlen=_pad_ok(x.shape[0], sos))
+
+
+def bandpass(x: np.ndarray, fs_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth band-pass along axis 0 (high edge clipped below Nyquist)."""
+    high_hz = min(high_hz, 0.45 * fs_hz)
+    sos = signal.butter(order, (low_hz, high_hz), btype="band", fs=fs_hz, output="sos")
+    if x.shape[0] < 2:
+        return np.zeros_like(x)
+    return signal.sosfiltfilt(sos, x, axis=0, padlen=_pad_ok(x.shape[0], sos))
+
+
+def moving_rms(x: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving RMS of a 1-D signal over ``n`` samples (shorter at the edges)."""
+    n = max(1, int(n))
+    c = np.concatenate(([0.0], np.cumsum(x * x)))
+    idx = np.arange(x.shape[0])
+    lo = np.clip(idx - n // 2, 0, x.shape[0])
+    hi = np.clip(idx - n // 2 + n, 0, x.shape[0])
+    return np.sqrt(np.maximum(c[hi] - c[lo], 0.0) / np.maximum(hi - lo, 1))
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and stops (exclusive) of the runs of True in a boolean array."""
+    m = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    d = np.diff(m.astype(np.int8))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def label_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run-length encoding of a label array: (starts, stops, values)."""
+    n = labels.shape[0]
+    if n == 0:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, labels[:0]
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    stops = np.concatenate((change, [n]))
+    return starts, stops, labels[starts]
+
+
+def merge_short_runs(labels: np.ndarray, min_len: int) -> np.ndarray:
+    """Absorb runs shorter than ``min_len`` samples into a neighbour, shortest first.
+
+    A short run takes the label of its longer neighbour (the earlier one on a tie); runs
+    with equal labels then join. Stops when every run is at least ``min_len`` long or only
+    one run is left.
+    """
+    out = labels.copy()
+    while True:
+        starts, stops, values = label_runs(out)
+        lengths = stops - starts
+        if len(lengths) <= 1:
+            return out
+        i = int(np.argmin(lengths))
+        if lengths[i] >= min_len:
+            return out
+        left = lengths[i - 1] if i > 0 else -1
+        right = lengths[i + 1] if i + 1 < len(lengths) else -1
+        out[starts[i] : stops[i]] = values[i - 1] if left >= right else values[i + 1]

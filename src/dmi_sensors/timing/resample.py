@@ -1,0 +1,82 @@
+"""Resampling onto a uniform time grid, never across a gap.
+
+The grid is anchored at the session start: grid times are whole multiples of
+``1 / fs_hz`` (``t_k = k / fs_hz``), so sensors resampled separately share one grid.
+Values are interpolated linearly between the two neighbouring samples. A grid time that
+falls between two samples separated by a gap — ``gap_before`` set on the later one, or a
+time step longer than ``max_gap_s`` — gets NaN and ``valid_mask = False``: nothing is
+interpolated across lost data. Split the output at invalid stretches
+(:func:`dmi_sensors.dsp.segments.segments_from_mask`) before filtering.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["resample_uniform"]
+
+
+def resample_uniform(
+    time_s: np.ndarray,
+    values: np.ndarray,
+    fs_hz: float,
+    gap_before: np.ndarray | None = None,
+    max_gap_s: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Linear resampling of ``values`` (``(n,)`` or ``(n, c)``) at sample ``time_s`` onto ``k / fs_hz``.
+
+    Parameters
+    ----------
+    time_s
+        Strictly increasing sample times, s (e.g. from :func:`dmi_sensors.timing.sample_times`).
+    values
+        Samples, one row per time.
+    fs_hz
+        Rate of the output grid.
+    gap_before
+        Optional per-sample gap flags; no interpolation between sample ``i-1`` and ``i``
+        where ``gap_before[i]``.
+    max_gap_s
+        Longest step bridged by interpolation; default 1.5 times the median input step.
+
+    Returns
+    -------
+    (t, v, valid_mask)
+        Grid times ``(m,)`` covering ``[time_s[0], time_s[-1]]``, resampled values
+        ``(m,)``/``(m, c)`` (NaN where invalid), and the boolean validity mask ``(m,)``.
+    """
+    t = np.asarray(time_s, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if t.ndim != 1 or v.shape[0] != t.shape[0]:
+        raise ValueError(f"time_s (n,) and values (n, ...) must match, got {t.shape} and {v.shape}")
+    if not fs_hz > 0:
+        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+    n = t.shape[0]
+    if n < 2:
+        raise ValueError("resample_uniform needs at least 2 samples")
+    dt = np.diff(t)
+    if not np.all(dt > 0):
+        raise ValueError("time_s must be strictly increasing")
+    if max_gap_s is None:
+        max_gap_s = 1.5 * float(np.median(dt))
+    bridge_ok = dt <= max_gap_s
+    if gap_before is not None:
+        g = np.asarray(gap_before, dtype=bool)
+        if g.shape != t.shape:
+            raise ValueError(f"gap_before must have shape {t.shape}, got {g.shape}")
+        bridge_ok &= ~g[1:]
+    k0 = int(np.ceil(t[0] * fs_hz - 1e-9))
+    k1 = int(np.floor(t[-1] * fs_hz + 1e-9))
+    grid = np.arange(k0, k1 + 1, dtype=np.float64) / fs_hz
+    # interval index j: t[j] <= grid < t[j+1] (the last grid point may equal t[-1])
+    j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, n - 2)
+    frac = (grid - t[j]) / dt[j]
+    exact_left = np.isclose(grid, t[j], rtol=0, atol=1e-9)
+    exact_right = np.isclose(grid, t[j + 1], rtol=0, atol=1e-9)
+    valid = bridge_ok[j] | exact_left | exact_right
+    v2 = v.reshape(n, -1)
+    out = v2[j] + (v2[j + 1] - v2[j]) * frac[:, None]
+    out[exact_left] = v2[j[exact_left]]
+    out[exact_right & ~exact_left] = v2[j[exact_right & ~exact_left] + 1]
+    out[~valid] = np.nan
+    return grid, out.reshape((grid.shape[0], *v.shape[1:])), valid

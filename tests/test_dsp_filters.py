@@ -1,0 +1,244 @@
+"""SosFilter / filtfilt: equal to scipy, equal to a pure-Python reference, chunk invariant, physics."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+from dsp_helpers import sos_reference
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dmi_sensors.dsp import (
+    SosFilter,
+    ZeroPhaseSosFilter,
+    butter_bandpass,
+    butter_highpass,
+    butter_lowpass,
+    filtfilt,
+    sosfiltfilt_padlen,
+)
+from dmi_sensors.dsp._sos_kernels import sos_filter_into
+
+FS = 100.0
+DESIGNS = {
+    "low": lambda: butter_lowpass(10.0, FS, order=4),
+    "high": lambda: butter_highpass(0.5, FS, order=2),
+    "band": lambda: butter_bandpass(0.1, 20.0, FS, order=3),
+    "low8": lambda: butter_lowpass(5.0, FS, order=8),
+}
+
+
+def _signal(n: int, c: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / FS
+    return np.sin(2 * np.pi * 1.3 * t)[:, None] + 0.5 * rng.standard_normal((n, c)) + 3.0
+
+
+def test_design_helpers_equal_scipy_butter():
+    np.testing.assert_array_equal(butter_lowpass(10, FS, 4), ss.butter(4, 10, "lowpass", fs=FS, output="sos"))
+    np.testing.assert_array_equal(butter_highpass(0.5, FS, 2), ss.butter(2, 0.5, "highpass", fs=FS, output="sos"))
+    np.testing.assert_array_equal(
+        butter_bandpass(0.1, 20, FS, 3), ss.butter(3, [0.1, 20], "bandpass", fs=FS, output="sos")
+    )
+
+
+@pytest.mark.parametrize("bad", [(0.0, FS), (50.0, FS), (60.0, FS), (10.0, 0.0)])
+def test_design_rejects_cutoffs_outside_nyquist(bad):
+    with pytest.raises(ValueError, match=r"cutoff|fs_hz"):
+        butter_lowpass(*bad)
+
+
+@pytest.mark.parametrize("design", sorted(DESIGNS))
+def test_sosfilter_equals_scipy_sosfilt(design):
+    sos = DESIGNS[design]()
+    x = _signal(3000, 6)
+    ref = ss.sosfilt(sos, x, axis=0)
+    y = SosFilter(sos, 6).process(x)
+    assert np.max(np.abs(y - ref)) <= 1e-12
+    np.testing.assert_array_equal(y, ref)  # the arithmetic order is scipy's: bit-identical
+
+
+def test_sosfilter_state_is_scipy_zi_and_carries_over():
+    sos = DESIGNS["band"]()
+    x = _signal(1000, 3, seed=1)
+    zi0 = np.random.default_rng(2).standard_normal((sos.shape[0], 2, 3))
+    f = SosFilter(sos, 3)
+    f.state[:] = zi0
+    y = f.process(x)
+    ref, zf = ss.sosfilt(sos, x, axis=0, zi=zi0)
+    np.testing.assert_array_equal(y, ref)
+    np.testing.assert_array_equal(f.state, zf)
+
+
+def test_sosfilter_steady_initial_conditions_equal_sosfilt_zi():
+    sos = DESIGNS["low"]()
+    x = _signal(500, 2, seed=3)
+    f = SosFilter(sos, 2, initial="steady")
+    y = f.process(x)
+    zi = ss.sosfilt_zi(sos)[:, :, None] * x[0][None, None, :]
+    ref, _ = ss.sosfilt(sos, x, axis=0, zi=zi)
+    np.testing.assert_array_equal(y, ref)
+    # a constant input stays exactly constant-ish from the first sample (no start-up transient)
+    c = np.full((200, 2), 9.81)
+    g = SosFilter(sos, 2, initial="steady")
+    assert np.max(np.abs(g.process(c) - 9.81)) < 1e-12
+
+
+def test_reset_restores_initial_behaviour():
+    sos = DESIGNS["high"]()
+    x = _signal(400, 2)
+    for initial in ("zero", "steady"):
+        f = SosFilter(sos, 2, initial=initial)
+        first = f.process(x)
+        f.reset()
+        np.testing.assert_array_equal(f.process(x), first)
+
+
+def test_kernel_equals_pure_python_reference():
+    sos = DESIGNS["low8"]()
+    x = _signal(300, 3, seed=4)
+    zi = np.random.default_rng(5).standard_normal((sos.shape[0], 2, 3))
+    ref_y, ref_zf = sos_reference(sos, x, zi)
+    zk = zi.copy()
+    y = np.empty_like(x)
+    sos_filter_into(sos, x, zk, y)
+    np.testing.assert_allclose(y, ref_y, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(zk, ref_zf, rtol=0, atol=1e-13)
+
+
+def test_reverse_kernel_and_odd_extension_equal_references():
+    from scipy.signal._arraytools import odd_ext
+
+    from dmi_sensors.dsp._sos_kernels import odd_extend, sos_filter_reverse_into
+
+    sos = DESIGNS["band"]()
+    x = _signal(120, 2, seed=8)
+    zi = np.random.default_rng(9).standard_normal((sos.shape[0], 2, 2))
+    ref_y, ref_zf = sos_reference(sos, x[::-1], zi)
+    zk = zi.copy()
+    y = np.empty_like(x)
+    sos_filter_reverse_into(sos, x, zk, y)
+    np.testing.assert_allclose(y[::-1], ref_y, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(zk, ref_zf, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(odd_extend(x, 17), odd_ext(x, 17, axis=0))
+
+
+def test_one_dimensional_input_and_in_place_output():
+    sos = DESIGNS["low"]()
+    x = _signal(200, 1)[:, 0]
+    y = SosFilter(sos, 1).process(x)
+    np.testing.assert_array_equal(y[:, 0], ss.sosfilt(sos, x))
+    buf = _signal(200, 2)
+    ref = ss.sosfilt(sos, buf, axis=0)
+    out = SosFilter(sos, 2).process(buf, out=buf)
+    assert out is buf
+    np.testing.assert_array_equal(buf, ref)
+
+
+def test_wrong_channel_count_is_rejected():
+    f = SosFilter(DESIGNS["low"](), 3)
+    with pytest.raises(ValueError, match="3 channels"):
+        f.process(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="shape"):
+        f.process(np.zeros((10, 3)), out=np.zeros((10, 2)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    design=st.sampled_from(sorted(DESIGNS)),
+    initial=st.sampled_from(["zero", "steady"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=257), max_size=8),
+)
+def test_chunk_invariance(design, initial, cuts):
+    """Any split of the input into process() calls gives bit-identical output."""
+    sos = DESIGNS[design]()
+    x = _signal(257, 4, seed=7)
+    whole = SosFilter(sos, 4, initial=initial).process(x)
+    f = SosFilter(sos, 4, initial=initial)
+    bounds = [0, *sorted(cuts), len(x)]
+    parts = [f.process(x[a:b]) for a, b in itertools.pairwise(bounds)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+# ----------------------------------------------------------------------------- zero phase
+@pytest.mark.parametrize("design", sorted(DESIGNS))
+@pytest.mark.parametrize("n", [100, 1001])
+def test_filtfilt_equals_scipy_sosfiltfilt(design, n):
+    sos = DESIGNS[design]()
+    x = _signal(n, 3, seed=n)
+    ref = ss.sosfiltfilt(sos, x, axis=0)
+    y = filtfilt(sos, x)
+    assert y.shape == x.shape
+    assert np.max(np.abs(y - ref)) <= 1e-12
+
+
+def test_filtfilt_one_dimensional_and_explicit_padlen():
+    sos = DESIGNS["band"]()
+    x = _signal(400, 1)[:, 0]
+    for padlen in (None, 0, 17, 150):
+        ref = ss.sosfiltfilt(sos, x, padlen=padlen)
+        y = filtfilt(sos, x, padlen=padlen)
+        assert y.shape == x.shape
+        assert np.max(np.abs(y - ref)) <= 1e-12
+    assert ZeroPhaseSosFilter(sos).padlen == sosfiltfilt_padlen(sos)
+    np.testing.assert_array_equal(ZeroPhaseSosFilter(sos).apply(x), filtfilt(sos, x))
+
+
+def test_filtfilt_too_short_raises():
+    sos = DESIGNS["low"]()
+    with pytest.raises(ValueError, match="longer than padlen"):
+        filtfilt(sos, np.zeros(sosfiltfilt_padlen(sos)))
+
+
+def test_lowpass_physics_gain_and_zero_phase():
+    """A 1 Hz sine passes a 10 Hz low-pass unchanged in amplitude; zero-phase keeps its timing;
+    a 30 Hz sine is attenuated by |H(30 Hz)|^2 (two passes)."""
+    sos = butter_lowpass(10.0, FS, order=4)
+    t = np.arange(4000) / FS
+    slow = np.sin(2 * np.pi * 1.0 * t)
+    fast = np.sin(2 * np.pi * 30.0 * t)
+    y = filtfilt(sos, slow)
+    mid = slice(500, 3500)
+    np.testing.assert_allclose(y[mid], slow[mid], atol=2e-3)
+    _, h = ss.sosfreqz(sos, worN=[30.0], fs=FS)
+    yf = filtfilt(sos, fast)
+    amp = np.sqrt(2) * np.std(yf[mid])
+    np.testing.assert_allclose(amp, np.abs(h[0]) ** 2, rtol=0.02)
+    # causal filter: delayed by the group delay, DC gain exactly 1 at steady state
+    c = SosFilter(sos, 1).process(np.ones(2000))
+    assert abs(c[-1, 0] - 1.0) < 1e-12
+
+
+# ----------------------------------------------------------------------------- design cache
+def test_design_cache_returns_scipy_numbers_exactly(tmp_path, monkeypatch):
+    from dmi_sensors.dsp import _design
+
+    monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    sos, zi = _design.butter_design("bandpass", 3, (0.2, 7.5), 64.0)
+    np.testing.assert_array_equal(sos, ss.butter(3, [0.2, 7.5], "bandpass", fs=64.0, output="sos"))
+    np.testing.assert_array_equal(zi, ss.sosfilt_zi(sos))
+    assert _design.cache_path().parent == tmp_path and _design.cache_path().exists()
+    # a new process (empty memory) reads the same numbers back from disk, without scipy
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    sos2, zi2 = _design.butter_design("bandpass", 3, (0.2, 7.5), 64.0)
+    np.testing.assert_array_equal(sos2, sos)
+    np.testing.assert_array_equal(zi2, zi)
+    np.testing.assert_array_equal(_design.steady_state_zi(sos), ss.sosfilt_zi(sos))
+
+
+def test_design_cache_survives_a_corrupt_or_unwritable_file(tmp_path, monkeypatch):
+    from dmi_sensors.dsp import _design
+
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(tmp_path))
+    _design.cache_path().write_text('{"lowpass|4|[10.0]|100.0|scipy-x": {"sos": "garbage"')
+    np.testing.assert_array_equal(butter_lowpass(10.0, FS), ss.butter(4, 10.0, fs=FS, output="sos"))
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(blocked / "sub"))
+    monkeypatch.setattr(_design, "_MEMORY", {})
+    np.testing.assert_array_equal(butter_highpass(1.0, FS), ss.butter(4, 1.0, "highpass", fs=FS, output="sos"))
