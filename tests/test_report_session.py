@@ -274,3 +274,40 @@ def test_demo_recording_through_bleak_and_emulated_bluez(tmp_path):
     ex_rows = analysis.exercises
     assert list(ex_rows["repetitions"]) == [2, 2]
     assert (ex_rows["posture_detected"] == "standing").all()
+
+
+def test_report_and_progress_commands(demo, tmp_path):
+    """`dmi-sensors report` reuses the stored run; --reanalyse appends a new one; `progress` writes its page."""
+    import contextlib
+    import io
+    import shutil
+
+    from dmi_sensors import cli
+
+    db = tmp_path / "copy.sqlite"
+    shutil.copy(demo.db_path, db)
+    out = tmp_path / "out"
+    with store_mod.SessionStore(db) as st:
+        before = latest_run(st, 2).run_id
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli.main(["report", "2", "--db", str(db), "--out", str(out)]) == 0
+        assert (
+            cli.main(
+                ["report", "2", "--db", str(db), "--out", str(out / "chi2"), "--reanalyse", "--ellipse-method", "chi2"]
+            )
+            == 0
+        )
+        assert cli.main(["progress", "DEMO01", "--db", str(db), "--out", str(out)]) == 0
+    text = buf.getvalue()
+    assert f"report: {out / 'session-2.html'}" in text
+    assert f"progress report: {out / 'progress-DEMO01.html'}" in text
+    with store_mod.SessionStore(db) as st:
+        run = latest_run(st, 2)
+        assert run.run_id != before
+        assert run.parameters["analysis"]["ellipse_method"] == "chi2"
+        n_runs = {r.parameters.get("run_id") for r in st.results(2)}
+        assert len(n_runs) == 2  # nothing overwritten
+    parsed = parse_report(out / "chi2" / "session-2.html")
+    assert run.run_id in parsed.text
+    assert cli.main(["report", "99", "--db", str(db), "--out", str(out)]) == 1  # unknown session: one error line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -49,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     from dmi_sensors.store import SessionStore
 
     with SessionStore(args.db, create=False) as store:
+        if args.session not in store.session_ids():
+            print(f"dmi-sensors report: error: {store.path}: no session {args.session}", file=sys.stderr)
+            return 1
         if args.reanalyse or latest_run(store, args.session) is None:
             analyse_session(store, args.session, analysis_params(args))
             print(f"analysed session {args.session}; results stored in {store.path}")
