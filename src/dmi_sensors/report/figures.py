@@ -100,6 +100,7 @@ def timeline_figure(
     *,
     title: str = "",
     max_points: int = MAX_TIMELINE_POINTS,
+    max_named_bands: int = 8,
 ):
     """Signals against session time with exercise and repetition bands.
 
@@ -116,6 +117,9 @@ def timeline_figure(
         Events table (``contract.EVENT_COLUMNS`` + ``kind``): exercise rows are drawn as
         bands coloured by ``support`` and labelled with ``exercise``; repetition rows as
         thin vertical lines at their onsets.
+    max_named_bands
+        With more exercise rows than this, bands are labelled 1, 2, … (in time order)
+        instead of by name, so labels do not collide.
     """
     t = np.asarray(time_s, dtype=np.float64)
     if not panels:
@@ -152,12 +156,14 @@ def timeline_figure(
         top = axes[0]
         if ex is not None and len(ex):
             trans = top.get_xaxis_transform()
-            for k, row in enumerate(ex.itertuples(index=False)):
+            numbered = len(ex) > max_named_bands
+            for k, row in enumerate(ex.sort_values("onset_s").itertuples(index=False)):
                 mid = row.onset_s + row.duration_s / 2
+                label = str(k + 1) if numbered else str(row.exercise)
                 top.text(
                     mid,
-                    1.02 + 0.09 * (k % 2),
-                    str(row.exercise),
+                    1.02 + (0.0 if numbered else 0.09 * (k % 2)),
+                    label,
                     transform=trans,
                     ha="center",
                     va="bottom",

@@ -353,13 +353,23 @@ def build_session_report(
                 fig_stab = figure_png(f) if f is not None else None
     rep.section("Timeline", "timeline")
     if fig_timeline:
+        caption = (
+            "Centre-of-mass displacement (pendulum model), trunk tilt and horizontal trunk acceleration; "
+            "bands: tagged exercises coloured by the therapist's support point; dotted lines: repetition starts; "
+            "breaks in the lines: lost data."
+        )
+        ex_events = _exercise_events(store.events(session_id))
+        if len(ex_events) > 8:
+            caption += (
+                " Band numbers: "
+                + "; ".join(f"{k} = {names.get(e, e)}" for k, e in enumerate(ex_events["exercise"], start=1))
+                + "."
+            )
         rep.figure(
             fig_timeline,
             f"{stem}-timeline.png",
             "Timeline of COM displacement, trunk tilt and acceleration with exercise bands",
-            "Centre-of-mass displacement (pendulum model), trunk tilt and horizontal trunk acceleration; "
-            "bands: tagged exercises coloured by the therapist's support point; dotted lines: repetition starts; "
-            "breaks in the lines: lost data.",
+            caption,
         )
     else:
         rep.paragraph("No analysable signal (no sensor with enough gap-free data).")
@@ -470,6 +480,12 @@ def build_session_report(
             "link-table": pd.DataFrame(link_rows),
         },
     )
+
+
+def _exercise_events(events):
+    if events is None or len(events) == 0 or "kind" not in events.columns:
+        return events.iloc[0:0] if events is not None else None
+    return events[events["kind"] == "exercise"].sort_values("onset_s")
 
 
 def _escape(text: str) -> str:
