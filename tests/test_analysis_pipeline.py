@@ -86,7 +86,10 @@ def test_alignment_calibration_from_the_store_is_applied(tmp_path):
                 r_m = ImuErrors(mounting_euler_deg=mount).mounting_matrix
                 cal = AlignmentCalibration(sensor_id, rotation_sensor_to_body=r_m, method="test")
                 path = write_calibration(cal, tmp_path / "align.json")
-                st.set_calibration(sid, sensor_id, st.add_calibration(sensor_id, "alignment", path))
+                if hasattr(st, "add_calibration_file"):
+                    st.add_calibration_file(path, session_id=sid)
+                else:
+                    st.set_calibration(sid, sensor_id, st.add_calibration(sensor_id, "alignment", path))
             results[name] = analyse_session(st, sid)
     straight, turned, fixed = (results[k].exercises.iloc[0] for k in ("straight", "turned", "turned_calibrated"))
     assert results["turned_calibrated"].parameters["frames"] == {next(iter(results["turned"].sensors)): "body"}
