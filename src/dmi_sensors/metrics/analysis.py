@@ -257,7 +257,6 @@ def _lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None) -> np.ndarray
 def _orientation(trial: Trial, params: AnalysisParams):
     """Quaternions and body frame from the dsp orientation filter (see AnalysisParams)."""
     from dmi_sensors import dsp
-    from dmi_sensors.dsp._orientation_kernels import acc_to_quaternion
 
     gyr = trial.gyr_rps
     if params.gyro_bias == "trial_mean":
@@ -276,14 +275,13 @@ def _orientation(trial: Trial, params: AnalysisParams):
     n0 = max(1, min(len(trial), round(params.initial_attitude_s * trial.fs_hz)))
     g = gyr - bias
     acc = trial.acc_mps2
-    q0 = np.zeros(4)
     if params.initial_attitude == "backward_pass":
         # run the same filter backwards in time (negated rates) from the end's mean attitude:
         # its final state is a converged estimate of the attitude at the first sample
-        acc_to_quaternion(*(float(v) for v in acc[-n0:].mean(axis=0)), q0)
-        q0 = make(q0).process(-g[::-1], acc[::-1])[-1].copy()
+        q_end = dsp.attitude_from_acc(acc[-n0:].mean(axis=0))
+        q0 = make(q_end).process(-g[::-1], acc[::-1])[-1].copy()
     else:
-        acc_to_quaternion(*(float(v) for v in acc[:n0].mean(axis=0)), q0)
+        q0 = dsp.attitude_from_acc(acc[:n0].mean(axis=0))
     q = make(q0).process(g, acc)
     info = {"gyro_bias_rps": bias.tolist(), "initial_attitude_q": q0.tolist()}
     return q, dsp.body_frame(q, acc), info
