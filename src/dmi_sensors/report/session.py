@@ -176,9 +176,11 @@ def parents_summary(
         )
     tts = [x for x in exercises["time_to_stabilise_s"] if x is not None and np.isfinite(x)]
     if tts:
+        med = float(np.median(tts))
+        when = "almost at once" if med < 0.5 else f"within about {format_number(med, 1)} s"
         out.append(
-            f"After each movement, {subject_id} was steady again within about "
-            f"{format_number(float(np.median(tts)), 1)} s (middle value over the exercises)."
+            f"After each movement, {subject_id} was steady again {when} (middle value over the exercises; "
+            f"{len(tts)} of {n_ex} exercises had a measurable time)."
         )
     if previous is not None and len(previous):
         comparisons = []
