@@ -30,10 +30,13 @@ COMMANDS: dict[str, Command] = {
         "dmi_sensors.commands.analyze", "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS"
     ),
     "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
+    "demo": Command("dmi_sensors.commands.demo", "simulated DMI sessions end to end: record, store, analyse, report"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
     "export": Command("dmi_sensors.commands.export", "export a stored session as CSV, Parquet or BIDS-Motion"),
     "plan": Command("dmi_sensors.commands.plan", "exercise catalogue, example plan, check a plan file"),
+    "progress": Command("dmi_sensors.commands.progress", "progress report of a subject across sessions (HTML)"),
     "record": Command("dmi_sensors.commands.record", "stream from sensors (or simulated ones) into the session store"),
+    "report": Command("dmi_sensors.commands.report", "analyse a stored session and write its HTML report"),
     "scan": Command("dmi_sensors.commands.scan", "list the DMI sensors advertising nearby"),
     "sessions": Command("dmi_sensors.commands.sessions", "list stored sessions, show one (--json), or import a file"),
     "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),

@@ -1,0 +1,581 @@
+"""Session-level analysis: stored raw packets -> metrics per tagged exercise and repetition.
+
+For every sensor of a session (:mod:`dmi_sensors.analysis.signals` gives the calibrated,
+uniformly resampled, gap-split samples), each gap-free piece is analysed by
+:func:`dmi_sensors.metrics.analysis.analyze_trial` (orientation, body frame, COM excursion,
+Prieto and ISway measures, sliding windows, one segment per tagged exercise and
+repetition, time to stabilise). Then:
+
+* **time to stabilise per repetition** — each repetition starts with a voluntary movement
+  (reaching, leaning, rising); the TTS clock starts ``repetition_movement_s`` after the
+  repetition's onset and runs until the next repetition (``analyze_trial``'s
+  perturbation mechanism; tagged pushes, ``kind="perturbation"``, are analysed too).
+* **posture** — detected automatically on the trunk sensor
+  (:func:`dmi_sensors.session.detect_postures`) and compared with the plan's.
+* **tables** — a per-repetition table and a per-exercise table (exercise-level segment
+  metrics, number of repetitions analysed, median TTS over the repetitions).
+
+:func:`analyse_session` saves everything with :meth:`SessionStore.save_results`, one record
+per table, all sharing a ``run_id`` in their parameters (with the package version and
+every analysis parameter), so a report can always show one consistent run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from dmi_sensors import __version__
+from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
+
+__all__ = [
+    "EXERCISE_METRICS",
+    "RESULT_NAMES",
+    "SessionAnalysis",
+    "SessionAnalysisParams",
+    "analyse_session",
+    "analyse_signals",
+    "load_calibration",
+]
+
+#: Names of the result records written by :func:`analyse_session`.
+RESULT_NAMES = {
+    "sensor": "session_analysis",
+    "exercises": "exercise_table",
+    "repetitions": "repetition_table",
+    "postures": "posture_detection",
+}
+
+#: Metric columns copied from the exercise-level segment into the per-exercise table.
+EXERCISE_METRICS = (
+    "com_range_ap_mm",
+    "com_range_ml_mm",
+    "com_rms_ap_mm",
+    "com_rms_ml_mm",
+    "com_ellipse_area_mm2",
+    "com_mean_velocity_mm_s",
+    "acc_rms_ap_mps2",
+    "acc_rms_ml_mps2",
+    "jerk_isway_m2_s5",
+    "jerk_isway_per_s_m2_s6",
+    "f50_ap_hz",
+    "f95_ap_hz",
+)
+#: Placement preferred for posture detection and the parents' summary.
+PRIMARY_PLACEMENTS = ("trunk", "pelvis")
+
+
+@dataclass(frozen=True)
+class SessionAnalysisParams:
+    """Parameters of the session analysis (saved with every result).
+
+    Attributes
+    ----------
+    fs_hz
+        Rate of the uniform grid, Hz; None: each sensor's nominal rate.
+    min_piece_s
+        Gap-free stretches shorter than this are not analysed, s.
+    window_s
+        Sliding-window length, s.
+    repetition_movement_s
+        Length of the voluntary movement at the start of each repetition, s: the time to
+        stabilise is measured from its end, and the rest of the repetition is its *hold*.
+    min_hold_s
+        Holds shorter than this are not analysed, s.
+    detect_postures
+        Run automatic posture detection on the primary (trunk) sensor.
+    metrics
+        Overrides of :class:`dmi_sensors.metrics.analysis.AnalysisParams` fields (e.g.
+        ``{"com_method": "strapdown", "ellipse_method": "chi2"}``); ``com_height_m``
+        comes from the subject, ``window_s`` and ``tts_event_duration_s`` from here.
+    """
+
+    fs_hz: float | None = None
+    min_piece_s: float = 5.0
+    window_s: float = 2.0
+    repetition_movement_s: float = 2.0
+    min_hold_s: float = 2.0
+    detect_postures: bool = True
+    metrics: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.fs_hz is not None and not self.fs_hz > 0:
+            raise ValueError(f"fs_hz must be positive, got {self.fs_hz}")
+        if not self.min_piece_s > 0 or not self.window_s > 0 or not self.repetition_movement_s >= 0:
+            raise ValueError("min_piece_s and window_s must be > 0, repetition_movement_s >= 0")
+        bad = {"com_height_m", "window_s", "tts_event_duration_s"} & set(self.metrics)
+        if bad:
+            raise ValueError(f"set {sorted(bad)} through SessionAnalysisParams / the subject, not metrics")
+
+    def metric_params(self, com_height_m: float):
+        """The :class:`~dmi_sensors.metrics.analysis.AnalysisParams` used for every piece."""
+        from dmi_sensors.metrics.analysis import AnalysisParams
+
+        return AnalysisParams(
+            com_height_m=com_height_m,
+            window_s=self.window_s,
+            tts_event_duration_s=self.repetition_movement_s,
+            **dict(self.metrics),
+        )
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["metrics"] = dict(self.metrics)
+        return d
+
+
+@dataclass
+class SensorResult:
+    """Per-sensor outcome: the data-quality summary and the window table."""
+
+    sensor_id: str
+    placement: str
+    summary: dict
+    windows: object  # pandas.DataFrame
+    stabilisation: list[dict]
+    signals: SensorSignals
+
+
+@dataclass
+class SessionAnalysis:
+    """Everything :func:`analyse_signals` computed.
+
+    ``exercises`` / ``repetitions`` / ``postures`` are tidy DataFrames (see
+    :func:`exercise_table`); ``parameters`` holds every parameter, the package version
+    and the ``run_id``; ``result_ids`` the stored record ids (after saving).
+    """
+
+    parameters: dict
+    sensors: dict[str, SensorResult]
+    events: object
+    exercises: object
+    repetitions: object
+    postures: object
+    primary_sensor_id: str | None
+    result_ids: dict[str, int] = field(default_factory=dict)
+
+
+def _primary(sensors: Sequence[SensorSignals]) -> SensorSignals | None:
+    for placement in PRIMARY_PLACEMENTS:
+        for s in sensors:
+            if s.placement == placement and s.pieces:
+                return s
+    return next((s for s in sensors if s.pieces), None)
+
+
+def _tag_events(events, movement_s: float, min_hold_s: float):
+    """Exercise, repetition and perturbation rows, plus one ``kind="hold"`` row per
+    repetition: from ``movement_s`` after its onset to its end (when at least ``min_hold_s``)."""
+    import pandas as pd
+
+    from dmi_sensors.session import normalise_events
+
+    if events is None or len(events) == 0:
+        return None
+    ev = normalise_events(events)
+    ev = ev[ev["kind"].isin(("exercise", "repetition", "perturbation"))].reset_index(drop=True)
+    reps = ev[ev["kind"] == "repetition"]
+    holds = reps.assign(
+        onset_s=reps["onset_s"] + movement_s, duration_s=reps["duration_s"] - movement_s, kind="hold", source="auto"
+    )
+    holds = holds[holds["duration_s"] >= min_hold_s]
+    return pd.concat([ev, holds], ignore_index=True).sort_values("onset_s", kind="stable").reset_index(drop=True)
+
+
+def _detect_postures(primary: SensorSignals | None, events):
+    import pandas as pd
+
+    from dmi_sensors.session import detect_postures, empty_events
+
+    if primary is None:
+        return empty_events()
+    frames = []
+    for piece in primary.pieces:
+        t = primary.time_s[piece]
+        if t.shape[0] < 4 * primary.fs_hz:
+            continue
+        frames.append(detect_postures(t, primary.acc_mps2[piece], primary.fs_hz, primary.gyr_rps[piece], events))
+    if not frames:
+        return empty_events()
+    return pd.concat(frames, ignore_index=True)
+
+
+def _majority_posture(postures, onset_s: float, end_s: float) -> str | None:
+    if postures is None or len(postures) == 0:
+        return None
+    a = np.maximum(postures["onset_s"].to_numpy(float), onset_s)
+    b = np.minimum((postures["onset_s"] + postures["duration_s"]).to_numpy(float), end_s)
+    overlap = np.clip(b - a, 0.0, None)
+    if not overlap.size or overlap.max() <= 0:
+        return None
+    by_label: dict[str, float] = {}
+    for lab, ov in zip(postures["posture"].astype(str), overlap, strict=True):
+        by_label[lab] = by_label.get(lab, 0.0) + float(ov)
+    return max(by_label.items(), key=lambda kv: kv[1])[0]
+
+
+def _analyse_sensor(sig: SensorSignals, tag_events, metric_params) -> tuple[object, list[dict], dict]:
+    import pandas as pd
+
+    from dmi_sensors.metrics.analysis import analyze_trial
+
+    frames, stabilisation = [], []
+    for k, piece in enumerate(sig.pieces):
+        trial = sig.trial(piece)
+        t0, t1 = float(trial.time_s[0]), float(trial.time_s[-1])
+        ev = None
+        perts: list[float] = []
+        if tag_events is not None:
+            end = tag_events["onset_s"] + tag_events["duration_s"]
+            ev = tag_events[(end > t0) & (tag_events["onset_s"] < t1)]
+            reps = ev[(ev["kind"] == "repetition") & (ev["onset_s"] >= t0)]
+            perts = [float(x) for x in reps["onset_s"] if x + metric_params.tts_event_duration_s < t1]
+            ev = ev if len(ev) else None
+        result = analyze_trial(trial, events=ev, perturbations_s=perts, params=metric_params)
+        w = result.windows.copy()
+        w.insert(0, "piece", k)
+        frames.append(w)
+        stabilisation.extend({"piece": k, **s} for s in result.stabilisation)
+    windows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    summary = {
+        "placement": sig.placement,
+        "fs_hz": sig.fs_hz,
+        "frame": sig.frame,
+        "duration_s": sig.duration_s,
+        "analysed_s": float(sum((p.stop - p.start) for p in sig.pieces) / sig.fs_hz),
+        "pieces": len(sig.pieces),
+        **{f"link_{k}": v for k, v in sig.link.items()},
+        "clock_drift_ppm": [c["drift_ppm"] for c in sig.clock],
+        "clock_latency_median_s": [c["latency_median_s"] for c in sig.clock],
+    }
+    return windows, stabilisation, summary
+
+
+def _tts_by_onset(stabilisation: list[dict], method: str = "moving_rms") -> dict[float, dict]:
+    return {round(float(s["event_onset_s"]), 6): s for s in stabilisation if s.get("method") == method}
+
+
+def _clean_float(v) -> float | None:
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _clean_str(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    try:
+        import pandas as pd
+
+        if v is pd.NA:
+            return ""
+    except ImportError:  # pragma: no cover
+        pass
+    return str(v)
+
+
+def _segment_row(seg, exercise: str, repetition: int, onset_s: float, end_s: float):
+    """The segment window of a tagged interval: same exercise and repetition, overlapping,
+    start closest to the interval's onset (a gap can clip a segment; the longest part of
+    an interval split by a gap starts later and is found the same way only when the first
+    part was too short to analyse)."""
+    import pandas as pd
+
+    rep_no = pd.to_numeric(seg["repetition"], errors="coerce").fillna(0).astype(int)
+    match = seg[
+        (seg["exercise"].astype(str) == exercise)
+        & (rep_no == repetition)
+        & (seg["end_s"] > onset_s)
+        & (seg["start_s"] < end_s)
+    ]
+    if len(match) == 0:
+        return None
+    score = (match["start_s"] - onset_s).abs() - 1e-6 * (match["end_s"] - match["start_s"])
+    return match.loc[score.idxmin()]
+
+
+def repetition_table(sensor: SensorResult, tag_events, postures):
+    """One row per tagged repetition of one sensor.
+
+    Sway metrics (:data:`EXERCISE_METRICS`) are those of the repetition's *hold* (from
+    ``repetition_movement_s`` after its onset to its end); ``time_to_stabilise_s`` is the
+    moving-RMS time to stabilise after the movement (None with ``tts_status`` when no
+    stable state was reached or there was no quiet baseline).
+    """
+    import pandas as pd
+
+    w = sensor.windows
+    if tag_events is None or len(w) == 0:
+        return pd.DataFrame()
+    seg = w[(w["window_kind"] == "segment")]
+    tts = _tts_by_onset(sensor.stabilisation)
+    holds = tag_events[tag_events["kind"] == "hold"]
+    rows = []
+    for ev in tag_events[tag_events["kind"] == "repetition"].itertuples(index=False):
+        onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
+        exercise, rep = str(ev.exercise), int(ev.repetition)
+        if _segment_row(seg, exercise, rep, onset, end) is None:
+            continue  # not covered by any analysed piece
+        hold_ev = holds[(holds["exercise"] == exercise) & (holds["repetition"] == rep) & (holds["onset_s"] > onset)]
+        hold_ev = hold_ev[hold_ev["onset_s"] < end]
+        hold = None
+        if len(hold_ev):
+            h0 = float(hold_ev["onset_s"].iloc[0])
+            hold = _segment_row(seg, exercise, rep, h0, h0 + float(hold_ev["duration_s"].iloc[0]))
+            if hold is not None and abs(hold["start_s"] - h0) >= abs(hold["start_s"] - onset):
+                hold = None  # that is the repetition row itself: the hold was not analysed
+        t = tts.get(round(onset, 6))
+        row = {
+            "sensor_id": sensor.sensor_id,
+            "placement": sensor.placement,
+            "exercise": exercise,
+            "repetition": rep,
+            "support": _clean_str(ev.support),
+            "posture_planned": _clean_str(getattr(ev, "posture", "")),
+            "posture_detected": _majority_posture(postures, onset, end) or "",
+            "onset_s": onset,
+            "duration_s": end - onset,
+            "hold_start_s": float(hold["start_s"]) if hold is not None else None,
+            "hold_end_s": float(hold["end_s"]) if hold is not None else None,
+            "time_to_stabilise_s": _clean_float(t["tts_s"]) if t else None,
+            "tts_status": t["status"] if t else "not analysed",
+        }
+        for m in EXERCISE_METRICS:
+            row[m] = _clean_float(hold.get(m)) if hold is not None else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _median(values) -> float | None:
+    v = [float(x) for x in values if x is not None and np.isfinite(x)]
+    return float(np.median(v)) if v else None
+
+
+def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
+    """One row per tagged exercise of one sensor.
+
+    Each sway metric is the **median over the exercise's repetition holds**
+    (:func:`repetition_table`); ``holds`` says over how many. An exercise tagged without
+    repetitions uses its whole interval instead (``holds = 0``). ``time_to_stabilise_s``
+    is the median over the repetitions that reached a stable state (``tts_stable`` of
+    ``repetitions``).
+    """
+    import pandas as pd
+
+    w = sensor.windows
+    if tag_events is None or len(w) == 0:
+        return pd.DataFrame()
+    seg = w[(w["window_kind"] == "segment")]
+    rows = []
+    for ev in tag_events[tag_events["kind"] == "exercise"].itertuples(index=False):
+        onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
+        exercise = str(ev.exercise)
+        whole = _segment_row(seg, exercise, 0, onset, end)
+        if whole is None:
+            continue
+        reps = repetitions
+        if len(reps):
+            reps = reps[(reps["exercise"] == exercise) & (reps["onset_s"] >= onset - 1e-9) & (reps["onset_s"] < end)]
+        with_hold = reps[reps["hold_start_s"].notna()] if len(reps) else reps
+        tts = [x for x in (reps["time_to_stabilise_s"] if len(reps) else []) if x is not None and np.isfinite(x)]
+        row = {
+            "sensor_id": sensor.sensor_id,
+            "placement": sensor.placement,
+            "exercise": exercise,
+            "support": _clean_str(ev.support),
+            "posture_planned": _clean_str(getattr(ev, "posture", "")),
+            "posture_detected": _majority_posture(postures, onset, end) or "",
+            "onset_s": onset,
+            "duration_s": end - onset,
+            "repetitions": len(reps),
+            "holds": len(with_hold),
+            "time_to_stabilise_s": _median(tts),
+            "tts_stable": len(tts),
+        }
+        for m in EXERCISE_METRICS:
+            row[m] = _median(with_hold[m]) if len(with_hold) else _clean_float(whole.get(m))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def analyse_signals(
+    sensors: Sequence[SensorSignals],
+    events,
+    com_height_m: float,
+    params: SessionAnalysisParams | None = None,
+) -> SessionAnalysis:
+    """Analyse prepared sensors with the session's events (no store involved).
+
+    ``events``: the session's events table (``contract.EVENT_COLUMNS`` + ``kind``, ...);
+    ``com_height_m``: the subject's COM height above the pivot, m.
+    """
+    import pandas as pd
+
+    params = params or SessionAnalysisParams()
+    metric_params = params.metric_params(com_height_m)
+    tag_events = _tag_events(events, params.repetition_movement_s, params.min_hold_s)
+    primary = _primary(sensors)
+    exercise_rows = tag_events[tag_events["kind"] == "exercise"] if tag_events is not None else None
+    postures = _detect_postures(primary, exercise_rows) if params.detect_postures else None
+    results: dict[str, SensorResult] = {}
+    ex_frames, rep_frames = [], []
+    for sig in sensors:
+        windows, stabilisation, summary = _analyse_sensor(sig, tag_events, metric_params)
+        res = SensorResult(sig.sensor_id, sig.placement, summary, windows, stabilisation, sig)
+        results[sig.sensor_id] = res
+        reps = repetition_table(res, tag_events, postures)
+        exs = exercise_table(res, tag_events, postures, reps)
+        summary["exercises"] = len(exs)
+        summary["repetitions"] = len(reps)
+        rep_frames.append(reps)
+        ex_frames.append(exs)
+    parameters = {
+        "run_id": uuid.uuid4().hex,
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "dmi_sensors_version": __version__,
+        "session": params.to_dict(),
+        "analysis": metric_params.to_dict(),
+        "com_height_m": com_height_m,
+        "primary_sensor_id": primary.sensor_id if primary else None,
+        "calibrations": {s.sensor_id: s.calibration for s in sensors},
+        "frames": {s.sensor_id: s.frame for s in sensors},
+    }
+    non_empty = [f for f in ex_frames if len(f)]
+    rep_non_empty = [f for f in rep_frames if len(f)]
+    return SessionAnalysis(
+        parameters=parameters,
+        sensors=results,
+        events=tag_events,
+        exercises=pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(),
+        repetitions=pd.concat(rep_non_empty, ignore_index=True) if rep_non_empty else pd.DataFrame(),
+        postures=postures if postures is not None else pd.DataFrame(),
+        primary_sensor_id=primary.sensor_id if primary else None,
+    )
+
+
+def load_calibration(store, calibration_ids, sensor_id: str):
+    """The calibrations linked to a session's sensor in the store (None when there are none).
+
+    ``calibration_ids``: one id, a sequence of ids, or None. Each stored reference is used
+    as: the calibration file's content kept in its ``parameters`` (what
+    ``SessionStore.add_calibration_file`` stores, so a moved file does not matter), else a
+    directory of calibration files (:class:`dmi_sensors.calibration.CalibrationSet`), else a
+    calibration JSON file. Returns a list of calibrations, or a ``SensorCalibration``.
+    """
+    if calibration_ids is None:
+        return None
+    ids = [calibration_ids] if isinstance(calibration_ids, int) else list(calibration_ids)
+    if not ids:
+        return None
+    from pathlib import Path
+
+    from dmi_sensors import calibration as cal
+
+    out = []
+    for cid in ids:
+        ref = store.calibration(cid)
+        params = ref.get("parameters") or {}
+        path = Path(str(ref["reference"]))
+        if params.get("kind"):
+            out.append(cal.calibration_from_dict(_nan_to_none(params)))
+        elif path.is_dir():
+            return cal.CalibrationSet.load(path).for_sensor(sensor_id)
+        elif path.is_file():
+            out.append(cal.read_calibration(path))
+        else:
+            raise ValueError(f"calibration {cid} of sensor {sensor_id!r}: reference {path} not found")
+    return out
+
+
+def _nan_to_none(value):
+    """NaN -> None, recursively (calibration files write a missing number as ``null``)."""
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _sensor_calibration_ids(sensor_info):
+    """``SensorInfo.calibration_ids`` (several per sensor) or the older single ``calibration_id``."""
+    ids = getattr(sensor_info, "calibration_ids", None)
+    if ids is None:
+        single = getattr(sensor_info, "calibration_id", None)
+        ids = () if single is None else (single,)
+    return tuple(ids)
+
+
+def analyse_session(
+    store,
+    session_id: int,
+    params: SessionAnalysisParams | None = None,
+    *,
+    calibrations: Mapping[str, object] | None = None,
+    save: bool = True,
+) -> SessionAnalysis:
+    """Analyse a stored session and (by default) save the results in the store.
+
+    ``calibrations`` (sensor id -> calibration) overrides what the store links to each
+    sensor. Raises ``ValueError`` when the subject has no COM height.
+    """
+    params = params or SessionAnalysisParams()
+    info = store.session_info(session_id)
+    if not info.com_height_m:
+        raise ValueError(f"session {session_id}: the subject's com_height_m is unknown; it is needed for COM metrics")
+    sensors = []
+    for s in info.sensors:
+        cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, _sensor_calibration_ids(s), s.sensor_id)
+        packets = store.raw_packets(session_id, s.sensor_id)
+        sensors.append(
+            prepare_sensor(
+                packets, s.sensor_id, s.placement, calibration=cal, fs_hz=params.fs_hz, min_piece_s=params.min_piece_s
+            )
+        )
+    analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params)
+    analysis.parameters["session_id"] = int(session_id)
+    if save:
+        save_analysis(store, session_id, analysis)
+    return analysis
+
+
+def save_analysis(store, session_id: int, analysis: SessionAnalysis) -> dict[str, int]:
+    """Store one record per sensor and one per table (all with the same ``run_id``)."""
+    ids: dict[str, int] = {}
+    with store.atomic("saving a session analysis"):
+        for sid, res in analysis.sensors.items():
+            ids[f"sensor:{sid}"] = store.save_results(
+                session_id,
+                res.summary,
+                {**analysis.parameters, "stabilisation": res.stabilisation},
+                res.windows if len(res.windows) else None,
+                sensor_id=sid,
+                name=RESULT_NAMES["sensor"],
+            )
+        summary = {
+            "primary_sensor_id": analysis.primary_sensor_id,
+            "exercises": len(analysis.exercises),
+            "repetitions": len(analysis.repetitions),
+        }
+        for key in ("exercises", "repetitions", "postures"):
+            table = getattr(analysis, key)
+            ids[key] = store.save_results(
+                session_id,
+                summary,
+                analysis.parameters,
+                table if len(table) else None,
+                name=RESULT_NAMES[key],
+            )
+    analysis.result_ids = ids
+    return ids

@@ -1,0 +1,154 @@
+"""Reading a stored analysis back, and recomputing the signals behind it for figures.
+
+:func:`latest_run` gathers the records of the most recent analysis run of a session (all
+records share a ``run_id``). The figures of a report need the COM traces the metrics were
+computed from; they are not stored (they are derived data), so :func:`sway_pieces`
+recomputes them from the raw packets with the run's stored parameters — the same code
+path, hence the same numbers (tests check the ellipse areas against the stored ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dmi_sensors.analysis.pipeline import RESULT_NAMES, _sensor_calibration_ids, load_calibration
+from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
+
+__all__ = ["StoredRun", "hold_slices", "latest_run", "load_sensor_signals", "metric_params_from_dict", "sway_pieces"]
+
+
+@dataclass
+class StoredRun:
+    """One analysis run of a session as stored: its parameters and tables (pandas)."""
+
+    session_id: int
+    run_id: str
+    parameters: dict
+    package_version: str
+    created_utc: str
+    sensors: dict[str, object]  # sensor_id -> ResultRecord
+    exercises: object
+    repetitions: object
+    postures: object
+    record_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def primary_sensor_id(self) -> str | None:
+        return self.parameters.get("primary_sensor_id")
+
+
+def latest_run(store, session_id: int) -> StoredRun | None:
+    """The most recent complete analysis run of a session (None when never analysed)."""
+    import pandas as pd
+
+    records = store.results(session_id)
+    runs: dict[str, list] = {}
+    for r in records:
+        run_id = r.parameters.get("run_id") if isinstance(r.parameters, dict) else None
+        if run_id and r.name in RESULT_NAMES.values():
+            runs.setdefault(run_id, []).append(r)
+    if not runs:
+        return None
+    run_id = max(runs, key=lambda k: max(r.result_id for r in runs[k]))
+    recs = runs[run_id]
+    by_name = {r.name: r for r in recs if r.sensor_id is None}
+    sensors = {r.sensor_id: r for r in recs if r.name == RESULT_NAMES["sensor"]}
+
+    def table(key):
+        r = by_name.get(RESULT_NAMES[key])
+        return r.windows if r is not None and r.windows is not None else pd.DataFrame()
+
+    first = recs[0]
+    return StoredRun(
+        session_id=int(session_id),
+        run_id=run_id,
+        parameters=first.parameters,
+        package_version=first.package_version,
+        created_utc=first.created_utc,
+        sensors=sensors,
+        exercises=table("exercises"),
+        repetitions=table("repetitions"),
+        postures=table("postures"),
+        record_ids={r.name + (f":{r.sensor_id}" if r.sensor_id else ""): r.result_id for r in recs},
+    )
+
+
+def metric_params_from_dict(d: dict):
+    """:class:`~dmi_sensors.metrics.analysis.AnalysisParams` from its ``to_dict()`` form."""
+    from dmi_sensors.metrics.analysis import AnalysisParams
+    from dmi_sensors.metrics.spectral import SpectralParams
+    from dmi_sensors.metrics.tts import TtsParams
+
+    kw = dict(d)
+    if isinstance(kw.get("spectral"), dict):
+        spectral = dict(kw["spectral"])
+        for k, v in spectral.items():
+            if isinstance(v, list):
+                spectral[k] = tuple(v)
+        kw["spectral"] = SpectralParams(**spectral)
+    if isinstance(kw.get("tts"), dict):
+        kw["tts"] = TtsParams(**kw["tts"])
+    return AnalysisParams(**kw)
+
+
+def load_sensor_signals(store, session_id: int, sensor_id: str, session_params: dict, calibration=None):
+    """Prepare one stored sensor again with a run's session parameters."""
+    info = store.session_info(session_id)
+    sensor = next((s for s in info.sensors if s.sensor_id == sensor_id), None)
+    if sensor is None:
+        raise KeyError(f"session {session_id} has no sensor {sensor_id!r}")
+    cal = calibration or load_calibration(store, _sensor_calibration_ids(sensor), sensor_id)
+    return prepare_sensor(
+        store.raw_packets(session_id, sensor_id),
+        sensor_id,
+        sensor.placement,
+        calibration=cal,
+        fs_hz=session_params.get("fs_hz"),
+        min_piece_s=float(session_params.get("min_piece_s", 5.0)),
+    )
+
+
+def sway_pieces(signals: SensorSignals, metric_params) -> list:
+    """:func:`dmi_sensors.metrics.analysis.sway_signals` of every gap-free piece, in order."""
+    from dmi_sensors.metrics.analysis import sway_signals
+
+    return [sway_signals(signals.trial(piece), metric_params) for piece in signals.pieces]
+
+
+def hold_slices(pieces: list, start_s: float, end_s: float) -> tuple[int, slice] | None:
+    """``(piece index, sample slice)`` of an analysed interval ``[start_s, end_s)`` as
+    :func:`dmi_sensors.metrics.segments_from_events` cut it (same rounding)."""
+    import pandas as pd
+
+    from dmi_sensors.metrics import segments_from_events
+
+    for k, sig in enumerate(pieces):
+        t = sig.time_s
+        if t.size == 0 or end_s <= t[0] or start_s >= t[-1] + 1.0 / sig.fs_hz:
+            continue
+        ev = pd.DataFrame(
+            {
+                "onset_s": [start_s],
+                "duration_s": [end_s - start_s],
+                "exercise": ["x"],
+                "repetition": [1],
+                "support": ["none"],
+                "source": ["auto"],
+                "kind": ["repetition"],
+            }
+        )
+        a, b, _ = segments_from_events(ev, sig.fs_hz, t.shape[0], float(t[0]))
+        if len(a):
+            return k, slice(int(a[0]), int(b[0]))
+    return None
+
+
+def concat_pieces(signals: SensorSignals, pieces: list, name: str) -> np.ndarray:
+    """A per-piece signal (attribute ``name`` of each SwaySignals) on the full session grid,
+    NaN outside the analysed pieces (gaps)."""
+    out = np.full(signals.time_s.shape[0], np.nan)
+    for sl, sig in zip(signals.pieces, pieces, strict=True):
+        out[sl] = getattr(sig, name)
+    return out

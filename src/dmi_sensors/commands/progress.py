@@ -1,0 +1,45 @@
+"""``dmi-sensors progress SUBJECT``: sway, stabilisation and support across a child's sessions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("subject", help="pseudonymous subject id")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="session database (default: $DMI_SENSORS_DB or the user's)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("dmi-sensors-reports"), help="output directory")
+    parser.add_argument(
+        "--no-analyse", action="store_true", help="do not analyse sessions that have no stored results (skip them)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dmi_sensors.analysis import analyse_session
+    from dmi_sensors.analysis.stored import latest_run
+    from dmi_sensors.report.progress import build_progress_report
+    from dmi_sensors.store import SessionStore
+
+    with SessionStore(args.db, create=False) as store:
+        mine = [s for s in store.sessions() if s.subject_id == args.subject]
+        if not mine:
+            raise ValueError(f"{store.path}: no session of subject {args.subject!r}")
+        if not args.no_analyse:
+            for s in mine:
+                if latest_run(store, s.session_id) is None and s.packets:
+                    analyse_session(store, s.session_id)
+                    print(f"analysed session {s.session_id}")
+        rep = build_progress_report(store, args.subject, args.out)
+    print(f"progress report: {rep.html_path}")
+    if len(rep.trends):
+        for r in rep.trends.itertuples(index=False):
+            change = (
+                "-"
+                if r.area_change_pct is None or r.area_change_pct != r.area_change_pct
+                else f"{r.area_change_pct:+.0f} %"
+            )
+            print(f"  {r.exercise:24s} {r.support:8s} sway area {change} over {r.sessions} sessions")
+    return 0

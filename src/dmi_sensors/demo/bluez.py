@@ -1,0 +1,119 @@
+"""Record a simulated DMI session through bleak and the emulated BlueZ (``demo --via-bluez``).
+
+The emulator process (:class:`dmi_sensors.sim.bluez.harness.EmulatedBluez`) serves virtual
+sensors whose motion is the session plan (:func:`dmi_session_sensors`, its device factory);
+this process discovers them with bleak, records with :func:`dmi_sensors.ble.record` into
+the store's packet writer, and a companion task presses the therapist's keys on a
+:class:`~dmi_sensors.session.Tagger` at the right moments of the live session clock. It
+runs in real time: a session lasts as long as its plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+__all__ = ["dmi_session_sensors", "record_via_bluez"]
+
+
+def dmi_session_sensors(
+    plan_toml: str,
+    seed: int,
+    com_height_m: float,
+    noise_scale: float = 1.0,
+    fs_hz: int = 100,
+    sensors: list[dict[str, Any]] | None = None,
+) -> list:
+    """Emulator device factory: the plan's virtual sensors as BLE peripherals.
+
+    ``sensors``: dicts of :class:`~dmi_sensors.demo.simulated.SimulatedSensor` fields;
+    default trunk and pelvis (:func:`~dmi_sensors.demo.simulated.default_sensors`).
+    """
+    from dmi_sensors.demo.simulated import SimulatedSensor, default_sensors, simulate_session
+    from dmi_sensors.session import Plan
+    from dmi_sensors.sim import BodyParams
+    from dmi_sensors.sim.bluez.sensor import SensorPeripheral, sensor_address
+
+    plan = Plan.from_toml(plan_toml)
+    specs = [SimulatedSensor(**s) for s in sensors] if sensors else default_sensors(com_height_m)
+    body = BodyParams(com_height_m=com_height_m, noise_scale=noise_scale)
+    sim = simulate_session(plan, com_height_m=com_height_m, seed=seed, sensors=specs, fs_hz=fs_hz, body=body)
+    return [SensorPeripheral(vs, sensor_address(i)) for i, vs in enumerate(sim.sensors.values())]
+
+
+async def _record(store, subject, plan, sim, *, seed: int, start_utc: str, fs_hz: int, duration_s: float):
+    from dmi_sensors.ble import StreamConfig, discover, record
+    from dmi_sensors.demo.simulated import press, tag_schedule, tagger_last_s
+    from dmi_sensors.session import Tagger
+
+    wanted = set(sim.placements)
+    adverts = [a for a in await discover(5.0) if a.sensor_id in wanted]
+    if {a.sensor_id for a in adverts} != wanted:
+        raise RuntimeError(f"emulated sensors not found: {sorted(wanted - {a.sensor_id for a in adverts})}")
+    targets = [(a, sim.placements[a.sensor_id]) for a in sorted(adverts, key=lambda a: a.sensor_id)]
+    session_id = store.create_session(subject, plan, dict(sim.placements), therapist_id="T-DEMO", start_utc=start_utc)
+    schedule = tag_schedule(plan, sim.truth_events, seed=seed)
+    tagger_box: dict[str, Tagger] = {}
+
+    async def therapist(ctx) -> None:
+        # record() starts companions once every sensor streams: the plan's clock starts now
+        t0 = ctx.elapsed_s()
+        tagger = Tagger(plan, clock=ctx.elapsed_s, start_s=0.0, source="manual")
+        tagger_box["t"] = tagger
+        for t, action, exercise in schedule:
+            delay = t0 + t - ctx.elapsed_s()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            press(tagger, action, exercise, ctx.elapsed_s())
+
+    writer = store.packet_writer(session_id)
+    try:
+        await record(
+            targets,
+            duration_s,
+            sink=writer,
+            config=StreamConfig(fs_hz=fs_hz),
+            companions=[therapist],
+            connect_timeout_s=30.0,
+            log_interval_s=None,
+        )
+    finally:
+        await asyncio.to_thread(writer.close)
+    tagger = tagger_box.get("t")
+    if tagger is not None:
+        store.add_events(session_id, tagger.stop(at_s=tagger_last_s(tagger)))
+    store.finalise(session_id)
+    return session_id
+
+
+def record_via_bluez(store, subject, plan, *, seed: int, start_utc: str, body=None, fs_hz: int = 100) -> int:
+    """Simulate the plan in an emulated BlueZ and record it with bleak; returns the session id.
+
+    Blocking (``asyncio.run``): call it from scripts, not from inside a running event loop.
+    """
+    import dataclasses
+
+    from dmi_sensors.demo.simulated import default_sensors, simulate_session
+    from dmi_sensors.sim.bluez.harness import EmulatedBluez
+
+    noise = getattr(body, "noise_scale", 1.0)
+    # the same simulation in this process: truth events for the therapist's schedule, sensor ids
+    sim = simulate_session(plan, com_height_m=subject.com_height_m, seed=seed, fs_hz=fs_hz, body=body)
+    duration_s = float(sum(s.duration_s for s in sim.segments)) + 1.0
+    kwargs = {
+        "plan_toml": plan.to_toml(),
+        "seed": seed,
+        "com_height_m": subject.com_height_m,
+        "noise_scale": noise,
+        "fs_hz": fs_hz,
+        "sensors": [dataclasses.asdict(s) for s in default_sensors(subject.com_height_m)],
+    }
+    emu = EmulatedBluez(factory="dmi_sensors.demo.bluez:dmi_session_sensors", factory_kwargs=kwargs, seed=seed)
+    emu.start()
+    try:
+        with emu.activated():
+            return asyncio.run(
+                _record(store, subject, plan, sim, seed=seed, start_utc=start_utc, fs_hz=fs_hz, duration_s=duration_s)
+            )
+    finally:
+        emu.stop()

@@ -1,0 +1,502 @@
+"""The session report: one self-contained HTML page (+ PNG files) for therapist and parents.
+
+Sections (``<section id=...>``):
+
+``overview``          pseudonymous subject, date, duration, sensors, plan, analysis run
+``summary``           a plain-language summary for parents
+``timeline``          COM and trunk tilt over the session, exercise bands by support point
+``exercises``         per-exercise table (primary sensor)
+``stabilograms``      COM stabilograms with the 95 % ellipse of every repetition's hold
+``therapist``         per-repetition table, other sensors, posture check, methods
+``link``              link statistics: packets, samples lost, gaps, clock
+``provenance``        every analysis parameter and the package version
+
+Every number in a table is the stored result itself (``data-value`` holds it exactly; the
+cell text is rounded for reading). Figures are recomputed from the raw packets with the
+run's stored parameters (:mod:`dmi_sensors.analysis.stored`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dmi_sensors import contract
+from dmi_sensors.report.html import Column, HtmlReport, format_number
+
+__all__ = [
+    "EXERCISE_COLUMNS",
+    "LINK_COLUMNS",
+    "REPETITION_COLUMNS",
+    "SECTIONS",
+    "SessionReport",
+    "build_session_report",
+]
+
+SECTIONS = ("overview", "summary", "timeline", "exercises", "stabilograms", "therapist", "link", "provenance")
+
+EXERCISE_COLUMNS = (
+    Column("exercise", "Exercise"),
+    Column("support", "Support"),
+    Column("posture_detected", "Posture (detected)"),
+    Column("repetitions", "Reps", 0),
+    Column("holds", "Holds", 0),
+    Column("com_range_ap_mm", "COM range AP [mm]", 1),
+    Column("com_range_ml_mm", "COM range ML [mm]", 1),
+    Column("com_rms_ap_mm", "COM RMS AP [mm]", 1),
+    Column("com_ellipse_area_mm2", "95 % ellipse [mm²]", 0),
+    Column("time_to_stabilise_s", "Time to stabilise [s]", 2),
+    Column("tts_stable", "Stabilised reps", 0),
+    Column("acc_rms_ap_mps2", "ISway RMS AP [m/s²]", 3),
+    Column("acc_rms_ml_mps2", "ISway RMS ML [m/s²]", 3),
+    Column("jerk_isway_m2_s5", "ISway JERK [m²/s⁵]", 3),
+    Column("f50_ap_hz", "ISway F50 AP [Hz]", 2),
+)
+REPETITION_COLUMNS = (
+    Column("exercise", "Exercise"),
+    Column("repetition", "Rep", 0),
+    Column("support", "Support"),
+    Column("onset_s", "Onset [s]", 1),
+    Column("duration_s", "Duration [s]", 1),
+    Column("com_range_ap_mm", "COM range AP [mm]", 1),
+    Column("com_range_ml_mm", "COM range ML [mm]", 1),
+    Column("com_ellipse_area_mm2", "95 % ellipse [mm²]", 0),
+    Column("com_mean_velocity_mm_s", "COM velocity [mm/s]", 1),
+    Column("time_to_stabilise_s", "Time to stabilise [s]", 2),
+    Column("tts_status", "TTS status"),
+    Column("acc_rms_ap_mps2", "ISway RMS AP [m/s²]", 3),
+    Column("jerk_isway_m2_s5", "ISway JERK [m²/s⁵]", 3),
+)
+LINK_COLUMNS = (
+    Column("sensor_id", "Sensor"),
+    Column("placement", "Placement"),
+    Column("link_packets_ok", "Packets", 0),
+    Column("link_malformed_packets", "Malformed", 0),
+    Column("link_samples_received", "Samples received", 0),
+    Column("link_samples_lost", "Samples lost", 0),
+    Column("link_loss_pct", "Lost [%]", 3),
+    Column("link_counter_resets", "Restarts", 0),
+    Column("pieces", "Gap-free pieces", 0),
+    Column("analysed_s", "Analysed [s]", 1),
+    Column("duration_s", "Recorded [s]", 1),
+)
+#: Postures in which the inverted-pendulum COM model holds (upright trunk).
+UPRIGHT_POSTURES = ("sitting", "standing", "kneeling", "upright", "supported_standing", "half_kneeling")
+
+
+@dataclass
+class SessionReport:
+    """Where the report went and what it contains."""
+
+    html_path: Path
+    figures: list[Path]
+    sections: list[str]
+    run_id: str
+    tables: dict[str, object] = field(default_factory=dict)
+
+
+def _records(df, columns: Sequence[Column]) -> list[dict]:
+    if df is None or len(df) == 0:
+        return []
+    out = []
+    for rec in df.to_dict("records"):
+        row = {}
+        for c in columns:
+            v = rec.get(c.key)
+            if isinstance(v, float) and not math.isfinite(v):
+                v = None
+            row[c.key] = v
+        out.append(row)
+    return out
+
+
+def _exercise_names(plan) -> dict[str, str]:
+    if plan is None:
+        return {}
+    return {e.exercise_id: e.name for e in plan}
+
+
+def _primary_rows(df, sensor_id: str | None):
+    if df is None or len(df) == 0 or sensor_id is None or "sensor_id" not in df.columns:
+        return df
+    return df[df["sensor_id"] == sensor_id].reset_index(drop=True)
+
+
+def _age_years(birth_year, start_utc: str) -> str:
+    try:
+        return f"about {int(start_utc[:4]) - int(birth_year)} years"
+    except (TypeError, ValueError):
+        return "unknown"
+
+
+def _fmt_duration(seconds: float) -> str:
+    m, s = divmod(round(float(seconds)), 60)
+    return f"{m} min {s:02d} s"
+
+
+def parents_summary(
+    subject_id: str, exercises, names: dict[str, str], link_rows: list[dict], previous=None
+) -> list[str]:
+    """Plain-language sentences for parents from the primary sensor's exercise table.
+
+    ``previous``: the same table of an earlier session (optional) for a comparison.
+    """
+    if exercises is None or len(exercises) == 0:
+        return ["No exercise was tagged in this session, so there is nothing to summarise yet."]
+    n_ex = len(exercises)
+    n_reps = int(exercises["repetitions"].sum())
+    order = {s: k for k, s in enumerate(contract.SUPPORT_POINTS)}
+    supports = sorted({s for s in exercises["support"] if s}, key=lambda s: order.get(s, 99))
+    out = [f"In this session {subject_id} practised {n_ex} exercises with {n_reps} repetitions in total."]
+    if supports:
+        if len(supports) == 1:
+            out.append(f"The therapist gave support at the {supports[0]} throughout.")
+        else:
+            out.append(
+                f"The therapist's support moved from the {supports[0]} (more help) to "
+                f"{'no support' if supports[-1] == 'none' else 'the ' + supports[-1]} (less help)."
+            )
+    upright = exercises[exercises["posture_detected"].isin(UPRIGHT_POSTURES)]
+    area = upright.dropna(subset=["com_ellipse_area_mm2"])
+    if len(area) >= 2:
+        best = area.loc[area["com_ellipse_area_mm2"].idxmin()]
+        worst = area.loc[area["com_ellipse_area_mm2"].idxmax()]
+        out.append(
+            f"While holding a position, the body swayed least in “{names.get(best['exercise'], best['exercise'])}” "
+            f"(sway area {format_number(best['com_ellipse_area_mm2'], 0)} mm²) and most in "
+            f"“{names.get(worst['exercise'], worst['exercise'])}” "
+            f"({format_number(worst['com_ellipse_area_mm2'], 0)} mm²)."
+            " Less help from the therapist usually means more sway: that is expected."
+        )
+    tts = [x for x in exercises["time_to_stabilise_s"] if x is not None and np.isfinite(x)]
+    if tts:
+        med = float(np.median(tts))
+        when = "almost at once" if med < 0.5 else f"within about {format_number(med, 1)} s"
+        out.append(
+            f"After each movement, {subject_id} was steady again {when} (middle value over the exercises; "
+            f"{len(tts)} of {n_ex} exercises had a measurable time)."
+        )
+    if previous is not None and len(previous):
+        comparisons = []
+        for row in exercises.itertuples(index=False):
+            if row.posture_detected not in UPRIGHT_POSTURES:
+                continue  # the pendulum COM model (sway) applies to an upright trunk only
+            prev = previous[(previous["exercise"] == row.exercise) & (previous["support"] == row.support)]
+            if len(prev) and row.com_ellipse_area_mm2 and prev["com_ellipse_area_mm2"].iloc[0]:
+                change = 100.0 * (row.com_ellipse_area_mm2 / prev["com_ellipse_area_mm2"].iloc[0] - 1.0)
+                word = "less" if change < 0 else "more"
+                comparisons.append(
+                    f"“{names.get(row.exercise, row.exercise)}”: {format_number(abs(change), 0)} % {word} sway"
+                )
+        if comparisons:
+            out.append("Compared with the previous session at the same support: " + "; ".join(comparisons) + ".")
+    if link_rows:
+        worst_loss = max(float(r.get("link_loss_pct") or 0.0) for r in link_rows)
+        out.append(
+            f"Data quality: the sensors delivered at least {format_number(100.0 - worst_loss, 1)} % of their samples."
+        )
+    return out
+
+
+def _timeline(signals, pieces, events, primary_id: str):
+    from dmi_sensors.analysis.stored import concat_pieces
+    from dmi_sensors.report.figures import timeline_figure
+
+    t = signals.time_s
+    panels = {
+        "COM displacement": {
+            "com_ap_mm": concat_pieces(signals, pieces, "com_ap_mm"),
+            "com_ml_mm": concat_pieces(signals, pieces, "com_ml_mm"),
+        },
+        "trunk tilt": {
+            "tilt_ap_deg": np.degrees(concat_pieces(signals, pieces, "tilt_ap_rad")),
+            "tilt_ml_deg": np.degrees(concat_pieces(signals, pieces, "tilt_ml_rad")),
+        },
+        "horizontal acc.": {
+            "acc_ap_mps2": concat_pieces(signals, pieces, "acc_ap_mps2"),
+            "acc_ml_mps2": concat_pieces(signals, pieces, "acc_ml_mps2"),
+        },
+    }
+    ev = events
+    if ev is not None and len(ev) and "kind" in ev.columns:
+        ev = ev[ev["kind"].isin(("exercise", "repetition"))]
+    return timeline_figure(t, panels, ev, title=f"Sensor {primary_id}: session timeline")
+
+
+def _stabilograms(pieces, exercises, repetitions, names, ellipse_method: str):
+    from dmi_sensors.analysis.stored import hold_slices
+    from dmi_sensors.report.figures import StabilogramPanel, stabilogram_figure
+
+    panels = []
+    upright = exercises[
+        exercises["posture_detected"].isin(UPRIGHT_POSTURES)
+        | ((exercises["posture_detected"] == "") & exercises["posture_planned"].isin(UPRIGHT_POSTURES))
+    ]
+    for ex in (upright if len(upright) else exercises).itertuples(index=False):
+        reps = repetitions[(repetitions["exercise"] == ex.exercise)] if len(repetitions) else repetitions
+        if len(reps):
+            reps = reps[(reps["onset_s"] >= ex.onset_s - 1e-9) & (reps["onset_s"] < ex.onset_s + ex.duration_s)]
+            reps = reps[reps["hold_start_s"].notna()]
+        spans = (
+            [(float(r.hold_start_s), float(r.hold_end_s)) for r in reps.itertuples(index=False)] if len(reps) else []
+        )
+        if not spans:
+            spans = [(float(ex.onset_s), float(ex.onset_s + ex.duration_s))]
+        traces = []
+        for a, b in spans:
+            found = hold_slices(pieces, a, b)
+            if found is None:
+                continue
+            k, sl = found
+            if sl.stop - sl.start >= 3:
+                traces.append((pieces[k].com_ap_mm[sl], pieces[k].com_ml_mm[sl]))
+        if not traces:
+            continue
+        area = format_number(ex.com_ellipse_area_mm2, 0)
+        panels.append(
+            StabilogramPanel(
+                textwrap.fill(f"{names.get(ex.exercise, ex.exercise)}", 34),
+                traces,
+                support=str(ex.support),
+                subtitle=f"median ellipse {area} mm², {len(traces)} holds",
+            )
+        )
+    if not panels:
+        return None
+    return stabilogram_figure(panels, ellipse_method=ellipse_method, title="COM stabilograms per exercise")
+
+
+def build_session_report(
+    store,
+    session_id: int,
+    out_dir: str | Path,
+    *,
+    previous_exercises=None,
+    stem: str | None = None,
+) -> SessionReport:
+    """Write ``<out_dir>/session-<id>.html`` (+ PNG figures) from the session's latest stored analysis.
+
+    Raises ``ValueError`` when the session was never analysed (run ``dmi-sensors analyse``).
+    ``previous_exercises``: the primary sensor's exercise table of an earlier session, for
+    the parents' comparison (the ``report`` command finds it by itself).
+    """
+    import pandas as pd
+
+    from dmi_sensors.analysis.stored import latest_run, load_sensor_signals, metric_params_from_dict, sway_pieces
+    from dmi_sensors.report.style import figure_png
+
+    info = store.session_info(session_id)
+    run = latest_run(store, session_id)
+    if run is None:
+        raise ValueError(f"session {session_id} has no stored analysis; run `dmi-sensors analyse {session_id}` first")
+    plan = info.plan()
+    names = _exercise_names(plan)
+    primary = run.primary_sensor_id
+    ex_all = run.exercises
+    rep_all = run.repetitions
+    ex_primary = _primary_rows(ex_all, primary)
+    rep_primary = _primary_rows(rep_all, primary)
+    stem = stem or f"session-{session_id}"
+    link_rows = []
+    for sid, rec in sorted(run.sensors.items()):
+        link_rows.append({"sensor_id": sid, **rec.summary})
+
+    rep = HtmlReport(f"DMI session report — subject {info.subject_id}, {info.start_utc[:10]}")
+    # -- overview
+    rep.section("Session overview", "overview")
+    rep.facts(
+        {
+            "Subject (pseudonymous id)": info.subject_id,
+            "Age at session": _age_years(info.birth_year, info.start_utc),
+            "Diagnosis category": info.diagnosis_category or "not recorded",
+            "COM height": f"{info.com_height_m} m" if info.com_height_m else "unknown",
+            "Therapist": info.therapist_id or "not recorded",
+            "Session start (UTC)": info.start_utc,
+            "Duration": _fmt_duration(info.duration_s),
+            "Status": info.status,
+            "Sensors": ", ".join(f"{s.sensor_id} ({s.placement or 'unplaced'})" for s in info.sensors) or "none",
+            "Primary sensor": f"{primary}" if primary else "none",
+            "Plan": plan.name if plan is not None else "no plan stored",
+        }
+    )
+    if plan is not None:
+        rep.bullets(
+            [
+                f"{e.name} — {e.position}, {e.surface}, support: {e.support}, {e.target_repetitions} repetitions"
+                for e in plan
+            ]
+        )
+    # -- parents
+    rep.section("Summary for parents", "summary")
+    prev = _primary_rows(previous_exercises, None) if previous_exercises is not None else None
+    for sentence in parents_summary(info.subject_id, ex_primary, names, link_rows, prev):
+        rep.paragraph(sentence, "summary")
+    rep.raw_note(
+        "Sway is measured by a small motion sensor on the trunk. Smaller numbers mean a steadier body; "
+        "the numbers are most useful when compared with the same exercise in earlier sessions."
+    )
+    # -- figures need the signals again
+    figures: list[Path] = []
+    fig_timeline = fig_stab = None
+    if primary is not None:
+        signals = load_sensor_signals(store, session_id, primary, run.parameters.get("session", {}))
+        mparams = metric_params_from_dict(run.parameters["analysis"])
+        pieces = sway_pieces(signals, mparams)
+        if pieces:
+            fig_timeline = figure_png(_timeline(signals, pieces, store.events(session_id), primary))
+            if len(ex_primary):
+                f = _stabilograms(pieces, ex_primary, rep_primary, names, mparams.ellipse_method)
+                fig_stab = figure_png(f) if f is not None else None
+    rep.section("Timeline", "timeline")
+    if fig_timeline:
+        caption = (
+            "Centre-of-mass displacement (pendulum model), trunk tilt and horizontal trunk acceleration; "
+            "bands: tagged exercises coloured by the therapist's support point; dotted lines: repetition starts; "
+            "breaks in the lines: lost data."
+        )
+        ex_events = _exercise_events(store.events(session_id))
+        if len(ex_events) > 8:
+            caption += (
+                " Band numbers: "
+                + "; ".join(f"{k} = {names.get(e, e)}" for k, e in enumerate(ex_events["exercise"], start=1))
+                + "."
+            )
+        rep.figure(
+            fig_timeline,
+            f"{stem}-timeline.png",
+            "Timeline of COM displacement, trunk tilt and acceleration with exercise bands",
+            caption,
+        )
+    else:
+        rep.paragraph("No analysable signal (no sensor with enough gap-free data).")
+    # -- per-exercise table
+    rep.section("Exercises", "exercises")
+    rows = _records(ex_primary, EXERCISE_COLUMNS)
+    for r in rows:
+        r["exercise"] = names.get(r["exercise"], r["exercise"])
+    rep.table(rows, EXERCISE_COLUMNS, "exercise-table", caption=f"Sensor {primary}: one row per exercise")
+    rep.raw_note(
+        "COM and ISway values are medians over the exercise's repetition holds (the part of each repetition "
+        "after the movement); time to stabilise is the median over repetitions that reached a stable state. "
+        "COM values use an inverted-pendulum model that holds for an upright trunk; for lying and four-point "
+        "exercises they describe trunk movement, not balance."
+    )
+    # -- stabilograms
+    rep.section("Stabilograms", "stabilograms")
+    if fig_stab:
+        rep.figure(
+            fig_stab,
+            f"{stem}-stabilograms.png",
+            "COM stabilograms per exercise with 95 % ellipses",
+            "Each colour is one repetition's hold, centred on its mean; the closed curve is its 95 % "
+            "prediction ellipse. All panels share the same scale. Upright exercises only (the pendulum COM "
+            "model does not apply to lying or four-point positions).",
+        )
+    else:
+        rep.paragraph("No exercise with analysable holds.")
+    # -- therapist
+    rep.section("Details for the therapist", "therapist")
+    rep.heading("Repetitions (primary sensor)")
+    reps_rows = _records(rep_primary, REPETITION_COLUMNS)
+    for r in reps_rows:
+        r["exercise"] = names.get(r["exercise"], r["exercise"])
+    rep.table(reps_rows, REPETITION_COLUMNS, "repetition-table")
+    others = [sid for sid in sorted(run.sensors) if sid != primary]
+    for sid in others:
+        rows_o = _records(_primary_rows(ex_all, sid), EXERCISE_COLUMNS)
+        for r in rows_o:
+            r["exercise"] = names.get(r["exercise"], r["exercise"])
+        placement = run.sensors[sid].summary.get("placement", "")
+        rep.heading(f"Exercises, sensor {sid} ({placement})")
+        rep.table(rows_o, EXERCISE_COLUMNS, f"exercise-table-{_css_id(sid)}")
+    if len(ex_primary):
+        mismatch = ex_primary[
+            (ex_primary["posture_detected"] != "")
+            & (ex_primary["posture_detected"] != ex_primary["posture_planned"])
+            & ~((ex_primary["posture_detected"] == "upright") & ex_primary["posture_planned"].isin(UPRIGHT_POSTURES))
+        ]
+        if len(mismatch):
+            rep.paragraph(
+                "Posture check: detected posture differs from the plan in "
+                + ", ".join(
+                    f"{names.get(r.exercise, r.exercise)} (planned {r.posture_planned}, detected {r.posture_detected})"
+                    for r in mismatch.itertuples(index=False)
+                )
+                + ".",
+                "warning",
+            )
+        else:
+            rep.paragraph("Posture check: the automatically detected posture agrees with the plan for every exercise.")
+    a = run.parameters.get("analysis", {})
+    s = run.parameters.get("session", {})
+    rep.heading("Methods")
+    rep.bullets(
+        [
+            f"Orientation: {a.get('orientation_filter')} filter; COM by the {a.get('com_method')} method "
+            f"(COM height {run.parameters.get('com_height_m')} m), low-pass {a.get('com_lowpass_hz')} Hz.",
+            f"95 % ellipse: {a.get('ellipse_method')}; ISway acceleration frame: {a.get('acc_frame')}, "
+            f"low-pass {a.get('acc_lowpass_hz')} Hz.",
+            f"Holds start {s.get('repetition_movement_s')} s after each tagged repetition start; time to stabilise "
+            "(moving RMS) is measured from there until the next repetition.",
+            f"Sliding windows of {s.get('window_s')} s; gap-free pieces shorter than {s.get('min_piece_s')} s "
+            "are not analysed.",
+            "Frames: " + ", ".join(f"{k}: {v}" for k, v in (run.parameters.get("frames") or {}).items()),
+        ]
+    )
+    # -- link
+    rep.section("Link statistics", "link")
+    rep.table(link_rows, LINK_COLUMNS, "link-table", caption="Samples lost are counted from the sensors' counters")
+    for r in link_rows:
+        if r.get("link_malformed_reasons"):
+            rep.paragraph(f"{r['sensor_id']}: malformed packets by reason {r['link_malformed_reasons']}", "note")
+    # -- provenance
+    rep.section("Provenance", "provenance")
+    rep.facts(
+        {
+            "Analysis run": run.run_id,
+            "Computed (UTC)": run.created_utc,
+            "dmi-sensors version": run.package_version,
+            "Stored result ids": ", ".join(f"{k}={v}" for k, v in sorted(run.record_ids.items())),
+        }
+    )
+    params_text = json.dumps({k: v for k, v in run.parameters.items() if k != "stabilisation"}, indent=1, default=str)
+    rep.parts.append(f"<details><summary>All parameters</summary><pre>{_escape(params_text)}</pre></details>")
+
+    path = rep.write(out_dir, stem)
+    for f in rep.figures:
+        figures.append(Path(out_dir) / f.filename)
+    return SessionReport(
+        html_path=path,
+        figures=figures,
+        sections=rep.sections,
+        run_id=run.run_id,
+        tables={
+            "exercise-table": ex_primary,
+            "repetition-table": rep_primary,
+            "link-table": pd.DataFrame(link_rows),
+        },
+    )
+
+
+def _exercise_events(events):
+    if events is None or len(events) == 0 or "kind" not in events.columns:
+        return events.iloc[0:0] if events is not None else None
+    return events[events["kind"] == "exercise"].sort_values("onset_s")
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def _css_id(text: str) -> str:
+    from dmi_sensors.report.html import slug
+
+    return slug(text)

@@ -1,0 +1,313 @@
+"""The session pipeline end to end on the quick demo: record -> store -> analyse -> report.
+
+One quick demo run (two simulated sessions of one child, two virtual sensors each) is
+shared by every test of this module; the tests then check the stored results against the
+simulation's truth and the HTML against the stored results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from report_helpers import assert_real_figure
+
+from dmi_sensors.analysis import analyse_session
+from dmi_sensors.analysis.stored import latest_run
+from dmi_sensors.report.html import format_number
+from dmi_sensors.report.parse import parse_report
+from dmi_sensors.report.progress import PROGRESS_COLUMNS
+from dmi_sensors.report.session import EXERCISE_COLUMNS, LINK_COLUMNS, REPETITION_COLUMNS, SECTIONS
+
+pytest.importorskip("dmi_sensors.metrics", reason="needs the metrics layer")
+pytest.importorskip("dmi_sensors.dsp", reason="needs the dsp layer")
+store_mod = pytest.importorskip("dmi_sensors.store", reason="needs the store layer")
+session_mod = pytest.importorskip("dmi_sensors.session", reason="needs the session layer")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """``dmi-sensors demo --quick`` through the command line, as a user runs it."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from dmi_sensors import cli
+
+    out = tmp_path_factory.mktemp("demo")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli.main(["demo", "--quick", "--seed", "3", "--out", str(out)]) == 0
+    text = buf.getvalue()
+    reports = [out / "session-1.html", out / "session-2.html"]
+    for path in [*reports, out / "progress-DEMO01.html", out / "demo.sqlite"]:
+        assert path.is_file(), path
+        assert str(path) in text
+    assert "stand_floor_none" in text  # the short table of the current session
+    return SimpleNamespace(
+        db_path=out / "demo.sqlite",
+        reports=reports,
+        progress=out / "progress-DEMO01.html",
+        session_ids=[1, 2],
+        stdout=text,
+    )
+
+
+@pytest.fixture(scope="module")
+def store(demo):
+    with store_mod.SessionStore(demo.db_path) as s:
+        yield s
+
+
+def _check_table(parsed_rows, frame, columns, names=None):
+    """Every numeric cell's exact value equals the stored value; its text is the rounding of it."""
+    assert len(parsed_rows) == len(frame)
+    for html_row, stored in zip(parsed_rows, frame.to_dict("records"), strict=True):
+        for c in columns:
+            text, exact = html_row[c.key]
+            value = stored.get(c.key)
+            missing = value is None or (isinstance(value, float) and not math.isfinite(value))
+            if c.decimals is None:
+                expected = "–" if missing else str((names or {}).get(value, value))
+                assert text == expected, (c.key, text, expected)
+                continue
+            if missing:
+                assert exact is None and text == "–", (c.key, text)
+            else:
+                assert exact == float(value), (c.key, exact, value)
+                assert text == format_number(value, c.decimals)
+
+
+def test_session_report_has_every_section_and_real_figures(demo):
+    for path in demo.reports:
+        parsed = parse_report(path)
+        assert parsed.sections == list(SECTIONS)
+        assert parsed.external == []
+        assert len(parsed.images) == 2
+        for name, png in parsed.images:
+            assert (path.parent / name).read_bytes() == png
+            assert_real_figure(png, 400)
+        assert "DEMO01" in parsed.text
+
+
+def test_numbers_in_html_equal_stored_results(demo, store):
+    for sid, path in zip(demo.session_ids, demo.reports, strict=True):
+        run = latest_run(store, sid)
+        parsed = parse_report(path)
+        plan = store.session_info(sid).plan()
+        names = {e.exercise_id: e.name for e in plan}
+        primary = run.primary_sensor_id
+        ex = run.exercises[run.exercises["sensor_id"] == primary].reset_index(drop=True)
+        reps = run.repetitions[run.repetitions["sensor_id"] == primary].reset_index(drop=True)
+        _check_table(parsed.tables["exercise-table"], ex, EXERCISE_COLUMNS, names)
+        _check_table(parsed.tables["repetition-table"], reps, REPETITION_COLUMNS, names)
+        link = [{"sensor_id": k, **v.summary} for k, v in sorted(run.sensors.items())]
+        import pandas as pd
+
+        _check_table(parsed.tables["link-table"], pd.DataFrame(link), LINK_COLUMNS)
+        other = [k for k in run.sensors if k != primary]
+        assert len(other) == 1
+        key = [t for t in parsed.tables if t.startswith("exercise-table-")]
+        assert len(key) == 1
+        ex_o = run.exercises[run.exercises["sensor_id"] == other[0]].reset_index(drop=True)
+        _check_table(parsed.tables[key[0]], ex_o, EXERCISE_COLUMNS, names)
+
+
+def test_exercise_table_follows_the_plan(demo, store):
+    from dmi_sensors.demo.run import demo_plans
+
+    plans = demo_plans(quick=True)
+    for sid, plan in zip(demo.session_ids, plans, strict=True):
+        run = latest_run(store, sid)
+        assert run.primary_sensor_id is not None
+        for sensor_id in run.sensors:
+            ex = run.exercises[run.exercises["sensor_id"] == sensor_id]
+            assert list(ex["exercise"]) == [e.exercise_id for e in plan]
+            assert list(ex["support"]) == [e.support for e in plan]
+            assert list(ex["repetitions"]) == [e.target_repetitions for e in plan]
+            assert (ex["holds"] == ex["repetitions"]).all()
+            # automatic posture detection agrees with the plan's positions
+            for r in ex.itertuples(index=False):
+                assert r.posture_detected == r.posture_planned, (r.exercise, r.posture_detected, r.posture_planned)
+        assert run.parameters["dmi_sensors_version"]
+        assert run.parameters["analysis"]["com_height_m"] == 0.45
+
+
+def test_link_statistics_match_the_virtual_sensors(tmp_path):
+    """Samples lost are counted exactly from the counters (truth: the virtual sensors' lost packets)."""
+    from dmi_sensors.demo.run import DEMO_SUBJECT, demo_plans
+    from dmi_sensors.demo.simulated import SimulatedSensor, record_simulated_session
+
+    _, plan = demo_plans(quick=True)
+    sensors = [SimulatedSensor(0x0A, "trunk", 0.56, loss_prob=0.02, burst_prob=0.004)]
+    with store_mod.SessionStore(tmp_path / "s.sqlite") as st:
+        sid, sim = record_simulated_session(
+            st, session_mod.Subject(**DEMO_SUBJECT), plan, seed=11, start_utc="2026-01-01T10:00:00Z", sensors=sensors
+        )
+        vs = next(iter(sim.sensors.values()))
+        analysis = analyse_session(st, sid)
+    res = next(iter(analysis.sensors.values()))
+    spp = vs.samples_per_packet
+    lost_truth = len(vs.lost_counters) * spp
+    assert lost_truth > 0
+    link = res.signals.link
+    assert link["samples_received"] + lost_truth == vs.samples_sent
+    # losses after the last received packet are invisible to the receiver
+    assert lost_truth - 20 * spp <= link["samples_lost"] <= lost_truth
+    assert res.summary["pieces"] >= 2  # bursts split the recording; nothing is filtered across a gap
+    seg = res.windows[res.windows["window_kind"] == "segment"]
+    assert np.isfinite(seg["com_rms_ap_mm"].to_numpy(dtype=float)).all()
+
+
+def test_stabilogram_ellipses_equal_stored_hold_areas(demo, store):
+    """The figure's ellipses are computed from the recomputed signals; they must equal the stored metrics."""
+    from dmi_sensors.analysis.stored import load_sensor_signals, metric_params_from_dict, sway_pieces
+    from dmi_sensors.report.session import _stabilograms
+
+    sid = demo.session_ids[-1]
+    run = latest_run(store, sid)
+    primary = run.primary_sensor_id
+    signals = load_sensor_signals(store, sid, primary, run.parameters["session"])
+    params = metric_params_from_dict(run.parameters["analysis"])
+    pieces = sway_pieces(signals, params)
+    ex = run.exercises[run.exercises["sensor_id"] == primary].reset_index(drop=True)
+    reps = run.repetitions[run.repetitions["sensor_id"] == primary].reset_index(drop=True)
+    fig = _stabilograms(pieces, ex, reps, {}, params.ellipse_method)
+    upright = ex[ex["posture_detected"].isin(["sitting", "standing", "kneeling"])]
+    assert len(fig.ellipses) == len(upright) >= 4
+    for ellipses, row in zip(fig.ellipses, upright.itertuples(index=False), strict=True):
+        stored = reps[(reps["exercise"] == row.exercise) & reps["hold_start_s"].notna()]
+        areas = sorted(e.area_mm2 for e in ellipses)
+        assert areas == pytest.approx(sorted(stored["com_ellipse_area_mm2"]), rel=1e-9)
+        assert float(np.median(areas)) == pytest.approx(row.com_ellipse_area_mm2, rel=1e-9)
+
+
+def test_com_sway_close_to_simulation_truth(tmp_path):
+    """Measured COM RMS (pendulum model, holds) against the simulator's true COM over the same holds."""
+    from dmi_sensors.demo.run import DEMO_SUBJECT, demo_plans
+    from dmi_sensors.demo.simulated import SimulatedSensor, record_simulated_session
+
+    _, plan = demo_plans(quick=True)
+    with store_mod.SessionStore(tmp_path / "s.sqlite") as st:
+        sid, sim = record_simulated_session(
+            st,
+            session_mod.Subject(**DEMO_SUBJECT),
+            plan,
+            seed=5,
+            start_utc="2026-01-01T10:00:00Z",
+            sensors=[SimulatedSensor(0x0B, "trunk", 0.56)],
+        )
+        analysis = analyse_session(st, sid)
+    truth = next(iter(sim.sims.values())).truth
+    reps = analysis.repetitions
+    standing = reps[reps["posture_detected"] == "standing"]
+    assert len(standing) >= 6
+    ratios = []
+    for r in standing.itertuples(index=False):
+        sel = (truth.time_s >= r.hold_start_s) & (truth.time_s < r.hold_end_s)
+        true_rms = float(np.std(truth.com_ap_mm[sel]))
+        ratios.append(r.com_rms_ap_mm / true_rms)
+    # the pendulum model from trunk tilt vs the multi-segment truth: same order, no gross error
+    assert 0.5 < float(np.median(ratios)) < 2.0, ratios
+
+
+def test_progress_report(demo, store):
+    from dmi_sensors.report.progress import progress_table
+
+    parsed = parse_report(demo.progress)
+    assert parsed.sections == ["overview", "summary", "charts", "progress-table", "support-table"]
+    assert len(parsed.images) == 1
+    assert_real_figure(parsed.images[0][1], 400)
+    table = progress_table(store, "DEMO01")
+    assert sorted(table["session_id"].unique()) == demo.session_ids
+    rows = parsed.tables["progress-table"]
+    assert len(rows) == len(table)
+    for html_row, stored in zip(rows, table.to_dict("records"), strict=True):
+        for c in PROGRESS_COLUMNS:
+            _text, exact = html_row[c.key]
+            if c.decimals is not None and stored[c.key] is not None and math.isfinite(float(stored[c.key])):
+                assert exact == float(stored[c.key])
+    # the earlier session was simulated with more sway: the shared standing exercises sway less now
+    trends = {(r[0][0], r[1][0]): r for r in (list(row.values()) for row in parsed.tables["trend-table"])}
+    assert ("stand_box_hips", "hips") in trends
+    support = parsed.tables["support-table"]
+    box = [r for r in support if r["family"][0] == "standing on dmi box"]
+    assert [r["most_distal_support"][0] for r in box] == ["knees", "ankles"]
+    assert "less help needed" in parsed.text
+
+
+def test_reports_refuse_unanalysed_sessions(tmp_path):
+    from dmi_sensors.report.session import build_session_report
+
+    with store_mod.SessionStore(tmp_path / "x.sqlite") as st:
+        sid = st.create_session(session_mod.Subject("X1", 2020, 0.5), None, {"DMI-00000001": "trunk"})
+        with pytest.raises(ValueError, match="no stored analysis"):
+            build_session_report(st, sid, tmp_path)
+
+
+@pytest.mark.bluez
+@pytest.mark.slow
+def test_demo_recording_through_bleak_and_emulated_bluez(tmp_path):
+    """``demo --via-bluez`` path: bleak discovers and records the emulated session; tags are pressed live."""
+    import dataclasses
+    import shutil
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("needs dbus-daemon")
+    pytest.importorskip("dmi_sensors.ble", reason="needs the BLE layer")
+    from dmi_sensors.demo.bluez import record_via_bluez
+    from dmi_sensors.demo.run import DEMO_SUBJECT
+
+    ex = dataclasses.replace(session_mod.CATALOGUE["stand_box_knees"], target_repetitions=2, hold_s=4.0)
+    plan = session_mod.Plan("tiny", [ex])
+    with store_mod.SessionStore(tmp_path / "b.sqlite") as st:
+        sid = record_via_bluez(st, session_mod.Subject(**DEMO_SUBJECT), plan, seed=2, start_utc="2026-03-01T10:00:00Z")
+        info = st.session_info(sid)
+        assert info.status == "finalised"
+        assert {s.placement for s in info.sensors} == {"trunk", "pelvis"}
+        events = st.events(sid)
+        assert list(events[events["kind"] == "repetition"]["repetition"]) == [1, 2]
+        analysis = analyse_session(st, sid)
+    for res in analysis.sensors.values():
+        assert res.summary["link_samples_received"] >= 0.9 * 100 * 8.0
+    ex_rows = analysis.exercises
+    assert list(ex_rows["repetitions"]) == [2, 2]
+    assert (ex_rows["posture_detected"] == "standing").all()
+
+
+def test_report_and_progress_commands(demo, tmp_path):
+    """`dmi-sensors report` reuses the stored run; --reanalyse appends a new one; `progress` writes its page."""
+    import contextlib
+    import io
+    import shutil
+
+    from dmi_sensors import cli
+
+    db = tmp_path / "copy.sqlite"
+    shutil.copy(demo.db_path, db)
+    out = tmp_path / "out"
+    with store_mod.SessionStore(db) as st:
+        before = latest_run(st, 2).run_id
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli.main(["report", "2", "--db", str(db), "--out", str(out)]) == 0
+        assert (
+            cli.main(
+                ["report", "2", "--db", str(db), "--out", str(out / "chi2"), "--reanalyse", "--ellipse-method", "chi2"]
+            )
+            == 0
+        )
+        assert cli.main(["progress", "DEMO01", "--db", str(db), "--out", str(out)]) == 0
+    text = buf.getvalue()
+    assert f"report: {out / 'session-2.html'}" in text
+    assert f"progress report: {out / 'progress-DEMO01.html'}" in text
+    with store_mod.SessionStore(db) as st:
+        run = latest_run(st, 2)
+        assert run.run_id != before
+        assert run.parameters["analysis"]["ellipse_method"] == "chi2"
+        n_runs = {r.parameters.get("run_id") for r in st.results(2)}
+        assert len(n_runs) == 2  # nothing overwritten
+    parsed = parse_report(out / "chi2" / "session-2.html")
+    assert run.run_id in parsed.text
+    assert cli.main(["report", "99", "--db", str(db), "--out", str(out)]) == 1  # unknown session: one error line
