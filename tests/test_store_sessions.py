@@ -173,3 +173,33 @@ def test_bad_calibration_file_changes_nothing(store, tmp_path):
         store.add_calibration_file(bad, sid)
     assert store.session_info(sid).sensors[0].calibration_ids == ()
     assert store._conn.execute("SELECT count(*) FROM calibrations").fetchone()[0] == 0
+
+
+def test_sensor_calibration_rebuilds_what_the_session_used(store, tmp_path):
+    """Inline content (with NaN fields), a moved file and a directory reference all come back."""
+    from dmi_sensors.calibration import GyroCalibration, SensorCalibration, read_calibration, write_calibration
+    from dmi_sensors.errors import DataFileError
+
+    sid = store.create_session(SUBJECT, sensors={"S1": "trunk"})
+    assert store.sensor_calibration(sid, "S1").parts() == []
+    gyro = GyroCalibration("S1", bias_rps=[0.01, -0.02, 0.003])  # bias_stderr_rps stays NaN
+    store.link_sensor_calibration(sid, SensorCalibration("S1", gyro=gyro))
+    back = store.sensor_calibration(sid, "S1").gyro
+    np.testing.assert_array_equal(back.bias_rps, gyro.bias_rps)
+    assert np.isnan(back.bias_stderr_rps).all()
+
+    # a plain reference to a directory of calibration files: the sensor's latest of each kind
+    cal_dir = tmp_path / "cals"
+    cal_dir.mkdir()
+    newer = GyroCalibration("S1", bias_rps=[0.5, 0.5, 0.5], created_utc="2030-01-01T00:00:00Z")
+    write_calibration(newer, cal_dir / "g.json")
+    cid = store.add_calibration("S1", "gyro", cal_dir)
+    store.set_calibration(sid, "S1", cid)
+    np.testing.assert_array_equal(store.sensor_calibration(sid, "S1").gyro.bias_rps, [0.5, 0.5, 0.5])
+    assert read_calibration(cal_dir / "g.json").bias_rps.tolist() == [0.5, 0.5, 0.5]
+
+    # a reference that can no longer be read is one clear error naming the database
+    (cal_dir / "g.json").unlink()
+    cal_dir.rmdir()
+    with pytest.raises(DataFileError, match=r"s\.sqlite.*calibration"):
+        store.sensor_calibration(sid, "S1")

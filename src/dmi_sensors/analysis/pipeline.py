@@ -463,58 +463,13 @@ def analyse_signals(
     )
 
 
-def load_calibration(store, calibration_ids, sensor_id: str):
-    """The calibrations linked to a session's sensor in the store (None when there are none).
+def load_calibration(store, session_id: int, sensor_id: str):
+    """The calibration the store links to a session's sensor, or None when it links none.
 
-    ``calibration_ids``: one id, a sequence of ids, or None. Each stored reference is used
-    as: the calibration file's content kept in its ``parameters`` (what
-    ``SessionStore.add_calibration_file`` stores, so a moved file does not matter), else a
-    directory of calibration files (:class:`dmi_sensors.calibration.CalibrationSet`), else a
-    calibration JSON file. Returns a list of calibrations, or a ``SensorCalibration``.
+    See :meth:`dmi_sensors.store.SessionStore.sensor_calibration`.
     """
-    if calibration_ids is None:
-        return None
-    ids = [calibration_ids] if isinstance(calibration_ids, int) else list(calibration_ids)
-    if not ids:
-        return None
-    from pathlib import Path
-
-    from dmi_sensors import calibration as cal
-
-    out = []
-    for cid in ids:
-        ref = store.calibration(cid)
-        params = ref.get("parameters") or {}
-        path = Path(str(ref["reference"]))
-        if params.get("kind"):
-            out.append(cal.calibration_from_dict(_nan_to_none(params)))
-        elif path.is_dir():
-            return cal.CalibrationSet.load(path).for_sensor(sensor_id)
-        elif path.is_file():
-            out.append(cal.read_calibration(path))
-        else:
-            raise ValueError(f"calibration {cid} of sensor {sensor_id!r}: reference {path} not found")
-    return out
-
-
-def _nan_to_none(value):
-    """NaN -> None, recursively (calibration files write a missing number as ``null``)."""
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _sensor_calibration_ids(sensor_info):
-    """``SensorInfo.calibration_ids`` (several per sensor) or the older single ``calibration_id``."""
-    ids = getattr(sensor_info, "calibration_ids", None)
-    if ids is None:
-        single = getattr(sensor_info, "calibration_id", None)
-        ids = () if single is None else (single,)
-    return tuple(ids)
+    cal = store.sensor_calibration(session_id, sensor_id)
+    return cal if cal.parts() else None
 
 
 def analyse_session(
@@ -536,7 +491,7 @@ def analyse_session(
         raise ValueError(f"session {session_id}: the subject's com_height_m is unknown; it is needed for COM metrics")
     sensors = []
     for s in info.sensors:
-        cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, _sensor_calibration_ids(s), s.sensor_id)
+        cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, session_id, s.sensor_id)
         packets = store.raw_packets(session_id, s.sensor_id)
         sensors.append(
             prepare_sensor(

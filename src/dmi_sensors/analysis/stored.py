@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmi_sensors.analysis.pipeline import RESULT_NAMES, _sensor_calibration_ids, load_calibration
+from dmi_sensors.analysis.pipeline import RESULT_NAMES, load_calibration
 from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
 
 __all__ = ["StoredRun", "hold_slices", "latest_run", "load_sensor_signals", "metric_params_from_dict", "sway_pieces"]
@@ -99,7 +99,7 @@ def load_sensor_signals(store, session_id: int, sensor_id: str, session_params: 
     sensor = next((s for s in info.sensors if s.sensor_id == sensor_id), None)
     if sensor is None:
         raise KeyError(f"session {session_id} has no sensor {sensor_id!r}")
-    cal = calibration or load_calibration(store, _sensor_calibration_ids(sensor), sensor_id)
+    cal = calibration or load_calibration(store, session_id, sensor_id)
     return prepare_sensor(
         store.raw_packets(session_id, sensor_id),
         sensor_id,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dmi_sensors import __version__, contract
+from dmi_sensors.errors import DataFileError
 from dmi_sensors.store import db
 from dmi_sensors.store.paths import default_db_path
 from dmi_sensors.store.records import ResultRecord, SensorInfo, SessionInfo
@@ -47,6 +48,17 @@ def _json_default(value: Any) -> Any:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+def _nan_to_none(value: Any) -> Any:
+    """NaN -> None, recursively."""
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 def _none_if_missing(value: Any) -> Any:
@@ -323,24 +335,46 @@ class SessionStore:
         return ids
 
     def sensor_calibration(self, session_id: int, sensor_id: str) -> Any:
-        """The calibration a session used for a sensor, rebuilt from the stored content.
+        """The calibration a session used for a sensor, rebuilt from what the store keeps.
 
         Returns a :class:`dmi_sensors.calibration.SensorCalibration` (parts None where the
-        session has none). When several calibrations of one kind are linked, the most recently
-        linked one wins.
+        session links none). Each linked reference is read as: its stored content (what
+        :meth:`add_calibration_file` and :meth:`link_sensor_calibration` keep, so a moved file
+        does not matter), else a directory of calibration files (the sensor's latest of each
+        kind), else a calibration file. When several calibrations of one kind are linked, the
+        most recently linked one wins. A reference that can no longer be read raises
+        ``DataFileError`` naming the database and the calibration.
         """
-        from dmi_sensors.calibration import SensorCalibration, calibration_from_dict
+        from dmi_sensors.calibration import SensorCalibration
 
         self._require(session_id)
         parts: dict[str, Any] = {}
-        for cid, params in self._query(
-            "SELECT c.id, c.parameters_json FROM sensor_calibrations AS l JOIN calibrations AS c"
-            " ON c.id = l.calibration_id WHERE l.session_id = ? AND l.sensor_id = ? ORDER BY c.id",
+        for (cid,) in self._query(
+            "SELECT calibration_id FROM sensor_calibrations WHERE session_id = ? AND sensor_id = ?"
+            " ORDER BY calibration_id",
             (int(session_id), sensor_id),
         ):
-            cal = calibration_from_dict(json.loads(params), f"{self.path} (calibration {cid})")
-            parts[cal.kind] = cal
+            for cal in self._read_calibration(int(cid), sensor_id):
+                parts[cal.kind] = cal
         return SensorCalibration(sensor_id, **parts)
+
+    def _read_calibration(self, calibration_id: int, sensor_id: str) -> list[Any]:
+        from dmi_sensors.calibration import CalibrationSet, calibration_from_dict, read_calibration
+
+        ref = self.calibration(calibration_id)
+        params = ref["parameters"] or {}
+        where = f"calibration {calibration_id} of sensor {sensor_id!r}"
+        if params.get("kind"):
+            # calibration files write a missing number as null; the stored JSON kept NaN
+            return [calibration_from_dict(_nan_to_none(params), f"{self.path} ({where})")]
+        path = Path(str(ref["reference"]))
+        if path.is_dir():
+            return CalibrationSet.load(path).for_sensor(sensor_id).parts()
+        if path.is_file():
+            return [read_calibration(path)]
+        raise DataFileError(
+            self.path, where, "stored calibration content or an existing calibration file or directory", str(path)
+        )
 
     def finalise(self, session_id: int) -> None:
         """Mark a session finalised (idempotent). Its raw packets can no longer be appended."""
