@@ -102,7 +102,7 @@ def streams(draw):
     for _ in range(draw(st.integers(0, 6))):
         pos = draw(st.integers(0, len(datas)))
         if draw(st.booleans()) and datas:  # a mutated data packet: truncated / version / config / count
-            src = bytearray(datas[draw(st.integers(0, len(datas) - 1))])
+            src = bytearray(datas[draw(st.integers(0, len(datas) - 1))]) or bytearray(b"\x10\x01")
             kind = draw(st.sampled_from(["cut", "long", "minor", "byte"]))
             if kind == "cut":
                 src = src[: draw(st.integers(0, len(src) - 1))]
