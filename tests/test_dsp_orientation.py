@@ -174,3 +174,16 @@ def test_gyro_bias_from_still_periods():
     np.testing.assert_allclose(est.bias_rps, bias, atol=3 * 0.002 / np.sqrt(est.n_still) * 3)
     none = estimate_gyro_bias_still(gyr[moving], acc[moving], FS)
     assert np.all(np.isnan(none.bias_rps)) and none.n_still == 0
+
+
+def test_attitude_from_acc_equals_ahrs_acc2q():
+    from ahrs.common.orientation import acc2q
+
+    from dmi_sensors.dsp import attitude_from_acc
+
+    rng = np.random.default_rng(7)
+    for a in rng.normal(size=(50, 3)) * 9.81:
+        np.testing.assert_allclose(attitude_from_acc(a), acc2q(a), atol=1e-12)
+    np.testing.assert_array_equal(attitude_from_acc(np.zeros(3)), [1.0, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="shape"):
+        attitude_from_acc(np.zeros(2))

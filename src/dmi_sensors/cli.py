@@ -26,9 +26,16 @@ class Command(NamedTuple):
 
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
+    "analyze": Command(
+        "dmi_sensors.commands.analyze", "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS"
+    ),
     "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),
+    "export": Command("dmi_sensors.commands.export", "export a stored session as CSV, Parquet or BIDS-Motion"),
     "plan": Command("dmi_sensors.commands.plan", "exercise catalogue, example plan, check a plan file"),
+    "record": Command("dmi_sensors.commands.record", "stream from sensors (or simulated ones) into the session store"),
+    "scan": Command("dmi_sensors.commands.scan", "list the DMI sensors advertising nearby"),
+    "sessions": Command("dmi_sensors.commands.sessions", "list stored sessions, show one (--json), or import a file"),
     "simulate": Command("dmi_sensors.commands.simulate", "virtual trunk sensor -> trial CSV + ground-truth JSON"),
 }
 

@@ -34,7 +34,13 @@ from dmi_sensors.dsp.filters import (
     filtfilt,
     sosfiltfilt_padlen,
 )
-from dmi_sensors.dsp.orientation import GyroBiasEstimate, Madgwick, Mahony, estimate_gyro_bias_still
+from dmi_sensors.dsp.orientation import (
+    GyroBiasEstimate,
+    Madgwick,
+    Mahony,
+    attitude_from_acc,
+    estimate_gyro_bias_still,
+)
 from dmi_sensors.dsp.pipeline import ChainOutput, ImuChain, apply_affine
 from dmi_sensors.dsp.segments import gap_segments, map_segments, process_with_resets, segments_from_mask
 
@@ -50,6 +56,7 @@ __all__ = [
     "SosFilter",
     "ZeroPhaseSosFilter",
     "apply_affine",
+    "attitude_from_acc",
     "body_frame",
     "butter_bandpass",
     "butter_highpass",

@@ -18,11 +18,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dmi_sensors.dsp._orientation_kernels import madgwick_imu_into, mahony_imu_into
+from dmi_sensors.dsp._orientation_kernels import acc_to_quaternion, madgwick_imu_into, mahony_imu_into
 
-__all__ = ["GyroBiasEstimate", "Madgwick", "Mahony", "estimate_gyro_bias_still"]
+__all__ = ["GyroBiasEstimate", "Madgwick", "Mahony", "attitude_from_acc", "estimate_gyro_bias_still"]
 
 _EMPTY = np.zeros(0)
+
+
+def attitude_from_acc(acc_mps2: np.ndarray) -> np.ndarray:
+    """Attitude quaternion ``[w, x, y, z]`` (body -> world, zero heading) from one specific-force vector.
+
+    ``acc_mps2`` is a (3,) specific-force reading in the body frame, e.g. the mean of a quiet
+    period. Roll ``atan2(ay, az)``, pitch ``atan2(-ax, sqrt(ay^2 + az^2))`` of the normalised
+    vector, ``q = q_y(pitch) * q_x(roll)``, as ``ahrs.common.orientation.acc2q`` and the
+    filters' own start-up. A zero vector gives the identity.
+    """
+    a = np.asarray(acc_mps2, dtype=np.float64).reshape(-1)
+    if a.shape != (3,):
+        raise ValueError(f"acc_mps2 must have shape (3,), got {np.shape(acc_mps2)}")
+    q = np.zeros(4)
+    acc_to_quaternion(float(a[0]), float(a[1]), float(a[2]), q)
+    return q
 
 
 def _check_q0(q0: np.ndarray | None) -> np.ndarray:

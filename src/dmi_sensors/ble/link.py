@@ -1,0 +1,672 @@
+"""One sensor over BLE: connect, configure, time-sync, stream, and come back after link loss.
+
+:class:`SensorLink` owns one bleak client. Its life::
+
+    connect (bleak-retry-connector) -> read Battery + Device Information
+      -> subscribe STATUS (responses, status) and DATA -> GET_INFO
+      -> SET_RATE / SET_RANGES if needed -> TIME_SYNC probes -> START_STREAMING
+      -> stream ... unexpected disconnect -> back-off -> reconnect -> (resume) ...
+      -> stop: STOP_STREAMING (its response arrives after every data packet) -> disconnect
+
+The notification callbacks only append ``(host arrival time, bytes)`` to a list and return;
+a consumer task drains that list every ``drain_interval_s`` (at once when a response or
+status arrives), hands each notification as a :class:`~dmi_sensors.types.RawPacket` to the
+packet sink (raw first), resolves pending commands, and feeds the protocol's
+``StreamDecoder``, whose counter unwrapping spans reconnections: a gap while the link was
+down is counted as ``samples_lost`` and flagged ``gap_before`` on the first sample after it.
+
+Everything runs on the caller's event loop (usable from Jupyter); there are no threads, no
+private loops and no blocking sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from dmi_sensors.ble.discovery import SensorAdvert, find_sensor
+from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
+from dmi_sensors.protocol import (
+    BATTERY_LEVEL_CHAR_UUID,
+    CONTROL_CHAR_UUID,
+    DATA_CHAR_UUID,
+    FIRMWARE_REVISION_CHAR_UUID,
+    HARDWARE_REVISION_CHAR_UUID,
+    MANUFACTURER_NAME_CHAR_UUID,
+    MODEL_NUMBER_CHAR_UUID,
+    SERIAL_NUMBER_CHAR_UUID,
+    STATUS_CHAR_UUID,
+    DataFormat,
+    DeviceState,
+    GetInfo,
+    PacketType,
+    ProtocolError,
+    Response,
+    SetRanges,
+    SetRate,
+    StartStreaming,
+    StatusPacket,
+    StopStreaming,
+    StreamDecoder,
+    TimeSync,
+    decode,
+    encode_command,
+)
+from dmi_sensors.types import RawPacket, SampleBatch
+
+if TYPE_CHECKING:
+    from bleak import BleakClient
+    from bleak.backends.device import BLEDevice
+
+__all__ = [
+    "ClockSync",
+    "CommandError",
+    "PacketSink",
+    "ReconnectPolicy",
+    "SensorInfo",
+    "SensorLink",
+    "SensorNotFoundError",
+    "StreamConfig",
+]
+
+log = logging.getLogger(__name__)
+
+_U32 = 1 << 32
+
+
+class PacketSink(Protocol):
+    """Where raw packets go first (e.g. ``SessionStore.packet_writer(session_id)``)."""
+
+    def append(self, packet: RawPacket) -> None: ...
+
+
+class CommandError(RuntimeError):
+    """A control command was refused (``result`` is the protocol's Result code) or never answered."""
+
+    def __init__(self, message: str, result: int | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class SensorNotFoundError(RuntimeError):
+    """The sensor was not advertising within the scan timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    """What to ask the sensor for: nominal rate (Hz), full scales (±g, ±deg/s), packet size.
+
+    ``samples_per_packet`` 0 lets the firmware fill the MTU (19 samples at ATT_MTU 247).
+    """
+
+    fs_hz: int = 200
+    acc_range_g: int = 8
+    gyr_range_dps: int = 1000
+    samples_per_packet: int = 0
+    data_format: int = DataFormat.FULL
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectPolicy:
+    """Back-off after failures: ``initial_backoff_s * factor**k`` capped at ``max_backoff_s``,
+    each wait jittered by ±``jitter`` (fraction) so several sensors do not retry in lockstep.
+
+    ``give_up_after_s``: stop trying when no connection succeeded for this long (``None``:
+    keep trying until stopped). ``connect_attempts`` is passed to bleak-retry-connector.
+    """
+
+    initial_backoff_s: float = 0.25
+    max_backoff_s: float = 8.0
+    factor: float = 2.0
+    jitter: float = 0.2
+    give_up_after_s: float | None = None
+    scan_timeout_s: float = 5.0
+    connect_attempts: int = 3
+
+    def backoff_s(self, failures: int, rng: random.Random) -> float:
+        base = min(self.max_backoff_s, self.initial_backoff_s * self.factor ** max(0, failures - 1))
+        return base * (1.0 + self.jitter * (2.0 * rng.random() - 1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class SensorInfo:
+    """What the sensor told us at the last connection (Device Information + GET_INFO)."""
+
+    address: str
+    serial: str
+    manufacturer: str
+    model: str
+    firmware: str
+    hardware_revision: str
+    fs_hz: int
+    acc_range_g: int
+    gyr_range_dps: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSync:
+    """Best (lowest round-trip) TIME_SYNC probe of a connection.
+
+    ``offset_s`` = device clock − host clock (host clock = seconds since the session start),
+    ``rtt_s`` its round-trip time (the offset is uncertain by ±rtt/2), ``host_time_s`` when.
+    """
+
+    offset_s: float
+    rtt_s: float
+    host_time_s: float
+
+
+_RETRYABLE: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    EOFError,
+    BrokenPipeError,
+    ConnectionError,
+    CommandError,
+    SensorNotFoundError,
+    ProtocolError,
+)
+
+
+def _retryable() -> tuple[type[BaseException], ...]:
+    from bleak.exc import BleakError
+
+    return (*_RETRYABLE, BleakError, AttributeError, KeyError)
+
+
+class SensorLink:
+    """A self-healing stream from one sensor (see the module docstring).
+
+    Parameters
+    ----------
+    target
+        A :class:`SensorAdvert` from :func:`~dmi_sensors.ble.discover` (best), a bleak
+        ``BLEDevice``, or an address string (a scan finds it first).
+    placement
+        Where the sensor sits (``trunk``, ``pelvis``, ... see ``contract.PLACEMENTS``).
+    config
+        Rate, ranges and packet size to request.
+    policy
+        Reconnection back-off.
+    sink
+        Receives every notification as a :class:`RawPacket`, in arrival order.
+    t0_s
+        Session start on ``clock`` (host times are seconds since it); default: now.
+    clock
+        Host monotonic clock, seconds (default ``time.monotonic``).
+    scan_lock
+        Shared by the links of a hub so only one scans at a time.
+    on_batch
+        Called with each decoded :class:`SampleBatch` (live views); keep it quick.
+    keep_packets
+        Also keep every RawPacket in :attr:`packets` (notebooks, tests).
+    """
+
+    def __init__(
+        self,
+        target: SensorAdvert | BLEDevice | str,
+        placement: str = "",
+        *,
+        config: StreamConfig | None = None,
+        policy: ReconnectPolicy | None = None,
+        sink: PacketSink | None = None,
+        t0_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        scan_lock: asyncio.Lock | None = None,
+        on_batch: Callable[[SampleBatch], None] | None = None,
+        keep_packets: bool = False,
+        command_timeout_s: float = 2.0,
+        drain_interval_s: float = 0.25,
+        time_sync_probes: int = 5,
+        adapter: str | None = None,
+    ) -> None:
+        self._device: BLEDevice | None = None
+        rssi = None
+        serial = None
+        if isinstance(target, SensorAdvert):
+            self.address = target.address
+            self._device = target.device
+            rssi, serial = target.rssi_dbm, target.serial
+        elif isinstance(target, str):
+            self.address = target.upper()
+        else:
+            self.address = target.address
+            self._device = target
+        self.placement = placement
+        self.config = config or StreamConfig()
+        self.policy = policy or ReconnectPolicy()
+        self.sink = sink
+        self._clock = clock
+        self.t0_s = clock() if t0_s is None else t0_s
+        self._scan_lock = scan_lock or asyncio.Lock()
+        self.on_batch = on_batch
+        self.keep_packets = keep_packets
+        self.packets: list[RawPacket] = []
+        self.command_timeout_s = command_timeout_s
+        self.drain_interval_s = drain_interval_s
+        self.time_sync_probes = time_sync_probes
+        self.adapter = adapter
+        self.sensor_id = serial or self.address
+        self.tracker = LinkStatsTracker(self.sensor_id, self.address, placement, self._now())
+        self.tracker.rssi_dbm = rssi
+        self.info: SensorInfo | None = None
+        self.clock_sync: ClockSync | None = None
+        self.events: list[tuple[float, str, str]] = []  # (host_time_s, kind, detail)
+        self._decoder = StreamDecoder(self.sensor_id)
+        self._decoder_samples = 0
+        self._rx: list[tuple[float, bytes]] = []
+        self._wake = asyncio.Event()
+        self._client: BleakClient | None = None
+        self._disconnected = asyncio.Event()
+        self._streaming = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._pending: dict[int, asyncio.Future[tuple[Response, float]]] = {}
+        self._seq = 0
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: asyncio.Task[None] | None = None
+        self._rng = random.Random(self.address)
+        self.error: BaseException | None = None
+        self._failed = False
+
+    # -- public API --------------------------------------------------------------------
+    def _now(self) -> float:
+        """Host time, seconds since the session start."""
+        return self._clock() - self.t0_s
+
+    @property
+    def stats(self) -> LinkStats:
+        """Live statistics (see :class:`LinkStats`)."""
+        return self.tracker.snapshot(self._now())
+
+    @property
+    def state(self) -> str:
+        return self.tracker.state
+
+    @property
+    def is_streaming(self) -> bool:
+        return self._streaming.is_set()
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the connect/stream/reconnect supervisor on the running loop; returns its task."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"SensorLink {self.address}")
+        return self._task
+
+    async def wait_streaming(self, timeout_s: float | None = None) -> None:
+        """Wait until data flows (raises ``TimeoutError``)."""
+        async with asyncio.timeout(timeout_s):
+            await self._streaming.wait()
+
+    async def stop(self, timeout_s: float = 10.0) -> LinkStats:
+        """Stop streaming, disconnect, drain; returns the final statistics."""
+        self._stop.set()
+        if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
+            if not done:
+                log.warning("%s: did not stop within %.1f s, cancelling", self.sensor_id, timeout_s)
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+        return self.stats
+
+    async def __aenter__(self) -> SensorLink:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- notification callbacks: record and return -------------------------------------
+    def _on_data(self, _char: Any, data: bytearray) -> None:
+        self._rx.append((self._clock(), bytes(data)))
+
+    def _on_status(self, _char: Any, data: bytearray) -> None:
+        self._rx.append((self._clock(), bytes(data)))
+        self._wake.set()
+
+    def _on_disconnected(self, client: BleakClient) -> None:
+        if client is self._client:
+            self._disconnected.set()
+
+    # -- consumer ----------------------------------------------------------------------
+    async def _consume(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.drain_interval_s)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception as exc:
+                # The sink (the store) failed: raw data can no longer be kept, so stop loudly.
+                log.exception("%s: packet sink failed; stopping this sensor", self.sensor_id)
+                self.error = exc
+                self._failed = True
+                self._stop.set()
+                return
+
+    def _drain(self) -> None:
+        rx, self._rx = self._rx, []
+        if not rx:
+            self.tracker.add_packets(self._now(), 0)
+            return
+        sid, t0 = self.sensor_id, self.t0_s
+        packets = [RawPacket(sid, t - t0, data) for t, data in rx]
+        if self.sink is not None:
+            for p in packets:
+                self.sink.append(p)
+        if self.keep_packets:
+            self.packets.extend(packets)
+        for p in packets:
+            d = p.data
+            if len(d) > 1 and d[1] in (PacketType.RESPONSE, PacketType.STATUS):
+                self._handle_control(p)
+        n_before = self._decoder_samples
+        batch = self._decoder.feed(packets)
+        self._decoder_samples = n_before + len(batch)
+        t = self.tracker
+        t.add_packets(self._now(), len(packets))
+        lost_before = t.samples_lost
+        t.update_decoder(
+            self._decoder_samples,
+            self._decoder.samples_lost,
+            self._decoder.malformed_packets,
+            self._decoder.counter_resets,
+        )
+        if t.samples_lost > lost_before:
+            self.events.append((packets[-1].host_time_s, "gap", f"{t.samples_lost - lost_before} samples lost"))
+        if len(batch):
+            t.add_timing(batch.host_time_s, batch.device_time_s)
+            if self.on_batch is not None:
+                try:
+                    self.on_batch(batch)
+                except Exception:  # a live view must never stop the recording
+                    log.exception("%s: on_batch callback failed", self.sensor_id)
+
+    def _handle_control(self, p: RawPacket) -> None:
+        try:
+            msg = decode(p.data)
+        except ProtocolError:
+            return  # counted as malformed by the stream decoder
+        if isinstance(msg, Response):
+            fut = self._pending.get(msg.seq)
+            if fut is not None and not fut.done():
+                fut.set_result((msg, p.host_time_s))
+        elif isinstance(msg, StatusPacket) and msg.battery_pct is not None:
+            self.tracker.battery_pct = msg.battery_pct
+
+    # -- commands ----------------------------------------------------------------------
+    async def command(self, cmd: Any, timeout_s: float | None = None, attempts: int = 3) -> Response:
+        """Send a control command and wait for its response (retried on timeout).
+
+        Raises :class:`CommandError` when the sensor refuses it or never answers.
+        """
+        resp, _ = await self._command(cmd, timeout_s, attempts)
+        return resp
+
+    async def _command(self, cmd: Any, timeout_s: float | None, attempts: int) -> tuple[Response, float]:
+        client = self._client
+        if client is None:
+            raise CommandError(f"{self.sensor_id}: not connected")
+        timeout_s = self.command_timeout_s if timeout_s is None else timeout_s
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, attempts + 1):
+            self._seq = (self._seq + 1) & 0xFF
+            seq = self._seq
+            msg = dataclasses.replace(cmd, seq=seq)
+            fut: asyncio.Future[tuple[Response, float]] = loop.create_future()
+            self._pending[seq] = fut
+            try:
+                await client.write_gatt_char(CONTROL_CHAR_UUID, encode_command(msg), response=True)
+                resp, host_time_s = await asyncio.wait_for(fut, timeout_s)
+            except TimeoutError:
+                log.info("%s: no response to %s (attempt %d/%d)", self.sensor_id, type(cmd).__name__, attempt, attempts)
+                continue
+            finally:
+                self._pending.pop(seq, None)
+            if not resp.ok:
+                name = type(cmd).__name__
+                raise CommandError(f"{self.sensor_id}: {name} refused: result {resp.result!r}", resp.result)
+            return resp, host_time_s
+        raise CommandError(f"{self.sensor_id}: no response to {type(cmd).__name__} after {attempts} attempts")
+
+    async def time_sync(self, probes: int | None = None) -> ClockSync:
+        """NTP-style TIME_SYNC probes; keeps the lowest-RTT one in :attr:`clock_sync`."""
+        best: ClockSync | None = None
+        for _ in range(probes or self.time_sync_probes):
+            t0 = self._now()
+            t0_us = round(t0 * 1e6) % _U32
+            resp, t3 = await self._command(TimeSync(host_time_us=t0_us), None, 2)
+            body = resp.body
+            # device times are u32 µs: unwrap t2 - t1 and (t1 - t0) modulo 2**32 around 0
+            dev_proc_s = ((body.device_tx_us - body.device_rx_us) % _U32) / 1e6
+            rtt = (t3 - t0) - dev_proc_s
+            t1_s = body.device_rx_us / 1e6
+            # offset = device - host at the probe midpoint; resolve the u32 wrap of the device clock
+            offset = t1_s - (t0 + rtt / 2)
+            sync = ClockSync(offset, rtt, t0)
+            if best is None or rtt < best.rtt_s:
+                best = sync
+        assert best is not None
+        self.clock_sync = best
+        return best
+
+    # -- supervisor --------------------------------------------------------------------
+    async def _run(self) -> None:
+        self._consumer = asyncio.get_running_loop().create_task(self._consume())
+        failures = 0
+        last_ok = self._now()
+        connected_once = False
+        try:
+            while not self._stop.is_set():
+                self.tracker.state = "reconnecting" if connected_once else "connecting"
+                try:
+                    if not await self._unless_stopped(self._connect_and_stream()):
+                        break
+                except asyncio.CancelledError:
+                    raise
+                except _retryable() as exc:
+                    failures += 1
+                    self.error = exc
+                    self.events.append((self._now(), "connect_failed", f"{type(exc).__name__}: {exc}"))
+                    log.warning("%s: connection failed (%s: %s)", self.sensor_id, type(exc).__name__, exc)
+                    await self._drop_client()
+                    giving_up = self.policy.give_up_after_s
+                    if giving_up is not None and self._now() - last_ok > giving_up:
+                        self.tracker.state = "failed"
+                        log.error("%s: giving up after %.0f s without a connection", self.sensor_id, giving_up)
+                        return
+                    await self._sleep_unless_stopped(self.policy.backoff_s(failures, self._rng))
+                    continue
+                if connected_once:
+                    self.tracker.reconnects += 1
+                    self.events.append((self._now(), "reconnected", f"after {failures} failed attempts"))
+                    log.info("%s: reconnected (%d failed attempts)", self.sensor_id, failures)
+                connected_once = True
+                failures = 0
+                self.tracker.state = "streaming"
+                await self._wait_disconnect_or_stop()
+                if self._stop.is_set():
+                    break
+                self._streaming.clear()
+                self.tracker.disconnects += 1
+                last_ok = self._now()
+                self.tracker.state = "reconnecting"
+                self.events.append((last_ok, "disconnected", "unexpected"))
+                log.warning("%s: disconnected unexpectedly; reconnecting", self.sensor_id)
+                await self._drop_client()
+                await self._sleep_unless_stopped(self.policy.backoff_s(1, self._rng))
+        finally:
+            with contextlib.suppress(Exception):
+                await self._shutdown()
+            if self._consumer is not None:
+                self._consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._consumer
+            with contextlib.suppress(Exception):
+                self._drain()
+            self._streaming.clear()
+            if self._failed:
+                self.tracker.state = "failed"
+            elif self.tracker.state != "failed":
+                self.tracker.state = "stopped"
+
+    async def _unless_stopped(self, coro: Any) -> bool:
+        """Run ``coro`` unless :meth:`stop` comes first (then cancel it); True if it completed."""
+        task = asyncio.ensure_future(coro)
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        finally:
+            stop.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        return False
+
+    async def _wait_disconnect_or_stop(self) -> None:
+        waits = {asyncio.ensure_future(self._disconnected.wait()), asyncio.ensure_future(self._stop.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def _sleep_unless_stopped(self, delay_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay_s)
+
+    async def _resolve_device(self) -> BLEDevice:
+        """A BLEDevice BlueZ knows now (rescanning when the device object went away)."""
+        if self._device is not None and sys.platform == "linux":
+            from bleak_retry_connector import get_device
+
+            known = await get_device(self.address)
+            if known is not None:
+                self._device = known
+                return known
+        elif self._device is not None:
+            return self._device
+        async with self._scan_lock:
+            if self._stop.is_set():
+                raise SensorNotFoundError(f"{self.sensor_id}: stopped")
+            advert = await find_sensor(self.address, self.policy.scan_timeout_s, adapter=self.adapter)
+        if advert is None:
+            raise SensorNotFoundError(f"{self.sensor_id}: not advertising (scanned {self.policy.scan_timeout_s} s)")
+        self._device = advert.device
+        self.tracker.rssi_dbm = advert.rssi_dbm
+        return advert.device
+
+    async def _connect_and_stream(self) -> None:
+        from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+
+        device = await self._resolve_device()
+        self._disconnected.clear()
+        client = await establish_connection(
+            BleakClientWithServiceCache,
+            device,
+            self.sensor_id,
+            disconnected_callback=self._on_disconnected,
+            max_attempts=self.policy.connect_attempts,
+        )
+        self._client = client
+        if not client.is_connected:
+            self._disconnected.set()
+        self.events.append((self._now(), "connected", ""))
+        battery = await client.read_gatt_char(BATTERY_LEVEL_CHAR_UUID)
+        self.tracker.battery_pct = int(battery[0]) if battery else None
+        if self.info is None:
+            dis = {}
+            for key, uuid in (
+                ("manufacturer", MANUFACTURER_NAME_CHAR_UUID),
+                ("model", MODEL_NUMBER_CHAR_UUID),
+                ("serial", SERIAL_NUMBER_CHAR_UUID),
+                ("firmware", FIRMWARE_REVISION_CHAR_UUID),
+                ("hardware_revision", HARDWARE_REVISION_CHAR_UUID),
+            ):
+                dis[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace").strip("\x00 ")
+            if dis["serial"] and self.sensor_id == self.address and not self._decoder_samples:
+                self._set_sensor_id(dis["serial"])
+        await client.start_notify(STATUS_CHAR_UUID, self._on_status)
+        await client.start_notify(DATA_CHAR_UUID, self._on_data)
+        info = (await self.command(GetInfo())).body
+        if self.info is None:
+            self.info = SensorInfo(
+                self.address,
+                dis["serial"] or f"{info.serial:08X}",
+                dis["manufacturer"],
+                dis["model"],
+                dis["firmware"] or ".".join(map(str, info.firmware)),
+                dis["hardware_revision"] or str(info.hardware_revision),
+                info.fs_hz,
+                info.acc_range_g,
+                info.gyr_range_dps,
+            )
+        cfg = self.config
+        streaming = bool(info.state & DeviceState.STREAMING)
+        if (
+            streaming
+            and info.fs_hz == cfg.fs_hz
+            and (info.acc_range_g, info.gyr_range_dps)
+            == (
+                cfg.acc_range_g,
+                cfg.gyr_range_dps,
+            )
+        ):
+            # The firmware kept sampling through the link loss: just listen again; the counter
+            # gap while we were away is what the decoder reports as lost.
+            await self.time_sync()
+        else:
+            if streaming:
+                await self.command(StopStreaming())
+            if info.fs_hz != cfg.fs_hz:
+                await self.command(SetRate(fs_hz=cfg.fs_hz))
+            if (info.acc_range_g, info.gyr_range_dps) != (cfg.acc_range_g, cfg.gyr_range_dps):
+                await self.command(SetRanges(acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps))
+            await self.time_sync()
+            await self.command(StartStreaming(format=cfg.data_format, samples_per_packet=cfg.samples_per_packet))
+        if self._disconnected.is_set():
+            raise ConnectionError(f"{self.sensor_id}: link lost during set-up")
+        self._streaming.set()
+        log.info("%s: streaming at %d Hz", self.sensor_id, cfg.fs_hz)
+
+    def _set_sensor_id(self, serial: str) -> None:
+        self.sensor_id = serial
+        self.tracker.sensor_id = serial
+        self._decoder.sensor_id = serial
+
+    async def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError(f"{self.sensor_id}: link closed"))
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), 5.0)
+
+    async def _shutdown(self) -> None:
+        """Graceful end: stop streaming (its response follows every data packet), then disconnect."""
+        client = self._client
+        if client is not None and client.is_connected and self._streaming.is_set():
+            try:
+                await self.command(StopStreaming(), attempts=2)
+            except (CommandError, Exception) as exc:
+                log.info("%s: STOP_STREAMING failed at shutdown: %s", self.sensor_id, exc)
+            self._drain()
+            for uuid in (DATA_CHAR_UUID, STATUS_CHAR_UUID):
+                with contextlib.suppress(Exception):
+                    await client.stop_notify(uuid)
+        self._streaming.clear()
+        await self._drop_client()

@@ -1,0 +1,187 @@
+"""Live link statistics per sensor: what arrived, what was lost, how the link behaves.
+
+:class:`LinkStatsTracker` is fed by :class:`~dmi_sensors.ble.link.SensorLink` after each
+drain of the notification queue (with the decoded :class:`~dmi_sensors.types.SampleBatch`
+and the running totals of the protocol's ``StreamDecoder``); :meth:`snapshot` returns an
+immutable :class:`LinkStats` for the API, the log and the ``record`` summary.
+
+Latency
+-------
+A notification leaves the sensor right after the last sample it carries. With the device
+clock ``d`` (seconds) of that sample and the host arrival time ``h``, ``h - d`` equals the
+clock offset plus the latency. The offset is estimated as the minimum of ``h - d`` seen so
+far (the lower envelope: the fastest delivery), so the reported latency is the delay *above
+the fastest notification* — it measures connection-interval waiting, queuing and host
+scheduling, not the constant radio/stack minimum. Clock drift (tens of ppm) moves the
+envelope by well under a millisecond per minute.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LinkStats", "LinkStatsTracker"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStats:
+    """A snapshot of one sensor link.
+
+    Attributes
+    ----------
+    sensor_id, address, placement
+        Which sensor (serial as 8 hex digits, or address until known), its BLE address and
+        where it sits on the child.
+    state
+        ``idle``, ``connecting``, ``streaming``, ``reconnecting``, ``stopped`` or ``failed``.
+    packets_received
+        Notifications received (data, status and responses, malformed included).
+    packets_per_s
+        Notification rate over the last ``window_s`` seconds.
+    samples_received
+        Samples decoded from valid data packets.
+    samples_lost
+        Samples missing according to the device's sample counter (gaps; resets excluded).
+    malformed_packets
+        Notifications that failed to decode (counted and skipped).
+    counter_resets
+        Counter discontinuities the decoder could not bridge (samples unknown).
+    reconnects
+        Successful re-connections after an unexpected disconnect.
+    disconnects
+        Unexpected disconnects.
+    rssi_dbm
+        Last advertised signal strength (``None`` if never seen).
+    battery_pct
+        Last battery level (Battery service at connect, then status packets).
+    latency_ms_p50, latency_ms_p99
+        Notification latency above the fastest one (see the module docstring), ms.
+    elapsed_s
+        Seconds since the link was started.
+    """
+
+    sensor_id: str
+    address: str
+    placement: str
+    state: str
+    packets_received: int
+    packets_per_s: float
+    samples_received: int
+    samples_lost: int
+    malformed_packets: int
+    counter_resets: int
+    reconnects: int
+    disconnects: int
+    rssi_dbm: int | None
+    battery_pct: int | None
+    latency_ms_p50: float | None
+    latency_ms_p99: float | None
+    elapsed_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (NaN-free)."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """One log line."""
+        lat = "-" if self.latency_ms_p50 is None else f"{self.latency_ms_p50:.1f}/{self.latency_ms_p99:.1f}"
+        return (
+            f"{self.sensor_id} [{self.placement or '-'}] {self.state}: {self.packets_per_s:.1f} pkt/s, "
+            f"{self.samples_received} samples, lost {self.samples_lost}, malformed {self.malformed_packets}, "
+            f"reconnects {self.reconnects}, rssi {self.rssi_dbm if self.rssi_dbm is not None else '-'} dBm, "
+            f"battery {self.battery_pct if self.battery_pct is not None else '-'} %, latency p50/p99 {lat} ms"
+        )
+
+
+class LinkStatsTracker:
+    """Mutable counters behind :class:`LinkStats` (one per link; not thread-safe, loop-only)."""
+
+    def __init__(self, sensor_id: str, address: str, placement: str, started_s: float, window_s: float = 5.0) -> None:
+        self.sensor_id = sensor_id
+        self.address = address
+        self.placement = placement
+        self.state = "idle"
+        self.started_s = started_s
+        self.window_s = window_s
+        self.packets_received = 0
+        self.samples_received = 0
+        self.samples_lost = 0
+        self.malformed_packets = 0
+        self.counter_resets = 0
+        self.reconnects = 0
+        self.disconnects = 0
+        self.rssi_dbm: int | None = None
+        self.battery_pct: int | None = None
+        self._arrivals: collections.deque[tuple[float, int]] = collections.deque()
+        self._offset_s = math.inf  # lower envelope of host - device time
+        self._latency_s: collections.deque[float] = collections.deque(maxlen=4096)
+
+    def add_packets(self, now_s: float, n: int) -> None:
+        """Count ``n`` notifications drained at host time ``now_s``."""
+        if n:
+            self.packets_received += n
+            self._arrivals.append((now_s, n))
+        self._trim(now_s)
+
+    def _trim(self, now_s: float) -> None:
+        while self._arrivals and self._arrivals[0][0] < now_s - self.window_s:
+            self._arrivals.popleft()
+
+    def update_decoder(self, samples_received: int, samples_lost: int, malformed: int, resets: int) -> None:
+        """Copy the decoder's running totals."""
+        self.samples_received = samples_received
+        self.samples_lost = samples_lost
+        self.malformed_packets = malformed
+        self.counter_resets = resets
+
+    def add_timing(self, host_time_s: np.ndarray, device_time_s: np.ndarray) -> None:
+        """Feed per-sample host arrival and device times of a decoded batch (same length)."""
+        if host_time_s.size == 0:
+            return
+        # The last sample of each packet: where the host time changes (one arrival per packet).
+        last = np.flatnonzero(np.diff(host_time_s, append=np.inf) != 0)
+        diff = host_time_s[last] - device_time_s[last]
+        self._offset_s = min(self._offset_s, float(diff.min()))
+        self._latency_s.extend((diff - self._offset_s).tolist())
+
+    def reset_timing(self) -> None:
+        """Forget the latency envelope (e.g. after a device clock reset)."""
+        self._offset_s = math.inf
+        self._latency_s.clear()
+
+    def packets_per_s(self, now_s: float) -> float:
+        self._trim(now_s)
+        if not self._arrivals:
+            return 0.0
+        span = min(self.window_s, max(now_s - self.started_s, 1e-9))
+        return sum(n for _, n in self._arrivals) / span
+
+    def snapshot(self, now_s: float) -> LinkStats:
+        lat = np.asarray(self._latency_s)
+        p50 = p99 = None
+        if lat.size:
+            p50, p99 = (float(v) * 1e3 for v in np.percentile(lat, [50, 99]))
+        return LinkStats(
+            sensor_id=self.sensor_id,
+            address=self.address,
+            placement=self.placement,
+            state=self.state,
+            packets_received=self.packets_received,
+            packets_per_s=round(self.packets_per_s(now_s), 3),
+            samples_received=self.samples_received,
+            samples_lost=self.samples_lost,
+            malformed_packets=self.malformed_packets,
+            counter_resets=self.counter_resets,
+            reconnects=self.reconnects,
+            disconnects=self.disconnects,
+            rssi_dbm=self.rssi_dbm,
+            battery_pct=self.battery_pct,
+            latency_ms_p50=None if p50 is None else round(p50, 3),
+            latency_ms_p99=None if p99 is None else round(p99, 3),
+            elapsed_s=round(now_s - self.started_s, 3),
+        )

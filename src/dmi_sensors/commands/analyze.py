@@ -1,0 +1,137 @@
+"""``dmi-sensors analyze TRIAL.csv``: sway metrics of one trunk-IMU trial.
+
+Reads a trial CSV (``docs/data-contract.md``: ``time_s, acc_*_mps2, gyr_*_rps``, body-aligned
+sensor frame x forward, y left, z up), estimates the COM excursion, computes the Prieto,
+ISway and time-to-stabilise metrics (``docs/metrics.md``) for the whole trial, per sliding
+window and per tagged segment, prints a summary and optionally writes JSON with keys
+``dmi_sensors_version, parameters, summary, stabilisation, windows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("trial", metavar="TRIAL.csv", help="trial CSV (data contract)")
+    parser.add_argument(
+        "--com-height-m",
+        type=float,
+        required=True,
+        help="COM height above the pivot (ankles standing, seat sitting), m; per subject, no default",
+    )
+    parser.add_argument(
+        "--sensor-height-m", type=float, default=None, help="sensor height above the same pivot, m (strapdown)"
+    )
+    parser.add_argument("--events", metavar="FILE", help="events CSV: onset_s,duration_s,exercise,repetition,...")
+    parser.add_argument("--window-s", type=float, default=2.0, help="sliding-window length, s (default 2)")
+    parser.add_argument("--step-s", type=float, default=None, help="sliding-window step, s (default: window)")
+    parser.add_argument(
+        "--perturbation-at-s",
+        type=float,
+        action="append",
+        default=[],
+        metavar="T",
+        help="perturbation time, s (repeatable): time to stabilise is computed after each",
+    )
+    parser.add_argument(
+        "--perturbation-duration-s",
+        type=float,
+        default=0.0,
+        metavar="D",
+        help="duration of each --perturbation-at-s event, s (TTS counts from its end; default 0)",
+    )
+    parser.add_argument(
+        "--detect-perturbations",
+        action="store_true",
+        help="without --perturbation-at-s or perturbation events: detect bursts and compute TTS after each",
+    )
+    parser.add_argument("--com-method", choices=("pendulum", "strapdown"), default="pendulum")
+    parser.add_argument("--ellipse-method", choices=("prediction_F", "chi2", "prieto"), default="prediction_F")
+    parser.add_argument("--acc-frame", choices=("gravity_removed", "static_tilt"), default="gravity_removed")
+    parser.add_argument("--sensor-id", default="", help="sensor identifier written to the window table")
+    parser.add_argument("--json", metavar="OUT", help="write the full result as JSON to OUT ('-' for stdout)")
+    parser.add_argument(
+        "--calibration",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="calibration JSON file(s) of this sensor (accel, gyro, alignment: at most one of each) applied to the"
+        " trial before analysis; recorded in the JSON parameters",
+    )
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dmi_sensors.metrics import REGISTRY
+    from dmi_sensors.metrics.analysis import SUMMARY_KEYS, analyze_trial
+    from dmi_sensors.metrics.windows import read_events_csv
+    from dmi_sensors.trialcsv import read_trial_csv
+
+    trial = read_trial_csv(args.trial, sensor_id=args.sensor_id)
+    calibration = None
+    if args.calibration:
+        from dmi_sensors.calibration import apply_to_trial, read_calibration
+
+        calibration = [read_calibration(path) for path in args.calibration]
+        trial = apply_to_trial(calibration, trial)
+    events = read_events_csv(args.events) if args.events else None
+    result = analyze_trial(
+        trial,
+        events=events,
+        window_s=args.window_s,
+        com_height_m=args.com_height_m,
+        perturbations_s=args.perturbation_at_s,
+        sensor_height_m=args.sensor_height_m,
+        step_s=args.step_s,
+        com_method=args.com_method,
+        ellipse_method=args.ellipse_method,
+        acc_frame=args.acc_frame,
+        tts_event_duration_s=args.perturbation_duration_s,
+        detect_perturbations=args.detect_perturbations,
+    )
+    payload = result.to_json_dict()
+    payload["parameters"]["input"] = str(args.trial)
+    if args.events:
+        payload["parameters"]["events"] = str(args.events)
+    if calibration:
+        payload["parameters"]["calibration"] = {
+            c.kind: {
+                "file": str(path),
+                "sensor_serial": c.sensor_serial,
+                "created_utc": c.created_utc,
+                "method": c.method,
+            }
+            for c, path in zip(calibration, args.calibration, strict=True)
+        }
+    text = json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    if args.json == "-":
+        sys.stdout.write(text)
+        return 0
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text, encoding="utf-8")
+    summary = payload["summary"]
+    print(f"{args.trial}: {trial.duration_s:.1f} s at {trial.fs_hz:.4g} Hz, COM by {args.com_method}")
+    keys = list(SUMMARY_KEYS)
+    if "time_to_stabilise_s" in summary:
+        keys.append("time_to_stabilise_s")
+    for key in keys:
+        unit = REGISTRY[key].unit if key in REGISTRY else ""
+        print(f"  {key:<28} {_fmt(summary.get(key)):>12} {unit}")
+    n_windows = len(payload["windows"])
+    print(f"  windows: {n_windows}" + (f" -> {args.json}" if args.json else " (use --json OUT for all metrics)"))
+    return 0

@@ -1,0 +1,33 @@
+"""``dmi-sensors export SESSION --format csv|parquet|bids --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+
+FORMATS = ("csv", "parquet", "bids")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", type=int, metavar="SESSION", help="session id (see 'dmi-sensors sessions list')")
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="csv, parquet, or a BIDS-Motion dataset")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="output directory (BIDS: the dataset root, may hold other sessions)"
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", help="session database (default: $DMI_SENSORS_DB or the platform data dir)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dmi_sensors.store import SessionStore, UnknownSessionError
+    from dmi_sensors.store.export import export_session
+
+    with SessionStore(args.db, create=False) as store:
+        try:
+            files = export_session(store, args.session, args.out, args.format)
+        except UnknownSessionError as exc:
+            raise ValueError(str(exc)) from None
+    print(f"session {args.session} -> {args.out} ({args.format}, {len(files)} files)")
+    for f in files:
+        print(f"  {f}")
+    return 0

@@ -1,0 +1,56 @@
+"""``dmi-sensors scan``: list the DMI sensors advertising nearby."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout-s", type=float, default=5.0, help="how long to listen, seconds (default 5)")
+    parser.add_argument("--json", action="store_true", help="print the sensors found as JSON")
+    parser.add_argument(
+        "--any-name", action="store_true", help="match on the 'DMI-' name prefix only (no service-UUID scan filter)"
+    )
+    parser.add_argument("--adapter", help="BlueZ adapter, e.g. hci1 (Linux; default: the first powered one)")
+    parser.add_argument(
+        "--simulate-sensors",
+        type=int,
+        metavar="N",
+        default=0,
+        help="scan N virtual sensors through an emulated BlueZ instead of the radio (Linux, needs dbus-daemon)",
+    )
+
+
+def _scan(args: argparse.Namespace) -> list:
+    import asyncio
+
+    from dmi_sensors.ble import discover
+
+    kwargs = {"adapter": args.adapter}
+    if args.any_name:
+        kwargs["service_uuid"] = None
+    return asyncio.run(discover(args.timeout_s, **kwargs))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.simulate_sensors:
+        from dmi_sensors.sim.bluez import simulated_sensors
+
+        with simulated_sensors(args.simulate_sensors) as emu, emu.activated():
+            adverts = _scan(args)
+    else:
+        adverts = _scan(args)
+    if args.json:
+        print(json.dumps([a.to_dict() for a in adverts], indent=2))
+        return 0
+    if not adverts:
+        print(f"no DMI sensors found in {args.timeout_s:g} s")
+        return 0
+    print(f"{'address':20s} {'name':14s} {'serial':9s} {'protocol':8s} {'rssi':>5s}")
+    for a in adverts:
+        version = ".".join(map(str, a.protocol_version)) if a.protocol_version else "?"
+        rssi = "" if a.rssi_dbm is None else f"{a.rssi_dbm:d}"
+        line = f"{a.address:20s} {a.name or '':14s} {a.serial or '?':9s} {version:8s} {rssi:>5s}"
+        print(line + (f"  ({a.problem})" if a.problem else ""))
+    return 0

@@ -1,0 +1,289 @@
+"""Numba kernels of the metrics layer (module-level ``@njit(cache=True)``).
+
+Every kernel works on a whole signal and a list of windows given as sample index ranges
+``[starts[i], stops[i])``, so one call computes all windows of a recording. A single
+measure on a whole signal is the one-window case, which keeps whole-signal and windowed
+results identical by construction. Pure-Python references live in
+``tests/test_metrics_kernels.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Indices of the per-window statistics returned by :func:`planar_window_stats`.
+S_N = 0  # number of samples N
+S_MDIST = 1  # mean(RD), RD = sqrt(AP^2 + ML^2) after removing the window mean
+S_MDIST_AP = 2  # mean(|AP|)
+S_MDIST_ML = 3  # mean(|ML|)
+S_RDIST = 4  # sqrt(mean(RD^2))
+S_VAR_AP = 5  # mean(AP^2)            (1/N)
+S_VAR_ML = 6  # mean(ML^2)            (1/N)
+S_COV = 7  # mean(AP*ML)              (1/N)
+S_TOTEX = 8  # sum sqrt(dAP^2 + dML^2)
+S_TOTEX_AP = 9  # sum |dAP|
+S_TOTEX_ML = 10  # sum |dML|
+S_RANGE = 11  # largest distance between two samples (diameter of the convex hull)
+S_RANGE_AP = 12  # max(AP) - min(AP)
+S_RANGE_ML = 13  # max(ML) - min(ML)
+S_CROSS = 14  # sum |AP[n+1] ML[n] - AP[n] ML[n+1]|
+S_DIFF2 = 15  # sum (dAP^2 + dML^2)
+S_RD_MAX = 16  # max(RD)
+S_RD_MIN = 17  # min(RD)
+N_STATS = 18
+
+
+@njit(cache=True)
+def _cross(ox, oy, ax, ay, bx, by):
+    return (ax - ox) * (by - oy) - (ay - oy) * (bx - ox)
+
+
+@njit(cache=True)
+def hull_diameter(x, y):
+    """Largest distance between any two of the points ``(x[i], y[i])``.
+
+    Andrew's monotone chain convex hull (collinear points dropped) followed by rotating
+    calipers over antipodal pairs: O(N log N). Exact for any input, including repeated
+    and collinear points.
+    """
+    n = x.shape[0]
+    if n < 2:
+        return 0.0
+    # lexicographic order (x, then y): stable sort on y, then stable sort on x
+    o1 = np.argsort(y, kind="mergesort")
+    o2 = np.argsort(x[o1], kind="mergesort")
+    order = o1[o2]
+    hx = np.empty(2 * n)
+    hy = np.empty(2 * n)
+    k = 0
+    for idx in range(n):  # lower hull
+        px = x[order[idx]]
+        py = y[order[idx]]
+        while k >= 2 and _cross(hx[k - 2], hy[k - 2], hx[k - 1], hy[k - 1], px, py) <= 0.0:
+            k -= 1
+        hx[k] = px
+        hy[k] = py
+        k += 1
+    lower = k + 1
+    for idx in range(n - 2, -1, -1):  # upper hull
+        px = x[order[idx]]
+        py = y[order[idx]]
+        while k >= lower and _cross(hx[k - 2], hy[k - 2], hx[k - 1], hy[k - 1], px, py) <= 0.0:
+            k -= 1
+        hx[k] = px
+        hy[k] = py
+        k += 1
+    h = k - 1  # last point repeats the first
+    if h <= 1:
+        return 0.0
+    if h == 2:
+        return np.hypot(hx[1] - hx[0], hy[1] - hy[0])
+    best = 0.0
+    j = 1
+    for i in range(h):
+        ni = (i + 1) % h
+        while True:
+            nj = (j + 1) % h
+            a_next = abs(_cross(hx[i], hy[i], hx[ni], hy[ni], hx[nj], hy[nj]))
+            a_here = abs(_cross(hx[i], hy[i], hx[ni], hy[ni], hx[j], hy[j]))
+            if a_next > a_here:
+                j = nj
+            else:
+                break
+        d1 = np.hypot(hx[i] - hx[j], hy[i] - hy[j])
+        d2 = np.hypot(hx[ni] - hx[j], hy[ni] - hy[j])
+        if d1 > best:
+            best = d1
+        if d2 > best:
+            best = d2
+    return best
+
+
+@njit(cache=True)
+def planar_window_stats(ap, ml, starts, stops, out):
+    """Time-domain statistics of a 2-D trajectory in each window.
+
+    Each window is de-meaned on its own (Prieto 1996 eq. 3) before the statistics are
+    taken. ``out`` has shape ``(len(starts), N_STATS)``; columns are the ``S_*`` indices
+    of this module. Windows with fewer than 2 samples get NaN.
+    """
+    n_win = starts.shape[0]
+    for w in range(n_win):
+        a = starts[w]
+        b = stops[w]
+        n = b - a
+        for s in range(N_STATS):
+            out[w, s] = np.nan
+        out[w, S_N] = n
+        if n < 2:
+            continue
+        mean_ap = 0.0
+        mean_ml = 0.0
+        for i in range(a, b):
+            mean_ap += ap[i]
+            mean_ml += ml[i]
+        mean_ap /= n
+        mean_ml /= n
+        x = np.empty(n)
+        y = np.empty(n)
+        s_rd = 0.0
+        s_ap = 0.0
+        s_ml = 0.0
+        s_rd2 = 0.0
+        s_xx = 0.0
+        s_yy = 0.0
+        s_xy = 0.0
+        rd_max = -np.inf
+        rd_min = np.inf
+        min_x = np.inf
+        max_x = -np.inf
+        min_y = np.inf
+        max_y = -np.inf
+        for i in range(n):
+            xi = ap[a + i] - mean_ap
+            yi = ml[a + i] - mean_ml
+            x[i] = xi
+            y[i] = yi
+            rd = np.sqrt(xi * xi + yi * yi)
+            s_rd += rd
+            s_ap += abs(xi)
+            s_ml += abs(yi)
+            s_xx += xi * xi
+            s_yy += yi * yi
+            s_xy += xi * yi
+            rd_max = max(rd_max, rd)
+            rd_min = min(rd_min, rd)
+            min_x = min(min_x, xi)
+            max_x = max(max_x, xi)
+            min_y = min(min_y, yi)
+            max_y = max(max_y, yi)
+        s_rd2 = s_xx + s_yy
+        tot = 0.0
+        tot_ap = 0.0
+        tot_ml = 0.0
+        cross = 0.0
+        diff2 = 0.0
+        for i in range(n - 1):
+            dx = x[i + 1] - x[i]
+            dy = y[i + 1] - y[i]
+            tot += np.sqrt(dx * dx + dy * dy)
+            tot_ap += abs(dx)
+            tot_ml += abs(dy)
+            cross += abs(x[i + 1] * y[i] - x[i] * y[i + 1])
+            diff2 += dx * dx + dy * dy
+        out[w, S_MDIST] = s_rd / n
+        out[w, S_MDIST_AP] = s_ap / n
+        out[w, S_MDIST_ML] = s_ml / n
+        out[w, S_RDIST] = np.sqrt(s_rd2 / n)
+        out[w, S_VAR_AP] = s_xx / n
+        out[w, S_VAR_ML] = s_yy / n
+        out[w, S_COV] = s_xy / n
+        out[w, S_TOTEX] = tot
+        out[w, S_TOTEX_AP] = tot_ap
+        out[w, S_TOTEX_ML] = tot_ml
+        out[w, S_RANGE] = hull_diameter(x, y)
+        out[w, S_RANGE_AP] = max_x - min_x
+        out[w, S_RANGE_ML] = max_y - min_y
+        out[w, S_CROSS] = cross
+        out[w, S_DIFF2] = diff2
+        out[w, S_RD_MAX] = rd_max
+        out[w, S_RD_MIN] = rd_min
+    return out
+
+
+@njit(cache=True)
+def integrated_speed_mean(ap, ml, starts, stops, fs_hz, out):
+    """Mean speed of the velocity obtained by integrating a 2-D acceleration per window.
+
+    Per window: remove the mean acceleration, integrate with the trapezoid rule from zero
+    velocity, remove the least-squares straight line from each velocity component (drift
+    control: a constant acceleration offset integrates to a ramp), then take
+    ``mean(sqrt(v_AP^2 + v_ML^2))``. Windows with fewer than 3 samples get NaN.
+    """
+    dt = 1.0 / fs_hz
+    for w in range(starts.shape[0]):
+        a = starts[w]
+        b = stops[w]
+        n = b - a
+        if n < 3:
+            out[w] = np.nan
+            continue
+        mean_ap = 0.0
+        mean_ml = 0.0
+        for i in range(a, b):
+            mean_ap += ap[i]
+            mean_ml += ml[i]
+        mean_ap /= n
+        mean_ml /= n
+        vx = np.empty(n)
+        vy = np.empty(n)
+        vx[0] = 0.0
+        vy[0] = 0.0
+        for i in range(1, n):
+            vx[i] = vx[i - 1] + 0.5 * dt * (ap[a + i] + ap[a + i - 1] - 2.0 * mean_ap)
+            vy[i] = vy[i - 1] + 0.5 * dt * (ml[a + i] + ml[a + i - 1] - 2.0 * mean_ml)
+        # least-squares line over index i (centred)
+        ic = 0.5 * (n - 1)
+        s_ii = 0.0
+        s_ix = 0.0
+        s_iy = 0.0
+        m_x = 0.0
+        m_y = 0.0
+        for i in range(n):
+            m_x += vx[i]
+            m_y += vy[i]
+        m_x /= n
+        m_y /= n
+        for i in range(n):
+            di = i - ic
+            s_ii += di * di
+            s_ix += di * (vx[i] - m_x)
+            s_iy += di * (vy[i] - m_y)
+        bx = s_ix / s_ii
+        by = s_iy / s_ii
+        acc = 0.0
+        for i in range(n):
+            di = i - ic
+            ex = vx[i] - m_x - bx * di
+            ey = vy[i] - m_y - by * di
+            acc += np.sqrt(ex * ex + ey * ey)
+        out[w] = acc / n
+    return out
+
+
+@njit(cache=True)
+def moving_rms_centred(x, half_width):
+    """Centred moving RMS: ``sqrt(mean(x[i-h .. i+h]^2))``, window shrunk at the ends.
+
+    O(N) from a cumulative sum of squares (float64: relative round-off ~1e-16 * N / width).
+    """
+    n = x.shape[0]
+    out = np.empty(n)
+    c = np.zeros(n + 1)
+    for i in range(n):
+        c[i + 1] = c[i] + x[i] * x[i]
+    for i in range(n):
+        lo = max(0, i - half_width)
+        hi = min(n, i + half_width + 1)
+        s = c[hi] - c[lo]
+        if s < 0.0:
+            s = 0.0
+        out[i] = np.sqrt(s / (hi - lo))
+    return out
+
+
+@njit(cache=True)
+def moving_rms_trailing(x, width):
+    """Trailing moving RMS: ``sqrt(mean(x[i-width+1 .. i]^2))``; NaN for ``i < width - 1``."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    c = np.zeros(n + 1)
+    for i in range(n):
+        c[i + 1] = c[i] + x[i] * x[i]
+    for i in range(width - 1, n):
+        s = c[i + 1] - c[i + 1 - width]
+        if s < 0.0:
+            s = 0.0
+        out[i] = np.sqrt(s / width)
+    return out

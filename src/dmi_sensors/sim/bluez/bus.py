@@ -1,0 +1,162 @@
+"""A private ``dbus-daemon`` acting as the system bus, for the emulated BlueZ.
+
+bleak's Linux backend talks to ``org.bluez`` on the *system* bus, whose address dbus-fast
+takes from ``DBUS_SYSTEM_BUS_ADDRESS``. :class:`PrivateBus` starts a throw-away
+``dbus-daemon`` (``<type>system</type>``, a unix socket in a temporary directory, EXTERNAL
+auth, allow-all policy) so the emulator can own ``org.bluez`` without root and without
+touching the machine's real bus. The daemon runs with ``--nofork`` as our child, is asked to
+die with its parent (``PR_SET_PDEATHSIG``) and is terminated and reaped by :meth:`stop`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["BusError", "PrivateBus", "die_with_parent"]
+
+_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow receive_sender="*"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+"""
+
+_PR_SET_PDEATHSIG = 1
+
+
+class BusError(RuntimeError):
+    """The private dbus-daemon could not be started."""
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for children: get SIGTERM when the parent dies (Linux only, else no-op)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+class PrivateBus:
+    """A private system bus served by our own ``dbus-daemon`` child process.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`::
+
+        with PrivateBus() as bus:
+            env = {"DBUS_SYSTEM_BUS_ADDRESS": bus.address}
+
+    Attributes
+    ----------
+    address
+        D-Bus address of the bus (``unix:path=...,guid=...``), valid after :meth:`start`.
+    pid
+        Process id of the daemon, valid after :meth:`start`.
+    directory
+        Temporary directory holding the config file and the socket (removed by :meth:`stop`).
+    """
+
+    def __init__(self, dbus_daemon: str | None = None, start_timeout_s: float = 10.0) -> None:
+        exe = dbus_daemon or shutil.which("dbus-daemon")
+        if exe is None:
+            raise BusError("dbus-daemon not found on PATH (Debian/Ubuntu: apt-get install dbus-daemon)")
+        self._exe = exe
+        self._start_timeout_s = start_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.directory: Path | None = None
+        self.address = ""
+        self.pid = 0
+
+    @property
+    def running(self) -> bool:
+        """True while the daemon process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> PrivateBus:
+        """Start the daemon and wait until it prints its address; returns ``self``."""
+        if self._proc is not None:
+            raise BusError("PrivateBus already started")
+        # Unix socket paths are limited to ~107 bytes: keep the directory short.
+        self.directory = Path(tempfile.mkdtemp(prefix="dmi-bus-", dir="/tmp" if Path("/tmp").is_dir() else None))
+        socket_path = self.directory / "system_bus_socket"
+        config = self.directory / "bus.conf"
+        config.write_text(_CONFIG.format(socket=socket_path))
+        self._proc = subprocess.Popen(
+            [self._exe, f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1", "--print-pid=1"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
+        try:
+            lines = self._read_lines(2)
+        except BaseException:
+            self.stop()
+            raise
+        self.address, pid_text = lines
+        self.pid = int(pid_text)
+        if self.pid != self._proc.pid or not self.address.startswith("unix:"):
+            self.stop()
+            raise BusError(f"unexpected dbus-daemon output: {lines!r}")
+        return self
+
+    def _read_lines(self, n: int) -> list[str]:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + self._start_timeout_s
+        buf = b""
+        while buf.count(b"\n") < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BusError(f"dbus-daemon did not print its address within {self._start_timeout_s} s")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    raise BusError(f"dbus-daemon exited early with code {self._proc.wait()}")
+                buf += chunk
+        return [line.strip() for line in buf.decode().splitlines()[:n]]
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Terminate and reap the daemon, remove the temporary directory. Idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def __enter__(self) -> PrivateBus:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:  # last resort; stop() is the real API
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(Exception):
+                self._proc.kill()
+                self._proc.wait(1)

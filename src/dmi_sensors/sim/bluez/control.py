@@ -1,0 +1,78 @@
+"""Control channel of the emulator process: JSON lines over a unix socket.
+
+Each request is one JSON object ``{"op": NAME, ...arguments}`` on a line; each answer is
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}``. Operations:
+
+``ping``                          -> ``"pong"``
+``truth``                         -> ``{address: DeviceTruth.to_dict()}``
+``devices``                       -> ``[{"address", "name", "connected", "gone"}]``
+``set_faults {faults, address?}`` change a device's (or every device's) fault profile
+``disconnect {address}``          unsolicited disconnect now
+``vanish {address}``              the device is switched off for good
+``emit_log {enable}``             start (enable=true) / fetch and clear the per-notification
+                                  emission log ``{address: [[monotonic_s, blake2b-8 hex], ...]}``
+``shutdown``                      stop the emulator
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ControlClient", "ControlError"]
+
+#: Longest answer line accepted (emission logs of long runs are large).
+_LIMIT = 1 << 28
+
+
+class ControlError(RuntimeError):
+    """The emulator answered a control request with an error (or did not answer)."""
+
+
+def _unwrap(line: bytes) -> Any:
+    if not line:
+        raise ControlError("emulator closed the control channel")
+    answer = json.loads(line)
+    if not answer.get("ok"):
+        raise ControlError(answer.get("error", "unknown error"))
+    return answer.get("result")
+
+
+class ControlClient:
+    """Talks to the emulator's control socket; :meth:`call` (async) or :meth:`call_sync`.
+
+    Each call opens its own short connection, so the client is safe to use from any event
+    loop or thread.
+    """
+
+    def __init__(self, path: str | Path, timeout_s: float = 10.0) -> None:
+        self.path = str(path)
+        self.timeout_s = timeout_s
+
+    async def call(self, op: str, **args: Any) -> Any:
+        """Send one request and return its result (raises :class:`ControlError`)."""
+        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(self.path, limit=_LIMIT), self.timeout_s)
+        try:
+            writer.write(json.dumps({"op": op, **args}).encode() + b"\n")
+            await writer.drain()
+            line = await asyncio.wait_for(reader.readline(), self.timeout_s)
+        finally:
+            writer.close()
+        return _unwrap(line)
+
+    def call_sync(self, op: str, **args: Any) -> Any:
+        """Blocking variant of :meth:`call` for fixtures and scripts (never inside a running loop)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(self.timeout_s)
+            sock.connect(self.path)
+            sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        return _unwrap(buf)

@@ -1,0 +1,562 @@
+"""The emulated BlueZ daemon: ``org.bluez`` served with dbus-fast on a (private) system bus.
+
+:class:`BluezEmulator` owns the bus name ``org.bluez``, exports one adapter
+(``/org/bluez/hci0``) and serves any number of :class:`~dmi_sensors.sim.bluez.model.Peripheral`
+devices through it, the way bluetoothd would for bleak:
+
+* **discovery** — ``StartDiscovery`` exports a ``Device1`` per matching peripheral
+  (``InterfacesAdded``) or, if already known, announces it again with an ``RSSI``
+  ``PropertiesChanged``; while discovering, RSSI updates repeat every ``advert_interval_s``;
+* **connection** — ``Device1.Connect`` sets ``Connected``, exports the GATT tree, sets
+  ``ServicesResolved`` and returns; ``Disconnect`` (or a fault) reverses it;
+* **GATT** — ``ReadValue``/``WriteValue`` go to the peripheral; ``StartNotify`` enables the
+  characteristic; notifications are ``PropertiesChanged(GattCharacteristic1, {Value})``;
+* **connection events** — every ``tick_s`` the emulator polls each powered peripheral for
+  the notifications that became due on its clock and emits them (or drops/corrupts them per
+  the device's :class:`~dmi_sensors.sim.bluez.faults.FaultProfile`).
+
+It keeps the **truth** per device (:class:`DeviceTruth`): samples sent intact, dropped on
+the air, corrupted, or produced while the link was down / notifications were off, so tests
+can check the host's counter-based accounting against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dbus_fast import DBusError
+from dbus_fast.aio import MessageBus
+from dbus_fast.constants import BusType, NameFlag, RequestNameReply
+
+from dmi_sensors.sim.bluez.faults import FaultProfile
+from dmi_sensors.sim.bluez.model import CCCD_UUID, DescriptorSpec, GattError, Notification, Peripheral
+from dmi_sensors.sim.bluez.objects import (
+    AdapterInterface,
+    CharacteristicInterface,
+    DescriptorInterface,
+    DeviceInterface,
+    ServiceInterface1,
+)
+
+__all__ = ["ADAPTER_PATH", "BluezEmulator", "DeviceTruth"]
+
+log = logging.getLogger(__name__)
+
+ADAPTER_PATH = "/org/bluez/hci0"
+ERROR_FAILED = "org.bluez.Error.Failed"
+ERROR_IN_PROGRESS = "org.bluez.Error.InProgress"
+ERROR_NOT_CONNECTED = "org.bluez.Error.NotConnected"
+ERROR_NOT_PERMITTED = "org.bluez.Error.NotPermitted"
+ABORT_BY_LOCAL = "le-connection-abort-by-local"
+
+
+@dataclass(slots=True)
+class DeviceTruth:
+    """What one emulated device really did (all counts since the emulator started).
+
+    Samples that never reached the host intact are counted by cause:
+    ``samples_dropped_air`` (notification lost), ``samples_malformed`` (notification
+    corrupted) and ``samples_link_down`` (produced while disconnected or while the host had
+    notifications off); ``samples_dropped_total`` is their sum.
+
+    ``samples_dropped`` counts those of them that lie *between* two samples delivered
+    intact — exactly what a host can detect from sample counters. Losses before the first
+    or after the last intact delivery (``samples_dropped_edges``) are invisible to any
+    counter-based accounting (e.g. a link that is down when the recording ends).
+    """
+
+    address: str
+    packets_sent: int = 0
+    samples_sent: int = 0
+    packets_dropped_air: int = 0
+    samples_dropped_air: int = 0
+    packets_malformed: int = 0
+    samples_malformed: int = 0
+    packets_link_down: int = 0
+    samples_link_down: int = 0
+    other_notifications: int = 0
+    connects: int = 0
+    connect_aborts: int = 0
+    disconnects_unsolicited: int = 0
+    disconnects_requested: int = 0
+    busy_writes: int = 0
+    writes: int = 0
+    reads: int = 0
+    vanished: bool = False
+    samples_dropped: int = 0
+    samples_dropped_edges: int = 0
+    _pending_lost: int = 0
+    _delivered_any: bool = False
+
+    @property
+    def samples_dropped_total(self) -> int:
+        return self.samples_dropped_air + self.samples_malformed + self.samples_link_down
+
+    @property
+    def packets_dropped(self) -> int:
+        return self.packets_dropped_air + self.packets_malformed + self.packets_link_down
+
+    def lost(self, samples: int) -> None:
+        """Samples that will not reach the host (cause counted by the caller)."""
+        self._pending_lost += samples
+
+    def delivered(self, samples: int) -> None:
+        """Samples delivered intact: losses since the previous delivery become countable."""
+        if self._delivered_any:
+            self.samples_dropped += self._pending_lost
+        else:
+            self.samples_dropped_edges += self._pending_lost
+        self._pending_lost = 0
+        self._delivered_any = True
+        self.packets_sent += 1
+        self.samples_sent += samples
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        d["samples_dropped_edges"] = self.samples_dropped_edges + self._pending_lost
+        d["samples_dropped_total"] = self.samples_dropped_total
+        d["packets_dropped"] = self.packets_dropped
+        return d
+
+
+def device_path(address: str) -> str:
+    """BlueZ object path of a device on the emulated adapter."""
+    return f"{ADAPTER_PATH}/dev_{address.upper().replace(':', '_')}"
+
+
+@dataclass(slots=True)
+class _Gatt:
+    """Exported GATT objects of one connection."""
+
+    objects: list[tuple[str, Any]] = field(default_factory=list)  # (path, interface) in export order
+    chars: dict[str, CharacteristicInterface] = field(default_factory=dict)  # uuid -> char
+
+
+class _Device:
+    """One emulated peripheral as bluetoothd sees it (Device1 owner + GATT owner)."""
+
+    def __init__(self, emu: BluezEmulator, peripheral: Peripheral, faults: FaultProfile, seed: int) -> None:
+        self.emu = emu
+        self.peripheral = peripheral
+        self.address = peripheral.address.upper()
+        self.path = device_path(self.address)
+        self.faults = faults
+        self.rng = random.Random(f"{seed}:{self.address}")
+        self.truth = DeviceTruth(self.address)
+        adv = peripheral.advertisement()
+        self.iface = DeviceInterface(
+            self,
+            ADAPTER_PATH,
+            self.address,
+            adv.name,
+            [u.lower() for u in adv.service_uuids],
+            dict(adv.manufacturer_data),
+            adv.rssi_dbm,
+            adv.tx_power_dbm,
+        )
+        self.base_rssi = adv.rssi_dbm
+        self.exported = False
+        self.gone = False
+        self.connecting = False
+        self.gatt: _Gatt | None = None
+        self.connect_attempts = 0
+        self.unsolicited_disconnects = 0
+        self._fault_tasks: list[asyncio.Task[None]] = []
+        self.emit_log: list[tuple[float, str]] | None = None
+
+    # -- discovery ---------------------------------------------------------------------
+    def matches(self, uuid_filter: list[str]) -> bool:
+        return not uuid_filter or bool(set(uuid_filter) & set(self.iface.uuids))
+
+    def announce(self) -> None:
+        """Make the device visible to a scan (InterfacesAdded, else an RSSI change)."""
+        if self.gone:
+            return
+        if not self.exported:
+            self.emu.bus.export(self.path, self.iface)
+            self.exported = True
+            return
+        if self.iface.connected:
+            return  # a connected peripheral does not advertise
+        self.iface.rssi_dbm = max(-100, min(-20, self.base_rssi + self.rng.randint(-4, 4)))
+        self.iface.emit_properties_changed({"RSSI": self.iface.rssi_dbm})
+
+    # -- connection --------------------------------------------------------------------
+    def _set(self, **props: bool) -> None:
+        changed = {}
+        for name, value in props.items():
+            attr = "connected" if name == "Connected" else "services_resolved"
+            if getattr(self.iface, attr) != value:
+                setattr(self.iface, attr, value)
+                changed[name] = value
+        if changed and self.exported:
+            self.iface.emit_properties_changed(changed)
+
+    async def connect(self) -> None:
+        if self.gone:
+            raise DBusError("org.freedesktop.DBus.Error.UnknownObject", f"device {self.path} is gone")
+        if self.iface.connected and self.gatt is not None:
+            return
+        if self.connecting:
+            raise DBusError(ERROR_IN_PROGRESS, "In Progress")
+        self.connecting = True
+        try:
+            self.connect_attempts += 1
+            f = self.faults
+            abort = self.connect_attempts <= f.connect_abort_first or self.rng.random() < f.connect_abort_p
+            self._set(Connected=True)
+            if abort:
+                self.truth.connect_aborts += 1
+                # BlueZ really connected for a moment: Connected goes back to false after the error.
+                asyncio.get_running_loop().call_later(0.02, self._set_disconnected_quietly)
+                raise DBusError(ERROR_FAILED, ABORT_BY_LOCAL)
+            if f.service_delay_s > 0:
+                await asyncio.sleep(f.service_delay_s)
+            if not self.iface.connected or self.gone:
+                raise DBusError(ERROR_FAILED, "Software caused connection abort")
+            self._export_gatt()
+            self._set(ServicesResolved=True)
+            self.truth.connects += 1
+            self.peripheral.connected(self.emu.now_s())
+            self._schedule_faults()
+        finally:
+            self.connecting = False
+
+    def _set_disconnected_quietly(self) -> None:
+        if self.gatt is None:
+            self._set(Connected=False)
+
+    async def disconnect(self) -> None:
+        if self.iface.connected or self.gatt is not None:
+            self.truth.disconnects_requested += 1
+            self.drop_link()
+
+    def drop_link(self) -> None:
+        """Tear the connection down (host request or fault): signals as bluetoothd sends them."""
+        for task in self._fault_tasks:
+            task.cancel()
+        self._fault_tasks.clear()
+        was_connected = self.gatt is not None
+        if self.gatt is not None:
+            for char in self.gatt.chars.values():
+                char.notifying = False
+        self._set(ServicesResolved=False, Connected=False)
+        if self.gatt is not None:
+            for path, iface in reversed(self.gatt.objects):
+                self.emu.bus.unexport(path, iface)
+            self.gatt = None
+        if was_connected:
+            self.peripheral.disconnected(self.emu.now_s())
+
+    def _schedule_faults(self) -> None:
+        f = self.faults
+        loop = asyncio.get_running_loop()
+        if f.vanish_after_s is not None:
+            self._fault_tasks.append(loop.create_task(self._after(f.vanish_after_s, self.vanish)))
+        elif f.disconnect_after_s is not None and self.unsolicited_disconnects < f.max_disconnects:
+            delay = self.rng.uniform(*f.disconnect_after_s)
+            self._fault_tasks.append(loop.create_task(self._after(delay, self.unsolicited_disconnect)))
+
+    async def _after(self, delay_s: float, action: Any) -> None:
+        await asyncio.sleep(delay_s)
+        self._fault_tasks = [t for t in self._fault_tasks if t is not asyncio.current_task()]
+        action()
+
+    def unsolicited_disconnect(self) -> None:
+        """The link drops (supervision timeout): the host did not ask for it."""
+        if self.gatt is None:
+            return
+        self.unsolicited_disconnects += 1
+        self.truth.disconnects_unsolicited += 1
+        self.drop_link()
+
+    def vanish(self) -> None:
+        """The device is switched off for good: link dropped, Device1 removed, never advertised."""
+        if self.gatt is not None:
+            self.truth.disconnects_unsolicited += 1
+        self.drop_link()
+        self.gone = True
+        self.truth.vanished = True
+        if self.exported:
+            self.emu.bus.unexport(self.path, self.iface)
+            self.exported = False
+
+    def remove(self) -> None:
+        """``Adapter1.RemoveDevice``: forget the device (it may be discovered again)."""
+        self.drop_link()
+        if self.exported:
+            self.emu.bus.unexport(self.path, self.iface)
+            self.exported = False
+
+    # -- GATT --------------------------------------------------------------------------
+    def _export_gatt(self) -> None:
+        gatt = _Gatt()
+        handle = 0x000C
+        mtu = self.emu.mtu
+        for spec in self.peripheral.services():
+            spath = f"{self.path}/service{handle:04x}"
+            service = ServiceInterface1(spec.uuid.lower(), self.path, spec.primary, handle)
+            gatt.objects.append((spath, service))
+            handle += 1
+            for cspec in spec.characteristics:
+                cpath = f"{spath}/char{handle:04x}"
+                char = CharacteristicInterface(self, cspec.uuid.lower(), spath, list(cspec.flags), handle, mtu)
+                gatt.objects.append((cpath, char))
+                gatt.chars[char.uuid] = char
+                handle += 2  # declaration + value
+                descs = list(cspec.descriptors)
+                if {"notify", "indicate"} & set(cspec.flags):
+                    descs.append(DescriptorSpec(CCCD_UUID, b"\x00\x00"))
+                for dspec in descs:
+                    dpath = f"{cpath}/desc{handle:04x}"
+                    gatt.objects.append((dpath, DescriptorInterface(dspec.uuid.lower(), cpath, dspec.value, handle)))
+                    handle += 1
+        for path, iface in gatt.objects:
+            self.emu.bus.export(path, iface)
+        self.gatt = gatt
+
+    def _check_connected(self) -> None:
+        if self.gatt is None:
+            raise DBusError(ERROR_NOT_CONNECTED, "Not Connected")
+
+    def read_value(self, char: CharacteristicInterface, options: dict[str, Any]) -> bytes:
+        self._check_connected()
+        if "read" not in char.flags:
+            raise DBusError(ERROR_NOT_PERMITTED, "Read not permitted")
+        self.truth.reads += 1
+        try:
+            value = self.peripheral.read(char.uuid, self.emu.now_s())
+        except GattError as exc:
+            raise DBusError(exc.name, exc.text or exc.name) from exc
+        char.value = value
+        return value
+
+    def write_value(self, char: CharacteristicInterface, value: bytes, options: dict[str, Any]) -> None:
+        self._check_connected()
+        if not {"write", "write-without-response"} & set(char.flags):
+            raise DBusError(ERROR_NOT_PERMITTED, "Write not permitted")
+        f = self.faults
+        self.truth.writes += 1
+        if self.truth.writes <= f.busy_write_first or self.rng.random() < f.busy_write_p:
+            self.truth.busy_writes += 1
+            raise DBusError(ERROR_IN_PROGRESS, "In Progress")
+        try:
+            notes = self.peripheral.write(char.uuid, value, self.emu.now_s())
+        except GattError as exc:
+            raise DBusError(exc.name, exc.text or exc.name) from exc
+        if notes:
+            # The ATT write response goes out first, the peripheral's answer in a later event.
+            asyncio.get_running_loop().call_soon(self.deliver, notes)
+
+    def start_notify(self, char: CharacteristicInterface) -> None:
+        self._check_connected()
+        if not {"notify", "indicate"} & set(char.flags):
+            raise DBusError("org.bluez.Error.NotSupported", "Operation is not supported")
+        if not char.notifying:
+            char.notifying = True
+            char.emit_properties_changed({"Notifying": True})
+
+    def stop_notify(self, char: CharacteristicInterface) -> None:
+        if char.notifying:
+            char.notifying = False
+            char.emit_properties_changed({"Notifying": False})
+
+    # -- notifications -----------------------------------------------------------------
+    def deliver(self, notes: list[Notification]) -> None:
+        """Put notifications on the air, applying the fault profile and keeping the truth."""
+        t = self.truth
+        f = self.faults
+        for note in notes:
+            char = self.gatt.chars.get(note.char_uuid.lower()) if self.gatt is not None else None
+            if char is None or not char.notifying:
+                if note.samples:
+                    t.packets_link_down += 1
+                    t.samples_link_down += note.samples
+                    t.lost(note.samples)
+                continue
+            data = note.data
+            if note.samples:
+                if note.lost_on_air or (f.drop_p and self.rng.random() < f.drop_p):
+                    t.packets_dropped_air += 1
+                    t.samples_dropped_air += note.samples
+                    t.lost(note.samples)
+                    continue
+                if f.malformed_p and self.rng.random() < f.malformed_p:
+                    data = self.peripheral.corrupt(note, self.rng)
+                    t.packets_malformed += 1
+                    t.samples_malformed += note.samples
+                    t.lost(note.samples)
+                else:
+                    t.delivered(note.samples)
+            else:
+                t.other_notifications += 1
+            char.value = data
+            if self.emit_log is not None:  # stamped before the signal is handed to the bus
+                self.emit_log.append((time.monotonic(), hashlib.blake2b(data, digest_size=8).hexdigest()))
+            char.emit_properties_changed({"Value": data})
+
+    def tick(self, now_s: float) -> None:
+        if self.gone:
+            return
+        notes = self.peripheral.poll(now_s)
+        if notes:
+            self.deliver(notes)
+
+
+class BluezEmulator:
+    """``org.bluez`` with one adapter and the given peripherals (see the module docstring).
+
+    Parameters
+    ----------
+    peripherals
+        Devices to serve; addresses must be unique.
+    faults
+        One profile for every device, or a mapping address -> profile (missing: none).
+    seed
+        Seeds each device's fault generator (with its address).
+    tick_s
+        Emulated connection-event period: how often peripherals are polled for due
+        notifications, seconds.
+    mtu
+        ATT MTU reported on every characteristic.
+    """
+
+    def __init__(
+        self,
+        peripherals: list[Peripheral],
+        faults: FaultProfile | dict[str, FaultProfile] | None = None,
+        seed: int = 0,
+        tick_s: float = 0.015,
+        mtu: int = 247,
+        advert_interval_s: float = 0.5,
+        adapter_address: str = "00:1A:7D:DA:71:13",
+    ) -> None:
+        self.tick_s = tick_s
+        self.mtu = mtu
+        self.advert_interval_s = advert_interval_s
+        self.adapter_address = adapter_address
+        self.bus: MessageBus = None  # type: ignore[assignment]
+        self._t0 = time.monotonic()
+        self._seed = seed
+        self._peripherals = list(peripherals)
+        self._faults = faults
+        self.devices: dict[str, _Device] = {}
+        self.adapter: AdapterInterface | None = None
+        self._uuid_filter: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def now_s(self) -> float:
+        """The devices' clock: seconds since the emulator was created."""
+        return time.monotonic() - self._t0
+
+    def _profile_for(self, address: str) -> FaultProfile:
+        f = self._faults
+        if f is None:
+            return FaultProfile()
+        if isinstance(f, FaultProfile):
+            return f
+        return f.get(address.upper(), f.get("*", FaultProfile()))
+
+    async def start(self, bus: MessageBus | None = None) -> None:
+        """Connect to the system bus (``DBUS_SYSTEM_BUS_ADDRESS``), own ``org.bluez``, start ticking."""
+        self.bus = bus or await MessageBus(bus_type=BusType.SYSTEM).connect()
+        for p in self._peripherals:
+            addr = p.address.upper()
+            if addr in self.devices:
+                raise ValueError(f"duplicate peripheral address {addr}")
+            self.devices[addr] = _Device(self, p, self._profile_for(addr), self._seed)
+        self.adapter = AdapterInterface(self, self.adapter_address, "dmi-emulated-hci0")
+        self.bus.export(ADAPTER_PATH, self.adapter)
+        reply = await self.bus.request_name("org.bluez", NameFlag.DO_NOT_QUEUE)
+        if reply != RequestNameReply.PRIMARY_OWNER:
+            raise RuntimeError(f"could not own org.bluez on the bus: {reply}")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump()), loop.create_task(self._advertise())]
+
+    async def stop(self) -> None:
+        """Disconnect every device, stop ticking and leave the bus."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for dev in self.devices.values():
+            dev.drop_link()
+        if self.bus is not None and self.bus.connected:
+            self.bus.disconnect()
+
+    async def _pump(self) -> None:
+        """Emulated connection events: poll every device and put its notifications on the air."""
+        next_t = time.monotonic()
+        while True:
+            now = self.now_s()
+            for dev in self.devices.values():
+                try:
+                    dev.tick(now)
+                except Exception:  # a broken peripheral must not stop the others
+                    log.exception("peripheral %s failed in poll", dev.address)
+            next_t += self.tick_s
+            delay = next_t - time.monotonic()
+            if delay < -1.0:  # fell far behind (machine busy): do not burst to catch up
+                next_t = time.monotonic()
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))
+
+    async def _advertise(self) -> None:
+        while True:
+            await asyncio.sleep(self.advert_interval_s)
+            if self.adapter is not None and self.adapter.discovering:
+                for dev in self.devices.values():
+                    if dev.matches(self._uuid_filter):
+                        dev.announce()
+
+    # -- Adapter1 owner ----------------------------------------------------------------
+    def set_discovery_filter(self, properties: dict[str, Any]) -> None:
+        self._uuid_filter = [u.lower() for u in properties.get("UUIDs", [])]
+
+    def start_discovery(self) -> None:
+        assert self.adapter is not None
+        if not self.adapter.discovering:
+            self.adapter.discovering = True
+            self.adapter.emit_properties_changed({"Discovering": True})
+        for dev in self.devices.values():
+            if dev.matches(self._uuid_filter):
+                dev.announce()
+
+    def stop_discovery(self) -> None:
+        assert self.adapter is not None
+        if not self.adapter.discovering:
+            raise DBusError("org.bluez.Error.Failed", "No discovery started")
+        self.adapter.discovering = False
+        self.adapter.emit_properties_changed({"Discovering": False})
+
+    def remove_device(self, path: str) -> None:
+        for dev in self.devices.values():
+            if dev.path == path:
+                dev.remove()
+                return
+        raise DBusError("org.bluez.Error.DoesNotExist", f"no device {path}")
+
+    # -- control (truth and fault injection) -------------------------------------------
+    def device(self, address: str) -> _Device:
+        try:
+            return self.devices[address.upper()]
+        except KeyError:
+            raise ValueError(f"no emulated device {address}") from None
+
+    def truth(self) -> dict[str, dict[str, Any]]:
+        """Per device truth, JSON-able, keyed by address."""
+        return {addr: dev.truth.to_dict() for addr, dev in self.devices.items()}
+
+    def set_faults(self, profile: FaultProfile, address: str | None = None) -> None:
+        """Change the fault profile of one device (or all); applies from the next event."""
+        targets = [self.device(address)] if address else list(self.devices.values())
+        for dev in targets:
+            dev.faults = profile

@@ -1,0 +1,73 @@
+"""Exports of a stored session (CSV, Parquet, BIDS-Motion) and imports back into a store.
+
+``export_session(store, session_id, out_dir, format)`` writes one of:
+
+* ``"csv"``: ``session.json``, ``samples.csv``, ``events.csv``, ``metrics.csv``
+* ``"parquet"``: ``session.json``, ``samples.parquet``, ``events.parquet``, ``metrics.parquet``
+* ``"bids"``: a BIDS-Motion dataset (see :mod:`dmi_sensors.store.export.bids`)
+
+``import_path(store, path)`` reads any of them (or a trial CSV) into a new session.
+See ``docs/store.md`` for the file layouts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dmi_sensors.store.sessionstore import SessionStore
+
+__all__ = ["FORMATS", "export_session", "import_path"]
+
+FORMATS = ("csv", "parquet", "bids")
+
+
+def export_session(store: SessionStore, session_id: int, out_dir: str | Path, format: str = "csv") -> list[Path]:
+    """Export one session to ``out_dir`` in ``format`` (csv, parquet, bids); returns the files written."""
+    if format == "csv":
+        from dmi_sensors.store.export.tabular import write_csv_dir
+
+        return write_csv_dir(store, session_id, out_dir)
+    if format == "parquet":
+        from dmi_sensors.store.export.tabular import write_parquet_dir
+
+        return write_parquet_dir(store, session_id, out_dir)
+    if format == "bids":
+        from dmi_sensors.store.export.bids import write_bids
+
+        return write_bids(store, session_id, out_dir)
+    raise ValueError(f"unknown export format {format!r}; expected one of {FORMATS}")
+
+
+def import_path(store: SessionStore, path: str | Path, **kwargs) -> int:
+    """Import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV; returns the new session id.
+
+    ``kwargs`` go to the specific importer (e.g. ``subject=`` for a trial CSV).
+    """
+    from dmi_sensors.errors import DataFileError
+
+    path = Path(path)
+    if path.is_file():
+        from dmi_sensors.store.export.trial import import_trial_csv
+
+        return import_trial_csv(store, path, **kwargs)
+    if (path / "dataset_description.json").is_file():
+        from dmi_sensors.store.export.bids import import_bids
+
+        return import_bids(store, path, **kwargs)
+    if (path / "samples.parquet").is_file():
+        from dmi_sensors.store.export.tabular import import_parquet_dir
+
+        return import_parquet_dir(store, path)
+    if (path / "samples.csv").is_file():
+        from dmi_sensors.store.export.tabular import import_csv_dir
+
+        return import_csv_dir(store, path)
+    raise DataFileError(
+        path,
+        "",
+        "a trial CSV file, a BIDS dataset (dataset_description.json) or an export directory"
+        " (session.json with samples.csv or samples.parquet)",
+        "none of these" if path.exists() else "no such file or directory",
+    )

@@ -1,0 +1,518 @@
+"""BIDS-Motion export and import (BIDS >= 1.9, Motion-BIDS: Jeung et al. 2024, Sci Data 11:716).
+
+Layout written for one session (``<sub>`` = the pseudonymous subject id, ``<n>`` = the
+session's ordinal for that subject in the store, ``<imu>`` = ``imu`` + the placement)::
+
+    dataset_description.json, README, participants.tsv/.json     (created or extended)
+    sub-<sub>/sub-<sub>_sessions.tsv                              session_id, acq_time (session start)
+    sub-<sub>/ses-<n>/sub-<sub>_ses-<n>_scans.tsv                 filename, acq_time (first sample)
+    sub-<sub>/ses-<n>/motion/sub-<sub>_ses-<n>_task-dmi_tracksys-<imu>_motion.tsv
+                                                   ..._motion.json, ..._channels.tsv,
+                                                   ..._events.tsv, ..._events.json
+
+One tracking system per sensor (each sensor has its own clock and sample count). The motion
+TSV has no header and one row per device sample counter from the first to the last sample:
+samples lost on the air are rows of ``n/a`` (``MissingValues``). Channels: ``acc_x/y/z``
+(ACCEL, m/s^2), ``gyr_x/y/z`` (GYRO, rad/s) in the sensor frame as stored, and ``latency``
+(LATENCY, s): each sample's drift-corrected time minus the file's start.
+
+Time: the file's start ``t0`` is the first sample's session time rounded to whole
+microseconds, so that ``acq_time = start_utc + t0`` is exact in ISO-8601; event onsets are
+relative to ``t0`` (BIDS: relative to the data file's start). On import,
+``time_s = t0 + latency`` and ``onset_s = t0 + onset``, which reproduces the stored values
+to within one float64 rounding (< 1e-9 s for sessions shorter than a day); sensor values are
+written with Python's shortest round-trip repr and come back bit for bit. BIDS TSV has no
+quoting, so tabs and line breaks inside free-text event cells are written as spaces. ``host_time_s``
+and ``device_time_s`` have no place in BIDS-Motion: on import both are set to ``time_s``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dmi_sensors import __version__, contract
+from dmi_sensors.errors import DataFileError
+from dmi_sensors.store.export.ingest import checked_events, ingest_session
+from dmi_sensors.store.export.tables import collect
+from dmi_sensors.store.timeutil import format_utc, parse_utc
+from dmi_sensors.types import SampleBatch
+
+if TYPE_CHECKING:
+    from dmi_sensors.store.sessionstore import SessionStore
+
+__all__ = ["BIDS_VERSION", "TASK_LABEL", "import_bids", "write_bids"]
+
+BIDS_VERSION = "1.10.0"
+TASK_LABEL = "dmi"
+NA = "n/a"
+CHANNEL_COLUMNS = ("name", "component", "type", "tracked_point", "units", "placement")
+_CHANNELS = (
+    ("acc_x", "x", "ACCEL", "m/s^2"),
+    ("acc_y", "y", "ACCEL", "m/s^2"),
+    ("acc_z", "z", "ACCEL", "m/s^2"),
+    ("gyr_x", "x", "GYRO", "rad/s"),
+    ("gyr_y", "y", "GYRO", "rad/s"),
+    ("gyr_z", "z", "GYRO", "rad/s"),
+    ("latency", NA, "LATENCY", "s"),
+)
+#: Non-standard motion.json keys this package writes (and reads back).
+COUNTER_KEY = "DeviceCounterFirstSample"
+EVENT_EXTRA = ("exercise", "repetition", "support", "source", "kind", "posture", "note")
+
+_EVENTS_SIDECAR = {
+    "onset": {"Description": "Start of the event, seconds from the first sample of the motion file", "Units": "s"},
+    "duration": {"Description": "Length of the event; 0 for an instant", "Units": "s"},
+    "trial_type": {"Description": "The exercise id, or the event kind when no exercise applies"},
+    "exercise": {"Description": "Exercise id from the session's DMI plan"},
+    "repetition": {"Description": "Repetition number within the exercise (1-based)"},
+    "support": {
+        "Description": "Therapist's support point, proximal to distal",
+        "Levels": {s: s for s in contract.SUPPORT_POINTS},
+    },
+    "source": {
+        "Description": "Who made the tag",
+        "Levels": {
+            "plan": "from the exercise plan",
+            "manual": "therapist key press",
+            "auto": "automatic posture or repetition detection",
+            "import": "imported from another file",
+        },
+    },
+    "kind": {"Description": "exercise, repetition, pause, note, posture or perturbation"},
+    "posture": {"Description": "Detected or tagged posture"},
+    "note": {"Description": "Free-text note (no names)"},
+}
+_PARTICIPANTS_SIDECAR = {
+    "participant_id": {"Description": "Pseudonymous subject id (no names are stored)"},
+    "birth_year": {"Description": "Year of birth", "Units": "year"},
+    "com_height_m": {"Description": "Height of the centre of mass above the support surface", "Units": "m"},
+    "diagnosis_category": {"Description": "Diagnosis category (e.g. cerebral_palsy, down_syndrome)"},
+}
+
+
+def _label(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", str(text))
+
+
+def _fmt(values: np.ndarray) -> list[str]:
+    return [NA if not np.isfinite(v) else repr(float(v)) for v in values]
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NA:
+        return NA
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    # BIDS TSV has no quoting: tabs and line breaks inside free text become spaces
+    return re.sub(r"[\t\r\n]", " ", str(value))
+
+
+def _tsv(path: Path, frame: pd.DataFrame, header: bool = True) -> None:
+    """Write a BIDS TSV: tab-separated, no quoting, ``n/a`` for missing values, LF line ends."""
+    lines = ["\t".join(map(str, frame.columns))] if header else []
+    lines += ["\t".join(_cell(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _grid(batch: SampleBatch) -> tuple[int, np.ndarray, np.ndarray]:
+    """(first counter, row index of each sample, number of rows) on the counter grid."""
+    c = batch.counter
+    if len(c) and (np.diff(c) <= 0).any():
+        i = int(np.argmax(np.diff(c) <= 0)) + 1
+        raise ValueError(f"sensor {batch.sensor_id}: counters must increase for BIDS export (sample {i})")
+    c0 = int(c[0])
+    return c0, (c - c0).astype(np.int64), int(c[-1] - c0 + 1)
+
+
+def _session_label(store: SessionStore, session_id: int, subject_id: str) -> str:
+    rows = store._query(
+        "SELECT id FROM sessions WHERE subject_id = ? ORDER BY start_utc, id", (subject_id,), "numbering sessions"
+    )
+    return str([r[0] for r in rows].index(session_id) + 1)
+
+
+def _merge_tsv(path: Path, frame: pd.DataFrame, key: str) -> None:
+    """Append rows whose ``key`` is not yet in the TSV at ``path`` (create it if absent)."""
+    if path.exists():
+        old = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
+        new = frame[~frame[key].isin(old[key])].astype(str)
+        frame = pd.concat([old, new], ignore_index=True)
+    _tsv(path, frame)
+
+
+def write_bids(
+    store: SessionStore,
+    session_id: int,
+    root: str | Path,
+    *,
+    session_label: str | None = None,
+    task: str = TASK_LABEL,
+) -> list[Path]:
+    """Write (or add to) a BIDS-Motion dataset at ``root``; returns the files written or extended."""
+    root = Path(root)
+    tables = collect(store, session_id)
+    meta = tables.metadata["session"]
+    sub = _label(meta["subject_id"])
+    if not sub:
+        raise ValueError(f"subject id {meta['subject_id']!r} has no letters or digits for a BIDS label")
+    ses = _label(session_label) if session_label else _session_label(store, session_id, meta["subject_id"])
+    start = parse_utc(meta["start_utc"])
+    sub_dir = root / f"sub-{sub}"
+    ses_dir = sub_dir / f"ses-{ses}"
+    motion_dir = ses_dir / "motion"
+    if ses_dir.exists():
+        raise FileExistsError(f"refusing to overwrite {ses_dir}")
+    motion_dir.mkdir(parents=True)
+    written: list[Path] = []
+
+    desc = root / "dataset_description.json"
+    if not desc.exists():
+        desc.write_text(
+            json.dumps(
+                {
+                    "Name": "dmi-sensors sessions",
+                    "BIDSVersion": BIDS_VERSION,
+                    "DatasetType": "raw",
+                    "GeneratedBy": [{"Name": "dmi-sensors", "Version": __version__}],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        written.append(desc)
+    readme = root / "README"
+    if not readme.exists():
+        readme.write_text(
+            "Wearable IMU recordings of Dynamic Movement Intervention (DMI) sessions and balance trials,\n"
+            "exported by dmi-sensors. Subjects are identified by pseudonymous ids only.\n"
+        )
+        written.append(readme)
+    participants = pd.DataFrame(
+        {
+            "participant_id": [f"sub-{sub}"],
+            "birth_year": [meta["birth_year"]],
+            "com_height_m": [meta["com_height_m"]],
+            "diagnosis_category": [meta["diagnosis_category"]],
+        }
+    )
+    _merge_tsv(root / "participants.tsv", participants, "participant_id")
+    (root / "participants.json").write_text(json.dumps(_PARTICIPANTS_SIDECAR, indent=2) + "\n")
+    written += [root / "participants.tsv", root / "participants.json"]
+    sessions = pd.DataFrame({"session_id": [f"ses-{ses}"], "acq_time": [format_utc(start)]})
+    _merge_tsv(sub_dir / f"sub-{sub}_sessions.tsv", sessions, "session_id")
+    written.append(sub_dir / f"sub-{sub}_sessions.tsv")
+
+    events = tables.events
+    placements = {s["sensor_id"]: s["placement"] for s in tables.metadata["sensors"]}
+    used: set[str] = set()
+    scans = []
+    stem0 = f"sub-{sub}_ses-{ses}_task-{task}"
+    for sensor_id in sorted(tables.batches):
+        batch = tables.batches[sensor_id]
+        if not len(batch):
+            continue
+        tracksys = "imu" + _label(placements.get(sensor_id, ""))
+        if tracksys in used or tracksys == "imu":
+            tracksys = "imu" + _label(sensor_id)
+        used.add(tracksys)
+        stem = f"{stem0}_tracksys-{tracksys}"
+        c0, rows, n_rows = _grid(batch)
+        t0 = round(float(batch.time_s[0]), 6) if np.isfinite(batch.time_s[0]) else 0.0
+        values = np.full((n_rows, 7), np.nan)
+        values[rows, 0:3] = batch.acc_mps2
+        values[rows, 3:6] = batch.gyr_rps
+        values[rows, 6] = batch.time_s - t0
+        # numbers only, so pandas' writer (shortest round-trip repr, n/a for NaN) is safe and fast
+        pd.DataFrame(values).to_csv(
+            motion_dir / f"{stem}_motion.tsv", sep="\t", header=False, index=False, na_rep=NA, lineterminator="\n"
+        )
+        placement = placements.get(sensor_id) or NA
+        channels = pd.DataFrame(
+            [(name, comp, typ, placement, units, placement) for name, comp, typ, units in _CHANNELS],
+            columns=list(CHANNEL_COLUMNS),
+        )
+        channels.loc[channels["type"] == "LATENCY", ["tracked_point", "placement"]] = NA
+        _tsv(motion_dir / f"{stem}_channels.tsv", channels)
+        valid = len(batch)
+        duration = (batch.time_s[-1] - batch.time_s[0]) if valid > 1 else 0.0
+        sidecar = {
+            "TaskName": task,
+            "TaskDescription": "DMI therapy session or balance trial recorded with dmi-sensors",
+            "SamplingFrequency": float(batch.fs_hz),
+            "SamplingFrequencyEffective": float((valid - 1) / duration) if duration > 0 else float(batch.fs_hz),
+            "ACCELChannelCount": 3,
+            "GYROChannelCount": 3,
+            "LATENCYChannelCount": 1,
+            "MotionChannelCount": 7,
+            "TrackedPointsCount": 1,
+            "TrackingSystemName": tracksys,
+            "MissingValues": NA,
+            "DeviceSerialNumber": sensor_id,
+            "SoftwareVersions": f"dmi-sensors {__version__}",
+            "RecordingDuration": float(n_rows / batch.fs_hz),
+            COUNTER_KEY: c0,
+        }
+        (motion_dir / f"{stem}_motion.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+        written += [motion_dir / f"{stem}_{s}" for s in ("motion.tsv", "channels.tsv", "motion.json")]
+        if len(events):
+            ev = events.copy()
+            trial_type = ev["exercise"].where(ev["exercise"].notna(), ev["kind"])
+            out = pd.DataFrame(
+                {
+                    "onset": _fmt(ev["onset_s"].to_numpy(np.float64) - t0),
+                    "duration": _fmt(ev["duration_s"].to_numpy(np.float64)),
+                    "trial_type": trial_type,
+                }
+            )
+            for col in EVENT_EXTRA:
+                out[col] = ev[col].astype(object).where(ev[col].notna(), None)
+            _tsv(motion_dir / f"{stem}_events.tsv", out)
+            (motion_dir / f"{stem}_events.json").write_text(json.dumps(_EVENTS_SIDECAR, indent=2) + "\n")
+            written += [motion_dir / f"{stem}_events.tsv", motion_dir / f"{stem}_events.json"]
+        acq = start + timedelta(microseconds=round(t0 * 1e6))
+        scans.append({"filename": f"motion/{stem}_motion.tsv", "acq_time": format_utc(acq)})
+    _tsv(ses_dir / f"sub-{sub}_ses-{ses}_scans.tsv", pd.DataFrame(scans, columns=["filename", "acq_time"]))
+    written.append(ses_dir / f"sub-{sub}_ses-{ses}_scans.tsv")
+    return written
+
+
+# ----------------------------------------------------------------------------- import
+def _read_tsv(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataFileError(path, "", "a BIDS TSV file", "no such file")
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataFileError(path, "", "a tab-separated table with a header", str(exc).strip()) from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataFileError(path, "line 1 (header)", "columns " + ",".join(required), "no column " + ", ".join(missing))
+    return frame
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise DataFileError(path, "", "a BIDS JSON sidecar", "no such file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataFileError(path, "", "JSON", str(exc)) from None
+    if not isinstance(data, dict):
+        raise DataFileError(path, "", "a JSON object", type(data).__name__)
+    return data
+
+
+def _only(paths: list[Path], what: str, root: Path, chosen: str | None) -> Path:
+    if chosen is not None:
+        for p in paths:
+            if p.name.split("-", 1)[1] == chosen:
+                return p
+        raise DataFileError(root, "", f"{what}-{chosen}", "labels " + ", ".join(p.name for p in paths))
+    if len(paths) != 1:
+        found = ", ".join(p.name for p in paths) or "none"
+        raise DataFileError(root, "", f"exactly one {what}-* directory (or choose one)", found)
+    return paths[0]
+
+
+def _na_float(path: Path, frame: pd.DataFrame, column: str, line_offset: int = 2) -> np.ndarray:
+    text = frame[column].astype(str).str.strip()
+    out = np.full(len(text), np.nan)
+    for i, cell in enumerate(text):
+        if cell == NA:
+            continue
+        try:
+            out[i] = float(cell)
+        except ValueError:
+            place = f"line {i + line_offset}, column {column!r}"
+            raise DataFileError(path, place, f"a number or {NA}", repr(cell)) from None
+    return out
+
+
+def _read_motion(motion_tsv: Path, start_utc, acq_time: str) -> tuple[SampleBatch, str]:
+    stem = motion_tsv.name[: -len("_motion.tsv")]
+    channels_path = motion_tsv.with_name(f"{stem}_channels.tsv")
+    channels = _read_tsv(channels_path, ("name", "component", "type", "tracked_point", "units"))
+    sidecar_path = motion_tsv.with_name(f"{stem}_motion.json")
+    sidecar = _read_json(sidecar_path)
+    fs = sidecar.get("SamplingFrequency")
+    if not isinstance(fs, int | float) or not fs > 0:
+        raise DataFileError(sidecar_path, "key 'SamplingFrequency'", "a positive number in Hz", repr(fs))
+    wanted = {
+        ("ACCEL", "x"): 0,
+        ("ACCEL", "y"): 1,
+        ("ACCEL", "z"): 2,
+        ("GYRO", "x"): 3,
+        ("GYRO", "y"): 4,
+        ("GYRO", "z"): 5,
+    }
+    scale = {"m/s^2": 1.0, "g": contract.STANDARD_GRAVITY_MPS2, "rad/s": 1.0, "deg/s": np.pi / 180}
+    index: dict[int, tuple[int, float]] = {}
+    latency_col = None
+    for i, row in channels.iterrows():
+        key = (row["type"].strip(), row["component"].strip())
+        if key in wanted and wanted[key] not in index:
+            unit = row["units"].strip()
+            if unit not in scale:
+                raise DataFileError(channels_path, f"line {i + 2}, column 'units'", "m/s^2, g, rad/s or deg/s", unit)
+            index[wanted[key]] = (int(i), scale[unit])
+        elif key[0] == "LATENCY" and latency_col is None:
+            latency_col = int(i)
+    if len(index) != 6:
+        absent = [f"{t} {c}" for (t, c), k in wanted.items() if k not in index]
+        raise DataFileError(channels_path, "", "ACCEL and GYRO channels x, y, z", "no " + ", ".join(absent))
+    try:
+        values = pd.read_csv(
+            motion_tsv, sep="\t", header=None, dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE
+        )
+    except pd.errors.EmptyDataError:
+        raise DataFileError(motion_tsv, "line 1", "motion samples", "an empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataFileError(motion_tsv, "", "tab-separated motion samples", str(exc).strip()) from None
+    if values.shape[1] != len(channels):
+        raise DataFileError(
+            motion_tsv, "line 1", f"{len(channels)} columns (one per row of {channels_path.name})", str(values.shape[1])
+        )
+    short = (values == "").any(axis=1).to_numpy()
+    if short.any():
+        line = int(np.argmax(short)) + 1
+        expected = f"{len(channels)} tab-separated values (a number or {NA})"
+        raise DataFileError(motion_tsv, f"line {line}", expected, "fewer")
+    values.columns = [str(k) for k in range(values.shape[1])]
+    cols = {k: _na_float(motion_tsv, values, str(ci), 1) * s for k, (ci, s) in index.items()}
+    data = np.column_stack([cols[k] for k in range(6)])
+    present = np.isfinite(data).all(axis=1)
+    rows = np.flatnonzero(present)
+    if not len(rows):
+        raise DataFileError(motion_tsv, "", "at least one complete sample", "only n/a rows")
+    c0 = sidecar.get(COUNTER_KEY, 0)
+    t0 = (parse_utc(acq_time) - start_utc) / timedelta(microseconds=1) / 1e6
+    if latency_col is not None:
+        latency = _na_float(motion_tsv, values, str(latency_col), 1)[rows]
+        time_s = t0 + latency
+    else:
+        time_s = t0 + rows / float(fs)
+    gap = np.zeros(len(rows), dtype=bool)
+    gap[1:] = np.diff(rows) > 1
+    if len(rows) and rows[0] > 0:
+        gap[0] = True
+    sensor_id = str(sidecar.get("DeviceSerialNumber") or stem.split("tracksys-")[1])
+    placement = channels["placement"].iloc[0] if "placement" in channels.columns else ""
+    batch = SampleBatch(
+        sensor_id,
+        float(fs),
+        int(c0) + rows.astype(np.int64),
+        time_s,
+        time_s,
+        data[rows, 0:3],
+        data[rows, 3:6],
+        gap,
+        time_s,
+    )
+    return batch, ("" if placement == NA else placement)
+
+
+def _read_events(path: Path, t0: float) -> pd.DataFrame:
+    frame = _read_tsv(path, ("onset", "duration"))
+    onset = _na_float(path, frame, "onset")
+    duration = _na_float(path, frame, "duration")
+    out = pd.DataFrame({"onset_s": t0 + onset, "duration_s": np.nan_to_num(duration, nan=0.0)})
+    for col in EVENT_EXTRA:
+        if col in frame.columns:
+            out[col] = frame[col].where(frame[col] != NA, None)
+        else:
+            out[col] = None
+    if "source" not in frame.columns:
+        out["source"] = "import"
+    if "exercise" not in frame.columns and "trial_type" in frame.columns:
+        out["exercise"] = frame["trial_type"].where(frame["trial_type"] != NA, None)
+    out["repetition"] = pd.to_numeric(out["repetition"], errors="coerce")
+    return checked_events(path, out)
+
+
+def import_bids(
+    store: SessionStore, root: str | Path, *, subject: str | None = None, session: str | None = None
+) -> int:
+    """Import one session of a BIDS-Motion dataset into a new session; returns its id.
+
+    ``subject``/``session`` are BIDS labels (without ``sub-``/``ses-``), needed only when the
+    dataset holds several. Everything is read and checked before anything is stored.
+    """
+    from dmi_sensors.session import Subject
+
+    root = Path(root)
+    _read_json(root / "dataset_description.json")
+    sub_dir = _only(sorted(p for p in root.glob("sub-*") if p.is_dir()), "sub", root, subject)
+    sub = sub_dir.name[4:]
+    ses_dirs = sorted(p for p in sub_dir.glob("ses-*") if p.is_dir())
+    ses_dir = _only(ses_dirs, "ses", sub_dir, session) if ses_dirs else sub_dir
+    prefix = f"sub-{sub}" + (f"_{ses_dir.name}" if ses_dirs else "")
+    participants = _read_tsv(root / "participants.tsv", ("participant_id",))
+    match = participants[participants["participant_id"] == f"sub-{sub}"]
+    fields: dict[str, Any] = {"subject_id": sub}
+    if len(match):
+        row = match.iloc[0]
+        for key, conv in (("birth_year", int), ("com_height_m", float), ("diagnosis_category", str)):
+            if key in row and row[key] not in (NA, "", "nan", "None"):
+                try:
+                    fields[key] = conv(float(row[key])) if conv is int else conv(row[key])
+                except ValueError:
+                    raise DataFileError(root / "participants.tsv", f"column {key!r}", "a value", row[key]) from None
+    try:
+        subj = Subject(**{"birth_year": None, "com_height_m": None, **fields})
+    except (TypeError, ValueError) as exc:
+        raise DataFileError(root / "participants.tsv", f"sub-{sub}", "a valid subject", str(exc)) from None
+    scans_path = ses_dir / f"{prefix}_scans.tsv"
+    scans = _read_tsv(scans_path, ("filename", "acq_time"))
+    acq = dict(zip(scans["filename"], scans["acq_time"], strict=True))
+    start_text = None
+    sessions_path = sub_dir / f"sub-{sub}_sessions.tsv"
+    if ses_dirs and sessions_path.is_file():
+        sessions = _read_tsv(sessions_path, ("session_id",))
+        hit = sessions[sessions["session_id"] == ses_dir.name]
+        if len(hit) and "acq_time" in hit.columns and hit.iloc[0]["acq_time"] not in ("", NA):
+            start_text = hit.iloc[0]["acq_time"]
+    if start_text is None:
+        start_text = min(acq.values()) if acq else "1970-01-01T00:00:00Z"
+    try:
+        start = parse_utc(start_text)
+    except ValueError:
+        raise DataFileError(
+            sessions_path, f"session {ses_dir.name}, column 'acq_time'", "ISO-8601", start_text
+        ) from None
+    batches: dict[str, SampleBatch] = {}
+    placements: dict[str, str] = {}
+    events = None
+    motion_files = sorted((ses_dir / "motion").glob(f"{prefix}_*_motion.tsv"))
+    if not motion_files:
+        raise DataFileError(ses_dir / "motion", "", "at least one *_motion.tsv file", "none")
+    for motion_tsv in motion_files:
+        rel = f"motion/{motion_tsv.name}"
+        if rel not in acq:
+            raise DataFileError(scans_path, "column 'filename'", f"a row for {rel}", "none")
+        try:
+            t_acq = parse_utc(acq[rel])
+        except ValueError:
+            raise DataFileError(scans_path, f"row {rel}, column 'acq_time'", "ISO-8601", acq[rel]) from None
+        batch, placement = _read_motion(motion_tsv, start, acq[rel])
+        batches[batch.sensor_id] = batch
+        placements[batch.sensor_id] = placement
+        ev_path = motion_tsv.with_name(motion_tsv.name.replace("_motion.tsv", "_events.tsv"))
+        if events is None and ev_path.is_file():
+            t0 = (t_acq - start) / timedelta(microseconds=1) / 1e6
+            events = _read_events(ev_path, t0)
+    return ingest_session(
+        store,
+        subject=subj,
+        start_utc=format_utc(start),
+        batches=batches,
+        placements=placements,
+        events=events,
+    )

@@ -1,0 +1,104 @@
+"""Write an imported session into the store in one transaction (all or nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dmi_sensors import contract
+from dmi_sensors.errors import DataFileError
+from dmi_sensors.store.export.tables import check_columns, numeric_column
+from dmi_sensors.types import SampleBatch
+
+if TYPE_CHECKING:
+    from dmi_sensors.store.sessionstore import SessionStore
+
+__all__ = ["checked_events", "ingest_session", "subject_from_metadata"]
+
+
+def subject_from_metadata(path: Path, session: dict[str, Any]):  # -> dmi_sensors.session.Subject
+    """Build a validated :class:`dmi_sensors.session.Subject`; errors name ``path``."""
+    from dmi_sensors.session import Subject
+
+    try:
+        return Subject(
+            subject_id=session["subject_id"],
+            birth_year=session.get("birth_year"),
+            com_height_m=session.get("com_height_m"),
+            diagnosis_category=session.get("diagnosis_category"),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DataFileError(path, "subject", "a valid pseudonymous subject", str(exc)) from None
+
+
+def checked_events(path: Path, frame: pd.DataFrame, line_offset: int | None = 2) -> pd.DataFrame:
+    """An events table with the contract's columns, numbers and sources checked against ``path``."""
+    check_columns(path, list(frame.columns), contract.EVENT_COLUMNS)
+    out = frame.copy()
+    out["onset_s"] = numeric_column(path, frame, "onset_s", line_offset=line_offset)
+    out["duration_s"] = numeric_column(path, frame, "duration_s", line_offset=line_offset)
+    numeric_column(path, frame, "repetition", line_offset=line_offset)
+    for i, (onset, source) in enumerate(zip(out["onset_s"], out["source"], strict=True)):
+        place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
+        if not np.isfinite(onset):
+            raise DataFileError(path, f"{place}, column 'onset_s'", "a finite onset in seconds", repr(onset))
+        if source not in contract.EVENT_SOURCES:
+            raise DataFileError(path, f"{place}, column 'source'", f"one of {contract.EVENT_SOURCES}", repr(source))
+    return out
+
+
+def ingest_session(
+    store: SessionStore,
+    *,
+    subject: Any,
+    start_utc: str,
+    batches: dict[str, SampleBatch],
+    placements: dict[str, str],
+    events: pd.DataFrame | None = None,
+    therapist_id: str = "",
+    plan_toml: str | None = None,
+    results: list[dict[str, Any]] | None = None,
+    metrics: pd.DataFrame | None = None,
+    calibrations: dict[str, list[dict[str, Any]]] | None = None,
+    finalised: bool = True,
+) -> int:
+    """Create an ``origin='import'`` session with samples, events and results, atomically."""
+    from dmi_sensors.store.samples import write_sample_blocks
+
+    with store.atomic("importing a session"):
+        sid = store.create_session(
+            subject, plan_toml, placements, therapist_id=therapist_id, start_utc=start_utc, origin="import"
+        )
+        for batch in batches.values():
+            write_sample_blocks(store, sid, batch)
+        for sensor_id, refs in (calibrations or {}).items():
+            for ref in refs:
+                cid = store.add_calibration(
+                    sensor_id, ref["kind"], ref["reference"], ref.get("parameters") or {}, ref.get("sha256")
+                )
+                store.set_calibration(sid, sensor_id, cid)
+        if events is not None and len(events):
+            store.add_events(sid, events)
+        for r in results or []:
+            windows = None
+            if metrics is not None and "result_id" in metrics.columns and len(metrics):
+                rows = metrics[metrics["result_id"] == r.get("result_id")]
+                if len(rows):
+                    windows = rows.drop(columns=["result_id"]).reset_index(drop=True)
+                    windows = windows.dropna(axis=1, how="all")
+            store.save_results(
+                sid,
+                r.get("summary", {}),
+                r.get("parameters", {}),
+                windows,
+                sensor_id=r.get("sensor_id"),
+                name=r.get("name", "analysis"),
+                package_version=r.get("package_version"),
+                created_utc=r.get("created_utc"),
+            )
+        if finalised:
+            store.finalise(sid)
+    return sid

@@ -1,0 +1,152 @@
+"""CSV and Parquet exports of a session, and their imports.
+
+Directory layout (both formats; ``<ext>`` is ``csv`` or ``parquet``)::
+
+    session.json         metadata: subject (pseudonymous), sensors, start_utc, results + parameters
+    samples.<ext>        contract.SAMPLE_COLUMNS, one row per sample, sensors one after another
+    events.<ext>         contract.EVENT_COLUMNS + kind, posture, note
+    metrics.<ext>        result_id, then the per-window metrics table of each stored result
+
+CSV floats are written in Python's shortest round-trip form (``repr``), so reading them
+back gives the same float64 values bit for bit. Existing files are never overwritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from dmi_sensors.errors import DataFileError
+from dmi_sensors.store.export.ingest import checked_events, ingest_session, subject_from_metadata
+from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
+
+if TYPE_CHECKING:
+    from dmi_sensors.store.sessionstore import SessionStore
+
+__all__ = ["import_csv_dir", "import_parquet_dir", "write_csv_dir", "write_parquet_dir"]
+
+TABLES = ("samples", "events", "metrics")
+
+
+def _targets(out_dir: Path, ext: str) -> dict[str, Path]:
+    paths = {"session": out_dir / "session.json", **{t: out_dir / f"{t}.{ext}" for t in TABLES}}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing:
+        raise FileExistsError(f"refusing to overwrite {', '.join(existing)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def write_csv_dir(store: SessionStore, session_id: int, out_dir: str | Path) -> list[Path]:
+    """Export a session as ``session.json`` + three CSV tables in ``out_dir``."""
+    tables = collect(store, session_id)
+    paths = _targets(Path(out_dir), "csv")
+    paths["session"].write_text(metadata_json(tables.metadata), encoding="utf-8")
+    for name in TABLES:
+        getattr(tables, name).to_csv(paths[name], index=False)
+    return list(paths.values())
+
+
+def write_parquet_dir(store: SessionStore, session_id: int, out_dir: str | Path) -> list[Path]:
+    """Export a session as ``session.json`` + three Parquet tables in ``out_dir``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = collect(store, session_id)
+    paths = _targets(Path(out_dir), "parquet")
+    meta = metadata_json(tables.metadata)
+    paths["session"].write_text(meta, encoding="utf-8")
+    for name in TABLES:
+        frame = getattr(tables, name)
+        if name == "events":
+            frame = frame.astype({"repetition": "Int64"})
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"dmi_sensors.session": meta.encode()})
+        pq.write_table(table, paths[name])
+    return list(paths.values())
+
+
+def _read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
+    if not path.is_file():
+        if required:
+            raise DataFileError(path, "", f"the export table {path.name}", "no such file")
+        return None
+    try:
+        return pd.read_csv(path, keep_default_na=True, na_values=[""], dtype={"sensor_id": str, "placement": str})
+    except pd.errors.EmptyDataError:
+        raise DataFileError(path, "line 1", "a CSV header", "an empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataFileError(path, "", "a CSV table", str(exc).strip().splitlines()[0]) from None
+
+
+def _read_parquet(path: Path, required: bool = True) -> pd.DataFrame | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        if required:
+            raise DataFileError(path, "", f"the export table {path.name}", "no such file")
+        return None
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataFileError(path, "", "a complete Parquet file (footer ending in 'PAR1')", str(exc)) from None
+
+
+def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
+    directory = Path(directory)
+    meta_path = directory / "session.json"
+    meta = read_metadata(meta_path)
+    read = _read_csv if ext == "csv" else _read_parquet
+    offset = 2 if ext == "csv" else None
+    samples_path, events_path, metrics_path = (directory / f"{t}.{ext}" for t in TABLES)
+    samples = read(samples_path)
+    events = read(events_path)
+    metrics = read(metrics_path, required=False)
+    fs = {s["sensor_id"]: s.get("fs_hz") for s in meta["sensors"]}
+    batches, placements = samples_from_table(samples_path, samples, fs, line_offset=offset)
+    for s in meta["sensors"]:
+        placements.setdefault(s["sensor_id"], s.get("placement") or "")
+        if s.get("placement"):
+            placements[s["sensor_id"]] = s["placement"]
+    events = checked_events(events_path, events, line_offset=offset)
+    session = meta["session"]
+    return ingest_session(
+        store,
+        subject=subject_from_metadata(meta_path, session),
+        start_utc=session["start_utc"],
+        batches=batches,
+        placements=placements,
+        events=events,
+        therapist_id=session.get("therapist_id") or "",
+        plan_toml=session.get("plan_toml"),
+        results=meta.get("results") or [],
+        metrics=metrics,
+        calibrations=_calibrations(meta_path, meta["sensors"]),
+        finalised=session.get("status") == "finalised",
+    )
+
+
+def _calibrations(path: Path, sensors: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for s in sensors:
+        refs = s.get("calibrations") or []
+        for i, ref in enumerate(refs):
+            ok = isinstance(ref, dict) and isinstance(ref.get("kind"), str) and isinstance(ref.get("reference"), str)
+            if not ok:
+                where = f"key 'sensors[{s['sensor_id']!r}].calibrations[{i}]'"
+                raise DataFileError(path, where, "an object with 'kind' and 'reference'", repr(ref))
+        out[s["sensor_id"]] = refs
+    return out
+
+
+def import_csv_dir(store: SessionStore, directory: str | Path) -> int:
+    """Import a CSV export directory as a new session (all or nothing); returns its id."""
+    return _import_dir(store, Path(directory), "csv")
+
+
+def import_parquet_dir(store: SessionStore, directory: str | Path) -> int:
+    """Import a Parquet export directory as a new session (all or nothing); returns its id."""
+    return _import_dir(store, Path(directory), "parquet")

@@ -1,0 +1,69 @@
+"""Import a trial CSV (contract format, one sensor, uniform rate) into a new session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dmi_sensors.store.export.ingest import ingest_session
+from dmi_sensors.trialcsv import read_trial_csv
+from dmi_sensors.types import SampleBatch
+
+if TYPE_CHECKING:
+    from dmi_sensors.store.sessionstore import SessionStore
+
+__all__ = ["import_trial_csv", "trial_batch"]
+
+
+def trial_batch(trial, sensor_id: str) -> SampleBatch:
+    """A trial as a :class:`SampleBatch`: counter 0..n-1, every time column = the file's ``time_s``."""
+    n = len(trial)
+    return SampleBatch(
+        sensor_id,
+        trial.fs_hz,
+        np.arange(n, dtype=np.int64),
+        trial.time_s,
+        trial.time_s,
+        trial.acc_mps2,
+        trial.gyr_rps,
+        np.zeros(n, dtype=bool),
+        trial.time_s,
+    )
+
+
+def import_trial_csv(
+    store: SessionStore,
+    path: str | Path,
+    *,
+    subject: Any,
+    sensor_id: str = "trial",
+    placement: str = "trunk",
+    start_utc: str | datetime | None = None,
+    events: Any = None,
+    therapist_id: str = "",
+    plan: Any = None,
+) -> int:
+    """Read a trial CSV (:func:`dmi_sensors.trialcsv.read_trial_csv`) into a new finalised session.
+
+    The samples are stored as read (the file is body-aligned; no calibration is applied).
+    ``events`` is an optional events DataFrame (contract.EVENT_COLUMNS) to store with it.
+    Bad files raise ``DataFileError`` before anything is written.
+    """
+    trial = read_trial_csv(path, sensor_id=sensor_id)
+    from dmi_sensors.store.timeutil import format_utc, utc_now
+
+    start = utc_now() if start_utc is None else start_utc if isinstance(start_utc, str) else format_utc(start_utc)
+    plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
+    return ingest_session(
+        store,
+        subject=subject,
+        start_utc=start,
+        batches={sensor_id: trial_batch(trial, sensor_id)},
+        placements={sensor_id: placement},
+        events=events,
+        therapist_id=therapist_id,
+        plan_toml=plan_toml,
+    )

@@ -1,0 +1,598 @@
+"""The SQLite session store: sessions, sensors, raw packets (first), events, results.
+
+One database file holds many sessions. Raw packets are stored exactly as they arrived, in
+arrival order, with the host arrival time; everything else (samples, metrics) is derived
+and can be recomputed. See ``docs/store.md`` for the schema and the guarantees.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dmi_sensors import __version__, contract
+from dmi_sensors.store import db
+from dmi_sensors.store.paths import default_db_path
+from dmi_sensors.store.records import ResultRecord, SensorInfo, SessionInfo
+from dmi_sensors.store.timeutil import format_utc, parse_utc, utc_now
+from dmi_sensors.store.writer import CommitPolicy, PacketWriter, insert_packets
+from dmi_sensors.types import RawPacket
+
+__all__ = ["SessionStore", "UnknownSessionError"]
+
+STATUS_INCOMPLETE = "incomplete"
+STATUS_FINALISED = "finalised"
+_EVENT_DB_COLUMNS = (*contract.EVENT_COLUMNS, *contract.EVENT_OPTIONAL_COLUMNS)
+
+
+class UnknownSessionError(LookupError):
+    """No session with that id in this database."""
+
+
+def _json_default(value: Any) -> Any:
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, sort_keys=True)
+
+
+def _none_if_missing(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError, ImportError):
+        pass
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+class SessionStore:
+    """A session database (SQLite, WAL, versioned schema).
+
+    Parameters
+    ----------
+    path
+        The database file; created (with its directory) if absent. ``None`` uses
+        :func:`~dmi_sensors.store.paths.default_db_path` (``$DMI_SENSORS_DB`` or the platform
+        data directory).
+    create
+        Create the file when absent (default); with False a missing file raises ``DataFileError``.
+
+    Raises
+    ------
+    DataFileError
+        If the file is not an intact dmi-sensors session database (nothing is written then).
+    """
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+        self.path = Path(path) if path is not None else default_db_path()
+        self._conn = db.connect(self.path, create=create)
+        self._depth = 0
+
+    # -- life cycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            if not db.is_damage(exc):  # e.g. "database is locked": not a bad file
+                raise
+            raise db.database_error(self.path, exc, doing) from None
+
+    @contextmanager
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        if self._depth:  # inside atomic(): the outer transaction commits or rolls back
+            yield self._conn
+            return
+        with self._errors(doing):
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth -= 1
+                self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def atomic(self, doing: str = "writing") -> Iterator[SessionStore]:
+        """Group several store writes into one transaction: all of them are stored, or none.
+
+        Used by the importers so that a bad file never leaves a half-imported session.
+        """
+        with self._transaction(doing):
+            yield self
+
+    def _query(self, sql: str, params: Iterable[Any] = (), doing: str = "reading") -> list[tuple]:
+        with self._errors(doing):
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    def integrity_check(self) -> list[str]:
+        """``PRAGMA integrity_check`` messages; ``["ok"]`` for an intact database."""
+        return [row[0] for row in self._query("PRAGMA integrity_check", doing="checking integrity")]
+
+    # -- sessions --------------------------------------------------------------------------
+    def create_session(
+        self,
+        subject: Any,
+        plan: Any = None,
+        sensors: dict[str, str] | None = None,
+        therapist_id: str = "",
+        start_utc: str | datetime | None = None,
+        *,
+        origin: str = "recorded",
+    ) -> int:
+        """Create an incomplete session and return its id.
+
+        ``subject`` is a :class:`dmi_sensors.session.Subject` (or any object with
+        ``subject_id``, ``birth_year``, ``com_height_m``, ``diagnosis_category``); ``plan``
+        a :class:`dmi_sensors.session.Plan`, its TOML text, or None; ``sensors`` maps
+        sensor id -> placement (:data:`dmi_sensors.contract.PLACEMENTS` or free text);
+        ``start_utc`` defaults to now.
+        """
+        subject_id = str(subject.subject_id).strip()
+        if not subject_id:
+            raise ValueError("subject_id must be a non-empty pseudonymous id")
+        plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
+        if start_utc is None:
+            start = utc_now()
+        elif isinstance(start_utc, datetime):
+            start = format_utc(start_utc)
+        else:
+            start = format_utc(parse_utc(start_utc))
+        birth_year = getattr(subject, "birth_year", None)
+        com_height_m = getattr(subject, "com_height_m", None)
+        with self._transaction("creating a session") as conn:
+            cur = conn.execute(
+                "INSERT INTO sessions (subject_id, birth_year, com_height_m, diagnosis_category, therapist_id,"
+                " plan_toml, start_utc, status, package_version, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    subject_id,
+                    None if birth_year is None else int(birth_year),
+                    None if com_height_m is None else float(com_height_m),
+                    getattr(subject, "diagnosis_category", None),
+                    str(therapist_id),
+                    plan_toml,
+                    start,
+                    STATUS_INCOMPLETE,
+                    __version__,
+                    origin,
+                ),
+            )
+            session_id = int(cur.lastrowid)
+            for sensor_id, placement in (sensors or {}).items():
+                conn.execute(
+                    "INSERT INTO sensors (session_id, sensor_id, placement) VALUES (?, ?, ?)",
+                    (session_id, str(sensor_id), str(placement or "")),
+                )
+        return session_id
+
+    def _require(self, session_id: int) -> str:
+        rows = self._query(
+            "SELECT status FROM sessions WHERE id = ?", (int(session_id),), f"looking up session {session_id}"
+        )
+        if not rows:
+            raise UnknownSessionError(f"{self.path}: no session {session_id}")
+        return rows[0][0]
+
+    def add_sensor(self, session_id: int, sensor_id: str, placement: str = "") -> None:
+        """Register a sensor of a session, or update its placement."""
+        self._require(session_id)
+        with self._transaction("adding a sensor") as conn:
+            conn.execute(
+                "INSERT INTO sensors (session_id, sensor_id, placement) VALUES (?, ?, ?)"
+                " ON CONFLICT (session_id, sensor_id) DO UPDATE SET placement = excluded.placement",
+                (int(session_id), sensor_id, placement),
+            )
+
+    def add_calibration(
+        self,
+        sensor_id: str,
+        kind: str,
+        reference: str | Path,
+        parameters: dict[str, Any] | None = None,
+        sha256: str | None = None,
+    ) -> int:
+        """Record a calibration reference (file path or id, its hash, key parameters); returns its id.
+
+        When ``reference`` is an existing file and ``sha256`` is None, the file's hash is computed.
+        """
+        if sha256 is None and Path(reference).is_file():
+            import hashlib
+
+            sha256 = hashlib.sha256(Path(reference).read_bytes()).hexdigest()
+        with self._transaction("adding a calibration") as conn:
+            cur = conn.execute(
+                "INSERT INTO calibrations (sensor_id, kind, reference, sha256, parameters_json, created_utc)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (sensor_id, kind, str(reference), sha256, _dumps(parameters or {}), utc_now()),
+            )
+            return int(cur.lastrowid)
+
+    def set_calibration(self, session_id: int, sensor_id: str, calibration_id: int) -> None:
+        """Link a stored calibration reference to a session's sensor (a sensor may have several)."""
+        self._require(session_id)
+        known = self._query(
+            "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), sensor_id)
+        )
+        if not known:
+            raise KeyError(f"session {session_id} has no sensor {sensor_id!r}")
+        with self._transaction("linking a calibration") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO sensor_calibrations (session_id, sensor_id, calibration_id) VALUES (?, ?, ?)",
+                (int(session_id), sensor_id, int(calibration_id)),
+            )
+
+    def add_calibration_file(self, path: str | Path, session_id: int | None = None) -> int:
+        """Record a calibration JSON file of :mod:`dmi_sensors.calibration` (kind, sensor, hash and
+        its full content as parameters, so the session stays reproducible if the file moves);
+        with ``session_id``, link it to that session's sensor. Returns the calibration id.
+
+        A bad file raises ``DataFileError`` (from :func:`dmi_sensors.calibration.read_calibration`).
+        """
+        from dmi_sensors.calibration import read_calibration
+
+        path = Path(path)
+        cal = read_calibration(path)
+        with self.atomic("adding a calibration file"):
+            cid = self.add_calibration(cal.sensor_serial, cal.kind, path.resolve(), cal.to_dict())
+            if session_id is not None:
+                if not self._query(
+                    "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), cal.sensor_serial)
+                ):
+                    self.add_sensor(session_id, cal.sensor_serial)
+                self.set_calibration(session_id, cal.sensor_serial, cid)
+        return cid
+
+    def calibration(self, calibration_id: int) -> dict[str, Any]:
+        """A stored calibration reference as a dict (``parameters`` decoded from JSON)."""
+        rows = self._query(
+            "SELECT id, sensor_id, kind, reference, sha256, parameters_json, created_utc"
+            " FROM calibrations WHERE id = ?",
+            (int(calibration_id),),
+        )
+        if not rows:
+            raise KeyError(f"{self.path}: no calibration {calibration_id}")
+        cid, sensor_id, kind, reference, sha256, params, created = rows[0]
+        return {
+            "calibration_id": cid,
+            "sensor_id": sensor_id,
+            "kind": kind,
+            "reference": reference,
+            "sha256": sha256,
+            "parameters": json.loads(params),
+            "created_utc": created,
+        }
+
+    def link_sensor_calibration(self, session_id: int, calibration: Any) -> list[int]:
+        """Store and link every part of a :class:`dmi_sensors.calibration.SensorCalibration` to
+        the session's sensor (``calibration.sensor_serial``); returns the calibration ids.
+
+        Each part is stored with its full content (``to_dict()``), its file (when it was read
+        from one) and the file's hash, so the session says exactly which calibration it used
+        even after the file moves. The sensor is registered if the session does not have it.
+        """
+        ids = []
+        with self.atomic("linking a sensor's calibration"):
+            serial = calibration.sensor_serial
+            if not self._query(
+                "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), serial)
+            ):
+                self.add_sensor(session_id, serial)
+            for part in calibration.parts():
+                reference = part.path.resolve() if part.path is not None else f"inline:{part.kind}"
+                cid = self.add_calibration(serial, part.kind, reference, part.to_dict())
+                self.set_calibration(session_id, serial, cid)
+                ids.append(cid)
+        return ids
+
+    def sensor_calibration(self, session_id: int, sensor_id: str) -> Any:
+        """The calibration a session used for a sensor, rebuilt from the stored content.
+
+        Returns a :class:`dmi_sensors.calibration.SensorCalibration` (parts None where the
+        session has none). When several calibrations of one kind are linked, the most recently
+        linked one wins.
+        """
+        from dmi_sensors.calibration import SensorCalibration, calibration_from_dict
+
+        self._require(session_id)
+        parts: dict[str, Any] = {}
+        for cid, params in self._query(
+            "SELECT c.id, c.parameters_json FROM sensor_calibrations AS l JOIN calibrations AS c"
+            " ON c.id = l.calibration_id WHERE l.session_id = ? AND l.sensor_id = ? ORDER BY c.id",
+            (int(session_id), sensor_id),
+        ):
+            cal = calibration_from_dict(json.loads(params), f"{self.path} (calibration {cid})")
+            parts[cal.kind] = cal
+        return SensorCalibration(sensor_id, **parts)
+
+    def finalise(self, session_id: int) -> None:
+        """Mark a session finalised (idempotent). Its raw packets can no longer be appended."""
+        status = self._require(session_id)
+        if status == STATUS_FINALISED:
+            return
+        with self._transaction("finalising a session") as conn:
+            conn.execute(
+                "UPDATE sessions SET status = ?, finalised_utc = ? WHERE id = ?",
+                (STATUS_FINALISED, utc_now(), int(session_id)),
+            )
+
+    def session_ids(self) -> list[int]:
+        return [int(r[0]) for r in self._query("SELECT id FROM sessions ORDER BY id")]
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every session, oldest first."""
+        return [self.session_info(i) for i in self.session_ids()]
+
+    def session_info(self, session_id: int) -> SessionInfo:
+        """Everything stored about one session except its data."""
+        rows = self._query(
+            "SELECT id, subject_id, birth_year, com_height_m, diagnosis_category, therapist_id, plan_toml, start_utc,"
+            " status, finalised_utc, package_version, origin FROM sessions WHERE id = ?",
+            (int(session_id),),
+        )
+        if not rows:
+            raise UnknownSessionError(f"{self.path}: no session {session_id}")
+        counts = dict(
+            self._query(
+                "SELECT sensor_id, count(*) FROM raw_packets WHERE session_id = ? GROUP BY sensor_id", (session_id,)
+            )
+        )
+        sample_counts = dict(
+            self._query(
+                "SELECT sensor_id, sum(n) FROM sample_blocks WHERE session_id = ? GROUP BY sensor_id", (session_id,)
+            )
+        )
+        links: dict[str, list[int]] = {}
+        for sid, cid in self._query(
+            "SELECT sensor_id, calibration_id FROM sensor_calibrations WHERE session_id = ? ORDER BY calibration_id",
+            (session_id,),
+        ):
+            links.setdefault(sid, []).append(int(cid))
+        sensors = tuple(
+            SensorInfo(
+                sid, placement, tuple(links.get(sid, ())), int(counts.get(sid, 0)), int(sample_counts.get(sid, 0))
+            )
+            for sid, placement in self._query(
+                "SELECT sensor_id, placement FROM sensors WHERE session_id = ? ORDER BY sensor_id", (session_id,)
+            )
+        )
+        last = self._query("SELECT max(host_time_s) FROM raw_packets WHERE session_id = ?", (session_id,))[0][0]
+        if last is None and sample_counts:
+            last = self._imported_duration_s(session_id)
+        n_events = self._query("SELECT count(*) FROM events WHERE session_id = ?", (session_id,))[0][0]
+        n_results = self._query("SELECT count(*) FROM results WHERE session_id = ?", (session_id,))[0][0]
+        return SessionInfo(
+            *rows[0],
+            sensors=sensors,
+            packets=int(sum(counts.values())),
+            events=int(n_events),
+            results=int(n_results),
+            duration_s=float(last or 0.0),
+        )
+
+    def _imported_duration_s(self, session_id: int) -> float:
+        import numpy as np
+
+        end = 0.0
+        for (blob,) in self._query(
+            "SELECT time_s FROM sample_blocks WHERE session_id = ? ORDER BY sensor_id, block", (session_id,)
+        ):
+            t = np.frombuffer(blob, dtype="<f8")
+            if t.size:
+                end = max(end, float(np.nanmax(t)) if np.isfinite(t).any() else 0.0)
+        return end
+
+    # -- raw packets -----------------------------------------------------------------------
+    def packet_writer(
+        self,
+        session_id: int,
+        *,
+        max_latency_s: float = 0.5,
+        max_packets: int = 2000,
+        threaded: bool = True,
+        clock=None,
+        on_commit=None,
+    ) -> PacketWriter:
+        """A :class:`~dmi_sensors.store.writer.PacketWriter` appending to an incomplete session."""
+        status = self._require(session_id)
+        if status != STATUS_INCOMPLETE:
+            raise ValueError(f"session {session_id} is {status}: raw packets can only be added while incomplete")
+        kwargs: dict[str, Any] = {"threaded": threaded, "on_commit": on_commit}
+        if clock is not None:
+            kwargs["clock"] = clock
+        return PacketWriter(self.path, session_id, policy=CommitPolicy(max_latency_s, max_packets), **kwargs)
+
+    def add_packets(self, session_id: int, packets: Iterable[RawPacket]) -> int:
+        """Store packets in one transaction (bulk import; recorders use :meth:`packet_writer`)."""
+        status = self._require(session_id)
+        if status != STATUS_INCOMPLETE:
+            raise ValueError(f"session {session_id} is {status}: raw packets can only be added while incomplete")
+        known = {r[0] for r in self._query("SELECT sensor_id FROM sensors WHERE session_id = ?", (session_id,))}
+        with self._transaction("storing packets") as conn:
+            return insert_packets(conn, int(session_id), packets, known)
+
+    def iter_raw_packets(self, session_id: int, sensor_id: str | None = None, chunk: int = 4096) -> Iterator[RawPacket]:
+        """Stored packets in arrival order, read ``chunk`` rows at a time."""
+        self._require(session_id)
+        last_id = 0
+        sql = "SELECT id, sensor_id, host_time_s, data FROM raw_packets WHERE session_id = ? AND id > ?"
+        params: tuple[Any, ...] = (int(session_id),)
+        if sensor_id is not None:
+            sql += " AND sensor_id = ?"
+        sql += " ORDER BY id LIMIT ?"
+        while True:
+            args = (*params, last_id, *(() if sensor_id is None else (sensor_id,)), chunk)
+            rows = self._query(sql, args, doing="reading raw packets")
+            if not rows:
+                return
+            for _row_id, sid, host_time_s, data in rows:
+                yield RawPacket(sid, float(host_time_s), bytes(data))
+            last_id = rows[-1][0]
+
+    def raw_packets(self, session_id: int, sensor_id: str | None = None) -> list[RawPacket]:
+        """All stored packets of a session (or one sensor), in arrival order."""
+        return list(self.iter_raw_packets(session_id, sensor_id))
+
+    def packet_counters(self, session_id: int, sensor_id: str) -> list[int | None]:
+        """The stored first-sample counters of one sensor's packets, in arrival order."""
+        return [
+            r[0]
+            for r in self._query(
+                "SELECT counter FROM raw_packets WHERE session_id = ? AND sensor_id = ? ORDER BY id",
+                (int(session_id), sensor_id),
+            )
+        ]
+
+    def replay(
+        self, session_id: int, speed: float = 1.0, sensor_id: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[RawPacket]:
+        """Play a stored session back as a live stream; see :func:`dmi_sensors.store.replay.replay`."""
+        from dmi_sensors.store.replay import replay
+
+        return replay(self, session_id, speed=speed, sensor_id=sensor_id, **kwargs)
+
+    # -- events ----------------------------------------------------------------------------
+    def add_events(self, session_id: int, events: Any) -> int:
+        """Append rows of an events DataFrame (contract.EVENT_COLUMNS [+ kind, posture, note]).
+
+        Raises ``ValueError`` naming the missing columns or a bad ``source``. Returns the count.
+        """
+        self._require(session_id)
+        missing = [c for c in contract.EVENT_COLUMNS if c not in events.columns]
+        if missing:
+            raise ValueError(f"events table lacks columns {missing}; expected {list(contract.EVENT_COLUMNS)}")
+        rows = []
+        for i, rec in enumerate(events.to_dict("records")):
+            source = rec["source"]
+            if source not in contract.EVENT_SOURCES:
+                raise ValueError(f"events row {i}: source must be one of {contract.EVENT_SOURCES}, got {source!r}")
+            onset = float(rec["onset_s"])
+            duration = _none_if_missing(rec["duration_s"])
+            if not math.isfinite(onset):
+                raise ValueError(f"events row {i}: onset_s must be finite, got {onset}")
+            rep = _none_if_missing(rec["repetition"])
+            values = {c: _none_if_missing(rec.get(c)) for c in _EVENT_DB_COLUMNS}
+            values["onset_s"] = onset
+            values["duration_s"] = 0.0 if duration is None else float(duration)
+            values["repetition"] = None if rep is None else int(rep)
+            rows.append((int(session_id), *(values[c] for c in _EVENT_DB_COLUMNS)))
+        cols = ", ".join(_EVENT_DB_COLUMNS)
+        marks = ", ".join("?" * (len(_EVENT_DB_COLUMNS) + 1))
+        with self._transaction("storing events") as conn:
+            conn.executemany(f"INSERT INTO events (session_id, {cols}) VALUES ({marks})", rows)
+        return len(rows)
+
+    def events(self, session_id: int):  # -> pandas.DataFrame
+        """The session's events, ordered by onset, with every required and optional column."""
+        import pandas as pd
+
+        self._require(session_id)
+        rows = self._query(
+            f"SELECT {', '.join(_EVENT_DB_COLUMNS)} FROM events WHERE session_id = ? ORDER BY onset_s, id",
+            (int(session_id),),
+        )
+        frame = pd.DataFrame(rows, columns=list(_EVENT_DB_COLUMNS))
+        frame["onset_s"] = frame["onset_s"].astype("float64")
+        frame["duration_s"] = frame["duration_s"].astype("float64")
+        frame["repetition"] = frame["repetition"].astype("Int64")
+        return frame
+
+    # -- results ---------------------------------------------------------------------------
+    def save_results(
+        self,
+        session_id: int,
+        summary: dict[str, Any],
+        parameters: dict[str, Any],
+        windows: Any = None,
+        *,
+        sensor_id: str | None = None,
+        name: str = "analysis",
+        package_version: str | None = None,
+        created_utc: str | None = None,
+    ) -> int:
+        """Store metrics with their parameters and this package's version; returns the result id.
+
+        ``summary`` maps metric names to numbers, ``parameters`` the analysis parameters
+        (JSON-able; numpy scalars are converted), ``windows`` an optional per-window DataFrame.
+        Results are appended, never overwritten: re-analysis adds a new record.
+        ``package_version`` / ``created_utc`` default to this package and now (importers
+        pass the original ones to keep provenance).
+        """
+        self._require(session_id)
+        windows_json = None
+        if windows is not None:
+            split = windows.to_dict(orient="split")
+            windows_json = _dumps({"columns": list(split["columns"]), "data": split["data"]})
+        with self._transaction("storing results") as conn:
+            cur = conn.execute(
+                "INSERT INTO results (session_id, sensor_id, name, created_utc, package_version, parameters_json,"
+                " summary_json, windows_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    int(session_id),
+                    sensor_id,
+                    name,
+                    created_utc or utc_now(),
+                    package_version or __version__,
+                    _dumps(parameters),
+                    _dumps(summary),
+                    windows_json,
+                ),
+            )
+            return int(cur.lastrowid)
+
+    def results(self, session_id: int) -> list[ResultRecord]:
+        """Stored results of a session, oldest first."""
+        import pandas as pd
+
+        self._require(session_id)
+        out = []
+        for rid, sid, sensor, name, created, version, params, summary, windows in self._query(
+            "SELECT id, session_id, sensor_id, name, created_utc, package_version, parameters_json, summary_json,"
+            " windows_json FROM results WHERE session_id = ? ORDER BY id",
+            (int(session_id),),
+        ):
+            frame = None
+            if windows is not None:
+                w = json.loads(windows)
+                frame = pd.DataFrame(w["data"], columns=w["columns"])
+            out.append(
+                ResultRecord(rid, sid, sensor, name, created, version, json.loads(params), json.loads(summary), frame)
+            )
+        return out

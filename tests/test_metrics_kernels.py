@@ -1,0 +1,114 @@
+"""Numba kernels of the metrics layer against pure-Python references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from metrics_helpers import ref_hull_diameter, ref_integrated_speed, ref_moving_rms, ref_planar_stats
+
+from dmi_sensors.metrics import _kernels as K
+
+STAT_KEYS = {
+    K.S_N: "n",
+    K.S_MDIST: "mdist",
+    K.S_MDIST_AP: "mdist_ap",
+    K.S_MDIST_ML: "mdist_ml",
+    K.S_RDIST: "rdist",
+    K.S_VAR_AP: "var_ap",
+    K.S_VAR_ML: "var_ml",
+    K.S_COV: "cov",
+    K.S_TOTEX: "totex",
+    K.S_TOTEX_AP: "totex_ap",
+    K.S_TOTEX_ML: "totex_ml",
+    K.S_RANGE: "range",
+    K.S_RANGE_AP: "range_ap",
+    K.S_RANGE_ML: "range_ml",
+    K.S_CROSS: "cross",
+    K.S_DIFF2: "diff2",
+    K.S_RD_MAX: "rd_max",
+    K.S_RD_MIN: "rd_min",
+}
+
+
+def test_every_stat_has_a_reference():
+    assert sorted(STAT_KEYS) == list(range(K.N_STATS))
+
+
+points = st.lists(st.tuples(st.integers(-6, 6), st.integers(-6, 6)), min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(points)
+def test_hull_diameter_equals_brute_force_on_degenerate_point_sets(pts):
+    # small integer grids: many duplicates, collinear runs, single points
+    x = np.array([p[0] for p in pts], float)
+    y = np.array([p[1] for p in pts], float)
+    assert K.hull_diameter(x, y) == pytest.approx(ref_hull_diameter(x, y), abs=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(2, 300), st.integers(0, 2**31 - 1))
+def test_hull_diameter_random_clouds(n, seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(2, n)) * rng.uniform(0.01, 100)
+    assert K.hull_diameter(x, y) == pytest.approx(ref_hull_diameter(x, y), rel=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 250), st.integers(0, 2**31 - 1), st.floats(1e-3, 1e3))
+def test_planar_stats_match_reference(n, seed, scale):
+    rng = np.random.default_rng(seed)
+    ap = np.cumsum(rng.normal(size=n)) * scale + 7.0
+    ml = np.cumsum(rng.normal(size=n)) * scale - 3.0
+    out = K.planar_window_stats(ap, ml, np.array([0]), np.array([n]), np.empty((1, K.N_STATS)))[0]
+    ref = ref_planar_stats(ap, ml)
+    for col, key in STAT_KEYS.items():
+        assert out[col] == pytest.approx(ref[key], rel=1e-9, abs=1e-12 * scale), key
+
+
+def test_windows_equal_slices_and_short_windows_are_nan():
+    rng = np.random.default_rng(1)
+    ap, ml = np.cumsum(rng.normal(size=(2, 500)), axis=1)
+    starts = np.array([0, 100, 250, 499, 10])
+    stops = np.array([100, 300, 500, 500, 10])
+    out = K.planar_window_stats(ap, ml, starts, stops, np.empty((5, K.N_STATS)))
+    for w in range(3):
+        one = K.planar_window_stats(
+            ap[starts[w] : stops[w]].copy(),
+            ml[starts[w] : stops[w]].copy(),
+            np.array([0]),
+            np.array([stops[w] - starts[w]]),
+            np.empty((1, K.N_STATS)),
+        )[0]
+        np.testing.assert_array_equal(out[w], one)
+    assert np.isnan(out[3, 1:]).all() and out[3, K.S_N] == 1
+    assert np.isnan(out[4, 1:]).all() and out[4, K.S_N] == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 400), st.integers(0, 60), st.integers(0, 2**31 - 1))
+def test_moving_rms_matches_reference(n, half, seed):
+    x = np.random.default_rng(seed).normal(size=n)
+    np.testing.assert_allclose(
+        K.moving_rms_centred(x, max(half, 1)), ref_moving_rms(x, max(half, 1)), rtol=1e-10, atol=1e-9
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 120), st.integers(0, 2**31 - 1))
+def test_trailing_moving_rms_matches_reference(n, width, seed):
+    x = np.random.default_rng(seed).normal(size=n)
+    out = K.moving_rms_trailing(x, width)
+    ref = np.array([np.sqrt(np.mean(x[i - width + 1 : i + 1] ** 2)) if i >= width - 1 else np.nan for i in range(n)])
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 400), st.integers(0, 2**31 - 1), st.sampled_from([50.0, 100.0, 128.0]))
+def test_integrated_speed_matches_scipy_reference(n, seed, fs):
+    rng = np.random.default_rng(seed)
+    ap, ml = rng.normal(size=(2, n))
+    out = K.integrated_speed_mean(ap, ml, np.array([0]), np.array([n]), fs, np.empty(1))[0]
+    assert out == pytest.approx(ref_integrated_speed(ap, ml, fs), rel=1e-9, abs=1e-15)

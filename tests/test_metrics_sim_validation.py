@@ -1,0 +1,161 @@
+"""Metrics against the simulator's ground truth (virtual trunk IMU on a swaying body).
+
+* COM RMS (pendulum method) within 15 % or 1 mm, whichever is larger, standing and sitting,
+  child and adult COM heights, realistic and "typical uncalibrated" IMU errors.
+* Time to stabilise after a push within 0.3 s of the simulator's true TTS, which is the
+  same rule (trailing 1 s RMS, 1.5 × the RMS of the 5 s before the push, until the end)
+  applied to the true COM acceleration; our estimator adds only the noise low-pass.
+* The analyze CLI end to end on a simulated trial with its events table.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dmi_sensors.cli import main
+from dmi_sensors.metrics import TtsParams, time_to_stabilise
+from dmi_sensors.metrics.analysis import AnalysisParams, analyze_trial, sway_signals
+from dmi_sensors.sim import BodyParams, ImuErrors, Perturbation, Segment, simulate
+from dmi_sensors.sim.body import pendulum_spec
+from dmi_sensors.trialcsv import write_trial_csv
+
+FS = 100.0
+ERRORS = {"default": ImuErrors, "typical": ImuErrors.typical}
+
+
+def _effective_com_lever_m(h: float, posture: str, support: str = "none") -> float:
+    """Whole-body COM displacement per unit sin(tilt): moving mass fraction × its COM distance
+    from the pivot (standing ≈ h; sitting: HAT about the hips)."""
+    spec = pendulum_spec(BodyParams(com_height_m=h), posture, support)
+    return spec.mass_fraction * spec.com_distance_m
+
+
+def _within(est: float, true: float) -> bool:
+    return abs(est - true) <= max(0.15 * true, 1.0)
+
+
+@pytest.mark.parametrize("errors", ["default", "typical"])
+@pytest.mark.parametrize(("posture", "h"), [("standing", 0.6), ("standing", 0.91), ("sitting", 0.6), ("sitting", 0.91)])
+def test_com_rms_matches_truth(posture, h, errors):
+    r = simulate([Segment(posture, 60.0)], fs_hz=FS, seed=3, com_height_m=h, imu_errors=ERRORS[errors]())
+    lever = _effective_com_lever_m(h, posture)
+    res = analyze_trial(r.to_trial(), com_height_m=lever)
+    true_ap = float(np.std(r.truth.com_ap_mm))
+    true_ml = float(np.std(r.truth.com_ml_mm))
+    est_ap, est_ml = res.summary["com_rms_ap_mm"], res.summary["com_rms_ml_mm"]
+    assert _within(est_ap, true_ap), (est_ap, true_ap)
+    assert _within(est_ml, true_ml), (est_ml, true_ml)
+    if posture == "standing":  # AP, what one trunk IMU estimates best: a few per cent
+        assert est_ap == pytest.approx(true_ap, rel=0.06)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_time_to_stabilise_after_a_push_matches_truth(seed):
+    r = simulate(
+        [Segment("standing", 40.0, perturbations=(Perturbation(onset_s=15.0),))],
+        fs_hz=FS,
+        seed=seed,
+        com_height_m=0.6,
+        imu_errors=ImuErrors.typical(),
+    )
+    push = r.truth.perturbations.iloc[0]
+    truth = float(push["tts_true_s"])
+    assert np.isfinite(truth)
+    # the definition: our rule without the noise filter on the true COM acceleration = the truth
+    acc_true = np.column_stack([r.truth.com_acc_ap_mps2, r.truth.com_acc_ml_mps2])
+    same = time_to_stabilise(acc_true, FS, push.end_s, event_onset_s=push.onset_s, params=TtsParams(lowpass_hz=None))
+    assert same.tts_s == pytest.approx(truth, abs=1e-9)
+    res = analyze_trial(
+        r.to_trial(), com_height_m=0.6, perturbations_s=[push.onset_s], tts_event_duration_s=float(push.duration_s)
+    )
+    est = res.summary["time_to_stabilise_s"]
+    assert est is not None and abs(est - truth) < 0.3, (est, truth)
+
+
+def test_strapdown_recovers_the_high_passed_com_with_an_ideal_imu():
+    """Strapdown loses sway below its high-pass (here 24 % of the COM power is below 0.1 Hz),
+    integrates noise twice and has ~10 s transients at each end (it starts from zero
+    velocity): with an ideal IMU, away from the ends, it matches the equally high-passed truth."""
+    from dmi_sensors.dsp import butter_highpass, butter_lowpass, filtfilt
+
+    r = simulate([Segment("standing", 120.0)], fs_hz=FS, seed=0, com_height_m=0.6, imu_errors=ImuErrors.none())
+    # a lower fusion gain than the default 0.3 keeps the sway's inertial acceleration out of
+    # the attitude, hence out of the gravity removal
+    params = AnalysisParams(com_height_m=0.6, sensor_height_m=r.sensor_height_m, com_method="strapdown", mahony_kp=0.1)
+    sig = sway_signals(r.to_trial(), params)
+    sos = butter_highpass(0.1, FS, 2)
+    hp = filtfilt(sos, filtfilt(sos, filtfilt(sos, r.truth.com_ap_mm)))
+    hp = filtfilt(butter_lowpass(5.0, FS, 4), hp)
+    core = slice(1500, -1500)
+    assert np.std(sig.com_ap_mm[core]) == pytest.approx(float(np.std(hp[core])), rel=0.10)
+    assert np.std(sig.com_ap_mm[core] - hp[core]) < 0.35 * np.std(hp[core])
+    assert np.std(sig.com_ap_mm[core]) < 0.85 * float(np.std(r.truth.com_ap_mm[core]))
+    assert sig.parameters["com"]["com_method"] == "strapdown"
+
+
+def test_analyze_cli_on_a_simulated_session(tmp_path, capsys):
+    segments = [
+        Segment("sitting", 30.0, support="hips", repetitions=2, label="sit_reach"),
+        Segment("standing", 30.0, perturbations=(Perturbation(onset_s=12.0),)),
+    ]
+    r = simulate(segments, fs_hz=FS, seed=5, com_height_m=0.6, imu_errors=ImuErrors.typical())
+    trial_csv = write_trial_csv(r.to_trial(), tmp_path / "trial.csv")
+    events_csv = tmp_path / "events.csv"
+    r.truth.events.to_csv(events_csv, index=False)
+    out = tmp_path / "res.json"
+    code = main(["analyze", str(trial_csv), "--com-height-m", "0.6", "--events", str(events_csv), "--json", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    kinds = {w["kind"] for w in data["windows"]}
+    assert kinds == {"sliding", "segment"}
+    exercises = {w["tags"]["exercise"] for w in data["windows"] if w["kind"] == "sliding"}
+    assert {"sit_reach"} <= exercises
+    # the push came from the events table (kind = perturbation): one TTS, a number or null
+    assert "time_to_stabilise_s" in data["summary"]
+    assert not isinstance(data["summary"]["time_to_stabilise_s"], list)
+    assert len(data["parameters"]["perturbations"]) == 1
+    # the standing segment's COM RMS agrees with the truth's
+    seg = [w for w in data["windows"] if w["kind"] == "segment" and w["tags"]["exercise"] == "standing"]
+    assert seg, [w["tags"] for w in data["windows"] if w["kind"] == "segment"]
+    printed = capsys.readouterr().out
+    assert "com_rms_ap_mm" in printed
+
+
+def test_analyze_cli_tts_for_several_pushes_matches_truth(tmp_path):
+    onsets = (10.0, 25.0, 40.0)
+    seg = Segment("standing", 55.0, perturbations=tuple(Perturbation(onset_s=t) for t in onsets))
+    r = simulate([seg], fs_hz=FS, seed=2, com_height_m=0.6, imu_errors=ImuErrors.typical())
+    pushes = r.truth.perturbations
+    trial_csv = write_trial_csv(r.to_trial(), tmp_path / "pushes.csv")
+    out = tmp_path / "pushes.json"
+    args = ["analyze", str(trial_csv), "--com-height-m", "0.6", "--json", str(out)]
+    for t in pushes["onset_s"]:
+        args += ["--perturbation-at-s", str(t)]
+    args += ["--perturbation-duration-s", str(float(pushes["duration_s"].iloc[0]))]
+    assert main(args) == 0
+    est = json.loads(out.read_text())["summary"]["time_to_stabilise_s"]
+    truth = pushes["tts_true_s"].to_numpy()
+    assert len(est) == len(truth) == 3
+    assert np.all(np.abs(np.array(est) - truth) < 0.3), (est, truth)
+
+
+def test_detected_pushes_and_their_tts(tmp_path):
+    """Detection needs clear bursts: the simulator's default push (18.6 N for this child) can
+    leave a response barely above 2.2 × the quiet level, so these pushes are 40 N."""
+    onsets = (10.0, 25.0, 40.0)
+    seg = Segment("standing", 55.0, perturbations=tuple(Perturbation(onset_s=t, force_n=40.0) for t in onsets))
+    r = simulate([seg], fs_hz=FS, seed=1, com_height_m=0.6, imu_errors=ImuErrors.typical())
+    trial_csv = write_trial_csv(r.to_trial(), tmp_path / "pushes.csv")
+    out = tmp_path / "detected.json"
+    assert main(["analyze", str(trial_csv), "--com-height-m", "0.6", "--detect-perturbations", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    found = data["parameters"]["perturbations"]
+    assert data["parameters"]["perturbations_source"].startswith("detected")
+    np.testing.assert_allclose([p["onset_s"] for p in found], onsets, atol=0.4)
+    # TTS counted from the detected peak (~0.1 s after the push's end) vs the truth's from the end
+    est = np.array(data["summary"]["time_to_stabilise_s"], dtype=float)
+    truth = r.truth.perturbations["tts_true_s"].to_numpy()
+    assert np.all(np.abs(est - truth) < 0.3), (est, truth)
