@@ -27,6 +27,7 @@ gives the same arrays as feeding them at once.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -184,24 +185,25 @@ class StreamDecoder:
         headers = np.empty((m, 7), dtype=np.int64)
         p, total, flags = classify_packets(buf, offsets, lengths, codes, headers)
 
-        # malformed data packets, counted in the order the per-length numpy decoder did
-        bad = np.flatnonzero(codes > OTHER)
-        if bad.size:
-            keys, counts = np.unique(lengths[bad] * 16 + codes[bad], return_counts=True)
-            for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
-                self._malformed(REASONS[key % 16], count)
-        # status, responses, unknown types: rare, decoded one by one
-        for i in np.flatnonzero(codes == OTHER).tolist():
-            try:
-                pkt = decode(datas[i])
-            except ProtocolError as exc:
-                self._malformed(_reason(datas[i], exc))
-                continue
-            self.packets_ok += 1
-            if isinstance(pkt, StatusPacket):
-                self.status.append(pkt)
-            elif isinstance(pkt, Response):
-                self.responses.append(pkt)
+        if p < m:  # something else than valid data packets
+            # malformed data packets, counted in the order the per-length numpy decoder did
+            bad = np.flatnonzero(codes > OTHER)
+            if bad.size:
+                keys, counts = np.unique(lengths[bad] * 16 + codes[bad], return_counts=True)
+                for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+                    self._malformed(REASONS[key % 16], count)
+            # status, responses, unknown types: rare, decoded one by one
+            for i in np.flatnonzero(codes == OTHER).tolist():
+                try:
+                    pkt = decode(datas[i])
+                except ProtocolError as exc:
+                    self._malformed(_reason(datas[i], exc))
+                    continue
+                self.packets_ok += 1
+                if isinstance(pkt, StatusPacket):
+                    self.status.append(pkt)
+                elif isinstance(pkt, Response):
+                    self.responses.append(pkt)
 
         if p == 0:
             return SampleBatch.empty(self.sensor_id, fs_out)
@@ -212,7 +214,7 @@ class StreamDecoder:
         device_time = np.empty(total)
         host_s = np.empty(total)
         gap = np.empty(total, dtype=bool)
-        with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN arrival times (interpreted kernel)
+        with _quiet_if_interpreted():  # inf/NaN arrival times warn in the interpreted kernel
             lost, resets = unwrap_into(
                 buf,
                 headers,
@@ -270,6 +272,13 @@ class StreamDecoder:
             malformed_reasons=dict(self.malformed_reasons),
             data_flags=self.data_flags,
         )
+
+
+def _quiet_if_interpreted() -> contextlib.AbstractContextManager:
+    """numpy's warnings off when the kernels run as Python (``NUMBA_DISABLE_JIT=1``)."""
+    from numba import config
+
+    return np.errstate(invalid="ignore", over="ignore") if config.DISABLE_JIT else contextlib.nullcontext()
 
 
 def _reason(data: bytes, exc: ProtocolError) -> str:
