@@ -135,3 +135,55 @@ def test_chain_from_a_calibration_equals_calibration_apply_then_chain():
     np.testing.assert_allclose(out.acc_mps2, ref.acc_mps2, atol=1e-12)
     np.testing.assert_allclose(out.gyr_rps, ref.gyr_rps, atol=1e-12)
     np.testing.assert_allclose(out.q, ref.q, atol=1e-10)
+
+
+def _stage_by_stage(acc, gyr, gap, *, lowpass_hz, initial, q0, mount, ab, gb):
+    """The chain as separate stages, fresh stages for every gap-free segment (= reset at a gap)."""
+    from dmi_sensors.dsp.segments import gap_segments
+
+    cal = np.hstack([apply_affine(acc, mount, ab), apply_affine(gyr, mount, gb)])
+    filt, q = np.empty_like(cal), np.empty((len(acc), 4))
+    for s in gap_segments(gap):
+        if lowpass_hz is None:
+            filt[s] = cal[s]
+        else:
+            filt[s] = SosFilter(butter_lowpass(lowpass_hz, FS), 6, initial=initial).process(cal[s])
+        q[s] = Madgwick(FS, gain=0.05, q0=q0).process(filt[s, 3:], filt[s, :3])
+    return filt, q, body_frame(q, filt[:, :3])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.sampled_from([0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 49, 90]),
+    gaps=st.lists(st.integers(min_value=0, max_value=89), max_size=3),
+    lowpass_hz=st.sampled_from([None, 15.0]),
+    initial=st.sampled_from(["zero", "steady"]),
+    with_q0=st.booleans(),
+)
+def test_chain_equals_stages_at_every_length_around_the_pipeline_lag(n, gaps, lowpass_hz, initial, with_q0):
+    # the fused kernel runs the stages LAG_ROWS apart: short inputs, gaps near the ends
+    _, acc, gyr, mount, ab, gb = _raw(n=max(n, 1), seed=7)
+    acc, gyr = acc[:n], gyr[:n]
+    gap = np.zeros(n, bool)
+    gap[[g for g in gaps if g < n]] = True
+    q0 = np.array([0.99, 0.05, -0.1, 0.02]) if with_q0 else None
+    kw = {"lowpass_hz": lowpass_hz, "initial": initial, "q0": q0, "mount": mount, "ab": ab, "gb": gb}
+    chain = ImuChain(
+        FS,
+        lowpass_hz=lowpass_hz,
+        filter_initial=initial,
+        gain=0.05,
+        q0=q0,
+        acc_matrix=mount,
+        acc_bias_mps2=ab,
+        gyr_matrix=mount,
+        gyr_bias_rps=gb,
+    )
+    out = chain.process(acc, gyr, gap_before=gap)
+    filt, q, bf = _stage_by_stage(acc, gyr, gap, **kw)
+    np.testing.assert_array_equal(out.acc_mps2, filt[:, :3])
+    np.testing.assert_array_equal(out.gyr_rps, filt[:, 3:])
+    np.testing.assert_array_equal(out.q, q)
+    np.testing.assert_array_equal(out.tilt_ap_rad, bf.tilt_ap_rad)
+    np.testing.assert_array_equal(out.tilt_ml_rad, bf.tilt_ml_rad)
+    np.testing.assert_array_equal(out.acc_apmlv_mps2, bf.acc_apmlv_mps2)

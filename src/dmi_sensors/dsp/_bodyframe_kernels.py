@@ -25,8 +25,10 @@ __all__ = [
     "body_step",
     "gravity_removed_into",
     "heading_frame_into",
+    "linear_step",
     "tilt_from_up",
     "tilt_into",
+    "tilt_step",
     "trapezoid_into",
 ]
 
@@ -114,14 +116,16 @@ def tilt_from_up(ux: float, uy: float, uz: float) -> tuple[float, float]:
 
 
 @njit(cache=True)
-def body_step(
+def tilt_step(w: float, x: float, y: float, z: float) -> tuple[float, float]:
+    """One sample: ``(tilt_ap, tilt_ml)`` of the unit quaternion ``q``."""
+    return tilt_from_up(2.0 * (x * z - w * y), 2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
+
+
+@njit(cache=True)
+def linear_step(
     w: float, x: float, y: float, z: float, fx: float, fy: float, fz: float, gravity_mps2: float
-) -> tuple[float, float, float, float, float]:
-    """One sample: ``(tilt_ap, tilt_ml, acc_ap, acc_ml, acc_v)`` from ``q`` and specific force ``f``."""
-    ux = 2.0 * (x * z - w * y)
-    uy = 2.0 * (w * x + y * z)
-    uz = 1.0 - 2.0 * (x * x + y * y)
-    tilt_ap, tilt_ml = tilt_from_up(ux, uy, uz)
+) -> tuple[float, float, float]:
+    """One sample: gravity-free acceleration ``(acc_ap, acc_ml, acc_v)`` from ``q`` and specific force ``f``."""
     ax, ay, az = _rotate(w, x, y, z, fx, fy, fz)
     hx = 1.0 - 2.0 * (y * y + z * z)
     hy = 2.0 * (x * y + w * z)
@@ -133,7 +137,17 @@ def body_step(
     else:
         c = 1.0
         s = 0.0
-    return tilt_ap, tilt_ml, c * ax + s * ay, -s * ax + c * ay, az - gravity_mps2
+    return c * ax + s * ay, -s * ax + c * ay, az - gravity_mps2
+
+
+@njit(cache=True)
+def body_step(
+    w: float, x: float, y: float, z: float, fx: float, fy: float, fz: float, gravity_mps2: float
+) -> tuple[float, float, float, float, float]:
+    """One sample: ``(tilt_ap, tilt_ml, acc_ap, acc_ml, acc_v)`` from ``q`` and specific force ``f``."""
+    tilt_ap, tilt_ml = tilt_step(w, x, y, z)
+    l_ap, l_ml, l_v = linear_step(w, x, y, z, fx, fy, fz, gravity_mps2)
+    return tilt_ap, tilt_ml, l_ap, l_ml, l_v
 
 
 @njit(cache=True)

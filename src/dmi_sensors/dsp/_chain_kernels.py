@@ -1,9 +1,10 @@
 """Fused Numba kernel for the offline/live chain: calibrate -> low-pass -> Madgwick -> body frame.
 
-One call runs :func:`affine_into`, :func:`~dmi_sensors.dsp._sos_kernels.sos_filter_into`,
+One call runs the arithmetic of :func:`affine_into`,
+:func:`~dmi_sensors.dsp._sos_kernels.sos_filter_into`,
 :func:`~dmi_sensors.dsp._orientation_kernels.madgwick_imu_into` and
-:func:`~dmi_sensors.dsp._bodyframe_kernels.body_frame_into` block by block (the same
-kernels, so its output equals running the stages one after the other), keeping every
+:func:`~dmi_sensors.dsp._bodyframe_kernels.body_frame_into` in one software-pipelined loop
+(so its output equals running the stages one after the other), keeping every
 intermediate in L1 cache and paying the Python/Numba call overhead once.
 """
 
@@ -12,9 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from dmi_sensors.dsp._bodyframe_kernels import body_frame_into
-from dmi_sensors.dsp._orientation_kernels import madgwick_imu_into
-from dmi_sensors.dsp._sos_kernels import sos_filter_into
+from dmi_sensors.dsp._bodyframe_kernels import linear_step, tilt_step
+from dmi_sensors.dsp._orientation_kernels import _initialise, madgwick_step
 
 __all__ = ["affine_into", "imu_chain_into"]
 
@@ -42,10 +42,18 @@ def affine_into(x: np.ndarray, matrix: np.ndarray, bias: np.ndarray, out: np.nda
     return out
 
 
-#: Rows per block: each stage runs over a block that stays in L1 before the next stage
-#: starts. Faster than a per-sample fusion (tight loops, no register pressure) and exactly
-#: the arithmetic of the separate stage kernels.
-BLOCK_ROWS = 512
+#: Rows by which the front stage (calibrate + low-pass) runs ahead of Madgwick, and Madgwick
+#: ahead of the gravity removal. Madgwick is one serial chain of ~130 cycles per sample
+#: (two square roots and two divisions on its critical path); when the other stages work
+#: on rows whose inputs are long ready, the out-of-order core runs them in the shadow of
+#: that chain. Without the lag (every stage on the same row) the fused loop is slower than
+#: stage-by-stage blocks.
+LAG_ROWS = 16
+
+
+@njit(cache=True)
+def _initialise_from_row0(cal_out: np.ndarray, q0: np.ndarray, mstate: np.ndarray) -> None:
+    _initialise(cal_out[0:1, 0:3], q0, mstate, 4)
 
 
 @njit(cache=True)
@@ -69,7 +77,7 @@ def imu_chain_into(
     tilt_out: np.ndarray,
     lin_out: np.ndarray,
 ) -> None:
-    """Run the chain over ``n`` samples, block by block.
+    """Run the chain over ``n`` samples: one software-pipelined loop, then the tilts.
 
     ``acc``/``gyr`` (n, 3) in the sensor frame; ``zi`` (s, 2, 6) filter state over the six
     calibrated channels ``[acc, gyr]``; ``zi_unit`` (s, 2) steady-state unit response, or
@@ -77,22 +85,111 @@ def imu_chain_into(
     ``[q(4), madgwick initialised, filter initialised]``. Outputs: ``cal_out`` (n, 6)
     calibrated and filtered ``[acc, gyr]``, ``q_out`` (n, 4), ``tilt_out`` (n, 2),
     ``lin_out`` (n, 3) gravity-free acceleration AP/ML/V.
+
+    Iteration ``i`` calibrates and filters row ``i``, runs Madgwick on row
+    ``i - LAG_ROWS`` and the gravity removal on row ``i - 2 LAG_ROWS``; the tilt angles
+    (two libm calls per row, which crowd the out-of-order window when fused) follow in a
+    second pass. Every row goes through exactly the arithmetic of :func:`affine_into`,
+    :func:`~dmi_sensors.dsp._sos_kernels.sos_filter_into`,
+    :func:`~dmi_sensors.dsp._orientation_kernels.madgwick_imu_into` and
+    :func:`~dmi_sensors.dsp._bodyframe_kernels.body_frame_into`, each stage in sample
+    order, so the outputs equal the stages run one after the other, bit for bit.
     """
     n = acc.shape[0]
-    mad_state = mstate[:5]
-    for b0 in range(0, n, BLOCK_ROWS):
-        b1 = min(n, b0 + BLOCK_ROWS)
-        for i in range(b0, b1):
-            cal_out[i, 0], cal_out[i, 1], cal_out[i, 2] = _affine(acc_matrix, acc_bias, acc[i, 0], acc[i, 1], acc[i, 2])
-            cal_out[i, 3], cal_out[i, 4], cal_out[i, 5] = _affine(gyr_matrix, gyr_bias, gyr[i, 0], gyr[i, 1], gyr[i, 2])
-        if mstate[5] == 0.0:
-            if zi_unit.shape[0] > 0:
-                for s in range(zi.shape[0]):
-                    for k in range(2):
-                        for ch in range(6):
-                            zi[s, k, ch] = zi_unit[s, k] * cal_out[b0, ch]
-            mstate[5] = 1.0
-        block = cal_out[b0:b1]
-        sos_filter_into(sos, block, zi, block)
-        madgwick_imu_into(block[:, 3:], block[:, :3], gain, dt_s, q0, mad_state, q_out[b0:b1])
-        body_frame_into(q_out[b0:b1], block[:, :3], gravity_mps2, lin_out[b0:b1], tilt_out[b0:b1])
+    n_sections = sos.shape[0]
+    # the calibration in registers (loaded from the arrays inside the loop, they would be
+    # re-read every row: the compiler cannot rule out that the outputs alias them)
+    am00, am01, am02 = acc_matrix[0, 0], acc_matrix[0, 1], acc_matrix[0, 2]
+    am10, am11, am12 = acc_matrix[1, 0], acc_matrix[1, 1], acc_matrix[1, 2]
+    am20, am21, am22 = acc_matrix[2, 0], acc_matrix[2, 1], acc_matrix[2, 2]
+    gm00, gm01, gm02 = gyr_matrix[0, 0], gyr_matrix[0, 1], gyr_matrix[0, 2]
+    gm10, gm11, gm12 = gyr_matrix[1, 0], gyr_matrix[1, 1], gyr_matrix[1, 2]
+    gm20, gm21, gm22 = gyr_matrix[2, 0], gyr_matrix[2, 1], gyr_matrix[2, 2]
+    ab0, ab1, ab2 = acc_bias[0], acc_bias[1], acc_bias[2]
+    gb0, gb1, gb2 = gyr_bias[0], gyr_bias[1], gyr_bias[2]
+    fresh = mstate[4] == 0.0
+    qw = mstate[0]
+    qx = mstate[1]
+    qy = mstate[2]
+    qz = mstate[3]
+    for i in range(n + 2 * LAG_ROWS):
+        # 1. calibrate (_affine) and low-pass (sos_filter_into's row body, in place) row i
+        if i < n:
+            y0 = acc[i, 0] - ab0
+            y1 = acc[i, 1] - ab1
+            y2 = acc[i, 2] - ab2
+            cal_out[i, 0] = am00 * y0 + am01 * y1 + am02 * y2
+            cal_out[i, 1] = am10 * y0 + am11 * y1 + am12 * y2
+            cal_out[i, 2] = am20 * y0 + am21 * y1 + am22 * y2
+            y0 = gyr[i, 0] - gb0
+            y1 = gyr[i, 1] - gb1
+            y2 = gyr[i, 2] - gb2
+            cal_out[i, 3] = gm00 * y0 + gm01 * y1 + gm02 * y2
+            cal_out[i, 4] = gm10 * y0 + gm11 * y1 + gm12 * y2
+            cal_out[i, 5] = gm20 * y0 + gm21 * y1 + gm22 * y2
+            if mstate[5] == 0.0:
+                if zi_unit.shape[0] > 0:
+                    for s in range(n_sections):
+                        for k in range(2):
+                            for ch in range(6):
+                                zi[s, k, ch] = zi_unit[s, k] * cal_out[i, ch]
+                mstate[5] = 1.0
+            for s in range(n_sections):
+                b0 = sos[s, 0]
+                b1 = sos[s, 1]
+                b2 = sos[s, 2]
+                a1 = sos[s, 4]
+                a2 = sos[s, 5]
+                for ch in range(6):
+                    x_cur = cal_out[i, ch]
+                    x_new = b0 * x_cur + zi[s, 0, ch]
+                    zi[s, 0, ch] = b1 * x_cur - a1 * x_new + zi[s, 1, ch]
+                    zi[s, 1, ch] = b2 * x_cur - a2 * x_new
+                    cal_out[i, ch] = x_new
+        # 2. Madgwick on row r (the first row of a fresh state sets the attitude)
+        r = i - LAG_ROWS
+        if 0 <= r < n:
+            if r == 0 and fresh:
+                _initialise_from_row0(cal_out, q0, mstate)
+                qw = mstate[0]
+                qx = mstate[1]
+                qy = mstate[2]
+                qz = mstate[3]
+            else:
+                qw, qx, qy, qz = madgwick_step(
+                    qw,
+                    qx,
+                    qy,
+                    qz,
+                    cal_out[r, 3],
+                    cal_out[r, 4],
+                    cal_out[r, 5],
+                    cal_out[r, 0],
+                    cal_out[r, 1],
+                    cal_out[r, 2],
+                    gain,
+                    dt_s,
+                )
+            q_out[r, 0] = qw
+            q_out[r, 1] = qx
+            q_out[r, 2] = qy
+            q_out[r, 3] = qz
+        # 3. gravity removal in the heading frame on row j
+        j = i - 2 * LAG_ROWS
+        if 0 <= j < n:
+            lin_out[j, 0], lin_out[j, 1], lin_out[j, 2] = linear_step(
+                q_out[j, 0],
+                q_out[j, 1],
+                q_out[j, 2],
+                q_out[j, 3],
+                cal_out[j, 0],
+                cal_out[j, 1],
+                cal_out[j, 2],
+                gravity_mps2,
+            )
+    mstate[0] = qw
+    mstate[1] = qx
+    mstate[2] = qy
+    mstate[3] = qz
+    for i in range(n):
+        tilt_out[i, 0], tilt_out[i, 1] = tilt_step(q_out[i, 0], q_out[i, 1], q_out[i, 2], q_out[i, 3])
