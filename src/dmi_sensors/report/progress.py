@@ -23,6 +23,7 @@ import numpy as np
 
 from dmi_sensors import contract
 from dmi_sensors.report.html import Column, HtmlReport, format_number
+from dmi_sensors.report.session import UPRIGHT_POSTURES
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -40,8 +41,6 @@ PROGRESS_METRICS = (
     ("com_rms_ap_mm", "Sway: COM RMS, anteroposterior (holds)", "RMS AP"),
     ("time_to_stabilise_s", "Time to stabilise after each movement", "TTS"),
 )
-#: Postures in which the pendulum COM model (and so the sway charts) applies.
-UPRIGHT_POSTURES = ("sitting", "standing", "kneeling", "upright", "half_kneeling")
 PROGRESS_COLUMNS = (
     Column("session_date_text", "Date"),
     Column("session_id", "Session", 0),
