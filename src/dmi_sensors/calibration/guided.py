@@ -7,14 +7,16 @@ the source record, and joins the steps into one :class:`~dmi_sensors.types.Trial
 the fitting functions (which find poses and still periods by themselves) then use.
 
 Sources: :class:`~dmi_sensors.calibration.simulated.SimulatedSource` (virtual sensor
-with known errors, no hardware). A live source only has to implement ``record_step``:
-start streaming from the sensor, collect ``step.duration_s`` seconds of decoded samples,
-put them on a uniform time grid and return them (see ``docs/calibration.md``).
+with known errors, no hardware). A live source collects ``step.duration_s`` seconds of
+decoded samples from the streaming sensor, puts them on a uniform time grid and returns
+them; being asyncio, it implements :class:`AsyncStepSource` and is driven by
+:func:`arun_procedure` (:class:`dmi_sensors.live.LiveSource`, over Bluetooth LE; see
+``docs/calibration.md``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +24,7 @@ import numpy as np
 
 from dmi_sensors.types import Trial
 
-__all__ = ["PROCEDURES", "Step", "StepSource", "procedure", "run_procedure"]
+__all__ = ["PROCEDURES", "AsyncStepSource", "Step", "StepSource", "arun_procedure", "procedure", "run_procedure"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,23 @@ class StepSource(Protocol):
         ...
 
 
+class AsyncStepSource(Protocol):
+    """An asyncio :class:`StepSource` (a live sensor): ``await arecord_step(step)``."""
+
+    sensor_serial: str
+    fs_hz: float
+
+    async def arecord_step(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
+        """Record one step; returns ``(acc_mps2, gyr_rps)``, each ``(n, 3)``, sensor frame, uniform rate."""
+        ...
+
+
+def _join(accs: list[np.ndarray], gyrs: list[np.ndarray], fs_hz: float, serial: str) -> Trial:
+    acc = np.vstack(accs)
+    gyr = np.vstack(gyrs)
+    return Trial(np.arange(acc.shape[0]) / fs_hz, acc, gyr, fs_hz, serial)
+
+
 def run_procedure(
     steps: list[Step],
     source: StepSource,
@@ -125,6 +144,26 @@ def run_procedure(
         say(f"  recorded {acc.shape[0] / source.fs_hz:.1f} s")
         accs.append(np.asarray(acc, dtype=np.float64))
         gyrs.append(np.asarray(gyr, dtype=np.float64))
-    acc = np.vstack(accs)
-    gyr = np.vstack(gyrs)
-    return Trial(np.arange(acc.shape[0]) / source.fs_hz, acc, gyr, source.fs_hz, source.sensor_serial)
+    return _join(accs, gyrs, source.fs_hz, source.sensor_serial)
+
+
+async def arun_procedure(
+    steps: list[Step],
+    source: AsyncStepSource,
+    say: Callable[[str], None] = print,
+    wait: Callable[[Step], Awaitable[None]] | None = None,
+) -> Trial:
+    """:func:`run_procedure` for an asyncio source: ``await wait(step)``, ``await source.arecord_step(step)``.
+
+    ``wait`` must not block the event loop (the sensor keeps streaming meanwhile).
+    """
+    accs, gyrs = [], []
+    for i, step in enumerate(steps, start=1):
+        say(f"Step {i}/{len(steps)}: {step.instruction}")
+        if wait is not None:
+            await wait(step)
+        acc, gyr = await source.arecord_step(step)
+        say(f"  recorded {acc.shape[0] / source.fs_hz:.1f} s")
+        accs.append(np.asarray(acc, dtype=np.float64))
+        gyrs.append(np.asarray(gyr, dtype=np.float64))
+    return _join(accs, gyrs, source.fs_hz, source.sensor_serial)

@@ -1,9 +1,11 @@
 """``dmi-sensors calibrate gyro|accel|alignment``: fit a calibration and write its JSON file.
 
 Input is either a recording (``--input FILE.csv``, trial CSV columns, samples in the
-SENSOR frame) or a guided procedure with a virtual sensor (``--simulate``: the steps are
-printed as a therapist would read them, the virtual sensor with known errors performs
-them, and the estimate is compared with the truth). ``--library DIR`` applies the
+SENSOR frame) or a guided procedure: the steps are printed as a therapist would read them
+and recorded from a live sensor over Bluetooth LE (``--sensor ADDRESS``), from one virtual
+sensor with known errors through bleak and the emulated BlueZ (``--via-bluez``), or from a
+virtual sensor in this process (``--simulate``); with a virtual sensor the estimate is
+compared with the truth. ``--library DIR`` applies the
 sensor's latest accelerometer / gyroscope calibrations from DIR before fitting (use it
 for ``alignment``) and stores the new file there; ``--json OUT`` writes the file to OUT.
 """
@@ -21,8 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=KINDS, help="what to calibrate")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--input", metavar="FILE.csv", help="trial CSV recording (sensor frame); accel: six poses")
+    src.add_argument("--sensor", metavar="ADDRESS", help="guided steps with this live sensor (BLE address)")
+    src.add_argument(
+        "--via-bluez",
+        action="store_true",
+        help="guided steps with one virtual sensor with known errors, through bleak and the emulated BlueZ",
+    )
     src.add_argument("--simulate", action="store_true", help="guided steps with a virtual sensor with known errors")
-    parser.add_argument("--serial", help="sensor serial the calibration belongs to (required with --input)")
+    parser.add_argument(
+        "--serial", help="sensor serial the calibration belongs to (required with --input; live: the sensor's own)"
+    )
     parser.add_argument("--json", metavar="OUT", help="write the calibration JSON file here")
     parser.add_argument("--library", metavar="DIR", help="apply DIR's accel/gyro calibrations first; save there too")
     parser.add_argument(
@@ -33,10 +43,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--posture", choices=("standing", "sitting"), default="standing", help="alignment posture")
     parser.add_argument("--placement", default="trunk", help="where the sensor sits (alignment), default trunk")
     parser.add_argument("--min-pose-s", type=float, default=3.0, help="accel: shortest still pose, s (default 3)")
-    parser.add_argument("--seed", type=int, default=1, help="--simulate: seed of the virtual sensor's errors")
-    parser.add_argument("--fs", type=float, default=100.0, help="--simulate: sample rate, Hz (default 100)")
-    parser.add_argument("--save-recording", metavar="CSV", help="--simulate: also write the recording as a trial CSV")
-    parser.add_argument("--wait", action="store_true", help="--simulate: wait for Enter before each step")
+    parser.add_argument("--seed", type=int, default=1, help="virtual sensors: seed of the errors (default 1)")
+    parser.add_argument("--fs", type=float, default=100.0, help="guided steps: sample rate, Hz (default 100)")
+    parser.add_argument("--save-recording", metavar="CSV", help="guided steps: also write the recording as a trial CSV")
+    parser.add_argument(
+        "--wait", action="store_true", help="guided steps: wait for Enter before each step (only on a terminal)"
+    )
+    parser.add_argument(
+        "--step-s", type=float, help="guided steps: record each step this long instead of its standard length, s"
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="live: recordings of a step that lost samples before giving up"
+    )
+    parser.add_argument("--connect-timeout-s", type=float, default=30.0, help="live: wait for data, s (default 30)")
+    parser.add_argument("--adapter", help="live: BlueZ adapter, e.g. hci1 (Linux)")
+    parser.add_argument(
+        "--fault-profile",
+        default="none",
+        choices=("none", "flaky", "hostile"),
+        help="--via-bluez: link faults injected by the emulated BlueZ (default none)",
+    )
 
 
 def _method(args: argparse.Namespace) -> str:
@@ -44,6 +70,21 @@ def _method(args: argparse.Namespace) -> str:
     if args.method not in allowed[args.kind]:
         raise ValueError(f"--method {args.method} does not apply to {args.kind}")
     return args.method or {"gyro": "still_periods", "accel": "six_position", "alignment": "lean"}[args.kind]
+
+
+def _steps(args: argparse.Namespace, method: str) -> list:
+    """The guided procedure's steps (``--step-s`` overrides every step's length)."""
+    import dataclasses
+
+    from dmi_sensors.calibration.guided import procedure
+
+    steps = procedure(args.kind, posture=args.posture, movement=method if args.kind == "alignment" else "lean")
+    if args.step_s is not None:
+        if not args.step_s > 0:
+            raise ValueError(f"--step-s must be positive, got {args.step_s}")
+        settle = lambda s: min(s.settle_s, args.step_s / 4)  # noqa: E731
+        steps = [dataclasses.replace(s, duration_s=args.step_s, settle_s=settle(s)) for s in steps]
+    return steps
 
 
 def _fit(args, trial, serial: str, method: str, source: dict):
@@ -129,17 +170,27 @@ def run(args: argparse.Namespace) -> int:
     method = _method(args)
     errors = None
     if args.simulate:
-        from dmi_sensors.calibration.guided import procedure, run_procedure
+        from dmi_sensors.calibration.guided import run_procedure
         from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
 
         serial = args.serial or "SIM-0001"
         errors = random_imu_errors(args.seed)
         source = SimulatedSource(serial, errors, fs_hz=args.fs, seed=args.seed + 1000 * KINDS.index(args.kind))
-        steps = procedure(args.kind, posture=args.posture, movement=method if args.kind == "alignment" else "lean")
+        steps = _steps(args, method)
         print(f"Calibrating {args.kind} of virtual sensor {serial} (seed {args.seed}); follow the steps:")
-        wait = (lambda step: input("  press Enter when ready ")) if args.wait else None
+        wait = (lambda step: input("  press Enter when ready ")) if args.wait and sys.stdin.isatty() else None
         trial = run_procedure(steps, source, wait=wait)
         provenance = {"simulated": True, "seed": args.seed}
+        if args.save_recording:
+            print(f"recording written to {write_trial_csv(trial, args.save_recording)}")
+    elif args.sensor or args.via_bluez:
+        from dmi_sensors.commands.calibrate_live import record_live
+
+        if args.attempts < 1:
+            raise ValueError(f"--attempts must be at least 1, got {args.attempts}")
+        steps = _steps(args, method)
+        print(f"Calibrating {args.kind}; follow the steps:")
+        trial, serial, provenance, errors = record_live(args, steps)
         if args.save_recording:
             print(f"recording written to {write_trial_csv(trial, args.save_recording)}")
     else:

@@ -57,6 +57,12 @@ async def _handle(emu: BluezEmulator, stop: asyncio.Event, req: dict[str, Any]) 
     if op == "disconnect":
         emu.device(req["address"]).unsolicited_disconnect()
         return None
+    if op == "act":
+        dev = emu.device(req["address"])
+        act = getattr(dev.peripheral, "act", None)
+        if act is None:
+            raise ValueError(f"device {dev.address} takes no actions")
+        return act(req.get("action") or {}, emu.now_s())
     if op == "vanish":
         emu.device(req["address"]).vanish()
         return None

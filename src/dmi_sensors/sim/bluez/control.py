@@ -9,6 +9,8 @@ Each request is one JSON object ``{"op": NAME, ...arguments}`` on a line; each a
 ``set_faults {faults, address?}`` change a device's (or every device's) fault profile
 ``disconnect {address}``          unsolicited disconnect now
 ``vanish {address}``              the device is switched off for good
+``act {address, action}``         a hand acts on the device: ``peripheral.act(action, now_s)``
+                                  (peripherals that have it, e.g. a guided calibration sensor)
 ``emit_log {enable}``             start (enable=true) / fetch and clear the per-notification
                                   emission log ``{address: [[monotonic_s, blake2b-8 hex], ...]}``
 ``shutdown``                      stop the emulator

@@ -1,0 +1,124 @@
+"""The live paths of ``dmi-sensors calibrate``: ``--sensor ADDRESS`` and ``--via-bluez``.
+
+``--sensor``: one real sensor over Bluetooth LE (:class:`dmi_sensors.live.LiveSource`).
+``--via-bluez``: the same code through bleak and the emulated BlueZ
+(:mod:`dmi_sensors.sim.bluez`), with one virtual sensor whose IMU has the known errors
+``random_imu_errors(--seed)`` and which performs each step when it is announced
+(:mod:`dmi_sensors.live.emulated`). One ``asyncio.run`` here; everything below is asyncio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+#: Device factory of the emulator for ``--via-bluez``.
+EMULATED_FACTORY = "dmi_sensors.live.emulated:calibration_sensors"
+
+
+async def wait_for_enter(prompt: str = "  press Enter when ready ") -> None:
+    """Wait for a line on stdin without blocking the event loop (the sensor keeps streaming)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    print(prompt, end="", flush=True)
+    fd = sys.stdin.fileno()
+    done: asyncio.Future[str] = loop.create_future()
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(sys.stdin.readline())
+
+    try:
+        loop.add_reader(fd, readable)
+    except (NotImplementedError, ValueError, OSError):  # e.g. Windows' proactor loop
+        await loop.run_in_executor(None, sys.stdin.readline)
+        return
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+
+
+def _waiter(args: argparse.Namespace) -> Any:
+    if not args.wait:
+        return None
+    if not sys.stdin.isatty():
+        print("note: --wait ignored (stdin is not a terminal); the steps follow each other")
+        return None
+    return lambda step: wait_for_enter()
+
+
+async def _record(args: argparse.Namespace, steps: list, emu: Any) -> tuple[Any, dict[str, Any]]:
+    import dataclasses
+
+    from dmi_sensors.calibration.guided import arun_procedure
+    from dmi_sensors.live import LiveSource, monotonic_link
+
+    hook = None
+    if emu is not None:
+        from dmi_sensors.sim.bluez.sensor import sensor_address
+
+        address = sensor_address(0)
+
+        async def hook(step: Any, attempt: int) -> None:  # the emulated hand performs the step
+            await emu.acall("act", address=address, action=dataclasses.asdict(step))
+    else:
+        address = args.sensor
+    link = monotonic_link(address, int(args.fs), adapter=args.adapter)
+    source = LiveSource(link, connect_timeout_s=args.connect_timeout_s, max_attempts=args.attempts, on_step_start=hook)
+    print(f"connecting to {address} ...")
+    async with source:
+        info = link.info
+        print(
+            f"connected: serial {source.sensor_serial}, firmware {info.firmware if info else '?'}, "
+            f"streaming at {source.fs_hz:g} Hz"
+        )
+        trial = await arun_procedure(steps, source, wait=_waiter(args))
+    stats = link.stats
+    retried = [a for a in source.attempts if a[2] != "ok"]
+    provenance = {
+        "live": True,
+        "address": address,
+        "firmware": info.firmware if info else "",
+        "fs_hz": source.fs_hz,
+        "steps_repeated": len(retried),
+        "reconnects": stats.reconnects,
+    }
+    if retried:
+        print(f"{len(retried)} step(s) repeated after lost samples; reconnects: {stats.reconnects}")
+    return trial, provenance
+
+
+def record_live(args: argparse.Namespace, steps: list) -> tuple[Any, str, dict[str, Any], Any]:
+    """Run the guided ``steps`` on the live (or emulated) sensor: ``(trial, serial, provenance, errors)``.
+
+    ``errors`` is the emulated sensor's :class:`~dmi_sensors.sim.ImuErrors` (``None`` live).
+    """
+    import asyncio
+    import contextlib
+    import logging
+
+    logging.getLogger("bleak").setLevel(logging.WARNING)
+    with contextlib.ExitStack() as stack:
+        emu = errors = None
+        if args.via_bluez:
+            from dmi_sensors.calibration.simulated import random_imu_errors
+            from dmi_sensors.sim.bluez import EmulatedBluez, fault_profile
+
+            errors = random_imu_errors(args.seed)
+            emu = EmulatedBluez(
+                factory=EMULATED_FACTORY,
+                factory_kwargs={"seed": args.seed, "fs_hz": int(args.fs)},
+                faults=fault_profile(args.fault_profile),
+                seed=args.seed,
+            )
+            stack.enter_context(emu)
+            stack.enter_context(emu.activated())
+            print(f"emulated BlueZ: a virtual sensor with known errors (seed {args.seed}, faults {args.fault_profile})")
+        trial, provenance = asyncio.run(_record(args, steps, emu))
+    if errors is not None:
+        provenance.update(emulated=True, seed=args.seed)
+    serial = args.serial or trial.sensor_id
+    return trial, serial, provenance, errors

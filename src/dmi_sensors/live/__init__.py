@@ -1,0 +1,14 @@
+"""Live sensors for the guided procedures: calibration steps recorded over Bluetooth LE.
+
+Sits above both :mod:`dmi_sensors.calibration` and :mod:`dmi_sensors.ble` (neither imports
+the other); ``dmi-sensors calibrate KIND --sensor ADDRESS`` and ``--via-bluez`` use it.
+
+* :class:`LiveSource` — an :class:`~dmi_sensors.calibration.guided.AsyncStepSource` over a
+  :class:`~dmi_sensors.ble.SensorLink` (drift-corrected, uniform, never across lost samples);
+* :mod:`dmi_sensors.live.emulated` — a virtual sensor for the emulated BlueZ that performs
+  the steps on command (hardware-free tests and ``--via-bluez``; imported on demand).
+"""
+
+from dmi_sensors.live.source import IncompleteStepError, LiveCalibrationError, LiveSource, monotonic_link
+
+__all__ = ["IncompleteStepError", "LiveCalibrationError", "LiveSource", "monotonic_link"]
