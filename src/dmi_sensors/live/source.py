@@ -206,9 +206,11 @@ class LiveSource:
             raise IncompleteStepError(f"the last {t_end - t[i1]:.2f} s of the step are missing")
         steps = np.diff(c[i0 : i1 + 1])
         lost = int((steps - 1).sum())
-        if lost or gap[i0 + 1 : i1 + 1].any():
-            where = t[i0 + 1 + int(np.argmax(steps > 1))] - t_start if lost else float("nan")
-            raise IncompleteStepError(f"{lost} samples lost {where:.1f} s into the step (link dropped?)")
+        if lost:
+            where = t[i0 + 1 + int(np.argmax(steps > 1))] - t_start
+            raise IncompleteStepError(f"{lost} samples lost {where:.1f} s into the step")
+        if gap[i0 + 1 : i1 + 1].any():
+            raise IncompleteStepError("samples lost inside the step")
         sel = slice(i0 + first, i1 + first + 1)
         values = np.hstack([batch.acc_mps2[sel], batch.gyr_rps[sel]])
         grid, v, valid = resample_uniform(t[i0 : i1 + 1], values, self.fs_hz)
