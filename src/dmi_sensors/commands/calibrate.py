@@ -190,7 +190,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--attempts must be at least 1, got {args.attempts}")
         steps = _steps(args, method)
         print(f"Calibrating {args.kind}; follow the steps:")
-        trial, serial, provenance, errors = record_live(args, steps)
+        from dmi_sensors.live import LiveCalibrationError
+
+        try:
+            trial, serial, provenance, errors = record_live(args, steps)
+        except LiveCalibrationError as exc:
+            print(f"dmi-sensors calibrate: error: {exc}", file=sys.stderr)
+            return 1
         if args.save_recording:
             print(f"recording written to {write_trial_csv(trial, args.save_recording)}")
     else:

@@ -91,6 +91,7 @@ class LiveSource:
         self.attempts: list[tuple[str, int, str]] = []  # (step key, attempt, "ok" or why not)
         self._batches: list[SampleBatch] = []
         self._last_arrival_s = -np.inf
+        self._task: asyncio.Task[None] | None = None
         link.on_batch = self._on_batch
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -109,7 +110,7 @@ class LiveSource:
 
     async def start(self) -> None:
         """Connect and wait until data flows (:class:`LiveCalibrationError` if it does not)."""
-        self.link.start()
+        self._task = self.link.start()
         await self._wait_streaming()
 
     async def stop(self) -> None:
@@ -128,7 +129,7 @@ class LiveSource:
         await self.stop()
 
     async def _wait_streaming(self) -> None:
-        task = self.link._task
+        task = self._task
         waiter = asyncio.ensure_future(self.link.wait_streaming(self.connect_timeout_s))
         watch = {waiter} if task is None else {waiter, task}
         done, _ = await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
