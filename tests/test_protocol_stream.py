@@ -201,3 +201,13 @@ def test_empty_and_foreign_sensor():
     assert len(out.batch) == 0 and out.packets_ok == 0
     with pytest.raises(ValueError, match="fed packets of"):
         decode_stream([RawPacket("S2", 0.0, b"")], "S1")
+
+
+def test_warm_up_loads_the_kernels_and_decodes_a_packet():
+    """warm_up() runs a real packet through a throwaway decoder (the live recorders call it first)."""
+    import sys
+
+    from dmi_sensors.protocol.stream import warm_up
+
+    warm_up()
+    assert "dmi_sensors.protocol._stream_kernels" in sys.modules

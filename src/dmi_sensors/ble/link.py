@@ -60,6 +60,7 @@ from dmi_sensors.protocol import (
     decode,
     encode_command,
 )
+from dmi_sensors.protocol.stream import warm_up as warm_up_decoder
 from dmi_sensors.types import RawPacket, SampleBatch
 
 if TYPE_CHECKING:
@@ -459,6 +460,9 @@ class SensorLink:
 
     # -- supervisor --------------------------------------------------------------------
     async def _run(self) -> None:
+        # load the decoder's Numba kernels before connecting, off the event loop, so the
+        # first notifications never wait behind it
+        await asyncio.to_thread(warm_up_decoder)
         self._consumer = asyncio.get_running_loop().create_task(self._consume())
         failures = 0
         last_ok = self._now()

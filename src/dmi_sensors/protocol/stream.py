@@ -50,7 +50,7 @@ from dmi_sensors.protocol.errors import ProtocolError
 from dmi_sensors.protocol.status import StatusPacket
 from dmi_sensors.types import RawPacket, SampleBatch
 
-__all__ = ["DEFAULT_FS_HZ", "DecodedStream", "StreamDecoder", "decode_stream"]
+__all__ = ["DEFAULT_FS_HZ", "DecodedStream", "StreamDecoder", "decode_stream", "warm_up"]
 
 #: fs_hz of an empty batch returned before any data packet was seen.
 DEFAULT_FS_HZ = 100.0
@@ -291,6 +291,19 @@ def _reason(data: bytes, exc: ProtocolError) -> str:
     if data[1] == PacketType.RESPONSE:
         return "response"
     return "unknown_type"
+
+
+def warm_up() -> None:
+    """Load (or compile, on the first run after install) the decoder's Numba kernels now.
+
+    The first :meth:`StreamDecoder.feed` of a process otherwise pays this (about 0.4 s with a
+    warm cache, over 1 s right after install). Live recorders call it, in a worker thread,
+    before connecting, so no notification waits behind it.
+    """
+    from dmi_sensors.protocol.data import encode_data_packet
+
+    packet = encode_data_packet(0, 0, 100, 2, 250, np.zeros((1, 3), np.int16), np.zeros((1, 3), np.int16))
+    StreamDecoder("warm-up").feed([RawPacket("warm-up", 0.0, packet)])
 
 
 def decode_stream(packets: Sequence[RawPacket], sensor_id: str) -> DecodedStream:
