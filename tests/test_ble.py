@@ -371,3 +371,20 @@ def test_cli_record_rejects_a_bad_calibration_file_before_recording(tmp_path, ca
     assert code == 1
     assert "broken.json" in capsys.readouterr().err
     assert not db.exists()  # nothing was recorded
+
+
+def test_clock_sync_probe_arithmetic():
+    """NTP offset/rtt from one probe, device clock wrap, and a fast device clock never gives rtt < 0."""
+    from dmi_sensors.ble.link import clock_sync_from_probe
+
+    # device clock = host + 5 s; 10 ms each way, 1 ms processing on the device
+    s = clock_sync_from_probe(1.000, 1.021, 6_010_000, 6_011_000)
+    assert s.rtt_s == pytest.approx(0.020) and s.offset_s == pytest.approx(5.0) and s.host_time_s == 1.0
+    # the device's u32 µs clock wraps between receive and transmit
+    s = clock_sync_from_probe(1.000, 1.021, 2**32 - 500, 500)
+    assert s.rtt_s == pytest.approx(0.020)
+    # a slow device (0.6 s processing) whose clock runs +50 ppm: the raw rtt is -30 µs + 20 µs
+    proc_dev_us = round(0.6 * (1 + 50e-6) * 1e6)
+    s = clock_sync_from_probe(1.0, 1.6 + 20e-6, 6_000_000, 6_000_000 + proc_dev_us)
+    assert s.rtt_s == 0.0
+    assert s.offset_s == pytest.approx(6.0 - 1.0 - ((0.6 + 20e-6) - proc_dev_us / 1e6) / 2)

@@ -165,6 +165,22 @@ class ClockSync:
     host_time_s: float
 
 
+def clock_sync_from_probe(t0_s: float, t3_s: float, device_rx_us: int, device_tx_us: int) -> ClockSync:
+    """One NTP-style TIME_SYNC probe: host send ``t0_s`` / receive ``t3_s`` (s since session start),
+    device receive ``t1`` / transmit ``t2`` (u32 µs on the device clock).
+
+    ``rtt = (t3 - t0) - (t2 - t1)``; ``offset = t1 - (t0 + rtt / 2) = ((t1 - t0) + (t2 - t3)) / 2``
+    (device - host). ``t2 - t1`` is unwrapped modulo 2**32. A device clock running fast overstates
+    its own processing time; when that exceeds the host round trip the raw rtt goes a few µs
+    negative, so ``rtt_s`` is clamped at 0 (a round trip cannot be negative); the offset keeps
+    the NTP form.
+    """
+    dev_proc_s = ((device_tx_us - device_rx_us) % _U32) / 1e6
+    rtt = (t3_s - t0_s) - dev_proc_s
+    offset = device_rx_us / 1e6 - (t0_s + rtt / 2)
+    return ClockSync(offset, max(rtt, 0.0), t0_s)
+
+
 _RETRYABLE: tuple[type[BaseException], ...] = (
     TimeoutError,
     EOFError,
@@ -444,15 +460,8 @@ class SensorLink:
             t0 = self._now()
             t0_us = round(t0 * 1e6) % _U32
             resp, t3 = await self._command(TimeSync(host_time_us=t0_us), None, 2)
-            body = resp.body
-            # device times are u32 µs: unwrap t2 - t1 and (t1 - t0) modulo 2**32 around 0
-            dev_proc_s = ((body.device_tx_us - body.device_rx_us) % _U32) / 1e6
-            rtt = (t3 - t0) - dev_proc_s
-            t1_s = body.device_rx_us / 1e6
-            # offset = device - host at the probe midpoint; resolve the u32 wrap of the device clock
-            offset = t1_s - (t0 + rtt / 2)
-            sync = ClockSync(offset, rtt, t0)
-            if best is None or rtt < best.rtt_s:
+            sync = clock_sync_from_probe(t0, t3, resp.body.device_rx_us, resp.body.device_tx_us)
+            if best is None or sync.rtt_s < best.rtt_s:
                 best = sync
         assert best is not None
         self.clock_sync = best
