@@ -13,7 +13,29 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["odd_extend", "sos_filter_into", "sos_filter_reverse_into"]
+__all__ = ["odd_extend", "sos_filter_into", "sos_filter_reverse_into", "sos_row_inplace"]
+
+
+@njit(cache=True, inline="always")
+def sos_row_inplace(sos: np.ndarray, zi: np.ndarray, buf: np.ndarray, i: int) -> None:
+    """Run row ``i`` of ``buf`` (n, c) through every section of ``sos`` in place, updating ``zi``.
+
+    The one copy of the direct-form-II-transposed step (scipy's order of operations); the
+    forward, reverse and fused-chain kernels all call it (inlined by Numba).
+    """
+    c = buf.shape[1]
+    for s in range(sos.shape[0]):
+        b0 = sos[s, 0]
+        b1 = sos[s, 1]
+        b2 = sos[s, 2]
+        a1 = sos[s, 4]
+        a2 = sos[s, 5]
+        for ch in range(c):
+            x_cur = buf[i, ch]
+            x_new = b0 * x_cur + zi[s, 0, ch]
+            zi[s, 0, ch] = b1 * x_cur - a1 * x_new + zi[s, 1, ch]
+            zi[s, 1, ch] = b2 * x_cur - a2 * x_new
+            buf[i, ch] = x_new
 
 
 @njit(cache=True)
@@ -25,22 +47,10 @@ def sos_filter_into(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, out: np.ndar
     """
     n = x.shape[0]
     c = x.shape[1]
-    n_sections = sos.shape[0]
     for i in range(n):
         for ch in range(c):
             out[i, ch] = x[i, ch]
-        for s in range(n_sections):
-            b0 = sos[s, 0]
-            b1 = sos[s, 1]
-            b2 = sos[s, 2]
-            a1 = sos[s, 4]
-            a2 = sos[s, 5]
-            for ch in range(c):
-                x_cur = out[i, ch]
-                x_new = b0 * x_cur + zi[s, 0, ch]
-                zi[s, 0, ch] = b1 * x_cur - a1 * x_new + zi[s, 1, ch]
-                zi[s, 1, ch] = b2 * x_cur - a2 * x_new
-                out[i, ch] = x_new
+        sos_row_inplace(sos, zi, out, i)
 
 
 @njit(cache=True)
@@ -52,22 +62,10 @@ def sos_filter_reverse_into(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, out:
     """
     n = x.shape[0]
     c = x.shape[1]
-    n_sections = sos.shape[0]
     for i in range(n - 1, -1, -1):
         for ch in range(c):
             out[i, ch] = x[i, ch]
-        for s in range(n_sections):
-            b0 = sos[s, 0]
-            b1 = sos[s, 1]
-            b2 = sos[s, 2]
-            a1 = sos[s, 4]
-            a2 = sos[s, 5]
-            for ch in range(c):
-                x_cur = out[i, ch]
-                x_new = b0 * x_cur + zi[s, 0, ch]
-                zi[s, 0, ch] = b1 * x_cur - a1 * x_new + zi[s, 1, ch]
-                zi[s, 1, ch] = b2 * x_cur - a2 * x_new
-                out[i, ch] = x_new
+        sos_row_inplace(sos, zi, out, i)
 
 
 @njit(cache=True)
