@@ -100,6 +100,18 @@ def hull_diameter(x, y):
     return best
 
 
+@njit(cache=True, inline="always")
+def _window_means(ap, ml, a, b):
+    """Means of ``ap[a:b]`` and ``ml[a:b]`` (summed in order, as the references do)."""
+    mean_ap = 0.0
+    mean_ml = 0.0
+    for i in range(a, b):
+        mean_ap += ap[i]
+        mean_ml += ml[i]
+    n = b - a
+    return mean_ap / n, mean_ml / n
+
+
 @njit(cache=True)
 def planar_window_stats(ap, ml, starts, stops, out):
     """Time-domain statistics of a 2-D trajectory in each window.
@@ -118,13 +130,7 @@ def planar_window_stats(ap, ml, starts, stops, out):
         out[w, S_N] = n
         if n < 2:
             continue
-        mean_ap = 0.0
-        mean_ml = 0.0
-        for i in range(a, b):
-            mean_ap += ap[i]
-            mean_ml += ml[i]
-        mean_ap /= n
-        mean_ml /= n
+        mean_ap, mean_ml = _window_means(ap, ml, a, b)
         x = np.empty(n)
         y = np.empty(n)
         s_rd = 0.0
@@ -209,13 +215,7 @@ def integrated_speed_mean(ap, ml, starts, stops, fs_hz, out):
         if n < 3:
             out[w] = np.nan
             continue
-        mean_ap = 0.0
-        mean_ml = 0.0
-        for i in range(a, b):
-            mean_ap += ap[i]
-            mean_ml += ml[i]
-        mean_ap /= n
-        mean_ml /= n
+        mean_ap, mean_ml = _window_means(ap, ml, a, b)
         vx = np.empty(n)
         vy = np.empty(n)
         vx[0] = 0.0
