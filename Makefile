@@ -1,6 +1,6 @@
 # dmi-sensors: every target sets itself up on a fresh machine.
 #   make demo   simulated DMI session end to end (virtual sensors, local SQLite)
-#   make test   ruff + C protocol tests + the whole pytest suite
+#   make test   ruff + import-linter layers + C protocol tests + the whole pytest suite
 #   make bench  benchmarks against scipy / ahrs / imufusion, JSON under benchmarks/results/
 PYTHON ?= python3
 VENV   ?= .venv
@@ -30,6 +30,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 test: check-tools $(STAMP) lint
 	@if [ -f firmware_protocol/Makefile ]; then $(MAKE) -C firmware_protocol test; fi

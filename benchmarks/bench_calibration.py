@@ -24,7 +24,7 @@ def run() -> dict[str, float]:
         calibrate_six_position,
     )
     from dmi_sensors.calibration.guided import procedure, run_procedure
-    from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
+    from dmi_sensors.sim.calibration import SimulatedSource, random_imu_errors
 
     source = SimulatedSource("B", random_imu_errors(1), fs_hz=100.0, seed=1)
     quiet = lambda *_: None  # noqa: E731

@@ -28,9 +28,9 @@ def _long_session(tmp: Path) -> dict[str, float]:
 
     from dmi_sensors.analysis import analyse_session
     from dmi_sensors.demo.run import DEMO_SUBJECT
-    from dmi_sensors.demo.simulated import record_simulated_session
     from dmi_sensors.report.session import build_session_report
     from dmi_sensors.session import CATALOGUE, Plan, Subject
+    from dmi_sensors.sim.session import record_simulated_session
 
     ids = [
         "sit_table_trunk",

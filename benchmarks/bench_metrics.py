@@ -6,7 +6,7 @@ measures of the trunk acceleration (incl. spectral on AP, ML) for every adjacent
 sway and white-noise acceleration (the numbers do not matter, the work does). The first
 call (Numba cache load / compile) is timed separately. Also times the whole-trial
 ``prieto_measures`` + ``isway_measures`` of one 1 h sensor, and the whole
-``analyze_trial`` pipeline (orientation, COM, windows, TTS after 12 pushes) on one
+``analyse_trial`` pipeline (orientation, COM, windows, TTS after 12 pushes) on one
 simulated 1 h trial.
 """
 
@@ -64,15 +64,15 @@ def run() -> dict[str, float]:
 
     # the whole pipeline on one simulated 1 h trunk-IMU trial: orientation (two passes),
     # COM, filters, summary, 2 s windows, TTS after 12 pushes (4 methods each)
-    from dmi_sensors.metrics import analyze_trial
+    from dmi_sensors.analysis.trial import analyse_trial
     from dmi_sensors.sim import ImuErrors, Perturbation, Segment, simulate
 
     pushes = tuple(Perturbation(onset_s=150.0 + 300.0 * k) for k in range(12))
     sim = simulate([Segment("standing", HOURS * 3600, perturbations=pushes)], FS_HZ, 0, 0.6, None, ImuErrors())
     trial = sim.to_trial("bench")
-    analyze_trial(trial, com_height_m=0.6, window_s=WINDOW_S)  # warm caches
+    analyse_trial(trial, com_height_m=0.6, window_s=WINDOW_S)  # warm caches
     t0 = time.perf_counter()
-    analyze_trial(trial, com_height_m=0.6, window_s=WINDOW_S, perturbations_s=[p.onset_s for p in pushes])
+    analyse_trial(trial, com_height_m=0.6, window_s=WINDOW_S, perturbations_s=[p.onset_s for p in pushes])
     pipeline = time.perf_counter() - t0
 
     return {

@@ -31,8 +31,8 @@ def _replay_all(store, sid) -> int:
 
 def run() -> dict[str, float]:
     from dmi_sensors.session import Subject
+    from dmi_sensors.sim.recorder import packet_schedule
     from dmi_sensors.store import SessionStore
-    from dmi_sensors.store.demo_recorder import packet_schedule
     from dmi_sensors.store.export import export_session
     from dmi_sensors.store.export.ingest import ingest_session
     from dmi_sensors.store.samples import read_sample_blocks

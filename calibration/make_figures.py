@@ -4,7 +4,7 @@
 
 Writes ``figures/*.png`` and ``examples/*.json`` next to this script (or under OUT_DIR).
 Deterministic: the virtual sensor ``SIM-0001`` with the errors of seed 1 (see
-``dmi_sensors.calibration.simulated.random_imu_errors``), the same sensor that
+``dmi_sensors.sim.calibration.random_imu_errors``), the same sensor that
 ``dmi-sensors calibrate ... --simulate`` uses.
 """
 
@@ -28,7 +28,7 @@ from dmi_sensors.calibration import (
     write_calibration,
 )
 from dmi_sensors.calibration.guided import procedure, run_procedure
-from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
+from dmi_sensors.sim.calibration import SimulatedSource, random_imu_errors
 
 SEED = 1
 SERIAL = "SIM-0001"

@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from dmi_sensors import cli
 from dmi_sensors.calibration import CalibrationSet, read_calibration
-from dmi_sensors.calibration.simulated import error_truth, random_imu_errors
+from dmi_sensors.sim.calibration import error_truth, random_imu_errors
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:

@@ -1,6 +1,6 @@
 """Live calibration through bleak's BlueZ backend and the emulated BlueZ (marker ``bluez``).
 
-The emulated sensor (``dmi_sensors.live.emulated``) has the known IMU errors
+The emulated sensor (``dmi_sensors.sim.bluez.guided``) has the known IMU errors
 ``random_imu_errors(seed)`` and performs each step when it is announced; the host side is
 exactly the code used with hardware (``LiveSource`` over ``SensorLink``).
 """
@@ -17,11 +17,11 @@ from bluez_helpers import assert_gone
 from dmi_sensors import cli
 from dmi_sensors.calibration import calibrate_gyro, read_calibration
 from dmi_sensors.calibration.guided import Step, arun_procedure
-from dmi_sensors.calibration.simulated import error_truth, random_imu_errors
+from dmi_sensors.sim.calibration import error_truth, random_imu_errors
 
 pytestmark = pytest.mark.bluez
 
-FACTORY = "dmi_sensors.live.emulated:calibration_sensors"
+FACTORY = "dmi_sensors.sim.bluez.guided:calibration_sensors"
 ADDRESS = "D0:31:5E:00:00:01"
 STILL = Step("still", "Lay the sensor on a table and do not touch it.", duration_s=4.0, settle_s=0.5)
 

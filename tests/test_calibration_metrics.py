@@ -10,8 +10,8 @@ from scipy.spatial.transform import Rotation
 
 from dmi_sensors.calibration import apply, calibrate_alignment, calibrate_gyro, calibrate_six_position
 from dmi_sensors.calibration.guided import procedure, run_procedure
-from dmi_sensors.calibration.simulated import SimulatedSource, error_truth, random_imu_errors
 from dmi_sensors.sim import ImuErrors, Segment, simulate
+from dmi_sensors.sim.calibration import SimulatedSource, error_truth, random_imu_errors
 
 FS = 100.0
 

@@ -11,7 +11,7 @@ import pytest
 from dmi_sensors import cli
 from dmi_sensors.calibration import AlignmentCalibration, GyroCalibration, write_calibration
 from dmi_sensors.sim import ImuErrors, Segment, simulate
-from dmi_sensors.trialcsv import write_trial_csv
+from dmi_sensors.store.trial_csv import write_trial_csv
 from dmi_sensors.types import Trial
 
 

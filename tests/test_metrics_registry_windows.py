@@ -54,9 +54,9 @@ def test_every_metric_name_ends_with_its_unit():
 
 
 def test_every_metric_has_reference_formula_provenance_and_real_parameters():
-    from dmi_sensors.metrics.analysis import AnalysisParams
+    from dmi_sensors.analysis.trial import TrialAnalysisParams
 
-    known = {f.name for f in dataclasses.fields(AnalysisParams)}
+    known = {f.name for f in dataclasses.fields(TrialAnalysisParams)}
     known |= {"spectral." + f.name for f in dataclasses.fields(SpectralParams)}
     known |= {"tts." + f.name for f in dataclasses.fields(TtsParams)}
     known |= {"fs_hz", "acc_frame", "orientation_filter", "trial_after_s", "event_end_s", "tts_signal"}

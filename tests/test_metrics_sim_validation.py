@@ -15,12 +15,12 @@ import json
 import numpy as np
 import pytest
 
+from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial, sway_signals
 from dmi_sensors.cli import main
 from dmi_sensors.metrics import TtsParams, time_to_stabilise
-from dmi_sensors.metrics.analysis import AnalysisParams, analyze_trial, sway_signals
 from dmi_sensors.sim import BodyParams, ImuErrors, Perturbation, Segment, simulate
 from dmi_sensors.sim.body import pendulum_spec
-from dmi_sensors.trialcsv import write_trial_csv
+from dmi_sensors.store.trial_csv import write_trial_csv
 
 FS = 100.0
 ERRORS = {"default": ImuErrors, "typical": ImuErrors.typical}
@@ -42,7 +42,7 @@ def _within(est: float, true: float) -> bool:
 def test_com_rms_matches_truth(posture, h, errors):
     r = simulate([Segment(posture, 60.0)], fs_hz=FS, seed=3, com_height_m=h, imu_errors=ERRORS[errors]())
     lever = _effective_com_lever_m(h, posture)
-    res = analyze_trial(r.to_trial(), com_height_m=lever)
+    res = analyse_trial(r.to_trial(), com_height_m=lever)
     true_ap = float(np.std(r.truth.com_ap_mm))
     true_ml = float(np.std(r.truth.com_ml_mm))
     est_ap, est_ml = res.summary["com_rms_ap_mm"], res.summary["com_rms_ml_mm"]
@@ -68,7 +68,7 @@ def test_time_to_stabilise_after_a_push_matches_truth(seed):
     acc_true = np.column_stack([r.truth.com_acc_ap_mps2, r.truth.com_acc_ml_mps2])
     same = time_to_stabilise(acc_true, FS, push.end_s, event_onset_s=push.onset_s, params=TtsParams(lowpass_hz=None))
     assert same.tts_s == pytest.approx(truth, abs=1e-9)
-    res = analyze_trial(
+    res = analyse_trial(
         r.to_trial(), com_height_m=0.6, perturbations_s=[push.onset_s], tts_event_duration_s=float(push.duration_s)
     )
     est = res.summary["time_to_stabilise_s"]
@@ -84,7 +84,9 @@ def test_strapdown_recovers_the_high_passed_com_with_an_ideal_imu():
     r = simulate([Segment("standing", 120.0)], fs_hz=FS, seed=0, com_height_m=0.6, imu_errors=ImuErrors.none())
     # a lower fusion gain than the default 0.3 keeps the sway's inertial acceleration out of
     # the attitude, hence out of the gravity removal
-    params = AnalysisParams(com_height_m=0.6, sensor_height_m=r.sensor_height_m, com_method="strapdown", mahony_kp=0.1)
+    params = TrialAnalysisParams(
+        com_height_m=0.6, sensor_height_m=r.sensor_height_m, com_method="strapdown", mahony_kp=0.1
+    )
     sig = sway_signals(r.to_trial(), params)
     sos = butter_highpass(0.1, FS, 2)
     hp = filtfilt(sos, filtfilt(sos, filtfilt(sos, r.truth.com_ap_mm)))

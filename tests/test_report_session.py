@@ -14,7 +14,7 @@ import pytest
 from report_helpers import assert_real_figure
 
 from dmi_sensors.analysis import analyse_session
-from dmi_sensors.analysis.stored import latest_run
+from dmi_sensors.analysis.stored_run import latest_run
 from dmi_sensors.report.html import format_number
 from dmi_sensors.report.parse import parse_report
 from dmi_sensors.report.progress import PROGRESS_COLUMNS
@@ -137,7 +137,7 @@ def test_exercise_table_follows_the_plan(demo, store):
 def test_link_statistics_match_the_virtual_sensors(tmp_path):
     """Samples lost are counted exactly from the counters (truth: the virtual sensors' lost packets)."""
     from dmi_sensors.demo.run import DEMO_SUBJECT, demo_plans
-    from dmi_sensors.demo.simulated import SimulatedSensor, record_simulated_session
+    from dmi_sensors.sim.session import SimulatedSensor, record_simulated_session
 
     _, plan = demo_plans(quick=True)
     sensors = [SimulatedSensor(0x0A, "trunk", 0.56, loss_prob=0.02, burst_prob=0.004)]
@@ -162,7 +162,7 @@ def test_link_statistics_match_the_virtual_sensors(tmp_path):
 
 def test_stabilogram_ellipses_equal_stored_hold_areas(demo, store):
     """The figure's ellipses are computed from the recomputed signals; they must equal the stored metrics."""
-    from dmi_sensors.analysis.stored import load_sensor_signals, metric_params_from_dict, sway_pieces
+    from dmi_sensors.analysis.stored_run import load_sensor_signals, metric_params_from_dict, sway_pieces
     from dmi_sensors.report.session import _stabilograms
 
     sid = demo.session_ids[-1]
@@ -186,7 +186,7 @@ def test_stabilogram_ellipses_equal_stored_hold_areas(demo, store):
 def test_com_sway_close_to_simulation_truth(tmp_path):
     """Measured COM RMS (pendulum model, holds) against the simulator's true COM over the same holds."""
     from dmi_sensors.demo.run import DEMO_SUBJECT, demo_plans
-    from dmi_sensors.demo.simulated import SimulatedSensor, record_simulated_session
+    from dmi_sensors.sim.session import SimulatedSensor, record_simulated_session
 
     _, plan = demo_plans(quick=True)
     with store_mod.SessionStore(tmp_path / "s.sqlite") as st:

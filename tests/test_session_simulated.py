@@ -22,12 +22,11 @@ from dmi_sensors.session import (
     example_plan,
     make_windows,
     normalise_events,
-    plan_to_segments,
     tag_windows,
 )
-from dmi_sensors.session.simplan import sim_posture
 from dmi_sensors.session.vocab import POSTURE_ALIASES
 from dmi_sensors.sim import Segment, simulate
+from dmi_sensors.sim.plan import plan_to_segments, sim_posture
 
 FS = 50.0
 MIXED = Plan(

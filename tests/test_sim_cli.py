@@ -10,7 +10,7 @@ import pytest
 from dmi_sensors import cli
 from dmi_sensors.sim import ImuErrors, simulate
 from dmi_sensors.sim.scenarios import SCENARIOS, scenario_segments
-from dmi_sensors.trialcsv import read_trial_csv
+from dmi_sensors.store.trial_csv import read_trial_csv
 
 
 def test_simulate_writes_a_readable_trial_and_truth(tmp_path, capsys):

@@ -22,7 +22,7 @@ import pytest
 
 import dmi_sensors
 from dmi_sensors import protocol
-from dmi_sensors.metrics import analyze_trial
+from dmi_sensors.analysis.trial import analyse_trial
 from dmi_sensors.store import SessionStore
 from dmi_sensors.store.samples import session_trial
 
@@ -34,7 +34,7 @@ ARGS = {"sensors": 2, "fs_hz": 100, "duration_s": 60.0, "samples_per_packet": 5,
 
 def _run_and_kill(db: Path, kill_after_commits: int, appends_after: int) -> list[dict]:
     env = dict(os.environ, PYTHONPATH=str(Path(dmi_sensors.__file__).parents[1]))
-    cmd = [sys.executable, "-m", "dmi_sensors.store.demo_recorder", "--db", str(db)]
+    cmd = [sys.executable, "-m", "dmi_sensors.sim.recorder", "--db", str(db)]
     for key, value in ARGS.items():
         cmd += [f"--{key.replace('_', '-')}", str(value)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -110,7 +110,7 @@ def test_sigkill_mid_session_loses_at_most_the_last_half_second(tmp_path):
         trunk = next(s.sensor_id for s in info.sensors if s.placement == "trunk")
         trial, valid = session_trial(store, session_id, trunk)
         assert valid.all() and trial.duration_s > 1.5
-        result = analyze_trial(trial, com_height_m=info.com_height_m, window_s=1.0)
+        result = analyse_trial(trial, com_height_m=info.com_height_m, window_s=1.0)
         assert result.summary["duration_s"] == pytest.approx(trial.duration_s)
         assert 0 < result.summary["com_rms_mm"] < 50  # a child sitting quietly, held at the hips
         store.save_results(session_id, result.summary, result.parameters, result.windows, sensor_id=trunk)

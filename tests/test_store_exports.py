@@ -20,7 +20,7 @@ from dmi_sensors.store import SessionStore
 from dmi_sensors.store.export import export_session, import_path
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.samples import session_samples
-from dmi_sensors.trialcsv import read_trial_csv, write_trial_csv
+from dmi_sensors.store.trial_csv import read_trial_csv, write_trial_csv
 from dmi_sensors.types import Trial
 
 SUBJECT = Subject("P001", 2019, 0.42, "down_syndrome")
@@ -246,7 +246,7 @@ def test_any_float64_survives_the_tabular_round_trip(tmp_path_factory, values, f
 @pytest.fixture
 def recorded(store):
     """A recorded session: raw packets of two virtual sensors, with one lost packet and tags."""
-    from dmi_sensors.store.demo_recorder import packet_schedule
+    from dmi_sensors.sim.recorder import packet_schedule
 
     packets = packet_schedule(2, 100, 6.0, 5, seed=2)
     lost = next(i for i, p in enumerate(packets) if p.sensor_id == packets[0].sensor_id and p.host_time_s > 2.0)

@@ -80,7 +80,7 @@ async def test_replayed_session_decodes_like_the_stored_one_through_the_streamin
     import numpy as np
 
     from dmi_sensors import protocol
-    from dmi_sensors.store.demo_recorder import packet_schedule
+    from dmi_sensors.sim.recorder import packet_schedule
     from dmi_sensors.types import SampleBatch
 
     with SessionStore(tmp_path / "p.sqlite") as store:

@@ -17,17 +17,21 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from dmi_sensors import __version__
+from dmi_sensors.errors import DmiSensorsError
 
 
 class Command(NamedTuple):
     module: str
     help: str
+    aliases: tuple[str, ...] = ()
 
 
 #: name -> (module, one-line help). Keep alphabetical.
 COMMANDS: dict[str, Command] = {
-    "analyze": Command(
-        "dmi_sensors.commands.analyze", "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS"
+    "analyse": Command(
+        "dmi_sensors.commands.analyse",
+        "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS",
+        aliases=("analyze",),
     ),
     "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "demo": Command("dmi_sensors.commands.demo", "simulated DMI sessions end to end: record, store, analyse, report"),
@@ -48,11 +52,16 @@ DESCRIPTION = (
 )
 
 
+#: alias -> command name (the API spells British English; American spellings are CLI aliases only)
+ALIASES: dict[str, str] = {alias: name for name, spec in COMMANDS.items() for alias in spec.aliases}
+
+
 def _selected_command(argv: Sequence[str]) -> str | None:
     for token in argv:
         if token.startswith("-"):
             continue
-        return token if token in COMMANDS else None
+        name = ALIASES.get(token, token)
+        return name if name in COMMANDS else None
     return None
 
 
@@ -62,7 +71,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dmi-sensors {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, spec in COMMANDS.items():
-        p = sub.add_parser(name, help=spec.help, description=spec.help)
+        p = sub.add_parser(name, help=spec.help, description=spec.help, aliases=list(spec.aliases))
         if name == selected:
             module = importlib.import_module(spec.module)
             module.add_arguments(p)
@@ -84,10 +93,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as exc:
+    except BrokenPipeError:
+        # `dmi-sensors sessions list | head`: the reader left; say nothing, exit quietly.
+        _silence_stdout()
+        return 0
+    except (DmiSensorsError, OSError) as exc:
         # Library errors are written to name the file, place and expectation: show them as one line.
-        print(f"dmi-sensors {args.command}: error: {exc}", file=sys.stderr)
+        command = ALIASES.get(args.command, args.command)
+        print(f"dmi-sensors {command}: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

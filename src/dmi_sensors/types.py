@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 
 __all__ = ["RawPacket", "SampleBatch", "Trial"]
 
@@ -38,14 +39,14 @@ class RawPacket:
 def _as_2d(name: str, value: np.ndarray, n: int) -> np.ndarray:
     arr = np.ascontiguousarray(value, dtype=np.float64)
     if arr.shape != (n, 3):
-        raise ValueError(f"{name} must have shape ({n}, 3), got {arr.shape}")
+        raise ParameterError(f"{name} must have shape ({n}, 3), got {arr.shape}")
     return arr
 
 
 def _as_1d(name: str, value: np.ndarray, n: int, dtype: type) -> np.ndarray:
     arr = np.ascontiguousarray(value, dtype=dtype)
     if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+        raise ParameterError(f"{name} must have shape ({n},), got {arr.shape}")
     return arr
 
 
@@ -104,7 +105,7 @@ class SampleBatch:
             self.time_s = np.full(n, np.nan)
         self.time_s = _as_1d("time_s", self.time_s, n, np.float64)
         if not (self.fs_hz > 0):
-            raise ValueError(f"fs_hz must be positive, got {self.fs_hz}")
+            raise ParameterError(f"fs_hz must be positive, got {self.fs_hz}")
 
     def __len__(self) -> int:
         return int(self.counter.shape[0])
@@ -119,11 +120,11 @@ class SampleBatch:
     def concat(cls, batches: list[SampleBatch]) -> SampleBatch:
         """Join batches of the same sensor in order."""
         if not batches:
-            raise ValueError("concat needs at least one batch")
+            raise ParameterError("concat needs at least one batch")
         first = batches[0]
         for b in batches[1:]:
             if b.sensor_id != first.sensor_id:
-                raise ValueError(f"cannot concat sensors {first.sensor_id!r} and {b.sensor_id!r}")
+                raise ParameterError(f"cannot concat sensors {first.sensor_id!r} and {b.sensor_id!r}")
         return cls(
             first.sensor_id,
             first.fs_hz,
@@ -188,7 +189,7 @@ class Trial:
         self.acc_mps2 = _as_2d("acc_mps2", self.acc_mps2, n)
         self.gyr_rps = _as_2d("gyr_rps", self.gyr_rps, n)
         if not (self.fs_hz > 0):
-            raise ValueError(f"fs_hz must be positive, got {self.fs_hz}")
+            raise ParameterError(f"fs_hz must be positive, got {self.fs_hz}")
 
     def __len__(self) -> int:
         return int(self.time_s.shape[0])

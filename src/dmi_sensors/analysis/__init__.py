@@ -1,17 +1,22 @@
-"""Session-level analysis: stored raw packets -> per-exercise postural-control results.
+"""Analysis pipelines that join the layers: one trial, or one stored session.
 
-``protocol.decode_stream`` -> ``timing`` (drift-corrected times, gaps, uniform grid split
-at gaps) -> ``calibration`` (when known) -> ``metrics.analyze_trial`` (orientation, body
-frame, COM, Prieto / ISway, time to stabilise) per gap-free piece, tagged by the session's
-events -> per-repetition and per-exercise tables -> saved in the store with parameters and
-package version. See ``docs/reports.md``.
+* :mod:`~dmi_sensors.analysis.trial` — :func:`analyse_trial`: a :class:`~dmi_sensors.types.Trial`
+  (one trunk IMU, body-aligned, uniform rate) -> orientation, body frame, COM, Prieto / ISway
+  measures per window and per tagged segment, time to stabilise (:class:`TrialAnalysisParams`
+  -> :class:`TrialAnalysis`).
+* :mod:`~dmi_sensors.analysis.session` — :func:`analyse_session`: a stored session -> decode
+  -> timing (drift-corrected times, gaps) -> calibration -> :func:`analyse_trial` per gap-free
+  piece, tagged by the session's events -> per-repetition and per-exercise tables, saved in the
+  store with parameters and package version (:class:`SessionAnalysisParams` ->
+  :class:`SessionAnalysis`). See ``docs/reports.md``.
+* :mod:`~dmi_sensors.analysis.stored_run` — reading a stored analysis run back.
 
 >>> from dmi_sensors.analysis import analyse_session       # doctest: +SKIP
 >>> result = analyse_session(store, session_id)             # doctest: +SKIP
 >>> result.exercises[["exercise", "support", "com_ellipse_area_mm2"]]  # doctest: +SKIP
 """
 
-from dmi_sensors.analysis.pipeline import (
+from dmi_sensors.analysis.session import (
     EXERCISE_METRICS,
     RESULT_NAMES,
     SessionAnalysis,
@@ -24,6 +29,7 @@ from dmi_sensors.analysis.pipeline import (
     save_analysis,
 )
 from dmi_sensors.analysis.signals import SensorSignals, clock_runs, prepare_sensor
+from dmi_sensors.analysis.trial import TrialAnalysis, TrialAnalysisParams, analyse_trial, com_excursion
 
 __all__ = [
     "EXERCISE_METRICS",
@@ -31,9 +37,13 @@ __all__ = [
     "SensorSignals",
     "SessionAnalysis",
     "SessionAnalysisParams",
+    "TrialAnalysis",
+    "TrialAnalysisParams",
     "analyse_session",
     "analyse_signals",
+    "analyse_trial",
     "clock_runs",
+    "com_excursion",
     "exercise_table",
     "load_calibration",
     "prepare_sensor",

@@ -26,6 +26,7 @@ from typing import Any
 from dmi_sensors.ble.discovery import SensorAdvert
 from dmi_sensors.ble.link import PacketSink, ReconnectPolicy, SensorLink, StreamConfig
 from dmi_sensors.ble.stats import LinkStats
+from dmi_sensors.errors import ParameterError
 
 __all__ = ["RecordingContext", "SensorHub", "record", "record_sync"]
 
@@ -65,7 +66,7 @@ class SensorHub:
     ) -> None:
         pairs = list(sensors.items()) if isinstance(sensors, Mapping) else list(sensors)
         if not pairs:
-            raise ValueError("SensorHub needs at least one sensor")
+            raise ParameterError("SensorHub needs at least one sensor")
         self._pairs = pairs
         self.config = config or StreamConfig()
         self.policy = policy or ReconnectPolicy()

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dmi_sensors.ble.discovery import SensorAdvert, find_sensor
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
+from dmi_sensors.errors import DeviceError
 from dmi_sensors.protocol import (
     BATTERY_LEVEL_CHAR_UUID,
     CONTROL_CHAR_UUID,
@@ -89,7 +90,7 @@ class PacketSink(Protocol):
     def append(self, packet: RawPacket) -> None: ...
 
 
-class CommandError(RuntimeError):
+class CommandError(DeviceError):
     """A control command was refused (``result`` is the protocol's Result code) or never answered."""
 
     def __init__(self, message: str, result: int | None = None) -> None:
@@ -97,7 +98,7 @@ class CommandError(RuntimeError):
         self.result = result
 
 
-class SensorNotFoundError(RuntimeError):
+class SensorNotFoundError(DeviceError):
     """The sensor was not advertising within the scan timeout."""
 
 

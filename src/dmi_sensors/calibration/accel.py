@@ -41,6 +41,7 @@ from scipy.optimize import least_squares
 from dmi_sensors.calibration.records import AccelCalibration
 from dmi_sensors.calibration.still import StillParameters, StillSegment, still_segments
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
+from dmi_sensors.errors import CalibrationDataError
 
 __all__ = [
     "POSES",
@@ -59,10 +60,6 @@ POSES = ("+x", "-x", "+y", "-y", "+z", "-z")
 _NOMINAL = {p: (1.0 if p[0] == "+" else -1.0) * np.eye(3)[" xyz".index(p[1]) - 1] for p in POSES}
 #: Weight of the direction term of the six-position fit (see the module docstring).
 DIRECTION_WEIGHT = 0.01
-
-
-class CalibrationDataError(ValueError):
-    """The recording does not contain what the calibration needs (message says what and where)."""
 
 
 def design_condition(directions: np.ndarray) -> float:

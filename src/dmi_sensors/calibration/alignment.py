@@ -36,6 +36,7 @@ import numpy as np
 from dmi_sensors.calibration.accel import CalibrationDataError
 from dmi_sensors.calibration.records import AlignmentCalibration
 from dmi_sensors.calibration.still import StillParameters, _runs, detect_still
+from dmi_sensors.errors import ParameterError
 
 __all__ = ["AlignmentParameters", "calibrate_alignment", "rotation_from_up_forward"]
 
@@ -86,7 +87,7 @@ def rotation_from_up_forward(up_sensor: np.ndarray, forward_sensor: np.ndarray) 
     x = f - (f @ z) * z
     nx = np.linalg.norm(x)
     if not np.isfinite(nx) or nx < 1e-6 * max(np.linalg.norm(f), 1e-300):
-        raise ValueError("forward direction is parallel to the vertical: cannot define body x")
+        raise ParameterError("forward direction is parallel to the vertical: cannot define body x")
     x = x / nx
     y = np.cross(z, x)
     return np.vstack([x, y, z])
@@ -159,9 +160,9 @@ def calibrate_alignment(
     upright period is found, the lean is too small, or the step too weak.
     """
     if method not in ("lean", "step"):
-        raise ValueError(f"method must be 'lean' or 'step', got {method!r}")
+        raise ParameterError(f"method must be 'lean' or 'step', got {method!r}")
     if posture not in ("standing", "sitting"):
-        raise ValueError(f"posture must be 'standing' or 'sitting', got {posture!r}")
+        raise ParameterError(f"posture must be 'standing' or 'sitting', got {posture!r}")
     p = params or AlignmentParameters()
     acc = np.asarray(acc_mps2, dtype=np.float64)
     n = acc.shape[0]

@@ -18,6 +18,7 @@ from dmi_sensors.calibration.records import (
     Calibration,
     GyroCalibration,
 )
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import SampleBatch, Trial
 
 __all__ = ["apply", "apply_to_batch", "apply_to_trial"]
@@ -30,12 +31,12 @@ def _bundle(calibration: SensorCalibration | Calibration | list[Calibration]) ->
     parts: dict[str, Calibration] = {}
     serials = {c.sensor_serial for c in items}
     if len(serials) > 1:
-        raise ValueError(f"calibrations of different sensors cannot be combined: {sorted(serials)}")
+        raise ParameterError(f"calibrations of different sensors cannot be combined: {sorted(serials)}")
     for c in items:
         if not isinstance(c, AccelCalibration | GyroCalibration | AlignmentCalibration):
             raise TypeError(f"not a calibration: {type(c).__name__}")
         if c.kind in parts:
-            raise ValueError(f"two {c.kind} calibrations given; pass one of each kind")
+            raise ParameterError(f"two {c.kind} calibrations given; pass one of each kind")
         parts[c.kind] = c
     return SensorCalibration(serials.pop() if serials else "", **parts)  # type: ignore[arg-type]
 
@@ -50,7 +51,7 @@ def apply(
     acc = np.array(acc_mps2, dtype=np.float64)
     gyr = np.array(gyr_rps, dtype=np.float64)
     if acc.shape[-1:] != (3,) or gyr.shape[-1:] != (3,):
-        raise ValueError(f"acc and gyr must have 3 columns, got {acc.shape} and {gyr.shape}")
+        raise ParameterError(f"acc and gyr must have 3 columns, got {acc.shape} and {gyr.shape}")
     if cal.accel is not None:
         acc = cal.accel.apply(acc)
     if cal.gyro is not None:
@@ -63,7 +64,7 @@ def apply(
 
 def _check_serial(cal: SensorCalibration, sensor_id: str) -> None:
     if cal.sensor_serial and sensor_id and cal.sensor_serial != sensor_id:
-        raise ValueError(f"calibration is for sensor {cal.sensor_serial!r}, samples are from {sensor_id!r}")
+        raise ParameterError(f"calibration is for sensor {cal.sensor_serial!r}, samples are from {sensor_id!r}")
 
 
 def apply_to_batch(calibration: SensorCalibration | Calibration | list[Calibration], batch: SampleBatch) -> SampleBatch:

@@ -6,7 +6,7 @@ frame. :func:`run_procedure` prints each instruction, waits for the user if aske
 the source record, and joins the steps into one :class:`~dmi_sensors.types.Trial` that
 the fitting functions (which find poses and still periods by themselves) then use.
 
-Sources: :class:`~dmi_sensors.calibration.simulated.SimulatedSource` (virtual sensor
+Sources: :class:`~dmi_sensors.sim.calibration.SimulatedSource` (virtual sensor
 with known errors, no hardware). A live source collects ``step.duration_s`` seconds of
 decoded samples from the streaming sensor, puts them on a uniform time grid and returns
 them; being asyncio, it implements :class:`AsyncStepSource` and is driven by
@@ -22,6 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import Trial
 
 __all__ = ["PROCEDURES", "AsyncStepSource", "Step", "StepSource", "arun_procedure", "procedure", "run_procedure"]
@@ -89,7 +90,7 @@ def procedure(kind: str, posture: str = "standing", movement: str = "lean") -> l
         if movement == "step":
             return [first, Step("step", "Ask the child to take one step forward and stop.", duration_s=5.0)]
         return [first, Step("lean", lean, duration_s=7.0)]
-    raise ValueError(f"unknown calibration kind {kind!r}; expected gyro, accel or alignment")
+    raise ParameterError(f"unknown calibration kind {kind!r}; expected gyro, accel or alignment")
 
 
 #: The default procedures, by kind (alignment: standing, forward bend).

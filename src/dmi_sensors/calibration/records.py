@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dmi_sensors import __version__
-from dmi_sensors.errors import DataFileError
+from dmi_sensors.errors import DataFileError, ParameterError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -66,7 +66,7 @@ def utc_now() -> str:
 def parse_utc(text: str) -> datetime:
     """Parse a ``created_utc`` string (see :func:`utc_now`) into an aware datetime."""
     if not isinstance(text, str) or not _UTC_RE.match(text):
-        raise ValueError(f"not an ISO-8601 UTC time ending in 'Z': {text!r}")
+        raise ParameterError(f"not an ISO-8601 UTC time ending in 'Z': {text!r}")
     return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
@@ -145,7 +145,7 @@ class AccelCalibration(_Common):
         object.__setattr__(self, "bias_mps2", _vec(self.bias_mps2))
         object.__setattr__(self, "matrix", _mat(self.matrix))
         if not np.all(np.isfinite(self.matrix)) or abs(np.linalg.det(self.matrix)) < 1e-6:
-            raise ValueError("accel matrix must be finite and invertible")
+            raise ParameterError("accel matrix must be finite and invertible")
 
     @property
     def sensitivity_matrix(self) -> np.ndarray:
@@ -257,7 +257,7 @@ class AlignmentCalibration(_Common):
     def __post_init__(self) -> None:
         r = _mat(self.rotation_sensor_to_body)
         if not np.allclose(r @ r.T, np.eye(3), atol=1e-6) or np.linalg.det(r) < 0:
-            raise ValueError("rotation_sensor_to_body must be a proper rotation (orthonormal, det=+1)")
+            raise ParameterError("rotation_sensor_to_body must be a proper rotation (orthonormal, det=+1)")
         object.__setattr__(self, "rotation_sensor_to_body", r)
 
     @property
@@ -469,7 +469,7 @@ def read_calibration(path: str | Path) -> Calibration:
 
 
 def _reject_constant(name: str) -> float:
-    raise ValueError(f"non-standard constant {name}")
+    raise ParameterError(f"non-standard constant {name}")
 
 
 def write_calibration(calibration: Calibration, path: str | Path) -> Path:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = [
     "StillParameters",
     "StillSegment",
@@ -137,7 +139,7 @@ def detect_still(
     acc = np.asarray(acc_mps2, dtype=np.float64)
     gyr = np.asarray(gyr_rps, dtype=np.float64)
     if acc.shape != gyr.shape or acc.ndim != 2 or acc.shape[1] != 3:
-        raise ValueError(f"acc and gyr must both be (n, 3); got {acc.shape} and {gyr.shape}")
+        raise ParameterError(f"acc and gyr must both be (n, 3); got {acc.shape} and {gyr.shape}")
     w = max(3, round(p.window_s * fs_hz))
     acc_std = moving_std(acc, w).max(axis=1)
     gyr_std = moving_std(gyr, w).max(axis=1)
@@ -242,7 +244,7 @@ def gyro_bias_from_still(
     total = sum(s.n for s in segs)
     if total / fs_hz < min_total_s:
         longest = max((s.duration_s for s in segs), default=0.0)
-        raise ValueError(
+        raise ParameterError(
             f"gyro bias: only {total / fs_hz:.2f} s of still data in {gyr.shape[0] / fs_hz:.1f} s "
             f"(longest still period {longest:.2f} s); need {min_total_s:g} s ({p.describe()}). "
             "Keep the sensor lying still on a table."

@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+from dmi_sensors.errors import ParameterError
+
 KINDS = ("gyro", "accel", "alignment")
 
 
@@ -68,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _method(args: argparse.Namespace) -> str:
     allowed = {"gyro": (None,), "accel": (None, "six_position", "ellipsoid"), "alignment": (None, "lean", "step")}
     if args.method not in allowed[args.kind]:
-        raise ValueError(f"--method {args.method} does not apply to {args.kind}")
+        raise ParameterError(f"--method {args.method} does not apply to {args.kind}")
     return args.method or {"gyro": "still_periods", "accel": "six_position", "alignment": "lean"}[args.kind]
 
 
@@ -81,7 +83,7 @@ def _steps(args: argparse.Namespace, method: str) -> list:
     steps = procedure(args.kind, posture=args.posture, movement=method if args.kind == "alignment" else "lean")
     if args.step_s is not None:
         if not args.step_s > 0:
-            raise ValueError(f"--step-s must be positive, got {args.step_s}")
+            raise ParameterError(f"--step-s must be positive, got {args.step_s}")
         settle = lambda s: min(s.settle_s, args.step_s / 4)  # noqa: E731
         steps = [dataclasses.replace(s, duration_s=args.step_s, settle_s=settle(s)) for s in steps]
     return steps
@@ -137,7 +139,7 @@ def _truth_check(cal, errors) -> list[str]:
     import numpy as np
     from scipy.spatial.transform import Rotation
 
-    from dmi_sensors.calibration.simulated import error_truth
+    from dmi_sensors.sim.calibration import error_truth
 
     truth = error_truth(errors)
     if cal.kind == "gyro":
@@ -165,13 +167,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from dmi_sensors.calibration import CalibrationSet, apply_to_trial, write_calibration
-    from dmi_sensors.trialcsv import read_trial_csv, write_trial_csv
+    from dmi_sensors.store.trial_csv import read_trial_csv, write_trial_csv
 
     method = _method(args)
     errors = None
     if args.simulate:
         from dmi_sensors.calibration.guided import run_procedure
-        from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
+        from dmi_sensors.sim.calibration import SimulatedSource, random_imu_errors
 
         serial = args.serial or "SIM-0001"
         errors = random_imu_errors(args.seed)
@@ -187,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         from dmi_sensors.commands.calibrate_live import record_live
 
         if args.attempts < 1:
-            raise ValueError(f"--attempts must be at least 1, got {args.attempts}")
+            raise ParameterError(f"--attempts must be at least 1, got {args.attempts}")
         steps = _steps(args, method)
         print(f"Calibrating {args.kind}; follow the steps:")
         from dmi_sensors.live import LiveCalibrationError
@@ -201,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"recording written to {write_trial_csv(trial, args.save_recording)}")
     else:
         if not args.serial:
-            raise ValueError("--serial is required with --input (the calibration is keyed by the sensor's serial)")
+            raise ParameterError("--serial is required with --input (the calibration is keyed by the sensor's serial)")
         serial = args.serial
         trial = read_trial_csv(args.input, sensor_id=serial)
         provenance = {"input": Path(args.input).name}

@@ -4,7 +4,7 @@
 ``--via-bluez``: the same code through bleak and the emulated BlueZ
 (:mod:`dmi_sensors.sim.bluez`), with one virtual sensor whose IMU has the known errors
 ``random_imu_errors(--seed)`` and which performs each step when it is announced
-(:mod:`dmi_sensors.live.emulated`). One ``asyncio.run`` here; everything below is asyncio.
+(:mod:`dmi_sensors.sim.bluez.guided`). One ``asyncio.run`` here; everything below is asyncio.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 #: Device factory of the emulator for ``--via-bluez``.
-EMULATED_FACTORY = "dmi_sensors.live.emulated:calibration_sensors"
+EMULATED_FACTORY = "dmi_sensors.sim.bluez.guided:calibration_sensors"
 
 
 async def wait_for_enter(prompt: str = "  press Enter when ready ") -> None:
@@ -104,8 +104,8 @@ def record_live(args: argparse.Namespace, steps: list) -> tuple[Any, str, dict[s
     with contextlib.ExitStack() as stack:
         emu = errors = None
         if args.via_bluez:
-            from dmi_sensors.calibration.simulated import random_imu_errors
             from dmi_sensors.sim.bluez import EmulatedBluez, fault_profile
+            from dmi_sensors.sim.calibration import random_imu_errors
 
             errors = random_imu_errors(args.seed)
             emu = EmulatedBluez(

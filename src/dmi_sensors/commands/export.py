@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from dmi_sensors.errors import ParameterError
+
 FORMATS = ("csv", "parquet", "bids")
 
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             files = export_session(store, args.session, args.out, args.format)
         except UnknownSessionError as exc:
-            raise ValueError(str(exc)) from None
+            raise ParameterError(str(exc)) from None
     print(f"session {args.session} -> {args.out} ({args.format}, {len(files)} files)")
     for f in files:
         print(f"  {f}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dmi_sensors.errors import ParameterError
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("subject", help="pseudonymous subject id")
@@ -19,14 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
-    from dmi_sensors.analysis.stored import latest_run
+    from dmi_sensors.analysis.stored_run import latest_run
     from dmi_sensors.report.progress import build_progress_report
     from dmi_sensors.store import SessionStore
 
     with SessionStore(args.db, create=False) as store:
         mine = [s for s in store.sessions() if s.subject_id == args.subject]
         if not mine:
-            raise ValueError(f"{store.path}: no session of subject {args.subject!r}")
+            raise ParameterError(f"{store.path}: no session of subject {args.subject!r}")
         if not args.no_analyse:
             for s in mine:
                 if latest_run(store, s.session_id) is None and s.packets:

@@ -20,6 +20,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dmi_sensors.errors import ParameterError
+
 
 def _sensor_arg(text: str) -> tuple[str, str]:
     address, _, placement = text.partition("=")
@@ -82,7 +84,9 @@ def _targets(args: argparse.Namespace, adverts: list) -> list[tuple[Any, str]]:
     if args.simulate_sensors:
         found = sorted(adverts, key=lambda a: a.address)[: args.simulate_sensors]
         if len(found) < args.simulate_sensors:
-            raise ValueError(f"only {len(found)} of {args.simulate_sensors} simulated sensors were found by the scan")
+            raise ParameterError(
+                f"only {len(found)} of {args.simulate_sensors} simulated sensors were found by the scan"
+            )
         placements = contract.PLACEMENTS
         return [(a, placements[i % len(placements)]) for i, a in enumerate(found)]
     by_address = {a.address.upper(): a for a in adverts}
@@ -139,7 +143,7 @@ def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
     try:
         from dmi_sensors.store import SessionStore
     except ImportError as exc:  # pragma: no cover - the store ships with the package
-        raise ValueError(f"the session store is not available ({exc}); use --no-store") from exc
+        raise ParameterError(f"the session store is not available ({exc}); use --no-store") from exc
     from types import SimpleNamespace
 
     # Unknown demographics stay unknown (None); nothing here identifies the child.
@@ -250,9 +254,9 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     if args.duration_s <= 0:
-        raise ValueError(f"--duration-s must be positive, got {args.duration_s}")
+        raise ParameterError(f"--duration-s must be positive, got {args.duration_s}")
     if args.simulate_sensors is not None and args.simulate_sensors < 1:
-        raise ValueError(f"--simulate-sensors must be at least 1, got {args.simulate_sensors}")
+        raise ParameterError(f"--simulate-sensors must be at least 1, got {args.simulate_sensors}")
     args.plan_obj = None
     args.calibration_set = None
     args.calibrations_linked = {}

@@ -32,7 +32,7 @@ def analysis_params(args: argparse.Namespace):
 
 def previous_exercises(store, session_id: int):
     """The primary sensor's exercise table of the subject's latest analysed session before this one."""
-    from dmi_sensors.analysis.stored import latest_run
+    from dmi_sensors.analysis.stored_run import latest_run
 
     info = store.session_info(session_id)
     earlier = [s for s in store.sessions() if s.subject_id == info.subject_id and s.start_utc < info.start_utc]
@@ -45,7 +45,7 @@ def previous_exercises(store, session_id: int):
 
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
-    from dmi_sensors.analysis.stored import latest_run
+    from dmi_sensors.analysis.stored_run import latest_run
     from dmi_sensors.report.session import build_session_report
     from dmi_sensors.store import SessionStore
 

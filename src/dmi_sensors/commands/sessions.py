@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from dmi_sensors.errors import ParameterError
+
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -54,7 +56,7 @@ def _run_import(store, args: argparse.Namespace) -> int:
         from dmi_sensors.session import Subject
 
         if not (args.subject_id and args.birth_year is not None and args.com_height_m is not None):
-            raise ValueError("a trial CSV needs --subject-id, --birth-year and --com-height-m")
+            raise ParameterError("a trial CSV needs --subject-id, --birth-year and --com-height-m")
         subject = Subject(args.subject_id, args.birth_year, args.com_height_m, args.diagnosis_category)
         kwargs = {"subject": subject, "sensor_id": args.sensor_id, "placement": args.placement}
     elif args.bids_subject or args.bids_session:
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             info = store.session_info(args.session)
         except UnknownSessionError as exc:
-            raise ValueError(str(exc)) from None
+            raise ParameterError(str(exc)) from None
         results = store.results(args.session)
         if args.json:
             d = info.to_dict()

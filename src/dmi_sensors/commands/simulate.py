@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from dmi_sensors import __version__
     from dmi_sensors.sim import ImuErrors, simulate
     from dmi_sensors.sim.scenarios import scenario_segments
-    from dmi_sensors.trialcsv import write_trial_csv
+    from dmi_sensors.store.trial_csv import write_trial_csv
 
     segments = scenario_segments(
         args.scenario,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from dmi_sensors.errors import EmulatorError
+
 __all__ = ["dmi_session_sensors", "record_via_bluez"]
 
 
@@ -26,13 +28,13 @@ def dmi_session_sensors(
 ) -> list:
     """Emulator device factory: the plan's virtual sensors as BLE peripherals.
 
-    ``sensors``: dicts of :class:`~dmi_sensors.demo.simulated.SimulatedSensor` fields;
-    default trunk and pelvis (:func:`~dmi_sensors.demo.simulated.default_sensors`).
+    ``sensors``: dicts of :class:`~dmi_sensors.sim.session.SimulatedSensor` fields;
+    default trunk and pelvis (:func:`~dmi_sensors.sim.session.default_sensors`).
     """
-    from dmi_sensors.demo.simulated import SimulatedSensor, default_sensors, simulate_session
     from dmi_sensors.session import Plan
     from dmi_sensors.sim import BodyParams
     from dmi_sensors.sim.bluez.sensor import SensorPeripheral, sensor_address
+    from dmi_sensors.sim.session import SimulatedSensor, default_sensors, simulate_session
 
     plan = Plan.from_toml(plan_toml)
     specs = [SimulatedSensor(**s) for s in sensors] if sensors else default_sensors(com_height_m)
@@ -43,13 +45,13 @@ def dmi_session_sensors(
 
 async def _record(store, subject, plan, sim, *, seed: int, start_utc: str, fs_hz: int, duration_s: float):
     from dmi_sensors.ble import StreamConfig, discover, record
-    from dmi_sensors.demo.simulated import press, tag_schedule, tagger_last_s
     from dmi_sensors.session import Tagger
+    from dmi_sensors.sim.session import press, tag_schedule, tagger_last_s
 
     wanted = set(sim.placements)
     adverts = [a for a in await discover(5.0) if a.sensor_id in wanted]
     if {a.sensor_id for a in adverts} != wanted:
-        raise RuntimeError(f"emulated sensors not found: {sorted(wanted - {a.sensor_id for a in adverts})}")
+        raise EmulatorError(f"emulated sensors not found: {sorted(wanted - {a.sensor_id for a in adverts})}")
     targets = [(a, sim.placements[a.sensor_id]) for a in sorted(adverts, key=lambda a: a.sensor_id)]
     session_id = store.create_session(subject, plan, dict(sim.placements), therapist_id="T-DEMO", start_utc=start_utc)
     schedule = tag_schedule(plan, sim.truth_events, seed=seed)
@@ -93,8 +95,8 @@ def record_via_bluez(store, subject, plan, *, seed: int, start_utc: str, body=No
     """
     import dataclasses
 
-    from dmi_sensors.demo.simulated import default_sensors, simulate_session
     from dmi_sensors.sim.bluez.harness import EmulatedBluez
+    from dmi_sensors.sim.session import default_sensors, simulate_session
 
     noise = getattr(body, "noise_scale", 1.0)
     # the same simulation in this process: truth events for the therapist's schedule, sensor ids

@@ -4,7 +4,7 @@
    standing exercises stop at the knees) and the *current* session (the package's example
    plan: support trunk -> hips -> knees -> ankles -> none), each recorded from two virtual
    sensors (trunk, pelvis) into a SQLite store as the recorder would
-   (:mod:`dmi_sensors.demo.simulated`, or through bleak and the emulated BlueZ with
+   (:mod:`dmi_sensors.sim.session`, or through bleak and the emulated BlueZ with
    ``via_bluez``), with the therapist's tags.
 2. Each session is analysed from its stored raw packets (:func:`dmi_sensors.analysis.analyse_session`).
 3. An HTML report per session and a progress report for the child.
@@ -63,7 +63,7 @@ def _record(store, subject, plan, *, seed, start_utc, body, via_bluez: bool):
         from dmi_sensors.demo.bluez import record_via_bluez
 
         return record_via_bluez(store, subject, plan, seed=seed, start_utc=start_utc, body=body)
-    from dmi_sensors.demo.simulated import record_simulated_session
+    from dmi_sensors.sim.session import record_simulated_session
 
     session_id, _ = record_simulated_session(store, subject, plan, seed=seed, start_utc=start_utc, body=body)
     return session_id
@@ -125,7 +125,7 @@ def run_demo(
         t = time.perf_counter()
         reports = []
         previous = None
-        from dmi_sensors.analysis.stored import latest_run
+        from dmi_sensors.analysis.stored_run import latest_run
 
         for sid in sessions:
             rep = build_session_report(store, sid, out, previous_exercises=previous)

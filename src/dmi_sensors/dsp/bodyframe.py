@@ -29,6 +29,7 @@ from dmi_sensors.dsp._bodyframe_kernels import (
     trapezoid_into,
 )
 from dmi_sensors.dsp.filters import SosFilter, _as_samples, butter_highpass, filtfilt
+from dmi_sensors.errors import ParameterError
 
 __all__ = [
     "BodyFrame",
@@ -47,14 +48,14 @@ def _quats(q: np.ndarray) -> np.ndarray:
     if arr.ndim == 1 and arr.shape == (4,):
         arr = arr.reshape(1, 4)
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"quaternions must have shape (n, 4) [w, x, y, z], got {arr.shape}")
+        raise ParameterError(f"quaternions must have shape (n, 4) [w, x, y, z], got {arr.shape}")
     return arr
 
 
 def _vec3(name: str, v: np.ndarray, n: int) -> np.ndarray:
     arr = np.ascontiguousarray(v, dtype=np.float64)
     if arr.shape != (n, 3):
-        raise ValueError(f"{name} must have shape ({n}, 3), got {arr.shape}")
+        raise ParameterError(f"{name} must have shape ({n}, 3), got {arr.shape}")
     return arr
 
 

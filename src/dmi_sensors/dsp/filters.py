@@ -20,6 +20,7 @@ import numpy as np
 
 from dmi_sensors.dsp._design import butter_design, steady_state_zi
 from dmi_sensors.dsp._sos_kernels import odd_extend, sos_filter_into, sos_filter_reverse_into
+from dmi_sensors.errors import ParameterError
 
 __all__ = [
     "SosFilter",
@@ -34,9 +35,9 @@ __all__ = [
 
 def _check_fs(cutoff_hz: float, fs_hz: float) -> None:
     if not fs_hz > 0:
-        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+        raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
     if not 0 < cutoff_hz < fs_hz / 2:
-        raise ValueError(f"cutoff {cutoff_hz} Hz must lie strictly between 0 and Nyquist ({fs_hz / 2} Hz)")
+        raise ParameterError(f"cutoff {cutoff_hz} Hz must lie strictly between 0 and Nyquist ({fs_hz / 2} Hz)")
 
 
 def butter_lowpass(cutoff_hz: float, fs_hz: float, order: int = 4) -> np.ndarray:
@@ -60,7 +61,7 @@ def butter_bandpass(low_hz: float, high_hz: float, fs_hz: float, order: int = 4)
     _check_fs(low_hz, fs_hz)
     _check_fs(high_hz, fs_hz)
     if not low_hz < high_hz:
-        raise ValueError(f"band-pass needs low_hz < high_hz, got {low_hz} >= {high_hz}")
+        raise ParameterError(f"band-pass needs low_hz < high_hz, got {low_hz} >= {high_hz}")
     return butter_design("bandpass", order, (low_hz, high_hz), fs_hz)[0]
 
 
@@ -70,9 +71,9 @@ _F64 = np.dtype(np.float64)
 def _validate_sos(sos: np.ndarray) -> np.ndarray:
     sos = np.ascontiguousarray(sos, dtype=np.float64)
     if sos.ndim != 2 or sos.shape[1] != 6 or sos.shape[0] < 1:
-        raise ValueError(f"sos must have shape (n_sections, 6), got {sos.shape}")
+        raise ParameterError(f"sos must have shape (n_sections, 6), got {sos.shape}")
     if not np.all(sos[:, 3] == 1.0):
-        raise ValueError("sos[:, 3] (a0 of every section) must be 1")
+        raise ParameterError("sos[:, 3] (a0 of every section) must be 1")
     return sos
 
 
@@ -82,9 +83,9 @@ def _as_samples(x: np.ndarray, n_channels: int | None = None) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
-        raise ValueError(f"expected an array of shape (n_samples, n_channels), got {arr.shape}")
+        raise ParameterError(f"expected an array of shape (n_samples, n_channels), got {arr.shape}")
     if n_channels is not None and arr.shape[1] != n_channels:
-        raise ValueError(f"expected {n_channels} channels, got an array of shape {arr.shape}")
+        raise ParameterError(f"expected {n_channels} channels, got an array of shape {arr.shape}")
     return arr
 
 
@@ -116,9 +117,9 @@ class SosFilter:
 
     def __init__(self, sos: np.ndarray, n_channels: int = 1, initial: Literal["zero", "steady"] = "zero") -> None:
         if initial not in ("zero", "steady"):
-            raise ValueError(f"initial must be 'zero' or 'steady', got {initial!r}")
+            raise ParameterError(f"initial must be 'zero' or 'steady', got {initial!r}")
         if n_channels < 1:
-            raise ValueError(f"n_channels must be >= 1, got {n_channels}")
+            raise ParameterError(f"n_channels must be >= 1, got {n_channels}")
         self.sos = _validate_sos(sos)
         self.n_channels = int(n_channels)
         self.initial = initial
@@ -151,7 +152,7 @@ class SosFilter:
         if out is None:
             out = np.empty_like(x)
         elif type(out) is not np.ndarray or out.shape != x.shape or out.dtype is not _F64:
-            raise ValueError(f"out must be a float64 array of shape {x.shape}")
+            raise ParameterError(f"out must be a float64 array of shape {x.shape}")
         if self._needs_init and x.shape[0] > 0:
             self.state[:] = self._zi_unit[:, :, None] * x[0][None, None, :]
             self._needs_init = False
@@ -180,7 +181,7 @@ def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None) -> np.nd
     arr = _as_samples(x_in)
     edge = sosfiltfilt_padlen(sos) if padlen is None else int(padlen)
     if arr.shape[0] <= edge:
-        raise ValueError(f"the input must be longer than padlen = {edge} samples, got {arr.shape[0]}")
+        raise ParameterError(f"the input must be longer than padlen = {edge} samples, got {arr.shape[0]}")
     zi_unit = np.ascontiguousarray(steady_state_zi(sos))
     ext = odd_extend(arr, edge) if edge > 0 else arr.copy()
     zi = zi_unit[:, :, None] * ext[0][None, None, :]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmi_sensors.dsp._orientation_kernels import acc_to_quaternion, madgwick_imu_into, mahony_imu_into
+from dmi_sensors.errors import ParameterError
 
 __all__ = ["GyroBiasEstimate", "Madgwick", "Mahony", "attitude_from_acc", "estimate_gyro_bias_still"]
 
@@ -35,7 +36,7 @@ def attitude_from_acc(acc_mps2: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(acc_mps2, dtype=np.float64).reshape(-1)
     if a.shape != (3,):
-        raise ValueError(f"acc_mps2 must have shape (3,), got {np.shape(acc_mps2)}")
+        raise ParameterError(f"acc_mps2 must have shape (3,), got {np.shape(acc_mps2)}")
     q = np.zeros(4)
     acc_to_quaternion(float(a[0]), float(a[1]), float(a[2]), q)
     return q
@@ -46,7 +47,7 @@ def _check_q0(q0: np.ndarray | None) -> np.ndarray:
         return _EMPTY
     q = np.array(q0, dtype=np.float64).reshape(-1)
     if q.shape != (4,) or not np.all(np.isfinite(q)) or np.linalg.norm(q) == 0.0:
-        raise ValueError(f"q0 must be a finite non-zero quaternion [w, x, y, z], got {q0!r}")
+        raise ParameterError(f"q0 must be a finite non-zero quaternion [w, x, y, z], got {q0!r}")
     return q
 
 
@@ -55,7 +56,7 @@ def _as_vec3(name: str, a: np.ndarray) -> np.ndarray:
         return a
     arr = np.ascontiguousarray(a, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (n_samples, 3), got {arr.shape}")
+        raise ParameterError(f"{name} must have shape (n_samples, 3), got {arr.shape}")
     return arr
 
 
@@ -64,11 +65,11 @@ def _prepare(gyr: np.ndarray, acc: np.ndarray, out: np.ndarray | None) -> tuple[
     acc = _as_vec3("acc_mps2", acc)
     n = gyr.shape[0]
     if acc.shape[0] != n:
-        raise ValueError(f"gyr_rps and acc_mps2 must have the same length, got {n} and {acc.shape[0]}")
+        raise ParameterError(f"gyr_rps and acc_mps2 must have the same length, got {n} and {acc.shape[0]}")
     if out is None:
         out = np.empty((n, 4))
     elif out.shape != (n, 4) or out.dtype != np.float64:
-        raise ValueError(f"out must be float64 of shape ({n}, 4), got {out.dtype} {out.shape}")
+        raise ParameterError(f"out must be float64 of shape ({n}, 4), got {out.dtype} {out.shape}")
     return gyr, acc, out
 
 
@@ -93,9 +94,9 @@ class Madgwick:
 
     def __init__(self, fs_hz: float, gain: float = 0.033, q0: np.ndarray | None = None) -> None:
         if not fs_hz > 0:
-            raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+            raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
         if not gain >= 0:
-            raise ValueError(f"gain must be >= 0, got {gain}")
+            raise ParameterError(f"gain must be >= 0, got {gain}")
         self.fs_hz = float(fs_hz)
         self.gain = float(gain)
         self.dt_s = 1.0 / self.fs_hz
@@ -148,9 +149,9 @@ class Mahony:
         b0_rps: np.ndarray | None = None,
     ) -> None:
         if not fs_hz > 0:
-            raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+            raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
         if not (k_p >= 0 and k_i >= 0):
-            raise ValueError(f"gains must be >= 0, got k_p={k_p}, k_i={k_i}")
+            raise ParameterError(f"gains must be >= 0, got k_p={k_p}, k_i={k_i}")
         self.fs_hz = float(fs_hz)
         self.k_p = float(k_p)
         self.k_i = float(k_i)
@@ -225,7 +226,7 @@ def estimate_gyro_bias_still(
     acc = _as_vec3("acc_mps2", acc_mps2)
     n = gyr.shape[0]
     if acc.shape[0] != n:
-        raise ValueError("gyr_rps and acc_mps2 must have the same length")
+        raise ParameterError("gyr_rps and acc_mps2 must have the same length")
     w = max(2, round(window_s * fs_hz))
     still = np.zeros(n, dtype=bool)
     n_blocks = n // w

@@ -28,6 +28,7 @@ from dmi_sensors.dsp._design import steady_state_zi
 from dmi_sensors.dsp.filters import _validate_sos, butter_lowpass
 from dmi_sensors.dsp.orientation import _as_vec3, _check_q0
 from dmi_sensors.dsp.segments import gap_segments
+from dmi_sensors.errors import ParameterError
 
 __all__ = ["ChainOutput", "ImuChain", "apply_affine"]
 
@@ -97,9 +98,9 @@ class ImuChain:
         gravity_mps2: float = STANDARD_GRAVITY_MPS2,
     ) -> None:
         if not fs_hz > 0:
-            raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+            raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
         if filter_initial not in ("zero", "steady"):
-            raise ValueError(f"filter_initial must be 'zero' or 'steady', got {filter_initial!r}")
+            raise ParameterError(f"filter_initial must be 'zero' or 'steady', got {filter_initial!r}")
         self.fs_hz = float(fs_hz)
         self.lowpass_hz = lowpass_hz
         self.order = int(order)
@@ -175,7 +176,7 @@ class ImuChain:
         gyr = _as_vec3("gyr_rps", gyr_rps)
         n = acc.shape[0]
         if gyr.shape[0] != n:
-            raise ValueError(f"acc_mps2 and gyr_rps must have the same length, got {n} and {gyr.shape[0]}")
+            raise ParameterError(f"acc_mps2 and gyr_rps must have the same length, got {n} and {gyr.shape[0]}")
         cal = np.empty((n, 6))
         q = np.empty((n, 4))
         tilt = np.empty((n, 2))
@@ -186,7 +187,7 @@ class ImuChain:
         else:
             gaps = np.asarray(gap_before, dtype=bool)
             if gaps.shape != (n,):
-                raise ValueError(f"gap_before must have shape ({n},), got {gaps.shape}")
+                raise ParameterError(f"gap_before must have shape ({n},), got {gaps.shape}")
             segments = gap_segments(gaps)
         for s in segments:
             if s.stop > s.start and gaps[s.start]:

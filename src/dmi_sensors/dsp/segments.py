@@ -25,6 +25,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["Resettable", "gap_segments", "map_segments", "process_with_resets", "segments_from_mask"]
 
 
@@ -78,7 +80,7 @@ def process_with_resets(stage: Resettable, *arrays: np.ndarray, gap_before: np.n
     n = gap.shape[0]
     for a in arrays:
         if len(a) != n:
-            raise ValueError(f"every array needs {n} rows (as gap_before), got {len(a)}")
+            raise ParameterError(f"every array needs {n} rows (as gap_before), got {len(a)}")
     outs = []
     for s in gap_segments(gap):
         if gap[s.start]:

@@ -5,8 +5,8 @@ the other); ``dmi-sensors calibrate KIND --sensor ADDRESS`` and ``--via-bluez`` 
 
 * :class:`LiveSource` — an :class:`~dmi_sensors.calibration.guided.AsyncStepSource` over a
   :class:`~dmi_sensors.ble.SensorLink` (drift-corrected, uniform, never across lost samples);
-* :mod:`dmi_sensors.live.emulated` — a virtual sensor for the emulated BlueZ that performs
-  the steps on command (hardware-free tests and ``--via-bluez``; imported on demand).
+The virtual sensor that performs the steps on command in the emulated BlueZ (hardware-free
+tests and ``--via-bluez``) is :mod:`dmi_sensors.sim.bluez.guided`.
 """
 
 from dmi_sensors.live.source import IncompleteStepError, LiveCalibrationError, LiveSource, monotonic_link

@@ -34,13 +34,14 @@ import numpy as np
 
 from dmi_sensors.ble import SensorLink
 from dmi_sensors.calibration.guided import Step
+from dmi_sensors.errors import DeviceError, ParameterError
 from dmi_sensors.timing import fit_clock, resample_uniform
 from dmi_sensors.types import SampleBatch
 
 __all__ = ["IncompleteStepError", "LiveCalibrationError", "LiveSource"]
 
 
-class LiveCalibrationError(RuntimeError):
+class LiveCalibrationError(DeviceError):
     """The live sensor could not deliver a complete step (not found, link lost, samples lost)."""
 
 
@@ -80,7 +81,7 @@ class LiveSource:
         say: Callable[[str], None] = print,
     ) -> None:
         if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+            raise ParameterError(f"max_attempts must be at least 1, got {max_attempts}")
         self.link = link
         self.connect_timeout_s = float(connect_timeout_s)
         self.max_attempts = int(max_attempts)

@@ -10,12 +10,10 @@ with its unit, formula, reference and provenance (``docs/metrics.md``).
   ``jerk_isway_m2_s5`` and the distinct ``jerk_mm2012_mps3``.
 * :func:`time_to_stabilise` — four TTS families with explicit "no stable state".
 * :func:`window_metrics`, :func:`sliding_windows`, :func:`segments_from_events` — windows.
-* :func:`com_excursion`, :func:`analyze_trial` — from a :class:`~dmi_sensors.types.Trial`.
 
 Frames: AP = x forward (+ anterior), ML = y left (+ left), as in ``docs/data-contract.md``.
 """
 
-from dmi_sensors.metrics.analysis import AnalysisParams, AnalysisResult, analyze_trial, com_excursion
 from dmi_sensors.metrics.com import ComExcursion
 from dmi_sensors.metrics.isway import isway_measures
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, ellipse, ellipse_k, prieto_measures
@@ -34,15 +32,11 @@ __all__ = [
     "ELLIPSE_METHODS",
     "REGISTRY",
     "TTS_METHODS",
-    "AnalysisParams",
-    "AnalysisResult",
     "ComExcursion",
     "MetricSpec",
     "SpectralParams",
     "TtsParams",
     "TtsResult",
-    "analyze_trial",
-    "com_excursion",
     "detect_events",
     "ellipse",
     "ellipse_k",

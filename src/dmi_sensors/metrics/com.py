@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["COM_METHODS", "ComExcursion", "com_from_linear_acc", "com_from_tilt"]
 
 COM_METHODS = ("pendulum", "strapdown")
@@ -45,7 +47,7 @@ class ComExcursion:
 
 def _positive(name: str, value: float | None) -> float:
     if value is None or not (float(value) > 0):
-        raise ValueError(f"{name} must be a positive number of metres, got {value!r}")
+        raise ParameterError(f"{name} must be a positive number of metres, got {value!r}")
     return float(value)
 
 
@@ -59,7 +61,7 @@ def com_from_tilt(tilt_ap_rad: np.ndarray, tilt_ml_rad: np.ndarray, com_height_m
     sa = np.sin(np.asarray(tilt_ap_rad, dtype=np.float64))
     sm = np.sin(np.asarray(tilt_ml_rad, dtype=np.float64))
     if sa.shape != sm.shape or sa.ndim != 1:
-        raise ValueError(f"tilt arrays must be 1-D of equal length, got {sa.shape} and {sm.shape}")
+        raise ParameterError(f"tilt arrays must be 1-D of equal length, got {sa.shape} and {sm.shape}")
     return ComExcursion(
         1000.0 * h * (sa - sa.mean()),
         1000.0 * h * (sm - sm.mean()),

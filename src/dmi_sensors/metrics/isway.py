@@ -1,7 +1,7 @@
 """ISway measures (Mancini et al. 2012) of horizontal trunk acceleration.
 
 Input: AP (+ forward) and ML (+ left) horizontal acceleration in m/s² on a uniform grid,
-already filtered (Mancini: zero-lag low-pass ~3.5 Hz [R]; :func:`analyze_trial` records
+already filtered (Mancini: zero-lag low-pass ~3.5 Hz [R]; :func:`analyse_trial` records
 what it used). Each signal (or window) is de-meaned here. T = N/fs.
 
 Two different "jerks" exist and get different names:

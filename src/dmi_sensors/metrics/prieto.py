@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics import _kernels as K
 from dmi_sensors.metrics.spectral import DEFAULT_SPECTRAL, SpectralParams, spectral_measures
 
@@ -55,7 +56,7 @@ def ellipse_k(n: np.ndarray | int, method: str = "prediction_F") -> np.ndarray:
         return np.full_like(n, 5.991464547107979)  # scipy.stats.chi2.ppf(0.95, 2)
     if method == "prieto":
         return 2.0 * _f95_array(n)
-    raise ValueError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {method!r}")
+    raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {method!r}")
 
 
 def ellipse(var_ap, var_ml, cov, n, method: str = "prediction_F") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,13 +144,13 @@ def _check(ap: np.ndarray, ml: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np
     ap = np.ascontiguousarray(ap, dtype=np.float64)
     ml = np.ascontiguousarray(ml, dtype=np.float64)
     if ap.ndim != 1 or ap.shape != ml.shape:
-        raise ValueError(f"AP and ML must be 1-D arrays of equal length, got {ap.shape} and {ml.shape}")
+        raise ParameterError(f"AP and ML must be 1-D arrays of equal length, got {ap.shape} and {ml.shape}")
     if ap.shape[0] < 3:
-        raise ValueError(f"need at least 3 samples, got {ap.shape[0]}")
+        raise ParameterError(f"need at least 3 samples, got {ap.shape[0]}")
     if not (fs_hz > 0):
-        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+        raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
     if not (np.isfinite(ap).all() and np.isfinite(ml).all()):
-        raise ValueError("AP and ML must be finite (resample or cut gaps first)")
+        raise ParameterError("AP and ML must be finite (resample or cut gaps first)")
     return ap, ml
 
 
@@ -180,7 +181,7 @@ def prieto_measures(
         Registered metric names (``com_*``, ``duration_s``, ``n_samples``) -> float.
     """
     if ellipse_method not in ELLIPSE_METHODS:
-        raise ValueError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {ellipse_method!r}")
+        raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {ellipse_method!r}")
     ap, ml = _check(ap_mm, ml_mm, fs_hz)
     n = ap.shape[0]
     stats = K.planar_window_stats(ap, ml, np.array([0]), np.array([n]), np.empty((1, K.N_STATS)))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dmi_sensors.errors import NotFoundError, ParameterError
+
 __all__ = ["REGISTRY", "MetricSpec", "markdown_table", "spec"]
 
 
@@ -61,7 +63,7 @@ REGISTRY: dict[str, MetricSpec] = {}
 
 def _add(spec_: MetricSpec) -> None:
     if spec_.name in REGISTRY:
-        raise ValueError(f"metric {spec_.name!r} registered twice")
+        raise ParameterError(f"metric {spec_.name!r} registered twice")
     REGISTRY[spec_.name] = spec_
 
 
@@ -70,7 +72,7 @@ def spec(name: str) -> MetricSpec:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"no metric named {name!r} in dmi_sensors.metrics.REGISTRY") from None
+        raise NotFoundError(f"no metric named {name!r} in dmi_sensors.metrics.REGISTRY") from None
 
 
 # --- references ----------------------------------------------------------------------
@@ -553,6 +555,6 @@ def update_doc(text: str) -> str:
     """``text`` with the part between :data:`DOC_BEGIN` and :data:`DOC_END` regenerated."""
     head, sep, rest = text.partition(DOC_BEGIN)
     if not sep or DOC_END not in rest:
-        raise ValueError("document has no registry-table markers")
+        raise ParameterError("document has no registry-table markers")
     _, _, tail = rest.partition(DOC_END)
     return f"{head}{DOC_BEGIN}\n\n{markdown_table()}\n{DOC_END}{tail}"

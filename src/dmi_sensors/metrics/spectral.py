@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["DEFAULT_SPECTRAL", "PSD_METHODS", "SpectralParams", "psd", "spectral_measures", "welch"]
 
 PSD_METHODS = ("welch", "periodogram")
@@ -47,10 +49,10 @@ class SpectralParams:
 
     def __post_init__(self) -> None:
         if self.psd_method not in PSD_METHODS:
-            raise ValueError(f"psd_method must be one of {PSD_METHODS}, got {self.psd_method!r}")
+            raise ParameterError(f"psd_method must be one of {PSD_METHODS}, got {self.psd_method!r}")
         lo, hi = self.band_hz
         if not (0 <= lo < hi):
-            raise ValueError(f"band_hz must satisfy 0 <= low < high, got {self.band_hz}")
+            raise ParameterError(f"band_hz must satisfy 0 <= low < high, got {self.band_hz}")
 
     def to_dict(self) -> dict:
         d = asdict(self)

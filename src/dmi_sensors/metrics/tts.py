@@ -52,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics._kernels import moving_rms_centred, moving_rms_trailing
 
 __all__ = ["TTS_METHODS", "TtsParams", "TtsResult", "detect_events", "instability_signal", "time_to_stabilise"]
@@ -74,11 +75,11 @@ class TtsParams:
 
     def __post_init__(self) -> None:
         if self.profile not in ("moving_rms", "magnitude"):
-            raise ValueError(f"profile must be 'moving_rms' or 'magnitude', got {self.profile!r}")
+            raise ParameterError(f"profile must be 'moving_rms' or 'magnitude', got {self.profile!r}")
         if self.rms_alignment not in ("trailing", "centred"):
-            raise ValueError(f"rms_alignment must be 'trailing' or 'centred', got {self.rms_alignment!r}")
+            raise ParameterError(f"rms_alignment must be 'trailing' or 'centred', got {self.rms_alignment!r}")
         if self.rms_window_s <= 0 or self.threshold_factor <= 0 or self.baseline_s <= 0 or self.band_sd <= 0:
-            raise ValueError("rms_window_s, threshold_factor, baseline_s and band_sd must be positive")
+            raise ParameterError("rms_window_s, threshold_factor, baseline_s and band_sd must be positive")
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None) -> np.ndarray
     from scipy import signal
 
     if not (0 < cutoff_hz < fs_hz / 2):
-        raise ValueError(f"lowpass_hz must be in (0, fs/2 = {fs_hz / 2}), got {cutoff_hz}")
+        raise ParameterError(f"lowpass_hz must be in (0, fs/2 = {fs_hz / 2}), got {cutoff_hz}")
     sos = signal.butter(4, cutoff_hz, btype="low", fs=fs_hz, output="sos")
     if x.shape[0] <= 3 * (2 * sos.shape[0] + 1):
         return x
@@ -131,7 +132,7 @@ def instability_signal(acc: np.ndarray, fs_hz: float, lowpass_hz: float | None =
         return np.hypot(f[:, 0], f[:, 1])
     if a.ndim == 1:
         return np.abs(_lowpass(a, fs_hz, lowpass_hz))
-    raise ValueError(f"acc must have shape (n,) or (n, 2), got {a.shape}")
+    raise ParameterError(f"acc must have shape (n,) or (n, 2), got {a.shape}")
 
 
 def _exp_model(t, y_inf, y0, tau):
@@ -176,13 +177,13 @@ def time_to_stabilise(
         signal once per event and method).
     """
     if method not in TTS_METHODS:
-        raise ValueError(f"method must be one of {TTS_METHODS}, got {method!r}")
+        raise ParameterError(f"method must be one of {TTS_METHODS}, got {method!r}")
     if y is None:
         y = instability_signal(acc, fs_hz, params.lowpass_hz)
     n = y.shape[0]
     onset = event_end_s if event_onset_s is None else event_onset_s
     if onset > event_end_s:
-        raise ValueError(f"event onset {onset} s is after its end {event_end_s} s")
+        raise ParameterError(f"event onset {onset} s is after its end {event_end_s} s")
     t_stop = t0_s + n / fs_hz if stop_s is None else min(stop_s, t0_s + n / fs_hz)
     i_end = max(0, math.ceil((event_end_s - t0_s) * fs_hz - 1e-9))
     i_stop = min(n, math.ceil((t_stop - t0_s) * fs_hz - 1e-9))

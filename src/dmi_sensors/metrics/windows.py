@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics import _kernels as K
 from dmi_sensors.metrics.isway import isway_from_stats
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_from_stats
@@ -49,11 +50,11 @@ def sliding_windows(
     than a window is not analysed.
     """
     if window_s <= 0:
-        raise ValueError(f"window_s must be positive, got {window_s}")
+        raise ParameterError(f"window_s must be positive, got {window_s}")
     width = round(window_s * fs_hz)
     step = width if step_s is None else round(step_s * fs_hz)
     if width < 3 or step < 1:
-        raise ValueError(f"window_s={window_s} and step_s={step_s} give {width} samples/{step} step at {fs_hz} Hz")
+        raise ParameterError(f"window_s={window_s} and step_s={step_s} give {width} samples/{step} step at {fs_hz} Hz")
     starts = np.arange(0, max(n_samples - width + 1, 0), step, dtype=np.int64)
     return starts, starts + width
 
@@ -68,7 +69,7 @@ def validate_events(events, source: str = "events table"):
 
     missing = [c for c in contract.EVENT_COLUMNS if c not in events.columns]
     if missing:
-        raise ValueError(f"{source}: expected columns {', '.join(contract.EVENT_COLUMNS)}; missing {missing}")
+        raise ParameterError(f"{source}: expected columns {', '.join(contract.EVENT_COLUMNS)}; missing {missing}")
     ev = events.copy()
     for col in ("onset_s", "duration_s"):
         values = pd.to_numeric(ev[col], errors="coerce")
@@ -76,7 +77,7 @@ def validate_events(events, source: str = "events table"):
         if bad.any():
             i = int(np.argmax(bad))
             found = ev[col].iloc[i]
-            raise ValueError(f"{source}: row {i + 1}, column {col!r}: expected a number >= 0, found {found!r}")
+            raise ParameterError(f"{source}: row {i + 1}, column {col!r}: expected a number >= 0, found {found!r}")
         ev[col] = values.astype(float)
     for col in contract.EVENT_OPTIONAL_COLUMNS:
         if col not in ev.columns:
@@ -226,7 +227,7 @@ def window_metrics(
     windows are index ranges into them. Includes ``duration_s`` and ``n_samples``.
     """
     if ellipse_method not in ELLIPSE_METHODS:
-        raise ValueError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {ellipse_method!r}")
+        raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {ellipse_method!r}")
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     stops = np.ascontiguousarray(stops, dtype=np.int64)
     n_win = starts.shape[0]

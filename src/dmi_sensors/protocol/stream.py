@@ -35,6 +35,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.protocol.commands import Response
 from dmi_sensors.protocol.constants import (
     ACC_RANGES_G,
@@ -164,7 +165,7 @@ class StreamDecoder:
             return SampleBatch.empty(self.sensor_id, fs_out)
         if set(map(_SENSOR_ID, packets)) != {self.sensor_id}:
             others = sorted(set(map(_SENSOR_ID, packets)) - {self.sensor_id})
-            raise ValueError(f"StreamDecoder for sensor {self.sensor_id!r} was fed packets of {others}")
+            raise ParameterError(f"StreamDecoder for sensor {self.sensor_id!r} was fed packets of {others}")
         datas = list(map(_DATA, packets))
         host = np.fromiter(map(_HOST_TIME, packets), dtype=np.float64, count=m)
         lengths = np.fromiter(map(len, datas), dtype=np.int64, count=m)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.report.style import (
     FIG_WIDTH_IN,
     LINESTYLES,
@@ -123,7 +124,7 @@ def timeline_figure(
     """
     t = np.asarray(time_s, dtype=np.float64)
     if not panels:
-        raise ValueError("timeline_figure needs at least one panel")
+        raise ParameterError("timeline_figure needs at least one panel")
     with report_style():
         fig, axes = new_figure(1.0 + 1.6 * len(panels), nrows=len(panels), ncols=1, sharex=True, squeeze=False)
         axes = axes[:, 0]
@@ -133,11 +134,11 @@ def timeline_figure(
         for ax, (label, traces) in zip(axes, panels.items(), strict=True):
             units = {unit_of(name) for name in traces}
             if len(units) != 1:
-                raise ValueError(f"panel {label!r} mixes units {sorted(units)}")
+                raise ParameterError(f"panel {label!r} mixes units {sorted(units)}")
             for i, (name, values) in enumerate(traces.items()):
                 v = np.asarray(values, dtype=np.float64)
                 if v.shape != t.shape:
-                    raise ValueError(f"trace {name!r} has shape {v.shape}, time_s has {t.shape}")
+                    raise ParameterError(f"trace {name!r} has shape {v.shape}, time_s has {t.shape}")
                 td, vd = minmax_decimate(t, v, max_points)
                 ax.plot(td, vd, color=PALETTE[i % len(PALETTE)], linestyle="-", lw=0.9, label=_trace_label(name))
             ax.set_ylabel(unit_label(label, units.pop()))
@@ -237,7 +238,7 @@ def ellipse_geometry(ap_mm: np.ndarray, ml_mm: np.ndarray, method: str = "predic
     ap, ml = ap[ok], ml[ok]
     n = int(ap.shape[0])
     if n < 3:
-        raise ValueError(f"an ellipse needs at least 3 finite samples, got {n}")
+        raise ParameterError(f"an ellipse needs at least 3 finite samples, got {n}")
     mu_ap, mu_ml = float(ap.mean()), float(ml.mean())
     dap, dml = ap - mu_ap, ml - mu_ml
     var_ap, var_ml, cov = float(np.mean(dap * dap)), float(np.mean(dml * dml)), float(np.mean(dap * dml))
@@ -288,7 +289,7 @@ def stabilogram_figure(
     The ellipses are attached as ``fig.ellipses`` (one list per panel) for inspection.
     """
     if not panels:
-        raise ValueError("stabilogram_figure needs at least one panel")
+        raise ParameterError("stabilogram_figure needs at least one panel")
     ncols = max(1, min(ncols, len(panels)))
     nrows = math.ceil(len(panels) / ncols)
     width = FIG_WIDTH_IN
@@ -374,7 +375,7 @@ def progress_figure(
     import pandas as pd
 
     if table is None or len(table) == 0:
-        raise ValueError("progress_figure needs at least one row")
+        raise ParameterError("progress_figure needs at least one row")
     df = table.copy()
     dates = pd.api.types.is_datetime64_any_dtype(df[x])
     n_panels = len(metrics) + 1

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["CSS", "Column", "HtmlReport", "format_number", "slug"]
 
 CSS = """
@@ -167,9 +169,9 @@ class HtmlReport:
     def figure(self, png: bytes, filename: str, alt: str, caption: str = "") -> HtmlReport:
         """Embed a PNG (base64) and remember it to be written as ``filename``."""
         if not png.startswith(b"\x89PNG\r\n\x1a\n"):
-            raise ValueError(f"figure {filename!r} is not a PNG")
+            raise ParameterError(f"figure {filename!r} is not a PNG")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+\.png", filename):
-            raise ValueError(f"figure file name {filename!r} must be [A-Za-z0-9_.-]+.png")
+            raise ParameterError(f"figure file name {filename!r} must be [A-Za-z0-9_.-]+.png")
         self.figures.append(_Figure(filename, png, alt, caption))
         data = base64.b64encode(png).decode("ascii")
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""

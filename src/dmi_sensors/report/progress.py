@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.report.html import Column, HtmlReport, format_number
 from dmi_sensors.report.session import UPRIGHT_POSTURES
 
@@ -91,7 +92,7 @@ def progress_table(store, subject_id: str):
     """
     import pandas as pd
 
-    from dmi_sensors.analysis.stored import latest_run
+    from dmi_sensors.analysis.stored_run import latest_run
 
     frames = []
     for info in store.sessions():
@@ -215,7 +216,7 @@ def build_progress_report(store, subject_id: str, out_dir: str | Path, *, stem: 
 
     table = progress_table(store, subject_id)
     if len(table) == 0:
-        raise ValueError(f"subject {subject_id!r} has no analysed session in {store.path}")
+        raise ParameterError(f"subject {subject_id!r} has no analysed session in {store.path}")
     trends = trend_table(table)
     supports = support_table(table)
     stem = stem or f"progress-{subject_id}"

@@ -13,7 +13,7 @@ Sections (``<section id=...>``):
 
 Every number in a table is the stored result itself (``data-value`` holds it exactly; the
 cell text is rounded for reading). Figures are recomputed from the raw packets with the
-run's stored parameters (:mod:`dmi_sensors.analysis.stored`).
+run's stored parameters (:mod:`dmi_sensors.analysis.stored_run`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.report.html import Column, HtmlReport, format_number
 
 __all__ = [
@@ -205,7 +206,7 @@ def parents_summary(
 
 
 def _timeline(signals, pieces, events, primary_id: str):
-    from dmi_sensors.analysis.stored import concat_pieces
+    from dmi_sensors.analysis.stored_run import concat_pieces
     from dmi_sensors.report.figures import timeline_figure
 
     t = signals.time_s
@@ -230,7 +231,7 @@ def _timeline(signals, pieces, events, primary_id: str):
 
 
 def _stabilograms(pieces, exercises, repetitions, names, ellipse_method: str):
-    from dmi_sensors.analysis.stored import hold_slices
+    from dmi_sensors.analysis.stored_run import hold_slices
     from dmi_sensors.report.figures import StabilogramPanel, stabilogram_figure
 
     panels = []
@@ -288,13 +289,15 @@ def build_session_report(
     """
     import pandas as pd
 
-    from dmi_sensors.analysis.stored import latest_run, load_sensor_signals, metric_params_from_dict, sway_pieces
+    from dmi_sensors.analysis.stored_run import latest_run, load_sensor_signals, metric_params_from_dict, sway_pieces
     from dmi_sensors.report.style import figure_png
 
     info = store.session_info(session_id)
     run = latest_run(store, session_id)
     if run is None:
-        raise ValueError(f"session {session_id} has no stored analysis; run `dmi-sensors analyse {session_id}` first")
+        raise ParameterError(
+            f"session {session_id} has no stored analysis; run `dmi-sensors analyse {session_id}` first"
+        )
     plan = info.plan()
     names = _exercise_names(plan)
     primary = run.primary_sensor_id

@@ -20,6 +20,8 @@ import io
 from collections.abc import Iterator
 from typing import Final
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = [
     "DPI",
     "FIG_WIDTH_IN",
@@ -114,7 +116,7 @@ def unit_of(name: str) -> str:
     for suffix, unit in UNIT_SUFFIXES:
         if name.endswith(suffix):
             return unit
-    raise ValueError(f"{name!r} carries no unit suffix (expected one of {[s for s, _ in UNIT_SUFFIXES]})")
+    raise ParameterError(f"{name!r} carries no unit suffix (expected one of {[s for s, _ in UNIT_SUFFIXES]})")
 
 
 def unit_label(text: str, name_or_unit: str) -> str:
@@ -124,7 +126,7 @@ def unit_label(text: str, name_or_unit: str) -> str:
     except ValueError:
         unit = name_or_unit
     if not unit:
-        raise ValueError(f"axis {text!r} needs a unit")
+        raise ParameterError(f"axis {text!r} needs a unit")
     return f"{text} [{unit}]"
 
 
@@ -165,7 +167,7 @@ def check_units(fig) -> None:
                 # shared x axes only label the bottom axis: accept an unlabelled shared x
                 if which == "x" and not label and _shares_labelled_x(fig, ax):
                     continue
-                raise ValueError(f"axis {ax.get_title()!r}: {which} label {label!r} has no [unit]")
+                raise ParameterError(f"axis {ax.get_title()!r}: {which} label {label!r} has no [unit]")
 
 
 def _shares_labelled_x(fig, ax) -> bool:

@@ -1,8 +1,8 @@
 """DMI sessions: subjects, exercise plans, tagging, posture and repetition detection, windows.
 
 The model (``Subject``, ``Exercise``, ``Plan``, ``CATALOGUE``) and the ``Tagger`` import only
-the standard library; the signal-based parts (posture and repetition detection, windows,
-``plan_to_segments``) load numpy/pandas/scipy when first used. See ``docs/sessions.md``.
+the standard library; the signal-based parts (posture and repetition detection, windows)
+load numpy/pandas/scipy when first used. See ``docs/sessions.md``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ _LAZY = {
     "RepetitionParams": "dmi_sensors.session.repetitions",
     "make_windows": "dmi_sensors.session.windows",
     "tag_windows": "dmi_sensors.session.windows",
-    "plan_to_segments": "dmi_sensors.session.simplan",
 }
 
 __all__ = [

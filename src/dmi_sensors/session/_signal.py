@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["bandpass", "check_inputs", "label_runs", "lowpass", "merge_short_runs", "moving_rms", "runs"]
 
 
@@ -17,9 +19,9 @@ def check_inputs(time_s: np.ndarray, fs_hz: float, **arrays: np.ndarray | None) 
     """Validate a uniformly sampled recording; returns float arrays."""
     t = np.asarray(time_s, dtype=np.float64)
     if t.ndim != 1:
-        raise ValueError(f"time_s must be 1-D, got shape {t.shape}")
+        raise ParameterError(f"time_s must be 1-D, got shape {t.shape}")
     if not (np.isfinite(fs_hz) and fs_hz > 0):
-        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+        raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
     out = {}
     for name, arr in arrays.items():
         if arr is None:
@@ -27,9 +29,9 @@ def check_inputs(time_s: np.ndarray, fs_hz: float, **arrays: np.ndarray | None) 
             continue
         a = np.asarray(arr, dtype=np.float64)
         if a.shape != (t.shape[0], 3):
-            raise ValueError(f"{name} must have shape ({t.shape[0]}, 3), got {a.shape}")
+            raise ParameterError(f"{name} must have shape ({t.shape[0]}, 3), got {a.shape}")
         if not np.isfinite(a).all():
-            raise ValueError(f"{name} contains NaN or infinite values (resample gaps first)")
+            raise ParameterError(f"{name} contains NaN or infinite values (resample gaps first)")
         out[name] = a
     return t, out
 

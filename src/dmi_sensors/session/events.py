@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.session import vocab
 
 __all__ = ["ALL_EVENT_COLUMNS", "EventRecord", "empty_events", "events_frame", "normalise_events"]
@@ -59,11 +60,11 @@ class EventRecord:
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.onset_s):
-            raise ValueError(f"onset_s must be finite, got {self.onset_s}")
+            raise ParameterError(f"onset_s must be finite, got {self.onset_s}")
         if not (math.isfinite(self.duration_s) and self.duration_s >= 0):
-            raise ValueError(f"duration_s must be finite and >= 0, got {self.duration_s}")
+            raise ParameterError(f"duration_s must be finite and >= 0, got {self.duration_s}")
         if self.repetition < 0:
-            raise ValueError(f"repetition must be >= 0, got {self.repetition}")
+            raise ParameterError(f"repetition must be >= 0, got {self.repetition}")
         vocab.check_choice(self.source, contract.EVENT_SOURCES, "source")
         vocab.check_choice(self.kind, vocab.EVENT_KINDS, "kind")
         if self.support:
@@ -119,7 +120,7 @@ def normalise_events(events):  # (pandas.DataFrame) -> pandas.DataFrame
 
     missing = [c for c in contract.EVENT_COLUMNS if c not in events.columns]
     if missing:
-        raise ValueError(
+        raise ParameterError(
             f"events table: missing column(s) {', '.join(missing)}; expected {', '.join(ALL_EVENT_COLUMNS)}"
         )
     df = events.copy()

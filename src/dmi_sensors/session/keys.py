@@ -46,6 +46,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
+from dmi_sensors.errors import StateError
 from dmi_sensors.session.tagger import Tagger
 
 __all__ = ["HELP_TEXT", "KeyTagger"]
@@ -156,7 +157,7 @@ class KeyTagger:
     async def wait_quit(self) -> None:
         """Wait until ``q`` is pressed."""
         if self._quit is None:
-            raise RuntimeError("call start() (or enter the context) first")
+            raise StateError("call start() (or enter the context) first")
         await self._quit.wait()
 
     def __enter__(self) -> KeyTagger:

@@ -39,7 +39,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dmi_sensors.errors import DataFileError
+from dmi_sensors.errors import DataFileError, NotFoundError
 from dmi_sensors.session import vocab
 
 __all__ = ["PLAN_FORMAT", "Exercise", "Plan", "Subject"]
@@ -316,7 +316,7 @@ class Plan:
         for ex in self.exercises:
             if ex.exercise_id == exercise_id:
                 return ex
-        raise KeyError(exercise_id)
+        raise NotFoundError(exercise_id)
 
     # -- dict / TOML --
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.session import _signal
 from dmi_sensors.session.events import EventRecord, events_frame, normalise_events
 
@@ -152,7 +153,7 @@ def detect_repetitions(
     t, arrs = _signal.check_inputs(time_s, fs_hz, gyr_rps=gyr_rps, acc_mps2=acc_mps2)
     x = arrs["gyr_rps"] if arrs["gyr_rps"] is not None else arrs["acc_mps2"]
     if x is None:
-        raise ValueError("detect_repetitions needs gyr_rps or acc_mps2")
+        raise ParameterError("detect_repetitions needs gyr_rps or acc_mps2")
     n = t.shape[0]
     if n == 0:
         return events_frame([])

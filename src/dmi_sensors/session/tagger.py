@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 from dmi_sensors import contract
+from dmi_sensors.errors import NotFoundError, ParameterError, StateError
 from dmi_sensors.session.catalogue import CATALOGUE
 from dmi_sensors.session.events import EventRecord, events_frame
 from dmi_sensors.session.model import Exercise, Plan
@@ -73,7 +74,7 @@ class Tagger:
         auto_first_repetition: bool = True,
     ) -> None:
         if source not in contract.EVENT_SOURCES:
-            raise ValueError(f"source must be one of {', '.join(contract.EVENT_SOURCES)}; got {source!r}")
+            raise ParameterError(f"source must be one of {', '.join(contract.EVENT_SOURCES)}; got {source!r}")
         self.plan = plan
         self._clock = clock
         self._start = clock() if start_s is None else float(start_s)
@@ -165,7 +166,7 @@ class Tagger:
         """
         t = self._time(at_s)
         if self._exercise is None:
-            raise RuntimeError("next_repetition: no exercise is running (start one first)")
+            raise StateError("next_repetition: no exercise is running (start one first)")
         if self.paused:
             self._close_pause(t)
         self._emit_repetition(t)
@@ -197,7 +198,7 @@ class Tagger:
         """A free-text note at this instant (``kind="note"``, ``duration_s = 0``)."""
         t = self._time(at_s)
         if not isinstance(text, str) or not text.strip():
-            raise ValueError("a note needs some text")
+            raise ParameterError("a note needs some text")
         ex = self._exercise
         rec = EventRecord(
             t,
@@ -248,10 +249,10 @@ class Tagger:
 
     def _time(self, at_s: float | None) -> float:
         if self.stopped:
-            raise RuntimeError("the tagger has been stopped")
+            raise StateError("the tagger has been stopped")
         t = self.now_s() if at_s is None else float(at_s)
         if t < self._last_s:
-            raise ValueError(f"time went backwards: {t} s after {self._last_s} s")
+            raise ParameterError(f"time went backwards: {t} s after {self._last_s} s")
         self._last_s = t
         return t
 
@@ -268,7 +269,7 @@ class Tagger:
         if exercise is None:
             nxt = self.upcoming()
             if nxt is None:
-                raise RuntimeError("no plan or the plan is finished: name the exercise to start")
+                raise StateError("no plan or the plan is finished: name the exercise to start")
             self._plan_index += 1
             return nxt
         if self.plan is not None:
@@ -278,7 +279,7 @@ class Tagger:
                     return ex
         if exercise in CATALOGUE:
             return CATALOGUE[exercise]
-        raise KeyError(f"exercise {exercise!r} is neither in the plan nor in the catalogue")
+        raise NotFoundError(f"exercise {exercise!r} is neither in the plan nor in the catalogue")
 
     def _emit(self, rec: EventRecord) -> None:
         self.records.append(rec)

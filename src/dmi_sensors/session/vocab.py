@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 
 __all__ = [
     "DIAGNOSIS_CATEGORIES",
@@ -109,7 +110,7 @@ DIAGNOSIS_CATEGORIES: Final = (
 def check_choice(value: object, choices: tuple[str, ...], what: str) -> str:
     """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` naming ``what``."""
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
+        raise ParameterError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
     return value
 
 

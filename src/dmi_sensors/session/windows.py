@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.session.events import normalise_events
 
 __all__ = ["make_windows", "tag_windows"]
@@ -50,9 +51,9 @@ def make_windows(
     step_s = window_s if step_s is None else step_s
     for name, value in (("window_s", window_s), ("step_s", step_s)):
         if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be positive, got {value}")
+            raise ParameterError(f"{name} must be positive, got {value}")
     if not (np.isfinite(start_s) and np.isfinite(end_s)):
-        raise ValueError("start_s and end_s must be finite")
+        raise ParameterError("start_s and end_s must be finite")
     span = end_s - start_s - window_s
     count = int(np.floor(span / step_s + 1e-9)) + 1 if span >= -1e-9 * window_s else 0
     starts = start_s + step_s * np.arange(max(count, 0), dtype=np.float64)
@@ -118,10 +119,10 @@ def tag_windows(windows, events, *, min_coverage: float = 0.5):  # -> pandas.Dat
     leading columns follow ``contract.WINDOW_COLUMNS`` (``sensor_id`` only if present).
     """
     if not 0 < min_coverage <= 1:
-        raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
+        raise ParameterError(f"min_coverage must be in (0, 1], got {min_coverage}")
     for col in ("start_s", "end_s"):
         if col not in windows.columns:
-            raise ValueError(f"windows table: missing column {col!r}")
+            raise ParameterError(f"windows table: missing column {col!r}")
     ev = normalise_events(events)
     out = windows.copy()
     ws = out["start_s"].to_numpy(dtype=np.float64)

@@ -91,6 +91,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
+from dmi_sensors.errors import ParameterError
 
 __all__ = [
     "ROBUST_CONTROL",
@@ -213,17 +214,17 @@ class BodyParams:
 
     def __post_init__(self) -> None:
         if not (0.1 <= self.com_height_m <= 1.5):
-            raise ValueError(f"com_height_m must be in [0.1, 1.5] m, got {self.com_height_m}")
+            raise ParameterError(f"com_height_m must be in [0.1, 1.5] m, got {self.com_height_m}")
         if self.mass_kg is not None and not (1.0 <= self.mass_kg <= 300.0):
-            raise ValueError(f"mass_kg must be in [1, 300] kg, got {self.mass_kg}")
+            raise ParameterError(f"mass_kg must be in [1, 300] kg, got {self.mass_kg}")
         if self.maturity is not None and not (0.0 <= self.maturity <= 1.0):
-            raise ValueError(f"maturity must be in [0, 1], got {self.maturity}")
+            raise ParameterError(f"maturity must be in [0, 1], got {self.maturity}")
         if not (0.0 <= self.delay_s <= 0.5):
-            raise ValueError(f"delay_s must be in [0, 0.5] s, got {self.delay_s}")
+            raise ParameterError(f"delay_s must be in [0, 0.5] s, got {self.delay_s}")
         if not (self.noise_scale >= 0.0 and math.isfinite(self.noise_scale)):
-            raise ValueError(f"noise_scale must be >= 0, got {self.noise_scale}")
+            raise ParameterError(f"noise_scale must be >= 0, got {self.noise_scale}")
         if not (self.noise_cutoff_hz > 0.0):
-            raise ValueError(f"noise_cutoff_hz must be > 0, got {self.noise_cutoff_hz}")
+            raise ParameterError(f"noise_cutoff_hz must be > 0, got {self.noise_cutoff_hz}")
 
     # --- derived -------------------------------------------------------------------
     @property
@@ -339,7 +340,7 @@ def pendulum_spec(body: BodyParams, posture: str, support: str) -> PendulumSpec:
     elif posture in ("standing", "supported_standing"):
         joint, extra = STANDING_SUPPORT[support]
     else:
-        raise ValueError(f"no pendulum for posture {posture!r}")
+        raise ParameterError(f"no pendulum for posture {posture!r}")
     pivot_frac = JOINT_FRAC[joint]
     mu, com_frac = _upper_part(pivot_frac)
     mass = mu * body.mass_kg_

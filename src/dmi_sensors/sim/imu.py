@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dmi_sensors import protocol
+from dmi_sensors.errors import ParameterError
 
 __all__ = ["ImuErrors", "PacketLoss", "apply_imu_errors", "counts_from_si", "lsb_acc_mps2", "lsb_gyr_rps"]
 
@@ -77,9 +78,9 @@ class PacketLoss:
         for name in ("random_prob", "burst_start_prob"):
             v = getattr(self, name)
             if not (0.0 <= v <= 1.0):
-                raise ValueError(f"PacketLoss.{name} must be in [0, 1], got {v}")
+                raise ParameterError(f"PacketLoss.{name} must be in [0, 1], got {v}")
         if not (self.burst_mean_packets >= 1.0):
-            raise ValueError(f"PacketLoss.burst_mean_packets must be >= 1, got {self.burst_mean_packets}")
+            raise ParameterError(f"PacketLoss.burst_mean_packets must be >= 1, got {self.burst_mean_packets}")
 
     @property
     def active(self) -> bool:
@@ -99,7 +100,7 @@ class PacketLoss:
 def _vec3(name: str, value) -> Vec3:
     arr = np.asarray(value, dtype=np.float64)
     if arr.shape != (3,) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"ImuErrors.{name} must be 3 finite numbers, got {value!r}")
+        raise ParameterError(f"ImuErrors.{name} must be 3 finite numbers, got {value!r}")
     return (float(arr[0]), float(arr[1]), float(arr[2]))
 
 
@@ -140,13 +141,13 @@ class ImuErrors:
             object.__setattr__(self, name, _vec3(name, getattr(self, name)))
         for name in ("acc_noise_rms_mps2", "gyr_noise_rms_rps"):
             if not (getattr(self, name) >= 0.0):
-                raise ValueError(f"ImuErrors.{name} must be >= 0, got {getattr(self, name)}")
+                raise ParameterError(f"ImuErrors.{name} must be >= 0, got {getattr(self, name)}")
         if not (self.noise_reference_fs_hz > 0.0):
-            raise ValueError(f"ImuErrors.noise_reference_fs_hz must be > 0, got {self.noise_reference_fs_hz}")
+            raise ParameterError(f"ImuErrors.noise_reference_fs_hz must be > 0, got {self.noise_reference_fs_hz}")
         protocol.acc_range_code(self.acc_range_g)  # ProtocolError (a ValueError) unless a firmware range
         protocol.gyr_range_code(self.gyr_range_dps)
         if not (abs(self.clock_drift_ppm) < 1e5):
-            raise ValueError(f"ImuErrors.clock_drift_ppm must be within +-1e5, got {self.clock_drift_ppm}")
+            raise ParameterError(f"ImuErrors.clock_drift_ppm must be within +-1e5, got {self.clock_drift_ppm}")
 
     @classmethod
     def none(cls, acc_range_g: float = 8.0, gyr_range_dps: float = 1000.0) -> ImuErrors:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["Jet", "bump", "cos", "minimum_jerk", "sin"]
 
 
@@ -98,7 +100,7 @@ def minimum_jerk(t_s: np.ndarray, start_s: float, duration_s: float) -> Jet:
     Zero velocity and acceleration at both ends.
     """
     if duration_s <= 0:
-        raise ValueError(f"duration_s must be positive, got {duration_s}")
+        raise ParameterError(f"duration_s must be positive, got {duration_s}")
     u = np.clip((np.asarray(t_s, dtype=np.float64) - start_s) / duration_s, 0.0, 1.0)
     inside = (u > 0.0) & (u < 1.0)
     v = u**3 * (10.0 - 15.0 * u + 6.0 * u**2)
@@ -114,7 +116,7 @@ def bump(t_s: np.ndarray, start_s: float, duration_s: float) -> Jet:
     the acceleration jumps at the ends (like a muscle burst switching on and off).
     """
     if duration_s <= 0:
-        raise ValueError(f"duration_s must be positive, got {duration_s}")
+        raise ParameterError(f"duration_s must be positive, got {duration_s}")
     t = np.asarray(t_s, dtype=np.float64)
     u = (t - start_s) / duration_s
     inside = (u >= 0.0) & (u <= 1.0)

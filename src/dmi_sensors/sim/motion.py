@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim import jet
 from dmi_sensors.sim.body import (
     SUPPORT_DAMPING_RATIO,
@@ -329,4 +330,4 @@ def segment_motion(
         return _lying_motion(seg, t, body, sensor_height_m, rng, settle_s)
     if seg.posture == "sit_to_stand":
         return _sit_to_stand_motion(seg, t, fs_hz, body, sensor_height_m, rng, settle_s)
-    raise ValueError(f"unknown posture {seg.posture!r}")  # pragma: no cover - Segment validates
+    raise ParameterError(f"unknown posture {seg.posture!r}")  # pragma: no cover - Segment validates

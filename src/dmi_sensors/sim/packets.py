@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.imu import PacketLoss
 from dmi_sensors.types import RawPacket
 
@@ -79,12 +80,12 @@ class LinkModel:
 
     def __post_init__(self) -> None:
         if not (0.0075 <= self.connection_interval_s <= 4.0):
-            raise ValueError(f"connection_interval_s must be in [7.5 ms, 4 s], got {self.connection_interval_s}")
+            raise ParameterError(f"connection_interval_s must be in [7.5 ms, 4 s], got {self.connection_interval_s}")
         if self.max_packets_per_event < 1:
-            raise ValueError(f"max_packets_per_event must be >= 1, got {self.max_packets_per_event}")
+            raise ParameterError(f"max_packets_per_event must be >= 1, got {self.max_packets_per_event}")
         for name in ("processing_s", "latency_s", "jitter_s"):
             if not getattr(self, name) >= 0.0:
-                raise ValueError(f"LinkModel.{name} must be >= 0, got {getattr(self, name)}")
+                raise ParameterError(f"LinkModel.{name} must be >= 0, got {getattr(self, name)}")
 
 
 def host_arrival_times(ready_s: np.ndarray, link: LinkModel, rng: np.random.Generator) -> np.ndarray:

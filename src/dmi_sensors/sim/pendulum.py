@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim._kernels import delayed_pd_pendulum
 
 __all__ = ["PlaneDynamics", "noise_torque", "pendulum_reference", "simulate_plane", "substeps_for"]
@@ -67,7 +68,7 @@ def simulate_plane(
     torque = np.ascontiguousarray(torque_ext_nm, dtype=np.float64)
     n = theta_ref.shape[0]
     if omega_ref.shape != (n,) or torque.shape != (n,):
-        raise ValueError("theta_ref, omega_ref and torque_ext_nm must have the same length")
+        raise ParameterError("theta_ref, omega_ref and torque_ext_nm must have the same length")
     out = np.empty((3, n))
     delayed_pd_pendulum(
         float(dt_s),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.segments import Perturbation, Segment
 
 __all__ = ["SCENARIOS", "scenario_segments"]
@@ -62,22 +63,22 @@ def scenario_segments(
     ``sitting``.
     """
     if name not in SCENARIOS:
-        raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
+        raise ParameterError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
     if duration_s is not None and not duration_s > 0:
-        raise ValueError(f"duration_s must be > 0, got {duration_s}")
+        raise ParameterError(f"duration_s must be > 0, got {duration_s}")
 
     def pushes(times: Sequence[float]) -> tuple[Perturbation, ...]:
         return tuple(Perturbation(float(t), force_n=push_force_n, direction_deg=push_direction_deg) for t in times)
 
     if name == "dmi-session":
         if perturbations_s:
-            raise ValueError("--perturbation-at-s applies to quiet-stance and perturbation, not dmi-session")
+            raise ParameterError("--perturbation-at-s applies to quiet-stance and perturbation, not dmi-session")
         base = sum(s.duration_s for s in _session(1.0))
         return _session(1.0 if duration_s is None else duration_s / base)
     duration = 60.0 if duration_s is None else float(duration_s)
     if name == "sitting":
         if perturbations_s:
-            raise ValueError("pushes are simulated in standing only; use quiet-stance or perturbation")
+            raise ParameterError("pushes are simulated in standing only; use quiet-stance or perturbation")
         return [Segment("sitting", duration, support=support, label="sitting")]
     if name == "quiet-stance":
         posture = "standing" if support == "none" else "supported_standing"
@@ -90,5 +91,5 @@ def scenario_segments(
             times.append(t)
             t += 15.0
         if not times:
-            raise ValueError(f"a perturbation trial needs at least 15 s, got {duration} s")
+            raise ParameterError(f"a perturbation trial needs at least 15 s, got {duration} s")
     return [Segment("standing", duration, support=support, label="perturbation", perturbations=pushes(times))]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 
 __all__ = ["LYING_POSTURES", "PENDULUM_POSTURES", "POSTURES", "Perturbation", "Segment", "total_duration_s"]
 
@@ -55,11 +56,11 @@ class Perturbation:
 
     def __post_init__(self) -> None:
         if not (self.onset_s >= 0 and math.isfinite(self.onset_s)):
-            raise ValueError(f"Perturbation.onset_s must be >= 0, got {self.onset_s}")
+            raise ParameterError(f"Perturbation.onset_s must be >= 0, got {self.onset_s}")
         if not (self.duration_s > 0 and math.isfinite(self.duration_s)):
-            raise ValueError(f"Perturbation.duration_s must be > 0, got {self.duration_s}")
+            raise ParameterError(f"Perturbation.duration_s must be > 0, got {self.duration_s}")
         if self.force_n is not None and not (self.force_n >= 0 and math.isfinite(self.force_n)):
-            raise ValueError(f"Perturbation.force_n must be >= 0, got {self.force_n}")
+            raise ParameterError(f"Perturbation.force_n must be >= 0, got {self.force_n}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,26 +96,26 @@ class Segment:
 
     def __post_init__(self) -> None:
         if self.posture not in POSTURES:
-            raise ValueError(f"Segment.posture must be one of {', '.join(POSTURES)}; got {self.posture!r}")
+            raise ParameterError(f"Segment.posture must be one of {', '.join(POSTURES)}; got {self.posture!r}")
         if not (self.duration_s > 0 and math.isfinite(self.duration_s)):
-            raise ValueError(f"Segment.duration_s must be > 0, got {self.duration_s}")
+            raise ParameterError(f"Segment.duration_s must be > 0, got {self.duration_s}")
         if self.support not in contract.SUPPORT_POINTS:
-            raise ValueError(
+            raise ParameterError(
                 f"Segment.support must be one of {', '.join(contract.SUPPORT_POINTS)}; got {self.support!r}"
             )
         if int(self.repetitions) != self.repetitions or self.repetitions < 0:
-            raise ValueError(f"Segment.repetitions must be a non-negative integer, got {self.repetitions}")
+            raise ParameterError(f"Segment.repetitions must be a non-negative integer, got {self.repetitions}")
         perts = tuple(self.perturbations)
         object.__setattr__(self, "perturbations", perts)
         for p in perts:
             if not isinstance(p, Perturbation):
-                raise ValueError(f"Segment.perturbations must hold Perturbation objects, got {type(p).__name__}")
+                raise ParameterError(f"Segment.perturbations must hold Perturbation objects, got {type(p).__name__}")
             if p.onset_s + p.duration_s > self.duration_s:
-                raise ValueError(
+                raise ParameterError(
                     f"perturbation at {p.onset_s} s (+{p.duration_s} s) does not fit in a {self.duration_s} s segment"
                 )
         if perts and self.posture not in PENDULUM_POSTURES:
-            raise ValueError(
+            raise ParameterError(
                 f"perturbations need a pendulum posture ({', '.join(PENDULUM_POSTURES)}); got {self.posture!r}"
             )
 

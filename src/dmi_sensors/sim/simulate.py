@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.body import BodyParams, default_sensor_height_m
 from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors
 from dmi_sensors.sim.jet import Jet, minimum_jerk
@@ -287,13 +288,13 @@ def simulate(
     """
     segs = tuple(segments)
     if not segs:
-        raise ValueError("simulate needs at least one segment")
+        raise ParameterError("simulate needs at least one segment")
     if not (1.0 <= fs_hz <= 10000.0):
-        raise ValueError(f"fs_hz must be in [1, 10000] Hz, got {fs_hz}")
+        raise ParameterError(f"fs_hz must be in [1, 10000] Hz, got {fs_hz}")
     body = body if body is not None else BodyParams(com_height_m=com_height_m)
     sensor_h = default_sensor_height_m(body.com_height_m) if sensor_height_m is None else float(sensor_height_m)
     if not (body.hip_height_m + 0.02 <= sensor_h <= 2.0 * body.com_height_m):
-        raise ValueError(
+        raise ParameterError(
             f"sensor_height_m must be between the hip ({body.hip_height_m + 0.02:.3f} m) and "
             f"{2.0 * body.com_height_m:.3f} m for com_height_m={body.com_height_m}; got {sensor_h}"
         )
@@ -303,7 +304,7 @@ def simulate(
     bounds = np.rint(np.cumsum([0.0] + [s.duration_s for s in segs]) * fs_hz).astype(np.int64)
     n_total = int(bounds[-1])
     if np.any(np.diff(bounds) < 2):
-        raise ValueError(f"every segment must cover at least 2 samples at {fs_hz} Hz")
+        raise ParameterError(f"every segment must cover at least 2 samples at {fs_hz} Hz")
     dt = 1.0 / fs_hz
 
     motions: list[Motion] = []

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["moving_rms", "true_time_to_stabilise"]
 
 
@@ -33,13 +35,13 @@ def _squared_magnitude(acc: np.ndarray) -> np.ndarray:
         return a * a
     if a.ndim == 2:
         return np.sum(a * a, axis=1)
-    raise ValueError(f"acceleration must have shape (n,) or (n, k), got {a.shape}")
+    raise ParameterError(f"acceleration must have shape (n,) or (n, k), got {a.shape}")
 
 
 def moving_rms(acc: np.ndarray, window_n: int) -> np.ndarray:
     """Trailing moving RMS of ``|acc|`` over ``window_n`` samples; NaN for the first ``window_n - 1``."""
     if window_n < 1:
-        raise ValueError(f"window_n must be >= 1, got {window_n}")
+        raise ParameterError(f"window_n must be >= 1, got {window_n}")
     sq = _squared_magnitude(acc)
     out = np.full(sq.shape[0], np.nan)
     if sq.shape[0] >= window_n:
@@ -77,17 +79,17 @@ def true_time_to_stabilise(
     """
     t = np.asarray(time_s, dtype=np.float64)
     if t.ndim != 1 or t.shape[0] < 2:
-        raise ValueError("time_s must be 1-D with at least 2 samples")
+        raise ParameterError("time_s must be 1-D with at least 2 samples")
     sq = _squared_magnitude(acc_h_mps2)
     if sq.shape[0] != t.shape[0]:
-        raise ValueError(f"time_s ({t.shape[0]}) and acc_h_mps2 ({sq.shape[0]}) lengths differ")
+        raise ParameterError(f"time_s ({t.shape[0]}) and acc_h_mps2 ({sq.shape[0]}) lengths differ")
     if not end_s >= onset_s:
-        raise ValueError(f"end_s ({end_s}) must be >= onset_s ({onset_s})")
+        raise ParameterError(f"end_s ({end_s}) must be >= onset_s ({onset_s})")
     fs = 1.0 / float(np.median(np.diff(t)))
     w = max(1, round(window_s * fs))
     quiet = (t >= onset_s - quiet_window_s) & (t < onset_s)
     if np.count_nonzero(quiet) < w:
-        raise ValueError(f"need at least {window_s} s of data before the onset at {onset_s} s for the quiet level")
+        raise ParameterError(f"need at least {window_s} s of data before the onset at {onset_s} s for the quiet level")
     q = math.sqrt(float(np.mean(sq[quiet])))
     r = moving_rms(np.sqrt(sq), w)
     until = t[-1] if until_s is None else float(until_s)

@@ -42,6 +42,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from dmi_sensors import protocol
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.protocol import DataFlags, DataFormat, DeviceState, Result, StatusErrors
 from dmi_sensors.sim.body import BodyParams
 from dmi_sensors.sim.imu import ImuErrors, counts_from_si
@@ -171,7 +172,7 @@ class VirtualSensor:
             return self.now_s
         now = float(now_s)
         if not math.isfinite(now):
-            raise ValueError(f"time must be finite, got {now_s}")
+            raise ParameterError(f"time must be finite, got {now_s}")
         if now > self.now_s:
             rate = DRAIN_STREAMING_PCT_S if self.streaming else DRAIN_IDLE_PCT_S
             self._battery_at_now = max(0.0, self._battery_at_now - rate * (now - self.now_s))

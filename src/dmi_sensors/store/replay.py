@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import RawPacket
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ async def replay(
         and ``asyncio.sleep``. Injectable so timing can be tested on a virtual clock.
     """
     if speed < 0:
-        raise ValueError(f"speed must be >= 0, got {speed}")
+        raise ParameterError(f"speed must be >= 0, got {speed}")
     if clock is None:
         clock = asyncio.get_running_loop().time
     start = clock()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dmi_sensors.errors import NotFoundError
 from dmi_sensors.types import SampleBatch
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ def session_trial(store: SessionStore, session_id: int, sensor_id: str):  # -> t
 
     batches = session_samples(store, session_id)
     if sensor_id not in batches:
-        raise KeyError(f"session {session_id} has no samples of sensor {sensor_id!r}; has {sorted(batches)}")
+        raise NotFoundError(f"session {session_id} has no samples of sensor {sensor_id!r}; has {sorted(batches)}")
     b = batches[sensor_id]
     values = np.column_stack([b.acc_mps2, b.gyr_rps])
     t, v, valid = timing.resample_uniform(b.time_s, values, b.fs_hz, gap_before=b.gap_before)

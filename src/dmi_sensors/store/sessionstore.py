@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dmi_sensors import __version__, contract
-from dmi_sensors.errors import DataFileError
+from dmi_sensors.errors import DataFileError, NotFoundError, ParameterError
 from dmi_sensors.store import db
 from dmi_sensors.store.paths import default_db_path
 from dmi_sensors.store.records import ResultRecord, SensorInfo, SessionInfo
@@ -32,7 +32,7 @@ STATUS_FINALISED = "finalised"
 _EVENT_DB_COLUMNS = (*contract.EVENT_COLUMNS, *contract.EVENT_OPTIONAL_COLUMNS)
 
 
-class UnknownSessionError(LookupError):
+class UnknownSessionError(NotFoundError):
     """No session with that id in this database."""
 
 
@@ -180,7 +180,7 @@ class SessionStore:
         """
         subject_id = str(subject.subject_id).strip()
         if not subject_id:
-            raise ValueError("subject_id must be a non-empty pseudonymous id")
+            raise ParameterError("subject_id must be a non-empty pseudonymous id")
         plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
         if start_utc is None:
             start = utc_now()
@@ -264,7 +264,7 @@ class SessionStore:
             "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), sensor_id)
         )
         if not known:
-            raise KeyError(f"session {session_id} has no sensor {sensor_id!r}")
+            raise NotFoundError(f"session {session_id} has no sensor {sensor_id!r}")
         with self._transaction("linking a calibration") as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO sensor_calibrations (session_id, sensor_id, calibration_id) VALUES (?, ?, ?)",
@@ -300,7 +300,7 @@ class SessionStore:
             (int(calibration_id),),
         )
         if not rows:
-            raise KeyError(f"{self.path}: no calibration {calibration_id}")
+            raise NotFoundError(f"{self.path}: no calibration {calibration_id}")
         cid, sensor_id, kind, reference, sha256, params, created = rows[0]
         return {
             "calibration_id": cid,
@@ -467,7 +467,7 @@ class SessionStore:
         """A :class:`~dmi_sensors.store.writer.PacketWriter` appending to an incomplete session."""
         status = self._require(session_id)
         if status != STATUS_INCOMPLETE:
-            raise ValueError(f"session {session_id} is {status}: raw packets can only be added while incomplete")
+            raise ParameterError(f"session {session_id} is {status}: raw packets can only be added while incomplete")
         kwargs: dict[str, Any] = {"threaded": threaded, "on_commit": on_commit}
         if clock is not None:
             kwargs["clock"] = clock
@@ -477,7 +477,7 @@ class SessionStore:
         """Store packets in one transaction (bulk import; recorders use :meth:`packet_writer`)."""
         status = self._require(session_id)
         if status != STATUS_INCOMPLETE:
-            raise ValueError(f"session {session_id} is {status}: raw packets can only be added while incomplete")
+            raise ParameterError(f"session {session_id} is {status}: raw packets can only be added while incomplete")
         known = {r[0] for r in self._query("SELECT sensor_id FROM sensors WHERE session_id = ?", (session_id,))}
         with self._transaction("storing packets") as conn:
             return insert_packets(conn, int(session_id), packets, known)
@@ -531,16 +531,16 @@ class SessionStore:
         self._require(session_id)
         missing = [c for c in contract.EVENT_COLUMNS if c not in events.columns]
         if missing:
-            raise ValueError(f"events table lacks columns {missing}; expected {list(contract.EVENT_COLUMNS)}")
+            raise ParameterError(f"events table lacks columns {missing}; expected {list(contract.EVENT_COLUMNS)}")
         rows = []
         for i, rec in enumerate(events.to_dict("records")):
             source = rec["source"]
             if source not in contract.EVENT_SOURCES:
-                raise ValueError(f"events row {i}: source must be one of {contract.EVENT_SOURCES}, got {source!r}")
+                raise ParameterError(f"events row {i}: source must be one of {contract.EVENT_SOURCES}, got {source!r}")
             onset = float(rec["onset_s"])
             duration = _none_if_missing(rec["duration_s"])
             if not math.isfinite(onset):
-                raise ValueError(f"events row {i}: onset_s must be finite, got {onset}")
+                raise ParameterError(f"events row {i}: onset_s must be finite, got {onset}")
             rep = _none_if_missing(rec["repetition"])
             values = {c: _none_if_missing(rec.get(c)) for c in _EVENT_DB_COLUMNS}
             values["onset_s"] = onset

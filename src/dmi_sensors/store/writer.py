@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmi_sensors.errors import ParameterError, StoreError
 from dmi_sensors.store import db
 from dmi_sensors.store.packets import first_counter
 from dmi_sensors.types import RawPacket
@@ -50,9 +51,9 @@ class CommitPolicy:
 
     def __post_init__(self) -> None:
         if not self.max_latency_s > 0:
-            raise ValueError(f"max_latency_s must be positive, got {self.max_latency_s}")
+            raise ParameterError(f"max_latency_s must be positive, got {self.max_latency_s}")
         if self.max_packets < 1:
-            raise ValueError(f"max_packets must be >= 1, got {self.max_packets}")
+            raise ParameterError(f"max_packets must be >= 1, got {self.max_packets}")
 
     def due(self, n_pending: int, oldest_pending_time_s: float | None, now_s: float) -> bool:
         """True when ``n_pending`` packets, the oldest appended at ``oldest_pending_time_s``, must commit now."""
@@ -196,7 +197,7 @@ class PacketWriter:
             self._cond.notify_all()
             ok = self._cond.wait_for(lambda: self._flushes_done >= ticket or self._error is not None, timeout_s)
             if self._error is not None:
-                raise RuntimeError(f"packet writer for {self.path} failed") from self._error
+                raise StoreError(f"packet writer for {self.path} failed") from self._error
             if not ok:
                 raise TimeoutError(f"packet writer for {self.path}: flush did not finish in {timeout_s} s")
 
@@ -211,7 +212,7 @@ class PacketWriter:
             self._thread.join()
             self._closed = True
             if self._error is not None:
-                raise RuntimeError(f"packet writer for {self.path} failed") from self._error
+                raise StoreError(f"packet writer for {self.path} failed") from self._error
             return
         try:
             self._commit_pending()
@@ -241,9 +242,9 @@ class PacketWriter:
     # -- internals -------------------------------------------------------------------------
     def _check_usable(self) -> None:
         if self._closed or self._closing:
-            raise RuntimeError(f"packet writer for session {self.session_id} is closed")
+            raise StoreError(f"packet writer for session {self.session_id} is closed")
         if self._error is not None:
-            raise RuntimeError(f"packet writer for {self.path} failed") from self._error
+            raise StoreError(f"packet writer for {self.path} failed") from self._error
 
     def _open(self) -> sqlite3.Connection:
         conn = db.connect(self.path, create=False)

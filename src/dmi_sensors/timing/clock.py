@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import SampleBatch
 
 __all__ = ["ClockFit", "fit_clock", "lower_support_line", "sample_times", "theil_sen_slope"]
@@ -183,16 +184,16 @@ def fit_clock(
     c = np.asarray(counter, dtype=np.int64)
     h = np.asarray(host_time_s, dtype=np.float64)
     if c.ndim != 1 or c.shape != h.shape:
-        raise ValueError(f"counter and host_time_s must be 1-D of equal length, got {c.shape} and {h.shape}")
+        raise ParameterError(f"counter and host_time_s must be 1-D of equal length, got {c.shape} and {h.shape}")
     if c.shape[0] < 2:
-        raise ValueError("fit_clock needs at least 2 samples")
+        raise ParameterError("fit_clock needs at least 2 samples")
     if not fs_hz > 0:
-        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+        raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
     if not np.all(np.isfinite(h)):
-        raise ValueError("host_time_s contains non-finite values")
+        raise ParameterError("host_time_s contains non-finite values")
     if np.any(np.diff(c) <= 0):
         bad = int(np.flatnonzero(np.diff(c) <= 0)[0]) + 1
-        raise ValueError(
+        raise ParameterError(
             f"counter must be strictly increasing (unwrapped); sample {bad} has {c[bad]} after {c[bad - 1]}: "
             "a device reset or duplicate packets must be split off first"
         )

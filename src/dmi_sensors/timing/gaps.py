@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["Gaps", "find_gaps"]
 
 
@@ -67,21 +69,21 @@ def find_gaps(
     """
     c = np.asarray(counter, dtype=np.int64)
     if c.ndim != 1:
-        raise ValueError(f"counter must be 1-D, got shape {c.shape}")
+        raise ParameterError(f"counter must be 1-D, got shape {c.shape}")
     n = c.shape[0]
     missing = np.zeros(n, dtype=np.int64)
     if n > 1:
         step = np.diff(c)
         if np.any(step <= 0):
             bad = int(np.flatnonzero(step <= 0)[0]) + 1
-            raise ValueError(f"counter must be strictly increasing; sample {bad} has {c[bad]} after {c[bad - 1]}")
+            raise ParameterError(f"counter must be strictly increasing; sample {bad} has {c[bad]} after {c[bad - 1]}")
         missing[1:] = step - 1
     if time_s is not None:
         if fs_hz is None or not fs_hz > 0:
-            raise ValueError("find_gaps with time_s needs a positive fs_hz")
+            raise ParameterError("find_gaps with time_s needs a positive fs_hz")
         t = np.asarray(time_s, dtype=np.float64)
         if t.shape != c.shape:
-            raise ValueError(f"time_s must have the counter's shape {c.shape}, got {t.shape}")
+            raise ParameterError(f"time_s must have the counter's shape {c.shape}, got {t.shape}")
         if n > 1:
             dt = np.diff(t)
             long = dt > max_step_factor / fs_hz

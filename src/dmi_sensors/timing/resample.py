@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["resample_uniform"]
 
 
@@ -48,22 +50,22 @@ def resample_uniform(
     t = np.asarray(time_s, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     if t.ndim != 1 or v.shape[0] != t.shape[0]:
-        raise ValueError(f"time_s (n,) and values (n, ...) must match, got {t.shape} and {v.shape}")
+        raise ParameterError(f"time_s (n,) and values (n, ...) must match, got {t.shape} and {v.shape}")
     if not fs_hz > 0:
-        raise ValueError(f"fs_hz must be positive, got {fs_hz}")
+        raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
     n = t.shape[0]
     if n < 2:
-        raise ValueError("resample_uniform needs at least 2 samples")
+        raise ParameterError("resample_uniform needs at least 2 samples")
     dt = np.diff(t)
     if not np.all(dt > 0):
-        raise ValueError("time_s must be strictly increasing")
+        raise ParameterError("time_s must be strictly increasing")
     if max_gap_s is None:
         max_gap_s = 1.5 * float(np.median(dt))
     bridge_ok = dt <= max_gap_s
     if gap_before is not None:
         g = np.asarray(gap_before, dtype=bool)
         if g.shape != t.shape:
-            raise ValueError(f"gap_before must have shape {t.shape}, got {g.shape}")
+            raise ParameterError(f"gap_before must have shape {t.shape}, got {g.shape}")
         bridge_ok &= ~g[1:]
     k0 = int(np.ceil(t[0] * fs_hz - 1e-9))
     k1 = int(np.floor(t[-1] * fs_hz + 1e-9))

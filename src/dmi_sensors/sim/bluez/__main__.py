@@ -19,6 +19,7 @@ from typing import Any
 
 from dbus_fast.aio import MessageBus
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.bluez.emulator import BluezEmulator
 from dmi_sensors.sim.bluez.faults import FaultProfile
 
@@ -27,7 +28,7 @@ def load_factory(spec: str) -> Any:
     """``"package.module:function"`` -> the function."""
     module_name, _, attr = spec.partition(":")
     if not attr:
-        raise ValueError(f"factory must look like 'module:function', got {spec!r}")
+        raise ParameterError(f"factory must look like 'module:function', got {spec!r}")
     return getattr(importlib.import_module(module_name), attr)
 
 
@@ -61,7 +62,7 @@ async def _handle(emu: BluezEmulator, stop: asyncio.Event, req: dict[str, Any]) 
         dev = emu.device(req["address"])
         act = getattr(dev.peripheral, "act", None)
         if act is None:
-            raise ValueError(f"device {dev.address} takes no actions")
+            raise ParameterError(f"device {dev.address} takes no actions")
         return act(req.get("action") or {}, emu.now_s())
     if op == "vanish":
         emu.device(req["address"]).vanish()
@@ -79,7 +80,7 @@ async def _handle(emu: BluezEmulator, stop: asyncio.Event, req: dict[str, Any]) 
     if op == "shutdown":
         stop.set()
         return None
-    raise ValueError(f"unknown op {op!r}")
+    raise ParameterError(f"unknown op {op!r}")
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dmi_sensors.errors import EmulatorError
+
 __all__ = ["BusError", "PrivateBus", "die_with_parent"]
 
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -42,7 +44,7 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
 _PR_SET_PDEATHSIG = 1
 
 
-class BusError(RuntimeError):
+class BusError(EmulatorError):
     """The private dbus-daemon could not be started."""
 
 

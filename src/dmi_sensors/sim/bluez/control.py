@@ -24,13 +24,15 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from dmi_sensors.errors import EmulatorError
+
 __all__ = ["ControlClient", "ControlError"]
 
 #: Longest answer line accepted (emission logs of long runs are large).
 _LIMIT = 1 << 28
 
 
-class ControlError(RuntimeError):
+class ControlError(EmulatorError):
     """The emulator answered a control request with an error (or did not answer)."""
 
 

@@ -35,6 +35,7 @@ from dbus_fast import DBusError
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import BusType, NameFlag, RequestNameReply
 
+from dmi_sensors.errors import EmulatorError, ParameterError
 from dmi_sensors.sim.bluez.faults import FaultProfile
 from dmi_sensors.sim.bluez.model import CCCD_UUID, DescriptorSpec, GattError, Notification, Peripheral
 from dmi_sensors.sim.bluez.objects import (
@@ -470,13 +471,13 @@ class BluezEmulator:
         for p in self._peripherals:
             addr = p.address.upper()
             if addr in self.devices:
-                raise ValueError(f"duplicate peripheral address {addr}")
+                raise ParameterError(f"duplicate peripheral address {addr}")
             self.devices[addr] = _Device(self, p, self._profile_for(addr), self._seed)
         self.adapter = AdapterInterface(self, self.adapter_address, "dmi-emulated-hci0")
         self.bus.export(ADAPTER_PATH, self.adapter)
         reply = await self.bus.request_name("org.bluez", NameFlag.DO_NOT_QUEUE)
         if reply != RequestNameReply.PRIMARY_OWNER:
-            raise RuntimeError(f"could not own org.bluez on the bus: {reply}")
+            raise EmulatorError(f"could not own org.bluez on the bus: {reply}")
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._pump()), loop.create_task(self._advertise())]
 
@@ -549,7 +550,7 @@ class BluezEmulator:
         try:
             return self.devices[address.upper()]
         except KeyError:
-            raise ValueError(f"no emulated device {address}") from None
+            raise ParameterError(f"no emulated device {address}") from None
 
     def truth(self) -> dict[str, dict[str, Any]]:
         """Per device truth, JSON-able, keyed by address."""

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from dmi_sensors.errors import ParameterError
+
 __all__ = ["PROFILES", "FaultProfile", "fault_profile"]
 
 
@@ -50,13 +52,13 @@ class FaultProfile:
         for name in ("connect_abort_p", "drop_p", "malformed_p", "busy_write_p"):
             p = getattr(self, name)
             if not 0.0 <= p < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p}")
+                raise ParameterError(f"{name} must be in [0, 1), got {p}")
         if self.disconnect_after_s is not None:
             lo, hi = self.disconnect_after_s
             if not 0 < lo <= hi:
-                raise ValueError(f"disconnect_after_s must satisfy 0 < low <= high, got {self.disconnect_after_s}")
+                raise ParameterError(f"disconnect_after_s must satisfy 0 < low <= high, got {self.disconnect_after_s}")
         if self.service_delay_s < 0:
-            raise ValueError(f"service_delay_s must be >= 0, got {self.service_delay_s}")
+            raise ParameterError(f"service_delay_s must be >= 0, got {self.service_delay_s}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (used on the emulator's control channel)."""
@@ -71,7 +73,7 @@ class FaultProfile:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+            raise ParameterError(f"unknown fault fields: {sorted(unknown)}")
         kwargs = dict(data)
         if kwargs.get("disconnect_after_s") is not None:
             kwargs["disconnect_after_s"] = tuple(kwargs["disconnect_after_s"])
@@ -115,4 +117,4 @@ def fault_profile(name: str) -> FaultProfile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise ValueError(f"unknown fault profile {name!r}; choose from {', '.join(PROFILES)}") from None
+        raise ParameterError(f"unknown fault profile {name!r}; choose from {', '.join(PROFILES)}") from None

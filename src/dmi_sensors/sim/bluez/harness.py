@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import dmi_sensors
+from dmi_sensors.errors import EmulatorError
 from dmi_sensors.sim.bluez.bus import PrivateBus, die_with_parent
 from dmi_sensors.sim.bluez.control import ControlClient, ControlError
 from dmi_sensors.sim.bluez.faults import FaultProfile
@@ -41,10 +42,6 @@ __all__ = ["DEFAULT_FACTORY", "EmulatedBluez", "EmulatorError", "simulated_senso
 DEFAULT_FACTORY = "dmi_sensors.sim.bluez.sensor:virtual_sensors"
 
 _BLUETOOTHCTL_STUB = "#!/bin/sh\n# stub written by dmi_sensors.sim.bluez: bleak only asks for the version\necho 5.72\n"
-
-
-class EmulatorError(RuntimeError):
-    """The emulator process could not be started (the message carries its stderr tail)."""
 
 
 class EmulatedBluez:

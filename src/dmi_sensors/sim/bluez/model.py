@@ -23,6 +23,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from dmi_sensors.errors import EmulatorError
+
 __all__ = [
     "BATTERY_LEVEL_UUID",
     "BATTERY_SERVICE_UUID",
@@ -63,7 +65,7 @@ DIS_MANUFACTURER_NAME_UUID = sig_uuid(0x2A29)
 CCCD_UUID = sig_uuid(0x2902)
 
 
-class GattError(Exception):
+class GattError(EmulatorError):
     """Raised by a peripheral to answer a GATT request with a BlueZ error.
 
     ``name`` is the D-Bus error name (e.g. ``org.bluez.Error.NotPermitted``).

@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dmi_sensors.errors import ParameterError
+
 if TYPE_CHECKING:
     from dmi_sensors.store.sessionstore import SessionStore
 
@@ -37,7 +39,7 @@ def export_session(store: SessionStore, session_id: int, out_dir: str | Path, fo
         from dmi_sensors.store.export.bids import write_bids
 
         return write_bids(store, session_id, out_dir)
-    raise ValueError(f"unknown export format {format!r}; expected one of {FORMATS}")
+    raise ParameterError(f"unknown export format {format!r}; expected one of {FORMATS}")
 
 
 def import_path(store: SessionStore, path: str | Path, **kwargs) -> int:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from dmi_sensors import __version__, contract
-from dmi_sensors.errors import DataFileError
+from dmi_sensors.errors import DataFileError, ParameterError
 from dmi_sensors.store.export.ingest import checked_events, ingest_session
 from dmi_sensors.store.export.tables import collect
 from dmi_sensors.store.timeutil import format_utc, parse_utc
@@ -127,7 +127,7 @@ def _grid(batch: SampleBatch) -> tuple[int, np.ndarray, np.ndarray]:
     c = batch.counter
     if len(c) and (np.diff(c) <= 0).any():
         i = int(np.argmax(np.diff(c) <= 0)) + 1
-        raise ValueError(f"sensor {batch.sensor_id}: counters must increase for BIDS export (sample {i})")
+        raise ParameterError(f"sensor {batch.sensor_id}: counters must increase for BIDS export (sample {i})")
     c0 = int(c[0])
     return c0, (c - c0).astype(np.int64), int(c[-1] - c0 + 1)
 
@@ -162,7 +162,7 @@ def write_bids(
     meta = tables.metadata["session"]
     sub = _label(meta["subject_id"])
     if not sub:
-        raise ValueError(f"subject id {meta['subject_id']!r} has no letters or digits for a BIDS label")
+        raise ParameterError(f"subject id {meta['subject_id']!r} has no letters or digits for a BIDS label")
     ses = _label(session_label) if session_label else _session_label(store, session_id, meta["subject_id"])
     start = parse_utc(meta["start_utc"])
     sub_dir = root / f"sub-{sub}"

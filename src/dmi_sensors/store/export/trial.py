@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dmi_sensors.store.export.ingest import ingest_session
-from dmi_sensors.trialcsv import read_trial_csv
+from dmi_sensors.store.trial_csv import read_trial_csv
 from dmi_sensors.types import SampleBatch
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def import_trial_csv(
     therapist_id: str = "",
     plan: Any = None,
 ) -> int:
-    """Read a trial CSV (:func:`dmi_sensors.trialcsv.read_trial_csv`) into a new finalised session.
+    """Read a trial CSV (:func:`dmi_sensors.store.trial_csv.read_trial_csv`) into a new finalised session.
 
     The samples are stored as read (the file is body-aligned; no calibration is applied).
     ``events`` is an optional events DataFrame (contract.EVENT_COLUMNS) to store with it.

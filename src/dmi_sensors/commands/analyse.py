@@ -76,10 +76,10 @@ def _fmt(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dmi_sensors.analysis.trial import SUMMARY_KEYS, analyse_trial
     from dmi_sensors.metrics import REGISTRY
-    from dmi_sensors.metrics.analysis import SUMMARY_KEYS, analyze_trial
     from dmi_sensors.metrics.windows import read_events_csv
-    from dmi_sensors.trialcsv import read_trial_csv
+    from dmi_sensors.store.trial_csv import read_trial_csv
 
     trial = read_trial_csv(args.trial, sensor_id=args.sensor_id)
     calibration = None
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         calibration = [read_calibration(path) for path in args.calibration]
         trial = apply_to_trial(calibration, trial)
     events = read_events_csv(args.events) if args.events else None
-    result = analyze_trial(
+    result = analyse_trial(
         trial,
         events=events,
         window_s=args.window_s,

@@ -1,6 +1,6 @@
 """From a trial (one trunk IMU, body-aligned frame) to a summary and a tidy window table.
 
-Pipeline of :func:`analyze_trial` (every choice is a recorded parameter):
+Pipeline of :func:`analyse_trial` (every choice is a recorded parameter):
 
 1. Orientation: gyro bias removed (default: the trial's mean angular rate, which assumes
    no net rotation over a balance trial), initial attitude from a backward pass of the same
@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dmi_sensors import __version__, contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_acc, com_from_tilt
 from dmi_sensors.metrics.isway import isway_measures
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
@@ -53,10 +54,10 @@ from dmi_sensors.types import Trial
 __all__ = [
     "ACC_FRAMES",
     "SUMMARY_KEYS",
-    "AnalysisParams",
-    "AnalysisResult",
     "SwaySignals",
-    "analyze_trial",
+    "TrialAnalysis",
+    "TrialAnalysisParams",
+    "analyse_trial",
     "com_excursion",
     "static_tilt_correction",
     "sway_signals",
@@ -83,7 +84,7 @@ SUMMARY_KEYS = (
 
 
 @dataclass(frozen=True)
-class AnalysisParams:
+class TrialAnalysisParams:
     """Every parameter that changes a number (saved with each result).
 
     ``com_height_m`` — COM height above the pivot (ankles standing, seat sitting), metres,
@@ -114,25 +115,27 @@ class AnalysisParams:
 
     def __post_init__(self) -> None:
         if not (self.com_height_m and self.com_height_m > 0):
-            raise ValueError(f"com_height_m must be a positive number of metres, got {self.com_height_m!r}")
+            raise ParameterError(f"com_height_m must be a positive number of metres, got {self.com_height_m!r}")
         if self.sensor_height_m is not None and not self.sensor_height_m > 0:
-            raise ValueError(f"sensor_height_m must be positive, got {self.sensor_height_m!r}")
+            raise ParameterError(f"sensor_height_m must be positive, got {self.sensor_height_m!r}")
         if self.com_method not in COM_METHODS:
-            raise ValueError(f"com_method must be one of {COM_METHODS}, got {self.com_method!r}")
+            raise ParameterError(f"com_method must be one of {COM_METHODS}, got {self.com_method!r}")
         if self.acc_frame not in ACC_FRAMES:
-            raise ValueError(f"acc_frame must be one of {ACC_FRAMES}, got {self.acc_frame!r}")
+            raise ParameterError(f"acc_frame must be one of {ACC_FRAMES}, got {self.acc_frame!r}")
         if self.initial_attitude not in ("backward_pass", "mean_acc"):
-            raise ValueError(f"initial_attitude must be 'backward_pass' or 'mean_acc', got {self.initial_attitude!r}")
+            raise ParameterError(
+                f"initial_attitude must be 'backward_pass' or 'mean_acc', got {self.initial_attitude!r}"
+            )
         if self.gyro_bias not in GYRO_BIAS:
-            raise ValueError(f"gyro_bias must be one of {GYRO_BIAS}, got {self.gyro_bias!r}")
+            raise ParameterError(f"gyro_bias must be one of {GYRO_BIAS}, got {self.gyro_bias!r}")
         if self.orientation_filter not in ORIENTATION_FILTERS:
-            raise ValueError(
+            raise ParameterError(
                 f"orientation_filter must be one of {ORIENTATION_FILTERS}, got {self.orientation_filter!r}"
             )
         if self.ellipse_method not in ELLIPSE_METHODS:
-            raise ValueError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {self.ellipse_method!r}")
+            raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {self.ellipse_method!r}")
         if not self.window_s > 0:
-            raise ValueError(f"window_s must be positive, got {self.window_s!r}")
+            raise ParameterError(f"window_s must be positive, got {self.window_s!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -158,8 +161,8 @@ class SwaySignals:
 
 
 @dataclass
-class AnalysisResult:
-    """Result of :func:`analyze_trial`.
+class TrialAnalysis:
+    """Result of :func:`analyse_trial`.
 
     ``summary``: metric name -> value for the whole trial (plus ``time_to_stabilise_s`` and
     the other TTS methods when perturbations were given: a float for one, a list for
@@ -250,12 +253,12 @@ def _lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None) -> np.ndarray
     from dmi_sensors.dsp import butter_lowpass, filtfilt
 
     if not (0 < cutoff_hz < fs_hz / 2):
-        raise ValueError(f"low-pass cut-off must be in (0, fs/2 = {fs_hz / 2}) Hz, got {cutoff_hz}")
+        raise ParameterError(f"low-pass cut-off must be in (0, fs/2 = {fs_hz / 2}) Hz, got {cutoff_hz}")
     return filtfilt(butter_lowpass(cutoff_hz, fs_hz, 4), x)
 
 
-def _orientation(trial: Trial, params: AnalysisParams):
-    """Quaternions and body frame from the dsp orientation filter (see AnalysisParams)."""
+def _orientation(trial: Trial, params: TrialAnalysisParams):
+    """Quaternions and body frame from the dsp orientation filter (see TrialAnalysisParams)."""
     from dmi_sensors import dsp
 
     gyr = trial.gyr_rps
@@ -309,25 +312,25 @@ def com_excursion(
     :mod:`dmi_sensors.metrics.com` for the formulas.
     """
     if method not in COM_METHODS:
-        raise ValueError(f"method must be one of {COM_METHODS}, got {method!r}")
+        raise ParameterError(f"method must be one of {COM_METHODS}, got {method!r}")
     if trial is not None:
-        p = AnalysisParams(com_height_m=com_height_m, orientation_filter=orientation_filter)
+        p = TrialAnalysisParams(com_height_m=com_height_m, orientation_filter=orientation_filter)
         _, bf, _ = _orientation(trial, p)
         tilt_ap_rad, tilt_ml_rad = bf.tilt_ap_rad, bf.tilt_ml_rad
         acc_ap_mps2, acc_ml_mps2 = bf.acc_apmlv_mps2[:, 0], bf.acc_apmlv_mps2[:, 1]
         fs_hz = trial.fs_hz
     if method == "pendulum":
         if tilt_ap_rad is None or tilt_ml_rad is None:
-            raise ValueError("the pendulum method needs tilt_ap_rad and tilt_ml_rad (or a trial)")
+            raise ParameterError("the pendulum method needs tilt_ap_rad and tilt_ml_rad (or a trial)")
         return com_from_tilt(tilt_ap_rad, tilt_ml_rad, com_height_m)
     if acc_ap_mps2 is None or acc_ml_mps2 is None or fs_hz is None:
-        raise ValueError("the strapdown method needs acc_ap_mps2, acc_ml_mps2 and fs_hz (or a trial)")
+        raise ParameterError("the strapdown method needs acc_ap_mps2, acc_ml_mps2 and fs_hz (or a trial)")
     return com_from_linear_acc(
         acc_ap_mps2, acc_ml_mps2, fs_hz, com_height_m, sensor_height_m, highpass_hz=strapdown_highpass_hz
     )
 
 
-def sway_signals(trial: Trial, params: AnalysisParams) -> SwaySignals:
+def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
     """Steps 1-3 of the pipeline: the signals every metric is computed from."""
     fs = trial.fs_hz
     _, bf, orientation_info = _orientation(trial, params)
@@ -379,7 +382,7 @@ def _perturbations(perturbations_s, events, duration_s: float) -> list[tuple[flo
     return sorted(set(out))
 
 
-def _window_frame(sig: SwaySignals, starts, stops, tags, kind: str, sensor_id: str, params: AnalysisParams):
+def _window_frame(sig: SwaySignals, starts, stops, tags, kind: str, sensor_id: str, params: TrialAnalysisParams):
     import pandas as pd
 
     metrics = window_metrics(
@@ -404,16 +407,16 @@ def _window_frame(sig: SwaySignals, starts, stops, tags, kind: str, sensor_id: s
     return pd.DataFrame({**head, **metrics})
 
 
-def analyze_trial(
+def analyse_trial(
     trial: Trial,
     events=None,
     window_s: float = 2.0,
     com_height_m: float | None = None,
     perturbations_s=(),
     *,
-    params: AnalysisParams | None = None,
+    params: TrialAnalysisParams | None = None,
     **param_overrides,
-) -> AnalysisResult:
+) -> TrialAnalysis:
     """Analyse one trunk-IMU trial: summary, windows and segments, time to stabilise.
 
     Parameters
@@ -433,7 +436,7 @@ def analyze_trial(
         of kind ``perturbation`` count too; with neither and ``detect_perturbations=True``
         they are detected in the COM acceleration (:func:`detect_events`).
     params
-        Full :class:`AnalysisParams`; ``param_overrides`` replace single fields.
+        Full :class:`TrialAnalysisParams`; ``param_overrides`` replace single fields.
     """
     import dataclasses
 
@@ -441,12 +444,12 @@ def analyze_trial(
 
     if params is None:
         if com_height_m is None:
-            raise ValueError("com_height_m (COM height above the pivot, m) is required: it differs per subject")
-        params = AnalysisParams(com_height_m=com_height_m, window_s=window_s, **param_overrides)
+            raise ParameterError("com_height_m (COM height above the pivot, m) is required: it differs per subject")
+        params = TrialAnalysisParams(com_height_m=com_height_m, window_s=window_s, **param_overrides)
     elif param_overrides:
         params = dataclasses.replace(params, **param_overrides)
     if len(trial) < 3:
-        raise ValueError(f"trial has {len(trial)} samples; need at least 3")
+        raise ParameterError(f"trial has {len(trial)} samples; need at least 3")
     ev = None if events is None else validate_events(events)
     sig = sway_signals(trial, params)
     fs = sig.fs_hz
@@ -535,4 +538,4 @@ def analyze_trial(
             "ml": "+ left",
         },
     }
-    return AnalysisResult(summary=summary, windows=windows, parameters=parameters, stabilisation=stabilisation)
+    return TrialAnalysis(summary=summary, windows=windows, parameters=parameters, stabilisation=stabilisation)

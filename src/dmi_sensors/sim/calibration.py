@@ -27,6 +27,7 @@ from scipy.spatial.transform import Rotation
 
 from dmi_sensors.calibration.guided import Step
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors
 
 __all__ = ["SimulatedSource", "error_truth", "pose_rotation", "random_imu_errors"]
@@ -193,4 +194,4 @@ class SimulatedSource:
             lin = np.zeros((n, 3))
             lin[:n_step, 0] = length_m * 2 * np.pi / duration_s**2 * np.sin(2 * np.pi * t / duration_s)
             return self._trunk(Rotation.identity(n), lin)
-        raise ValueError(f"the simulated source cannot perform step {step.key!r}")
+        raise ParameterError(f"the simulated source cannot perform step {step.key!r}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import RawPacket
 
 __all__ = ["SimulatedSensor", "SimulatedSession", "record_simulated_session", "simulate_session", "tag_from_truth"]
@@ -87,8 +88,8 @@ def simulate_session(
     changes the child's control (e.g. more sway); default from ``com_height_m``.
     """
     from dmi_sensors import protocol
-    from dmi_sensors.session import plan_to_segments
     from dmi_sensors.sim import ImuErrors, PacketLoss, VirtualSensor, simulate
+    from dmi_sensors.sim.plan import plan_to_segments
 
     segments = plan_to_segments(plan, rest_s=rest_s)
     sensors = list(sensors) if sensors is not None else default_sensors(com_height_m)
@@ -146,7 +147,7 @@ def press(tagger, action: str, exercise: str, at_s: float) -> None:
     elif action == "end":
         tagger.end_exercise(at_s=at_s)
     else:  # pragma: no cover - schedule entries come from tag_schedule
-        raise ValueError(f"unknown tagging action {action!r}")
+        raise ParameterError(f"unknown tagging action {action!r}")
 
 
 def tag_from_truth(plan, truth_events, *, seed: int, offset_s: float = 0.0):

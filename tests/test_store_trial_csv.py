@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dmi_sensors.errors import DataFileError
-from dmi_sensors.trialcsv import read_trial_csv, write_trial_csv
+from dmi_sensors.store.trial_csv import read_trial_csv, write_trial_csv
 from dmi_sensors.types import Trial
 
 HEADER = "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rps,gyr_y_rps,gyr_z_rps"

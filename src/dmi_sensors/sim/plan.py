@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.session.model import Exercise, Plan
 
 __all__ = ["POSITION_TO_SIM_POSTURE", "exercise_to_segment", "plan_to_segments", "sim_posture"]
@@ -71,7 +72,7 @@ def plan_to_segments(plan: Plan, *, rest_s: float = 0.0) -> list:  # -> list[dmi
     from dmi_sensors.sim import Segment
 
     if not rest_s >= 0:
-        raise ValueError(f"rest_s must be >= 0, got {rest_s}")
+        raise ParameterError(f"rest_s must be >= 0, got {rest_s}")
     segments = []
     for i, ex in enumerate(plan):
         segments.append(exercise_to_segment(ex))

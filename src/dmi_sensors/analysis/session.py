@@ -2,13 +2,13 @@
 
 For every sensor of a session (:mod:`dmi_sensors.analysis.signals` gives the calibrated,
 uniformly resampled, gap-split samples), each gap-free piece is analysed by
-:func:`dmi_sensors.metrics.analysis.analyze_trial` (orientation, body frame, COM excursion,
+:func:`dmi_sensors.analysis.trial.analyse_trial` (orientation, body frame, COM excursion,
 Prieto and ISway measures, sliding windows, one segment per tagged exercise and
 repetition, time to stabilise). Then:
 
 * **time to stabilise per repetition** — each repetition starts with a voluntary movement
   (reaching, leaning, rising); the TTS clock starts ``repetition_movement_s`` after the
-  repetition's onset and runs until the next repetition (``analyze_trial``'s
+  repetition's onset and runs until the next repetition (``analyse_trial``'s
   perturbation mechanism; tagged pushes, ``kind="perturbation"``, are analysed too).
 * **posture** — detected automatically on the trunk sensor
   (:func:`dmi_sensors.session.detect_postures`) and compared with the plan's.
@@ -33,6 +33,7 @@ import numpy as np
 
 from dmi_sensors import __version__
 from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
+from dmi_sensors.errors import ParameterError
 
 __all__ = [
     "EXERCISE_METRICS",
@@ -91,7 +92,7 @@ class SessionAnalysisParams:
     detect_postures
         Run automatic posture detection on the primary (trunk) sensor.
     metrics
-        Overrides of :class:`dmi_sensors.metrics.analysis.AnalysisParams` fields (e.g.
+        Overrides of :class:`dmi_sensors.analysis.trial.TrialAnalysisParams` fields (e.g.
         ``{"com_method": "strapdown", "ellipse_method": "chi2"}``); ``com_height_m``
         comes from the subject, ``window_s`` and ``tts_event_duration_s`` from here.
     """
@@ -106,18 +107,18 @@ class SessionAnalysisParams:
 
     def __post_init__(self) -> None:
         if self.fs_hz is not None and not self.fs_hz > 0:
-            raise ValueError(f"fs_hz must be positive, got {self.fs_hz}")
+            raise ParameterError(f"fs_hz must be positive, got {self.fs_hz}")
         if not self.min_piece_s > 0 or not self.window_s > 0 or not self.repetition_movement_s >= 0:
-            raise ValueError("min_piece_s and window_s must be > 0, repetition_movement_s >= 0")
+            raise ParameterError("min_piece_s and window_s must be > 0, repetition_movement_s >= 0")
         bad = {"com_height_m", "window_s", "tts_event_duration_s"} & set(self.metrics)
         if bad:
-            raise ValueError(f"set {sorted(bad)} through SessionAnalysisParams / the subject, not metrics")
+            raise ParameterError(f"set {sorted(bad)} through SessionAnalysisParams / the subject, not metrics")
 
     def metric_params(self, com_height_m: float):
-        """The :class:`~dmi_sensors.metrics.analysis.AnalysisParams` used for every piece."""
-        from dmi_sensors.metrics.analysis import AnalysisParams
+        """The :class:`~dmi_sensors.analysis.trial.TrialAnalysisParams` used for every piece."""
+        from dmi_sensors.analysis.trial import TrialAnalysisParams
 
-        return AnalysisParams(
+        return TrialAnalysisParams(
             com_height_m=com_height_m,
             window_s=self.window_s,
             tts_event_duration_s=self.repetition_movement_s,
@@ -223,7 +224,7 @@ def _majority_posture(postures, onset_s: float, end_s: float) -> str | None:
 def _analyse_sensor(sig: SensorSignals, tag_events, metric_params) -> tuple[object, list[dict], dict]:
     import pandas as pd
 
-    from dmi_sensors.metrics.analysis import analyze_trial
+    from dmi_sensors.analysis.trial import analyse_trial
 
     frames, stabilisation = [], []
     for k, piece in enumerate(sig.pieces):
@@ -237,7 +238,7 @@ def _analyse_sensor(sig: SensorSignals, tag_events, metric_params) -> tuple[obje
             reps = ev[(ev["kind"] == "repetition") & (ev["onset_s"] >= t0)]
             perts = [float(x) for x in reps["onset_s"] if x + metric_params.tts_event_duration_s < t1]
             ev = ev if len(ev) else None
-        result = analyze_trial(trial, events=ev, perturbations_s=perts, params=metric_params)
+        result = analyse_trial(trial, events=ev, perturbations_s=perts, params=metric_params)
         w = result.windows.copy()
         w.insert(0, "piece", k)
         frames.append(w)
@@ -488,7 +489,9 @@ def analyse_session(
     params = params or SessionAnalysisParams()
     info = store.session_info(session_id)
     if not info.com_height_m:
-        raise ValueError(f"session {session_id}: the subject's com_height_m is unknown; it is needed for COM metrics")
+        raise ParameterError(
+            f"session {session_id}: the subject's com_height_m is unknown; it is needed for COM metrics"
+        )
     sensors = []
     for s in info.sensors:
         cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, session_id, s.sensor_id)

@@ -1,4 +1,4 @@
-"""analyze_trial and COM excursion on an analytic inverted pendulum; the analyze CLI."""
+"""analyse_trial and COM excursion on an analytic inverted pendulum; the analyze CLI."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from dmi_sensors import __version__
+from dmi_sensors.analysis.trial import SUMMARY_KEYS, TrialAnalysisParams, analyse_trial, com_excursion
 from dmi_sensors.cli import main
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2 as G
 from dmi_sensors.metrics import REGISTRY
-from dmi_sensors.metrics.analysis import SUMMARY_KEYS, AnalysisParams, analyze_trial, com_excursion
-from dmi_sensors.trialcsv import write_trial_csv
+from dmi_sensors.store.trial_csv import write_trial_csv
 from dmi_sensors.types import Trial
 
 FS = 100.0
@@ -141,7 +141,7 @@ def test_analyze_trial_summary_windows_parameters():
             "source": ["manual", "manual"],
         }
     )
-    res = analyze_trial(trial, events=events, window_s=2.0, com_height_m=h_com)
+    res = analyse_trial(trial, events=events, window_s=2.0, com_height_m=h_com)
     for key in SUMMARY_KEYS:
         assert key in res.summary and math.isfinite(res.summary[key]), key
     for key in res.summary:
@@ -172,13 +172,13 @@ def test_analyze_trial_summary_windows_parameters():
     assert p["analysis"]["com_height_m"] == h_com and p["analysis"]["ellipse_method"] == "prediction_F"
     assert p["analysis"]["spectral"]["psd_method"] == "welch"
     with pytest.raises(ValueError, match="com_height_m"):
-        analyze_trial(trial)
+        analyse_trial(trial)
 
 
 def test_static_tilt_keeps_the_gravity_term_and_gravity_removed_does_not():
     trial, _, _ = pendulum_trial(h_sensor=0.8, f_ap=0.3)
-    grav = analyze_trial(trial, com_height_m=0.55)
-    static = analyze_trial(trial, com_height_m=0.55, acc_frame="static_tilt")
+    grav = analyse_trial(trial, com_height_m=0.55)
+    static = analyse_trial(trial, com_height_m=0.55, acc_frame="static_tilt")
     # body-x specific force ≈ h·θ'' - g·θ = -(h(2πf)² + g)·θ: at 0.3 Hz, 0.8 m the inertial part
     # is 2.84θ and the gravity part 9.81θ, adding up; gravity removal keeps only the first
     w2 = (2 * np.pi * 0.3) ** 2
@@ -236,6 +236,6 @@ def test_analyze_cli_bad_file_one_clear_line(tmp_path, capsys):
 
 def test_analysis_params_validation():
     with pytest.raises(ValueError, match="com_method"):
-        AnalysisParams(com_height_m=0.5, com_method="magic")
+        TrialAnalysisParams(com_height_m=0.5, com_method="magic")
     with pytest.raises(ValueError, match="acc_frame"):
-        AnalysisParams(com_height_m=0.5, acc_frame="x")
+        TrialAnalysisParams(com_height_m=0.5, acc_frame="x")

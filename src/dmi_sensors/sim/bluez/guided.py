@@ -6,14 +6,14 @@ link-loss behaviour) whose motion is not a precomputed child but a *hand* follow
 calibration instructions: it lies still on the table (``+z`` up) until it is told, through
 the emulator's control channel (``act``), to perform a :class:`~dmi_sensors.calibration.guided.Step`.
 From the sample being taken at that moment it then plays that step's readings from
-:class:`~dmi_sensors.calibration.simulated.SimulatedSource` (exact rigid-body motion plus
+:class:`~dmi_sensors.sim.calibration.SimulatedSource` (exact rigid-body motion plus
 the simulator's IMU errors: bias, scale, misalignment, noise, mounting) and afterwards
 holds the step's final position. The readings are quantised to the stream's ranges like
 any other virtual sensor's.
 
 ``calibration_sensors`` is the emulator's device factory
-(``EmulatedBluez(factory="dmi_sensors.live.emulated:calibration_sensors", ...)``); the IMU
-errors are :func:`~dmi_sensors.calibration.simulated.random_imu_errors` of ``seed``, so
+(``EmulatedBluez(factory="dmi_sensors.sim.bluez.guided:calibration_sensors", ...)``); the IMU
+errors are :func:`~dmi_sensors.sim.calibration.random_imu_errors` of ``seed``, so
 the process that started the emulator knows the truth.
 """
 
@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from dmi_sensors.calibration.guided import Step
-from dmi_sensors.calibration.simulated import SimulatedSource, random_imu_errors
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.bluez.sensor import SensorPeripheral, sensor_address
+from dmi_sensors.sim.calibration import SimulatedSource, random_imu_errors
 from dmi_sensors.sim.imu import ImuErrors
 from dmi_sensors.sim.virtual_sensor import VirtualSensor
 
@@ -122,7 +123,7 @@ class GuidedVirtualSensor(VirtualSensor):
         n_total = len(motion)
         end = k + acc.shape[0]
         if end > n_total:
-            raise ValueError(f"step {step.key!r} at sample {k} runs past the {self.timeline_s} s timeline")
+            raise ParameterError(f"step {step.key!r} at sample {k} runs past the {self.timeline_s} s timeline")
         hold_acc, hold_gyr = self._hold(acc, gyr, n_total - end)
         motion.acc_mps2[k:end], motion.gyr_rps[k:end] = acc, gyr
         motion.acc_mps2[end:], motion.gyr_rps[end:] = hold_acc, hold_gyr

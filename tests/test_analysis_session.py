@@ -65,8 +65,8 @@ def test_alignment_calibration_from_the_store_is_applied(tmp_path):
     analysis matches an unrotated sensor; without it AP and ML are swapped."""
     from dmi_sensors.calibration import AlignmentCalibration, write_calibration
     from dmi_sensors.demo.run import DEMO_SUBJECT
-    from dmi_sensors.demo.simulated import SimulatedSensor, record_simulated_session
     from dmi_sensors.sim import ImuErrors
+    from dmi_sensors.sim.session import SimulatedSensor, record_simulated_session
 
     ex = session_mod.CATALOGUE["stand_box_ankles"]
     import dataclasses

@@ -3,7 +3,7 @@
 Used by the crash-safety test (it is killed with SIGKILL mid-session) and handy to fill a
 database for trying ``dmi-sensors sessions``/``export``::
 
-    python -m dmi_sensors.store.demo_recorder --db /tmp/s.sqlite --sensors 2 --duration-s 10
+    python -m dmi_sensors.sim.recorder --db /tmp/s.sqlite --sensors 2 --duration-s 10
 
 It behaves like ``dmi-sensors record`` minus Bluetooth: :class:`dmi_sensors.sim.VirtualSensor`
 firmware state machines (a child sitting with support at the hips, simulated once and
@@ -132,9 +132,7 @@ async def record(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m dmi_sensors.store.demo_recorder", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m dmi_sensors.sim.recorder", description=__doc__.split("\n")[0])
     parser.add_argument("--db", required=True, type=Path)
     parser.add_argument("--sensors", type=int, default=2)
     parser.add_argument("--fs-hz", type=int, default=100)

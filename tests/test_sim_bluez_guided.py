@@ -8,9 +8,9 @@ import numpy as np
 
 from dmi_sensors import protocol
 from dmi_sensors.calibration.guided import Step
-from dmi_sensors.calibration.simulated import random_imu_errors
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2 as G
-from dmi_sensors.live.emulated import GuidedVirtualSensor
+from dmi_sensors.sim.bluez.guided import GuidedVirtualSensor
+from dmi_sensors.sim.calibration import random_imu_errors
 from dmi_sensors.types import RawPacket
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dmi_sensors.analysis.pipeline import RESULT_NAMES, load_calibration
+from dmi_sensors.analysis.session import RESULT_NAMES, load_calibration
 from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
+from dmi_sensors.errors import NotFoundError
 
 __all__ = ["StoredRun", "hold_slices", "latest_run", "load_sensor_signals", "metric_params_from_dict", "sway_pieces"]
 
@@ -76,8 +77,8 @@ def latest_run(store, session_id: int) -> StoredRun | None:
 
 
 def metric_params_from_dict(d: dict):
-    """:class:`~dmi_sensors.metrics.analysis.AnalysisParams` from its ``to_dict()`` form."""
-    from dmi_sensors.metrics.analysis import AnalysisParams
+    """:class:`~dmi_sensors.analysis.trial.TrialAnalysisParams` from its ``to_dict()`` form."""
+    from dmi_sensors.analysis.trial import TrialAnalysisParams
     from dmi_sensors.metrics.spectral import SpectralParams
     from dmi_sensors.metrics.tts import TtsParams
 
@@ -90,7 +91,7 @@ def metric_params_from_dict(d: dict):
         kw["spectral"] = SpectralParams(**spectral)
     if isinstance(kw.get("tts"), dict):
         kw["tts"] = TtsParams(**kw["tts"])
-    return AnalysisParams(**kw)
+    return TrialAnalysisParams(**kw)
 
 
 def load_sensor_signals(store, session_id: int, sensor_id: str, session_params: dict, calibration=None):
@@ -98,7 +99,7 @@ def load_sensor_signals(store, session_id: int, sensor_id: str, session_params: 
     info = store.session_info(session_id)
     sensor = next((s for s in info.sensors if s.sensor_id == sensor_id), None)
     if sensor is None:
-        raise KeyError(f"session {session_id} has no sensor {sensor_id!r}")
+        raise NotFoundError(f"session {session_id} has no sensor {sensor_id!r}")
     cal = calibration or load_calibration(store, session_id, sensor_id)
     return prepare_sensor(
         store.raw_packets(session_id, sensor_id),
@@ -111,8 +112,8 @@ def load_sensor_signals(store, session_id: int, sensor_id: str, session_params: 
 
 
 def sway_pieces(signals: SensorSignals, metric_params) -> list:
-    """:func:`dmi_sensors.metrics.analysis.sway_signals` of every gap-free piece, in order."""
-    from dmi_sensors.metrics.analysis import sway_signals
+    """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order."""
+    from dmi_sensors.analysis.trial import sway_signals
 
     return [sway_signals(signals.trial(piece), metric_params) for piece in signals.pieces]
 
