@@ -58,7 +58,7 @@ async def _record(args: argparse.Namespace, steps: list, emu: Any) -> tuple[Any,
 
     hook = None
     if emu is not None:
-        from dmi_sensors.sim.bluez.sensor import sensor_address
+        from dmi_sensors.sim.identity import sensor_address
 
         address = sensor_address(0)
 
