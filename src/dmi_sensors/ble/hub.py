@@ -23,10 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bleak.backends.device import BLEDevice
-
-from dmi_sensors.ble.discovery import SensorAdvert
-from dmi_sensors.ble.link import PacketSink, ReconnectPolicy, SensorLink, StreamConfig
+from dmi_sensors.ble.link import PacketSink, ReconnectPolicy, SensorLink, StreamConfig, Target
 from dmi_sensors.ble.stats import LinkStats
 from dmi_sensors.errors import ParameterError
 
@@ -34,8 +31,6 @@ __all__ = ["RecordingContext", "SensorHub", "record", "record_sync"]
 
 log = logging.getLogger(__name__)
 
-#: What names one sensor: an advert from a scan (best), a bleak device, or an address string.
-Target = SensorAdvert | BLEDevice | str
 #: The sensors of a hub: ``{target: placement}`` or ``(target, placement)`` pairs.
 Sensors = Mapping[Target, str] | Iterable[tuple[Target, str]]
 

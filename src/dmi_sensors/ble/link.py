@@ -84,11 +84,16 @@ __all__ = [
     "SensorLink",
     "SensorNotFoundError",
     "StreamConfig",
+    "Target",
 ]
 
 log = logging.getLogger(__name__)
 
 _U32 = 1 << 32
+
+
+#: What names one sensor: an advert from a scan (best), a bleak device, or an address string.
+Target = SensorAdvert | BLEDevice | str
 
 
 class PacketSink(Protocol):
@@ -247,7 +252,7 @@ class SensorLink:
 
     def __init__(
         self,
-        target: SensorAdvert | BLEDevice | str,
+        target: Target,
         placement: str = "",
         *,
         config: StreamConfig | None = None,

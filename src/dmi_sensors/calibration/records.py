@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
 
@@ -367,6 +367,16 @@ class _Reader:
         return v
 
 
+class _CommonFields(TypedDict):
+    """The keys every kind shares (the constructor arguments of :class:`_Common`)."""
+
+    sensor_serial: str
+    created_utc: str
+    dmi_sensors_version: str
+    method: str
+    source: dict[str, Any]
+
+
 def calibration_from_dict(data: Any, path: str | Path = "<dict>") -> Calibration:
     """Validate a decoded calibration JSON object and build its record.
 
@@ -377,7 +387,10 @@ def calibration_from_dict(data: Any, path: str | Path = "<dict>") -> Calibration
     version = r.integer("format_version")
     if version < 1 or version > FORMAT_VERSION:
         raise DataFileError(
-            path, "key 'format_version'", f"a version between 1 and {FORMAT_VERSION} (upgrade dmi-sensors)", version
+            path,
+            "key 'format_version'",
+            f"a version between 1 and {FORMAT_VERSION} (upgrade dmi-sensors)",
+            str(version),
         )
     kind = r.string("kind")
     if kind not in KINDS:
@@ -389,7 +402,7 @@ def calibration_from_dict(data: Any, path: str | Path = "<dict>") -> Calibration
         raise DataFileError(
             path, "key 'created_utc'", "an ISO-8601 UTC time like 2026-01-31T09:30:00Z", repr(created)
         ) from None
-    common = {
+    common: _CommonFields = {
         "sensor_serial": r.string("sensor_serial", nonempty=True),
         "created_utc": created,
         "dmi_sensors_version": r.string("dmi_sensors_version"),
