@@ -100,6 +100,10 @@ class CalibrationSet:
             alignment=self.latest(sensor_serial, "alignment"),
         )
 
+    @overload
+    def add(self, calibration: Calibration, directory: str | Path) -> Path: ...
+    @overload
+    def add(self, calibration: Calibration, directory: None = None) -> Path | None: ...
     def add(self, calibration: Calibration, directory: str | Path | None = None) -> Path | None:
         """Add a calibration; with a directory (or the one loaded from) also write its file.
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dmi_sensors.errors import ParameterError
+
+if TYPE_CHECKING:
+    from dmi_sensors.store import SessionStore
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_import(sub)
 
 
-def _add_import(sub) -> None:
+def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "import", help="import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV as a new session"
     )
@@ -45,13 +50,11 @@ def _add_import(sub) -> None:
     _add_db(p)
 
 
-def _run_import(store, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
     from dmi_sensors.store.export import import_path
 
     path = Path(args.path)
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     if path.is_file():
         from dmi_sensors.session import Subject
 
@@ -72,8 +75,6 @@ def _fmt_duration(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from dmi_sensors.store import SessionStore, UnknownSessionError, default_db_path
 
     path = Path(args.db) if args.db else default_db_path()
