@@ -1,4 +1,8 @@
-"""``dmi-sensors sessions list|show|import``: what the session database holds, and imports into it."""
+"""``dmi-sensors sessions list|show|import``: what the session database holds, and imports into it.
+
+The store and the session model are imported when the command runs (``dmi-sensors --help``
+stays fast).
+"""
 
 from __future__ import annotations
 
@@ -75,6 +79,7 @@ def _fmt_duration(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dmi_sensors.session import Plan
     from dmi_sensors.store import SessionStore, UnknownSessionError, default_db_path
 
     path = Path(args.db) if args.db else default_db_path()
@@ -108,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             d["results"] = [{k: getattr(r, k) for k in keys} for r in results]
             print(json.dumps(d, indent=2))
             return 0
-        plan = info.plan()
+        plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
         print(f"session {info.session_id} ({info.status}, {info.origin}) in {store.path}")
         print(f"  subject      {info.subject_id}  born {info.birth_year}  COM height {info.com_height_m} m"
               f"  diagnosis {info.diagnosis_category or '-'}")  # fmt: skip
