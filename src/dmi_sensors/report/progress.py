@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,10 @@ from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.report.html import Column, HtmlReport, format_number
 from dmi_sensors.report.session import UPRIGHT_POSTURES
+from dmi_sensors.session import Plan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -78,9 +83,9 @@ class ProgressReport:
     html_path: Path
     figures: list[Path]
     sections: list[str]
-    table: object
-    trends: object
-    supports: object
+    table: pd.DataFrame
+    trends: pd.DataFrame
+    supports: pd.DataFrame
 
 
 def progress_table(store, subject_id: str):
@@ -105,7 +110,7 @@ def progress_table(store, subject_id: str):
         if run.primary_sensor_id is not None:
             ex = ex[ex["sensor_id"] == run.primary_sensor_id]
         ex = ex.copy()
-        plan = info.plan()
+        plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
         family = {e.exercise_id: f"{e.position} on {e.surface.replace('_', ' ')}" for e in plan} if plan else {}
         ex.insert(0, "session_id", info.session_id)
         ex.insert(1, "session_date", pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT)
