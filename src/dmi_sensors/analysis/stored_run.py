@@ -10,12 +10,18 @@ path, hence the same numbers (tests check the ellipse areas against the stored o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dmi_sensors.analysis.session import RESULT_NAMES, load_calibration
 from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
 from dmi_sensors.errors import NotFoundError
+
+if TYPE_CHECKING:  # annotations only: pandas loads when a run is read
+    import pandas as pd
+
+    from dmi_sensors.store.records import ResultRecord
 
 __all__ = ["StoredRun", "hold_slices", "latest_run", "load_sensor_signals", "metric_params_from_dict", "sway_pieces"]
 
@@ -29,10 +35,10 @@ class StoredRun:
     parameters: dict
     package_version: str
     created_utc: str
-    sensors: dict[str, object]  # sensor_id -> ResultRecord
-    exercises: object
-    repetitions: object
-    postures: object
+    sensors: dict[str, ResultRecord]  # sensor_id -> its session_analysis record
+    exercises: pd.DataFrame
+    repetitions: pd.DataFrame
+    postures: pd.DataFrame
     record_ids: dict[str, int] = field(default_factory=dict)
 
     @property
