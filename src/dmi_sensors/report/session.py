@@ -31,6 +31,7 @@ from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.registry import spec
 from dmi_sensors.report.html import Column, HtmlReport, format_number, metric_column
+from dmi_sensors.session import Plan
 
 __all__ = [
     "EXERCISE_COLUMNS",
@@ -310,7 +311,7 @@ def build_session_report(
             f"session {session_id} has no stored analysis: `dmi-sensors report {session_id}` analyses it "
             f"before writing the report (or call dmi_sensors.analysis.analyse_session(store, {session_id}))"
         )
-    plan = info.plan()
+    plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
     names = _exercise_names(plan)
     primary = run.primary_sensor_id
     ex_all = run.exercises
