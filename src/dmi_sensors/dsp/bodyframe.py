@@ -230,7 +230,8 @@ class DriftControlledIntegrator:
         self._dt_s = 1.0 / self._fs_hz
         sos = butter_highpass(self._highpass_hz, self._fs_hz, self._order)
         self._hp = [SosFilter(sos, n_channels=self._n_channels) for _ in range(3)]
-        self._trap = np.zeros((2, 2, self._n_channels + 1))
+        # the two running integrals, trapezoid_into's (2, n_channels + 1) layout each
+        self._trap = (np.zeros((2, self._n_channels + 1)), np.zeros((2, self._n_channels + 1)))
 
     @property
     def fs_hz(self) -> float:
@@ -265,7 +266,7 @@ class DriftControlledIntegrator:
     def state(self) -> DriftControlledIntegratorState:
         """Snapshot of the full state; assign a :class:`DriftControlledIntegratorState` to continue from it."""
         return DriftControlledIntegratorState(
-            highpass_zi=np.stack([f.state.zi for f in self._hp]), trapezoid=self._trap
+            highpass_zi=np.stack([f.state.zi for f in self._hp]), trapezoid=np.stack(self._trap)
         )
 
     @state.setter
@@ -276,17 +277,20 @@ class DriftControlledIntegrator:
             )
         zi_shape = (3, *self._hp[0].state.zi.shape)
         zi = checked_array("DriftControlledIntegrator", "highpass_zi", value.highpass_zi, zi_shape)
-        trap = checked_array("DriftControlledIntegrator", "trapezoid", value.trapezoid, self._trap.shape)
+        trap_shape = (2, *self._trap[0].shape)
+        trap = checked_array("DriftControlledIntegrator", "trapezoid", value.trapezoid, trap_shape)
         for f, z in zip(self._hp, zi, strict=True):
             # zero-initial high-passes: "started" changes nothing in their output
             f.state = SosFilterState(zi=z, started=True)
-        self._trap[...] = trap
+        for t, v in zip(self._trap, trap, strict=True):
+            t[...] = v
 
     def reset(self) -> None:
         """Back to the freshly constructed state (velocity and displacement restart at 0)."""
         for f in self._hp:
             f.reset()
-        self._trap[...] = 0.0
+        for t in self._trap:
+            t[...] = 0.0
 
     def process(self, acc_mps2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(vel, disp)``, each ``(n, n_channels)``, for the next ``n`` samples of ``acc_mps2``."""
