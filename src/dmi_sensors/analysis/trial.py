@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,6 +51,9 @@ from dmi_sensors.metrics.windows import (
     window_metrics,
 )
 from dmi_sensors.types import Trial
+
+if TYPE_CHECKING:  # pandas is imported by the functions that build tables
+    import pandas as pd
 
 __all__ = [
     "ACC_FRAMES",
@@ -173,7 +177,7 @@ class TrialAnalysis:
     """
 
     summary: dict
-    windows: object  # pandas.DataFrame
+    windows: pd.DataFrame
     parameters: dict
     stabilisation: list[dict] = field(default_factory=list)
 
@@ -181,8 +185,7 @@ class TrialAnalysis:
         """JSON-ready dict: ``dmi_sensors_version, parameters, summary, stabilisation, windows``."""
         windows = []
         metric_cols = [c for c in self.windows.columns if c not in (*contract.WINDOW_COLUMNS, "window_kind")]
-        for row in self.windows.itertuples(index=False):
-            r = row._asdict()
+        for r in self.windows.to_dict("records"):
             windows.append(
                 {
                     "start_s": _clean(r["start_s"]),
@@ -394,8 +397,9 @@ def _window_frame(sig: SwaySignals, starts, stops, tags, kind: str, sensor_id: s
         ellipse_method=params.ellipse_method,
         spectral=params.spectral,
     )
-    metrics["f50_ap_hz"] = metrics.get("acc_f50_ap_hz")
-    metrics["f95_ap_hz"] = metrics.get("acc_f95_ap_hz")
+    no_windows = np.full(len(starts), np.nan)  # window_metrics leaves the spectra out then
+    metrics["f50_ap_hz"] = metrics.get("acc_f50_ap_hz", no_windows)
+    metrics["f95_ap_hz"] = metrics.get("acc_f95_ap_hz", no_windows)
     start_s = sig.time_s[starts]
     head = {
         "sensor_id": [sensor_id] * len(starts),
