@@ -174,3 +174,16 @@ def test_events_csv_errors_name_file_line_and_column(tmp_path):
         read_events_csv(missing)
     with pytest.raises(DataFileError, match="no such file"):
         read_events_csv(tmp_path / "nope.csv")
+
+
+def test_every_metric_has_a_label_unique_but_for_its_aliases():
+    """Reports head columns and axes with ``label [unit]`` from the registry: each label names one quantity."""
+    from dmi_sensors.metrics import REGISTRY
+
+    owners: dict[str, str] = {}
+    for name, m in REGISTRY.items():
+        assert m.label and m.label == m.label.strip() and "[" not in m.label, name
+        target = m.alias_of or name
+        assert owners.setdefault(m.label, target) == target, (name, m.label, owners[m.label])
+    assert REGISTRY["com_rms_ap_mm"].header == "COM RMS AP [mm]"
+    assert REGISTRY["com_freqd"].header == "COM frequency dispersion"  # dimensionless: no unit

@@ -35,15 +35,17 @@ def checked_events(path: Path, frame: pd.DataFrame, line_offset: int | None = 2)
     """An events table with the contract's columns, numbers and sources checked against ``path``."""
     check_columns(path, list(frame.columns), contract.EVENT_COLUMNS)
     out = frame.copy()
-    out["onset_s"] = numeric_column(path, frame, "onset_s", line_offset=line_offset)
-    out["duration_s"] = numeric_column(path, frame, "duration_s", line_offset=line_offset)
-    numeric_column(path, frame, "repetition", line_offset=line_offset)
-    for i, (onset, source) in enumerate(zip(out["onset_s"], out["source"], strict=True)):
+    out[contract.ONSET_S] = numeric_column(path, frame, contract.ONSET_S, line_offset=line_offset)
+    out[contract.DURATION_S] = numeric_column(path, frame, contract.DURATION_S, line_offset=line_offset)
+    numeric_column(path, frame, contract.REPETITION, line_offset=line_offset)
+    for i, (onset, source) in enumerate(zip(out[contract.ONSET_S], out[contract.SOURCE], strict=True)):
         place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
         if not np.isfinite(onset):
-            raise DataFileError(path, f"{place}, column 'onset_s'", "a finite onset in seconds", repr(onset))
+            raise DataFileError(path, f"{place}, column {contract.ONSET_S!r}", "a finite onset in seconds", repr(onset))
         if source not in contract.EVENT_SOURCES:
-            raise DataFileError(path, f"{place}, column 'source'", f"one of {contract.EVENT_SOURCES}", repr(source))
+            raise DataFileError(
+                path, f"{place}, column {contract.SOURCE!r}", f"one of {contract.EVENT_SOURCES}", repr(source)
+            )
     return out
 
 
