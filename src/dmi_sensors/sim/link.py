@@ -217,10 +217,6 @@ class LinkScheduler(Generic[T]):
         self.seed = int(seed)
         self.reset()
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments."""
-        return {"link": self.link, "loss": self.loss, "seed": self.seed}
-
     def reset(self) -> None:
         """Back to a fresh link (same phase, same draws)."""
         link = self.link
