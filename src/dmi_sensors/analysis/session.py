@@ -28,12 +28,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dmi_sensors import __version__
 from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.session.events import empty_events, normalise_events
+from dmi_sensors.session.posture import detect_postures
+from dmi_sensors.session.windows import tag_windows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "EXERCISE_METRICS",
@@ -149,7 +156,9 @@ class SessionAnalysis:
 
     ``exercises`` / ``repetitions`` / ``postures`` are tidy DataFrames (see
     :func:`exercise_table`); ``parameters`` holds every parameter, the package version
-    and the ``run_id``; ``result_ids`` the stored record ids (after saving).
+    and the ``run_id`` (and ``warnings``); ``result_ids`` the stored record ids (after
+    saving). ``warnings``: one line per tagged exercise or repetition a sensor has no
+    analysed data for (it lies after the recording's end, before its start or in a gap).
     """
 
     parameters: dict
@@ -160,6 +169,7 @@ class SessionAnalysis:
     postures: object
     primary_sensor_id: str | None
     result_ids: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _primary(sensors: Sequence[SensorSignals]) -> SensorSignals | None:
@@ -175,8 +185,6 @@ def _tag_events(events, movement_s: float, min_hold_s: float):
     repetition: from ``movement_s`` after its onset to its end (when at least ``min_hold_s``)."""
     import pandas as pd
 
-    from dmi_sensors.session import normalise_events
-
     if events is None or len(events) == 0:
         return None
     ev = normalise_events(events)
@@ -185,14 +193,12 @@ def _tag_events(events, movement_s: float, min_hold_s: float):
     holds = reps.assign(
         onset_s=reps["onset_s"] + movement_s, duration_s=reps["duration_s"] - movement_s, kind="hold", source="auto"
     )
-    holds = holds[holds["duration_s"] >= min_hold_s]
+    holds = holds[holds["duration_s"] >= max(min_hold_s, 0.0)]
     return pd.concat([ev, holds], ignore_index=True).sort_values("onset_s", kind="stable").reset_index(drop=True)
 
 
 def _detect_postures(primary: SensorSignals | None, events):
     import pandas as pd
-
-    from dmi_sensors.session import detect_postures, empty_events
 
     if primary is None:
         return empty_events()
@@ -201,24 +207,47 @@ def _detect_postures(primary: SensorSignals | None, events):
         t = primary.time_s[piece]
         if t.shape[0] < 4 * primary.fs_hz:
             continue
-        frames.append(detect_postures(t, primary.acc_mps2[piece], primary.fs_hz, primary.gyr_rps[piece], events))
+        frames.append(
+            detect_postures(t, primary.acc_mps2[piece], primary.gyr_rps[piece], fs_hz=primary.fs_hz, events=events)
+        )
     if not frames:
         return empty_events()
     return pd.concat(frames, ignore_index=True)
 
 
-def _majority_posture(postures, onset_s: float, end_s: float) -> str | None:
-    if postures is None or len(postures) == 0:
-        return None
-    a = np.maximum(postures["onset_s"].to_numpy(float), onset_s)
-    b = np.minimum((postures["onset_s"] + postures["duration_s"]).to_numpy(float), end_s)
-    overlap = np.clip(b - a, 0.0, None)
-    if not overlap.size or overlap.max() <= 0:
-        return None
-    by_label: dict[str, float] = {}
-    for lab, ov in zip(postures["posture"].astype(str), overlap, strict=True):
-        by_label[lab] = by_label.get(lab, 0.0) + float(ov)
-    return max(by_label.items(), key=lambda kv: kv[1])[0]
+def _detected_postures(postures: pd.DataFrame | None, onset_s: np.ndarray, end_s: np.ndarray) -> np.ndarray:
+    """The detected posture of each interval by THE window tagging (majority overlap,
+    :func:`dmi_sensors.session.tag_windows`), ``""`` where no posture covers half of it."""
+    import pandas as pd
+
+    if postures is None or len(postures) == 0 or len(onset_s) == 0:
+        return np.full(len(onset_s), "", dtype=object)
+    intervals = pd.DataFrame({"start_s": np.asarray(onset_s, float), "end_s": np.asarray(end_s, float)})
+    return tag_windows(intervals, postures)["posture"].to_numpy(dtype=object)
+
+
+def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> list[str]:
+    """One line per exercise or repetition row that overlaps none of the sensor's analysed pieces."""
+    if tag_events is None or len(tag_events) == 0:
+        return []
+    rows = tag_events[tag_events["kind"].isin(("exercise", "repetition"))]
+    if not sig.pieces and len(rows):
+        return [f"sensor {sig.sensor_id}: no analysable data: {len(rows)} tagged exercises/repetitions not analysed"]
+    onset = rows["onset_s"].to_numpy(dtype=np.float64)
+    end = onset + rows["duration_s"].to_numpy(dtype=np.float64)
+    covered = np.zeros(len(rows), dtype=bool)
+    for piece in sig.pieces:
+        t = sig.time_s[piece]
+        if t.shape[0]:
+            covered |= (end > t[0]) & (onset < t[-1] + 1.0 / sig.fs_hz)
+    out = []
+    for row, a, b in zip(rows[~covered].itertuples(index=False), onset[~covered], end[~covered], strict=True):
+        what = f"{row.kind} {row.exercise!r}" + (f" repetition {row.repetition}" if row.repetition else "")
+        out.append(
+            f"sensor {sig.sensor_id}: {what} at {a:.3f}-{b:.3f} s has no analysed data "
+            "(after the recording's end, before its start or in a gap): not analysed"
+        )
+    return out
 
 
 def _analyse_sensor(sig: SensorSignals, tag_events, metric_params) -> tuple[object, list[dict], dict]:
@@ -321,8 +350,11 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
     seg = w[(w["window_kind"] == "segment")]
     tts = _tts_by_onset(sensor.stabilisation)
     holds = tag_events[tag_events["kind"] == "hold"]
+    reps = tag_events[tag_events["kind"] == "repetition"]
+    ends = (reps["onset_s"] + reps["duration_s"]).to_numpy()
+    detected = _detected_postures(postures, reps["onset_s"].to_numpy(), ends)
     rows = []
-    for ev in tag_events[tag_events["kind"] == "repetition"].itertuples(index=False):
+    for ev, posture_detected in zip(reps.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
         exercise, rep = str(ev.exercise), int(ev.repetition)
         if _segment_row(seg, exercise, rep, onset, end) is None:
@@ -343,7 +375,7 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
             "repetition": rep,
             "support": _clean_str(ev.support),
             "posture_planned": _clean_str(getattr(ev, "posture", "")),
-            "posture_detected": _majority_posture(postures, onset, end) or "",
+            "posture_detected": posture_detected,
             "onset_s": onset,
             "duration_s": end - onset,
             "hold_start_s": float(hold["start_s"]) if hold is not None else None,
@@ -377,8 +409,11 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
     if tag_events is None or len(w) == 0:
         return pd.DataFrame()
     seg = w[(w["window_kind"] == "segment")]
+    exercises = tag_events[tag_events["kind"] == "exercise"]
+    ends = (exercises["onset_s"] + exercises["duration_s"]).to_numpy()
+    detected = _detected_postures(postures, exercises["onset_s"].to_numpy(), ends)
     rows = []
-    for ev in tag_events[tag_events["kind"] == "exercise"].itertuples(index=False):
+    for ev, posture_detected in zip(exercises.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
         exercise = str(ev.exercise)
         whole = _segment_row(seg, exercise, 0, onset, end)
@@ -395,7 +430,7 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
             "exercise": exercise,
             "support": _clean_str(ev.support),
             "posture_planned": _clean_str(getattr(ev, "posture", "")),
-            "posture_detected": _majority_posture(postures, onset, end) or "",
+            "posture_detected": posture_detected,
             "onset_s": onset,
             "duration_s": end - onset,
             "repetitions": len(reps),
@@ -430,7 +465,9 @@ def analyse_signals(
     postures = _detect_postures(primary, exercise_rows) if params.detect_postures else None
     results: dict[str, SensorResult] = {}
     ex_frames, rep_frames = [], []
+    warnings: list[str] = []
     for sig in sensors:
+        warnings.extend(_unanalysed_events(sig, tag_events))
         windows, stabilisation, summary = _analyse_sensor(sig, tag_events, metric_params)
         res = SensorResult(sig.sensor_id, sig.placement, summary, windows, stabilisation, sig)
         results[sig.sensor_id] = res
@@ -450,6 +487,7 @@ def analyse_signals(
         "primary_sensor_id": primary.sensor_id if primary else None,
         "calibrations": {s.sensor_id: s.calibration for s in sensors},
         "frames": {s.sensor_id: s.frame for s in sensors},
+        "warnings": warnings,
     }
     non_empty = [f for f in ex_frames if len(f)]
     rep_non_empty = [f for f in rep_frames if len(f)]
@@ -461,6 +499,7 @@ def analyse_signals(
         repetitions=pd.concat(rep_non_empty, ignore_index=True) if rep_non_empty else pd.DataFrame(),
         postures=postures if postures is not None else pd.DataFrame(),
         primary_sensor_id=primary.sensor_id if primary else None,
+        warnings=warnings,
     )
 
 

@@ -40,7 +40,8 @@ import pandas as pd
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.errors import DataFileError, ParameterError
-from dmi_sensors.store.export.ingest import checked_events, ingest_session
+from dmi_sensors.session.events import check_events
+from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.export.tables import collect
 from dmi_sensors.store.timeutil import format_utc, parse_utc
 from dmi_sensors.types import SampleBatch
@@ -433,8 +434,8 @@ def _read_events(path: Path, t0: float) -> pd.DataFrame:
         out["source"] = "import"
     if "exercise" not in frame.columns and "trial_type" in frame.columns:
         out["exercise"] = frame["trial_type"].where(frame["trial_type"] != NA, None)
-    out["repetition"] = pd.to_numeric(out["repetition"], errors="coerce")
-    return checked_events(path, out)
+    # BIDS TSV: header on line 1, one row per line after it
+    return check_events(out, source=path, lines=range(2, 2 + len(out)))
 
 
 def import_bids(

@@ -1,22 +1,24 @@
-"""Write an imported session into the store in one transaction (all or nothing)."""
+"""Write an imported session into the store in one transaction (all or nothing).
+
+Events tables are checked before they get here, by THE validator
+(:func:`dmi_sensors.session.events.check_events`, or :func:`~dmi_sensors.session.events.read_events_csv`
+for CSV files), which names the file and every bad line or row.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from dmi_sensors import contract
 from dmi_sensors.errors import DataFileError
-from dmi_sensors.store.export.tables import check_columns, numeric_column
 from dmi_sensors.types import SampleBatch
 
 if TYPE_CHECKING:
     from dmi_sensors.store.sessionstore import SessionStore
 
-__all__ = ["checked_events", "ingest_session", "subject_from_metadata"]
+__all__ = ["ingest_session", "subject_from_metadata"]
 
 
 def subject_from_metadata(path: Path, session: dict[str, Any]):  # -> dmi_sensors.session.Subject
@@ -32,22 +34,6 @@ def subject_from_metadata(path: Path, session: dict[str, Any]):  # -> dmi_sensor
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise DataFileError(path, "subject", "a valid pseudonymous subject", str(exc)) from None
-
-
-def checked_events(path: Path, frame: pd.DataFrame, line_offset: int | None = 2) -> pd.DataFrame:
-    """An events table with the contract's columns, numbers and sources checked against ``path``."""
-    check_columns(path, list(frame.columns), contract.EVENT_COLUMNS)
-    out = frame.copy()
-    out["onset_s"] = numeric_column(path, frame, "onset_s", line_offset=line_offset)
-    out["duration_s"] = numeric_column(path, frame, "duration_s", line_offset=line_offset)
-    numeric_column(path, frame, "repetition", line_offset=line_offset)
-    for i, (onset, source) in enumerate(zip(out["onset_s"], out["source"], strict=True)):
-        place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
-        if not np.isfinite(onset):
-            raise DataFileError(path, f"{place}, column 'onset_s'", "a finite onset in seconds", repr(onset))
-        if source not in contract.EVENT_SOURCES:
-            raise DataFileError(path, f"{place}, column 'source'", f"one of {contract.EVENT_SOURCES}", repr(source))
-    return out
 
 
 def ingest_session(
