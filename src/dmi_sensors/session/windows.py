@@ -132,21 +132,29 @@ def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array(list(distinct), dtype=object)
 
 
-def _majority(overlap: np.ndarray, codes: np.ndarray, n_codes: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per window: the value (code) with the largest overlap summed over its rows, and that
-    value's row with the largest overlap; both -1 where the best does not reach ``need``."""
+def _majority(
+    overlap: np.ndarray, codes: np.ndarray, n_codes: int, need: np.ndarray, *, with_row: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: the value (code) with the largest overlap summed over its rows and (with
+    ``with_row``) that value's row with the largest overlap; -1 where the best does not reach ``need``."""
     n, m = overlap.shape
     none = np.full(n, -1, dtype=np.int64)
     if m == 0 or n == 0:
         return none, none
-    onehot = np.zeros((m, n_codes))
-    onehot[np.arange(m), codes] = 1.0
-    per_value = overlap @ onehot
+    if n_codes == m:  # every row its own value (codes count up in order of first appearance)
+        per_value = overlap
+    else:
+        onehot = np.zeros((m, n_codes))
+        onehot[np.arange(m), codes] = 1.0
+        per_value = overlap @ onehot
     best = np.argmax(per_value, axis=1)
     got = per_value[np.arange(n), best]
     ok = (got > 0) & (got >= need - 1e-9)
-    row = np.argmax(np.where(codes[None, :] == best[:, None], overlap, -1.0), axis=1)
-    return np.where(ok, best, -1), np.where(ok, row, -1)
+    code = np.where(ok, best, -1)
+    if not with_row:
+        return code, none
+    row = best if n_codes == m else np.argmax(np.where(codes[None, :] == best[:, None], overlap, -1.0), axis=1)
+    return code, np.where(ok, row, -1)
 
 
 def tag_windows(windows: pd.DataFrame, events: pd.DataFrame | None, *, min_coverage: float = 0.5) -> pd.DataFrame:
@@ -206,7 +214,7 @@ def _tags(
     es = ex["onset_s"].to_numpy(dtype=np.float64)
     ee = es + ex["duration_s"].to_numpy(dtype=np.float64)
     ex_codes, ex_ids = _codes(ex["exercise"].to_numpy(dtype=object))
-    ex_id, ex_row = _majority(_overlap(ws, we, es, ee, clock), ex_codes, len(ex_ids), need)
+    ex_id, ex_row = _majority(_overlap(ws, we, es, ee, clock), ex_codes, len(ex_ids), need, with_row=True)
     has_ex = ex_id >= 0
     exercise = np.full(n, "", dtype=object)
     support = np.full(n, "", dtype=object)
