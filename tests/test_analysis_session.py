@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dmi_sensors.analysis import analyse_session, clock_runs, prepare_sensor
+from dmi_sensors.analysis import analyse_session, prepare_sensor, save_calibration_file
+from dmi_sensors.timing import clock_runs
 from dmi_sensors.types import RawPacket
 
 pytest.importorskip("dmi_sensors.metrics", reason="needs the metrics layer")
@@ -86,10 +87,7 @@ def test_alignment_calibration_from_the_store_is_applied(tmp_path):
                 r_m = ImuErrors(mounting_euler_deg=mount).mounting_matrix
                 cal = AlignmentCalibration(sensor_id, rotation_sensor_to_body=r_m, method="test")
                 path = write_calibration(cal, tmp_path / "align.json")
-                if hasattr(st, "add_calibration_file"):
-                    st.add_calibration_file(path, session_id=sid)
-                else:
-                    st.set_calibration(sid, sensor_id, st.add_calibration(sensor_id, "alignment", path))
+                save_calibration_file(st, path, session_id=sid)
             results[name] = analyse_session(st, sid)
     straight, turned, fixed = (results[k].exercises.iloc[0] for k in ("straight", "turned", "turned_calibrated"))
     assert results["turned_calibrated"].parameters["frames"] == {next(iter(results["turned"].sensors)): "body"}

@@ -330,6 +330,7 @@ def test_cli_record_links_each_sensors_calibration_to_the_session(tmp_path):
     """--calibration-dir: the latest calibrations of a recorded serial are stored with the session."""
     pytest.importorskip("dmi_sensors.store")
     from dmi_sensors import cli
+    from dmi_sensors.analysis import load_calibration
     from dmi_sensors.calibration import read_calibration
     from dmi_sensors.store import SessionStore
 
@@ -349,11 +350,12 @@ def test_cli_record_links_each_sensors_calibration_to_the_session(tmp_path):
     other = next(s for s in summary["sensors"] if s != serial)
     assert summary["sensors"][other]["calibration"] == {}
     store = SessionStore(db)
-    used = store.sensor_calibration(summary["session_id"], serial)
+    used = load_calibration(store, summary["session_id"], serial)
+    assert used is not None
     for part in used.parts():
         original = read_calibration(cal_dir / next(p.name for p in cal_dir.glob(f"*_{part.kind}_*.json")))
         assert part.to_dict() == original.to_dict()
-    assert store.sensor_calibration(summary["session_id"], other).parts() == []
+    assert load_calibration(store, summary["session_id"], other) is None
     info = {s.sensor_id: s for s in store.session_info(summary["session_id"]).sensors}
     assert len(info[serial].calibration_ids) == 3 and info[other].calibration_ids == ()
 

@@ -95,7 +95,7 @@ def test_numbers_in_html_equal_stored_results(demo, store):
     for sid, path in zip(demo.session_ids, demo.reports, strict=True):
         run = latest_run(store, sid)
         parsed = parse_report(path)
-        plan = store.session_info(sid).plan()
+        plan = session_mod.Plan.from_toml(store.session_info(sid).plan_toml)
         names = {e.exercise_id: e.name for e in plan}
         primary = run.primary_sensor_id
         ex = run.exercises[run.exercises["sensor_id"] == primary].reset_index(drop=True)

@@ -10,7 +10,7 @@ import pytest
 from store_helpers import assert_events_equal, synthetic_packets
 
 from dmi_sensors import __version__, contract
-from dmi_sensors.session import Subject, example_plan
+from dmi_sensors.session import Plan, Subject, example_plan
 from dmi_sensors.store import SessionStore, UnknownSessionError
 
 SUBJECT = Subject("P001", 2019, 0.42, "down_syndrome")
@@ -52,8 +52,7 @@ def test_session_round_trip_without_names(store):
         "down_syndrome",
     )
     assert info.therapist_id == "T07" and info.status == "incomplete" and info.package_version == __version__
-    assert info.subject() == SUBJECT
-    assert info.plan() == plan
+    assert Plan.from_toml(info.plan_toml) == plan
     assert [(s.sensor_id, s.placement) for s in info.sensors] == [("DMI-0001", "trunk"), ("DMI-0002", "pelvis")]
     columns = {r[1] for r in store._conn.execute("PRAGMA table_info(sessions)")}
     assert not any("name" in c and c != "name" for c in columns) and "name" not in columns
@@ -139,8 +138,10 @@ def test_calibration_reference(store, tmp_path):
     info = store.session_info(sid)
     assert info.sensors[0].calibration_ids == (cid,)
     cal = store.calibration(cid)
-    assert cal["sha256"] == __import__("hashlib").sha256(cal_file.read_bytes()).hexdigest()
-    assert cal["parameters"] == {"gyro_bias_rps": [0.01, 0.0, 0.0]}
+    assert cal.sha256 == __import__("hashlib").sha256(cal_file.read_bytes()).hexdigest()
+    assert cal.parameters == {"gyro_bias_rps": [0.01, 0.0, 0.0]}
+    assert (cal.calibration_id, cal.sensor_id, cal.kind, cal.reference) == (cid, "DMI-0001", "gyro_bias", str(cal_file))
+    assert store.sensor_calibrations(sid, "DMI-0001") == [cal]
     with pytest.raises(KeyError):
         store.set_calibration(sid, "nope", cid)
 
@@ -149,42 +150,46 @@ def test_calibration_files_of_all_kinds_link_to_one_sensor(store):
     """The calibration package's example files (accel, gyro, alignment) all attach to SIM-0001."""
     from pathlib import Path
 
+    from dmi_sensors.analysis import save_calibration_file
     from dmi_sensors.calibration import read_calibration
 
     examples = sorted((Path(__file__).parents[1] / "calibration" / "examples").glob("SIM-0001_*.json"))
     assert len(examples) == 3
     sid = store.create_session(SUBJECT, sensors={"SIM-0001": "trunk"})
-    ids = [store.add_calibration_file(p, sid) for p in examples]
+    ids = [save_calibration_file(store, p, sid) for p in examples]
     (sensor,) = store.session_info(sid).sensors
     assert sensor.calibration_ids == tuple(ids)
     for cid, path in zip(ids, examples, strict=True):
         ref = store.calibration(cid)
-        assert ref["kind"] == read_calibration(path).kind and ref["reference"] == str(path.resolve())
-        assert ref["parameters"] == read_calibration(path).to_dict()  # content kept even if the file moves
+        assert ref.kind == read_calibration(path).kind and ref.reference == str(path.resolve())
+        assert ref.parameters == read_calibration(path).to_dict()  # content kept even if the file moves
 
 
 def test_bad_calibration_file_changes_nothing(store, tmp_path):
+    from dmi_sensors.analysis import save_calibration_file
     from dmi_sensors.errors import DataFileError
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"format_version": 1, "kind": "gyro"')
     sid = store.create_session(SUBJECT, sensors={"SIM-0001": "trunk"})
     with pytest.raises(DataFileError, match=r"bad\.json"):
-        store.add_calibration_file(bad, sid)
+        save_calibration_file(store, bad, sid)
     assert store.session_info(sid).sensors[0].calibration_ids == ()
     assert store._conn.execute("SELECT count(*) FROM calibrations").fetchone()[0] == 0
 
 
-def test_sensor_calibration_rebuilds_what_the_session_used(store, tmp_path):
+def test_load_calibration_rebuilds_what_the_session_used(store, tmp_path):
     """Inline content (with NaN fields), a moved file and a directory reference all come back."""
+    from dmi_sensors.analysis import load_calibration, save_calibration
     from dmi_sensors.calibration import GyroCalibration, SensorCalibration, read_calibration, write_calibration
     from dmi_sensors.errors import DataFileError
 
     sid = store.create_session(SUBJECT, sensors={"S1": "trunk"})
-    assert store.sensor_calibration(sid, "S1").parts() == []
+    assert load_calibration(store, sid, "S1") is None
     gyro = GyroCalibration("S1", bias_rps=[0.01, -0.02, 0.003])  # bias_stderr_rps stays NaN
-    store.link_sensor_calibration(sid, SensorCalibration("S1", gyro=gyro))
-    back = store.sensor_calibration(sid, "S1").gyro
+    (cid,) = save_calibration(store, sid, SensorCalibration("S1", gyro=gyro))
+    assert store.calibration(cid).reference == "inline:gyro"  # the store keeps the content, not an object
+    back = load_calibration(store, sid, "S1").gyro
     np.testing.assert_array_equal(back.bias_rps, gyro.bias_rps)
     assert np.isnan(back.bias_stderr_rps).all()
 
@@ -195,11 +200,11 @@ def test_sensor_calibration_rebuilds_what_the_session_used(store, tmp_path):
     write_calibration(newer, cal_dir / "g.json")
     cid = store.add_calibration("S1", "gyro", cal_dir)
     store.set_calibration(sid, "S1", cid)
-    np.testing.assert_array_equal(store.sensor_calibration(sid, "S1").gyro.bias_rps, [0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(load_calibration(store, sid, "S1").gyro.bias_rps, [0.5, 0.5, 0.5])
     assert read_calibration(cal_dir / "g.json").bias_rps.tolist() == [0.5, 0.5, 0.5]
 
     # a reference that can no longer be read is one clear error naming the database
     (cal_dir / "g.json").unlink()
     cal_dir.rmdir()
     with pytest.raises(DataFileError, match=r"s\.sqlite.*calibration"):
-        store.sensor_calibration(sid, "S1")
+        load_calibration(store, sid, "S1")

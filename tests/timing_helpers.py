@@ -47,3 +47,41 @@ def ble_arrivals(
         keep[lost_packets] = False
     keep_s = np.repeat(keep, spp)
     return {"counter": k[keep_s], "host_time_s": host[keep_s], "t_true": t_true[keep_s], "fs_hz": fs_hz}
+
+
+def restarted_sensor(
+    runs: list[tuple[int, float, float]],
+    sensor_id: str = "S1",
+    fs_hz: float = 100.0,
+    spp: int = 10,
+    drift_ppm: float = 150.0,
+    seed: int = 0,
+    values: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    """Firmware-exact packets of one sensor that restarts streaming, with the true sample times.
+
+    ``runs``: ``(first_counter, t0_s, duration_s)`` per streaming run; the device restarts its
+    counter at ``first_counter`` and its timestamp at 0 for each. Sample k of a run is taken at
+    ``t0_s + k / fs_hz * (1 + drift_ppm * 1e-6)`` and its packet arrives as
+    :func:`ble_arrivals` models. ``values``: optional ``(acc_counts, gyr_counts)`` int16
+    ``(n, 3)`` to cut each run's samples from (zeros and +1 g otherwise).
+    Returns ``(packets, t_true)``, ``t_true`` one time per sample in arrival order.
+    """
+    from dmi_sensors import protocol
+    from dmi_sensors.types import RawPacket
+
+    packets, truth = [], []
+    for i, (first_counter, t0_s, duration_s) in enumerate(runs):
+        d = ble_arrivals(duration_s, fs_hz, spp, drift_ppm=drift_ppm, t0_s=t0_s, seed=seed + i)
+        n = len(d["counter"])
+        if values is None:
+            acc = np.zeros((n, 3), np.int16)
+            acc[:, 2] = round(1 / 16 * 32768)  # +1 g at the 16 g range
+            gyr = np.zeros((n, 3), np.int16)
+        else:
+            acc, gyr = values[0][:n], values[1][:n]
+        data = protocol.packetize(acc, gyr, first_counter, 0, fs_hz, 16, 2000, spp, clock_scale=1 + drift_ppm * 1e-6)
+        host = d["host_time_s"][::spp]
+        packets += [RawPacket(sensor_id, float(h), b) for h, b in zip(host, data, strict=True)]
+        truth.append(d["t_true"])
+    return packets, np.concatenate(truth)

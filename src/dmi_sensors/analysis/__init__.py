@@ -10,12 +10,15 @@
   store with parameters and package version (:class:`SessionAnalysisParams` ->
   :class:`SessionAnalysis`). See ``docs/reports.md``.
 * :mod:`~dmi_sensors.analysis.stored_run` — reading a stored analysis run back.
+* :mod:`~dmi_sensors.analysis.calibrations` — a session's calibrations in the store:
+  :func:`save_calibration`, :func:`save_calibration_file`, :func:`load_calibration`.
 
 >>> from dmi_sensors.analysis import analyse_session       # doctest: +SKIP
 >>> result = analyse_session(store, session_id)             # doctest: +SKIP
 >>> result.exercises[["exercise", "support", "com_ellipse_area_mm2"]]  # doctest: +SKIP
 """
 
+from dmi_sensors.analysis.calibrations import load_calibration, save_calibration, save_calibration_file
 from dmi_sensors.analysis.session import (
     EXERCISE_METRICS,
     RESULT_NAMES,
@@ -24,11 +27,10 @@ from dmi_sensors.analysis.session import (
     analyse_session,
     analyse_signals,
     exercise_table,
-    load_calibration,
     repetition_table,
     save_analysis,
 )
-from dmi_sensors.analysis.signals import SensorSignals, clock_runs, prepare_sensor
+from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
 from dmi_sensors.analysis.trial import TrialAnalysis, TrialAnalysisParams, analyse_trial, com_excursion
 
 __all__ = [
@@ -42,11 +44,12 @@ __all__ = [
     "analyse_session",
     "analyse_signals",
     "analyse_trial",
-    "clock_runs",
     "com_excursion",
     "exercise_table",
     "load_calibration",
     "prepare_sensor",
     "repetition_table",
     "save_analysis",
+    "save_calibration",
+    "save_calibration_file",
 ]

@@ -28,18 +28,21 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dmi_sensors import __version__
-from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
+from dmi_sensors.analysis.calibrations import load_calibration
+from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
+from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.session.events import empty_events, normalise_events
 from dmi_sensors.session.posture import detect_postures
 from dmi_sensors.session.windows import tag_windows
+from dmi_sensors.store import SessionStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas is imported by the functions that build tables
     import pandas as pd
 
 __all__ = [
@@ -49,7 +52,7 @@ __all__ = [
     "SessionAnalysisParams",
     "analyse_session",
     "analyse_signals",
-    "load_calibration",
+    "save_analysis",
 ]
 
 #: Names of the result records written by :func:`analyse_session`.
@@ -110,7 +113,7 @@ class SessionAnalysisParams:
     repetition_movement_s: float = 2.0
     min_hold_s: float = 2.0
     detect_postures: bool = True
-    metrics: Mapping[str, object] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.fs_hz is not None and not self.fs_hz > 0:
@@ -121,10 +124,8 @@ class SessionAnalysisParams:
         if bad:
             raise ParameterError(f"set {sorted(bad)} through SessionAnalysisParams / the subject, not metrics")
 
-    def metric_params(self, com_height_m: float):
+    def metric_params(self, com_height_m: float) -> TrialAnalysisParams:
         """The :class:`~dmi_sensors.analysis.trial.TrialAnalysisParams` used for every piece."""
-        from dmi_sensors.analysis.trial import TrialAnalysisParams
-
         return TrialAnalysisParams(
             com_height_m=com_height_m,
             window_s=self.window_s,
@@ -132,7 +133,7 @@ class SessionAnalysisParams:
             **dict(self.metrics),
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["metrics"] = dict(self.metrics)
         return d
@@ -144,9 +145,9 @@ class SensorResult:
 
     sensor_id: str
     placement: str
-    summary: dict
-    windows: object  # pandas.DataFrame
-    stabilisation: list[dict]
+    summary: dict[str, Any]
+    windows: pd.DataFrame
+    stabilisation: list[dict[str, Any]]
     signals: SensorSignals
 
 
@@ -161,12 +162,12 @@ class SessionAnalysis:
     analysed data for (it lies after the recording's end, before its start or in a gap).
     """
 
-    parameters: dict
+    parameters: dict[str, Any]
     sensors: dict[str, SensorResult]
-    events: object
-    exercises: object
-    repetitions: object
-    postures: object
+    events: pd.DataFrame | None
+    exercises: pd.DataFrame
+    repetitions: pd.DataFrame
+    postures: pd.DataFrame
     primary_sensor_id: str | None
     result_ids: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -241,8 +242,8 @@ def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> l
         if t.shape[0]:
             covered |= (end > t[0]) & (onset < t[-1] + 1.0 / sig.fs_hz)
     out = []
-    for row, a, b in zip(rows[~covered].itertuples(index=False), onset[~covered], end[~covered], strict=True):
-        what = f"{row.kind} {row.exercise!r}" + (f" repetition {row.repetition}" if row.repetition else "")
+    for row, a, b in zip(rows[~covered].to_dict("records"), onset[~covered], end[~covered], strict=True):
+        what = f"{row['kind']} {row['exercise']!r}" + (f" repetition {row['repetition']}" if row["repetition"] else "")
         out.append(
             f"sensor {sig.sensor_id}: {what} at {a:.3f}-{b:.3f} s has no analysed data "
             "(after the recording's end, before its start or in a gap): not analysed"
@@ -250,12 +251,13 @@ def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> l
     return out
 
 
-def _analyse_sensor(sig: SensorSignals, tag_events, metric_params) -> tuple[object, list[dict], dict]:
+def _analyse_sensor(
+    sig: SensorSignals, tag_events: pd.DataFrame | None, metric_params: TrialAnalysisParams
+) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
     import pandas as pd
 
-    from dmi_sensors.analysis.trial import analyse_trial
-
-    frames, stabilisation = [], []
+    frames: list[pd.DataFrame] = []
+    stabilisation: list[dict[str, Any]] = []
     for k, piece in enumerate(sig.pieces):
         trial = sig.trial(piece)
         t0, t1 = float(trial.time_s[0]), float(trial.time_s[-1])
@@ -503,27 +505,19 @@ def analyse_signals(
     )
 
 
-def load_calibration(store, session_id: int, sensor_id: str):
-    """The calibration the store links to a session's sensor, or None when it links none.
-
-    See :meth:`dmi_sensors.store.SessionStore.sensor_calibration`.
-    """
-    cal = store.sensor_calibration(session_id, sensor_id)
-    return cal if cal.parts() else None
-
-
 def analyse_session(
-    store,
+    store: SessionStore,
     session_id: int,
     params: SessionAnalysisParams | None = None,
     *,
-    calibrations: Mapping[str, object] | None = None,
+    calibrations: Mapping[str, CalibrationInput] | None = None,
     save: bool = True,
 ) -> SessionAnalysis:
     """Analyse a stored session and (by default) save the results in the store.
 
     ``calibrations`` (sensor id -> calibration) overrides what the store links to each
-    sensor. Raises ``ValueError`` when the subject has no COM height.
+    sensor (:func:`dmi_sensors.analysis.load_calibration`). Raises ``ValueError`` when the
+    subject has no COM height.
     """
     params = params or SessionAnalysisParams()
     info = store.session_info(session_id)
@@ -547,7 +541,7 @@ def analyse_session(
     return analysis
 
 
-def save_analysis(store, session_id: int, analysis: SessionAnalysis) -> dict[str, int]:
+def save_analysis(store: SessionStore, session_id: int, analysis: SessionAnalysis) -> dict[str, int]:
     """Store one record per sensor and one per table (all with the same ``run_id``)."""
     ids: dict[str, int] = {}
     with store.atomic("saving a session analysis"):

@@ -9,15 +9,32 @@ path, hence the same numbers (tests check the ellipse areas against the stored o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from dmi_sensors.analysis.session import RESULT_NAMES, load_calibration
-from dmi_sensors.analysis.signals import SensorSignals, prepare_sensor
+from dmi_sensors.analysis.calibrations import load_calibration
+from dmi_sensors.analysis.session import RESULT_NAMES
+from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
+from dmi_sensors.analysis.trial import SwaySignals, TrialAnalysisParams, sway_signals
 from dmi_sensors.errors import NotFoundError
+from dmi_sensors.metrics import interval_samples
+from dmi_sensors.metrics.spectral import SpectralParams
+from dmi_sensors.metrics.tts import TtsParams
+from dmi_sensors.store import ResultRecord, SessionStore
 
-__all__ = ["StoredRun", "hold_slices", "latest_run", "load_sensor_signals", "metric_params_from_dict", "sway_pieces"]
+__all__ = [
+    "StoredRun",
+    "concat_pieces",
+    "hold_slices",
+    "latest_run",
+    "load_sensor_signals",
+    "metric_params_from_dict",
+    "sway_pieces",
+]
 
 
 @dataclass
@@ -26,26 +43,25 @@ class StoredRun:
 
     session_id: int
     run_id: str
-    parameters: dict
+    parameters: dict[str, Any]
     package_version: str
     created_utc: str
-    sensors: dict[str, object]  # sensor_id -> ResultRecord
-    exercises: object
-    repetitions: object
-    postures: object
+    sensors: dict[str, ResultRecord]  # sensor_id -> its record
+    exercises: pd.DataFrame
+    repetitions: pd.DataFrame
+    postures: pd.DataFrame
     record_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def primary_sensor_id(self) -> str | None:
-        return self.parameters.get("primary_sensor_id")
+        primary = self.parameters.get("primary_sensor_id")
+        return None if primary is None else str(primary)
 
 
-def latest_run(store, session_id: int) -> StoredRun | None:
+def latest_run(store: SessionStore, session_id: int) -> StoredRun | None:
     """The most recent complete analysis run of a session (None when never analysed)."""
-    import pandas as pd
-
     records = store.results(session_id)
-    runs: dict[str, list] = {}
+    runs: dict[str, list[ResultRecord]] = {}
     for r in records:
         run_id = r.parameters.get("run_id") if isinstance(r.parameters, dict) else None
         if run_id and r.name in RESULT_NAMES.values():
@@ -55,9 +71,9 @@ def latest_run(store, session_id: int) -> StoredRun | None:
     run_id = max(runs, key=lambda k: max(r.result_id for r in runs[k]))
     recs = runs[run_id]
     by_name = {r.name: r for r in recs if r.sensor_id is None}
-    sensors = {r.sensor_id: r for r in recs if r.name == RESULT_NAMES["sensor"]}
+    sensors = {r.sensor_id: r for r in recs if r.name == RESULT_NAMES["sensor"] and r.sensor_id is not None}
 
-    def table(key):
+    def table(key: str) -> pd.DataFrame:
         r = by_name.get(RESULT_NAMES[key])
         return r.windows if r is not None and r.windows is not None else pd.DataFrame()
 
@@ -76,12 +92,8 @@ def latest_run(store, session_id: int) -> StoredRun | None:
     )
 
 
-def metric_params_from_dict(d: dict):
+def metric_params_from_dict(d: Mapping[str, Any]) -> TrialAnalysisParams:
     """:class:`~dmi_sensors.analysis.trial.TrialAnalysisParams` from its ``to_dict()`` form."""
-    from dmi_sensors.analysis.trial import TrialAnalysisParams
-    from dmi_sensors.metrics.spectral import SpectralParams
-    from dmi_sensors.metrics.tts import TtsParams
-
     kw = dict(d)
     if isinstance(kw.get("spectral"), dict):
         spectral = dict(kw["spectral"])
@@ -94,8 +106,15 @@ def metric_params_from_dict(d: dict):
     return TrialAnalysisParams(**kw)
 
 
-def load_sensor_signals(store, session_id: int, sensor_id: str, session_params: dict, calibration=None):
-    """Prepare one stored sensor again with a run's session parameters."""
+def load_sensor_signals(
+    store: SessionStore,
+    session_id: int,
+    sensor_id: str,
+    session_params: Mapping[str, Any],
+    calibration: CalibrationInput | None = None,
+) -> SensorSignals:
+    """Prepare one stored sensor again with a run's session parameters (the stored
+    calibration unless ``calibration`` is given)."""
     info = store.session_info(session_id)
     sensor = next((s for s in info.sensors if s.sensor_id == sensor_id), None)
     if sensor is None:
@@ -111,18 +130,14 @@ def load_sensor_signals(store, session_id: int, sensor_id: str, session_params: 
     )
 
 
-def sway_pieces(signals: SensorSignals, metric_params) -> list:
+def sway_pieces(signals: SensorSignals, metric_params: TrialAnalysisParams) -> list[SwaySignals]:
     """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order."""
-    from dmi_sensors.analysis.trial import sway_signals
-
     return [sway_signals(signals.trial(piece), metric_params) for piece in signals.pieces]
 
 
-def hold_slices(pieces: list, start_s: float, end_s: float) -> tuple[int, slice] | None:
+def hold_slices(pieces: list[SwaySignals], start_s: float, end_s: float) -> tuple[int, slice] | None:
     """``(piece index, sample slice)`` of an analysed interval ``[start_s, end_s)`` as the
     analysis cut it into segments (:func:`dmi_sensors.metrics.interval_samples`, at least 3 samples)."""
-    from dmi_sensors.metrics import interval_samples
-
     for k, sig in enumerate(pieces):
         t = sig.time_s
         if t.size == 0 or end_s <= t[0] or start_s >= t[-1] + 1.0 / sig.fs_hz:
@@ -133,7 +148,7 @@ def hold_slices(pieces: list, start_s: float, end_s: float) -> tuple[int, slice]
     return None
 
 
-def concat_pieces(signals: SensorSignals, pieces: list, name: str) -> np.ndarray:
+def concat_pieces(signals: SensorSignals, pieces: list[SwaySignals], name: str) -> np.ndarray:
     """A per-piece signal (attribute ``name`` of each SwaySignals) on the full session grid,
     NaN outside the analysed pieces (gaps)."""
     out = np.full(signals.time_s.shape[0], np.nan)

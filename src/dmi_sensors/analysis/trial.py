@@ -48,7 +48,7 @@ from dmi_sensors.session.events import normalise_events
 from dmi_sensors.session.windows import TAG_COLUMNS, segments_from_events, tag_windows
 from dmi_sensors.types import Trial
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas is imported by the functions that build tables
     import pandas as pd
 
 __all__ = [
@@ -410,8 +410,9 @@ def _window_frame(
         ellipse_method=params.ellipse_method,
         spectral=params.spectral,
     )
-    metrics["f50_ap_hz"] = metrics["acc_f50_ap_hz"]
-    metrics["f95_ap_hz"] = metrics["acc_f95_ap_hz"]
+    no_windows = np.full(len(starts), np.nan)  # window_metrics leaves the spectra out then
+    metrics["f50_ap_hz"] = metrics.get("acc_f50_ap_hz", no_windows)
+    metrics["f95_ap_hz"] = metrics.get("acc_f95_ap_hz", no_windows)
     start_s, end_s = _window_times(sig, starts, stops)
     head = {
         "sensor_id": [sensor_id] * len(starts),

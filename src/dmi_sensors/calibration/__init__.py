@@ -29,7 +29,7 @@ from dmi_sensors.calibration.accel import (
 from dmi_sensors.calibration.alignment import AlignmentParameters, calibrate_alignment, rotation_from_up_forward
 from dmi_sensors.calibration.apply import apply, apply_to_batch, apply_to_trial
 from dmi_sensors.calibration.gyro import calibrate_gyro
-from dmi_sensors.calibration.library import CalibrationSet, SensorCalibration
+from dmi_sensors.calibration.library import CalibrationSet, SensorCalibration, calibrations_from_reference
 from dmi_sensors.calibration.records import (
     FORMAT_VERSION,
     KINDS,
@@ -73,6 +73,7 @@ __all__ = [
     "calibrate_gyro",
     "calibrate_six_position",
     "calibration_from_dict",
+    "calibrations_from_reference",
     "default_filename",
     "design_condition",
     "detect_six_poses",

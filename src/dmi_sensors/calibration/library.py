@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,12 +11,15 @@ from dmi_sensors.calibration.records import (
     AlignmentCalibration,
     Calibration,
     GyroCalibration,
+    _nan_to_none,
+    calibration_from_dict,
     default_filename,
     read_calibration,
     write_calibration,
 )
+from dmi_sensors.errors import DataFileError
 
-__all__ = ["CalibrationSet", "SensorCalibration"]
+__all__ = ["CalibrationSet", "SensorCalibration", "calibrations_from_reference"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +112,25 @@ class CalibrationSet:
             path = target / default_filename(calibration).replace(".json", f"-{k}.json")
             k += 1
         return write_calibration(calibration, path)
+
+
+def calibrations_from_reference(
+    reference: str, content: Mapping[str, object] | None, sensor_serial: str, where: str
+) -> list[Calibration]:
+    """The calibrations one stored calibration reference stands for.
+
+    ``content`` is what was stored with the reference (a calibration's ``to_dict()``; NaN
+    where a file writes null is accepted): when it names a ``kind`` it is the calibration,
+    wherever the file went. Otherwise ``reference`` is read as a directory of calibration
+    files (the sensor's latest of each kind) or as one calibration file. ``where`` names the
+    stored reference in errors (e.g. ``"<db>: calibration 3 of sensor 'S1'"``): bad content
+    or a reference that can no longer be read raises :class:`DataFileError`.
+    """
+    if content and content.get("kind"):
+        return [calibration_from_dict(_nan_to_none(dict(content)), where)]
+    path = Path(reference)
+    if path.is_dir():
+        return CalibrationSet.load(path).for_sensor(sensor_serial).parts()
+    if path.is_file():
+        return [read_calibration(path)]
+    raise DataFileError(where, "", "stored calibration content or an existing calibration file or directory", reference)

@@ -1,4 +1,7 @@
-"""``dmi-sensors export SESSION --format csv|parquet|bids --out DIR``."""
+"""``dmi-sensors export SESSION --format csv|parquet|bids --out DIR``.
+
+The store is imported when the command runs (``dmi-sensors --help`` stays fast).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 
 from dmi_sensors.errors import ParameterError
 
-FORMATS = ("csv", "parquet", "bids")
+FORMATS = ("csv", "parquet", "bids")  # dmi_sensors.store.export.FORMATS (not imported: start-up speed)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -128,13 +128,15 @@ def key_tagging(plan: Any = None, stdin: Any = None, output: Any = "stderr"):
 
 def _link_calibrations(args: argparse.Namespace, store: Any, session_id: int, sensor_ids: Any) -> dict[str, Any]:
     """Link each sensor's latest calibrations (from ``--calibration-dir``) to the session, once."""
+    from dmi_sensors.analysis.calibrations import save_calibration
+
     linked = args.calibrations_linked
     for sensor_id in sensor_ids:
         if args.calibration_set is None or sensor_id in linked:
             continue
         cal = args.calibration_set.for_sensor(sensor_id)
         if cal.parts():
-            store.link_sensor_calibration(session_id, cal)
+            save_calibration(store, session_id, cal)
         linked[sensor_id] = cal.provenance()
     return linked
 

@@ -1,11 +1,20 @@
-"""``dmi-sensors sessions list|show|import``: what the session database holds, and imports into it."""
+"""``dmi-sensors sessions list|show|import``: what the session database holds, and imports into it.
+
+The store and the session model are imported when the command runs (``dmi-sensors --help``
+stays fast).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dmi_sensors.errors import ParameterError
+
+if TYPE_CHECKING:
+    from dmi_sensors.store import SessionStore
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_import(sub)
 
 
-def _add_import(sub) -> None:
+def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "import", help="import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV as a new session"
     )
@@ -45,13 +54,11 @@ def _add_import(sub) -> None:
     _add_db(p)
 
 
-def _run_import(store, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
     from dmi_sensors.store.export import import_path
 
     path = Path(args.path)
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     if path.is_file():
         from dmi_sensors.session import Subject
 
@@ -72,8 +79,7 @@ def _fmt_duration(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from dmi_sensors.session import Plan
     from dmi_sensors.store import SessionStore, UnknownSessionError, default_db_path
 
     path = Path(args.db) if args.db else default_db_path()
@@ -107,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             d["results"] = [{k: getattr(r, k) for k in keys} for r in results]
             print(json.dumps(d, indent=2))
             return 0
-        plan = info.plan()
+        plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
         print(f"session {info.session_id} ({info.status}, {info.origin}) in {store.path}")
         print(f"  subject      {info.subject_id}  born {info.birth_year}  COM height {info.com_height_m} m"
               f"  diagnosis {info.diagnosis_category or '-'}")  # fmt: skip

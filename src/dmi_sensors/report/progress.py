@@ -25,6 +25,7 @@ from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.report.html import Column, HtmlReport, format_number
 from dmi_sensors.report.session import UPRIGHT_POSTURES
+from dmi_sensors.session import Plan
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -105,7 +106,7 @@ def progress_table(store, subject_id: str):
         if run.primary_sensor_id is not None:
             ex = ex[ex["sensor_id"] == run.primary_sensor_id]
         ex = ex.copy()
-        plan = info.plan()
+        plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
         family = {e.exercise_id: f"{e.position} on {e.surface.replace('_', ' ')}" for e in plan} if plan else {}
         ex.insert(0, "session_id", info.session_id)
         ex.insert(1, "session_date", pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT)

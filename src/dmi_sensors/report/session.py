@@ -30,6 +30,7 @@ import numpy as np
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.report.html import Column, HtmlReport, format_number
+from dmi_sensors.session import Plan
 
 __all__ = [
     "EXERCISE_COLUMNS",
@@ -298,7 +299,7 @@ def build_session_report(
         raise ParameterError(
             f"session {session_id} has no stored analysis; run `dmi-sensors analyse {session_id}` first"
         )
-    plan = info.plan()
+    plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
     names = _exercise_names(plan)
     primary = run.primary_sensor_id
     ex_all = run.exercises

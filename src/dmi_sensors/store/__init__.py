@@ -2,7 +2,9 @@
 
 Raw packets are written first, in short transactions (at most 0.5 s apart) from a writer
 thread; sessions stay ``incomplete`` until finalised, so a crashed recording is visible and
-still analysable. See ``docs/store.md``.
+still analysable. The store keeps and returns records (:mod:`.records`): it does not parse
+calibrations or build session objects. Samples of a recorded session are timed by
+:func:`dmi_sensors.timing.timed_samples`, the path the analysis uses too. See ``docs/store.md``.
 
 >>> from dmi_sensors.store import SessionStore
 >>> store = SessionStore("sessions.sqlite")            # doctest: +SKIP
@@ -13,9 +15,9 @@ still analysable. See ``docs/store.md``.
 
 from dmi_sensors.store.export import export_session, import_path
 from dmi_sensors.store.paths import DB_ENV, default_db_path
-from dmi_sensors.store.records import ResultRecord, SensorInfo, SessionInfo
+from dmi_sensors.store.records import CalibrationRecord, ResultRecord, SensorInfo, SessionInfo
 from dmi_sensors.store.replay import replay
-from dmi_sensors.store.samples import session_samples, session_trial
+from dmi_sensors.store.samples import recorded_samples, session_samples, session_trial
 from dmi_sensors.store.schema import SCHEMA_VERSION
 from dmi_sensors.store.sessionstore import SessionStore, UnknownSessionError
 from dmi_sensors.store.writer import CommitPolicy, PacketWriter
@@ -23,6 +25,7 @@ from dmi_sensors.store.writer import CommitPolicy, PacketWriter
 __all__ = [
     "DB_ENV",
     "SCHEMA_VERSION",
+    "CalibrationRecord",
     "CommitPolicy",
     "PacketWriter",
     "ResultRecord",
@@ -33,6 +36,7 @@ __all__ = [
     "default_db_path",
     "export_session",
     "import_path",
+    "recorded_samples",
     "replay",
     "session_samples",
     "session_trial",

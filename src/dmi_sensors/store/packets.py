@@ -7,13 +7,13 @@ notification, a third-party format) is stored with ``counter = NULL``: raw first
 
 from __future__ import annotations
 
+from dmi_sensors import protocol
+
 __all__ = ["first_counter"]
 
 
 def first_counter(data: bytes) -> int | None:
     """The device counter of the first sample in ``data`` (wire width), or None."""
-    from dmi_sensors import protocol
-
     try:
         packet = protocol.decode(data)
     except protocol.ProtocolError:

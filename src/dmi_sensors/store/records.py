@@ -1,12 +1,48 @@
-"""Plain records returned by :class:`~dmi_sensors.store.SessionStore` queries."""
+"""Plain records the :class:`~dmi_sensors.store.SessionStore` takes and returns.
+
+The store keeps data, not domain objects: a session's subject as its fields, its plan as
+TOML text, a calibration as its reference and JSON content, results as JSON and a table.
+Building a :class:`dmi_sensors.session.Plan` or a
+:class:`dmi_sensors.calibration.SensorCalibration` from them is the caller's job
+(``Plan.from_toml(info.plan_toml)``, :func:`dmi_sensors.analysis.load_calibration`).
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["ResultRecord", "SensorInfo", "SessionInfo"]
+if TYPE_CHECKING:  # pandas is imported when a table is read (keeps `dmi-sensors sessions` fast)
+    import pandas as pd
+
+__all__ = ["CalibrationRecord", "PlanText", "ResultRecord", "SensorInfo", "SessionInfo", "SubjectFields"]
+
+
+class SubjectFields(Protocol):
+    """What the store keeps of a subject (a :class:`dmi_sensors.session.Subject` has it).
+
+    ``birth_year`` and ``com_height_m`` may be None when unknown (e.g. a recording started
+    without them); ``subject_id`` is a pseudonymous id, never a name.
+    """
+
+    @property
+    def subject_id(self) -> str: ...
+
+    @property
+    def birth_year(self) -> int | None: ...
+
+    @property
+    def com_height_m(self) -> float | None: ...
+
+    @property
+    def diagnosis_category(self) -> str | None: ...
+
+
+class PlanText(Protocol):
+    """A plan the store can keep: anything with ``to_toml()`` (a :class:`dmi_sensors.session.Plan`)."""
+
+    def to_toml(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -27,7 +63,9 @@ class SessionInfo:
     """What the store knows about one session (no names: the subject is a pseudonymous id).
 
     ``start_utc`` is ISO-8601 UTC; ``duration_s`` is the host time of the last stored packet
-    (0 when none); ``status`` is ``"incomplete"`` until :meth:`SessionStore.finalise`.
+    (0 when none); ``status`` is ``"incomplete"`` until :meth:`SessionStore.finalise`;
+    ``plan_toml`` is the exercise plan as TOML text (``dmi_sensors.session.Plan.from_toml``
+    reads it), None when the session has none.
     """
 
     session_id: int
@@ -54,24 +92,39 @@ class SessionInfo:
         d["sensors"] = [asdict(s) for s in self.sensors]
         return d
 
-    def subject(self):  # -> dmi_sensors.session.Subject
-        """The session's :class:`dmi_sensors.session.Subject`."""
-        from dmi_sensors.session import Subject
 
-        return Subject(
-            subject_id=self.subject_id,
-            birth_year=self.birth_year,
-            com_height_m=self.com_height_m,
-            diagnosis_category=self.diagnosis_category,
-        )
+@dataclass(frozen=True)
+class CalibrationRecord:
+    """A stored calibration reference.
 
-    def plan(self):  # -> dmi_sensors.session.Plan | None
-        """The session's exercise :class:`dmi_sensors.session.Plan` (None when none was stored)."""
-        if not self.plan_toml:
-            return None
-        from dmi_sensors.session import Plan
+    Attributes
+    ----------
+    calibration_id
+        Its id in the store (``SensorInfo.calibration_ids`` lists a session's).
+    sensor_id, kind
+        The sensor it belongs to and its kind (``accel``, ``gyro``, ``alignment``, ...).
+    reference
+        Where it came from: a file or directory path, or an id such as ``inline:gyro``.
+    sha256
+        Hash of the referenced file when it was stored (None when not a file).
+    parameters
+        Its content as stored (JSON; for a :mod:`dmi_sensors.calibration` record its whole
+        ``to_dict()``, so the session stays reproducible when the file moves).
+    created_utc
+        When it was stored.
+    """
 
-        return Plan.from_toml(self.plan_toml)
+    calibration_id: int
+    sensor_id: str
+    kind: str
+    reference: str
+    sha256: str | None
+    parameters: dict[str, Any]
+    created_utc: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dictionary with the attribute names as keys."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -91,7 +144,7 @@ class ResultRecord:
     package_version: str
     parameters: dict[str, Any]
     summary: dict[str, Any]
-    windows: Any = None  # pandas.DataFrame | None
+    windows: pd.DataFrame | None = None
 
     def parameters_json(self) -> str:
         return json.dumps(self.parameters, sort_keys=True)

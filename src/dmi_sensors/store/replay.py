@@ -13,20 +13,25 @@ recording, which is how a stored session "plays back as a live stream".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Protocol
 
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import RawPacket
 
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
+__all__ = ["PacketSource", "replay"]
 
-__all__ = ["replay"]
+
+class PacketSource(Protocol):
+    """Where stored packets come from (a :class:`~dmi_sensors.store.SessionStore`)."""
+
+    def iter_raw_packets(
+        self, session_id: int, sensor_id: str | None = None, chunk: int = 4096
+    ) -> Iterator[RawPacket]: ...
 
 
 async def replay(
-    store: SessionStore,
+    store: PacketSource,
     session_id: int,
     speed: float = 1.0,
     sensor_id: str | None = None,

@@ -1,26 +1,31 @@
-"""Decoded samples of a stored session.
+"""Timed samples of a stored session (what the exports write).
 
-* Recorded sessions: the raw packets of each sensor are decoded with
-  :func:`dmi_sensors.protocol.decode_stream` (malformed packets counted and skipped) and
-  ``time_s`` is filled by :func:`dmi_sensors.timing.sample_times` (drift-corrected session
-  time). Nothing decoded is stored: it is recomputed from the raw packets.
+* Recorded sessions: each sensor's raw packets go through
+  :func:`dmi_sensors.timing.timed_samples`, the one path from packets to timed samples that
+  the session analysis uses too (decode, one drift-corrected clock fit per run between
+  counter resets, gap flags). Nothing decoded is stored: it is recomputed from the raw
+  packets.
 * Imported sessions (trial CSV, CSV/Parquet export, BIDS-Motion) have no raw packets; their
   samples are stored as blocks of little-endian arrays (``sample_blocks``, never pickle).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from dmi_sensors.errors import NotFoundError
-from dmi_sensors.types import SampleBatch
+from dmi_sensors.store.sessionstore import SessionStore
+from dmi_sensors.timing import TimedSamples, resample_batch, timed_samples
+from dmi_sensors.types import SampleBatch, Trial
 
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
-
-__all__ = ["BLOCK_SAMPLES", "read_sample_blocks", "session_samples", "session_trial", "write_sample_blocks"]
+__all__ = [
+    "BLOCK_SAMPLES",
+    "read_sample_blocks",
+    "recorded_samples",
+    "session_samples",
+    "session_trial",
+    "write_sample_blocks",
+]
 
 #: Samples per stored block of an imported session.
 BLOCK_SAMPLES = 8192
@@ -92,47 +97,39 @@ def read_sample_blocks(store: SessionStore, session_id: int) -> dict[str, Sample
     return {sid: SampleBatch.concat(batches) for sid, batches in parts.items()}
 
 
-def decode_session(store: SessionStore, session_id: int) -> dict[str, object]:
-    """Decode each sensor's raw packets: ``{sensor_id: protocol.DecodedStream}`` with ``time_s`` filled."""
-    from dmi_sensors import protocol, timing
-
-    out: dict[str, object] = {}
-    info = store.session_info(session_id)
-    for sensor in info.sensors:
+def recorded_samples(store: SessionStore, session_id: int) -> dict[str, TimedSamples]:
+    """Each sensor's raw packets through :func:`dmi_sensors.timing.timed_samples` (sensors
+    with no stored packet are left out)."""
+    out: dict[str, TimedSamples] = {}
+    for sensor in store.session_info(session_id).sensors:
         packets = store.raw_packets(session_id, sensor.sensor_id)
-        if not packets:
-            continue
-        decoded = protocol.decode_stream(packets, sensor.sensor_id)
-        if len(decoded.batch):
-            decoded.batch.time_s = np.asarray(timing.sample_times(decoded.batch), dtype=np.float64)
-        out[sensor.sensor_id] = decoded
+        if packets:
+            out[sensor.sensor_id] = timed_samples(packets, sensor.sensor_id)
     return out
 
 
 def session_samples(store: SessionStore, session_id: int) -> dict[str, SampleBatch]:
-    """Every sensor's samples of a session (decoded from raw packets, or the imported blocks)."""
+    """Every sensor's timed samples (recorded sessions: :func:`recorded_samples`; imported
+    sessions: the stored blocks). Sensors without samples are left out."""
     info = store.session_info(session_id)
     if info.origin == "import":
         return read_sample_blocks(store, session_id)
-    return {sid: d.batch for sid, d in decode_session(store, session_id).items() if len(d.batch)}  # type: ignore[attr-defined]
+    return {sid: t.batch for sid, t in recorded_samples(store, session_id).items() if len(t.batch)}
 
 
-def session_trial(store: SessionStore, session_id: int, sensor_id: str):  # -> tuple[Trial, np.ndarray]
+def session_trial(store: SessionStore, session_id: int, sensor_id: str) -> tuple[Trial, np.ndarray]:
     """One sensor of a session on the uniform grid ``k / fs_hz`` (session time), for analysis.
 
-    Samples come from :func:`session_samples` and are resampled with
-    :func:`dmi_sensors.timing.resample_uniform`, which never interpolates across lost
-    samples: grid points inside a gap are NaN. Returns ``(trial, valid_mask)``. The values
-    stay in the frame they were stored in (the sensor frame for recorded sessions: apply
-    the sensor's calibration, see ``SensorInfo.calibration_ids``, to get the body frame).
+    Samples come from :func:`session_samples` and are put on the grid by
+    :func:`dmi_sensors.timing.resample_batch` (the session analysis's resampling), which never
+    interpolates across lost samples: grid points inside a gap are NaN. Returns
+    ``(trial, valid_mask)``. The values stay in the frame they were stored in (the sensor
+    frame for recorded sessions: :func:`dmi_sensors.analysis.prepare_sensor` applies the
+    sensor's calibration, see ``SensorInfo.calibration_ids``, to get the body frame).
     """
-    from dmi_sensors import timing
-    from dmi_sensors.types import Trial
-
     batches = session_samples(store, session_id)
     if sensor_id not in batches:
         raise NotFoundError(f"session {session_id} has no samples of sensor {sensor_id!r}; has {sorted(batches)}")
     b = batches[sensor_id]
-    values = np.column_stack([b.acc_mps2, b.gyr_rps])
-    t, v, valid = timing.resample_uniform(b.time_s, values, b.fs_hz, gap_before=b.gap_before)
-    return Trial(t, v[:, :3], v[:, 3:], b.fs_hz, sensor_id), valid
+    t, acc, gyr, valid = resample_batch(b)
+    return Trial(t, acc, gyr, b.fs_hz, sensor_id), valid

@@ -7,23 +7,38 @@ and can be recomputed. See ``docs/store.md`` for the schema and the guarantees.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from dmi_sensors import __version__, contract
-from dmi_sensors.errors import DataFileError, NotFoundError, ParameterError
+from dmi_sensors.errors import NotFoundError, ParameterError, StoreError
 from dmi_sensors.store import db
+from dmi_sensors.store.jsontext import to_json
 from dmi_sensors.store.paths import default_db_path
-from dmi_sensors.store.records import ResultRecord, SensorInfo, SessionInfo
+from dmi_sensors.store.records import (
+    CalibrationRecord,
+    PlanText,
+    ResultRecord,
+    SensorInfo,
+    SessionInfo,
+    SubjectFields,
+)
+from dmi_sensors.store.replay import replay
 from dmi_sensors.store.timeutil import format_utc, parse_utc, utc_now
-from dmi_sensors.store.writer import CommitPolicy, PacketWriter, insert_packets
+from dmi_sensors.store.writer import CommitCallback, CommitPolicy, PacketWriter, insert_packets
 from dmi_sensors.types import RawPacket
+
+if TYPE_CHECKING:  # pandas is imported when a table is read or written (keeps `dmi-sensors sessions` fast)
+    import pandas as pd
 
 __all__ = ["SessionStore", "UnknownSessionError"]
 
@@ -36,32 +51,9 @@ class UnknownSessionError(NotFoundError):
     """No session with that id in this database."""
 
 
-def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    tolist = getattr(value, "tolist", None)  # numpy arrays
-    if callable(tolist):
-        return tolist()
-    raise TypeError(f"cannot store {type(value).__name__} as JSON")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, sort_keys=True)
-
-
-def _nan_to_none(value: Any) -> Any:
-    """NaN -> None, recursively."""
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _none_if_missing(value: Any) -> Any:
+    """A cell of a pandas record as a SQLite value: None for every kind of missing value
+    (None, NaN, ``pd.NA``, ``NaT``), Python scalars for numpy ones."""
     if value is None:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -147,7 +139,7 @@ class SessionStore:
         with self._transaction(doing):
             yield self
 
-    def _query(self, sql: str, params: Iterable[Any] = (), doing: str = "reading") -> list[tuple]:
+    def _query(self, sql: str, params: Iterable[object] = (), doing: str = "reading") -> list[tuple[Any, ...]]:
         with self._errors(doing):
             return self._conn.execute(sql, tuple(params)).fetchall()
 
@@ -162,8 +154,8 @@ class SessionStore:
     # -- sessions --------------------------------------------------------------------------
     def create_session(
         self,
-        subject: Any,
-        plan: Any = None,
+        subject: SubjectFields,
+        plan: PlanText | str | None = None,
         sensors: dict[str, str] | None = None,
         therapist_id: str = "",
         start_utc: str | datetime | None = None,
@@ -173,8 +165,9 @@ class SessionStore:
         """Create an incomplete session and return its id.
 
         ``subject`` is a :class:`dmi_sensors.session.Subject` (or any object with
-        ``subject_id``, ``birth_year``, ``com_height_m``, ``diagnosis_category``); ``plan``
-        a :class:`dmi_sensors.session.Plan`, its TOML text, or None; ``sensors`` maps
+        ``subject_id``, ``birth_year``, ``com_height_m``, ``diagnosis_category``, the last
+        three may be None); ``plan`` a :class:`dmi_sensors.session.Plan` (stored as its
+        ``to_toml()`` text), its TOML text, or None; ``sensors`` maps
         sensor id -> placement (:data:`dmi_sensors.contract.PLACEMENTS` or free text);
         ``start_utc`` defaults to now.
         """
@@ -188,8 +181,8 @@ class SessionStore:
             start = format_utc(start_utc)
         else:
             start = format_utc(parse_utc(start_utc))
-        birth_year = getattr(subject, "birth_year", None)
-        com_height_m = getattr(subject, "com_height_m", None)
+        birth_year = subject.birth_year
+        com_height_m = subject.com_height_m
         with self._transaction("creating a session") as conn:
             cur = conn.execute(
                 "INSERT INTO sessions (subject_id, birth_year, com_height_m, diagnosis_category, therapist_id,"
@@ -198,7 +191,7 @@ class SessionStore:
                     subject_id,
                     None if birth_year is None else int(birth_year),
                     None if com_height_m is None else float(com_height_m),
-                    getattr(subject, "diagnosis_category", None),
+                    subject.diagnosis_category,
                     str(therapist_id),
                     plan_toml,
                     start,
@@ -207,7 +200,7 @@ class SessionStore:
                     origin,
                 ),
             )
-            session_id = int(cur.lastrowid)
+            session_id = _row_id(cur)
             for sensor_id, placement in (sensors or {}).items():
                 conn.execute(
                     "INSERT INTO sensors (session_id, sensor_id, placement) VALUES (?, ?, ?)",
@@ -222,6 +215,10 @@ class SessionStore:
         if not rows:
             raise UnknownSessionError(f"{self.path}: no session {session_id}")
         return rows[0][0]
+
+    def _has_sensor(self, session_id: int, sensor_id: str) -> bool:
+        sql = "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?"
+        return bool(self._query(sql, (int(session_id), sensor_id)))
 
     def add_sensor(self, session_id: int, sensor_id: str, placement: str = "") -> None:
         """Register a sensor of a session, or update its placement."""
@@ -238,32 +235,29 @@ class SessionStore:
         sensor_id: str,
         kind: str,
         reference: str | Path,
-        parameters: dict[str, Any] | None = None,
+        parameters: Mapping[str, object] | None = None,
         sha256: str | None = None,
     ) -> int:
-        """Record a calibration reference (file path or id, its hash, key parameters); returns its id.
+        """Store a calibration reference (file path or id, its hash, its content); returns its id.
 
-        When ``reference`` is an existing file and ``sha256`` is None, the file's hash is computed.
+        When ``reference`` is an existing file and ``sha256`` is None, the file's hash is
+        computed. ``parameters`` is kept as JSON (numpy values converted). The store does not
+        read or check calibration content: :mod:`dmi_sensors.calibration` does.
         """
         if sha256 is None and Path(reference).is_file():
-            import hashlib
-
             sha256 = hashlib.sha256(Path(reference).read_bytes()).hexdigest()
         with self._transaction("adding a calibration") as conn:
             cur = conn.execute(
                 "INSERT INTO calibrations (sensor_id, kind, reference, sha256, parameters_json, created_utc)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (sensor_id, kind, str(reference), sha256, _dumps(parameters or {}), utc_now()),
+                (sensor_id, kind, str(reference), sha256, to_json(dict(parameters or {})), utc_now()),
             )
-            return int(cur.lastrowid)
+            return _row_id(cur)
 
     def set_calibration(self, session_id: int, sensor_id: str, calibration_id: int) -> None:
         """Link a stored calibration reference to a session's sensor (a sensor may have several)."""
         self._require(session_id)
-        known = self._query(
-            "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), sensor_id)
-        )
-        if not known:
+        if not self._has_sensor(session_id, sensor_id):
             raise NotFoundError(f"session {session_id} has no sensor {sensor_id!r}")
         with self._transaction("linking a calibration") as conn:
             conn.execute(
@@ -271,29 +265,27 @@ class SessionStore:
                 (int(session_id), sensor_id, int(calibration_id)),
             )
 
-    def add_calibration_file(self, path: str | Path, session_id: int | None = None) -> int:
-        """Record a calibration JSON file of :mod:`dmi_sensors.calibration` (kind, sensor, hash and
-        its full content as parameters, so the session stays reproducible if the file moves);
-        with ``session_id``, link it to that session's sensor. Returns the calibration id.
-
-        A bad file raises ``DataFileError`` (from :func:`dmi_sensors.calibration.read_calibration`).
-        """
-        from dmi_sensors.calibration import read_calibration
-
-        path = Path(path)
-        cal = read_calibration(path)
-        with self.atomic("adding a calibration file"):
-            cid = self.add_calibration(cal.sensor_serial, cal.kind, path.resolve(), cal.to_dict())
-            if session_id is not None:
-                if not self._query(
-                    "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), cal.sensor_serial)
-                ):
-                    self.add_sensor(session_id, cal.sensor_serial)
-                self.set_calibration(session_id, cal.sensor_serial, cid)
+    def add_session_calibration(
+        self,
+        session_id: int,
+        sensor_id: str,
+        kind: str,
+        reference: str | Path,
+        parameters: Mapping[str, object] | None = None,
+        sha256: str | None = None,
+    ) -> int:
+        """:meth:`add_calibration` and :meth:`set_calibration` in one transaction; the sensor
+        is registered when the session does not have it yet. Returns the calibration id."""
+        with self.atomic("adding a session's calibration"):
+            self._require(session_id)
+            if not self._has_sensor(session_id, sensor_id):
+                self.add_sensor(session_id, sensor_id)
+            cid = self.add_calibration(sensor_id, kind, reference, parameters, sha256)
+            self.set_calibration(session_id, sensor_id, cid)
         return cid
 
-    def calibration(self, calibration_id: int) -> dict[str, Any]:
-        """A stored calibration reference as a dict (``parameters`` decoded from JSON)."""
+    def calibration(self, calibration_id: int) -> CalibrationRecord:
+        """A stored calibration reference (``parameters`` decoded from JSON)."""
         rows = self._query(
             "SELECT id, sensor_id, kind, reference, sha256, parameters_json, created_utc"
             " FROM calibrations WHERE id = ?",
@@ -301,80 +293,22 @@ class SessionStore:
         )
         if not rows:
             raise NotFoundError(f"{self.path}: no calibration {calibration_id}")
-        cid, sensor_id, kind, reference, sha256, params, created = rows[0]
-        return {
-            "calibration_id": cid,
-            "sensor_id": sensor_id,
-            "kind": kind,
-            "reference": reference,
-            "sha256": sha256,
-            "parameters": json.loads(params),
-            "created_utc": created,
-        }
+        return _calibration_record(rows[0])
 
-    def link_sensor_calibration(self, session_id: int, calibration: Any) -> list[int]:
-        """Store and link every part of a :class:`dmi_sensors.calibration.SensorCalibration` to
-        the session's sensor (``calibration.sensor_serial``); returns the calibration ids.
+    def sensor_calibrations(self, session_id: int, sensor_id: str) -> list[CalibrationRecord]:
+        """The calibration references linked to a session's sensor, in the order they were stored.
 
-        Each part is stored with its full content (``to_dict()``), its file (when it was read
-        from one) and the file's hash, so the session says exactly which calibration it used
-        even after the file moves. The sensor is registered if the session does not have it.
+        :func:`dmi_sensors.analysis.load_calibration` builds the calibration they stand for.
         """
-        ids = []
-        with self.atomic("linking a sensor's calibration"):
-            serial = calibration.sensor_serial
-            if not self._query(
-                "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?", (int(session_id), serial)
-            ):
-                self.add_sensor(session_id, serial)
-            for part in calibration.parts():
-                reference = part.path.resolve() if part.path is not None else f"inline:{part.kind}"
-                cid = self.add_calibration(serial, part.kind, reference, part.to_dict())
-                self.set_calibration(session_id, serial, cid)
-                ids.append(cid)
-        return ids
-
-    def sensor_calibration(self, session_id: int, sensor_id: str) -> Any:
-        """The calibration a session used for a sensor, rebuilt from what the store keeps.
-
-        Returns a :class:`dmi_sensors.calibration.SensorCalibration` (parts None where the
-        session links none). Each linked reference is read as: its stored content (what
-        :meth:`add_calibration_file` and :meth:`link_sensor_calibration` keep, so a moved file
-        does not matter), else a directory of calibration files (the sensor's latest of each
-        kind), else a calibration file. When several calibrations of one kind are linked, the
-        most recently linked one wins. A reference that can no longer be read raises
-        ``DataFileError`` naming the database and the calibration.
-        """
-        from dmi_sensors.calibration import SensorCalibration
-
         self._require(session_id)
-        parts: dict[str, Any] = {}
-        for (cid,) in self._query(
-            "SELECT calibration_id FROM sensor_calibrations WHERE session_id = ? AND sensor_id = ?"
-            " ORDER BY calibration_id",
+        rows = self._query(
+            "SELECT c.id, c.sensor_id, c.kind, c.reference, c.sha256, c.parameters_json, c.created_utc"
+            " FROM sensor_calibrations AS l JOIN calibrations AS c ON c.id = l.calibration_id"
+            " WHERE l.session_id = ? AND l.sensor_id = ? ORDER BY c.id",
             (int(session_id), sensor_id),
-        ):
-            for cal in self._read_calibration(int(cid), sensor_id):
-                parts[cal.kind] = cal
-        return SensorCalibration(sensor_id, **parts)
-
-    def _read_calibration(self, calibration_id: int, sensor_id: str) -> list[Any]:
-        from dmi_sensors.calibration import CalibrationSet, calibration_from_dict, read_calibration
-
-        ref = self.calibration(calibration_id)
-        params = ref["parameters"] or {}
-        where = f"calibration {calibration_id} of sensor {sensor_id!r}"
-        if params.get("kind"):
-            # calibration files write a missing number as null; the stored JSON kept NaN
-            return [calibration_from_dict(_nan_to_none(params), f"{self.path} ({where})")]
-        path = Path(str(ref["reference"]))
-        if path.is_dir():
-            return CalibrationSet.load(path).for_sensor(sensor_id).parts()
-        if path.is_file():
-            return [read_calibration(path)]
-        raise DataFileError(
-            self.path, where, "stored calibration content or an existing calibration file or directory", str(path)
+            f"reading the calibrations of session {session_id}",
         )
+        return [_calibration_record(row) for row in rows]
 
     def finalise(self, session_id: int) -> None:
         """Mark a session finalised (idempotent). Its raw packets can no longer be appended."""
@@ -432,8 +366,21 @@ class SessionStore:
             last = self._imported_duration_s(session_id)
         n_events = self._query("SELECT count(*) FROM events WHERE session_id = ?", (session_id,))[0][0]
         n_results = self._query("SELECT count(*) FROM results WHERE session_id = ?", (session_id,))[0][0]
+        (sid, subject_id, birth_year, com_height_m, diagnosis, therapist, plan_toml, start, status, fin, version,
+         origin) = rows[0]  # fmt: skip
         return SessionInfo(
-            *rows[0],
+            session_id=int(sid),
+            subject_id=subject_id,
+            birth_year=birth_year,
+            com_height_m=com_height_m,
+            diagnosis_category=diagnosis,
+            therapist_id=therapist,
+            plan_toml=plan_toml,
+            start_utc=start,
+            status=status,
+            finalised_utc=fin,
+            package_version=version,
+            origin=origin,
             sensors=sensors,
             packets=int(sum(counts.values())),
             events=int(n_events),
@@ -442,8 +389,6 @@ class SessionStore:
         )
 
     def _imported_duration_s(self, session_id: int) -> float:
-        import numpy as np
-
         end = 0.0
         for (blob,) in self._query(
             "SELECT time_s FROM sample_blocks WHERE session_id = ? ORDER BY sensor_id, block", (session_id,)
@@ -461,17 +406,17 @@ class SessionStore:
         max_latency_s: float = 0.5,
         max_packets: int = 2000,
         threaded: bool = True,
-        clock=None,
-        on_commit=None,
+        clock: Callable[[], float] | None = None,
+        on_commit: CommitCallback | None = None,
     ) -> PacketWriter:
         """A :class:`~dmi_sensors.store.writer.PacketWriter` appending to an incomplete session."""
         status = self._require(session_id)
         if status != STATUS_INCOMPLETE:
             raise ParameterError(f"session {session_id} is {status}: raw packets can only be added while incomplete")
-        kwargs: dict[str, Any] = {"threaded": threaded, "on_commit": on_commit}
-        if clock is not None:
-            kwargs["clock"] = clock
-        return PacketWriter(self.path, session_id, policy=CommitPolicy(max_latency_s, max_packets), **kwargs)
+        policy = CommitPolicy(max_latency_s, max_packets)
+        if clock is None:
+            return PacketWriter(self.path, session_id, policy=policy, threaded=threaded, on_commit=on_commit)
+        return PacketWriter(self.path, session_id, policy=policy, clock=clock, threaded=threaded, on_commit=on_commit)
 
     def add_packets(self, session_id: int, packets: Iterable[RawPacket]) -> int:
         """Store packets in one transaction (bulk import; recorders use :meth:`packet_writer`)."""
@@ -487,7 +432,7 @@ class SessionStore:
         self._require(session_id)
         last_id = 0
         sql = "SELECT id, sensor_id, host_time_s, data FROM raw_packets WHERE session_id = ? AND id > ?"
-        params: tuple[Any, ...] = (int(session_id),)
+        params: tuple[object, ...] = (int(session_id),)
         if sensor_id is not None:
             sql += " AND sensor_id = ?"
         sql += " ORDER BY id LIMIT ?"
@@ -515,15 +460,22 @@ class SessionStore:
         ]
 
     def replay(
-        self, session_id: int, speed: float = 1.0, sensor_id: str | None = None, **kwargs: Any
+        self,
+        session_id: int,
+        speed: float = 1.0,
+        sensor_id: str | None = None,
+        *,
+        chunk: int = 1024,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> AsyncIterator[RawPacket]:
         """Play a stored session back as a live stream; see :func:`dmi_sensors.store.replay.replay`."""
-        from dmi_sensors.store.replay import replay
-
-        return replay(self, session_id, speed=speed, sensor_id=sensor_id, **kwargs)
+        if sleep is None:
+            return replay(self, session_id, speed=speed, sensor_id=sensor_id, chunk=chunk, clock=clock)
+        return replay(self, session_id, speed=speed, sensor_id=sensor_id, chunk=chunk, clock=clock, sleep=sleep)
 
     # -- events ----------------------------------------------------------------------------
-    def add_events(self, session_id: int, events: Any) -> int:
+    def add_events(self, session_id: int, events: pd.DataFrame) -> int:
         """Append rows of an events DataFrame (contract.EVENT_COLUMNS [+ kind, posture, note]).
 
         Raises ``ValueError`` naming the missing columns or a bad ``source``. Returns the count.
@@ -553,7 +505,7 @@ class SessionStore:
             conn.executemany(f"INSERT INTO events (session_id, {cols}) VALUES ({marks})", rows)
         return len(rows)
 
-    def events(self, session_id: int):  # -> pandas.DataFrame
+    def events(self, session_id: int) -> pd.DataFrame:
         """The session's events, ordered by onset, with every required and optional column."""
         import pandas as pd
 
@@ -572,9 +524,9 @@ class SessionStore:
     def save_results(
         self,
         session_id: int,
-        summary: dict[str, Any],
-        parameters: dict[str, Any],
-        windows: Any = None,
+        summary: Mapping[str, object],
+        parameters: Mapping[str, object],
+        windows: pd.DataFrame | None = None,
         *,
         sensor_id: str | None = None,
         name: str = "analysis",
@@ -593,7 +545,7 @@ class SessionStore:
         windows_json = None
         if windows is not None:
             split = windows.to_dict(orient="split")
-            windows_json = _dumps({"columns": list(split["columns"]), "data": split["data"]})
+            windows_json = to_json({"columns": list(split["columns"]), "data": split["data"]})
         with self._transaction("storing results") as conn:
             cur = conn.execute(
                 "INSERT INTO results (session_id, sensor_id, name, created_utc, package_version, parameters_json,"
@@ -604,12 +556,12 @@ class SessionStore:
                     name,
                     created_utc or utc_now(),
                     package_version or __version__,
-                    _dumps(parameters),
-                    _dumps(summary),
+                    to_json(dict(parameters)),
+                    to_json(dict(summary)),
                     windows_json,
                 ),
             )
-            return int(cur.lastrowid)
+            return _row_id(cur)
 
     def results(self, session_id: int) -> list[ResultRecord]:
         """Stored results of a session, oldest first."""
@@ -630,3 +582,16 @@ class SessionStore:
                 ResultRecord(rid, sid, sensor, name, created, version, json.loads(params), json.loads(summary), frame)
             )
         return out
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote."""
+    row_id = cursor.lastrowid
+    if row_id is None:  # only after a statement that inserted nothing
+        raise StoreError("INSERT stored no row")
+    return int(row_id)
+
+
+def _calibration_record(row: tuple[Any, ...]) -> CalibrationRecord:
+    cid, sensor_id, kind, reference, sha256, params, created = row
+    return CalibrationRecord(int(cid), sensor_id, kind, reference, sha256, json.loads(params), created)

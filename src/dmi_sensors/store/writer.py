@@ -16,6 +16,7 @@ caller's thread (deterministic; used by tests with an injected clock).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -223,14 +224,10 @@ class PacketWriter:
 
     async def aflush(self) -> None:
         """:meth:`flush` without blocking the event loop (runs in a worker thread)."""
-        import asyncio
-
         await asyncio.to_thread(self.flush)
 
     async def aclose(self) -> None:
         """:meth:`close` without blocking the event loop (runs in a worker thread)."""
-        import asyncio
-
         await asyncio.to_thread(self.close)
 
     def __enter__(self) -> PacketWriter:

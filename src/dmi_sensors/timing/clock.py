@@ -46,9 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.types import SampleBatch
 
-__all__ = ["ClockFit", "fit_clock", "lower_support_line", "sample_times", "theil_sen_slope"]
+__all__ = ["ClockFit", "fit_clock", "lower_support_line", "theil_sen_slope"]
 
 
 @dataclass(frozen=True)
@@ -229,13 +228,3 @@ def fit_clock(
         latency_median_s=float(np.median(lat)),
         latency_p99_s=float(np.quantile(lat, 0.99)),
     )
-
-
-def sample_times(batch: SampleBatch, latency_floor_s: float = 0.0, window_s: float | None = None) -> np.ndarray:
-    """Drift-corrected times (s since session start) of every sample in ``batch``.
-
-    Fits :func:`fit_clock` on ``batch.counter`` / ``batch.host_time_s`` / ``batch.fs_hz`` and
-    evaluates it at the counters. Assign the result to ``batch.time_s``.
-    """
-    fit = fit_clock(batch.counter, batch.host_time_s, batch.fs_hz, window_s=window_s, latency_floor_s=latency_floor_s)
-    return fit.time_s(batch.counter)

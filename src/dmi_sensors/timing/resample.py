@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.types import SampleBatch
 
-__all__ = ["resample_uniform"]
+__all__ = ["resample_batch", "resample_uniform"]
 
 
 def resample_uniform(
@@ -82,3 +83,34 @@ def resample_uniform(
     out[exact_right & ~exact_left] = v2[j[exact_right & ~exact_left] + 1]
     out[~valid] = np.nan
     return grid, out.reshape((grid.shape[0], *v.shape[1:])), valid
+
+
+def resample_batch(
+    batch: SampleBatch, fs_hz: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A timed batch on the grid ``k / fs_hz``: ``(time_s, acc_mps2, gyr_rps, valid_mask)``.
+
+    The step after :func:`dmi_sensors.timing.timed_samples` (and after calibration, which
+    works sample by sample) for every consumer that needs a uniform rate. Samples without
+    a time (NaN: an unfitted clock run) and samples not later than every sample before them
+    (a clock run that starts before the previous one ended) are left out; the next kept
+    sample then counts as following a gap. Nothing is interpolated across a gap
+    (:func:`resample_uniform` with the batch's ``gap_before``). ``fs_hz`` defaults to the
+    batch's nominal rate. Fewer than 2 timed samples give empty arrays.
+    """
+    rate = float(fs_hz or batch.fs_hz)
+    t = batch.time_s
+    finite = np.isfinite(t)
+    # strictly later than every earlier timed sample
+    latest = np.maximum.accumulate(np.where(finite, t, -np.inf))
+    keep = finite.copy()
+    keep[1:] &= t[1:] > latest[:-1]
+    idx = np.flatnonzero(keep)
+    if idx.shape[0] < 2:
+        empty = np.zeros(0)
+        return empty, np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, dtype=bool)
+    gap = batch.gap_before[idx].copy()
+    gap[1:] |= np.diff(idx) > 1
+    values = np.concatenate([batch.acc_mps2[idx], batch.gyr_rps[idx]], axis=1)
+    grid, v, valid = resample_uniform(t[idx], values, rate, gap_before=gap)
+    return grid, np.ascontiguousarray(v[:, :3]), np.ascontiguousarray(v[:, 3:]), valid

@@ -8,17 +8,18 @@
 
 ``import_path(store, path)`` reads any of them (or a trial CSV) into a new session.
 See ``docs/store.md`` for the file layouts.
+
+The format modules are imported when a format is used: they load pandas (and pyarrow),
+which ``import dmi_sensors.store`` (and so ``dmi-sensors sessions list``) does not need.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from dmi_sensors.errors import ParameterError
-
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
+from dmi_sensors.errors import DataFileError, ParameterError
+from dmi_sensors.store.sessionstore import SessionStore
 
 __all__ = ["FORMATS", "export_session", "import_path"]
 
@@ -42,13 +43,11 @@ def export_session(store: SessionStore, session_id: int, out_dir: str | Path, fo
     raise ParameterError(f"unknown export format {format!r}; expected one of {FORMATS}")
 
 
-def import_path(store: SessionStore, path: str | Path, **kwargs) -> int:
+def import_path(store: SessionStore, path: str | Path, **kwargs: Any) -> int:
     """Import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV; returns the new session id.
 
     ``kwargs`` go to the specific importer (e.g. ``subject=`` for a trial CSV).
     """
-    from dmi_sensors.errors import DataFileError
-
     path = Path(path)
     if path.is_file():
         from dmi_sensors.store.export.trial import import_trial_csv

@@ -31,23 +31,22 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.errors import DataFileError, ParameterError
+from dmi_sensors.session import Subject
 from dmi_sensors.session.events import check_events
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.export.tables import collect
+from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.store.timeutil import format_utc, parse_utc
 from dmi_sensors.types import SampleBatch
-
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
 
 __all__ = ["BIDS_VERSION", "TASK_LABEL", "import_bids", "write_bids"]
 
@@ -107,7 +106,7 @@ def _fmt(values: np.ndarray) -> list[str]:
     return [NA if not np.isfinite(v) else repr(float(v)) for v in values]
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NA:
         return NA
     if isinstance(value, float | np.floating):
@@ -123,7 +122,7 @@ def _tsv(path: Path, frame: pd.DataFrame, header: bool = True) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _grid(batch: SampleBatch) -> tuple[int, np.ndarray, np.ndarray]:
+def _grid(batch: SampleBatch) -> tuple[int, np.ndarray, int]:
     """(first counter, row index of each sample, number of rows) on the counter grid."""
     c = batch.counter
     if len(c) and (np.diff(c) <= 0).any():
@@ -337,7 +336,7 @@ def _na_float(path: Path, frame: pd.DataFrame, column: str, line_offset: int = 2
     return out
 
 
-def _read_motion(motion_tsv: Path, start_utc, acq_time: str) -> tuple[SampleBatch, str]:
+def _read_motion(motion_tsv: Path, start_utc: datetime, acq_time: str) -> tuple[SampleBatch, str]:
     stem = motion_tsv.name[: -len("_motion.tsv")]
     channels_path = motion_tsv.with_name(f"{stem}_channels.tsv")
     channels = _read_tsv(channels_path, ("name", "component", "type", "tracked_point", "units"))
@@ -357,15 +356,15 @@ def _read_motion(motion_tsv: Path, start_utc, acq_time: str) -> tuple[SampleBatc
     scale = {"m/s^2": 1.0, "g": contract.STANDARD_GRAVITY_MPS2, "rad/s": 1.0, "deg/s": np.pi / 180}
     index: dict[int, tuple[int, float]] = {}
     latency_col = None
-    for i, row in channels.iterrows():
-        key = (row["type"].strip(), row["component"].strip())
+    kinds, components, units = (channels[c].str.strip().tolist() for c in ("type", "component", "units"))
+    for i, key in enumerate(zip(kinds, components, strict=True)):
         if key in wanted and wanted[key] not in index:
-            unit = row["units"].strip()
+            unit = units[i]
             if unit not in scale:
                 raise DataFileError(channels_path, f"line {i + 2}, column 'units'", "m/s^2, g, rad/s or deg/s", unit)
-            index[wanted[key]] = (int(i), scale[unit])
+            index[wanted[key]] = (i, scale[unit])
         elif key[0] == "LATENCY" and latency_col is None:
-            latency_col = int(i)
+            latency_col = i
     if len(index) != 6:
         absent = [f"{t} {c}" for (t, c), k in wanted.items() if k not in index]
         raise DataFileError(channels_path, "", "ACCEL and GYRO channels x, y, z", "no " + ", ".join(absent))
@@ -446,8 +445,6 @@ def import_bids(
     ``subject``/``session`` are BIDS labels (without ``sub-``/``ses-``), needed only when the
     dataset holds several. Everything is read and checked before anything is stored.
     """
-    from dmi_sensors.session import Subject
-
     root = Path(root)
     _read_json(root / "dataset_description.json")
     sub_dir = _only(sorted(p for p in root.glob("sub-*") if p.is_dir()), "sub", root, subject)

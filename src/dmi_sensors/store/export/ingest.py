@@ -8,30 +8,27 @@ for CSV files), which names the file and every bad line or row.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from dmi_sensors.errors import DataFileError
+from dmi_sensors.session import Subject
+from dmi_sensors.store.records import SubjectFields
+from dmi_sensors.store.samples import write_sample_blocks
+from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.types import SampleBatch
-
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
 
 __all__ = ["ingest_session", "subject_from_metadata"]
 
 
-def subject_from_metadata(path: Path, session: dict[str, Any]):  # -> dmi_sensors.session.Subject
-    """Build a validated :class:`dmi_sensors.session.Subject`; errors name ``path``."""
-    from dmi_sensors.session import Subject
-
+def subject_from_metadata(path: Path, session: dict[str, Any]) -> Subject:
+    """The subject of an export's metadata, checked by :class:`dmi_sensors.session.Subject`
+    (a pseudonymous id, plausible birth year and COM height); errors name ``path``."""
+    keys = ("subject_id", "birth_year", "com_height_m", "diagnosis_category")
     try:
-        return Subject(
-            subject_id=session["subject_id"],
-            birth_year=session.get("birth_year"),
-            com_height_m=session.get("com_height_m"),
-            diagnosis_category=session.get("diagnosis_category"),
-        )
+        fields: dict[str, Any] = {key: session.get(key) for key in keys}  # Subject checks each one
+        return Subject(**fields)
     except (ValueError, TypeError, KeyError) as exc:
         raise DataFileError(path, "subject", "a valid pseudonymous subject", str(exc)) from None
 
@@ -39,7 +36,7 @@ def subject_from_metadata(path: Path, session: dict[str, Any]):  # -> dmi_sensor
 def ingest_session(
     store: SessionStore,
     *,
-    subject: Any,
+    subject: SubjectFields,
     start_utc: str,
     batches: dict[str, SampleBatch],
     placements: dict[str, str],
@@ -51,9 +48,11 @@ def ingest_session(
     calibrations: dict[str, list[dict[str, Any]]] | None = None,
     finalised: bool = True,
 ) -> int:
-    """Create an ``origin='import'`` session with samples, events and results, atomically."""
-    from dmi_sensors.store.samples import write_sample_blocks
+    """Create an ``origin='import'`` session with samples, events and results, atomically.
 
+    ``calibrations`` maps a sensor id to its calibration references as an export writes them
+    (``kind``, ``reference``, ``parameters``, ``sha256``); they are stored as they are.
+    """
     with store.atomic("importing a session"):
         sid = store.create_session(
             subject, plan_toml, placements, therapist_id=therapist_id, start_utc=start_utc, origin="import"
@@ -62,10 +61,9 @@ def ingest_session(
             write_sample_blocks(store, sid, batch)
         for sensor_id, refs in (calibrations or {}).items():
             for ref in refs:
-                cid = store.add_calibration(
-                    sensor_id, ref["kind"], ref["reference"], ref.get("parameters") or {}, ref.get("sha256")
+                store.add_session_calibration(
+                    sid, sensor_id, ref["kind"], ref["reference"], ref.get("parameters") or {}, ref.get("sha256")
                 )
-                store.set_calibration(sid, sensor_id, cid)
         if events is not None and len(events):
             store.add_events(sid, events)
         for r in results or []:

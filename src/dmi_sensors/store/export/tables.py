@@ -7,27 +7,31 @@ pseudonymous id with birth year, COM height and diagnosis category.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from pathlib import Path, PurePath
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.errors import DataFileError
+from dmi_sensors.store.jsontext import to_json
+from dmi_sensors.store.records import CalibrationRecord
+from dmi_sensors.store.samples import session_samples
+from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.store.timeutil import utc_now
 from dmi_sensors.types import SampleBatch
-
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
 
 __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_FORMAT_VERSION",
     "METRICS_LEADING",
     "SessionTables",
+    "calibration_reference",
     "collect",
+    "metadata_json",
     "read_metadata",
     "samples_from_table",
 ]
@@ -49,10 +53,23 @@ class SessionTables:
     batches: dict[str, SampleBatch]
 
 
-def collect(store: SessionStore, session_id: int) -> SessionTables:
-    """Gather everything an export needs from the store."""
-    from dmi_sensors.store.samples import session_samples
+def calibration_reference(record: CalibrationRecord) -> dict[str, Any]:
+    """A calibration reference as an export writes it: a file or directory path is reduced
+    to its name (exports carry no absolute paths); the content is kept whole."""
+    ref = record.to_dict()
+    path = PurePath(record.reference)
+    if path.is_absolute() or len(path.parts) > 1:
+        ref["reference"] = path.name
+    return ref
 
+
+def collect(store: SessionStore, session_id: int) -> SessionTables:
+    """Gather everything an export needs from the store.
+
+    Samples come from :func:`dmi_sensors.store.samples.session_samples`: for a recorded
+    session that is :func:`dmi_sensors.timing.timed_samples`, the path the session analysis
+    uses, so exported and analysed sample times are the same numbers.
+    """
     info = store.session_info(session_id)
     batches = session_samples(store, session_id)
     placements = {s.sensor_id: s.placement for s in info.sensors}
@@ -76,7 +93,7 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
                 "fs_hz": None if batch is None else float(batch.fs_hz),
                 "samples": 0 if batch is None else len(batch),
                 "packets": s.packets,
-                "calibrations": [store.calibration(c) for c in s.calibration_ids],
+                "calibrations": [calibration_reference(store.calibration(c)) for c in s.calibration_ids],
             }
         )
     metadata = {
@@ -115,9 +132,8 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
 
 
 def metadata_json(metadata: dict[str, Any]) -> str:
-    from dmi_sensors.store.sessionstore import _json_default
-
-    return json.dumps(metadata, indent=2, default=_json_default) + "\n"
+    """``session.json`` text: indented, keys in the order written."""
+    return to_json(metadata, sort_keys=False, indent=2) + "\n"
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -170,7 +186,9 @@ def numeric_column(path: Path, frame: pd.DataFrame, column: str, *, line_offset:
     return values
 
 
-def samples_from_table(path: Path, frame: pd.DataFrame, fs_by_sensor: dict[str, float], line_offset: int | None = 2):
+def samples_from_table(
+    path: Path, frame: pd.DataFrame, fs_by_sensor: Mapping[str, float | None], line_offset: int | None = 2
+) -> tuple[dict[str, SampleBatch], dict[str, str]]:
     """Split a long samples table into one :class:`SampleBatch` per sensor (file order kept)."""
     check_columns(path, list(frame.columns), contract.SAMPLE_COLUMNS)
     numeric = {}
@@ -183,28 +201,30 @@ def samples_from_table(path: Path, frame: pd.DataFrame, fs_by_sensor: dict[str, 
             i = int(np.argmin(finite))
             place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
             raise DataFileError(path, f"{place}, column {col!r}", "a finite number", "an empty or non-finite cell")
-    gap = frame[contract.GAP_BEFORE]
-    if gap.dtype != bool:
-        mapped = gap.astype(str).str.strip().str.lower().map({"true": True, "false": False, "1": True, "0": False})
+    gap_column = frame[contract.GAP_BEFORE]
+    if gap_column.dtype != bool:
+        text = gap_column.astype(str).str.strip().str.lower()
+        mapped = text.map({"true": True, "false": False, "1": True, "0": False})
         if mapped.isna().any():
             i = int(np.argmax(mapped.isna().to_numpy()))
             place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
-            raise DataFileError(path, f"{place}, column 'gap_before'", "True or False", repr(gap.iloc[i]))
-        gap = mapped.astype(bool)
-    gap = gap.to_numpy(dtype=bool)
+            raise DataFileError(path, f"{place}, column 'gap_before'", "True or False", repr(gap_column.iloc[i]))
+        gap_column = mapped.astype(bool)
+    gap = gap_column.to_numpy(dtype=bool)
     sensor_ids = frame["sensor_id"].astype(str).to_numpy()
     placements: dict[str, str] = {}
     batches: dict[str, SampleBatch] = {}
     for sid in dict.fromkeys(sensor_ids):
         rows = np.flatnonzero(sensor_ids == sid)
-        if sid not in fs_by_sensor or not fs_by_sensor[sid]:
+        fs_hz = fs_by_sensor.get(sid)
+        if not fs_hz:
             raise DataFileError(path, f"sensor {sid!r}", "a sample rate for it in session.json 'sensors'", "none")
         pl = frame["placement"].iloc[rows[0]]
         placements[sid] = "" if pd.isna(pl) else str(pl)
         counter = numeric[contract.COUNTER][rows]
         batches[sid] = SampleBatch(
             sid,
-            float(fs_by_sensor[sid]),
+            float(fs_hz),
             counter.astype(np.int64),
             numeric[contract.DEVICE_TIME_S][rows],
             numeric[contract.HOST_TIME_S][rows],

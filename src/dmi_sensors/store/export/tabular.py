@@ -14,17 +14,17 @@ back gives the same float64 values bit for bit. Existing files are never overwri
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.session.events import check_events, read_events_csv
 from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
 from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
-
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
+from dmi_sensors.store.sessionstore import SessionStore
 
 __all__ = ["import_csv_dir", "import_parquet_dir", "write_csv_dir", "write_parquet_dir"]
 
@@ -52,9 +52,6 @@ def write_csv_dir(store: SessionStore, session_id: int, out_dir: str | Path) -> 
 
 def write_parquet_dir(store: SessionStore, session_id: int, out_dir: str | Path) -> list[Path]:
     """Export a session as ``session.json`` + three Parquet tables in ``out_dir``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     tables = collect(store, session_id)
     paths = _targets(Path(out_dir), "parquet")
     meta = metadata_json(tables.metadata)
@@ -69,11 +66,9 @@ def write_parquet_dir(store: SessionStore, session_id: int, out_dir: str | Path)
     return list(paths.values())
 
 
-def _read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
+def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        if required:
-            raise DataFileError(path, "", f"the export table {path.name}", "no such file")
-        return None
+        raise DataFileError(path, "", f"the export table {path.name}", "no such file")
     try:
         return pd.read_csv(path, keep_default_na=True, na_values=[""], dtype={"sensor_id": str, "placement": str})
     except pd.errors.EmptyDataError:
@@ -82,14 +77,9 @@ def _read_csv(path: Path, required: bool = True) -> pd.DataFrame | None:
         raise DataFileError(path, "", "a CSV table", str(exc).strip().splitlines()[0]) from None
 
 
-def _read_parquet(path: Path, required: bool = True) -> pd.DataFrame | None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _read_parquet(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        if required:
-            raise DataFileError(path, "", f"the export table {path.name}", "no such file")
-        return None
+        raise DataFileError(path, "", f"the export table {path.name}", "no such file")
     try:
         return pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -104,12 +94,13 @@ def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
     offset = 2 if ext == "csv" else None
     samples_path, events_path, metrics_path = (directory / f"{t}.{ext}" for t in TABLES)
     samples = read(samples_path)
+    # THE events validator (the one CSV reader for CSV), values kept as the file has them
     events = (
         read_events_csv(events_path, normalise=False)
         if ext == "csv"
         else check_events(read(events_path), source=events_path)
     )
-    metrics = read(metrics_path, required=False)
+    metrics = read(metrics_path) if metrics_path.is_file() else None
     fs = {s["sensor_id"]: s.get("fs_hz") for s in meta["sensors"]}
     batches, placements = samples_from_table(samples_path, samples, fs, line_offset=offset)
     for s in meta["sensors"]:
@@ -133,8 +124,8 @@ def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
     )
 
 
-def _calibrations(path: Path, sensors: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
+def _calibrations(path: Path, sensors: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
     for s in sensors:
         refs = s.get("calibrations") or []
         for i, ref in enumerate(refs):

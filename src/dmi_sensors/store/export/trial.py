@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from dmi_sensors.store.export.ingest import ingest_session
+from dmi_sensors.store.records import PlanText, SubjectFields
+from dmi_sensors.store.sessionstore import SessionStore
+from dmi_sensors.store.timeutil import format_utc, utc_now
 from dmi_sensors.store.trial_csv import read_trial_csv
-from dmi_sensors.types import SampleBatch
-
-if TYPE_CHECKING:
-    from dmi_sensors.store.sessionstore import SessionStore
+from dmi_sensors.types import SampleBatch, Trial
 
 __all__ = ["import_trial_csv", "trial_batch"]
 
 
-def trial_batch(trial, sensor_id: str) -> SampleBatch:
+def trial_batch(trial: Trial, sensor_id: str) -> SampleBatch:
     """A trial as a :class:`SampleBatch`: counter 0..n-1, every time column = the file's ``time_s``."""
     n = len(trial)
     return SampleBatch(
@@ -38,13 +38,13 @@ def import_trial_csv(
     store: SessionStore,
     path: str | Path,
     *,
-    subject: Any,
+    subject: SubjectFields,
     sensor_id: str = "trial",
     placement: str = "trunk",
     start_utc: str | datetime | None = None,
-    events: Any = None,
+    events: pd.DataFrame | None = None,
     therapist_id: str = "",
-    plan: Any = None,
+    plan: PlanText | str | None = None,
 ) -> int:
     """Read a trial CSV (:func:`dmi_sensors.store.trial_csv.read_trial_csv`) into a new finalised session.
 
@@ -53,8 +53,6 @@ def import_trial_csv(
     Bad files raise ``DataFileError`` before anything is written.
     """
     trial = read_trial_csv(path, sensor_id=sensor_id)
-    from dmi_sensors.store.timeutil import format_utc, utc_now
-
     start = utc_now() if start_utc is None else start_utc if isinstance(start_utc, str) else format_utc(start_utc)
     plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
     return ingest_session(
