@@ -1,6 +1,7 @@
 # dmi-sensors: every target sets itself up on a fresh machine.
 #   make demo   simulated DMI session end to end (virtual sensors, local SQLite)
 #   make test   ruff + import-linter layers + C protocol tests + the whole pytest suite
+#   make typecheck  mypy on src/ (configuration in pyproject.toml)
 #   make bench  benchmarks against scipy / ahrs / imufusion, JSON under benchmarks/results/
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dmi-sensors-installed
 DEMO_ARGS ?=
 
-.PHONY: demo test bench lint check-tools venv clean
+.PHONY: demo test bench lint typecheck check-tools venv clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dmi-sensors needs Python >= 3.11; found " + sys.version.split()[0] + " as $(PYTHON). Set PYTHON=/path/to/python3.11")'
@@ -31,6 +32,9 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 test: check-tools $(STAMP) lint
 	@if [ -f firmware_protocol/Makefile ]; then $(MAKE) -C firmware_protocol test; fi

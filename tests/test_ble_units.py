@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import numpy as np
@@ -10,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dmi_sensors import protocol as P
-from dmi_sensors.ble import LinkStatsTracker, ReconnectPolicy, parse_advert
+from dmi_sensors.ble import CommandError, LinkStatsTracker, ReconnectPolicy, SensorLink, parse_advert
+from dmi_sensors.ble.link import response_body
 from dmi_sensors.sim.bluez import PROFILES, FaultProfile, fault_profile
+from dmi_sensors.types import RawPacket
 
 
 def _advert(name, uuids, mfg, rssi=-60):
@@ -98,3 +101,32 @@ def test_fault_profiles_round_trip_and_validate():
         FaultProfile(drop_p=1.5)
     with pytest.raises(ValueError, match="unknown fault fields"):
         FaultProfile.from_dict({"drop": 0.1})
+
+
+_INFO = P.DeviceInfo(0x00A1B2C3, (1, 0, 2), 3, 200, 8, 1000, 0)
+
+
+def test_response_body_is_checked_against_the_expected_kind():
+    reply = P.TimeSyncReply(1, 2, 3)
+    assert response_body(P.Response(P.Opcode.TIME_SYNC, 5, body=reply), P.TimeSyncReply) is reply
+    # an answer of another kind (here GET_INFO's) is a clear CommandError, not an AttributeError later
+    with pytest.raises(CommandError, match="not a TimeSyncReply"):
+        response_body(P.Response(P.Opcode.GET_INFO, 5, body=_INFO), P.TimeSyncReply, "S1")
+    with pytest.raises(CommandError, match=r"S1: .*not a DeviceInfo"):
+        response_body(P.Response(P.Opcode.GET_INFO, 5), P.DeviceInfo, "S1")
+
+
+async def test_a_response_resolves_only_the_command_with_its_seq_and_opcode():
+    link = SensorLink("AA:BB:CC:DD:EE:01")
+    fut: asyncio.Future = asyncio.get_running_loop().create_future()
+    link._pending[7] = (P.Opcode.TIME_SYNC, fut)
+
+    def arrive(t: float, response: P.Response) -> None:
+        link._handle_control(RawPacket(link.sensor_id, t, P.encode_response(response)))
+
+    arrive(1.0, P.Response(P.Opcode.GET_INFO, 7, body=_INFO))  # stale answer to another command
+    arrive(1.5, P.Response(P.Opcode.TIME_SYNC, 8, body=P.TimeSyncReply(0, 0, 0)))  # another seq
+    assert not fut.done()
+    arrive(2.0, P.Response(P.Opcode.TIME_SYNC, 7, body=P.TimeSyncReply(1, 2, 3)))
+    resp, host_time_s = fut.result()
+    assert response_body(resp, P.TimeSyncReply) == P.TimeSyncReply(1, 2, 3) and host_time_s == 2.0

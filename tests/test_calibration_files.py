@@ -197,3 +197,8 @@ def test_apply_order_intrinsic_then_rotation():
     np.testing.assert_allclose(w[0], ali.rotation_sensor_to_body @ [0.1, 0.2, 0.3], rtol=1e-12)
     with pytest.raises(ValueError, match="two gyro calibrations"):
         apply([gyr_cal, gyr_cal], a, w)
+    # any sequence of calibrations (one per kind) is accepted; anything else is named
+    a2, _ = apply((acc_cal, ali), np.array([[0.3, 0.1, 9.9]]), np.array([[0.1, 0.2, 0.3]]))
+    np.testing.assert_array_equal(a2, a)
+    with pytest.raises(TypeError, match="not a calibration: dict"):
+        apply([acc_cal, {"kind": "gyro"}], a, w)

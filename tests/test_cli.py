@@ -35,6 +35,13 @@ def test_help_and_version_import_nothing_heavy(args):
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
 
 
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_command_help_imports_nothing_heavy(name):
+    # each command module imports the library inside run(): its --help stays instant
+    loaded = _modules_loaded_by(name, "--help")
+    assert not loaded & set(HEAVY), (name, loaded & set(HEAVY))
+
+
 def test_version_matches_package():
     out = subprocess.run(
         [sys.executable, "-m", "dmi_sensors", "--version"], capture_output=True, text=True, check=True

@@ -17,7 +17,7 @@ from dmi_sensors.analysis import analyse_session
 from dmi_sensors.analysis.stored_run import latest_run
 from dmi_sensors.report.html import format_number
 from dmi_sensors.report.parse import parse_report
-from dmi_sensors.report.progress import PROGRESS_COLUMNS
+from dmi_sensors.report.progress import PROGRESS_COLUMNS, progress_table, trend_table
 from dmi_sensors.report.session import EXERCISE_COLUMNS, LINK_COLUMNS, REPETITION_COLUMNS, SECTIONS
 
 pytest.importorskip("dmi_sensors.metrics", reason="needs the metrics layer")
@@ -302,6 +302,24 @@ def test_report_and_progress_commands(demo, tmp_path):
     text = buf.getvalue()
     assert f"report: {out / 'session-2.html'}" in text
     assert f"progress report: {out / 'progress-DEMO01.html'}" in text
+    # one printed line per trend row: exercise, support, the change of sway area (or '-'), sessions
+    with store_mod.SessionStore(db) as st:
+        trends = trend_table(progress_table(st, "DEMO01"))
+    lines = [line.split() for line in text.splitlines() if " sway area " in line]
+    assert len(trends) > 0 and len(lines) == len(trends)
+    for words, row in zip(lines, trends.to_dict("records"), strict=True):
+        pct = row["area_change_pct"]
+        change = ["-"] if pct is None or not math.isfinite(pct) else [f"{pct:+.0f}", "%"]
+        assert words == [
+            row["exercise"],
+            row["support"],
+            "sway",
+            "area",
+            *change,
+            "over",
+            str(row["sessions"]),
+            "sessions",
+        ]
     with store_mod.SessionStore(db) as st:
         run = latest_run(st, 2)
         assert run.run_id != before

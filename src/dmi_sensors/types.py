@@ -7,12 +7,17 @@ grid, ready for filters and metrics). All arrays are numpy; units are in the nam
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RawPacket", "SampleBatch", "Trial"]
 
@@ -36,21 +41,24 @@ class RawPacket:
     data: bytes
 
 
-def _as_2d(name: str, value: np.ndarray, n: int) -> np.ndarray:
+_Scalar = TypeVar("_Scalar", bound=np.generic)
+
+
+def _as_2d(name: str, value: ArrayLike, n: int) -> NDArray[np.float64]:
     arr = np.ascontiguousarray(value, dtype=np.float64)
     if arr.shape != (n, 3):
         raise ParameterError(f"{name} must have shape ({n}, 3), got {arr.shape}")
     return arr
 
 
-def _as_1d(name: str, value: np.ndarray, n: int, dtype: type) -> np.ndarray:
-    arr = np.ascontiguousarray(value, dtype=dtype)
+def _as_1d(name: str, value: ArrayLike, n: int, dtype: type[_Scalar]) -> NDArray[_Scalar]:
+    arr: NDArray[_Scalar] = np.ascontiguousarray(value, dtype=dtype)
     if arr.shape != (n,):
         raise ParameterError(f"{name} must have shape ({n},), got {arr.shape}")
     return arr
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class SampleBatch:
     """Decoded samples of one sensor, in the sensor frame, SI units.
 
@@ -79,31 +87,46 @@ class SampleBatch:
     time_s
         Drift-corrected sample time, seconds since session start, shape ``(n,)``; NaN until
         the timing stage has filled it.
+
+    The constructor takes anything array-like and converts it (``gap_before`` defaults to
+    all False, ``time_s`` to all NaN); the attributes are then always contiguous arrays of
+    the dtypes above.
     """
 
     sensor_id: str
     fs_hz: float
-    counter: np.ndarray
-    device_time_s: np.ndarray
-    host_time_s: np.ndarray
-    acc_mps2: np.ndarray
-    gyr_rps: np.ndarray
-    gap_before: np.ndarray = field(default=None)  # type: ignore[assignment]
-    time_s: np.ndarray = field(default=None)  # type: ignore[assignment]
+    counter: NDArray[np.int64]
+    device_time_s: NDArray[np.float64]
+    host_time_s: NDArray[np.float64]
+    acc_mps2: NDArray[np.float64]
+    gyr_rps: NDArray[np.float64]
+    gap_before: NDArray[np.bool_]
+    time_s: NDArray[np.float64]
 
-    def __post_init__(self) -> None:
-        n = int(np.asarray(self.counter).shape[0])
-        self.counter = _as_1d("counter", self.counter, n, np.int64)
-        self.device_time_s = _as_1d("device_time_s", self.device_time_s, n, np.float64)
-        self.host_time_s = _as_1d("host_time_s", self.host_time_s, n, np.float64)
-        self.acc_mps2 = _as_2d("acc_mps2", self.acc_mps2, n)
-        self.gyr_rps = _as_2d("gyr_rps", self.gyr_rps, n)
-        if self.gap_before is None:
-            self.gap_before = np.zeros(n, dtype=bool)
-        self.gap_before = _as_1d("gap_before", self.gap_before, n, bool)
-        if self.time_s is None:
-            self.time_s = np.full(n, np.nan)
-        self.time_s = _as_1d("time_s", self.time_s, n, np.float64)
+    def __init__(
+        self,
+        sensor_id: str,
+        fs_hz: float,
+        counter: ArrayLike,
+        device_time_s: ArrayLike,
+        host_time_s: ArrayLike,
+        acc_mps2: ArrayLike,
+        gyr_rps: ArrayLike,
+        gap_before: ArrayLike | None = None,
+        time_s: ArrayLike | None = None,
+    ) -> None:
+        n = int(np.asarray(counter).shape[0])
+        self.sensor_id = sensor_id
+        self.fs_hz = fs_hz
+        self.counter = _as_1d("counter", counter, n, np.int64)
+        self.device_time_s = _as_1d("device_time_s", device_time_s, n, np.float64)
+        self.host_time_s = _as_1d("host_time_s", host_time_s, n, np.float64)
+        self.acc_mps2 = _as_2d("acc_mps2", acc_mps2, n)
+        self.gyr_rps = _as_2d("gyr_rps", gyr_rps, n)
+        self.gap_before = _as_1d(
+            "gap_before", np.zeros(n, dtype=bool) if gap_before is None else gap_before, n, np.bool_
+        )
+        self.time_s = _as_1d("time_s", np.full(n, np.nan) if time_s is None else time_s, n, np.float64)
         if not (self.fs_hz > 0):
             raise ParameterError(f"fs_hz must be positive, got {self.fs_hz}")
 
@@ -137,11 +160,13 @@ class SampleBatch:
             np.concatenate([b.time_s for b in batches]),
         )
 
-    def to_dataframe(self, placement: str = ""):  # -> pandas.DataFrame
+    def to_dataframe(self, placement: str = "") -> pd.DataFrame:
         """Tidy table with the columns of :data:`dmi_sensors.contract.SAMPLE_COLUMNS`."""
+        # pandas (~0.3 s to import) is loaded on first use: the decoder and the BLE link use
+        # these types on the live path and never need it
         import pandas as pd
 
-        data = {
+        data: dict[str, NDArray[np.generic]] = {
             "sensor_id": np.full(len(self), self.sensor_id, dtype=object),
             "placement": np.full(len(self), placement, dtype=object),
             contract.COUNTER: self.counter,
@@ -177,9 +202,9 @@ class Trial:
         Which sensor this trial came from (empty when unknown).
     """
 
-    time_s: np.ndarray
-    acc_mps2: np.ndarray
-    gyr_rps: np.ndarray
+    time_s: NDArray[np.float64]
+    acc_mps2: NDArray[np.float64]
+    gyr_rps: NDArray[np.float64]
     fs_hz: float
     sensor_id: str = ""
 
@@ -199,11 +224,11 @@ class Trial:
         """Length of the trial, ``n / fs_hz`` seconds."""
         return len(self) / self.fs_hz
 
-    def to_dataframe(self):  # -> pandas.DataFrame
+    def to_dataframe(self) -> pd.DataFrame:
         """Table with the trial CSV columns (:data:`dmi_sensors.contract.TRIAL_CSV_COLUMNS`)."""
-        import pandas as pd
+        import pandas as pd  # on first use, see SampleBatch.to_dataframe
 
-        data = {contract.TIME_S: self.time_s}
+        data: dict[str, NDArray[np.generic]] = {contract.TIME_S: self.time_s}
         for i, name in enumerate(contract.ACC_SENSOR):
             data[name] = self.acc_mps2[:, i]
         for i, name in enumerate(contract.GYR_SENSOR):

@@ -22,6 +22,7 @@ from dmi_sensors.ble.link import (
     SensorLink,
     SensorNotFoundError,
     StreamConfig,
+    Target,
 )
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
 
@@ -39,6 +40,7 @@ __all__ = [
     "SensorLink",
     "SensorNotFoundError",
     "StreamConfig",
+    "Target",
     "discover",
     "discover_sync",
     "find_sensor",

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from bleak import BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
 
 from dmi_sensors.protocol import COMPANY_ID, NAME_PREFIX, SERVICE_UUID, ProtocolError, decode_manufacturer_data
-
-if TYPE_CHECKING:
-    from bleak.backends.device import BLEDevice
-    from bleak.backends.scanner import AdvertisementData
 
 __all__ = ["SensorAdvert", "discover", "discover_sync", "find_sensor", "parse_advert"]
 
@@ -50,7 +50,7 @@ class SensorAdvert:
     serial: str | None
     protocol_version: tuple[int, int] | None
     problem: str | None = None
-    device: Any = field(default=None, repr=False, compare=False)
+    device: BLEDevice | None = field(default=None, repr=False, compare=False)
 
     @property
     def sensor_id(self) -> str:
@@ -101,8 +101,6 @@ async def discover(
     ``service_uuid`` is passed to the OS as a scan filter (BlueZ only reports matching
     devices); set it to ``None`` to match on the name prefix alone.
     """
-    from bleak import BleakScanner
-
     kwargs: dict[str, Any] = {"service_uuids": [service_uuid]} if service_uuid else {}
     if adapter:
         kwargs["bluez"] = {"adapter": adapter}
@@ -125,8 +123,6 @@ async def find_sensor(
     adapter: str | None = None,
 ) -> SensorAdvert | None:
     """Scan until the sensor with this address (or serial, or ``DMI-`` name) advertises."""
-    from bleak import BleakScanner
-
     key = address_or_serial.upper().removeprefix(name_prefix.upper())
     found: asyncio.Future[SensorAdvert] = asyncio.get_running_loop().create_future()
 

@@ -19,12 +19,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dmi_sensors.ble.discovery import SensorAdvert
-from dmi_sensors.ble.link import PacketSink, ReconnectPolicy, SensorLink, StreamConfig
+from dmi_sensors.ble.link import PacketSink, ReconnectPolicy, SensorLink, StreamConfig, Target
 from dmi_sensors.ble.stats import LinkStats
 from dmi_sensors.errors import ParameterError
 
@@ -32,7 +31,8 @@ __all__ = ["RecordingContext", "SensorHub", "record", "record_sync"]
 
 log = logging.getLogger(__name__)
 
-Target = SensorAdvert | Any  # SensorAdvert, BLEDevice or address string
+#: The sensors of a hub: ``{target: placement}`` or ``(target, placement)`` pairs.
+Sensors = Mapping[Target, str] | Iterable[tuple[Target, str]]
 
 
 class SensorHub:
@@ -55,7 +55,7 @@ class SensorHub:
 
     def __init__(
         self,
-        sensors: Mapping[Any, str] | Iterable[tuple[Any, str]],
+        sensors: Sensors,
         *,
         config: StreamConfig | None = None,
         policy: ReconnectPolicy | None = None,
@@ -163,11 +163,12 @@ class RecordingContext:
         return self.clock()
 
 
-Companion = Callable[[RecordingContext], Awaitable[Any]]
+#: A coroutine function run beside a recording (:func:`record`).
+Companion = Callable[[RecordingContext], Coroutine[Any, Any, Any]]
 
 
 async def record(
-    sensors: Mapping[Any, str] | Iterable[tuple[Any, str]],
+    sensors: Sensors,
     duration_s: float,
     *,
     sink: PacketSink | None = None,
@@ -207,9 +208,7 @@ async def record(
     return stats, ctx
 
 
-def record_sync(
-    sensors: Mapping[Any, str] | Iterable[tuple[Any, str]], duration_s: float, **kwargs: Any
-) -> dict[str, LinkStats]:
+def record_sync(sensors: Sensors, duration_s: float, **kwargs: Any) -> dict[str, LinkStats]:
     """:func:`record` for scripts (``asyncio.run``; not inside a running loop)."""
     stats, _ = asyncio.run(record(sensors, duration_s, **kwargs))
     return stats

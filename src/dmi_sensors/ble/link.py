@@ -15,8 +15,9 @@ packet sink (raw first), resolves pending commands, and feeds the protocol's
 ``StreamDecoder``, whose counter unwrapping spans reconnections: a gap while the link was
 down is counted as ``samples_lost`` and flagged ``gap_before`` on the first sample after it.
 
-Everything runs on the caller's event loop (usable from Jupyter); there are no threads, no
-private loops and no blocking sleeps.
+Everything runs on the caller's event loop (usable from Jupyter); there are no private
+loops and no blocking sleeps. The one worker thread loads the decoder's Numba kernels once,
+before the first connection, so that compilation never stalls the loop.
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ import logging
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import BleakClientWithServiceCache, establish_connection, get_device
 
 from dmi_sensors.ble.discovery import SensorAdvert, find_sensor
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
@@ -45,7 +52,9 @@ from dmi_sensors.protocol import (
     MODEL_NUMBER_CHAR_UUID,
     SERIAL_NUMBER_CHAR_UUID,
     STATUS_CHAR_UUID,
+    Command,
     DataFormat,
+    DeviceInfo,
     DeviceState,
     GetInfo,
     PacketType,
@@ -57,16 +66,14 @@ from dmi_sensors.protocol import (
     StatusPacket,
     StopStreaming,
     StreamDecoder,
+    StreamingStarted,
     TimeSync,
+    TimeSyncReply,
     decode,
     encode_command,
 )
 from dmi_sensors.protocol.stream import warm_up as warm_up_decoder
 from dmi_sensors.types import RawPacket, SampleBatch
-
-if TYPE_CHECKING:
-    from bleak import BleakClient
-    from bleak.backends.device import BLEDevice
 
 __all__ = [
     "ClockSync",
@@ -77,11 +84,16 @@ __all__ = [
     "SensorLink",
     "SensorNotFoundError",
     "StreamConfig",
+    "Target",
 ]
 
 log = logging.getLogger(__name__)
 
 _U32 = 1 << 32
+
+
+#: What names one sensor: an advert from a scan (best), a bleak device, or an address string.
+Target = SensorAdvert | BLEDevice | str
 
 
 class PacketSink(Protocol):
@@ -182,6 +194,9 @@ def clock_sync_from_probe(t0_s: float, t3_s: float, device_rx_us: int, device_tx
     return ClockSync(offset, max(rtt, 0.0), t0_s)
 
 
+#: Failures after which the link backs off and reconnects. bleak (and BlueZ under it) also
+#: raise AttributeError / KeyError when the device object vanishes mid-call (bleak-retry-connector
+#: treats AttributeError the same way).
 _RETRYABLE: tuple[type[BaseException], ...] = (
     TimeoutError,
     EOFError,
@@ -190,13 +205,21 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
     CommandError,
     SensorNotFoundError,
     ProtocolError,
+    BleakError,
+    AttributeError,
+    KeyError,
 )
 
+_Body = TypeVar("_Body", StreamingStarted, DeviceInfo, TimeSyncReply)
 
-def _retryable() -> tuple[type[BaseException], ...]:
-    from bleak.exc import BleakError
 
-    return (*_RETRYABLE, BleakError, AttributeError, KeyError)
+def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
+    """The body of an OK response, checked to be a ``kind`` (:class:`CommandError` if it is not)."""
+    body = response.body
+    if not isinstance(body, kind):
+        who = f"{sensor_id}: " if sensor_id else ""
+        raise CommandError(f"{who}response to opcode {int(response.opcode)} carries {body!r}, not a {kind.__name__}")
+    return body
 
 
 class SensorLink:
@@ -229,7 +252,7 @@ class SensorLink:
 
     def __init__(
         self,
-        target: SensorAdvert | BLEDevice | str,
+        target: Target,
         placement: str = "",
         *,
         config: StreamConfig | None = None,
@@ -285,7 +308,8 @@ class SensorLink:
         self._disconnected = asyncio.Event()
         self._streaming = asyncio.Event()
         self._stop = asyncio.Event()
-        self._pending: dict[int, asyncio.Future[tuple[Response, float]]] = {}
+        # seq -> (opcode, future) of the commands awaiting their response
+        self._pending: dict[int, tuple[int, asyncio.Future[tuple[Response, float]]]] = {}
         self._seq = 0
         self._task: asyncio.Task[None] | None = None
         self._consumer: asyncio.Task[None] | None = None
@@ -342,10 +366,10 @@ class SensorLink:
         await self.stop()
 
     # -- notification callbacks: record and return -------------------------------------
-    def _on_data(self, _char: Any, data: bytearray) -> None:
+    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         self._rx.append((self._clock(), bytes(data)))
 
-    def _on_status(self, _char: Any, data: bytearray) -> None:
+    def _on_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         self._rx.append((self._clock(), bytes(data)))
         self._wake.set()
 
@@ -413,14 +437,17 @@ class SensorLink:
         except ProtocolError:
             return  # counted as malformed by the stream decoder
         if isinstance(msg, Response):
-            fut = self._pending.get(msg.seq)
-            if fut is not None and not fut.done():
+            pending = self._pending.get(msg.seq)
+            if pending is None:
+                return  # late answer to an attempt that timed out
+            opcode, fut = pending
+            if msg.opcode == opcode and not fut.done():  # a stale answer of another command is not ours
                 fut.set_result((msg, p.host_time_s))
         elif isinstance(msg, StatusPacket) and msg.battery_pct is not None:
             self.tracker.battery_pct = msg.battery_pct
 
     # -- commands ----------------------------------------------------------------------
-    async def command(self, cmd: Any, timeout_s: float | None = None, attempts: int = 3) -> Response:
+    async def command(self, cmd: Command, timeout_s: float | None = None, attempts: int = 3) -> Response:
         """Send a control command and wait for its response (retried on timeout).
 
         Raises :class:`CommandError` when the sensor refuses it or never answers.
@@ -428,7 +455,7 @@ class SensorLink:
         resp, _ = await self._command(cmd, timeout_s, attempts)
         return resp
 
-    async def _command(self, cmd: Any, timeout_s: float | None, attempts: int) -> tuple[Response, float]:
+    async def _command(self, cmd: Command, timeout_s: float | None, attempts: int) -> tuple[Response, float]:
         client = self._client
         if client is None:
             raise CommandError(f"{self.sensor_id}: not connected")
@@ -439,7 +466,7 @@ class SensorLink:
             seq = self._seq
             msg = dataclasses.replace(cmd, seq=seq)
             fut: asyncio.Future[tuple[Response, float]] = loop.create_future()
-            self._pending[seq] = fut
+            self._pending[seq] = (msg.opcode, fut)
             try:
                 await client.write_gatt_char(CONTROL_CHAR_UUID, encode_command(msg), response=True)
                 resp, host_time_s = await asyncio.wait_for(fut, timeout_s)
@@ -461,7 +488,8 @@ class SensorLink:
             t0 = self._now()
             t0_us = round(t0 * 1e6) % _U32
             resp, t3 = await self._command(TimeSync(host_time_us=t0_us), None, 2)
-            sync = clock_sync_from_probe(t0, t3, resp.body.device_rx_us, resp.body.device_tx_us)
+            reply = response_body(resp, TimeSyncReply, self.sensor_id)
+            sync = clock_sync_from_probe(t0, t3, reply.device_rx_us, reply.device_tx_us)
             if best is None or sync.rtt_s < best.rtt_s:
                 best = sync
         assert best is not None
@@ -485,7 +513,7 @@ class SensorLink:
                         break
                 except asyncio.CancelledError:
                     raise
-                except _retryable() as exc:
+                except _RETRYABLE as exc:
                     failures += 1
                     self.error = exc
                     self.events.append((self._now(), "connect_failed", f"{type(exc).__name__}: {exc}"))
@@ -531,7 +559,7 @@ class SensorLink:
             elif self.tracker.state != "failed":
                 self.tracker.state = "stopped"
 
-    async def _unless_stopped(self, coro: Any) -> bool:
+    async def _unless_stopped(self, coro: Coroutine[Any, Any, None]) -> bool:
         """Run ``coro`` unless :meth:`stop` comes first (then cancel it); True if it completed."""
         task = asyncio.ensure_future(coro)
         stop = asyncio.ensure_future(self._stop.wait())
@@ -565,8 +593,6 @@ class SensorLink:
     async def _resolve_device(self) -> BLEDevice:
         """A BLEDevice BlueZ knows now (rescanning when the device object went away)."""
         if self._device is not None and sys.platform == "linux":
-            from bleak_retry_connector import get_device
-
             known = await get_device(self.address)
             if known is not None:
                 self._device = known
@@ -577,15 +603,13 @@ class SensorLink:
             if self._stop.is_set():
                 raise SensorNotFoundError(f"{self.sensor_id}: stopped")
             advert = await find_sensor(self.address, self.policy.scan_timeout_s, adapter=self.adapter)
-        if advert is None:
+        if advert is None or advert.device is None:
             raise SensorNotFoundError(f"{self.sensor_id}: not advertising (scanned {self.policy.scan_timeout_s} s)")
         self._device = advert.device
         self.tracker.rssi_dbm = advert.rssi_dbm
         return advert.device
 
     async def _connect_and_stream(self) -> None:
-        from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
-
         device = await self._resolve_device()
         self._disconnected.clear()
         client = await establish_connection(
@@ -615,7 +639,7 @@ class SensorLink:
                 self._set_sensor_id(dis["serial"])
         await client.start_notify(STATUS_CHAR_UUID, self._on_status)
         await client.start_notify(DATA_CHAR_UUID, self._on_data)
-        info = (await self.command(GetInfo())).body
+        info = response_body(await self.command(GetInfo()), DeviceInfo, self.sensor_id)
         if self.info is None:
             self.info = SensorInfo(
                 self.address,
@@ -663,7 +687,7 @@ class SensorLink:
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None
-        for fut in self._pending.values():
+        for _, fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(ConnectionError(f"{self.sensor_id}: link closed"))
         if client is not None:

@@ -85,8 +85,8 @@ def rotation_from_up_forward(up_sensor: np.ndarray, forward_sensor: np.ndarray) 
     z = z / np.linalg.norm(z)
     f = np.asarray(forward_sensor, dtype=np.float64)
     x = f - (f @ z) * z
-    nx = np.linalg.norm(x)
-    if not np.isfinite(nx) or nx < 1e-6 * max(np.linalg.norm(f), 1e-300):
+    nx = float(np.linalg.norm(x))
+    if not np.isfinite(nx) or nx < 1e-6 * max(float(np.linalg.norm(f)), 1e-300):
         raise ParameterError("forward direction is parallel to the vertical: cannot define body x")
     x = x / nx
     y = np.cross(z, x)

@@ -8,8 +8,11 @@ alignment stays in the sensor frame.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from dmi_sensors.calibration.library import SensorCalibration
 from dmi_sensors.calibration.records import (
@@ -21,31 +24,47 @@ from dmi_sensors.calibration.records import (
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import SampleBatch, Trial
 
-__all__ = ["apply", "apply_to_batch", "apply_to_trial"]
+__all__ = ["CalibrationLike", "apply", "apply_to_batch", "apply_to_trial"]
+
+#: What the functions here accept: a sensor's bundle, one calibration, or several (one per kind).
+CalibrationLike = SensorCalibration | Calibration | Sequence[Calibration]
+
+_KINDS = (AccelCalibration, GyroCalibration, AlignmentCalibration)
+_Cal = TypeVar("_Cal", AccelCalibration, GyroCalibration, AlignmentCalibration)
 
 
-def _bundle(calibration: SensorCalibration | Calibration | list[Calibration]) -> SensorCalibration:
+def _bundle(calibration: CalibrationLike) -> SensorCalibration:
     if isinstance(calibration, SensorCalibration):
         return calibration
-    items = calibration if isinstance(calibration, list) else [calibration]
-    parts: dict[str, Calibration] = {}
+    given: list[object] = list(calibration) if isinstance(calibration, Sequence) else [calibration]
+    items: list[Calibration] = []
+    for c in given:
+        if not isinstance(c, _KINDS):  # the API is also called from untyped code
+            raise TypeError(f"not a calibration: {type(c).__name__}")
+        items.append(c)
     serials = {c.sensor_serial for c in items}
     if len(serials) > 1:
         raise ParameterError(f"calibrations of different sensors cannot be combined: {sorted(serials)}")
-    for c in items:
-        if not isinstance(c, AccelCalibration | GyroCalibration | AlignmentCalibration):
-            raise TypeError(f"not a calibration: {type(c).__name__}")
-        if c.kind in parts:
-            raise ParameterError(f"two {c.kind} calibrations given; pass one of each kind")
-        parts[c.kind] = c
-    return SensorCalibration(serials.pop() if serials else "", **parts)  # type: ignore[arg-type]
+
+    def one(kind: type[_Cal]) -> _Cal | None:
+        found = [c for c in items if isinstance(c, kind)]
+        if len(found) > 1:
+            raise ParameterError(f"two {kind.kind} calibrations given; pass one of each kind")
+        return found[0] if found else None
+
+    return SensorCalibration(
+        serials.pop() if serials else "",
+        accel=one(AccelCalibration),
+        gyro=one(GyroCalibration),
+        alignment=one(AlignmentCalibration),
+    )
 
 
 def apply(
-    calibration: SensorCalibration | Calibration | list[Calibration],
-    acc_mps2: np.ndarray,
-    gyr_rps: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+    calibration: CalibrationLike,
+    acc_mps2: ArrayLike,
+    gyr_rps: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Calibrated ``(acc_mps2, gyr_rps)`` arrays ``(n, 3)`` (new arrays; inputs untouched)."""
     cal = _bundle(calibration)
     acc = np.array(acc_mps2, dtype=np.float64)
@@ -67,7 +86,7 @@ def _check_serial(cal: SensorCalibration, sensor_id: str) -> None:
         raise ParameterError(f"calibration is for sensor {cal.sensor_serial!r}, samples are from {sensor_id!r}")
 
 
-def apply_to_batch(calibration: SensorCalibration | Calibration | list[Calibration], batch: SampleBatch) -> SampleBatch:
+def apply_to_batch(calibration: CalibrationLike, batch: SampleBatch) -> SampleBatch:
     """A new :class:`SampleBatch` with calibrated acc/gyr (counters and times unchanged).
 
     Raises ``ValueError`` when the calibration belongs to another sensor.
@@ -78,7 +97,7 @@ def apply_to_batch(calibration: SensorCalibration | Calibration | list[Calibrati
     return dataclasses.replace(batch, acc_mps2=acc, gyr_rps=gyr)
 
 
-def apply_to_trial(calibration: SensorCalibration | Calibration | list[Calibration], trial: Trial) -> Trial:
+def apply_to_trial(calibration: CalibrationLike, trial: Trial) -> Trial:
     """A new :class:`Trial` with calibrated acc/gyr (body frame when an alignment is given)."""
     cal = _bundle(calibration)
     _check_serial(cal, trial.sensor_id)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.types import Trial
@@ -98,10 +99,16 @@ PROCEDURES = {k: procedure(k) for k in ("gyro", "accel", "alignment")}
 
 
 class StepSource(Protocol):
-    """Where a guided procedure gets its samples from (virtual or live sensor)."""
+    """Where a guided procedure gets its samples from (virtual or live sensor).
 
-    sensor_serial: str
-    fs_hz: float
+    ``sensor_serial`` and ``fs_hz`` are only read (a plain attribute or a property will do).
+    """
+
+    @property
+    def sensor_serial(self) -> str: ...
+
+    @property
+    def fs_hz(self) -> float: ...
 
     def record_step(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
         """Record one step; returns ``(acc_mps2, gyr_rps)``, each ``(n, 3)``, sensor frame, uniform rate."""
@@ -111,15 +118,18 @@ class StepSource(Protocol):
 class AsyncStepSource(Protocol):
     """An asyncio :class:`StepSource` (a live sensor): ``await arecord_step(step)``."""
 
-    sensor_serial: str
-    fs_hz: float
+    @property
+    def sensor_serial(self) -> str: ...
+
+    @property
+    def fs_hz(self) -> float: ...
 
     async def arecord_step(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
         """Record one step; returns ``(acc_mps2, gyr_rps)``, each ``(n, 3)``, sensor frame, uniform rate."""
         ...
 
 
-def _join(accs: list[np.ndarray], gyrs: list[np.ndarray], fs_hz: float, serial: str) -> Trial:
+def _join(accs: list[NDArray[np.float64]], gyrs: list[NDArray[np.float64]], fs_hz: float, serial: str) -> Trial:
     acc = np.vstack(accs)
     gyr = np.vstack(gyrs)
     return Trial(np.arange(acc.shape[0]) / fs_hz, acc, gyr, fs_hz, serial)
@@ -136,7 +146,8 @@ def run_procedure(
     Returns the whole recording as one :class:`Trial` (sensor frame, ``sensor_id`` =
     the source's serial).
     """
-    accs, gyrs = [], []
+    accs: list[NDArray[np.float64]] = []
+    gyrs: list[NDArray[np.float64]] = []
     for i, step in enumerate(steps, start=1):
         say(f"Step {i}/{len(steps)}: {step.instruction}")
         if wait is not None:
@@ -158,7 +169,8 @@ async def arun_procedure(
 
     ``wait`` must not block the event loop (the sensor keeps streaming meanwhile).
     """
-    accs, gyrs = [], []
+    accs: list[NDArray[np.float64]] = []
+    gyrs: list[NDArray[np.float64]] = []
     for i, step in enumerate(steps, start=1):
         say(f"Step {i}/{len(steps)}: {step.instruction}")
         if wait is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 from dmi_sensors.calibration.records import (
     AccelCalibration,
@@ -40,7 +41,7 @@ class SensorCalibration:
 
     def provenance(self) -> dict[str, dict[str, str]]:
         """What to store with a session: per kind, created_utc, method and file (if known)."""
-        out = {}
+        out: dict[str, dict[str, str]] = {}
         for c in self.parts():
             out[c.kind] = {"created_utc": c.created_utc, "method": c.method, "file": c.path.name if c.path else ""}
         return out
@@ -61,8 +62,6 @@ class CalibrationSet:
 
     @classmethod
     def load(cls, directory: str | Path, strict: bool = True) -> CalibrationSet:
-        from dmi_sensors.errors import DataFileError
-
         directory = Path(directory)
         if not directory.is_dir():
             raise DataFileError(directory, "", "a directory of calibration JSON files", "no such directory")
@@ -82,6 +81,14 @@ class CalibrationSet:
     def serials(self) -> list[str]:
         return sorted({c.sensor_serial for c in self.calibrations})
 
+    @overload
+    def latest(self, sensor_serial: str, kind: Literal["accel"]) -> AccelCalibration | None: ...
+    @overload
+    def latest(self, sensor_serial: str, kind: Literal["gyro"]) -> GyroCalibration | None: ...
+    @overload
+    def latest(self, sensor_serial: str, kind: Literal["alignment"]) -> AlignmentCalibration | None: ...
+    @overload
+    def latest(self, sensor_serial: str, kind: str) -> Calibration | None: ...
     def latest(self, sensor_serial: str, kind: str) -> Calibration | None:
         """The most recent (by ``created_utc``) calibration of ``kind`` for the sensor, or None."""
         found = [c for c in self.calibrations if c.sensor_serial == sensor_serial and c.kind == kind]
@@ -91,11 +98,15 @@ class CalibrationSet:
         """The latest accel, gyro and alignment calibrations of a sensor (None where absent)."""
         return SensorCalibration(
             sensor_serial,
-            accel=self.latest(sensor_serial, "accel"),  # type: ignore[arg-type]
-            gyro=self.latest(sensor_serial, "gyro"),  # type: ignore[arg-type]
-            alignment=self.latest(sensor_serial, "alignment"),  # type: ignore[arg-type]
+            accel=self.latest(sensor_serial, "accel"),
+            gyro=self.latest(sensor_serial, "gyro"),
+            alignment=self.latest(sensor_serial, "alignment"),
         )
 
+    @overload
+    def add(self, calibration: Calibration, directory: str | Path) -> Path: ...
+    @overload
+    def add(self, calibration: Calibration, directory: None = None) -> Path | None: ...
     def add(self, calibration: Calibration, directory: str | Path | None = None) -> Path | None:
         """Add a calibration; with a directory (or the one loaded from) also write its file.
 

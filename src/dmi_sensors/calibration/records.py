@@ -30,9 +30,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from dmi_sensors import __version__
 from dmi_sensors.errors import DataFileError, ParameterError
@@ -70,11 +71,11 @@ def parse_utc(text: str) -> datetime:
     return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
-def _vec(x: Any, n: int = 3) -> np.ndarray:
+def _vec(x: ArrayLike, n: int = 3) -> NDArray[np.float64]:
     return np.asarray(x, dtype=np.float64).reshape(n)
 
 
-def _mat(x: Any) -> np.ndarray:
+def _mat(x: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(x, dtype=np.float64).reshape(3, 3)
 
 
@@ -132,8 +133,8 @@ class AccelCalibration(_Common):
     ``n_orientations`` and ``gravity_mps2`` (local g used as the reference).
     """
 
-    bias_mps2: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    matrix: np.ndarray = field(default_factory=lambda: np.eye(3))
+    bias_mps2: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+    matrix: NDArray[np.float64] = field(default_factory=lambda: np.eye(3))
     residual_mps2: float = 0.0
     condition_number: float = float("nan")
     n_orientations: int = 0
@@ -148,34 +149,34 @@ class AccelCalibration(_Common):
             raise ParameterError("accel matrix must be finite and invertible")
 
     @property
-    def sensitivity_matrix(self) -> np.ndarray:
+    def sensitivity_matrix(self) -> NDArray[np.float64]:
         """``inv(matrix)`` = ``diag(scale) @ U`` (forward model, see class docstring)."""
-        return np.linalg.inv(self.matrix)
+        return np.asarray(np.linalg.inv(self.matrix), dtype=np.float64)
 
     @property
-    def scale(self) -> np.ndarray:
+    def scale(self) -> NDArray[np.float64]:
         """Sensitivity of each axis (1 = nominal): row norms of :attr:`sensitivity_matrix`."""
-        return np.linalg.norm(self.sensitivity_matrix, axis=1)
+        return np.asarray(np.linalg.norm(self.sensitivity_matrix, axis=1), dtype=np.float64)
 
     @property
-    def axes(self) -> np.ndarray:
+    def axes(self) -> NDArray[np.float64]:
         """Unit sensitive-axis directions (rows) in the calibration frame (``U``)."""
         a = self.sensitivity_matrix
         return a / np.linalg.norm(a, axis=1, keepdims=True)
 
     @property
-    def misalignment_deg(self) -> np.ndarray:
+    def misalignment_deg(self) -> NDArray[np.float64]:
         """Angle of each sensitive axis from the frame's axis of the same name, degrees."""
         return np.degrees(np.arccos(np.clip(np.diag(self.axes), -1.0, 1.0)))
 
     @property
-    def nonorthogonality_deg(self) -> np.ndarray:
+    def nonorthogonality_deg(self) -> NDArray[np.float64]:
         """Deviation from 90 deg of the angles between sensitive axes (xy, xz, yz), degrees."""
         u = self.axes
         pairs = ((0, 1), (0, 2), (1, 2))
         return np.array([90.0 - np.degrees(np.arccos(np.clip(u[i] @ u[j], -1, 1))) for i, j in pairs])
 
-    def apply(self, acc_mps2: np.ndarray) -> np.ndarray:
+    def apply(self, acc_mps2: ArrayLike) -> NDArray[np.float64]:
         """Calibrated specific force, same shape as ``acc_mps2`` (``(..., 3)``)."""
         return (np.asarray(acc_mps2, dtype=np.float64) - self.bias_mps2) @ self.matrix.T
 
@@ -205,8 +206,8 @@ class GyroCalibration(_Common):
     Gyroscope scale and misalignment need a rate table and are not estimated.
     """
 
-    bias_rps: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    bias_stderr_rps: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    bias_rps: NDArray[np.float64] = field(default_factory=lambda: np.zeros(3))
+    bias_stderr_rps: NDArray[np.float64] = field(default_factory=lambda: np.full(3, np.nan))
     still_duration_s: float = 0.0
     n_samples: int = 0
 
@@ -216,7 +217,7 @@ class GyroCalibration(_Common):
         object.__setattr__(self, "bias_rps", _vec(self.bias_rps))
         object.__setattr__(self, "bias_stderr_rps", _vec(self.bias_stderr_rps))
 
-    def apply(self, gyr_rps: np.ndarray) -> np.ndarray:
+    def apply(self, gyr_rps: ArrayLike) -> NDArray[np.float64]:
         """Bias-corrected angular rate, same shape as ``gyr_rps``."""
         return np.asarray(gyr_rps, dtype=np.float64) - self.bias_rps
 
@@ -247,7 +248,7 @@ class AlignmentCalibration(_Common):
     empty). An alignment is only valid while the sensor stays where it was mounted.
     """
 
-    rotation_sensor_to_body: np.ndarray = field(default_factory=lambda: np.eye(3))
+    rotation_sensor_to_body: NDArray[np.float64] = field(default_factory=lambda: np.eye(3))
     lean_deg: float = float("nan")
     posture: str = "standing"
     placement: str = ""
@@ -261,7 +262,7 @@ class AlignmentCalibration(_Common):
         object.__setattr__(self, "rotation_sensor_to_body", r)
 
     @property
-    def euler_zyx_deg(self) -> np.ndarray:
+    def euler_zyx_deg(self) -> NDArray[np.float64]:
         """(yaw, pitch, roll), degrees, with ``R = Rz(yaw) Ry(pitch) Rx(roll)``."""
         return euler_zyx_deg(self.rotation_sensor_to_body)
 
@@ -270,7 +271,7 @@ class AlignmentCalibration(_Common):
         """Angle between the sensor's z axis and body z, degrees."""
         return float(np.degrees(np.arccos(np.clip(self.rotation_sensor_to_body[2, 2], -1.0, 1.0))))
 
-    def apply(self, v_sensor: np.ndarray) -> np.ndarray:
+    def apply(self, v_sensor: ArrayLike) -> NDArray[np.float64]:
         """Vectors ``(..., 3)`` in the sensor frame -> body frame."""
         return np.asarray(v_sensor, dtype=np.float64) @ self.rotation_sensor_to_body.T
 
@@ -290,7 +291,7 @@ class AlignmentCalibration(_Common):
 Calibration = AccelCalibration | GyroCalibration | AlignmentCalibration
 
 
-def euler_zyx_deg(rotation: np.ndarray) -> np.ndarray:
+def euler_zyx_deg(rotation: ArrayLike) -> NDArray[np.float64]:
     """(yaw, pitch, roll) in degrees with ``rotation = Rz(yaw) @ Ry(pitch) @ Rx(roll)``."""
     r = _mat(rotation)
     pitch = math.asin(max(-1.0, min(1.0, -r[2, 0])))
@@ -345,7 +346,9 @@ class _Reader:
             raise DataFileError(self.path, f"key {key!r}", "a non-negative integer", repr(v))
         return v
 
-    def array(self, key: str, shape: tuple[int, ...], required: bool = True, allow_nan: bool = False) -> np.ndarray:
+    def array(
+        self, key: str, shape: tuple[int, ...], required: bool = True, allow_nan: bool = False
+    ) -> NDArray[np.float64]:
         v = self._get(key, required)
         if v is None and not required:
             return np.full(shape, np.nan)
@@ -367,6 +370,16 @@ class _Reader:
         return v
 
 
+class _CommonFields(TypedDict):
+    """The keys every kind shares (the constructor arguments of :class:`_Common`)."""
+
+    sensor_serial: str
+    created_utc: str
+    dmi_sensors_version: str
+    method: str
+    source: dict[str, Any]
+
+
 def calibration_from_dict(data: Any, path: str | Path = "<dict>") -> Calibration:
     """Validate a decoded calibration JSON object and build its record.
 
@@ -377,7 +390,10 @@ def calibration_from_dict(data: Any, path: str | Path = "<dict>") -> Calibration
     version = r.integer("format_version")
     if version < 1 or version > FORMAT_VERSION:
         raise DataFileError(
-            path, "key 'format_version'", f"a version between 1 and {FORMAT_VERSION} (upgrade dmi-sensors)", version
+            path,
+            "key 'format_version'",
+            f"a version between 1 and {FORMAT_VERSION} (upgrade dmi-sensors)",
+            str(version),
         )
     kind = r.string("kind")
     if kind not in KINDS:
@@ -389,7 +405,7 @@ def calibration_from_dict(data: Any, path: str | Path = "<dict>") -> Calibration
         raise DataFileError(
             path, "key 'created_utc'", "an ISO-8601 UTC time like 2026-01-31T09:30:00Z", repr(created)
         ) from None
-    common = {
+    common: _CommonFields = {
         "sensor_serial": r.string("sensor_serial", nonempty=True),
         "created_utc": created,
         "dmi_sensors_version": r.string("dmi_sensors_version"),

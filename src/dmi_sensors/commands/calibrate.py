@@ -13,10 +13,20 @@ for ``alignment``) and stores the new file there; ``--json OUT`` writes the file
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from dmi_sensors.commands.calibrate_live import record_live
 from dmi_sensors.errors import ParameterError
+
+if TYPE_CHECKING:
+    from dmi_sensors.calibration import Calibration
+    from dmi_sensors.calibration.guided import Step
+    from dmi_sensors.sim import ImuErrors
+    from dmi_sensors.types import Trial
 
 KINDS = ("gyro", "accel", "alignment")
 
@@ -74,22 +84,21 @@ def _method(args: argparse.Namespace) -> str:
     return args.method or {"gyro": "still_periods", "accel": "six_position", "alignment": "lean"}[args.kind]
 
 
-def _steps(args: argparse.Namespace, method: str) -> list:
+def _steps(args: argparse.Namespace, method: str) -> list[Step]:
     """The guided procedure's steps (``--step-s`` overrides every step's length)."""
-    import dataclasses
-
     from dmi_sensors.calibration.guided import procedure
 
     steps = procedure(args.kind, posture=args.posture, movement=method if args.kind == "alignment" else "lean")
     if args.step_s is not None:
         if not args.step_s > 0:
             raise ParameterError(f"--step-s must be positive, got {args.step_s}")
-        settle = lambda s: min(s.settle_s, args.step_s / 4)  # noqa: E731
-        steps = [dataclasses.replace(s, duration_s=args.step_s, settle_s=settle(s)) for s in steps]
+        steps = [
+            dataclasses.replace(s, duration_s=args.step_s, settle_s=min(s.settle_s, args.step_s / 4)) for s in steps
+        ]
     return steps
 
 
-def _fit(args, trial, serial: str, method: str, source: dict):
+def _fit(args: argparse.Namespace, trial: Trial, serial: str, method: str, source: dict[str, Any]) -> Calibration:
     from dmi_sensors.calibration import (
         calibrate_alignment,
         calibrate_ellipsoid,
@@ -109,17 +118,24 @@ def _fit(args, trial, serial: str, method: str, source: dict):
     )
 
 
-def _summary(cal) -> list[str]:
+def _vector(values: Any, decimals: int = 4) -> str:
+    """``[1.0000, 2.0000, ...]``: a vector or matrix row, flattened."""
     import numpy as np
 
-    f = lambda v, d=4: "[" + ", ".join(f"{x:.{d}f}" for x in np.ravel(v)) + "]"  # noqa: E731
-    if cal.kind == "gyro":
+    return "[" + ", ".join(f"{x:.{decimals}f}" for x in np.ravel(values)) + "]"
+
+
+def _summary(cal: Calibration) -> list[str]:
+    from dmi_sensors.calibration import AccelCalibration, GyroCalibration
+
+    f = _vector
+    if isinstance(cal, GyroCalibration):
         return [
             f"gyro bias_rps           {f(cal.bias_rps, 5)}",
             f"  standard error (rad/s) {f(cal.bias_stderr_rps, 6)}",
             f"  still data             {cal.still_duration_s:.1f} s ({cal.n_samples} samples)",
         ]
-    if cal.kind == "accel":
+    if isinstance(cal, AccelCalibration):
         return [
             f"accel bias_mps2         {f(cal.bias_mps2)}",
             f"  scale                 {f(cal.scale, 5)}",
@@ -135,17 +151,18 @@ def _summary(cal) -> list[str]:
     ]
 
 
-def _truth_check(cal, errors) -> list[str]:
+def _truth_check(cal: Calibration, errors: ImuErrors) -> list[str]:
     import numpy as np
     from scipy.spatial.transform import Rotation
 
+    from dmi_sensors.calibration import AccelCalibration, GyroCalibration
     from dmi_sensors.sim.calibration import error_truth
 
     truth = error_truth(errors)
-    if cal.kind == "gyro":
+    if isinstance(cal, GyroCalibration):
         err = np.abs(cal.bias_rps - truth["gyr_bias_rps"]).max()
         return [f"truth: bias_rps {np.round(truth['gyr_bias_rps'], 5).tolist()}; max error {err:.2e} rad/s"]
-    if cal.kind == "accel":
+    if isinstance(cal, AccelCalibration):
         lines = [
             f"truth: bias_mps2 {np.round(truth['acc_bias_mps2'], 4).tolist()}, "
             f"scale {np.round(truth['acc_scale'], 5).tolist()}",
@@ -163,14 +180,17 @@ def _truth_check(cal, errors) -> list[str]:
     ]
 
 
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _wait_for_enter(step: Step) -> None:
+    input("  press Enter when ready ")
 
+
+def run(args: argparse.Namespace) -> int:
     from dmi_sensors.calibration import CalibrationSet, apply_to_trial, write_calibration
     from dmi_sensors.store.trial_csv import read_trial_csv, write_trial_csv
 
     method = _method(args)
-    errors = None
+    errors: ImuErrors | None = None
+    provenance: dict[str, Any]
     if args.simulate:
         from dmi_sensors.calibration.guided import run_procedure
         from dmi_sensors.sim.calibration import SimulatedSource, random_imu_errors
@@ -180,20 +200,18 @@ def run(args: argparse.Namespace) -> int:
         source = SimulatedSource(serial, errors, fs_hz=args.fs, seed=args.seed + 1000 * KINDS.index(args.kind))
         steps = _steps(args, method)
         print(f"Calibrating {args.kind} of virtual sensor {serial} (seed {args.seed}); follow the steps:")
-        wait = (lambda step: input("  press Enter when ready ")) if args.wait and sys.stdin.isatty() else None
+        wait = _wait_for_enter if args.wait and sys.stdin.isatty() else None
         trial = run_procedure(steps, source, wait=wait)
         provenance = {"simulated": True, "seed": args.seed}
         if args.save_recording:
             print(f"recording written to {write_trial_csv(trial, args.save_recording)}")
     elif args.sensor or args.via_bluez:
-        from dmi_sensors.commands.calibrate_live import record_live
+        from dmi_sensors.live import LiveCalibrationError
 
         if args.attempts < 1:
             raise ParameterError(f"--attempts must be at least 1, got {args.attempts}")
         steps = _steps(args, method)
         print(f"Calibrating {args.kind}; follow the steps:")
-        from dmi_sensors.live import LiveCalibrationError
-
         try:
             trial, serial, provenance, errors = record_live(args, steps)
         except LiveCalibrationError as exc:
@@ -229,11 +247,11 @@ def run(args: argparse.Namespace) -> int:
     if errors is not None:
         for line in _truth_check(cal, errors):
             print(line)
-    written = []
+    written: list[Path] = []
     if args.json:
         written.append(write_calibration(cal, args.json))
     if library is not None:
-        written.append(library.add(cal))
+        written.append(library.add(cal, lib_dir))
     for path in written:
         print(f"calibration written to {path}")
     if not written:

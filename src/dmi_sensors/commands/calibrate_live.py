@@ -10,8 +10,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
 import sys
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dmi_sensors.calibration.guided import Step
+    from dmi_sensors.sim import ImuErrors
+    from dmi_sensors.sim.bluez import EmulatedBluez
+    from dmi_sensors.types import Trial
 
 #: Device factory of the emulator for ``--via-bluez``.
 EMULATED_FACTORY = "dmi_sensors.sim.bluez.guided:calibration_sensors"
@@ -19,8 +30,6 @@ EMULATED_FACTORY = "dmi_sensors.sim.bluez.guided:calibration_sensors"
 
 async def wait_for_enter(prompt: str = "  press Enter when ready ") -> None:
     """Wait for a line on stdin without blocking the event loop (the sensor keeps streaming)."""
-    import asyncio
-
     loop = asyncio.get_running_loop()
     print(prompt, end="", flush=True)
     fd = sys.stdin.fileno()
@@ -41,29 +50,35 @@ async def wait_for_enter(prompt: str = "  press Enter when ready ") -> None:
         loop.remove_reader(fd)
 
 
-def _waiter(args: argparse.Namespace) -> Any:
+async def _wait_for_enter(step: Step) -> None:
+    await wait_for_enter()
+
+
+def _waiter(args: argparse.Namespace) -> Callable[[Step], Awaitable[None]] | None:
     if not args.wait:
         return None
     if not sys.stdin.isatty():
         print("note: --wait ignored (stdin is not a terminal); the steps follow each other")
         return None
-    return lambda step: wait_for_enter()
+    return _wait_for_enter
 
 
-async def _record(args: argparse.Namespace, steps: list, emu: Any) -> tuple[Any, dict[str, Any]]:
-    import dataclasses
-
+async def _record(
+    args: argparse.Namespace, steps: list[Step], emu: EmulatedBluez | None
+) -> tuple[Trial, dict[str, Any]]:
     from dmi_sensors.calibration.guided import arun_procedure
     from dmi_sensors.live import LiveSource, monotonic_link
 
-    hook = None
+    hook: Callable[[Step, int], Awaitable[None]] | None = None
     if emu is not None:
         from dmi_sensors.sim.bluez.sensor import sensor_address
 
         address = sensor_address(0)
 
-        async def hook(step: Any, attempt: int) -> None:  # the emulated hand performs the step
+        async def act(step: Step, attempt: int) -> None:  # the emulated hand performs the step
             await emu.acall("act", address=address, action=dataclasses.asdict(step))
+
+        hook = act
     else:
         address = args.sensor
     link = monotonic_link(address, int(args.fs), adapter=args.adapter)
@@ -91,18 +106,15 @@ async def _record(args: argparse.Namespace, steps: list, emu: Any) -> tuple[Any,
     return trial, provenance
 
 
-def record_live(args: argparse.Namespace, steps: list) -> tuple[Any, str, dict[str, Any], Any]:
+def record_live(args: argparse.Namespace, steps: list[Step]) -> tuple[Trial, str, dict[str, Any], ImuErrors | None]:
     """Run the guided ``steps`` on the live (or emulated) sensor: ``(trial, serial, provenance, errors)``.
 
     ``errors`` is the emulated sensor's :class:`~dmi_sensors.sim.ImuErrors` (``None`` live).
     """
-    import asyncio
-    import contextlib
-    import logging
-
     logging.getLogger("bleak").setLevel(logging.WARNING)
     with contextlib.ExitStack() as stack:
-        emu = errors = None
+        emu: EmulatedBluez | None = None
+        errors: ImuErrors | None = None
         if args.via_bluez:
             from dmi_sensors.sim.bluez import EmulatedBluez, fault_profile
             from dmi_sensors.sim.calibration import random_imu_errors

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 from dmi_sensors import __version__
 
@@ -35,28 +36,43 @@ def _has_adapter() -> bool:
     return root.is_dir() and any(root.iterdir())
 
 
-def collect() -> dict[str, object]:
+class Facts(TypedDict):
+    """What :func:`collect` reports (printed as JSON by ``doctor --json``)."""
+
+    dmi_sensors_version: str
+    python: str
+    platform: str
+    dbus_daemon: str | None
+    c_compiler: str | None
+    bluetoothctl_version: str | None
+    kernel_bluetooth: bool
+    system_bus: str
+    problems: list[str]
+
+
+def collect() -> Facts:
     """Facts about this machine that matter to dmi-sensors, as a JSON-able dict."""
     bluez = _bluez_version()
-    facts: dict[str, object] = {
-        "dmi_sensors_version": __version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "dbus_daemon": shutil.which("dbus-daemon"),
-        "c_compiler": shutil.which("cc") or shutil.which("gcc"),
-        "bluetoothctl_version": ".".join(map(str, bluez)) if bluez else None,
-        "kernel_bluetooth": _has_adapter(),
-        "system_bus": os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/var/run/dbus/system_bus_socket"),
-    }
+    dbus_daemon = shutil.which("dbus-daemon")
+    adapter = _has_adapter()
     problems = []
-    if facts["dbus_daemon"] is None:
+    if dbus_daemon is None:
         problems.append("dbus-daemon missing: the emulated BlueZ (tests, --simulate-sensors) needs it")
     if bluez is not None and bluez < MIN_BLUEZ:
         problems.append(f"BlueZ {bluez[0]}.{bluez[1]} is older than 5.55, which bleak requires")
-    if platform.system() == "Linux" and not facts["kernel_bluetooth"]:
+    if platform.system() == "Linux" and not adapter:
         problems.append("no Bluetooth adapter: real sensors unavailable (simulated sensors still work)")
-    facts["problems"] = problems
-    return facts
+    return {
+        "dmi_sensors_version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "dbus_daemon": dbus_daemon,
+        "c_compiler": shutil.which("cc") or shutil.which("gcc"),
+        "bluetoothctl_version": ".".join(map(str, bluez)) if bluez else None,
+        "kernel_bluetooth": adapter,
+        "system_bus": os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/var/run/dbus/system_bus_socket"),
+        "problems": problems,
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
     for key, value in facts.items():
         if key != "problems":
             print(f"{key:22s} {value}")
-    for problem in facts["problems"]:  # type: ignore[union-attr]
+    for problem in facts["problems"]:
         print(f"note: {problem}")
     return 0

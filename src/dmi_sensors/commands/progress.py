@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from dmi_sensors.errors import ParameterError
@@ -36,12 +37,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"analysed session {s.session_id}")
         rep = build_progress_report(store, args.subject, args.out)
     print(f"progress report: {rep.html_path}")
-    if len(rep.trends):
-        for r in rep.trends.itertuples(index=False):
-            change = (
-                "-"
-                if r.area_change_pct is None or r.area_change_pct != r.area_change_pct
-                else f"{r.area_change_pct:+.0f} %"
-            )
-            print(f"  {r.exercise:24s} {r.support:8s} sway area {change} over {r.sessions} sessions")
+    for row in rep.trends.to_dict("records"):
+        pct = row["area_change_pct"]
+        change = "-" if pct is None or not math.isfinite(pct) else f"{pct:+.0f} %"
+        print(f"  {row['exercise']:24s} {row['support']:8s} sway area {change} over {row['sessions']} sessions")
     return 0

@@ -15,12 +15,26 @@ events go to the session store with the packets.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import logging
 import os
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, TextIO
 
+from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dmi_sensors.ble import RecordingContext, SensorAdvert
+    from dmi_sensors.session import Plan
+    from dmi_sensors.sim.bluez import EmulatedBluez
+    from dmi_sensors.store import PacketWriter, SessionStore
 
 
 def _sensor_arg(text: str) -> tuple[str, str]:
@@ -78,9 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log link statistics every 5 s")
 
 
-def _targets(args: argparse.Namespace, adverts: list) -> list[tuple[Any, str]]:
-    from dmi_sensors import contract
-
+def _targets(args: argparse.Namespace, adverts: list[SensorAdvert]) -> list[tuple[SensorAdvert | str, str]]:
     if args.simulate_sensors:
         found = sorted(adverts, key=lambda a: a.address)[: args.simulate_sensors]
         if len(found) < args.simulate_sensors:
@@ -91,25 +103,25 @@ def _targets(args: argparse.Namespace, adverts: list) -> list[tuple[Any, str]]:
         return [(a, placements[i % len(placements)]) for i, a in enumerate(found)]
     by_address = {a.address.upper(): a for a in adverts}
     by_serial = {(a.serial or "").upper(): a for a in adverts}
-    out = []
+    out: list[tuple[SensorAdvert | str, str]] = []
     for address, placement in args.sensor:
         key = address.upper()
         out.append((by_address.get(key) or by_serial.get(key.removeprefix("DMI-")) or key, placement))
     return out
 
 
-def key_tagging(plan: Any = None, stdin: Any = None, output: Any = "stderr"):
+def key_tagging(
+    plan: Plan | None = None, stdin: TextIO | None = None, output: TextIO | str = "stderr"
+) -> Callable[[RecordingContext], Coroutine[Any, Any, pd.DataFrame]]:
     """A :func:`dmi_sensors.ble.record` companion: single-key exercise tagging in a terminal.
 
     Tags on the packets' clock (session start = the hub's ``t0_s``); ``q`` stops the
     recording. Without a terminal it only waits for the recording to end. Returns the
     events table (``contract.EVENT_COLUMNS`` + kind/posture/note).
     """
-    import asyncio
-
     from dmi_sensors.session import KeyTagger, Tagger
 
-    async def tagging(ctx) -> Any:
+    async def tagging(ctx: RecordingContext) -> pd.DataFrame:
         tagger = Tagger(plan, clock=ctx.clock, start_s=ctx.hub.t0_s)
         with KeyTagger(tagger, stdin=stdin, output=output) as keys:
             if keys.active:
@@ -126,7 +138,9 @@ def key_tagging(plan: Any = None, stdin: Any = None, output: Any = "stderr"):
     return tagging
 
 
-def _link_calibrations(args: argparse.Namespace, store: Any, session_id: int, sensor_ids: Any) -> dict[str, Any]:
+def _link_calibrations(
+    args: argparse.Namespace, store: SessionStore, session_id: int, sensor_ids: Iterable[str]
+) -> dict[str, Any]:
     """Link each sensor's latest calibrations (from ``--calibration-dir``) to the session, once."""
     from dmi_sensors.analysis.calibrations import save_calibration
 
@@ -141,12 +155,8 @@ def _link_calibrations(args: argparse.Namespace, store: Any, session_id: int, se
     return linked
 
 
-def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
-    try:
-        from dmi_sensors.store import SessionStore
-    except ImportError as exc:  # pragma: no cover - the store ships with the package
-        raise ParameterError(f"the session store is not available ({exc}); use --no-store") from exc
-    from types import SimpleNamespace
+def _open_store(args: argparse.Namespace, sensors: dict[str, str]) -> tuple[SessionStore, int]:
+    from dmi_sensors.store import SessionStore
 
     # Unknown demographics stay unknown (None); nothing here identifies the child.
     subject = SimpleNamespace(
@@ -162,9 +172,7 @@ def _open_store(args: argparse.Namespace, sensors: dict[str, str]):
     return store, session_id
 
 
-async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
-    import asyncio
-
+async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[str, Any]:
     from dmi_sensors.ble import StreamConfig, discover, record
 
     adverts = await discover(args.scan_timeout_s, adapter=args.adapter)
@@ -172,10 +180,10 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
     # Sensors found by the scan are known by serial now; the others are registered after the
     # recording under the serial their Device Information reported.
     sensors = {t.sensor_id: p for t, p in targets if not isinstance(t, str)}
-    store = session_id = writer = None
-    if not args.no_store:
-        store, session_id = _open_store(args, sensors)
-        writer = store.packet_writer(session_id)
+    opened: tuple[SessionStore, int] | None = None if args.no_store else _open_store(args, sensors)
+    writer: PacketWriter | None = None
+    if opened is not None:
+        writer = opened[0].packet_writer(opened[1])
     companions = [key_tagging(args.plan_obj)] if args.tag else []
     try:
         stats, ctx = await record(
@@ -192,7 +200,8 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
         if writer is not None:
             await asyncio.to_thread(writer.close)
     events = ctx.results.get("tagging")
-    if store is not None:
+    if opened is not None:
+        store, session_id = opened
         for sensor_id, s in stats.items():
             store.add_sensor(session_id, sensor_id, s.placement)
         _link_calibrations(args, store, session_id, stats)
@@ -201,8 +210,8 @@ async def _record(args: argparse.Namespace, emu: Any) -> dict[str, Any]:
         store.finalise(session_id)
     truth = await emu.atruth() if emu is not None else {}
     summary: dict[str, Any] = {
-        "session_id": session_id,
-        "db": None if store is None else str(store.path),
+        "session_id": None if opened is None else opened[1],
+        "db": None if opened is None else str(opened[0].path),
         "duration_s": args.duration_s,
         "fs_hz": args.fs_hz,
         "simulated": emu is not None,
@@ -251,10 +260,6 @@ def _print(summary: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-    import contextlib
-    import logging
-
     if args.duration_s <= 0:
         raise ParameterError(f"--duration-s must be positive, got {args.duration_s}")
     if args.simulate_sensors is not None and args.simulate_sensors < 1:

@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dmi_sensors.analysis import SessionAnalysisParams
+    from dmi_sensors.store import SessionStore
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ellipse-method", choices=("prediction_F", "chi2", "prieto"), default="prediction_F")
 
 
-def analysis_params(args: argparse.Namespace):
+def analysis_params(args: argparse.Namespace) -> SessionAnalysisParams:
     from dmi_sensors.analysis import SessionAnalysisParams
 
     return SessionAnalysisParams(
@@ -30,7 +37,7 @@ def analysis_params(args: argparse.Namespace):
     )
 
 
-def previous_exercises(store, session_id: int):
+def previous_exercises(store: SessionStore, session_id: int) -> pd.DataFrame | None:
     """The primary sensor's exercise table of the subject's latest analysed session before this one."""
     from dmi_sensors.analysis.stored_run import latest_run
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dmi_sensors.ble import SensorAdvert
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,12 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _scan(args: argparse.Namespace) -> list:
-    import asyncio
-
+def _scan(args: argparse.Namespace) -> list[SensorAdvert]:
     from dmi_sensors.ble import discover
 
-    kwargs = {"adapter": args.adapter}
+    kwargs: dict[str, Any] = {"adapter": args.adapter}
     if args.any_name:
         kwargs["service_uuid"] = None
     return asyncio.run(discover(args.timeout_s, **kwargs))

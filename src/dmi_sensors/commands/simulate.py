@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
+
+from dmi_sensors import __version__
 
 ERRORS = ("none", "noise", "typical")
 
@@ -60,9 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from dmi_sensors import __version__
     from dmi_sensors.sim import ImuErrors, simulate
     from dmi_sensors.sim.scenarios import scenario_segments
     from dmi_sensors.store.trial_csv import write_trial_csv

@@ -29,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from dmi_sensors.ble import SensorLink
+from dmi_sensors.ble import SensorLink, StreamConfig, Target
 from dmi_sensors.calibration.guided import Step
 from dmi_sensors.errors import DeviceError, ParameterError
 from dmi_sensors.timing import fit_clock, resample_uniform
@@ -146,7 +148,7 @@ class LiveSource:
         )
 
     # -- recording ---------------------------------------------------------------------
-    async def arecord_step(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
+    async def arecord_step(self, step: Step) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Record ``step``: ``(acc_mps2, gyr_rps)``, each ``(n, 3)``, sensor frame, on ``k / fs_hz``."""
         last: IncompleteStepError | None = None
         for attempt in range(1, self.max_attempts + 1):
@@ -181,7 +183,7 @@ class LiveSource:
                 return
             await asyncio.sleep(min(0.1, max(0.01, need - now)))
 
-    def extract(self, t_start: float, t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    def extract(self, t_start: float, t_end: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The samples of ``[t_start, t_end)`` on the uniform grid; :class:`IncompleteStepError` if any are missing."""
         if not self._batches:
             raise IncompleteStepError("no samples received")
@@ -223,8 +225,9 @@ class LiveSource:
         return v[:, :3].copy(), v[:, 3:].copy()
 
 
-def monotonic_link(target: object, fs_hz: int, **kwargs: object) -> SensorLink:
-    """A :class:`SensorLink` for calibration: ``fs_hz``, host clock ``time.monotonic``, started now."""
-    from dmi_sensors.ble import StreamConfig
+def monotonic_link(target: Target, fs_hz: int, **link_kwargs: Any) -> SensorLink:
+    """A :class:`SensorLink` for calibration: ``fs_hz``, host clock ``time.monotonic``, started now.
 
-    return SensorLink(target, "", config=StreamConfig(fs_hz=int(fs_hz)), clock=time.monotonic, **kwargs)  # type: ignore[arg-type]
+    ``link_kwargs`` go to :class:`SensorLink` (``policy``, ``adapter``, ...).
+    """
+    return SensorLink(target, "", config=StreamConfig(fs_hz=int(fs_hz)), clock=time.monotonic, **link_kwargs)

@@ -246,6 +246,8 @@ def decode_command(data: bytes) -> Command:
             opcode=opcode,
             seq=seq,
         )
+    # the header is complete from here on: opcode and seq are known
+    opcode, seq = data[1], data[2]
     if opcode not in _PARAMS:
         raise ProtocolError(
             f"command: unknown opcode 0x{opcode:02X}", result=Result.UNKNOWN_OPCODE, opcode=opcode, seq=seq

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from dmi_sensors.errors import ParameterError
 from dmi_sensors.report.html import Column, HtmlReport, format_number
 from dmi_sensors.report.session import UPRIGHT_POSTURES
 from dmi_sensors.session import Plan
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "PROGRESS_COLUMNS",
@@ -79,9 +83,9 @@ class ProgressReport:
     html_path: Path
     figures: list[Path]
     sections: list[str]
-    table: object
-    trends: object
-    supports: object
+    table: pd.DataFrame
+    trends: pd.DataFrame
+    supports: pd.DataFrame
 
 
 def progress_table(store, subject_id: str):
