@@ -72,7 +72,7 @@ def _imu(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     ty = 0.08 * np.sin(2 * np.pi * 0.15 * t + 0.5)
     acc = 9.81 * np.column_stack([-np.sin(ty), np.cos(ty) * np.sin(tx), np.cos(ty) * np.cos(tx)])
     acc += 0.05 * rng.standard_normal((n, 3))
-    return gyr, acc
+    return acc, gyr
 
 
 def bench_sos() -> dict[str, float]:
@@ -82,13 +82,13 @@ def bench_sos() -> dict[str, float]:
 
     sos = butter_lowpass(10.0, FS_HZ, order=4)
     x = np.random.default_rng(1).standard_normal((N_ROWS, 6))
-    assert np.array_equal(SosFilter(sos, 6).process(x), ss.sosfilt(sos, x, axis=0))
-    f = SosFilter(sos, 6)
+    assert np.array_equal(SosFilter(sos, n_channels=6).process(x), ss.sosfilt(sos, x, axis=0))
+    f = SosFilter(sos, n_channels=6)
     t_ours = _best(lambda: f.process(x), 7)
     t_scipy = _best(lambda: ss.sosfilt(sos, x, axis=0), 5)
 
     chunks = [np.ascontiguousarray(c) for c in np.split(x[: N_CHUNKS * 10], N_CHUNKS)]
-    g = SosFilter(sos, 6)
+    g = SosFilter(sos, n_channels=6)
     out = np.empty((10, 6))
 
     def ours_chunks():
@@ -126,8 +126,8 @@ def bench_orientation() -> dict[str, float]:
 
     from dmi_sensors.dsp import Madgwick, Mahony
 
-    gyr, acc = _imu(N_ROWS)
-    q = Madgwick(FS_HZ).process(gyr[:N_AHRS], acc[:N_AHRS])
+    acc, gyr = _imu(N_ROWS)
+    q = Madgwick(FS_HZ).process(acc[:N_AHRS], gyr[:N_AHRS])
     t0 = time.perf_counter()
     ref = AhrsMadgwick(gyr=gyr[:N_AHRS], acc=acc[:N_AHRS], frequency=FS_HZ).Q
     t_ahrs = time.perf_counter() - t0
@@ -135,13 +135,13 @@ def bench_orientation() -> dict[str, float]:
     t0 = time.perf_counter()
     ref = AhrsMahony(gyr=gyr[:N_AHRS], acc=acc[:N_AHRS], frequency=FS_HZ).Q
     t_ahrs_mahony = time.perf_counter() - t0
-    assert np.max(np.abs(Mahony(FS_HZ).process(gyr[:N_AHRS], acc[:N_AHRS]) - ref)) < 1e-10
+    assert np.max(np.abs(Mahony(FS_HZ).process(acc[:N_AHRS], gyr[:N_AHRS]) - ref)) < 1e-10
 
     m = Madgwick(FS_HZ)
     out = np.empty((N_ROWS, 4))
-    t_ours = _best(lambda: (m.reset(), m.process(gyr, acc, out)), 7)
+    t_ours = _best(lambda: (m.reset(), m.process(acc, gyr, out)), 7)
     mh = Mahony(FS_HZ)
-    t_mahony = _best(lambda: (mh.reset(), mh.process(gyr, acc, out)), 5)
+    t_mahony = _best(lambda: (mh.reset(), mh.process(acc, gyr, out)), 5)
 
     g_dps = list(np.degrees(gyr[:N_IMUFUSION]))
     a_g = list(acc[:N_IMUFUSION] / 9.80665)
@@ -170,7 +170,7 @@ def _chain_packets(n: int):
     from dmi_sensors import protocol as P
     from dmi_sensors.types import RawPacket
 
-    gyr, acc = _imu(n, seed=3)
+    acc, gyr = _imu(n, seed=3)
     acc_counts = np.clip(np.round(acc / P.acc_scale_mps2(8)), -32768, 32767).astype(np.int16)
     gyr_counts = np.clip(np.round(gyr / P.gyr_scale_rps(1000)), -32768, 32767).astype(np.int16)
     data = P.packetize(acc_counts, gyr_counts, 0, 0, FS_HZ, 8, 1000, SPP)
@@ -259,7 +259,7 @@ import numpy as np
 acc = np.tile(np.array([0, 0, 2048], dtype=np.int16), (19, 1))
 gyr = np.zeros((19, 3), dtype=np.int16)
 pkt = RawPacket("S1", 0.2, P.packetize(acc, gyr, 0, 0, 100.0, 8, 1000, 19)[0])
-batch = StreamDecoder("S1").feed([pkt])
+batch = StreamDecoder("S1").process([pkt])
 out = ImuChain(100.0, lowpass_hz=20.0).process(batch.acc_mps2, batch.gyr_rps)
 print("ready", float(out.tilt_ap_rad[-1]), time.perf_counter() - t0, time.process_time(), flush=True)
 """

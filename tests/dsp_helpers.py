@@ -79,7 +79,7 @@ def acc2q_reference(a) -> tuple[float, float, float, float]:
     return _normalise(q)
 
 
-def madgwick_reference(gyr, acc, fs_hz: float, gain: float, q0=None) -> np.ndarray:
+def madgwick_reference(acc, gyr, fs_hz: float, gain: float, q0=None) -> np.ndarray:
     """Madgwick IMU update (ahrs 0.4 ``updateIMU``) in plain Python, sample by sample."""
     n = len(gyr)
     out = np.empty((n, 4))
@@ -113,7 +113,7 @@ def madgwick_reference(gyr, acc, fs_hz: float, gain: float, q0=None) -> np.ndarr
     return out
 
 
-def mahony_reference(gyr, acc, fs_hz: float, k_p: float, k_i: float, q0=None, b0=(0.0, 0.0, 0.0)):
+def mahony_reference(acc, gyr, fs_hz: float, k_p: float, k_i: float, q0=None, b0=(0.0, 0.0, 0.0)):
     """Mahony IMU update (ahrs 0.4 ``updateIMU``) in plain Python. Returns (Q, final bias)."""
     n = len(gyr)
     out = np.empty((n, 4))

@@ -1,14 +1,16 @@
-"""The previous, pure numpy implementation of ``StreamDecoder.feed``, kept as the reference.
+"""The previous, pure numpy implementation of ``StreamDecoder.process``, kept as the reference.
 
 ``ReferenceStreamDecoder`` is the numpy decoder that ``dmi_sensors.protocol.stream`` used
 before the Numba kernel (``protocol/_stream_kernels.py``) replaced it: packets grouped by
 length, one ``np.frombuffer`` per group, unwrap by vectorised differences and cumulative
 sums. The fast decoder must give bit-identical arrays, the same totals and the same
-``malformed_reasons`` (including their order) on any input.
+``malformed_reasons`` (including their order) on any input, and the same
+:class:`StreamDecoderState` (kept here by its own bookkeeping, not the fast decoder's).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,14 +34,55 @@ from dmi_sensors.protocol.constants import (
 from dmi_sensors.protocol.decode import decode
 from dmi_sensors.protocol.errors import ProtocolError
 from dmi_sensors.protocol.status import StatusPacket
-from dmi_sensors.protocol.stream import _ACC_SCALE, _GYR_SCALE, _RATES, DEFAULT_FS_HZ, StreamDecoder, _Prev, _reason
+from dmi_sensors.protocol.stream import (
+    _ACC_SCALE,
+    _GYR_SCALE,
+    _RATES,
+    DEFAULT_FS_HZ,
+    LastDataPacket,
+    StreamDecoderState,
+    _reason,
+)
 from dmi_sensors.types import RawPacket, SampleBatch
 
 
-class ReferenceStreamDecoder(StreamDecoder):
-    """:class:`StreamDecoder` with the previous numpy ``feed`` (same state, same totals)."""
+class ReferenceStreamDecoder:
+    """The previous numpy decoder: same outputs, same totals, same ``state`` as ``StreamDecoder``."""
 
-    def feed(self, packets: Sequence[RawPacket]) -> SampleBatch:
+    def __init__(self, sensor_id: str) -> None:
+        self.sensor_id = sensor_id
+        self._prev: LastDataPacket | None = None
+        self.fs_hz: float | None = None
+        self.packets_ok = 0
+        self.malformed_packets = 0
+        self.samples_lost = 0
+        self.counter_resets = 0
+        self.data_flags = 0
+        self.malformed_reasons: Counter[str] = Counter()
+        self.status: list = []
+        self.responses: list = []
+
+    @property
+    def state(self) -> StreamDecoderState:
+        return StreamDecoderState(
+            last_packet=self._prev,
+            fs_hz=self.fs_hz,
+            packets_ok=self.packets_ok,
+            malformed_packets=self.malformed_packets,
+            samples_lost=self.samples_lost,
+            counter_resets=self.counter_resets,
+            data_flags=self.data_flags,
+            malformed_reasons=tuple(self.malformed_reasons.items()),
+            status=tuple(self.status),
+            responses=tuple(self.responses),
+        )
+
+    def _malformed(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.malformed_packets += count
+            self.malformed_reasons[reason] += count
+
+    def process(self, packets: Sequence[RawPacket]) -> SampleBatch:
         """Decode the next packets of this sensor (arrival order) into SI samples."""
         m = len(packets)
         fs_out = self.fs_hz or DEFAULT_FS_HZ
@@ -175,11 +218,13 @@ class ReferenceStreamDecoder(StreamDecoder):
         fs = _RATES[cfg[didx] & 0x07]
         prev = self._prev
         if prev is None:
-            prev = _Prev(int(c[0]), 0, int(c[0]), int(t[0]), int(t[0]), float(fs[0]), bool(comp[0]), float(h[0]))
+            prev = LastDataPacket(
+                int(c[0]), 0, int(c[0]), int(t[0]), int(t[0]), float(fs[0]), bool(comp[0]), float(h[0])
+            )
             self.fs_hz = float(fs[0])
-        pc = np.concatenate([[prev.counter], c[:-1]])
-        pn = np.concatenate([[prev.n], n_d[:-1]])
-        pt = np.concatenate([[prev.ts], t[:-1]])
+        pc = np.concatenate([[prev.counter_wire], c[:-1]])
+        pn = np.concatenate([[prev.n_samples], n_d[:-1]])
+        pt = np.concatenate([[prev.timestamp_wire_us], t[:-1]])
         pfs = np.concatenate([[prev.fs_hz], fs[:-1]])
         pcomp = np.concatenate([[prev.compact], comp[:-1]])
         ph = np.concatenate([[prev.host_time_s], h[:-1]])
@@ -196,21 +241,21 @@ class ReferenceStreamDecoder(StreamDecoder):
         reset = (wraps < 0) | (comp != pcomp) | (fs != pfs)
         lost = np.where(reset, 0, d + wraps * mod)
         inc = pn + lost
-        u = prev.unwrapped + np.cumsum(inc)
+        u = prev.counter_unwrapped + np.cumsum(inc)
         tmod = np.where(comp | pcomp, COMPACT_TIMESTAMP_MODULUS, TIMESTAMP_MODULUS)
         delta = (t - pt) % tmod
-        pu = np.concatenate([[prev.unwrapped], u[:-1]])
+        pu = np.concatenate([[prev.counter_unwrapped], u[:-1]])
         fallback = pn * 1e6 / pfs
         expected = np.where(
             reset, np.where(np.isfinite(host_dt) & (host_dt > 0), host_dt * 1e6, fallback), (u - pu) * 1e6 / pfs
         )
         tw = np.round((expected - delta) / tmod).astype(np.int64)
-        tu = prev.ts_unwrapped + np.cumsum(delta + tw * tmod)
+        tu = prev.timestamp_unwrapped_us + np.cumsum(delta + tw * tmod)
         gap = (lost > 0) | reset
 
         self.samples_lost += int(lost.sum())
         self.counter_resets += int(reset.sum())
-        self._prev = _Prev(
+        self._prev = LastDataPacket(
             int(c[-1]), int(n_d[-1]), int(u[-1]), int(t[-1]), int(tu[-1]), float(fs[-1]), bool(comp[-1]), float(h[-1])
         )
 

@@ -34,6 +34,20 @@ async def scan(n_expected, timeout_s=0.6):
     return sorted(adverts, key=lambda a: a.address)
 
 
+async def _until(cond, timeout_s: float = 30.0) -> None:
+    """Wait for an event (a condition), not for a time: ``timeout_s`` only bounds a hang."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+def _received(hub) -> dict[str, int]:
+    return {sid: s.samples_received for sid, s in hub.stats().items()}
+
+
 def assert_matches_truth(stats, truth):
     """The host's counter-based accounting equals what the emulator really did."""
     for s in stats.values():
@@ -75,10 +89,8 @@ async def test_four_sensors_stream_200hz_without_loss(bluez):
     )
     await hub.start()
     assert await hub.wait_streaming(30) == 4
-    t_start = asyncio.get_running_loop().time()
-    await asyncio.sleep(2.5)
+    await _until(lambda: min(_received(hub).values()) >= 2.5 * FS_HZ)  # 2.5 s of samples each
     stats = await hub.stop()
-    streamed_s = asyncio.get_running_loop().time() - t_start
     truth = await emu.atruth()
     assert_matches_truth(stats, truth)
     for link in hub.links:
@@ -86,8 +98,7 @@ async def test_four_sensors_stream_200hz_without_loss(bluez):
         assert s.placement in placements and s.state == "stopped"
         assert s.samples_lost == 0 and s.malformed_packets == 0 and s.reconnects == 0
         assert truth[s.address]["samples_dropped_total"] == 0
-        # about 200 Hz: at least the streamed time's worth of samples, at most + set-up slack
-        assert FS_HZ * streamed_s * 0.9 <= s.samples_received <= FS_HZ * (streamed_s + 2.0)
+        assert s.samples_received >= 2.5 * FS_HZ  # the rate itself: device times below
         assert s.battery_pct is not None and 0 <= s.battery_pct <= 100
         assert s.latency_ms_p50 is not None and s.latency_ms_p99 >= s.latency_ms_p50 >= 0
         # the raw packets decode to a continuous counter and physical values
@@ -104,21 +115,23 @@ async def test_four_sensors_stream_200hz_without_loss(bluez):
 
 
 async def _record_until_reconnected(hub, min_reconnects, timeout_s):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        if all(s.reconnects >= min_reconnects for s in hub.stats().values()) and all(
-            link.is_streaming for link in hub.links
-        ):
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(0.3)  # some data after the last reconnection
+    await _until(
+        lambda: (
+            all(s.reconnects >= min_reconnects for s in hub.stats().values())
+            and all(link.is_streaming for link in hub.links)
+        ),
+        timeout_s,
+    )
+    before = _received(hub)
+    await _until(lambda: all(n >= before[sid] + 20 for sid, n in _received(hub).items()))  # data after it
     return await hub.stop()
 
 
 async def test_flaky_links_reconnect_and_count_lost_samples_exactly(bluez):
     from dmi_sensors.ble import ReconnectPolicy, SensorHub
 
-    profile = PROFILES["flaky"]
+    # every drop costs at least 20 samples, however fast the link comes back or late the emulator polls
+    profile = PROFILES["flaky"].with_(down_samples=20)
     emu = sensors(bluez, 2, faults=profile, seed=7)
     adverts = await scan(2)
     hub = SensorHub(zip(adverts, ["trunk", "pelvis"], strict=True), policy=ReconnectPolicy(**FAST), log_interval_s=None)
@@ -131,7 +144,7 @@ async def test_flaky_links_reconnect_and_count_lost_samples_exactly(bluez):
         t = truth[s.address]
         assert s.reconnects >= 1 and s.disconnects >= 1
         assert t["connect_aborts"] >= 1 and t["busy_writes"] >= 1  # retried by bleak / retry-connector
-        assert t["samples_link_down"] > 0 and s.samples_lost > 0  # the gap while the link was down is counted
+        assert t["samples_link_down"] >= 20 and s.samples_lost >= 20  # the gap while the link was down is counted
         assert s.samples_received > 0
 
 
@@ -143,7 +156,7 @@ async def test_malformed_notifications_are_counted_never_fatal(bluez):
     hub = SensorHub(zip(adverts, ["trunk", "pelvis"], strict=True), policy=ReconnectPolicy(**FAST), log_interval_s=None)
     await hub.start()
     assert await hub.wait_streaming(30) == 2
-    await asyncio.sleep(2.0)
+    await _until(lambda: all(s.malformed_packets >= 3 for s in hub.stats().values()))
     assert all(link.is_streaming for link in hub.links)
     stats = await hub.stop()
     truth = await emu.atruth()
@@ -164,8 +177,10 @@ async def test_a_sensor_that_never_comes_back_does_not_stop_the_others(bluez):
     )
     await hub.start()
     assert await hub.wait_streaming(30) == 3
-    await asyncio.sleep(3.0)
     by_address = {link.address: link for link in hub.links}
+    await _until(lambda: by_address[gone].state == "reconnecting")  # it vanished
+    n_gone = by_address[gone].stats.samples_received
+    await _until(lambda: all(link.stats.samples_received > n_gone for link in hub.links if link.address != gone))
     assert by_address[gone].state == "reconnecting" and not by_address[gone].is_streaming
     assert all(link.is_streaming for a, link in by_address.items() if a != gone)
     stats = await hub.stop(timeout_s=5.0)
@@ -276,7 +291,7 @@ async def test_a_failing_packet_sink_stops_that_sensor_loudly_not_the_others(blu
     hub = SensorHub(zip(adverts, ["trunk", "pelvis"], strict=True), sink=Sink(), policy=ReconnectPolicy(**FAST))
     await hub.start()
     await hub.wait_streaming(30)
-    await asyncio.sleep(1.5)
+    await _until(lambda: hub.links[0].state == "failed" and hub.links[1].stats.samples_received >= 100)
     stats = await hub.stop()
     assert stats[broken].state == "failed"
     assert isinstance(hub.links[0].error, OSError)
@@ -298,17 +313,22 @@ async def test_key_tagging_companion_tags_on_the_packet_clock_and_q_stops(bluez)
     adverts = await scan(1)
     plan = example_plan()
     master, slave = pty.openpty()  # a real terminal, driven from this test
+
+    async def press_keys(ctx) -> None:
+        """n (first exercise), r (second repetition), q (stop), each after 50 more samples arrived."""
+        for key in (b"n", b"r", b"q"):
+            before = _received(ctx.hub)
+            await _until(lambda b=before: all(n >= b.get(sid, 0) + 50 for sid, n in _received(ctx.hub).items()))
+            os.write(master, key)
+
     with os.fdopen(slave, "r") as tty_in:
         loop = asyncio.get_running_loop()
-        loop.call_later(1.0, os.write, master, b"n")  # first exercise
-        loop.call_later(1.5, os.write, master, b"r")  # second repetition
-        loop.call_later(2.0, os.write, master, b"q")  # stop the recording
         t0 = loop.time()
         stats, ctx = await record(
             {adverts[0]: "trunk"},
             60.0,
             policy=ReconnectPolicy(**FAST),
-            companions=[key_tagging(plan, stdin=tty_in, output=io.StringIO())],
+            companions=[key_tagging(plan, stdin=tty_in, output=io.StringIO()), press_keys],
             keep_packets=True,
         )
         elapsed = loop.time() - t0

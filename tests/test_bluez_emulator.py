@@ -76,6 +76,16 @@ async def test_scan_connect_read_notify_with_abort_and_busy(bluez):
     assert truth["disconnects_requested"] == 1
 
 
+async def _until(cond, timeout_s: float = 10.0) -> None:
+    """Wait for an event (a condition), not for a time: ``timeout_s`` only bounds a hang."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.01)
+
+
 async def test_unsolicited_disconnect_reaches_bleak_and_truth_counts_link_down(bluez):
     from bleak import BleakClient
 
@@ -87,22 +97,21 @@ async def test_unsolicited_disconnect_reaches_bleak_and_truth_counts_link_down(b
     await client.connect()
     await client.start_notify(DATA, lambda _c, data: got.append(bytes(data)))
     await client.write_gatt_char(CONTROL, b"\x01", response=True)
-    await asyncio.sleep(0.3)
-    await emu.acall("disconnect", address=device.address)
-    await asyncio.wait_for(lost.wait(), 5)
+    await _until(lambda: len(got) >= 4)
+    # drop after 20 more samples (4 packets), down for at least 15 samples (3 packets)
+    await emu.acall("disconnect", address=device.address, after_samples=20, down_samples=15)
+    await asyncio.wait_for(lost.wait(), 10)
     assert not client.is_connected
     n_before = len(got)
-    await asyncio.sleep(0.3)  # the peripheral keeps sampling while the link is down
-    await client.connect()
+    await client.connect()  # held by the emulator until 15 samples were produced with the link down
     await client.start_notify(DATA, lambda _c, data: got.append(bytes(data)))
-    await asyncio.sleep(0.3)
+    await _until(lambda: len(got) >= n_before + 4)
     await client.write_gatt_char(CONTROL, b"\x00", response=True)
-    await asyncio.sleep(0.1)
     await client.disconnect()
     counters = [struct.unpack_from("<I", p)[0] for p in got]
     gap = counters[n_before] - counters[n_before - 1] - 5
     truth = (await emu.atruth())[device.address]
-    assert gap > 0
+    assert gap >= 15
     assert truth["samples_link_down"] == gap
     assert truth["samples_sent"] == 5 * len(got)
     assert truth["disconnects_unsolicited"] == 1
@@ -117,9 +126,8 @@ async def test_drops_and_corruption_are_counted_by_the_emulator(bluez):
     async with BleakClient(device) as client:
         await client.start_notify(DATA, lambda _c, data: got.append(bytes(data)))
         await client.write_gatt_char(CONTROL, b"\x01", response=True)
-        await asyncio.sleep(0.8)
+        await _until(lambda: len(got) >= 40)  # 40 notifications arrived (drops are not among them)
         await client.write_gatt_char(CONTROL, b"\x00", response=True)
-        await asyncio.sleep(0.1)
     intact = [p for p in got if len(p) > 2]
     counters = [struct.unpack_from("<I", p)[0] for p in intact]
     missing = counters[-1] + 5 - counters[0] - 5 * len(intact)  # between the first and last intact packet

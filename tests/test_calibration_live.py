@@ -7,8 +7,8 @@ exactly the code used with hardware (``LiveSource`` over ``SensorLink``).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -55,30 +55,26 @@ def test_cli_gyro_via_bluez_recovers_bias(tmp_path, capsys, monkeypatch):
     assert_gone(pids)
 
 
+#: The link drop: DROP_AFTER samples after the step started (the middle of the 4 s step at
+#: 100 Hz), down for at least DOWN samples. Both are counted by the emulator in samples, so
+#: neither a busy machine nor a slow reconnection moves the drop or lets it cost nothing.
+DROP_AFTER, DOWN = 200, 30
+
+
 async def _live_still(emu, max_attempts: int, drop_on_attempts: tuple[int, ...]):
     from dmi_sensors.ble import ReconnectPolicy
     from dmi_sensors.live import LiveSource, monotonic_link
 
-    drops: list[asyncio.Task] = []
-
-    async def drop_later() -> None:
-        await asyncio.sleep(1.5)
-        await emu.acall("disconnect", address=ADDRESS)
-
     async def hook(step, attempt):
         await emu.acall("act", address=ADDRESS, action=dataclasses.asdict(step))
         if attempt in drop_on_attempts:
-            drops.append(asyncio.ensure_future(drop_later()))
+            await emu.acall("disconnect", address=ADDRESS, after_samples=DROP_AFTER, down_samples=DOWN)
 
     policy = ReconnectPolicy(initial_backoff_s=0.1, max_backoff_s=0.5, scan_timeout_s=2.0)
     link = monotonic_link(ADDRESS, 100, policy=policy)
     source = LiveSource(link, connect_timeout_s=15.0, max_attempts=max_attempts, on_step_start=hook, say=lambda s: None)
-    try:
-        async with source:
-            trial = await arun_procedure([STILL], source, say=lambda s: None)
-    finally:
-        for task in drops:
-            await task
+    async with source:
+        trial = await arun_procedure([STILL], source, say=lambda s: None)
     return source, link, trial
 
 
@@ -87,10 +83,13 @@ async def test_link_drop_mid_step_is_recorded_again(bluez):
     source, link, trial = await _live_still(emu, max_attempts=3, drop_on_attempts=(1,))
     # attempt 1 lost the samples produced while the link was down: refused, step repeated
     assert [a[:2] for a in source.attempts] == [("still", 1), ("still", 2)]
-    assert "samples lost" in source.attempts[0][2] and source.attempts[1][2] == "ok"
+    lost, into_s = re.fullmatch(r"(\d+) samples lost (\S+) s into the step", source.attempts[0][2]).groups()
+    assert int(lost) >= DOWN and 0.0 < float(into_s) < STILL.duration_s
+    assert source.attempts[1][2] == "ok"
     stats = link.stats
-    assert stats.reconnects == 1 and stats.samples_lost > 0
+    assert stats.reconnects == 1 and stats.samples_lost == int(lost)
     truth = (await emu.atruth())[ADDRESS]
+    assert truth["disconnects_unsolicited"] == 1
     assert stats.samples_lost == truth["samples_dropped"]  # counted exactly, nothing invented
     # the repeated step is complete and uniform: 4 s at 100 Hz, no NaN
     assert trial.acc_mps2.shape == (400, 3) and np.isfinite(trial.gyr_rps).all()
@@ -102,5 +101,10 @@ async def test_link_drop_without_retries_is_a_clear_error(bluez):
     from dmi_sensors.live import LiveCalibrationError
 
     emu = bluez(factory=FACTORY, factory_kwargs={"seed": 3, "fs_hz": 100})
-    with pytest.raises(LiveCalibrationError, match=r"step 'still' incomplete after 1 attempt\(s\): \d+ samples lost"):
+    with pytest.raises(
+        LiveCalibrationError, match=r"step 'still' incomplete after 1 attempt\(s\): (\d+) samples lost"
+    ) as e:
         await _live_still(emu, max_attempts=1, drop_on_attempts=(1,))
+    lost = int(re.search(r"(\d+) samples lost", str(e.value)).group(1))
+    truth = (await emu.atruth())[ADDRESS]
+    assert lost >= DOWN and truth["disconnects_unsolicited"] == 1 and lost == truth["samples_dropped"]

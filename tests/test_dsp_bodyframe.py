@@ -56,9 +56,9 @@ def test_signs_from_what_a_leaning_sensor_reads():
     forward = np.array([[-G * math.sin(lean), 0.0, G * math.cos(lean)]] * 3)
     left = np.array([[0.0, -G * math.sin(lean), G * math.cos(lean)]] * 3)
     zero_gyr = np.zeros((3, 3))
-    ap, ml = tilt_angles(Madgwick(FS).process(zero_gyr, forward))
+    ap, ml = tilt_angles(Madgwick(FS).process(forward, zero_gyr))
     np.testing.assert_allclose([ap[-1], ml[-1]], [lean, 0.0], atol=1e-12)
-    ap, ml = tilt_angles(Madgwick(FS).process(zero_gyr, left))
+    ap, ml = tilt_angles(Madgwick(FS).process(left, zero_gyr))
     np.testing.assert_allclose([ap[-1], ml[-1]], [0.0, lean], atol=1e-12)
 
 
@@ -146,7 +146,7 @@ def _quiet_stance(seed: int, gyro_bias=(0.004, -0.003, 0.002)):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_quiet_stance_tilt_error_below_half_degree_rms(make, seed):
     truth, acc, gyr = _quiet_stance(seed)
-    q = make().process(gyr, acc)
+    q = make().process(acc, gyr)
     ap, ml = tilt_angles(q)
     settle = int(2 * FS)
     err_ap = np.degrees(ap - truth.tilt_ap_rad)[settle:]
@@ -164,8 +164,8 @@ def test_gyro_bias_removal_from_a_still_start_improves_madgwick():
     est = gyro_bias_from_still(still_acc, still_gyr, FS)
     np.testing.assert_allclose(est.bias_rps, [0.02, -0.015, 0.01], atol=5e-4)
     # a low gain trusts the gyro: a 0.02 rad/s bias then makes the tilt drift by degrees ...
-    raw = tilt_angles(Madgwick(FS, gain=0.005).process(gyr, acc))[0]
-    fixed = tilt_angles(Madgwick(FS, gain=0.005).process(gyr - est.bias_rps, acc))[0]
+    raw = tilt_angles(Madgwick(FS, gain=0.005).process(acc, gyr))[0]
+    fixed = tilt_angles(Madgwick(FS, gain=0.005).process(acc, gyr - est.bias_rps))[0]
     rms = lambda e: np.sqrt(np.mean(np.degrees(e[200:] - truth.tilt_ap_rad[200:]) ** 2))  # noqa: E731
     assert rms(raw) > 5.0
     # ... and with the bias removed it is the most accurate setting (< 0.2 deg RMS)
@@ -205,8 +205,8 @@ def test_causal_integration_equals_streaming_class_and_is_chunk_invariant():
 @given(cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=6))
 def test_integrator_chunk_invariance(cuts):
     acc = np.random.default_rng(2).standard_normal((200, 2))
-    v_all, d_all = DriftControlledIntegrator(FS, 0.3, 2).process(acc)
-    integ = DriftControlledIntegrator(FS, 0.3, 2)
+    v_all, d_all = DriftControlledIntegrator(FS, 0.3, n_channels=2).process(acc)
+    integ = DriftControlledIntegrator(FS, 0.3, n_channels=2)
     b = [0, *sorted(cuts), 200]
     parts = [integ.process(acc[s:e]) for s, e in itertools.pairwise(b)]
     np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), v_all)
@@ -229,19 +229,19 @@ def test_no_filter_runs_across_a_gap():
     x = np.random.default_rng(3).standard_normal((300, 2)) + 1.0
     gap = np.zeros(300, bool)
     gap[120] = gap[200] = True
-    y = process_with_resets(SosFilter(sos, 2, initial="steady"), x, gap_before=gap)
+    y = process_with_resets(SosFilter(sos, n_channels=2, initial="steady"), x, gap_before=gap)
     for s in gap_segments(gap):
-        np.testing.assert_array_equal(y[s], SosFilter(sos, 2, initial="steady").process(x[s]))
+        np.testing.assert_array_equal(y[s], SosFilter(sos, n_channels=2, initial="steady").process(x[s]))
     # packet by packet (gap flagged on a packet's first sample) gives the same
-    f = SosFilter(sos, 2, initial="steady")
+    f = SosFilter(sos, n_channels=2, initial="steady")
     parts = [process_with_resets(f, x[a:b], gap_before=gap[a:b]) for a, b in itertools.pairwise([0, 50, 120, 170, 300])]
     np.testing.assert_array_equal(np.concatenate(parts), y)
     # orientation re-initialises from the accelerometer after a gap
     _, acc, gyr = _quiet_stance(5)
     g2 = np.zeros(len(acc), bool)
     g2[3000] = True
-    q = process_with_resets(Madgwick(FS), gyr, acc, gap_before=g2)
-    np.testing.assert_array_equal(q[3000:], Madgwick(FS).process(gyr[3000:], acc[3000:]))
+    q = process_with_resets(Madgwick(FS), acc, gyr, gap_before=g2)
+    np.testing.assert_array_equal(q[3000:], Madgwick(FS).process(acc[3000:], gyr[3000:]))
     # offline: zero-phase per segment
     z = map_segments(lambda a: filtfilt(sos, a), x, gap_before=gap)
     np.testing.assert_allclose(z[120:200], filtfilt(sos, x[120:200]), atol=0)

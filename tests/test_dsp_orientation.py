@@ -34,7 +34,7 @@ def _imu(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     ty = 0.2 * np.sin(2 * np.pi * 0.07 * t + 0.5)
     acc = 9.81 * np.column_stack([-np.sin(ty), np.cos(ty) * np.sin(tx), np.cos(ty) * np.cos(tx)])
     acc += 0.1 * rng.standard_normal((n, 3))
-    return gyr, acc
+    return acc, gyr
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def ahrs_case():
     from ahrs.filters import Madgwick as AhrsMadgwick
     from ahrs.filters import Mahony as AhrsMahony
 
-    gyr, acc = _imu(N_AHRS, seed=11)
+    acc, gyr = _imu(N_AHRS, seed=11)
     q0 = np.array([0.9, 0.1, -0.2, 0.3])
     q0 /= np.linalg.norm(q0)
     return {
@@ -61,35 +61,35 @@ def ahrs_case():
 
 @pytest.mark.slow
 def test_madgwick_equals_ahrs(ahrs_case):
-    q = Madgwick(FS, gain=MADGWICK_GAIN).process(ahrs_case["gyr"], ahrs_case["acc"])
+    q = Madgwick(FS, gain=MADGWICK_GAIN).process(ahrs_case["acc"], ahrs_case["gyr"])
     assert q.shape == (N_AHRS, 4)
     assert np.max(np.abs(q - ahrs_case["madgwick"])) <= 1e-10
 
 
 @pytest.mark.slow
 def test_mahony_equals_ahrs(ahrs_case):
-    q = Mahony(FS, k_p=MAHONY_KP, k_i=MAHONY_KI).process(ahrs_case["gyr"], ahrs_case["acc"])
+    q = Mahony(FS, k_p=MAHONY_KP, k_i=MAHONY_KI).process(ahrs_case["acc"], ahrs_case["gyr"])
     assert np.max(np.abs(q - ahrs_case["mahony"])) <= 1e-10
 
 
 def test_explicit_initial_state_equals_ahrs(ahrs_case):
-    g, a, q0 = ahrs_case["gyr"][:2000], ahrs_case["acc"][:2000], ahrs_case["q0"]
-    q = Madgwick(FS, gain=0.1, q0=q0).process(g, a)
+    a, g, q0 = ahrs_case["acc"][:2000], ahrs_case["gyr"][:2000], ahrs_case["q0"]
+    q = Madgwick(FS, gain=0.1, q0=q0).process(a, g)
     assert np.max(np.abs(q - ahrs_case["madgwick_q0"])) <= 1e-10
-    q = Mahony(FS, k_p=1.0, k_i=0.3, q0=q0, b0_rps=[0.01, -0.02, 0.005]).process(g, a)
+    q = Mahony(FS, k_p=1.0, k_i=0.3, q0=q0, b0_rps=[0.01, -0.02, 0.005]).process(a, g)
     assert np.max(np.abs(q - ahrs_case["mahony_q0"])) <= 1e-10
 
 
 def test_kernels_equal_pure_python_references():
-    gyr, acc = _imu(3000, seed=3)
+    acc, gyr = _imu(3000, seed=3)
     gyr[100] = 0.0  # zero gyro: attitude held
     acc[200] = 0.0  # zero acc: gyro-only step
-    ref = madgwick_reference(gyr, acc, FS, gain=0.08)
-    np.testing.assert_allclose(Madgwick(FS, gain=0.08).process(gyr, acc), ref, rtol=0, atol=1e-13)
+    ref = madgwick_reference(acc, gyr, FS, gain=0.08)
+    np.testing.assert_allclose(Madgwick(FS, gain=0.08).process(acc, gyr), ref, rtol=0, atol=1e-13)
     np.testing.assert_array_equal(ref[100], ref[99])
     m = Mahony(FS, k_p=0.5, k_i=0.1)
-    ref, b_ref = mahony_reference(gyr, acc, FS, k_p=0.5, k_i=0.1)
-    np.testing.assert_allclose(m.process(gyr, acc), ref, rtol=0, atol=1e-13)
+    ref, b_ref = mahony_reference(acc, gyr, FS, k_p=0.5, k_i=0.1)
+    np.testing.assert_allclose(m.process(acc, gyr), ref, rtol=0, atol=1e-13)
     np.testing.assert_allclose(m.bias_rps, b_ref, rtol=0, atol=1e-15)
 
 
@@ -111,29 +111,32 @@ def test_attitude_from_accelerometer_equals_ahrs_acc2q(acc):
     cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=8),
 )
 def test_chunk_invariance(which, cuts):
-    gyr, acc = _imu(300, seed=5)
+    acc, gyr = _imu(300, seed=5)
 
     def make():
         return Madgwick(FS, gain=0.1) if which == "madgwick" else Mahony(FS, k_p=1.0, k_i=0.3)
 
-    whole = make().process(gyr, acc)
+    whole = make().process(acc, gyr)
     f = make()
-    b = [0, *sorted(cuts), len(gyr)]
-    parts = [f.process(gyr[s:e], acc[s:e]) for s, e in itertools.pairwise(b)]
+    b = [0, *sorted(cuts), len(acc)]
+    parts = [f.process(acc[s:e], gyr[s:e]) for s, e in itertools.pairwise(b)]
     np.testing.assert_array_equal(np.concatenate(parts), whole)
 
 
 def test_reset_and_state_roundtrip():
-    gyr, acc = _imu(500, seed=6)
+    acc, gyr = _imu(500, seed=6)
     m = Mahony(FS, b0_rps=[0.0, 0.0, 0.01])
-    first = m.process(gyr, acc)
-    saved = m.state.copy()
-    rest = m.process(gyr, acc)
+    first = m.process(acc, gyr)
+    saved = m.state
+    rest = m.process(acc, gyr)
     m.reset()
-    np.testing.assert_array_equal(m.process(gyr, acc), first)
+    np.testing.assert_array_equal(m.process(acc, gyr), first)
     m2 = Mahony(FS)
-    m2.state[:] = saved
-    np.testing.assert_array_equal(m2.process(gyr, acc), rest)
+    m2.state = saved
+    np.testing.assert_array_equal(m2.process(acc, gyr), rest)
+    assert saved.bias_rps.shape == (3,) and saved.initialised
+    with pytest.raises(ValueError, match="read-only"):
+        saved.q[0] = 1.0  # a snapshot: the filter moved on, the snapshot did not
 
 
 def test_bad_inputs_are_rejected():
@@ -151,7 +154,7 @@ def test_bad_inputs_are_rejected():
 def test_attitude_tracks_analytic_truth(cls):
     """Exact gyro + specific force of a known sway trajectory: the attitude follows the truth."""
     truth = SwayTruth(FS, 30.0, seed=1, amp_ap_deg=5.0, amp_ml_deg=3.0, yaw_rate_rps=0.05)
-    q = cls(FS).process(truth.gyr_rps(), truth.acc_mps2())
+    q = cls(FS).process(truth.acc_mps2(), truth.gyr_rps())
     qt = truth.quaternions()
     # the filter's world x is the body heading at t = 0, which is the truth's (yaw(0) = 0)
     angle_deg = 2 * np.degrees(np.arccos(np.clip(np.abs(np.sum(q * qt, axis=1)), 0.0, 1.0)))

@@ -24,9 +24,9 @@ def quiet_stance():
 def test_quiet_stance_tilt_error_below_half_degree_rms(quiet_stance, method):
     trial = quiet_stance.to_trial()
     if method == "madgwick":
-        q = Madgwick(FS).process(trial.gyr_rps, trial.acc_mps2)
+        q = Madgwick(FS).process(trial.acc_mps2, trial.gyr_rps)
     elif method == "mahony":
-        q = Mahony(FS).process(trial.gyr_rps, trial.acc_mps2)
+        q = Mahony(FS).process(trial.acc_mps2, trial.gyr_rps)
     else:
         q = ImuChain(FS, lowpass_hz=20.0).process(trial.acc_mps2, trial.gyr_rps).q
     ap, ml = tilt_angles(q)

@@ -125,3 +125,16 @@ def test_interval_samples_round_and_clip_to_the_signal():
     assert (b - a)[4] == 0 and (b - a)[6] == 0  # wholly after the end / zero length: empty
     with pytest.raises(ValueError, match="fs_hz"):
         interval_samples(onset, end, 0.0, 40)
+
+
+def test_every_metric_has_a_label_unique_but_for_its_aliases():
+    """Reports head columns and axes with ``label [unit]`` from the registry: each label names one quantity."""
+    from dmi_sensors.metrics import REGISTRY
+
+    owners: dict[str, str] = {}
+    for name, m in REGISTRY.items():
+        assert m.label and m.label == m.label.strip() and "[" not in m.label, name
+        target = m.alias_of or name
+        assert owners.setdefault(m.label, target) == target, (name, m.label, owners[m.label])
+    assert REGISTRY["com_rms_ap_mm"].header == "COM RMS AP [mm]"
+    assert REGISTRY["com_freqd"].header == "COM frequency dispersion"  # dimensionless: no unit

@@ -1,4 +1,5 @@
-"""The notebooks execute without error (nbclient, a kernel from this interpreter) and are committed clean."""
+"""The notebooks execute without error (nbclient, a kernel from this interpreter), are committed
+clean, and write only to the folder the test gives them (``DMI_SENSORS_NOTEBOOK_DIR``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ NEEDS = {
     "01_quickstart.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp"),
     "02_research_batch.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp"),
     "03_live_streaming.ipynb": ("dmi_sensors.dsp", "dmi_sensors.store", "dmi_sensors.session", "dmi_sensors.metrics"),
+}
+
+#: Files each notebook writes (into ``DMI_SENSORS_NOTEBOOK_DIR``; nothing anywhere else).
+WRITES = {
+    "01_quickstart.ipynb": {"quickstart_trial.csv"},
+    "02_research_batch.ipynb": {"batch_results.csv"},
+    "03_live_streaming.ipynb": set(),  # the stored session for the replay, only without BLE
 }
 
 
@@ -51,16 +59,29 @@ def kernel_env(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_executes(path, kernel_env, tmp_path):
+def test_notebook_executes(path, kernel_env, tmp_path, monkeypatch):
     for module in NEEDS[path.name]:
         pytest.importorskip(module, reason=f"{path.name} needs {module}")
     import nbformat
     from nbclient import NotebookClient
 
+    out_dir, cwd = tmp_path / "out", tmp_path / "cwd"
+    out_dir.mkdir()
+    cwd.mkdir()
+    monkeypatch.setenv("DMI_SENSORS_NOTEBOOK_DIR", str(out_dir))
+    before = _listing(NOTEBOOKS[0].parent)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name=kernel_env, timeout=240, resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(nb, kernel_name=kernel_env, timeout=240, resources={"metadata": {"path": str(cwd)}})
     client.execute()
     errors = [
         o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
     ]
     assert not errors
+    assert _listing(NOTEBOOKS[0].parent) == before, "the notebook wrote into notebooks/"
+    assert list(cwd.iterdir()) == [], "the notebook wrote into its working directory"
+    assert {p.name for p in out_dir.iterdir()} >= WRITES[path.name]
+
+
+def _listing(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder`` with its size and modification time."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}

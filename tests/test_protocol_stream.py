@@ -185,7 +185,7 @@ def test_chunked_feeding_equals_one_shot(split):
     raws.insert(40, RawPacket("S1", 1.0, b"\x10\x01garbage"))
     whole = decode_stream(raws, "S1")
     dec = StreamDecoder("S1")
-    parts = [dec.feed(raws[i : i + split]) for i in range(0, len(raws), split)]
+    parts = [dec.process(raws[i : i + split]) for i in range(0, len(raws), split)]
     chunked = SampleBatch.concat(parts)
     for name in ("counter", "device_time_s", "host_time_s", "acc_mps2", "gyr_rps", "gap_before"):
         np.testing.assert_array_equal(getattr(chunked, name), getattr(whole.batch, name), err_msg=name)

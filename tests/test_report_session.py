@@ -8,11 +8,13 @@ simulation's truth and the HTML against the stored results.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 from report_helpers import assert_real_figure
 
+from dmi_sensors import cli
 from dmi_sensors.analysis import analyse_session
 from dmi_sensors.analysis.stored_run import latest_run
 from dmi_sensors.report.html import format_number
@@ -112,6 +114,27 @@ def test_numbers_in_html_equal_stored_results(demo, store):
         assert len(key) == 1
         ex_o = run.exercises[run.exercises["sensor_id"] == other[0]].reset_index(drop=True)
         _check_table(parsed.tables[key[0]], ex_o, EXERCISE_COLUMNS, names)
+
+
+def test_report_labels_and_units_are_the_registrys(demo):
+    """Every column that shows a registry metric is headed with the registry's label and unit, and
+    no header pairs a registry label with another unit (nothing typed again in a report)."""
+    from dmi_sensors.metrics import REGISTRY
+
+    by_label = {m.label: m for m in REGISTRY.values()}
+    seen = set()
+    for path in [*demo.reports, demo.progress]:
+        for table_id, headers in parse_report(path).headers.items():
+            assert headers, (path.name, table_id)
+            for key, text in headers.items():
+                if key in REGISTRY:
+                    assert text == REGISTRY[key].header, (path.name, table_id, key, text)
+                    seen.add(key)
+                label, _, unit = text.rpartition(" [")
+                label = label.split(": ")[-1]  # "First: COM 95 % ellipse area [mm²]"
+                if label in by_label:
+                    assert unit == by_label[label].unit + "]", (path.name, table_id, key, text)
+    assert {"com_ellipse_area_mm2", "com_rms_ap_mm", "time_to_stabilise_s", "acc_rms_ap_mps2", "f50_ap_hz"} <= seen
 
 
 def test_exercise_table_follows_the_plan(demo, store):
@@ -242,8 +265,11 @@ def test_reports_refuse_unanalysed_sessions(tmp_path):
 
     with store_mod.SessionStore(tmp_path / "x.sqlite") as st:
         sid = st.create_session(session_mod.Subject("X1", 2020, 0.5), None, {"DMI-00000001": "trunk"})
-        with pytest.raises(ValueError, match="no stored analysis"):
+        with pytest.raises(ValueError, match="no stored analysis") as e:
             build_session_report(st, sid, tmp_path)
+    # the advice names a command the CLI has, for a stored session
+    advice = re.search(r"`dmi-sensors (\w+) (\d+)`", str(e.value))
+    assert advice is not None and advice.group(1) in cli.COMMANDS and int(advice.group(2)) == sid
 
 
 @pytest.mark.bluez

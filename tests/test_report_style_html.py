@@ -107,7 +107,7 @@ def test_progress_figure():
                     time_to_stabilise_s=3.0 - 0.5 * s,
                 )
             )
-    metrics = [("com_ellipse_area_mm2", "sway area", "area"), ("time_to_stabilise_s", "time to stabilise", "TTS")]
+    metrics = [("com_ellipse_area_mm2", "sway area"), ("time_to_stabilise_s", "time to stabilise")]
     png = figure_png(progress_figure(pd.DataFrame(rows), metrics))
     assert_real_figure(png, 300)
     supports = pd.DataFrame(
@@ -120,6 +120,24 @@ def test_progress_figure():
     assert_real_figure(figure_png(progress_figure(pd.DataFrame(rows), metrics, supports)), 300)
     with pytest.raises(ValueError, match="at least one row"):
         progress_figure(pd.DataFrame(), metrics)
+
+
+def test_progress_axes_show_the_registry_label_and_unit():
+    from dmi_sensors.metrics import REGISTRY
+    from dmi_sensors.report.progress import PROGRESS_METRICS
+
+    columns = [m for m, _ in PROGRESS_METRICS]
+    table = pd.DataFrame(
+        [
+            {"session_date": d, "exercise": "stand_box", "support": "knees", **dict.fromkeys(columns, 1.0 + i)}
+            for i, d in enumerate(pd.to_datetime(["2026-01-10", "2026-02-10"]))
+        ]
+    )
+    fig = progress_figure(table, PROGRESS_METRICS)
+    for ax, column in zip(fig.axes, columns, strict=False):
+        m = REGISTRY[column]
+        assert ax.get_ylabel() == f"{m.label} [{m.unit}]"
+    assert all(unit_of(name) == m.unit for name, m in REGISTRY.items() if m.unit != "1")
 
 
 def test_html_builder_escapes_and_round_trips(tmp_path):

@@ -208,7 +208,7 @@ def test_analyse_cli_names_every_bad_events_line_in_one_line(tmp_path, capsys):
     trial = _trial_csv(tmp_path)
     events = tmp_path / "events.csv"
     events.write_text(BAD_CSV)
-    assert main(["analyze", str(trial), "--com-height-m", "0.5", "--events", str(events)]) == 1
+    assert main(["analyse", str(trial), "--com-height-m", "0.5", "--events", str(events)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(events) in err[0]
     assert _problems(err[0].split(": ", 1)[1]) == BAD_PLACES
@@ -225,7 +225,7 @@ def test_events_past_the_end_of_a_trial_are_reported_not_dropped(tmp_path, capsy
         "40,0.2,,,,manual,perturbation,\n"  # a push after the end
     )
     out = tmp_path / "res.json"
-    assert main(["analyze", str(trial), "--com-height-m", "0.5", "--events", str(events), "--json", str(out)]) == 0
+    assert main(["analyse", str(trial), "--com-height-m", "0.5", "--events", str(events), "--json", str(out)]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(err) == 3, err
     assert "exercise event 'stand_box_knees' at 15.000-25.000 s: analysed only inside the signal (0.000-20.000 s)" in (

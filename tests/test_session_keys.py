@@ -73,8 +73,7 @@ async def test_keys_through_a_pty(pty_pair):
         assert not tg.paused
         clock.t = 57.0
         os.write(master, b"tgood head control caf\xc3")  # a UTF-8 character split across reads
-        await asyncio.sleep(0.05)
-        assert "note> good head control caf" in keys.status_text()
+        await _until(lambda: "note> good head control caf" in keys.status_text())
         os.write(master, b"\xa9x\x7f\r")  # finish the character, type x, erase it, Enter
         await _until(lambda: len(actions) >= 5)
         await press(b"n", 9.0, 6)

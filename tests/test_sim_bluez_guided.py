@@ -16,7 +16,7 @@ from dmi_sensors.types import RawPacket
 
 def _stream(sensor: GuidedVirtualSensor, t_s: float):
     packets = sensor.packets_until(t_s)
-    return protocol.StreamDecoder("x").feed([RawPacket("x", 0.0, p) for p in packets])
+    return protocol.StreamDecoder("x").process([RawPacket("x", 0.0, p) for p in packets])
 
 
 def test_act_switches_pose_from_the_sample_being_taken():

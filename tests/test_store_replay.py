@@ -90,7 +90,7 @@ async def test_replayed_session_decodes_like_the_stored_one_through_the_streamin
         decoders = {s: protocol.StreamDecoder(s) for s in sorted({p.sensor_id for p in packets})}
         parts: dict[str, list] = {s: [] for s in decoders}
         async for p in store.replay(sid, speed=0):
-            parts[p.sensor_id].append(decoders[p.sensor_id].feed([p]))
+            parts[p.sensor_id].append(decoders[p.sensor_id].process([p]))
         for sensor_id, decoder in decoders.items():
             live = SampleBatch.concat(parts[sensor_id])
             whole = protocol.decode_stream(store.raw_packets(sid, sensor_id), sensor_id).batch

@@ -42,15 +42,19 @@ QUATERNION: Final = ("q_w", "q_x", "q_y", "q_z")  # scalar-first
 TILT: Final = ("tilt_ap_rad", "tilt_ml_rad")  # + forward lean, + lean to the left
 COM_DISPLACEMENT: Final = ("com_ap_mm", "com_ml_mm")  # horizontal COM displacement, mm
 
-#: The trial CSV read by ``dmi-sensors analyze`` / ``calibrate --input`` and written by
+#: The trial CSV read by ``dmi-sensors analyse`` / ``calibrate --input`` and written by
 #: ``dmi-sensors simulate``: uniform-rate samples in the body-aligned sensor frame
 #: (x forward, y left, z up).
 TRIAL_CSV_COLUMNS: Final = (TIME_S, *ACC_SENSOR, *GYR_SENSOR)
 
+# --- who recorded it -------------------------------------------------------------------
+SENSOR_ID: Final = "sensor_id"  # the sensor's serial (8 hex digits for DMI sensors)
+PLACEMENT: Final = "placement"  # one of PLACEMENTS, or "" when unknown
+
 #: Long ("tidy") sample table with several sensors, one row per sample.
 SAMPLE_COLUMNS: Final = (
-    "sensor_id",
-    "placement",
+    SENSOR_ID,
+    PLACEMENT,
     COUNTER,
     DEVICE_TIME_S,
     HOST_TIME_S,
@@ -61,16 +65,74 @@ SAMPLE_COLUMNS: Final = (
 )
 
 # --- events (exercise tags) -----------------------------------------------------------
+ONSET_S: Final = "onset_s"  # start of the tagged interval, s since session start
+DURATION_S: Final = "duration_s"  # its length, s (0 for an instant)
+EXERCISE: Final = "exercise"  # the plan's exercise_id; "" = not in an exercise
+REPETITION: Final = "repetition"  # 1, 2, ... within an exercise; 0 = not a repetition
+SUPPORT: Final = "support"  # one of SUPPORT_POINTS, or "" (unknown / not applicable)
+SOURCE: Final = "source"  # one of EVENT_SOURCES
+KIND: Final = "kind"  # exercise, repetition, pause, note, posture, perturbation, hold (session.vocab.EVENT_KINDS)
+POSTURE: Final = "posture"  # session.vocab.POSTURES, or ""
+NOTE: Final = "note"  # free text typed by the therapist (never a name)
+
 #: Required columns of an events table (one row per tagged interval or instant).
-EVENT_COLUMNS: Final = ("onset_s", "duration_s", "exercise", "repetition", "support", "source")
+EVENT_COLUMNS: Final = (ONSET_S, DURATION_S, EXERCISE, REPETITION, SUPPORT, SOURCE)
 #: Optional columns an events table may carry in addition.
-EVENT_OPTIONAL_COLUMNS: Final = ("kind", "posture", "note")
+EVENT_OPTIONAL_COLUMNS: Final = (KIND, POSTURE, NOTE)
 #: Allowed values of ``source``.
 EVENT_SOURCES: Final = ("plan", "manual", "auto", "import", "truth")
 
 # --- windows of metrics ---------------------------------------------------------------
+START_S: Final = "start_s"  # first sample time of the window, s since session start
+END_S: Final = "end_s"  # end of the window (start + n / fs), s
+WINDOW_KIND: Final = "window_kind"  # "sliding" (fixed length) or "segment" (one tagged events row)
+
 #: Leading columns of a tidy per-window metrics table; one further column per metric.
-WINDOW_COLUMNS: Final = ("sensor_id", "start_s", "end_s", "exercise", "repetition", "support", "posture")
+WINDOW_COLUMNS: Final = (SENSOR_ID, START_S, END_S, EXERCISE, REPETITION, SUPPORT, POSTURE)
+
+# --- session analysis tables (dmi_sensors.analysis.analyse_session) -------------------
+POSTURE_PLANNED: Final = "posture_planned"  # the posture the plan's position implies
+POSTURE_DETECTED: Final = "posture_detected"  # the majority automatically detected posture, or ""
+HOLD_START_S: Final = "hold_start_s"  # the repetition's hold: after the movement, to its end
+HOLD_END_S: Final = "hold_end_s"
+REPETITIONS: Final = "repetitions"  # tagged repetitions of the exercise
+HOLDS: Final = "holds"  # repetitions with an analysed hold
+TIME_TO_STABILISE_S: Final = "time_to_stabilise_s"  # the metric of dmi_sensors.metrics.REGISTRY
+TTS_STATUS: Final = "tts_status"  # why a repetition's time to stabilise is what it is
+TTS_STABLE: Final = "tts_stable"  # repetitions of the exercise that reached a stable state
+
+#: Leading columns of the exercise table (one row per sensor × tagged exercise); the
+#: exercise metrics follow (``dmi_sensors.analysis.EXERCISE_METRICS``).
+EXERCISE_TABLE_COLUMNS: Final = (
+    SENSOR_ID,
+    PLACEMENT,
+    EXERCISE,
+    SUPPORT,
+    POSTURE_PLANNED,
+    POSTURE_DETECTED,
+    ONSET_S,
+    DURATION_S,
+    REPETITIONS,
+    HOLDS,
+    TIME_TO_STABILISE_S,
+    TTS_STABLE,
+)
+#: Leading columns of the repetition table (one row per sensor × tagged repetition).
+REPETITION_TABLE_COLUMNS: Final = (
+    SENSOR_ID,
+    PLACEMENT,
+    EXERCISE,
+    REPETITION,
+    SUPPORT,
+    POSTURE_PLANNED,
+    POSTURE_DETECTED,
+    ONSET_S,
+    DURATION_S,
+    HOLD_START_S,
+    HOLD_END_S,
+    TIME_TO_STABILISE_S,
+    TTS_STATUS,
+)
 
 # --- placements and support points ----------------------------------------------------
 PLACEMENTS: Final = ("trunk", "pelvis", "head", "thigh_left", "thigh_right", "shank_left", "shank_right")

@@ -8,7 +8,7 @@ grid, ready for filters and metrics). All arrays are numpy; units are in the nam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -19,7 +19,7 @@ from dmi_sensors.errors import ParameterError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["RawPacket", "SampleBatch", "Trial"]
+__all__ = ["RawPacket", "SampleBatch", "StreamingAlgorithm", "Trial"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,3 +234,55 @@ class Trial:
         for i, name in enumerate(contract.GYR_SENSOR):
             data[name] = self.gyr_rps[:, i]
         return pd.DataFrame(data, columns=list(contract.TRIAL_CSV_COLUMNS))
+
+
+@runtime_checkable
+class StreamingAlgorithm(Protocol):
+    """The one contract of every streaming or fitted object of the toolkit.
+
+    The DSP objects (:class:`~dmi_sensors.dsp.SosFilter`,
+    :class:`~dmi_sensors.dsp.ZeroPhaseSosFilter`, :class:`~dmi_sensors.dsp.Madgwick`,
+    :class:`~dmi_sensors.dsp.Mahony`, :class:`~dmi_sensors.dsp.ImuChain`,
+    :class:`~dmi_sensors.dsp.DriftControlledIntegrator`) and the protocol's
+    :class:`~dmi_sensors.protocol.StreamDecoder` all follow it, and
+    ``tests/test_algorithm_contract.py`` checks every one (and fails for a new public class
+    with an action method that it does not cover):
+
+    * **Parameters only in** ``__init__``, by keyword, units in their names, documented in
+      the class docstring's numpydoc "Parameters" section. They are kept as given (after
+      validation) in read-only attributes of the same names, and :meth:`get_params`
+      returns them as a JSON-able dict: ``type(obj)(**obj.get_params())`` is an object that
+      behaves identically.
+    * **One action method,** :meth:`process`. Arrays of both sensors are passed
+      ``(acc, gyr)``, in that order, everywhere.
+    * :meth:`reset` returns the object to its freshly constructed state (the next
+      :meth:`process` output equals a new object's, bit for bit).
+    * :attr:`state` is the FULL streaming state as a small frozen dataclass (arrays in it
+      are read-only copies). Reading it takes a snapshot; assigning a state read from an
+      object with the same parameters makes this object continue exactly where that one
+      was: the outputs go on bit-identically.
+    * Streaming objects are chunk invariant: any split of the input into :meth:`process`
+      calls gives the same output as one call on the whole (bit-exact).
+      :class:`~dmi_sensors.dsp.ZeroPhaseSosFilter` is the one offline object: each call is
+      one complete segment and its state is empty.
+    """
+
+    @property
+    def state(self) -> Any:
+        """The full streaming state (a frozen dataclass snapshot); assignable."""
+        ...
+
+    @state.setter
+    def state(self, value: Any) -> None: ...
+
+    def process(self, *args: Any, **kwargs: Any) -> Any:
+        """Consume the next samples (or packets) and return the outputs for them."""
+        ...
+
+    def reset(self) -> None:
+        """Back to the freshly constructed state."""
+        ...
+
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` parameters, JSON-able: ``type(obj)(**obj.get_params())`` rebuilds it."""
+        ...

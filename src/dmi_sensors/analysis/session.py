@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dmi_sensors import __version__
+from dmi_sensors import __version__, contract
 from dmi_sensors.analysis.calibrations import load_calibration
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
 from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial
@@ -223,19 +223,19 @@ def _detected_postures(postures: pd.DataFrame | None, onset_s: np.ndarray, end_s
 
     if postures is None or len(postures) == 0 or len(onset_s) == 0:
         return np.full(len(onset_s), "", dtype=object)
-    intervals = pd.DataFrame({"start_s": np.asarray(onset_s, float), "end_s": np.asarray(end_s, float)})
-    return tag_windows(intervals, postures)["posture"].to_numpy(dtype=object)
+    intervals = pd.DataFrame({contract.START_S: np.asarray(onset_s, float), contract.END_S: np.asarray(end_s, float)})
+    return tag_windows(intervals, postures)[contract.POSTURE].to_numpy(dtype=object)
 
 
 def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> list[str]:
     """One line per exercise or repetition row that overlaps none of the sensor's analysed pieces."""
     if tag_events is None or len(tag_events) == 0:
         return []
-    rows = tag_events[tag_events["kind"].isin(("exercise", "repetition"))]
+    rows = tag_events[tag_events[contract.KIND].isin(("exercise", "repetition"))]
     if not sig.pieces and len(rows):
         return [f"sensor {sig.sensor_id}: no analysable data: {len(rows)} tagged exercises/repetitions not analysed"]
-    onset = rows["onset_s"].to_numpy(dtype=np.float64)
-    end = onset + rows["duration_s"].to_numpy(dtype=np.float64)
+    onset = rows[contract.ONSET_S].to_numpy(dtype=np.float64)
+    end = onset + rows[contract.DURATION_S].to_numpy(dtype=np.float64)
     covered = np.zeros(len(rows), dtype=bool)
     for piece in sig.pieces:
         t = sig.time_s[piece]
@@ -243,7 +243,8 @@ def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> l
             covered |= (end > t[0]) & (onset < t[-1] + 1.0 / sig.fs_hz)
     out = []
     for row, a, b in zip(rows[~covered].to_dict("records"), onset[~covered], end[~covered], strict=True):
-        what = f"{row['kind']} {row['exercise']!r}" + (f" repetition {row['repetition']}" if row["repetition"] else "")
+        rep = row[contract.REPETITION]
+        what = f"{row[contract.KIND]} {row[contract.EXERCISE]!r}" + (f" repetition {rep}" if rep else "")
         out.append(
             f"sensor {sig.sensor_id}: {what} at {a:.3f}-{b:.3f} s has no analysed data "
             "(after the recording's end, before its start or in a gap): not analysed"
@@ -349,41 +350,45 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
     w = sensor.windows
     if tag_events is None or len(w) == 0:
         return pd.DataFrame()
-    seg = w[(w["window_kind"] == "segment")]
+    seg = w[(w[contract.WINDOW_KIND] == "segment")]
     tts = _tts_by_onset(sensor.stabilisation)
-    holds = tag_events[tag_events["kind"] == "hold"]
-    reps = tag_events[tag_events["kind"] == "repetition"]
-    ends = (reps["onset_s"] + reps["duration_s"]).to_numpy()
-    detected = _detected_postures(postures, reps["onset_s"].to_numpy(), ends)
+    holds = tag_events[tag_events[contract.KIND] == "hold"]
+    reps = tag_events[tag_events[contract.KIND] == "repetition"]
+    ends = (reps[contract.ONSET_S] + reps[contract.DURATION_S]).to_numpy()
+    detected = _detected_postures(postures, reps[contract.ONSET_S].to_numpy(), ends)
     rows = []
     for ev, posture_detected in zip(reps.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
         exercise, rep = str(ev.exercise), int(ev.repetition)
         if _segment_row(seg, exercise, rep, onset, end) is None:
             continue  # not covered by any analysed piece
-        hold_ev = holds[(holds["exercise"] == exercise) & (holds["repetition"] == rep) & (holds["onset_s"] > onset)]
-        hold_ev = hold_ev[hold_ev["onset_s"] < end]
+        hold_ev = holds[
+            (holds[contract.EXERCISE] == exercise)
+            & (holds[contract.REPETITION] == rep)
+            & (holds[contract.ONSET_S] > onset)
+        ]
+        hold_ev = hold_ev[hold_ev[contract.ONSET_S] < end]
         hold = None
         if len(hold_ev):
-            h0 = float(hold_ev["onset_s"].iloc[0])
-            hold = _segment_row(seg, exercise, rep, h0, h0 + float(hold_ev["duration_s"].iloc[0]))
-            if hold is not None and abs(hold["start_s"] - h0) >= abs(hold["start_s"] - onset):
+            h0 = float(hold_ev[contract.ONSET_S].iloc[0])
+            hold = _segment_row(seg, exercise, rep, h0, h0 + float(hold_ev[contract.DURATION_S].iloc[0]))
+            if hold is not None and abs(hold[contract.START_S] - h0) >= abs(hold[contract.START_S] - onset):
                 hold = None  # that is the repetition row itself: the hold was not analysed
         t = tts.get(round(onset, 6))
-        row = {
-            "sensor_id": sensor.sensor_id,
-            "placement": sensor.placement,
-            "exercise": exercise,
-            "repetition": rep,
-            "support": _clean_str(ev.support),
-            "posture_planned": _clean_str(getattr(ev, "posture", "")),
-            "posture_detected": posture_detected,
-            "onset_s": onset,
-            "duration_s": end - onset,
-            "hold_start_s": float(hold["start_s"]) if hold is not None else None,
-            "hold_end_s": float(hold["end_s"]) if hold is not None else None,
-            "time_to_stabilise_s": _clean_float(t["tts_s"]) if t else None,
-            "tts_status": t["status"] if t else "not analysed",
+        row = {  # contract.REPETITION_TABLE_COLUMNS, then the metrics
+            contract.SENSOR_ID: sensor.sensor_id,
+            contract.PLACEMENT: sensor.placement,
+            contract.EXERCISE: exercise,
+            contract.REPETITION: rep,
+            contract.SUPPORT: _clean_str(ev.support),
+            contract.POSTURE_PLANNED: _clean_str(getattr(ev, contract.POSTURE, "")),
+            contract.POSTURE_DETECTED: posture_detected,
+            contract.ONSET_S: onset,
+            contract.DURATION_S: end - onset,
+            contract.HOLD_START_S: float(hold[contract.START_S]) if hold is not None else None,
+            contract.HOLD_END_S: float(hold[contract.END_S]) if hold is not None else None,
+            contract.TIME_TO_STABILISE_S: _clean_float(t["tts_s"]) if t else None,
+            contract.TTS_STATUS: t["status"] if t else "not analysed",
         }
         for m in EXERCISE_METRICS:
             row[m] = _clean_float(hold.get(m)) if hold is not None else None
@@ -410,10 +415,10 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
     w = sensor.windows
     if tag_events is None or len(w) == 0:
         return pd.DataFrame()
-    seg = w[(w["window_kind"] == "segment")]
-    exercises = tag_events[tag_events["kind"] == "exercise"]
-    ends = (exercises["onset_s"] + exercises["duration_s"]).to_numpy()
-    detected = _detected_postures(postures, exercises["onset_s"].to_numpy(), ends)
+    seg = w[(w[contract.WINDOW_KIND] == "segment")]
+    exercises = tag_events[tag_events[contract.KIND] == "exercise"]
+    ends = (exercises[contract.ONSET_S] + exercises[contract.DURATION_S]).to_numpy()
+    detected = _detected_postures(postures, exercises[contract.ONSET_S].to_numpy(), ends)
     rows = []
     for ev, posture_detected in zip(exercises.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
@@ -423,22 +428,26 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
             continue
         reps = repetitions
         if len(reps):
-            reps = reps[(reps["exercise"] == exercise) & (reps["onset_s"] >= onset - 1e-9) & (reps["onset_s"] < end)]
-        with_hold = reps[reps["hold_start_s"].notna()] if len(reps) else reps
-        tts = [x for x in (reps["time_to_stabilise_s"] if len(reps) else []) if x is not None and np.isfinite(x)]
-        row = {
-            "sensor_id": sensor.sensor_id,
-            "placement": sensor.placement,
-            "exercise": exercise,
-            "support": _clean_str(ev.support),
-            "posture_planned": _clean_str(getattr(ev, "posture", "")),
-            "posture_detected": posture_detected,
-            "onset_s": onset,
-            "duration_s": end - onset,
-            "repetitions": len(reps),
-            "holds": len(with_hold),
-            "time_to_stabilise_s": _median(tts),
-            "tts_stable": len(tts),
+            reps = reps[
+                (reps[contract.EXERCISE] == exercise)
+                & (reps[contract.ONSET_S] >= onset - 1e-9)
+                & (reps[contract.ONSET_S] < end)
+            ]
+        with_hold = reps[reps[contract.HOLD_START_S].notna()] if len(reps) else reps
+        tts = [x for x in (reps[contract.TIME_TO_STABILISE_S] if len(reps) else []) if x is not None and np.isfinite(x)]
+        row = {  # contract.EXERCISE_TABLE_COLUMNS, then the metrics
+            contract.SENSOR_ID: sensor.sensor_id,
+            contract.PLACEMENT: sensor.placement,
+            contract.EXERCISE: exercise,
+            contract.SUPPORT: _clean_str(ev.support),
+            contract.POSTURE_PLANNED: _clean_str(getattr(ev, contract.POSTURE, "")),
+            contract.POSTURE_DETECTED: posture_detected,
+            contract.ONSET_S: onset,
+            contract.DURATION_S: end - onset,
+            contract.REPETITIONS: len(reps),
+            contract.HOLDS: len(with_hold),
+            contract.TIME_TO_STABILISE_S: _median(tts),
+            contract.TTS_STABLE: len(tts),
         }
         for m in EXERCISE_METRICS:
             row[m] = _median(with_hold[m]) if len(with_hold) else _clean_float(whole.get(m))

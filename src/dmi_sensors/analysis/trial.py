@@ -280,8 +280,8 @@ def _orientation(trial: Trial, params: TrialAnalysisParams):
 
     def make(q0: np.ndarray):
         if params.orientation_filter == "mahony":
-            return dsp.Mahony(trial.fs_hz, params.mahony_kp, params.mahony_ki, q0=q0)
-        return dsp.Madgwick(trial.fs_hz, params.madgwick_gain, q0=q0)
+            return dsp.Mahony(trial.fs_hz, k_p=params.mahony_kp, k_i=params.mahony_ki, q0=q0)
+        return dsp.Madgwick(trial.fs_hz, gain=params.madgwick_gain, q0=q0)
 
     n0 = max(1, min(len(trial), round(params.initial_attitude_s * trial.fs_hz)))
     g = gyr - bias
@@ -290,10 +290,10 @@ def _orientation(trial: Trial, params: TrialAnalysisParams):
         # run the same filter backwards in time (negated rates) from the end's mean attitude:
         # its final state is a converged estimate of the attitude at the first sample
         q_end = dsp.attitude_from_acc(acc[-n0:].mean(axis=0))
-        q0 = make(q_end).process(-g[::-1], acc[::-1])[-1].copy()
+        q0 = make(q_end).process(acc[::-1], -g[::-1])[-1].copy()
     else:
         q0 = dsp.attitude_from_acc(acc[:n0].mean(axis=0))
-    q = make(q0).process(g, acc)
+    q = make(q0).process(acc, g)
     info = {"gyro_bias_rps": bias.tolist(), "gyro_bias_source": bias_source, "initial_attitude_q": q0.tolist()}
     return q, dsp.body_frame(q, acc), info
 

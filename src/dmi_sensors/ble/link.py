@@ -410,7 +410,7 @@ class SensorLink:
             if len(d) > 1 and d[1] in (PacketType.RESPONSE, PacketType.STATUS):
                 self._handle_control(p)
         n_before = self._decoder_samples
-        batch = self._decoder.feed(packets)
+        batch = self._decoder.process(packets)
         self._decoder_samples = n_before + len(batch)
         t = self.tracker
         t.add_packets(self._now(), len(packets))
@@ -683,7 +683,9 @@ class SensorLink:
     def _set_sensor_id(self, serial: str) -> None:
         self.sensor_id = serial
         self.tracker.sensor_id = serial
-        self._decoder.sensor_id = serial
+        # nothing decoded yet (see the caller): a fresh decoder for the serial, since a
+        # decoder's sensor_id is a parameter fixed at construction
+        self._decoder = StreamDecoder(serial)
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None

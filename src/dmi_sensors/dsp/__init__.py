@@ -10,14 +10,19 @@
 * :mod:`~dmi_sensors.dsp.pipeline` — the offline chain calibrated samples -> filter ->
   orientation -> body frame.
 
-Every streaming class keeps its state in plain arrays (``state`` attribute), has ``reset()``
-and gives bit-identical output however its input is split into calls. None of them runs
-across a gap: see :mod:`dmi_sensors.dsp.segments`.
+Every class follows the one algorithm contract (:class:`dmi_sensors.types.StreamingAlgorithm`):
+parameters only in ``__init__`` (read-only afterwards, :meth:`get_params`), one action
+method ``process`` taking ``(acc, gyr)`` in that order where both are passed, ``reset()``
+back to the freshly constructed state, and a readable and settable ``state`` (a frozen
+dataclass: :class:`SosFilterState`, :class:`MadgwickState`, ...) from which a fresh object
+continues bit-identically. Streaming classes give bit-identical output however their input
+is split into calls. None of them runs across a gap: see :mod:`dmi_sensors.dsp.segments`.
 """
 
 from dmi_sensors.dsp.bodyframe import (
     BodyFrame,
     DriftControlledIntegrator,
+    DriftControlledIntegratorState,
     IntegrationResult,
     body_frame,
     integrate_drift_controlled,
@@ -27,27 +32,35 @@ from dmi_sensors.dsp.bodyframe import (
 )
 from dmi_sensors.dsp.filters import (
     SosFilter,
+    SosFilterState,
     ZeroPhaseSosFilter,
+    ZeroPhaseSosFilterState,
     butter_bandpass,
     butter_highpass,
     butter_lowpass,
     filtfilt,
     sosfiltfilt_padlen,
 )
-from dmi_sensors.dsp.orientation import Madgwick, Mahony, attitude_from_acc
-from dmi_sensors.dsp.pipeline import ChainOutput, ImuChain, apply_affine
+from dmi_sensors.dsp.orientation import Madgwick, MadgwickState, Mahony, MahonyState, attitude_from_acc
+from dmi_sensors.dsp.pipeline import ChainOutput, ImuChain, ImuChainState, apply_affine
 from dmi_sensors.dsp.segments import gap_segments, map_segments, process_with_resets, segments_from_mask
 
 __all__ = [
     "BodyFrame",
     "ChainOutput",
     "DriftControlledIntegrator",
+    "DriftControlledIntegratorState",
     "ImuChain",
+    "ImuChainState",
     "IntegrationResult",
     "Madgwick",
+    "MadgwickState",
     "Mahony",
+    "MahonyState",
     "SosFilter",
+    "SosFilterState",
     "ZeroPhaseSosFilter",
+    "ZeroPhaseSosFilterState",
     "apply_affine",
     "attitude_from_acc",
     "body_frame",

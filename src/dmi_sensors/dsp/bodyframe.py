@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,12 +29,14 @@ from dmi_sensors.dsp._bodyframe_kernels import (
     tilt_into,
     trapezoid_into,
 )
-from dmi_sensors.dsp.filters import SosFilter, _as_samples, butter_highpass, filtfilt
+from dmi_sensors.dsp._state import ArrayState, checked_array
+from dmi_sensors.dsp.filters import SosFilter, SosFilterState, _as_samples, butter_highpass, filtfilt
 from dmi_sensors.errors import ParameterError
 
 __all__ = [
     "BodyFrame",
     "DriftControlledIntegrator",
+    "DriftControlledIntegratorState",
     "IntegrationResult",
     "body_frame",
     "integrate_drift_controlled",
@@ -158,7 +161,7 @@ def integrate_drift_controlled(
         v = filtfilt(sos, trapezoid_into(a_hp, dt, np.zeros((2, x.shape[1] + 1)), np.empty_like(a_hp)))
         d = filtfilt(sos, trapezoid_into(v, dt, np.zeros((2, x.shape[1] + 1)), np.empty_like(v)))
     else:
-        v, d = DriftControlledIntegrator(fs_hz, highpass_hz, x.shape[1], order).process(x)
+        v, d = DriftControlledIntegrator(fs_hz, highpass_hz, n_channels=x.shape[1], order=order).process(x)
     if np.ndim(acc) == 1:
         v, d = v[:, 0], d[:, 0]
     params = {
@@ -172,48 +175,127 @@ def integrate_drift_controlled(
     return IntegrationResult(v, d, params)
 
 
+@dataclass(frozen=True, eq=False)
+class DriftControlledIntegratorState(ArrayState):
+    """Full state of a :class:`DriftControlledIntegrator`.
+
+    Attributes
+    ----------
+    highpass_zi
+        ``(3, n_sections, 2, n_channels)`` float64: the registers of the three high-passes
+        (on the acceleration, the velocity and the displacement; scipy's ``zi`` layout each).
+    trapezoid
+        ``(2, 2, n_channels + 1)`` float64: the two running trapezoid integrals
+        (acceleration -> velocity, velocity -> displacement). Per integral, row 0 holds the
+        previous input sample and ``[0, n_channels] = 1`` once there is one, row 1 the
+        running integral.
+    """
+
+    highpass_zi: np.ndarray
+    trapezoid: np.ndarray
+
+
 class DriftControlledIntegrator:
     """Streaming (causal) version of :func:`integrate_drift_controlled`.
 
-    ``process(acc)`` returns ``(vel, disp)`` for the new samples; state lives in three
-    :class:`SosFilter` objects and two trapezoid states (:attr:`state` lists them). Split
-    invariant; call :meth:`reset` at a gap.
+    ``process(acc_mps2)`` returns ``(vel, disp)`` for the new samples. Split invariant; call
+    :meth:`reset` at a gap.
+
+    Parameters
+    ----------
+    fs_hz
+        Sample rate, Hz.
+    highpass_hz
+        Cut-off of the Butterworth high-passes before and after each integral, Hz.
+    n_channels
+        Number of columns every call to :meth:`process` receives (e.g. 3 for AP/ML/V).
+    order
+        Butterworth order of each high-pass.
+
+    Attributes
+    ----------
+    state
+        :class:`DriftControlledIntegratorState` (three high-pass registers, two integrals).
     """
 
-    def __init__(self, fs_hz: float, highpass_hz: float, n_channels: int = 1, order: int = 2) -> None:
-        self.fs_hz = float(fs_hz)
-        self.highpass_hz = float(highpass_hz)
-        self.n_channels = int(n_channels)
-        self.order = int(order)
-        sos = butter_highpass(highpass_hz, fs_hz, order)
-        self._hp = [SosFilter(sos, n_channels) for _ in range(3)]
-        self._trap = [np.zeros((2, n_channels + 1)) for _ in range(2)]
-        self.parameters = {
-            "method": "highpass-integrate-highpass-integrate-highpass",
-            "highpass_hz": self.highpass_hz,
-            "filter": f"butterworth order {order} high-pass",
-            "zero_phase": False,
-            "integration": "trapezoid",
-            "fs_hz": self.fs_hz,
+    def __init__(self, fs_hz: float, highpass_hz: float, *, n_channels: int = 1, order: int = 2) -> None:
+        if int(n_channels) != n_channels or n_channels < 1:
+            raise ParameterError(f"n_channels must be an integer >= 1, got {n_channels}")
+        if int(order) != order or order < 1:
+            raise ParameterError(f"order must be an integer >= 1, got {order}")
+        self._fs_hz = float(fs_hz)
+        self._highpass_hz = float(highpass_hz)
+        self._n_channels = int(n_channels)
+        self._order = int(order)
+        self._dt_s = 1.0 / self._fs_hz
+        sos = butter_highpass(self._highpass_hz, self._fs_hz, self._order)
+        self._hp = [SosFilter(sos, n_channels=self._n_channels) for _ in range(3)]
+        # the two running integrals, trapezoid_into's (2, n_channels + 1) layout each
+        self._trap = (np.zeros((2, self._n_channels + 1)), np.zeros((2, self._n_channels + 1)))
+
+    @property
+    def fs_hz(self) -> float:
+        """Sample rate, Hz."""
+        return self._fs_hz
+
+    @property
+    def highpass_hz(self) -> float:
+        """High-pass cut-off, Hz."""
+        return self._highpass_hz
+
+    @property
+    def n_channels(self) -> int:
+        """Columns per sample."""
+        return self._n_channels
+
+    @property
+    def order(self) -> int:
+        """Butterworth order of each high-pass."""
+        return self._order
+
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` parameters, JSON-able."""
+        return {
+            "fs_hz": self._fs_hz,
+            "highpass_hz": self._highpass_hz,
+            "n_channels": self._n_channels,
+            "order": self._order,
         }
 
     @property
-    def state(self) -> list[np.ndarray]:
-        """The state arrays: three high-pass ``zi`` arrays and two trapezoid states."""
-        return [f.state for f in self._hp] + self._trap
+    def state(self) -> DriftControlledIntegratorState:
+        """Snapshot of the full state; assign a :class:`DriftControlledIntegratorState` to continue from it."""
+        return DriftControlledIntegratorState(
+            highpass_zi=np.stack([f.state.zi for f in self._hp]), trapezoid=np.stack(self._trap)
+        )
+
+    @state.setter
+    def state(self, value: DriftControlledIntegratorState) -> None:
+        if not isinstance(value, DriftControlledIntegratorState):
+            raise ParameterError(
+                f"DriftControlledIntegrator.state must be a DriftControlledIntegratorState, got {type(value).__name__}"
+            )
+        zi_shape = (3, *self._hp[0].state.zi.shape)
+        zi = checked_array("DriftControlledIntegrator", "highpass_zi", value.highpass_zi, zi_shape)
+        trap_shape = (2, *self._trap[0].shape)
+        trap = checked_array("DriftControlledIntegrator", "trapezoid", value.trapezoid, trap_shape)
+        for f, z in zip(self._hp, zi, strict=True):
+            # zero-initial high-passes: "started" changes nothing in their output
+            f.state = SosFilterState(zi=z, started=True)
+        for t, v in zip(self._trap, trap, strict=True):
+            t[...] = v
 
     def reset(self) -> None:
-        """Forget the past (velocity and displacement restart at 0)."""
+        """Back to the freshly constructed state (velocity and displacement restart at 0)."""
         for f in self._hp:
             f.reset()
         for t in self._trap:
-            t[:] = 0.0
+            t[...] = 0.0
 
-    def process(self, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(vel, disp)``, each ``(n, n_channels)``, for the next ``n`` samples of ``acc``."""
-        x = _as_samples(acc, self.n_channels)
-        dt = 1.0 / self.fs_hz
+    def process(self, acc_mps2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(vel, disp)``, each ``(n, n_channels)``, for the next ``n`` samples of ``acc_mps2``."""
+        x = _as_samples(acc_mps2, self._n_channels)
         a = self._hp[0].process(x)
-        v = self._hp[1].process(trapezoid_into(a, dt, self._trap[0], np.empty_like(a)))
-        d = self._hp[2].process(trapezoid_into(v, dt, self._trap[1], np.empty_like(v)))
+        v = self._hp[1].process(trapezoid_into(a, self._dt_s, self._trap[0], np.empty_like(a)))
+        d = self._hp[2].process(trapezoid_into(v, self._dt_s, self._trap[1], np.empty_like(v)))
         return v, d

@@ -1,9 +1,10 @@
 """Butterworth design helpers and second-order-section filters, streaming and zero-phase.
 
 * :class:`SosFilter` — causal, streaming: ``process(x)`` on ``(n_samples, n_channels)``
-  float64 arrays, state carried between calls in :attr:`SosFilter.state` (scipy's ``zi``
-  layout ``(n_sections, 2, n_channels)``). Output is bit-identical to
-  ``scipy.signal.sosfilt(sos, x, axis=0, zi=state)`` however the input is split into calls.
+  float64 arrays, state carried between calls (:attr:`SosFilter.state`, a
+  :class:`SosFilterState` whose ``zi`` has scipy's layout ``(n_sections, 2, n_channels)``).
+  Output is bit-identical to ``scipy.signal.sosfilt(sos, x, axis=0, zi=zi)`` however the
+  input is split into calls.
 * :func:`filtfilt` / :class:`ZeroPhaseSosFilter` — offline forward-backward filtering equal
   to ``scipy.signal.sosfiltfilt(sos, x, axis=0)`` (odd padding of ``3 * ntaps`` samples,
   steady-state initial conditions, the same as scipy's defaults).
@@ -14,17 +15,21 @@ Neither runs across a gap in the data on its own: split the recording at gaps
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from dmi_sensors.dsp._design import butter_design, steady_state_zi
 from dmi_sensors.dsp._sos_kernels import odd_extend, sos_filter_into, sos_filter_reverse_into
+from dmi_sensors.dsp._state import ArrayState, checked_array, read_only
 from dmi_sensors.errors import ParameterError
 
 __all__ = [
     "SosFilter",
+    "SosFilterState",
     "ZeroPhaseSosFilter",
+    "ZeroPhaseSosFilterState",
     "butter_bandpass",
     "butter_highpass",
     "butter_lowpass",
@@ -89,17 +94,36 @@ def _as_samples(x: np.ndarray, n_channels: int | None = None) -> np.ndarray:
     return arr
 
 
+@dataclass(frozen=True, eq=False)
+class SosFilterState(ArrayState):
+    """Full state of a :class:`SosFilter`.
+
+    Attributes
+    ----------
+    zi
+        ``(n_sections, 2, n_channels)`` float64: the sections' delay registers, scipy's
+        ``zi`` layout for ``axis=0`` (``scipy.signal.sosfilt(sos, x, axis=0, zi=zi)``).
+    started
+        False until the first sample after construction or :meth:`SosFilter.reset`; with
+        ``initial="steady"`` that sample first sets ``zi`` to the steady state.
+    """
+
+    zi: np.ndarray
+    started: bool
+
+
 class SosFilter:
     """Causal streaming filter made of second-order sections.
 
     Parameters
     ----------
     sos
-        ``(n_sections, 6)`` coefficients, e.g. from :func:`butter_lowpass`.
+        ``(n_sections, 6)`` coefficients, e.g. from :func:`butter_lowpass` (``a0`` of every
+        section is 1).
     n_channels
         Number of columns every call to :meth:`process` receives.
     initial
-        ``"zero"``: the filter starts at rest (``state = 0``), exactly ``scipy.signal.sosfilt``.
+        ``"zero"``: the filter starts at rest (``zi = 0``), exactly ``scipy.signal.sosfilt``.
         ``"steady"``: at the first sample after construction or :meth:`reset` the state is set
         to the steady state for a constant input equal to that sample
         (``scipy.signal.sosfilt_zi(sos) * x[0]``), which avoids the start-up transient.
@@ -107,38 +131,67 @@ class SosFilter:
     Attributes
     ----------
     state
-        ``(n_sections, 2, n_channels)`` float64 (scipy's ``zi`` layout for ``axis=0``); read it,
-        or assign to it, to inspect or move the filter's memory.
+        :class:`SosFilterState` (``zi`` in scipy's layout, ``started``); read it to take a
+        snapshot, assign one to continue from it.
 
     Notes
     -----
     ``process`` on any split of an input gives output bit-identical to one call on the whole.
+    The parameters are read-only; :meth:`get_params` returns them.
     """
 
-    def __init__(self, sos: np.ndarray, n_channels: int = 1, initial: Literal["zero", "steady"] = "zero") -> None:
+    def __init__(self, sos: np.ndarray, *, n_channels: int = 1, initial: Literal["zero", "steady"] = "zero") -> None:
         if initial not in ("zero", "steady"):
             raise ParameterError(f"initial must be 'zero' or 'steady', got {initial!r}")
-        if n_channels < 1:
-            raise ParameterError(f"n_channels must be >= 1, got {n_channels}")
-        self.sos = _validate_sos(sos)
-        self.n_channels = int(n_channels)
-        self.initial = initial
-        self.state = np.zeros((self.sos.shape[0], 2, self.n_channels))
-        if initial == "steady":
-            self._zi_unit = np.ascontiguousarray(steady_state_zi(self.sos))
-        else:
-            self._zi_unit = None
-        self._needs_init = initial == "steady"
+        if int(n_channels) != n_channels or n_channels < 1:
+            raise ParameterError(f"n_channels must be an integer >= 1, got {n_channels}")
+        self._sos = _validate_sos(sos)
+        self._n_channels = int(n_channels)
+        self._initial: Literal["zero", "steady"] = initial
+        self._zi = np.zeros((self._sos.shape[0], 2, self._n_channels))
+        self._zi_unit = np.ascontiguousarray(steady_state_zi(self._sos)) if initial == "steady" else None
+        self._started = False
+
+    @property
+    def sos(self) -> np.ndarray:
+        """The ``(n_sections, 6)`` coefficients (read-only)."""
+        return read_only(self._sos)
+
+    @property
+    def n_channels(self) -> int:
+        """Number of columns per sample."""
+        return self._n_channels
+
+    @property
+    def initial(self) -> Literal["zero", "steady"]:
+        """``"zero"`` or ``"steady"`` start (see the class docstring)."""
+        return self._initial
 
     @property
     def n_sections(self) -> int:
         """Number of second-order sections."""
-        return int(self.sos.shape[0])
+        return int(self._sos.shape[0])
+
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` parameters, JSON-able (``sos`` as nested lists)."""
+        return {"sos": self._sos.tolist(), "n_channels": self._n_channels, "initial": self._initial}
+
+    @property
+    def state(self) -> SosFilterState:
+        """Snapshot of the full state; assign a :class:`SosFilterState` to continue from it."""
+        return SosFilterState(zi=self._zi, started=self._started)
+
+    @state.setter
+    def state(self, value: SosFilterState) -> None:
+        if not isinstance(value, SosFilterState):
+            raise ParameterError(f"SosFilter.state must be a SosFilterState, got {type(value).__name__}")
+        self._zi[...] = checked_array("SosFilter", "zi", value.zi, self._zi.shape)
+        self._started = bool(value.started)
 
     def reset(self) -> None:
-        """Forget the past: zero state (and re-arm steady-state initialisation if chosen)."""
-        self.state[:] = 0.0
-        self._needs_init = self.initial == "steady"
+        """Back to the freshly constructed state: ``zi = 0``, steady-state start re-armed if chosen."""
+        self._zi[...] = 0.0
+        self._started = False
 
     def process(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Filter the next samples ``x`` ``(n_samples, n_channels)``; returns ``out`` (new array if None).
@@ -147,16 +200,17 @@ class SosFilter:
         in-place filtering). 1-D input is accepted when ``n_channels == 1``.
         """
         # fast path first: this is called once per BLE packet, so every check counts
-        if type(x) is not np.ndarray or x.dtype is not _F64 or x.ndim != 2 or x.shape[1] != self.n_channels:
-            x = _as_samples(x, self.n_channels)
+        if type(x) is not np.ndarray or x.dtype is not _F64 or x.ndim != 2 or x.shape[1] != self._n_channels:
+            x = _as_samples(x, self._n_channels)
         if out is None:
             out = np.empty_like(x)
         elif type(out) is not np.ndarray or out.shape != x.shape or out.dtype is not _F64:
             raise ParameterError(f"out must be a float64 array of shape {x.shape}")
-        if self._needs_init and x.shape[0] > 0:
-            self.state[:] = self._zi_unit[:, :, None] * x[0][None, None, :]
-            self._needs_init = False
-        sos_filter_into(self.sos, x, self.state, out)
+        if not self._started and x.shape[0] > 0:
+            if self._zi_unit is not None:
+                self._zi[...] = self._zi_unit[:, :, None] * x[0][None, None, :]
+            self._started = True
+        sos_filter_into(self._sos, x, self._zi, out)
         return out
 
 
@@ -194,16 +248,62 @@ def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None) -> np.nd
     return y.reshape(x_in.shape) if x_in.ndim == 1 else y
 
 
-class ZeroPhaseSosFilter:
-    """Offline zero-phase filter object (parameters in ``__init__``), applying :func:`filtfilt`.
+@dataclass(frozen=True, eq=False)
+class ZeroPhaseSosFilterState(ArrayState):
+    """State of a :class:`ZeroPhaseSosFilter`: empty (each call filters one complete segment)."""
 
-    Not a streaming filter: each :meth:`apply` call filters one complete, gap-free segment.
+
+class ZeroPhaseSosFilter:
+    """Offline zero-phase filter object: :meth:`process` applies :func:`filtfilt`.
+
+    Not a streaming filter: each :meth:`process` call filters one complete, gap-free
+    segment, independently of the calls before it (its :attr:`state` is empty).
+
+    Parameters
+    ----------
+    sos
+        ``(n_sections, 6)`` coefficients, e.g. from :func:`butter_lowpass`.
+    padlen
+        Samples of odd extension at each end; ``None``: scipy's default
+        (:func:`sosfiltfilt_padlen`). Every input must be longer than this.
     """
 
-    def __init__(self, sos: np.ndarray, padlen: int | None = None) -> None:
-        self.sos = _validate_sos(sos)
-        self.padlen = sosfiltfilt_padlen(self.sos) if padlen is None else int(padlen)
+    def __init__(self, sos: np.ndarray, *, padlen: int | None = None) -> None:
+        self._sos = _validate_sos(sos)
+        if padlen is not None and (int(padlen) != padlen or padlen < 0):
+            raise ParameterError(f"padlen must be None or an integer >= 0, got {padlen!r}")
+        self._padlen = None if padlen is None else int(padlen)
+        self._edge = sosfiltfilt_padlen(self._sos) if padlen is None else int(padlen)
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
+    @property
+    def sos(self) -> np.ndarray:
+        """The ``(n_sections, 6)`` coefficients (read-only)."""
+        return read_only(self._sos)
+
+    @property
+    def padlen(self) -> int | None:
+        """The ``padlen`` parameter as given (``None``: scipy's default)."""
+        return self._padlen
+
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` parameters, JSON-able."""
+        return {"sos": self._sos.tolist(), "padlen": self._padlen}
+
+    @property
+    def state(self) -> ZeroPhaseSosFilterState:
+        """The (empty) state; assignable for uniformity with the streaming classes."""
+        return ZeroPhaseSosFilterState()
+
+    @state.setter
+    def state(self, value: ZeroPhaseSosFilterState) -> None:
+        if not isinstance(value, ZeroPhaseSosFilterState):
+            raise ParameterError(
+                f"ZeroPhaseSosFilter.state must be a ZeroPhaseSosFilterState, got {type(value).__name__}"
+            )
+
+    def reset(self) -> None:
+        """Nothing to forget: every call is independent."""
+
+    def process(self, x: np.ndarray) -> np.ndarray:
         """Zero-phase filtered copy of ``x`` (``(n,)`` or ``(n, c)``, ``n > padlen``)."""
-        return filtfilt(self.sos, x, self.padlen)
+        return filtfilt(self._sos, x, self._edge)

@@ -21,21 +21,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any, Protocol
 
 import numpy as np
 
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.types import StreamingAlgorithm
 
-__all__ = ["Resettable", "gap_segments", "map_segments", "process_with_resets", "segments_from_mask"]
-
-
-class Resettable(Protocol):
-    """A streaming stage: ``process(*arrays)`` consumes samples, ``reset()`` forgets the past."""
-
-    def process(self, *arrays: np.ndarray) -> Any: ...
-
-    def reset(self) -> None: ...
+__all__ = ["gap_segments", "map_segments", "process_with_resets", "segments_from_mask"]
 
 
 def gap_segments(gap_before: np.ndarray) -> list[slice]:
@@ -69,12 +61,13 @@ def map_segments(func: Callable[..., np.ndarray], *arrays: np.ndarray, gap_befor
     return np.concatenate(parts, axis=0)
 
 
-def process_with_resets(stage: Resettable, *arrays: np.ndarray, gap_before: np.ndarray) -> np.ndarray:
+def process_with_resets(stage: StreamingAlgorithm, *arrays: np.ndarray, gap_before: np.ndarray) -> np.ndarray:
     """Feed ``arrays`` through a streaming ``stage``, calling ``stage.reset()`` before every gap.
 
     A gap flagged at the very first sample resets too, so packet-by-packet use is the same
     as one call on the whole recording. Returns the concatenated outputs (single-array
-    outputs only, e.g. :class:`~dmi_sensors.dsp.filters.SosFilter`, :class:`Madgwick`).
+    outputs only, e.g. :class:`~dmi_sensors.dsp.filters.SosFilter`, or
+    :class:`~dmi_sensors.dsp.orientation.Madgwick` fed ``acc, gyr``).
     """
     gap = np.asarray(gap_before, dtype=bool)
     n = gap.shape[0]

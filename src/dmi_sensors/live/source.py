@@ -12,7 +12,10 @@ A step, on the host clock (seconds since the source started):
 1. ``t_start`` = now (after ``on_step_start``, e.g. "the hand moves" in the emulator);
    the step ends at ``t_end = t_start + step.duration_s``;
 2. wait (asyncio) until a packet arrives ``latency_margin_s`` after ``t_end`` — packets
-   arrive in order, so every sample taken before ``t_end`` is in by then (or was lost);
+   arrive in order, so every sample taken before ``t_end`` is in by then (or was lost). A
+   link that is down then is waited for (up to ``connect_timeout_s``): after it reconnects,
+   the sample counters say exactly how many samples of the step were lost, however long the
+   reconnection took;
 3. sample times: :func:`dmi_sensors.timing.fit_clock` on counters and arrival times of the
    recent stream (drift-corrected, lower-envelope fit);
 4. the step's samples are those with ``t_start <= time <= t_end`` (plus one on each side
@@ -173,14 +176,16 @@ class LiveSource:
         raise LiveCalibrationError(f"step {step.key!r} incomplete after {self.max_attempts} attempt(s): {last}")
 
     async def _wait_until_covered(self, t_end: float) -> None:
-        """Until a packet arrived ``latency_margin_s`` after ``t_end`` (or the link is down then)."""
+        """Until a packet arrived ``latency_margin_s`` after ``t_end``; a link that is down is
+        waited for up to ``connect_timeout_s`` (then, or when it gave up, extract() says what
+        is missing)."""
         need = t_end + self.latency_margin_s
         while self._last_arrival_s < need:
             now = self._now()
             if now >= need + self.connect_timeout_s:
-                return  # the link is gone: extract() says what is missing
-            if now >= need and not self.link.is_streaming:
                 return
+            if self._task is not None and self._task.done():
+                return  # the link gave up
             await asyncio.sleep(min(0.1, max(0.01, need - now)))
 
     def extract(self, t_start: float, t_end: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -45,6 +45,11 @@ class MetricSpec:
         ``V-src``, ``V-src abstract``, ``V-impl``, ``R`` or ``eng`` (see module docs).
     family
         ``prieto``, ``spectral``, ``isway``, ``tts``, ``trial``.
+    alias_of
+        The metric this one repeats under a summary name (``f50_ap_hz`` = ``acc_f50_ap_hz``).
+    label
+        Short human label without the unit, for table headers and axes (``"COM RMS AP"``);
+        reports show it as :attr:`header` (``"COM RMS AP [mm]"``) and never type it again.
     """
 
     name: str
@@ -56,6 +61,12 @@ class MetricSpec:
     provenance: str = "V-impl"
     family: str = "prieto"
     alias_of: str | None = field(default=None)
+    label: str = ""
+
+    @property
+    def header(self) -> str:
+        """``"label [unit]"`` (just the label for a dimensionless metric, unit ``"1"``)."""
+        return self.label if self.unit == "1" else f"{self.label} [{self.unit}]"
 
 
 REGISTRY: dict[str, MetricSpec] = {}
@@ -64,6 +75,8 @@ REGISTRY: dict[str, MetricSpec] = {}
 def _add(spec_: MetricSpec) -> None:
     if spec_.name in REGISTRY:
         raise ParameterError(f"metric {spec_.name!r} registered twice")
+    if not spec_.label:
+        raise ParameterError(f"metric {spec_.name!r} has no label")
     REGISTRY[spec_.name] = spec_
 
 
@@ -96,6 +109,10 @@ ACC_PARAMS = ("acc_frame", "acc_lowpass_hz", "orientation_filter")
 SPECTRAL_PARAMS = ("spectral.band_hz", "spectral.psd_method", "spectral.psd_nperseg")
 
 _AXES = (("", "resultant (AP, ML)"), ("_ap", "anteroposterior"), ("_ml", "mediolateral"))
+#: Axis suffix of a metric name -> the end of its label.
+_AXIS_LABEL = {"": "", "_ap": " AP", "_ml": " ML"}
+#: Name prefix -> the start of the labels of its family (ISway: Mancini 2012 on trunk acceleration).
+_PREFIX_LABEL = {"com": "COM", "acc": "ISway"}
 
 
 def _prieto_family(
@@ -104,8 +121,10 @@ def _prieto_family(
     """Register the Prieto time-domain measures of a 2-D signal ``prefix`` in unit ``u``."""
     p = params
     f = family
+    who = _PREFIX_LABEL[prefix]
     for ax, axis in _AXES:
         sym = "RD" if not ax else ax[1:].upper()
+        a = _AXIS_LABEL[ax]
         _add(
             MetricSpec(
                 f"{prefix}_mean_dist{ax}_{uname}",
@@ -115,6 +134,7 @@ def _prieto_family(
                 p,
                 "mean(RD), RD = sqrt(AP²+ML²) of de-meaned AP, ML" if not ax else f"mean(|{sym}|)",
                 family=f,
+                label=f"{who} mean distance{a}",
             )
         )
         _add(
@@ -126,6 +146,7 @@ def _prieto_family(
                 p,
                 "sqrt(mean(RD²))" if not ax else f"sqrt(mean({sym}²))",
                 family=f,
+                label=f"{who} RMS{a}",
             )
         )
         _add(
@@ -137,6 +158,7 @@ def _prieto_family(
                 p,
                 "Σ sqrt(ΔAP²+ΔML²)" if not ax else f"Σ |Δ{sym}|",
                 family=f,
+                label=f"{who} path length{a}",
             )
         )
         _add(
@@ -150,14 +172,17 @@ def _prieto_family(
                 if not ax
                 else f"max({sym}) - min({sym})",
                 family=f,
+                label=f"{who} range{a}",
             )
         )
 
 
 def _spectral_family(prefix: str, quantity: str, power_unit: str, power_uname: str, axes, params) -> None:
     p = (*params, *SPECTRAL_PARAMS)
+    who = _PREFIX_LABEL[prefix]
     for ax, axis in axes:
         sig = f"{quantity}, {axis}"
+        a = _AXIS_LABEL[ax]
         _add(
             MetricSpec(
                 f"{prefix}_power{ax}_{power_uname}",
@@ -167,6 +192,7 @@ def _spectral_family(prefix: str, quantity: str, power_unit: str, power_uname: s
                 p,
                 "μ0 = Σ G(f)·Δf over f in band",
                 family="spectral",
+                label=f"{who} band power{a}",
             )
         )
         for pct in (50, 95):
@@ -179,6 +205,7 @@ def _spectral_family(prefix: str, quantity: str, power_unit: str, power_uname: s
                     p,
                     f"cumulative power (bins as [f-Δf/2, f+Δf/2]) reaches {pct / 100:.2f}·μ0; linear interpolation",
                     family="spectral",
+                    label=f"{who} F{pct}{a}",
                 )
             )
         _add(
@@ -190,6 +217,7 @@ def _spectral_family(prefix: str, quantity: str, power_unit: str, power_uname: s
                 p,
                 "sqrt(μ2/μ0), μk = Σ f^k G(f) Δf",
                 family="spectral",
+                label=f"{who} centroidal frequency{a}",
             )
         )
         _add(
@@ -201,6 +229,7 @@ def _spectral_family(prefix: str, quantity: str, power_unit: str, power_uname: s
                 p,
                 "sqrt(1 - μ1²/(μ0·μ2))",
                 family="spectral",
+                label=f"{who} frequency dispersion{a}",
             )
         )
         _add(
@@ -213,6 +242,7 @@ def _spectral_family(prefix: str, quantity: str, power_unit: str, power_uname: s
                 "μ1/μ0",
                 provenance="V-src",
                 family="spectral",
+                label=f"{who} mean power frequency{a}",
             )
         )
 
@@ -229,9 +259,22 @@ def _build() -> None:
             "N / fs_hz",
             provenance="eng",
             family="trial",
+            label="Duration",
         )
     )
-    _add(MetricSpec("n_samples", "1", "number of samples analysed", "dmi-sensors", (), "N", "eng", family="trial"))
+    _add(
+        MetricSpec(
+            "n_samples",
+            "1",
+            "number of samples analysed",
+            "dmi-sensors",
+            (),
+            "N",
+            "eng",
+            family="trial",
+            label="Samples",
+        )
+    )
 
     # --- Prieto 1996 on the COM displacement (mm) --------------------------------------
     cp = (*COM_PARAMS, "fs_hz")
@@ -246,6 +289,7 @@ def _build() -> None:
                 PRIETO + " (MVELO)",
                 cp,
                 f"TOTEX{sym}/T, T = N/fs",
+                label=f"COM mean velocity{_AXIS_LABEL[ax]}",
             )
         )
     _add(
@@ -256,6 +300,7 @@ def _build() -> None:
             PRIETO + " (AREA-CC)",
             cp,
             "π (MDIST + z·s_RD)², z = 1.645 (one-sided 95 %), s_RD = sqrt(RDIST² - MDIST²)",
+            label="COM 95 % circle area",
         )
     )
     _add(
@@ -268,6 +313,7 @@ def _build() -> None:
             "π·k·sqrt(det S). prediction_F: S 1/(n-1), k = 2(n-1)(n+1)/(n(n-2))·F0.95(2,n-2); "
             "chi2: S 1/(n-1), k = χ²0.95(2) = 5.9915; prieto: S 1/n, k = 2·F0.95(2,n-2)",
             provenance="V-src",
+            label="COM 95 % ellipse area",
         )
     )
     for which in ("major", "minor"):
@@ -280,6 +326,7 @@ def _build() -> None:
                 (*cp, "ellipse_method"),
                 f"sqrt(k·λ_{which}), λ eigenvalues of S",
                 provenance="V-src",
+                label=f"COM 95 % ellipse {which} semi-axis",
             )
         )
     _add(
@@ -290,6 +337,7 @@ def _build() -> None:
             PRIETO + " eq. 19 (AREA-SW)",
             cp,
             "(1/(2T)) Σ |AP[n+1]ML[n] - AP[n]ML[n+1]|",
+            label="COM sway area per second",
         )
     )
     _add(
@@ -300,6 +348,7 @@ def _build() -> None:
             PRIETO + " eq. 20 (MFREQ)",
             cp,
             "TOTEX/(2π·MDIST·T)",
+            label="COM mean frequency",
         )
     )
     for ax, axis in _AXES[1:]:
@@ -313,6 +362,7 @@ def _build() -> None:
                 PRIETO + " (MFREQ_AP/ML)",
                 cp,
                 f"MVELO_{s}/(4·sqrt(2)·MDIST_{s})",
+                label=f"COM mean frequency{_AXIS_LABEL[ax]}",
             )
         )
     _add(
@@ -323,6 +373,7 @@ def _build() -> None:
             PRIETO + " (FD-CC)",
             cp,
             "log(N)/log(N·d/TOTEX), d = 2(MDIST + 1.645·s_RD)",
+            label="COM fractal dimension (circle)",
         )
     )
     _add(
@@ -333,6 +384,7 @@ def _build() -> None:
             PRIETO + " (FD-CE)",
             cp,
             "log(N)/log(N·d/TOTEX), d = sqrt(8·F0.95(2,N-2)·sqrt(det S_1/N))",
+            label="COM fractal dimension (ellipse)",
         )
     )
     _spectral_family("com", "COM displacement", "mm²", "mm2", _AXES, cp)
@@ -352,6 +404,7 @@ def _build() -> None:
             "½ ∫ (dAP/dt)² + (dML/dt)² dt ≈ ½·fs·Σ(ΔAP² + ΔML²) (forward differences)",
             provenance="V-src",
             family="isway",
+            label="ISway JERK",
         )
     )
     _add(
@@ -364,6 +417,7 @@ def _build() -> None:
             "jerk_isway_m2_s5 / T, T = N/fs",
             provenance="eng",
             family="isway",
+            label="ISway JERK per second",
         )
     )
     _add(
@@ -376,6 +430,7 @@ def _build() -> None:
             "Σ sqrt(ΔAP² + ΔML²) / T",
             provenance="V-impl",
             family="isway",
+            label="Mean change in acceleration (Martinez-Mendez)",
         )
     )
     _add(
@@ -388,6 +443,7 @@ def _build() -> None:
             "max(A) - min(A), A = sqrt(AP² + ML²) of de-meaned AP, ML",
             provenance="V-impl",
             family="isway",
+            label="Acceleration magnitude range (Martinez-Mendez)",
         )
     )
     _add(
@@ -401,6 +457,7 @@ def _build() -> None:
             "mean(sqrt(v_AP² + v_ML²)), v = detrend(∫(a - mean a) dt)",
             provenance="R",
             family="isway",
+            label="ISway mean velocity",
         )
     )
     _add(
@@ -413,6 +470,7 @@ def _build() -> None:
             "PATH/(2π·DIST·T)",
             provenance="V-impl",
             family="isway",
+            label="ISway mean frequency",
         )
     )
     _add(
@@ -425,6 +483,7 @@ def _build() -> None:
             "(1/(2T)) Σ |AP[n+1]ML[n] - AP[n]ML[n+1]|",
             provenance="V-impl",
             family="isway",
+            label="ISway sway area per second",
         )
     )
     _spectral_family("acc", "horizontal trunk acceleration", "m²/s⁴", "m2_s4", _AXES[1:], ap_)
@@ -439,6 +498,7 @@ def _build() -> None:
                 f"= acc_f{pct}_ap_hz",
                 family="spectral",
                 alias_of=f"acc_f{pct}_ap_hz",
+                label=f"ISway F{pct} AP",
             )
         )
 
@@ -456,6 +516,7 @@ def _build() -> None:
             "min t ≥ t_end: RMS1s(τ) < k·RMS_quiet for all τ in [t, t_stop]; TTS = t - t_end",
             provenance="eng",
             family="tts",
+            label="Time to stabilise",
         )
     )
     _add(
@@ -469,6 +530,7 @@ def _build() -> None:
             "S[k] = (1/k)Σ y[1..k]; TTS = first t after which |S - mean(y)| ≤ 0.25·SD(y)",
             provenance="R",
             family="tts",
+            label="Time to stabilise (sequential averaging)",
         )
     )
     _add(
@@ -482,6 +544,7 @@ def _build() -> None:
             "p = polyfit(t, RMS1s, 3); TTS = min t: p(t) ≤ k·RMS_quiet",
             provenance="R",
             family="tts",
+            label="Time to stabilise (polynomial fit)",
         )
     )
     _add(
@@ -494,6 +557,7 @@ def _build() -> None:
             "fit Y(t) = Y∞ + (Y0 - Y∞)·exp(-t/T) to RMS1s; TTS = T·ln(20)",
             provenance="V-src abstract",
             family="tts",
+            label="Time to stabilise (exponential fit)",
         )
     )
     _add(
@@ -506,9 +570,11 @@ def _build() -> None:
             "T in Y∞ + (Y0 - Y∞)·exp(-t/T)",
             provenance="V-src abstract",
             family="tts",
+            label="Stabilisation time constant",
         )
     )
     for which, what in (("y0", "initial level Y0"), ("yinf", "asymptotic level Y∞")):
+        short = "initial" if which == "y0" else "final"
         _add(
             MetricSpec(
                 f"tts_exp_{which}_mps2",
@@ -519,6 +585,7 @@ def _build() -> None:
                 f"{which.upper()} in Y∞ + (Y0 - Y∞)·exp(-t/T)",
                 provenance="V-src abstract",
                 family="tts",
+                label=f"Instability {short} level",
             )
         )
 
@@ -529,13 +596,14 @@ _build()
 def markdown_table(names: list[str] | None = None) -> str:
     """The registry as a Markdown table (the one in ``docs/metrics.md``)."""
     rows = [
-        "| name | unit | what | formula | reference | provenance | parameters |",
-        "|---|---|---|---|---|---|---|",
+        "| name | label (reports) | unit | what | formula | reference | provenance | parameters |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in names or list(REGISTRY):
         s = REGISTRY[name]
         cells = [
             f"`{s.name}`",
+            s.label,
             s.unit,
             s.description,
             s.formula,

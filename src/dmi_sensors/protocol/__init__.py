@@ -83,7 +83,7 @@ from dmi_sensors.protocol.data import (
 from dmi_sensors.protocol.decode import decode
 from dmi_sensors.protocol.errors import ProtocolError
 from dmi_sensors.protocol.status import StatusPacket, decode_status, encode_status
-from dmi_sensors.protocol.stream import DecodedStream, StreamDecoder, decode_stream
+from dmi_sensors.protocol.stream import DecodedStream, LastDataPacket, StreamDecoder, StreamDecoderState, decode_stream
 
 __all__ = [
     "ACC_RANGES_G",
@@ -114,6 +114,7 @@ __all__ = [
     "DeviceState",
     "GetInfo",
     "Identify",
+    "LastDataPacket",
     "Opcode",
     "PacketType",
     "ProtocolError",
@@ -126,6 +127,7 @@ __all__ = [
     "StatusPacket",
     "StopStreaming",
     "StreamDecoder",
+    "StreamDecoderState",
     "StreamingStarted",
     "TimeSync",
     "TimeSyncReply",

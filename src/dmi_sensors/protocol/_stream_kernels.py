@@ -1,4 +1,4 @@
-"""Numba kernels behind :meth:`dmi_sensors.protocol.stream.StreamDecoder.feed`.
+"""Numba kernels behind :meth:`dmi_sensors.protocol.stream.StreamDecoder.process`.
 
 The notifications of one sensor arrive as ONE contiguous byte buffer plus per-packet
 offsets and lengths (``b"".join`` of the payloads, or a store's blob). Two passes:
@@ -65,12 +65,12 @@ _N_GYR = len(GYR_RANGES_DPS)
 
 
 @njit(cache=True)
-def _u16(buf: np.ndarray, o: int) -> int:
+def _u16(buf: np.ndarray, o: int) -> np.int64:
     return np.int64(buf[o]) | np.int64(buf[o + 1]) << 8
 
 
 @njit(cache=True)
-def _i16(buf: np.ndarray, o: int) -> int:
+def _i16(buf: np.ndarray, o: int) -> np.int64:
     v = np.int64(buf[o]) | np.int64(buf[o + 1]) << 8
     return v - 65536 if v >= 32768 else v
 
@@ -82,7 +82,7 @@ def classify_packets(
     lengths: np.ndarray,
     codes: np.ndarray,
     pkt: np.ndarray,
-) -> tuple[int, int, int]:
+) -> tuple[int, np.int64, np.int64]:
     """Pass 1: a code for every packet; the header fields of the valid data packets, compressed.
 
     ``codes`` (m,) int8 receives :data:`VALID`, :data:`OTHER` or a malformed code (see
@@ -93,8 +93,8 @@ def classify_packets(
     """
     m = offsets.shape[0]
     p = 0
-    total = 0
-    flags = 0
+    total = np.int64(0)
+    flags = np.int64(0)
     for i in range(m):
         o = offsets[i]
         length = lengths[i]
@@ -131,7 +131,7 @@ def classify_packets(
             if length < COMPACT_PACKET_SIZE or not (length == COMPACT_PACKET_SIZE or newer):
                 codes[i] = 7
                 continue
-            n = 1
+            n = np.int64(1)
             cfg = np.int64(buf[o + 2])
             counter = _u16(buf, o + 3)
             ts = _u16(buf, o + 5) | np.int64(buf[o + 7]) << 16

@@ -21,7 +21,8 @@ p (previous) and q, with M = 2**32 (full) or 2**16 (compact) and n_p samples in 
   difference after a reset) is added.
 * Sample k of a packet: counter ``U + k``, device time ``(T_us + k * 1e6 / fs_hz) / 1e6`` s.
 
-Everything is carried across :meth:`StreamDecoder.feed` calls, so feeding packets in chunks
+Everything is carried across :meth:`StreamDecoder.process` calls (the full state is
+:attr:`StreamDecoder.state`, a :class:`StreamDecoderState`), so feeding packets in chunks
 gives the same arrays as feeding them at once.
 """
 
@@ -32,6 +33,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +53,15 @@ from dmi_sensors.protocol.errors import ProtocolError
 from dmi_sensors.protocol.status import StatusPacket
 from dmi_sensors.types import RawPacket, SampleBatch
 
-__all__ = ["DEFAULT_FS_HZ", "DecodedStream", "StreamDecoder", "decode_stream", "warm_up"]
+__all__ = [
+    "DEFAULT_FS_HZ",
+    "DecodedStream",
+    "LastDataPacket",
+    "StreamDecoder",
+    "StreamDecoderState",
+    "decode_stream",
+    "warm_up",
+]
 
 #: fs_hz of an empty batch returned before any data packet was seen.
 DEFAULT_FS_HZ = 100.0
@@ -103,69 +113,239 @@ class DecodedStream:
     data_flags: int = 0
 
 
-@dataclass
-class _Prev:
-    """Unwrap state: the last valid data packet seen."""
+@dataclass(frozen=True)
+class LastDataPacket:
+    """Unwrap state: what the decoder remembers of the last valid data packet.
 
-    counter: int  # wire
-    n: int
-    unwrapped: int
-    ts: int  # wire
-    ts_unwrapped: int  # µs
+    Attributes
+    ----------
+    counter_wire
+        Its sample counter as on the wire (modulo 2**32, or 2**16 for compact packets).
+    n_samples
+        Its number of samples.
+    counter_unwrapped
+        Its unwrapped counter (first sample).
+    timestamp_wire_us
+        Its device timestamp as on the wire, µs (modulo 2**32, or 2**24 for compact packets).
+    timestamp_unwrapped_us
+        Its unwrapped device timestamp, µs.
+    fs_hz
+        Its sample rate.
+    compact
+        True for the compact format.
+    host_time_s
+        Its host arrival time, s.
+    """
+
+    counter_wire: int
+    n_samples: int
+    counter_unwrapped: int
+    timestamp_wire_us: int
+    timestamp_unwrapped_us: int
     fs_hz: float
     compact: bool
     host_time_s: float
 
 
+@dataclass(frozen=True)
+class StreamDecoderState:
+    """Full state of a :class:`StreamDecoder`: unwrap state and running totals.
+
+    Attributes
+    ----------
+    last_packet
+        The last valid data packet (:class:`LastDataPacket`), ``None`` before the first.
+    fs_hz
+        Rate of the first data packet ever seen (``None`` before it); every
+        :class:`~dmi_sensors.types.SampleBatch` the decoder returns carries it.
+    packets_ok, malformed_packets, samples_lost, counter_resets, data_flags
+        Running totals since construction or :meth:`StreamDecoder.reset` (see
+        :class:`DecodedStream`).
+    malformed_reasons
+        ``(reason, count)`` pairs in the order the reasons were first seen.
+    status, responses
+        Decoded status packets and command responses, in order.
+    """
+
+    last_packet: LastDataPacket | None
+    fs_hz: float | None
+    packets_ok: int
+    malformed_packets: int
+    samples_lost: int
+    counter_resets: int
+    data_flags: int
+    malformed_reasons: tuple[tuple[str, int], ...]
+    status: tuple[StatusPacket, ...]
+    responses: tuple[Response, ...]
+
+
 class StreamDecoder:
-    """Streaming decoder for one sensor: ``feed(packets) -> SampleBatch``, state across calls.
+    """Streaming decoder for one sensor: ``process(packets) -> SampleBatch``, state across calls.
 
     Running totals (``packets_ok``, ``malformed_packets``, ``samples_lost``,
-    ``counter_resets``, ``malformed_reasons``, ``data_flags``) and the lists ``status`` /
-    ``responses`` accumulate over all feeds since the last :meth:`reset`.
+    ``counter_resets``, ``malformed_reasons``, ``data_flags``) and the decoded ``status`` /
+    ``responses`` accumulate over all calls since construction or the last :meth:`reset`.
+    Feeding the packets in any split gives the same samples and totals as feeding them at once.
+
+    Parameters
+    ----------
+    sensor_id
+        The sensor whose packets this decoder takes (every packet's ``sensor_id`` must be it).
+
+    Attributes
+    ----------
+    state
+        :class:`StreamDecoderState` (the last data packet for unwrapping, the first rate,
+        the running totals); read it to take a snapshot, assign one to continue from it.
     """
 
     def __init__(self, sensor_id: str) -> None:
-        self.sensor_id = sensor_id
+        if not isinstance(sensor_id, str):
+            raise ParameterError(f"sensor_id must be a string, got {sensor_id!r}")
+        self._sensor_id = sensor_id
+        #: kernel unwrap state: int64 [has_prev, counter (wire), n, unwrapped counter,
+        #: timestamp (wire), unwrapped timestamp (µs), compact] and float64 [fs_hz,
+        #: host_time_s, rate of the first data packet] (see ``unwrap_into``)
+        self._prev_i = np.zeros(7, dtype=np.int64)
+        self._prev_f = np.zeros(3)
         self.reset()
 
-    def reset(self) -> None:
-        """Forget the unwrap state and the totals."""
-        self._prev: _Prev | None = None
-        self.fs_hz: float | None = None
-        self.packets_ok = 0
-        self.malformed_packets = 0
-        self.samples_lost = 0
-        self.counter_resets = 0
-        self.data_flags = 0
-        self.malformed_reasons: Counter[str] = Counter()
-        self.status: list[StatusPacket] = []
-        self.responses: list[Response] = []
+    @property
+    def sensor_id(self) -> str:
+        """The sensor this decoder takes packets of."""
+        return self._sensor_id
 
-    def _prev_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """The unwrap state as the kernel's ``prev_i`` / ``prev_f`` arrays."""
-        prev = self._prev
-        if prev is None:
-            return np.zeros(7, dtype=np.int64), np.zeros(3)
-        prev_i = np.array(
-            [1, prev.counter, prev.n, prev.unwrapped, prev.ts, prev.ts_unwrapped, int(prev.compact)], dtype=np.int64
+    def get_params(self) -> dict[str, Any]:
+        """The ``__init__`` parameters, JSON-able."""
+        return {"sensor_id": self._sensor_id}
+
+    def reset(self) -> None:
+        """Back to the freshly constructed state: no unwrap state, zero totals."""
+        self._prev_i[:] = 0
+        self._prev_f[:] = 0.0
+        self._fs_hz: float | None = None
+        self._packets_ok = 0
+        self._malformed_packets = 0
+        self._samples_lost = 0
+        self._counter_resets = 0
+        self._data_flags = 0
+        self._malformed_reasons: Counter[str] = Counter()
+        self._status: list[StatusPacket] = []
+        self._responses: list[Response] = []
+
+    @property
+    def state(self) -> StreamDecoderState:
+        """Snapshot of the full state; assign a :class:`StreamDecoderState` to continue from it."""
+        pi, pf = self._prev_i, self._prev_f
+        last = None
+        if pi[0]:
+            last = LastDataPacket(
+                int(pi[1]), int(pi[2]), int(pi[3]), int(pi[4]), int(pi[5]), float(pf[0]), bool(pi[6]), float(pf[1])
+            )
+        return StreamDecoderState(
+            last_packet=last,
+            fs_hz=self._fs_hz,
+            packets_ok=self._packets_ok,
+            malformed_packets=self._malformed_packets,
+            samples_lost=self._samples_lost,
+            counter_resets=self._counter_resets,
+            data_flags=self._data_flags,
+            malformed_reasons=tuple(self._malformed_reasons.items()),
+            status=tuple(self._status),
+            responses=tuple(self._responses),
         )
-        return prev_i, np.array([prev.fs_hz, prev.host_time_s, prev.fs_hz])
+
+    @state.setter
+    def state(self, value: StreamDecoderState) -> None:
+        if not isinstance(value, StreamDecoderState):
+            raise ParameterError(f"StreamDecoder.state must be a StreamDecoderState, got {type(value).__name__}")
+        if (value.last_packet is None) != (value.fs_hz is None):
+            raise ParameterError("StreamDecoder.state: last_packet and fs_hz must both be set or both be None")
+        last = value.last_packet
+        if last is None:
+            self._prev_i[:] = 0
+            self._prev_f[:] = 0.0
+        else:
+            self._prev_i[:] = (
+                1,
+                last.counter_wire,
+                last.n_samples,
+                last.counter_unwrapped,
+                last.timestamp_wire_us,
+                last.timestamp_unwrapped_us,
+                int(last.compact),
+            )
+            self._prev_f[:] = (last.fs_hz, last.host_time_s, last.fs_hz)
+        self._fs_hz = None if value.fs_hz is None else float(value.fs_hz)
+        self._packets_ok = int(value.packets_ok)
+        self._malformed_packets = int(value.malformed_packets)
+        self._samples_lost = int(value.samples_lost)
+        self._counter_resets = int(value.counter_resets)
+        self._data_flags = int(value.data_flags)
+        self._malformed_reasons = Counter(dict(value.malformed_reasons))
+        self._status = list(value.status)
+        self._responses = list(value.responses)
+
+    # running totals, read-only (the state holds them)
+    @property
+    def fs_hz(self) -> float | None:
+        """Rate of the first data packet seen since construction or reset (``None`` before it)."""
+        return self._fs_hz
+
+    @property
+    def packets_ok(self) -> int:
+        """Valid notifications (data, status and responses)."""
+        return self._packets_ok
+
+    @property
+    def malformed_packets(self) -> int:
+        """Notifications that failed to decode (counted and skipped)."""
+        return self._malformed_packets
+
+    @property
+    def samples_lost(self) -> int:
+        """Samples missing according to counter gaps (resets excluded)."""
+        return self._samples_lost
+
+    @property
+    def counter_resets(self) -> int:
+        """Counter discontinuities (counter went back, rate or format changed)."""
+        return self._counter_resets
+
+    @property
+    def data_flags(self) -> int:
+        """Bitwise OR of the flags of all full data packets."""
+        return self._data_flags
+
+    @property
+    def malformed_reasons(self) -> dict[str, int]:
+        """Malformed packets per reason, in the order the reasons were first seen (a copy)."""
+        return dict(self._malformed_reasons)
+
+    @property
+    def status(self) -> list[StatusPacket]:
+        """Decoded status packets, in order (a copy)."""
+        return list(self._status)
+
+    @property
+    def responses(self) -> list[Response]:
+        """Decoded command responses, in order (a copy)."""
+        return list(self._responses)
 
     def _malformed(self, reason: str, count: int = 1) -> None:
         if count:
-            self.malformed_packets += count
-            self.malformed_reasons[reason] += count
+            self._malformed_packets += count
+            self._malformed_reasons[reason] += count
 
-    def feed(self, packets: Sequence[RawPacket]) -> SampleBatch:
+    def process(self, packets: Sequence[RawPacket]) -> SampleBatch:
         """Decode the next packets of this sensor (arrival order) into SI samples."""
         m = len(packets)
-        fs_out = self.fs_hz or DEFAULT_FS_HZ
+        fs_out = self._fs_hz or DEFAULT_FS_HZ
         if m == 0:
-            return SampleBatch.empty(self.sensor_id, fs_out)
-        if set(map(_SENSOR_ID, packets)) != {self.sensor_id}:
-            others = sorted(set(map(_SENSOR_ID, packets)) - {self.sensor_id})
-            raise ParameterError(f"StreamDecoder for sensor {self.sensor_id!r} was fed packets of {others}")
+            return SampleBatch.empty(self._sensor_id, fs_out)
+        if set(map(_SENSOR_ID, packets)) != {self._sensor_id}:
+            others = sorted(set(map(_SENSOR_ID, packets)) - {self._sensor_id})
+            raise ParameterError(f"StreamDecoder for sensor {self._sensor_id!r} was fed packets of {others}")
         datas = list(map(_DATA, packets))
         host = np.fromiter(map(_HOST_TIME, packets), dtype=np.float64, count=m)
         lengths = np.fromiter(map(len, datas), dtype=np.int64, count=m)
@@ -180,7 +360,7 @@ class StreamDecoder:
         """Decode packets given as one byte buffer + offsets/lengths (``datas[i]`` = packet i's bytes)."""
         from dmi_sensors.protocol._stream_kernels import OTHER, REASONS, classify_packets, unwrap_into
 
-        fs_out = self.fs_hz or DEFAULT_FS_HZ
+        fs_out = self._fs_hz or DEFAULT_FS_HZ
         m = len(offsets)
         codes = np.empty(m, dtype=np.int8)
         headers = np.empty((m, 7), dtype=np.int64)
@@ -200,15 +380,14 @@ class StreamDecoder:
                 except ProtocolError as exc:
                     self._malformed(_reason(datas[i], exc))
                     continue
-                self.packets_ok += 1
+                self._packets_ok += 1
                 if isinstance(pkt, StatusPacket):
-                    self.status.append(pkt)
+                    self._status.append(pkt)
                 elif isinstance(pkt, Response):
-                    self.responses.append(pkt)
+                    self._responses.append(pkt)
 
         if p == 0:
-            return SampleBatch.empty(self.sensor_id, fs_out)
-        prev_i, prev_f = self._prev_arrays()
+            return SampleBatch.empty(self._sensor_id, fs_out)
         acc = np.empty((total, 3))
         gyr = np.empty((total, 3))
         counter = np.empty(total, dtype=np.int64)
@@ -221,8 +400,8 @@ class StreamDecoder:
                 headers,
                 p,
                 host,
-                prev_i,
-                prev_f,
+                self._prev_i,
+                self._prev_f,
                 _RATES,
                 _ACC_SCALE,
                 _GYR_SCALE,
@@ -233,25 +412,15 @@ class StreamDecoder:
                 host_s,
                 gap,
             )
-        self.packets_ok += p
-        self.samples_lost += int(lost)
-        self.counter_resets += int(resets)
-        self.data_flags |= int(flags)
-        self._prev = _Prev(
-            int(prev_i[1]),
-            int(prev_i[2]),
-            int(prev_i[3]),
-            int(prev_i[4]),
-            int(prev_i[5]),
-            float(prev_f[0]),
-            bool(prev_i[6]),
-            float(prev_f[1]),
-        )
-        if self.fs_hz is None:
-            self.fs_hz = float(prev_f[2])  # rate of the first data packet ever seen
+        self._packets_ok += p
+        self._samples_lost += int(lost)
+        self._counter_resets += int(resets)
+        self._data_flags |= int(flags)
+        if self._fs_hz is None:
+            self._fs_hz = float(self._prev_f[2])  # rate of the first data packet ever seen
         return SampleBatch(
-            sensor_id=self.sensor_id,
-            fs_hz=self.fs_hz,
+            sensor_id=self._sensor_id,
+            fs_hz=self._fs_hz,
             counter=counter,
             device_time_s=device_time,
             host_time_s=host_s,
@@ -264,14 +433,14 @@ class StreamDecoder:
         """Wrap ``batch`` with the decoder's running totals."""
         return DecodedStream(
             batch=batch,
-            packets_ok=self.packets_ok,
-            malformed_packets=self.malformed_packets,
-            samples_lost=self.samples_lost,
-            status=list(self.status),
-            responses=list(self.responses),
-            counter_resets=self.counter_resets,
-            malformed_reasons=dict(self.malformed_reasons),
-            data_flags=self.data_flags,
+            packets_ok=self._packets_ok,
+            malformed_packets=self._malformed_packets,
+            samples_lost=self._samples_lost,
+            status=list(self._status),
+            responses=list(self._responses),
+            counter_resets=self._counter_resets,
+            malformed_reasons=dict(self._malformed_reasons),
+            data_flags=self._data_flags,
         )
 
 
@@ -279,7 +448,8 @@ def _quiet_if_interpreted() -> contextlib.AbstractContextManager:
     """numpy's warnings off when the kernels run as Python (``NUMBA_DISABLE_JIT=1``)."""
     from numba import config
 
-    return np.errstate(invalid="ignore", over="ignore") if config.DISABLE_JIT else contextlib.nullcontext()
+    disabled = config.DISABLE_JIT  # type: ignore[attr-defined]  # numba.config sets its options at run time
+    return np.errstate(invalid="ignore", over="ignore") if disabled else contextlib.nullcontext()
 
 
 def _reason(data: bytes, exc: ProtocolError) -> str:
@@ -297,17 +467,17 @@ def _reason(data: bytes, exc: ProtocolError) -> str:
 def warm_up() -> None:
     """Load (or compile, on the first run after install) the decoder's Numba kernels now.
 
-    The first :meth:`StreamDecoder.feed` of a process otherwise pays this (about 0.4 s with a
+    The first :meth:`StreamDecoder.process` of a process otherwise pays this (about 0.4 s with a
     warm cache, over 1 s right after install). Live recorders call it, in a worker thread,
     before connecting, so no notification waits behind it.
     """
     from dmi_sensors.protocol.data import encode_data_packet
 
     packet = encode_data_packet(0, 0, 100, 2, 250, np.zeros((1, 3), np.int16), np.zeros((1, 3), np.int16))
-    StreamDecoder("warm-up").feed([RawPacket("warm-up", 0.0, packet)])
+    StreamDecoder("warm-up").process([RawPacket("warm-up", 0.0, packet)])
 
 
 def decode_stream(packets: Sequence[RawPacket], sensor_id: str) -> DecodedStream:
     """Decode a whole recording of one sensor at once (one-shot :class:`StreamDecoder`)."""
     decoder = StreamDecoder(sensor_id)
-    return decoder.result(decoder.feed(packets))
+    return decoder.result(decoder.process(packets))

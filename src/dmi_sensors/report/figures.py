@@ -26,6 +26,7 @@ from dmi_sensors.report.style import (
     LINESTYLES,
     PALETTE,
     SUPPORT_COLOURS,
+    metric_axis_label,
     new_figure,
     report_style,
     unit_label,
@@ -82,16 +83,16 @@ def _exercise_rows(events):
     there is no ``kind``, rows with a duration and no repetition number)."""
     if events is None or len(events) == 0:
         return events
-    if "kind" in events.columns and events["kind"].notna().any():
-        return events[events["kind"] == "exercise"]
-    rep = events["repetition"].fillna(0) if "repetition" in events.columns else 0
-    return events[(events["duration_s"] > 0) & (rep == 0)]
+    if contract.KIND in events.columns and events[contract.KIND].notna().any():
+        return events[events[contract.KIND] == "exercise"]
+    rep = events[contract.REPETITION].fillna(0) if contract.REPETITION in events.columns else 0
+    return events[(events[contract.DURATION_S] > 0) & (rep == 0)]
 
 
 def _repetition_rows(events):
-    if events is None or len(events) == 0 or "kind" not in events.columns:
+    if events is None or len(events) == 0 or contract.KIND not in events.columns:
         return events.iloc[0:0] if events is not None else None
-    return events[events["kind"] == "repetition"]
+    return events[events[contract.KIND] == "repetition"]
 
 
 def timeline_figure(
@@ -146,19 +147,19 @@ def timeline_figure(
                 ax.legend(loc="upper right", ncols=len(traces), frameon=True, framealpha=0.85, edgecolor="none")
             if ex is not None:
                 for row in ex.itertuples(index=False):
-                    support = str(getattr(row, "support", "none") or "none")
+                    support = str(getattr(row, contract.SUPPORT, "none") or "none")
                     colour = SUPPORT_COLOURS.get(support, "#bbbbbb")
                     ax.axvspan(row.onset_s, row.onset_s + row.duration_s, color=colour, alpha=0.18, lw=0)
                     if support not in supports_seen:
                         supports_seen.append(support)
             if reps is not None:
-                for onset in reps["onset_s"].to_numpy(dtype=np.float64):
+                for onset in reps[contract.ONSET_S].to_numpy(dtype=np.float64):
                     ax.axvline(onset, color="#555555", lw=0.6, ls=":", alpha=0.8)
         top = axes[0]
         if ex is not None and len(ex):
             trans = top.get_xaxis_transform()
             numbered = len(ex) > max_named_bands
-            for k, row in enumerate(ex.sort_values("onset_s").itertuples(index=False)):
+            for k, row in enumerate(ex.sort_values(contract.ONSET_S).itertuples(index=False)):
                 mid = row.onset_s + row.duration_s / 2
                 label = str(k + 1) if numbered else str(row.exercise)
                 top.text(
@@ -349,7 +350,7 @@ def _nice_limit(x: float) -> float:
 
 def progress_figure(
     table,
-    metrics: Sequence[tuple[str, str, str]],
+    metrics: Sequence[tuple[str, str]],
     supports=None,
     *,
     x: str = "session_date",
@@ -364,8 +365,9 @@ def progress_figure(
         ``datetime64`` or a session number), ``exercise``, ``support`` and each metric
         column named in ``metrics``.
     metrics
-        ``(column, panel title, axis text)``; the column name carries the unit
-        (``com_ellipse_area_mm2`` -> ``"area [mm²]"``).
+        ``(column, panel title)``; the y axis is the column's label and unit from the
+        metric registry (:func:`metric_axis_label`: ``com_ellipse_area_mm2`` ->
+        ``"COM 95 % ellipse area [mm²]"``).
     supports
         Optional DataFrame with columns ``x``, ``family`` and ``support_level`` (index in
         :data:`dmi_sensors.contract.SUPPORT_POINTS`): drawn in a last panel, one line per
@@ -382,8 +384,8 @@ def progress_figure(
     with report_style():
         fig, axes = new_figure(1.0 + 1.9 * n_panels, nrows=n_panels, ncols=1, sharex=True, squeeze=False)
         axes = axes[:, 0]
-        groups = list(df.groupby(["exercise", "support"], sort=True, dropna=False))
-        for ax, (column, panel_title, axis_text) in zip(axes, metrics, strict=False):
+        groups = list(df.groupby([contract.EXERCISE, contract.SUPPORT], sort=True, dropna=False))
+        for ax, (column, panel_title) in zip(axes, metrics, strict=False):
             for i, ((exercise, support), g) in enumerate(groups):
                 g = g.sort_values(x)
                 y = pd.to_numeric(g[column], errors="coerce")
@@ -395,12 +397,12 @@ def progress_figure(
                     linestyle=LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)],
                     label=f"{exercise} ({support})",
                 )
-            ax.set_ylabel(unit_label(axis_text, unit_of(column)))
+            ax.set_ylabel(metric_axis_label(column))
             ax.set_title(panel_title, loc="left", fontsize=9.5)
         ax = axes[-1]
         order = {s: k for k, s in enumerate(contract.SUPPORT_POINTS)}
         if supports is None:
-            supports = df.assign(family=df["exercise"], support_level=df["support"].map(order))
+            supports = df.assign(family=df[contract.EXERCISE], support_level=df[contract.SUPPORT].map(order))
         for i, (family, g) in enumerate(supports.groupby("family", sort=True)):
             g = g.sort_values(x)
             ax.plot(

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.metrics.registry import spec
 
-__all__ = ["CSS", "Column", "HtmlReport", "format_number", "slug"]
+__all__ = ["CSS", "Column", "HtmlReport", "format_number", "metric_column", "slug"]
 
 CSS = """
 body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; font-size: 11pt; line-height: 1.45;
@@ -86,6 +87,12 @@ class Column:
     decimals: int | None = None
 
 
+def metric_column(name: str, decimals: int) -> Column:
+    """The column of registry metric ``name``: its header is the registry's ``"label [unit]"``
+    (:attr:`dmi_sensors.metrics.MetricSpec.header`), never typed again in a report."""
+    return Column(name, spec(name).header, decimals)
+
+
 @dataclass
 class _Figure:
     filename: str
@@ -140,11 +147,13 @@ class HtmlReport:
         table_id: str,
         caption: str = "",
     ) -> HtmlReport:
-        """A table; numeric cells carry ``data-value`` (exact) and ``data-key`` (column key)."""
+        """A table; numeric cells carry ``data-value`` (exact) and ``data-key`` (column key), and
+        so does every header cell (``data-key``)."""
         out = [f'<table id="{html.escape(table_id)}">']
         if caption:
             out.append(f"<caption>{html.escape(caption)}</caption>")
-        out.append("<thead><tr>" + "".join(f"<th>{html.escape(c.header)}</th>" for c in columns) + "</tr></thead>")
+        heads = "".join(f'<th data-key="{html.escape(c.key)}">{html.escape(c.header)}</th>' for c in columns)
+        out.append(f"<thead><tr>{heads}</tr></thead>")
         out.append("<tbody>")
         for row in rows:
             cells = []

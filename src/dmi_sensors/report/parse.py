@@ -20,6 +20,7 @@ class ParsedReport:
 
     ``tables``: table id -> rows, each row a dict column key -> ``(text, exact)`` where
     ``exact`` is the float of ``data-value`` (None for text cells or missing values).
+    ``headers``: table id -> column key -> the header text shown for it.
     ``sections``: ids of the ``<section>`` elements in order. ``images``: decoded PNG bytes
     of every embedded figure, in order, with the ``data-file`` name. ``text``: all visible
     text joined by spaces. ``external``: URLs of any external resource (should be empty).
@@ -28,6 +29,7 @@ class ParsedReport:
     title: str = ""
     sections: list[str] = field(default_factory=list)
     tables: dict[str, list[dict[str, tuple[str, float | None]]]] = field(default_factory=dict)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
     images: list[tuple[str, bytes]] = field(default_factory=list)
     text: str = ""
     external: list[str] = field(default_factory=list)
@@ -40,6 +42,7 @@ class _Parser(HTMLParser):
         self._table: str | None = None
         self._row: dict | None = None
         self._cell: dict | None = None
+        self._head: dict | None = None
         self._figure_file = ""
         self._in_title = False
         self._text: list[str] = []
@@ -56,8 +59,11 @@ class _Parser(HTMLParser):
         elif tag == "table":
             self._table = a.get("id", f"table{len(self.out.tables)}")
             self.out.tables[self._table] = []
+            self.out.headers[self._table] = {}
         elif tag == "tr" and self._table is not None:
             self._row = {}
+        elif tag == "th" and self._table is not None:
+            self._head = {"key": a.get("data-key", str(len(self.out.headers[self._table]))), "text": ""}
         elif tag == "td" and self._row is not None:
             self._cell = {"key": a.get("data-key", str(len(self._row))), "value": a.get("data-value"), "text": ""}
         elif tag == "figure":
@@ -82,6 +88,9 @@ class _Parser(HTMLParser):
             exact = float(v) if v not in (None, "") else None
             self._row[self._cell["key"]] = (self._cell["text"].strip(), exact)
             self._cell = None
+        elif tag == "th" and self._head is not None and self._table is not None:
+            self.out.headers[self._table][self._head["key"]] = self._head["text"].strip()
+            self._head = None
         elif tag == "tr" and self._row is not None and self._table is not None:
             if self._row:
                 self.out.tables[self._table].append(self._row)
@@ -94,6 +103,8 @@ class _Parser(HTMLParser):
             self.out.title += data
         if self._cell is not None:
             self._cell["text"] += data
+        if self._head is not None:
+            self._head["text"] += data
         if not self._skip and data.strip():
             self._text.append(data.strip())
 

@@ -24,8 +24,9 @@ import numpy as np
 
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.report.html import Column, HtmlReport, format_number
-from dmi_sensors.report.session import UPRIGHT_POSTURES
+from dmi_sensors.metrics.registry import spec
+from dmi_sensors.report.html import Column, HtmlReport, format_number, metric_column
+from dmi_sensors.report.session import AREA, UPRIGHT_POSTURES
 from dmi_sensors.session import Plan
 
 if TYPE_CHECKING:
@@ -41,33 +42,43 @@ __all__ = [
     "trend_table",
 ]
 
-#: (column, panel title) of the progress charts.
+TTS = contract.TIME_TO_STABILISE_S
+
+#: (metric, panel title) of the progress charts; the y axis is the metric's registry header.
 PROGRESS_METRICS = (
-    ("com_ellipse_area_mm2", "Sway: 95 % ellipse area of the COM (holds)", "area"),
-    ("com_rms_ap_mm", "Sway: COM RMS, anteroposterior (holds)", "RMS AP"),
-    ("time_to_stabilise_s", "Time to stabilise after each movement", "TTS"),
+    (AREA, "Swaying less? (holds)"),
+    ("com_rms_ap_mm", "Swaying less? (holds)"),
+    (TTS, "Stabilising faster after each movement?"),
 )
 PROGRESS_COLUMNS = (
     Column("session_date_text", "Date"),
     Column("session_id", "Session", 0),
-    Column("exercise", "Exercise"),
-    Column("support", "Support"),
-    Column("repetitions", "Reps", 0),
-    Column("com_ellipse_area_mm2", "95 % ellipse [mm²]", 0),
-    Column("com_rms_ap_mm", "COM RMS AP [mm]", 1),
-    Column("com_rms_ml_mm", "COM RMS ML [mm]", 1),
-    Column("time_to_stabilise_s", "Time to stabilise [s]", 2),
-    Column("acc_rms_ap_mps2", "ISway RMS AP [m/s²]", 3),
+    Column(contract.EXERCISE, "Exercise"),
+    Column(contract.SUPPORT, "Support"),
+    Column(contract.REPETITIONS, "Reps", 0),
+    metric_column(AREA, 0),
+    metric_column("com_rms_ap_mm", 1),
+    metric_column("com_rms_ml_mm", 1),
+    metric_column(TTS, 2),
+    metric_column("acc_rms_ap_mps2", 3),
 )
+
+
+def _first_last(key: str, metric: str, which: str, decimals: int) -> Column:
+    """The first or last session's value of a registry metric, headed from the registry."""
+    m = spec(metric)
+    return Column(key, f"{which}: {m.header}", decimals)
+
+
 TREND_COLUMNS = (
-    Column("exercise", "Exercise"),
-    Column("support", "Support"),
+    Column(contract.EXERCISE, "Exercise"),
+    Column(contract.SUPPORT, "Support"),
     Column("sessions", "Sessions", 0),
-    Column("first_area_mm2", "First ellipse [mm²]", 0),
-    Column("last_area_mm2", "Last ellipse [mm²]", 0),
-    Column("area_change_pct", "Change [%]", 0),
-    Column("first_tts_s", "First TTS [s]", 2),
-    Column("last_tts_s", "Last TTS [s]", 2),
+    _first_last("first_area_mm2", AREA, "First", 0),
+    _first_last("last_area_mm2", AREA, "Last", 0),
+    Column("area_change_pct", f"Change of the {spec(AREA).label} [%]", 0),
+    _first_last("first_tts_s", TTS, "First", 2),
+    _first_last("last_tts_s", TTS, "Last", 2),
 )
 SUPPORT_COLUMNS = (
     Column("family", "Exercise family"),
@@ -108,19 +119,20 @@ def progress_table(store, subject_id: str):
             continue
         ex = run.exercises
         if run.primary_sensor_id is not None:
-            ex = ex[ex["sensor_id"] == run.primary_sensor_id]
+            ex = ex[ex[contract.SENSOR_ID] == run.primary_sensor_id]
         ex = ex.copy()
         plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
         family = {e.exercise_id: f"{e.position} on {e.surface.replace('_', ' ')}" for e in plan} if plan else {}
         ex.insert(0, "session_id", info.session_id)
-        ex.insert(1, "session_date", pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT)
+        date = pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT
+        ex.insert(1, "session_date", pd.Series(date, index=ex.index, dtype="datetime64[ns]"))
         ex.insert(2, "session_date_text", info.start_utc[:10])
-        ex["family"] = [family.get(e, e) for e in ex["exercise"]]
+        ex["family"] = [family.get(e, e) for e in ex[contract.EXERCISE]]
         frames.append(ex)
     if not frames:
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["session_date", "session_id", "onset_s"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["session_date", "session_id", contract.ONSET_S], kind="stable").reset_index(drop=True)
 
 
 def trend_table(table):
@@ -130,24 +142,24 @@ def trend_table(table):
     rows = []
     if len(table) == 0:
         return pd.DataFrame()
-    for (exercise, support), g in table.groupby(["exercise", "support"], sort=True):
+    for (exercise, support), g in table.groupby([contract.EXERCISE, contract.SUPPORT], sort=True):
         g = g.sort_values(["session_date", "session_id"])
         if g["session_id"].nunique() < 2:
             continue
         first, last = g.iloc[0], g.iloc[-1]
-        a0, a1 = first["com_ellipse_area_mm2"], last["com_ellipse_area_mm2"]
+        a0, a1 = first[AREA], last[AREA]
         change = 100.0 * (a1 / a0 - 1.0) if a0 and a1 and np.isfinite(a0) and np.isfinite(a1) else None
         rows.append(
             {
-                "exercise": exercise,
-                "support": support,
+                contract.EXERCISE: exercise,
+                contract.SUPPORT: support,
                 "sessions": int(g["session_id"].nunique()),
                 "first_area_mm2": a0,
                 "last_area_mm2": a1,
                 "area_change_pct": change,
-                "first_tts_s": first["time_to_stabilise_s"],
-                "last_tts_s": last["time_to_stabilise_s"],
-                "upright": bool(str(last.get("posture_detected", "")) in UPRIGHT_POSTURES),
+                "first_tts_s": first[contract.TIME_TO_STABILISE_S],
+                "last_tts_s": last[contract.TIME_TO_STABILISE_S],
+                "upright": bool(str(last.get(contract.POSTURE_DETECTED, "")) in UPRIGHT_POSTURES),
             }
         )
     return pd.DataFrame(rows)
@@ -162,7 +174,7 @@ def support_table(table):
     if len(table) == 0:
         return pd.DataFrame()
     for (family, sid), g in table.groupby(["family", "session_id"], sort=False):
-        levels = [order[s] for s in g["support"] if s in order]
+        levels = [order[s] for s in g[contract.SUPPORT] if s in order]
         if not levels:
             continue
         level = max(levels)
@@ -192,7 +204,7 @@ def _sentences(subject_id: str, table, trends, supports) -> list[str]:
             out.append(
                 f"{r.exercise} with support at the {r.support}: {format_number(abs(r.area_change_pct), 0)} % "
                 f"{word} sway than in the first session ({format_number(r.first_area_mm2, 0)} → "
-                f"{format_number(r.last_area_mm2, 0)} mm²)."
+                f"{format_number(r.last_area_mm2, 0)} {spec(AREA).unit})."
             )
     else:
         out.append("No exercise was repeated at the same support level yet, so sway cannot be compared directly.")
@@ -239,7 +251,9 @@ def build_progress_report(store, subject_id: str, out_dir: str | Path, *, stem: 
     for s in _sentences(subject_id, table, trends, supports):
         rep.paragraph(s, "summary")
     rep.section("Charts", "charts")
-    upright = table[table["posture_detected"].isin(UPRIGHT_POSTURES)] if "posture_detected" in table else table
+    upright = (
+        table[table[contract.POSTURE_DETECTED].isin(UPRIGHT_POSTURES)] if contract.POSTURE_DETECTED in table else table
+    )
     chart = upright if len(upright) else table
     png = figure_png(progress_figure(chart, PROGRESS_METRICS, supports, title=f"Subject {subject_id}: progress"))
     rep.figure(

@@ -29,7 +29,8 @@ import numpy as np
 
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.report.html import Column, HtmlReport, format_number
+from dmi_sensors.metrics.registry import spec
+from dmi_sensors.report.html import Column, HtmlReport, format_number, metric_column
 from dmi_sensors.session import Plan
 
 __all__ = [
@@ -43,41 +44,47 @@ __all__ = [
 
 SECTIONS = ("overview", "summary", "timeline", "exercises", "stabilograms", "therapist", "link", "provenance")
 
+#: The sway number of the parents' summary, the stabilograms and the progress report.
+AREA = "com_ellipse_area_mm2"
+AREA_UNIT = spec(AREA).unit
+
+# Metric columns take their header ("label [unit]") from dmi_sensors.metrics.REGISTRY
+# (metric_column); the other keys are the data contract's column names.
 EXERCISE_COLUMNS = (
-    Column("exercise", "Exercise"),
-    Column("support", "Support"),
-    Column("posture_detected", "Posture (detected)"),
-    Column("repetitions", "Reps", 0),
-    Column("holds", "Holds", 0),
-    Column("com_range_ap_mm", "COM range AP [mm]", 1),
-    Column("com_range_ml_mm", "COM range ML [mm]", 1),
-    Column("com_rms_ap_mm", "COM RMS AP [mm]", 1),
-    Column("com_ellipse_area_mm2", "95 % ellipse [mm²]", 0),
-    Column("time_to_stabilise_s", "Time to stabilise [s]", 2),
-    Column("tts_stable", "Stabilised reps", 0),
-    Column("acc_rms_ap_mps2", "ISway RMS AP [m/s²]", 3),
-    Column("acc_rms_ml_mps2", "ISway RMS ML [m/s²]", 3),
-    Column("jerk_isway_m2_s5", "ISway JERK [m²/s⁵]", 3),
-    Column("f50_ap_hz", "ISway F50 AP [Hz]", 2),
+    Column(contract.EXERCISE, "Exercise"),
+    Column(contract.SUPPORT, "Support"),
+    Column(contract.POSTURE_DETECTED, "Posture (detected)"),
+    Column(contract.REPETITIONS, "Reps", 0),
+    Column(contract.HOLDS, "Holds", 0),
+    metric_column("com_range_ap_mm", 1),
+    metric_column("com_range_ml_mm", 1),
+    metric_column("com_rms_ap_mm", 1),
+    metric_column(AREA, 0),
+    metric_column(contract.TIME_TO_STABILISE_S, 2),
+    Column(contract.TTS_STABLE, "Stabilised reps", 0),
+    metric_column("acc_rms_ap_mps2", 3),
+    metric_column("acc_rms_ml_mps2", 3),
+    metric_column("jerk_isway_m2_s5", 3),
+    metric_column("f50_ap_hz", 2),
 )
 REPETITION_COLUMNS = (
-    Column("exercise", "Exercise"),
-    Column("repetition", "Rep", 0),
-    Column("support", "Support"),
-    Column("onset_s", "Onset [s]", 1),
-    Column("duration_s", "Duration [s]", 1),
-    Column("com_range_ap_mm", "COM range AP [mm]", 1),
-    Column("com_range_ml_mm", "COM range ML [mm]", 1),
-    Column("com_ellipse_area_mm2", "95 % ellipse [mm²]", 0),
-    Column("com_mean_velocity_mm_s", "COM velocity [mm/s]", 1),
-    Column("time_to_stabilise_s", "Time to stabilise [s]", 2),
-    Column("tts_status", "TTS status"),
-    Column("acc_rms_ap_mps2", "ISway RMS AP [m/s²]", 3),
-    Column("jerk_isway_m2_s5", "ISway JERK [m²/s⁵]", 3),
+    Column(contract.EXERCISE, "Exercise"),
+    Column(contract.REPETITION, "Rep", 0),
+    Column(contract.SUPPORT, "Support"),
+    Column(contract.ONSET_S, "Onset [s]", 1),
+    metric_column(contract.DURATION_S, 1),
+    metric_column("com_range_ap_mm", 1),
+    metric_column("com_range_ml_mm", 1),
+    metric_column(AREA, 0),
+    metric_column("com_mean_velocity_mm_s", 1),
+    metric_column(contract.TIME_TO_STABILISE_S, 2),
+    Column(contract.TTS_STATUS, "TTS status"),
+    metric_column("acc_rms_ap_mps2", 3),
+    metric_column("jerk_isway_m2_s5", 3),
 )
 LINK_COLUMNS = (
-    Column("sensor_id", "Sensor"),
-    Column("placement", "Placement"),
+    Column(contract.SENSOR_ID, "Sensor"),
+    Column(contract.PLACEMENT, "Placement"),
     Column("link_packets_ok", "Packets", 0),
     Column("link_malformed_packets", "Malformed", 0),
     Column("link_samples_received", "Samples received", 0),
@@ -86,7 +93,7 @@ LINK_COLUMNS = (
     Column("link_counter_resets", "Restarts", 0),
     Column("pieces", "Gap-free pieces", 0),
     Column("analysed_s", "Analysed [s]", 1),
-    Column("duration_s", "Recorded [s]", 1),
+    metric_column(contract.DURATION_S, 1),  # recorded (the link table's caption says so)
 )
 #: Postures in which the inverted-pendulum COM model holds (upright trunk).
 UPRIGHT_POSTURES = ("sitting", "standing", "kneeling", "upright", "supported_standing", "half_kneeling")
@@ -125,9 +132,9 @@ def _exercise_names(plan) -> dict[str, str]:
 
 
 def _primary_rows(df, sensor_id: str | None):
-    if df is None or len(df) == 0 or sensor_id is None or "sensor_id" not in df.columns:
+    if df is None or len(df) == 0 or sensor_id is None or contract.SENSOR_ID not in df.columns:
         return df
-    return df[df["sensor_id"] == sensor_id].reset_index(drop=True)
+    return df[df[contract.SENSOR_ID] == sensor_id].reset_index(drop=True)
 
 
 def _age_years(birth_year, start_utc: str) -> str:
@@ -152,9 +159,9 @@ def parents_summary(
     if exercises is None or len(exercises) == 0:
         return ["No exercise was tagged in this session, so there is nothing to summarise yet."]
     n_ex = len(exercises)
-    n_reps = int(exercises["repetitions"].sum())
+    n_reps = int(exercises[contract.REPETITIONS].sum())
     order = {s: k for k, s in enumerate(contract.SUPPORT_POINTS)}
-    supports = sorted({s for s in exercises["support"] if s}, key=lambda s: order.get(s, 99))
+    supports = sorted({s for s in exercises[contract.SUPPORT] if s}, key=lambda s: order.get(s, 99))
     out = [f"In this session {subject_id} practised {n_ex} exercises with {n_reps} repetitions in total."]
     if supports:
         if len(supports) == 1:
@@ -164,19 +171,19 @@ def parents_summary(
                 f"The therapist's support moved from the {supports[0]} (more help) to "
                 f"{'no support' if supports[-1] == 'none' else 'the ' + supports[-1]} (less help)."
             )
-    upright = exercises[exercises["posture_detected"].isin(UPRIGHT_POSTURES)]
-    area = upright.dropna(subset=["com_ellipse_area_mm2"])
+    upright = exercises[exercises[contract.POSTURE_DETECTED].isin(UPRIGHT_POSTURES)]
+    area = upright.dropna(subset=[AREA])
     if len(area) >= 2:
-        best = area.loc[area["com_ellipse_area_mm2"].idxmin()]
-        worst = area.loc[area["com_ellipse_area_mm2"].idxmax()]
+        best = area.loc[area[AREA].idxmin()]
+        worst = area.loc[area[AREA].idxmax()]
         out.append(
             f"While holding a position, the body swayed least in “{names.get(best['exercise'], best['exercise'])}” "
-            f"(sway area {format_number(best['com_ellipse_area_mm2'], 0)} mm²) and most in "
+            f"(sway area {format_number(best[AREA], 0)} {AREA_UNIT}) and most in "
             f"“{names.get(worst['exercise'], worst['exercise'])}” "
-            f"({format_number(worst['com_ellipse_area_mm2'], 0)} mm²)."
+            f"({format_number(worst[AREA], 0)} {AREA_UNIT})."
             " Less help from the therapist usually means more sway: that is expected."
         )
-    tts = [x for x in exercises["time_to_stabilise_s"] if x is not None and np.isfinite(x)]
+    tts = [x for x in exercises[contract.TIME_TO_STABILISE_S] if x is not None and np.isfinite(x)]
     if tts:
         med = float(np.median(tts))
         when = "almost at once" if med < 0.5 else f"within about {format_number(med, 1)} s"
@@ -189,9 +196,9 @@ def parents_summary(
         for row in exercises.itertuples(index=False):
             if row.posture_detected not in UPRIGHT_POSTURES:
                 continue  # the pendulum COM model (sway) applies to an upright trunk only
-            prev = previous[(previous["exercise"] == row.exercise) & (previous["support"] == row.support)]
-            if len(prev) and row.com_ellipse_area_mm2 and prev["com_ellipse_area_mm2"].iloc[0]:
-                change = 100.0 * (row.com_ellipse_area_mm2 / prev["com_ellipse_area_mm2"].iloc[0] - 1.0)
+            prev = previous[(previous[contract.EXERCISE] == row.exercise) & (previous[contract.SUPPORT] == row.support)]
+            if len(prev) and getattr(row, AREA) and prev[AREA].iloc[0]:
+                change = 100.0 * (getattr(row, AREA) / prev[AREA].iloc[0] - 1.0)
                 word = "less" if change < 0 else "more"
                 comparisons.append(
                     f"“{names.get(row.exercise, row.exercise)}”: {format_number(abs(change), 0)} % {word} sway"
@@ -226,8 +233,8 @@ def _timeline(signals, pieces, events, primary_id: str):
         },
     }
     ev = events
-    if ev is not None and len(ev) and "kind" in ev.columns:
-        ev = ev[ev["kind"].isin(("exercise", "repetition"))]
+    if ev is not None and len(ev) and contract.KIND in ev.columns:
+        ev = ev[ev[contract.KIND].isin(("exercise", "repetition"))]
     return timeline_figure(t, panels, ev, title=f"Sensor {primary_id}: session timeline")
 
 
@@ -237,14 +244,16 @@ def _stabilograms(pieces, exercises, repetitions, names, ellipse_method: str):
 
     panels = []
     upright = exercises[
-        exercises["posture_detected"].isin(UPRIGHT_POSTURES)
-        | ((exercises["posture_detected"] == "") & exercises["posture_planned"].isin(UPRIGHT_POSTURES))
+        exercises[contract.POSTURE_DETECTED].isin(UPRIGHT_POSTURES)
+        | ((exercises[contract.POSTURE_DETECTED] == "") & exercises[contract.POSTURE_PLANNED].isin(UPRIGHT_POSTURES))
     ]
     for ex in (upright if len(upright) else exercises).itertuples(index=False):
-        reps = repetitions[(repetitions["exercise"] == ex.exercise)] if len(repetitions) else repetitions
+        reps = repetitions[(repetitions[contract.EXERCISE] == ex.exercise)] if len(repetitions) else repetitions
         if len(reps):
-            reps = reps[(reps["onset_s"] >= ex.onset_s - 1e-9) & (reps["onset_s"] < ex.onset_s + ex.duration_s)]
-            reps = reps[reps["hold_start_s"].notna()]
+            reps = reps[
+                (reps[contract.ONSET_S] >= ex.onset_s - 1e-9) & (reps[contract.ONSET_S] < ex.onset_s + ex.duration_s)
+            ]
+            reps = reps[reps[contract.HOLD_START_S].notna()]
         spans = (
             [(float(r.hold_start_s), float(r.hold_end_s)) for r in reps.itertuples(index=False)] if len(reps) else []
         )
@@ -260,13 +269,13 @@ def _stabilograms(pieces, exercises, repetitions, names, ellipse_method: str):
                 traces.append((pieces[k].com_ap_mm[sl], pieces[k].com_ml_mm[sl]))
         if not traces:
             continue
-        area = format_number(ex.com_ellipse_area_mm2, 0)
+        area = format_number(getattr(ex, AREA), 0)
         panels.append(
             StabilogramPanel(
                 textwrap.fill(f"{names.get(ex.exercise, ex.exercise)}", 34),
                 traces,
                 support=str(ex.support),
-                subtitle=f"median ellipse {area} mm², {len(traces)} holds",
+                subtitle=f"median ellipse {area} {AREA_UNIT}, {len(traces)} holds",
             )
         )
     if not panels:
@@ -284,7 +293,9 @@ def build_session_report(
 ) -> SessionReport:
     """Write ``<out_dir>/session-<id>.html`` (+ PNG figures) from the session's latest stored analysis.
 
-    Raises ``ValueError`` when the session was never analysed (run ``dmi-sensors analyse``).
+    Raises :class:`~dmi_sensors.errors.ParameterError` when the session was never analysed:
+    ``dmi-sensors report SESSION`` analyses it first (``--reanalyse`` appends a new run), as
+    does :func:`dmi_sensors.analysis.analyse_session`.
     ``previous_exercises``: the primary sensor's exercise table of an earlier session, for
     the parents' comparison (the ``report`` command finds it by itself).
     """
@@ -297,7 +308,8 @@ def build_session_report(
     run = latest_run(store, session_id)
     if run is None:
         raise ParameterError(
-            f"session {session_id} has no stored analysis; run `dmi-sensors analyse {session_id}` first"
+            f"session {session_id} has no stored analysis: `dmi-sensors report {session_id}` analyses it "
+            f"before writing the report (or call dmi_sensors.analysis.analyse_session(store, {session_id}))"
         )
     plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
     names = _exercise_names(plan)
@@ -309,7 +321,7 @@ def build_session_report(
     stem = stem or f"session-{session_id}"
     link_rows = []
     for sid, rec in sorted(run.sensors.items()):
-        link_rows.append({"sensor_id": sid, **rec.summary})
+        link_rows.append({contract.SENSOR_ID: sid, **rec.summary})
 
     rep = HtmlReport(f"DMI session report — subject {info.subject_id}, {info.start_utc[:10]}")
     # -- overview
@@ -368,7 +380,7 @@ def build_session_report(
         if len(ex_events) > 8:
             caption += (
                 " Band numbers: "
-                + "; ".join(f"{k} = {names.get(e, e)}" for k, e in enumerate(ex_events["exercise"], start=1))
+                + "; ".join(f"{k} = {names.get(e, e)}" for k, e in enumerate(ex_events[contract.EXERCISE], start=1))
                 + "."
             )
         rep.figure(
@@ -383,7 +395,7 @@ def build_session_report(
     rep.section("Exercises", "exercises")
     rows = _records(ex_primary, EXERCISE_COLUMNS)
     for r in rows:
-        r["exercise"] = names.get(r["exercise"], r["exercise"])
+        r[contract.EXERCISE] = names.get(r[contract.EXERCISE], r[contract.EXERCISE])
     rep.table(rows, EXERCISE_COLUMNS, "exercise-table", caption=f"Sensor {primary}: one row per exercise")
     rep.raw_note(
         "COM and ISway values are medians over the exercise's repetition holds (the part of each repetition "
@@ -409,21 +421,24 @@ def build_session_report(
     rep.heading("Repetitions (primary sensor)")
     reps_rows = _records(rep_primary, REPETITION_COLUMNS)
     for r in reps_rows:
-        r["exercise"] = names.get(r["exercise"], r["exercise"])
+        r[contract.EXERCISE] = names.get(r[contract.EXERCISE], r[contract.EXERCISE])
     rep.table(reps_rows, REPETITION_COLUMNS, "repetition-table")
     others = [sid for sid in sorted(run.sensors) if sid != primary]
     for sid in others:
         rows_o = _records(_primary_rows(ex_all, sid), EXERCISE_COLUMNS)
         for r in rows_o:
-            r["exercise"] = names.get(r["exercise"], r["exercise"])
-        placement = run.sensors[sid].summary.get("placement", "")
+            r[contract.EXERCISE] = names.get(r[contract.EXERCISE], r[contract.EXERCISE])
+        placement = run.sensors[sid].summary.get(contract.PLACEMENT, "")
         rep.heading(f"Exercises, sensor {sid} ({placement})")
         rep.table(rows_o, EXERCISE_COLUMNS, f"exercise-table-{_css_id(sid)}")
     if len(ex_primary):
         mismatch = ex_primary[
-            (ex_primary["posture_detected"] != "")
-            & (ex_primary["posture_detected"] != ex_primary["posture_planned"])
-            & ~((ex_primary["posture_detected"] == "upright") & ex_primary["posture_planned"].isin(UPRIGHT_POSTURES))
+            (ex_primary[contract.POSTURE_DETECTED] != "")
+            & (ex_primary[contract.POSTURE_DETECTED] != ex_primary[contract.POSTURE_PLANNED])
+            & ~(
+                (ex_primary[contract.POSTURE_DETECTED] == "upright")
+                & ex_primary[contract.POSTURE_PLANNED].isin(UPRIGHT_POSTURES)
+            )
         ]
         if len(mismatch):
             rep.paragraph(
@@ -455,7 +470,13 @@ def build_session_report(
     )
     # -- link
     rep.section("Link statistics", "link")
-    rep.table(link_rows, LINK_COLUMNS, "link-table", caption="Samples lost are counted from the sensors' counters")
+    rep.table(
+        link_rows,
+        LINK_COLUMNS,
+        "link-table",
+        caption="Duration: recorded seconds; analysed: in gap-free pieces long enough to analyse. "
+        "Samples lost are counted from the sensors' counters",
+    )
     for r in link_rows:
         if r.get("link_malformed_reasons"):
             rep.paragraph(f"{r['sensor_id']}: malformed packets by reason {r['link_malformed_reasons']}", "note")
@@ -489,9 +510,9 @@ def build_session_report(
 
 
 def _exercise_events(events):
-    if events is None or len(events) == 0 or "kind" not in events.columns:
+    if events is None or len(events) == 0 or contract.KIND not in events.columns:
         return events.iloc[0:0] if events is not None else None
-    return events[events["kind"] == "exercise"].sort_values("onset_s")
+    return events[events[contract.KIND] == "exercise"].sort_values(contract.ONSET_S)
 
 
 def _escape(text: str) -> str:

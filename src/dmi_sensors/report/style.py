@@ -9,8 +9,10 @@
 * Sizes: 9–11 pt text and 1.4 pt lines at 150 dpi on an A4-width figure (16.5 cm), so a
   printed report stays legible without zooming.
 * Units: every axis label carries its unit in brackets, ``"COM AP [mm]"``;
-  :func:`unit_label` derives it from the data contract's name suffixes and
-  :func:`check_units` refuses a figure with an axis that has none.
+  :func:`unit_label` derives it from the metric registry (a metric's unit) or the data
+  contract's name suffixes (signals such as ``com_ap_mm``), :func:`metric_axis_label` gives a
+  metric's registry label and unit, and :func:`check_units` refuses a figure with an axis
+  that has none.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.metrics.registry import REGISTRY
+
+if TYPE_CHECKING:  # annotation only (matplotlib loads when a figure is drawn)
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "DPI",
@@ -32,6 +38,7 @@ __all__ = [
     "UNIT_SUFFIXES",
     "check_units",
     "figure_png",
+    "metric_axis_label",
     "new_figure",
     "report_style",
     "unit_label",
@@ -68,7 +75,7 @@ SUPPORT_COLOURS: Final = {
 FIG_WIDTH_IN: Final = 6.5
 DPI: Final = 150
 
-RC_PARAMS: Final = {
+RC_PARAMS: Final[dict[RcKeyType, Any]] = {
     "font.size": 10.0,
     "axes.titlesize": 11.0,
     "axes.labelsize": 10.0,
@@ -112,7 +119,11 @@ UNIT_SUFFIXES: Final = (
 
 
 def unit_of(name: str) -> str:
-    """The unit encoded in a contract name (``"com_rms_ap_mm"`` -> ``"mm"``); ValueError if none."""
+    """The unit of a name: a registry metric's unit (``"com_rms_ap_mm"`` -> ``"mm"``), else the
+    unit its contract suffix encodes (``"tilt_ap_deg"`` -> ``"°"``); ValueError if none."""
+    metric = REGISTRY.get(name)
+    if metric is not None and metric.unit != "1":
+        return metric.unit
     for suffix, unit in UNIT_SUFFIXES:
         if name.endswith(suffix):
             return unit
@@ -130,13 +141,22 @@ def unit_label(text: str, name_or_unit: str) -> str:
     return f"{text} [{unit}]"
 
 
+def metric_axis_label(name: str) -> str:
+    """Axis label of a registry metric, ``"COM 95 % ellipse area [mm²]"`` (its label and unit,
+    as in every report table); other names: their words and the unit of their suffix."""
+    metric = REGISTRY.get(name)
+    if metric is None:
+        return unit_label(name.replace("_", " "), name)
+    return unit_label(metric.label, metric.unit)
+
+
 @contextlib.contextmanager
 def report_style() -> Iterator[None]:
     """Context in which figures get :data:`RC_PARAMS` and the colour/line-style cycle."""
     import matplotlib as mpl
     from cycler import cycler
 
-    params = dict(RC_PARAMS)
+    params: dict[RcKeyType, Any] = dict(RC_PARAMS)
     params["axes.prop_cycle"] = cycler(color=list(PALETTE)) + cycler(linestyle=list(LINESTYLES))
     with mpl.rc_context(params):
         yield

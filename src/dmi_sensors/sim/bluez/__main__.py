@@ -56,7 +56,11 @@ async def _handle(emu: BluezEmulator, stop: asyncio.Event, req: dict[str, Any]) 
         emu.set_faults(FaultProfile.from_dict(req["faults"]), req.get("address"))
         return None
     if op == "disconnect":
-        emu.device(req["address"]).unsolicited_disconnect()
+        dev = emu.device(req["address"])
+        if "after_samples" in req or "down_samples" in req:
+            dev.drop_after(int(req.get("after_samples", 0)), int(req.get("down_samples", 0)))
+        else:
+            dev.unsolicited_disconnect()
         return None
     if op == "act":
         dev = emu.device(req["address"])

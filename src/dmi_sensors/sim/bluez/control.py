@@ -8,6 +8,9 @@ Each request is one JSON object ``{"op": NAME, ...arguments}`` on a line; each a
 ``devices``                       -> ``[{"address", "name", "connected", "gone"}]``
 ``set_faults {faults, address?}`` change a device's (or every device's) fault profile
 ``disconnect {address}``          unsolicited disconnect now
+``disconnect {address,            unsolicited disconnect once ``after_samples`` more samples are on
+after_samples, down_samples}``    the air; the device reconnects only after ``down_samples`` samples
+                                  produced with the link down (deterministic in samples)
 ``vanish {address}``              the device is switched off for good
 ``act {address, action}``         a hand acts on the device: ``peripheral.act(action, now_s)``
                                   (peripherals that have it, e.g. a guided calibration sensor)

@@ -13,7 +13,12 @@ devices through it, the way bluetoothd would for bleak:
   characteristic; notifications are ``PropertiesChanged(GattCharacteristic1, {Value})``;
 * **connection events** — every ``tick_s`` the emulator polls each powered peripheral for
   the notifications that became due on its clock and emits them (or drops/corrupts them per
-  the device's :class:`~dmi_sensors.sim.bluez.faults.FaultProfile`).
+  the device's :class:`~dmi_sensors.sim.bluez.faults.FaultProfile`);
+* **link drops by sample count** — :meth:`_Device.drop_after` drops the link once a given
+  number of further samples is on the air and keeps the device unreachable until it has
+  produced ``down_samples`` samples with the link down. Where the drop falls in the stream
+  and how many samples it costs at least are then fixed in samples, whatever the host's or
+  the emulator's scheduling (a busy machine only delays when they are polled).
 
 It keeps the **truth** per device (:class:`DeviceTruth`): samples sent intact, dropped on
 the air, corrupted, or produced while the link was down / notifications were off, so tests
@@ -171,6 +176,9 @@ class _Device:
         self.unsolicited_disconnects = 0
         self._fault_tasks: list[asyncio.Task[None]] = []
         self.emit_log: list[tuple[float, str]] | None = None
+        self._drop_in: int | None = None  # samples still to go on the air before an armed drop
+        self._drop_down = 0  # down_samples of the armed drop
+        self._down_left = 0  # samples the device must produce with the link down before it reconnects
 
     # -- discovery ---------------------------------------------------------------------
     def matches(self, uuid_filter: list[str]) -> bool:
@@ -209,6 +217,8 @@ class _Device:
             raise DBusError(ERROR_IN_PROGRESS, "In Progress")
         self.connecting = True
         try:
+            while self._down_left > 0 and not self.gone:  # the link stays down for a number of samples
+                await asyncio.sleep(self.emu.tick_s)
             self.connect_attempts += 1
             f = self.faults
             abort = self.connect_attempts <= f.connect_abort_first or self.rng.random() < f.connect_abort_p
@@ -270,13 +280,33 @@ class _Device:
         self._fault_tasks = [t for t in self._fault_tasks if t is not asyncio.current_task()]
         action()
 
-    def unsolicited_disconnect(self) -> None:
-        """The link drops (supervision timeout): the host did not ask for it."""
+    def unsolicited_disconnect(self, down_samples: int | None = None) -> None:
+        """The link drops (supervision timeout): the host did not ask for it.
+
+        The device then accepts a new connection only after producing ``down_samples``
+        samples with the link down (default: the fault profile's ``down_samples``).
+        """
         if self.gatt is None:
             return
         self.unsolicited_disconnects += 1
         self.truth.disconnects_unsolicited += 1
+        self._down_left = self.faults.down_samples if down_samples is None else int(down_samples)
         self.drop_link()
+
+    def drop_after(self, after_samples: int, down_samples: int) -> None:
+        """Drop the link once ``after_samples`` more samples are on the air (delivered, dropped
+        or corrupted), counted from the device's present: notifications already due are put on
+        the air first. The notification that would exceed the count is the first one lost; the
+        device reconnects only after ``down_samples`` samples were produced with the link down.
+        ``after_samples == 0``: drop now."""
+        if after_samples < 0 or down_samples < 0:
+            raise ParameterError(f"after_samples and down_samples must be >= 0, got {after_samples}, {down_samples}")
+        self.tick(self.emu.now_s())
+        if after_samples == 0:
+            self.unsolicited_disconnect(down_samples)
+            return
+        self._drop_in = int(after_samples)
+        self._drop_down = int(down_samples)
 
     def vanish(self) -> None:
         """The device is switched off for good: link dropped, Device1 removed, never advertised."""
@@ -375,12 +405,20 @@ class _Device:
         t = self.truth
         f = self.faults
         for note in notes:
+            if note.samples and self._drop_in is not None:
+                if note.samples > self._drop_in:  # an armed drop: this notification is the first lost
+                    self._drop_in = None
+                    self.unsolicited_disconnect(self._drop_down)
+                else:
+                    self._drop_in -= note.samples
             char = self.gatt.chars.get(note.char_uuid.lower()) if self.gatt is not None else None
             if char is None or not char.notifying:
                 if note.samples:
                     t.packets_link_down += 1
                     t.samples_link_down += note.samples
                     t.lost(note.samples)
+                    if char is None:
+                        self._down_left = max(0, self._down_left - note.samples)
                 continue
             data = note.data
             if note.samples:

@@ -19,7 +19,15 @@ Faults and how BlueZ / the air would show them to bleak:
 ``service_delay_s``        service resolution takes this long after ``Connected`` = true
 ``vanish_after_s``         after this much streaming the device disconnects and is gone for
                            good (removed from the adapter, never advertised again)
+``down_samples``           after an unsolicited disconnect the device accepts a new connection
+                           only once it has produced this many samples with the link down, so
+                           every drop costs at least that many samples however fast the host
+                           reconnects and however late the emulator polls (0: no minimum)
 =========================  ==================================================================
+
+A drop at a given point of the stream, counted in samples rather than seconds, is the
+control channel's ``disconnect {address, after_samples, down_samples}``
+(:meth:`dmi_sensors.sim.bluez.emulator._Device.drop_after`).
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ class FaultProfile:
     busy_write_p: float = 0.0
     service_delay_s: float = 0.0
     vanish_after_s: float | None = None
+    down_samples: int = 0
 
     def __post_init__(self) -> None:
         for name in ("connect_abort_p", "drop_p", "malformed_p", "busy_write_p"):
@@ -57,6 +66,8 @@ class FaultProfile:
             lo, hi = self.disconnect_after_s
             if not 0 < lo <= hi:
                 raise ParameterError(f"disconnect_after_s must satisfy 0 < low <= high, got {self.disconnect_after_s}")
+        if self.down_samples < 0:
+            raise ParameterError(f"down_samples must be >= 0, got {self.down_samples}")
         if self.service_delay_s < 0:
             raise ParameterError(f"service_delay_s must be >= 0, got {self.service_delay_s}")
 

@@ -65,19 +65,19 @@ _CHANNELS = (
 )
 #: Non-standard motion.json keys this package writes (and reads back).
 COUNTER_KEY = "DeviceCounterFirstSample"
-EVENT_EXTRA = ("exercise", "repetition", "support", "source", "kind", "posture", "note")
+EVENT_EXTRA = (*contract.EVENT_COLUMNS[2:], *contract.EVENT_OPTIONAL_COLUMNS)
 
 _EVENTS_SIDECAR = {
     "onset": {"Description": "Start of the event, seconds from the first sample of the motion file", "Units": "s"},
     "duration": {"Description": "Length of the event; 0 for an instant", "Units": "s"},
     "trial_type": {"Description": "The exercise id, or the event kind when no exercise applies"},
-    "exercise": {"Description": "Exercise id from the session's DMI plan"},
-    "repetition": {"Description": "Repetition number within the exercise (1-based)"},
-    "support": {
+    contract.EXERCISE: {"Description": "Exercise id from the session's DMI plan"},
+    contract.REPETITION: {"Description": "Repetition number within the exercise (1-based)"},
+    contract.SUPPORT: {
         "Description": "Therapist's support point, proximal to distal",
         "Levels": {s: s for s in contract.SUPPORT_POINTS},
     },
-    "source": {
+    contract.SOURCE: {
         "Description": "Who made the tag",
         "Levels": {
             "plan": "from the exercise plan",
@@ -86,9 +86,9 @@ _EVENTS_SIDECAR = {
             "import": "imported from another file",
         },
     },
-    "kind": {"Description": "exercise, repetition, pause, note, posture or perturbation"},
-    "posture": {"Description": "Detected or tagged posture"},
-    "note": {"Description": "Free-text note (no names)"},
+    contract.KIND: {"Description": "exercise, repetition, pause, note, posture or perturbation"},
+    contract.POSTURE: {"Description": "Detected or tagged posture"},
+    contract.NOTE: {"Description": "Free-text note (no names)"},
 }
 _PARTICIPANTS_SIDECAR = {
     "participant_id": {"Description": "Pseudonymous subject id (no names are stored)"},
@@ -264,11 +264,11 @@ def write_bids(
         written += [motion_dir / f"{stem}_{s}" for s in ("motion.tsv", "channels.tsv", "motion.json")]
         if len(events):
             ev = events.copy()
-            trial_type = ev["exercise"].where(ev["exercise"].notna(), ev["kind"])
+            trial_type = ev[contract.EXERCISE].where(ev[contract.EXERCISE].notna(), ev[contract.KIND])
             out = pd.DataFrame(
                 {
-                    "onset": _fmt(ev["onset_s"].to_numpy(np.float64) - t0),
-                    "duration": _fmt(ev["duration_s"].to_numpy(np.float64)),
+                    "onset": _fmt(ev[contract.ONSET_S].to_numpy(np.float64) - t0),
+                    "duration": _fmt(ev[contract.DURATION_S].to_numpy(np.float64)),
                     "trial_type": trial_type,
                 }
             )
@@ -423,16 +423,16 @@ def _read_events(path: Path, t0: float) -> pd.DataFrame:
     frame = _read_tsv(path, ("onset", "duration"))
     onset = _na_float(path, frame, "onset")
     duration = _na_float(path, frame, "duration")
-    out = pd.DataFrame({"onset_s": t0 + onset, "duration_s": np.nan_to_num(duration, nan=0.0)})
+    out = pd.DataFrame({contract.ONSET_S: t0 + onset, contract.DURATION_S: np.nan_to_num(duration, nan=0.0)})
     for col in EVENT_EXTRA:
         if col in frame.columns:
             out[col] = frame[col].where(frame[col] != NA, None)
         else:
             out[col] = None
-    if "source" not in frame.columns:
-        out["source"] = "import"
-    if "exercise" not in frame.columns and "trial_type" in frame.columns:
-        out["exercise"] = frame["trial_type"].where(frame["trial_type"] != NA, None)
+    if contract.SOURCE not in frame.columns:
+        out[contract.SOURCE] = "import"
+    if contract.EXERCISE not in frame.columns and "trial_type" in frame.columns:
+        out[contract.EXERCISE] = frame["trial_type"].where(frame["trial_type"] != NA, None)
     # BIDS TSV: header on line 1, one row per line after it
     return check_events(out, source=path, lines=range(2, 2 + len(out)))
 

@@ -208,10 +208,12 @@ def samples_from_table(
         if mapped.isna().any():
             i = int(np.argmax(mapped.isna().to_numpy()))
             place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
-            raise DataFileError(path, f"{place}, column 'gap_before'", "True or False", repr(gap_column.iloc[i]))
+            raise DataFileError(
+                path, f"{place}, column {contract.GAP_BEFORE!r}", "True or False", repr(gap_column.iloc[i])
+            )
         gap_column = mapped.astype(bool)
     gap = gap_column.to_numpy(dtype=bool)
-    sensor_ids = frame["sensor_id"].astype(str).to_numpy()
+    sensor_ids = frame[contract.SENSOR_ID].astype(str).to_numpy()
     placements: dict[str, str] = {}
     batches: dict[str, SampleBatch] = {}
     for sid in dict.fromkeys(sensor_ids):
@@ -219,7 +221,7 @@ def samples_from_table(
         fs_hz = fs_by_sensor.get(sid)
         if not fs_hz:
             raise DataFileError(path, f"sensor {sid!r}", "a sample rate for it in session.json 'sensors'", "none")
-        pl = frame["placement"].iloc[rows[0]]
+        pl = frame[contract.PLACEMENT].iloc[rows[0]]
         placements[sid] = "" if pd.isna(pl) else str(pl)
         counter = numeric[contract.COUNTER][rows]
         batches[sid] = SampleBatch(

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dmi_sensors import contract
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.session.events import check_events, read_events_csv
 from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
@@ -59,7 +60,7 @@ def write_parquet_dir(store: SessionStore, session_id: int, out_dir: str | Path)
     for name in TABLES:
         frame = getattr(tables, name)
         if name == "events":
-            frame = frame.astype({"repetition": "Int64"})
+            frame = frame.astype({contract.REPETITION: "Int64"})
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"dmi_sensors.session": meta.encode()})
         pq.write_table(table, paths[name])
@@ -70,7 +71,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataFileError(path, "", f"the export table {path.name}", "no such file")
     try:
-        return pd.read_csv(path, keep_default_na=True, na_values=[""], dtype={"sensor_id": str, "placement": str})
+        return pd.read_csv(
+            path, keep_default_na=True, na_values=[""], dtype={contract.SENSOR_ID: str, contract.PLACEMENT: str}
+        )
     except pd.errors.EmptyDataError:
         raise DataFileError(path, "line 1", "a CSV header", "an empty file") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
