@@ -52,8 +52,8 @@ def run() -> dict[str, float]:
             tg.next_repetition(at_s=k * 100.0 + 18.0 * r)
     events = tg.stop(at_s=duration_s)
 
-    posture_s, postures = _best(lambda: detect_postures(t, acc, fs_hz, gyr_rps=gyr, events=events))
-    reps_s, reps = _best(lambda: detect_repetitions(t, fs_hz, gyr_rps=gyr, events=events))
+    posture_s, postures = _best(lambda: detect_postures(t, acc, gyr, fs_hz=fs_hz, events=events))
+    reps_s, reps = _best(lambda: detect_repetitions(t, gyr_rps=gyr, fs_hz=fs_hz, events=events))
     windows = make_windows(0.0, duration_s, 1.0, 0.5)
     import pandas as pd
 

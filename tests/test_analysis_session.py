@@ -96,3 +96,33 @@ def test_alignment_calibration_from_the_store_is_applied(tmp_path):
     # uncalibrated: the sensor's x axis points to the child's left, so AP and ML trade places
     assert turned["com_rms_ap_mm"] == pytest.approx(straight["com_rms_ml_mm"], rel=0.1)
     assert turned["com_rms_ml_mm"] == pytest.approx(straight["com_rms_ap_mm"], rel=0.1)
+
+
+def test_tagged_events_without_data_are_reported_and_postures_tagged_by_majority(tmp_path):
+    """Exercises tagged after the recording's end are listed in ``warnings`` (not silently
+    dropped); each exercise's detected posture is THE window tagging's majority label."""
+    import dataclasses
+
+    from dmi_sensors.demo.run import DEMO_SUBJECT
+    from dmi_sensors.session import EventRecord, events_frame
+    from dmi_sensors.sim.session import record_simulated_session
+
+    ex = session_mod.CATALOGUE["stand_box_ankles"]
+    plan = session_mod.Plan("one", [dataclasses.replace(ex, target_repetitions=2, hold_s=8.0)])
+    with store_mod.SessionStore(tmp_path / "w.sqlite") as st:
+        sid, sim = record_simulated_session(
+            st, session_mod.Subject(**DEMO_SUBJECT), plan, seed=3, start_utc="2026-01-01T10:00:00Z"
+        )
+        end_s = float(sum(s.duration_s for s in sim.segments))
+        late = [
+            EventRecord(end_s + 5.0, 10.0, exercise="sit_box_hips", support="hips", kind="exercise"),
+            EventRecord(end_s + 5.0, 10.0, exercise="sit_box_hips", repetition=1, support="hips", kind="repetition"),
+        ]
+        st.add_events(sid, events_frame(late))
+        result = analyse_session(st, sid, save=False)
+    assert len(result.warnings) == len(sim.sensors) * 2
+    assert all(f"at {end_s + 5.0:.3f}-{end_s + 15.0:.3f} s has no analysed data" in w for w in result.warnings)
+    assert result.parameters["warnings"] == result.warnings
+    assert result.exercises.exercise.tolist() == ["stand_box_ankles"] * len(sim.sensors)  # the late one: no row
+    assert set(result.exercises.posture_detected) == {"standing"}  # upright, refined by the plan
+    assert set(result.repetitions.posture_detected) == {"standing"}

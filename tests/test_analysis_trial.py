@@ -163,7 +163,7 @@ def test_analyze_trial_summary_windows_parameters():
     ]
     sliding = w[w.window_kind == "sliding"]
     assert len(sliding) == 20 and (sliding.end_s - sliding.start_s).round(9).eq(2.0).all()
-    assert sliding.exercise.iloc[0] == "stand" and pd.isna(sliding.exercise.iloc[-1])
+    assert sliding.exercise.iloc[0] == "stand" and sliding.exercise.iloc[-1] == ""  # "" = not in an exercise
     assert sliding.repetition.tolist()[5:7] == [1, 1]
     seg = w[w.window_kind == "segment"]
     assert seg.duration_s.tolist() == [20.0, 4.0]
@@ -239,3 +239,32 @@ def test_analysis_params_validation():
         TrialAnalysisParams(com_height_m=0.5, com_method="magic")
     with pytest.raises(ValueError, match="acc_frame"):
         TrialAnalysisParams(com_height_m=0.5, acc_frame="x")
+
+
+def test_gyro_bias_still_uses_the_calibration_estimate_and_says_when_there_is_none():
+    """``gyro_bias="still"`` is :func:`dmi_sensors.calibration.gyro_bias_from_still` ((acc, gyr)
+    order): 8 s of a sensor lying still, then sway, all with a gyro bias of (0.02, -0.015, 0.01)
+    rad/s: the bias found is the true one; a trial that is never still removes none and says so."""
+    from dmi_sensors.calibration import gyro_bias_from_still
+
+    bias = np.array([0.02, -0.015, 0.01])
+    sway, _, _ = pendulum_trial(duration_s=30.0, amp_ap=0.03, f_ap=1.0, amp_ml=0.02, f_ml=0.7)
+    rng = np.random.default_rng(2)
+    n_still = 800
+    acc = np.vstack([np.tile([0.0, 0.0, G], (n_still, 1)), sway.acc_mps2]) + 0.01 * rng.standard_normal(
+        (n_still + len(sway), 3)
+    )
+    gyr = (
+        np.vstack([np.zeros((n_still, 3)), sway.gyr_rps]) + bias + 0.002 * rng.standard_normal((n_still + len(sway), 3))
+    )
+    trial = Trial(np.arange(len(acc)) / FS, acc, gyr, FS, "still")
+    res = analyse_trial(trial, com_height_m=0.55, gyro_bias="still")
+    orientation = res.parameters["signals"]["orientation"]
+    expected = gyro_bias_from_still(trial.acc_mps2, trial.gyr_rps, FS).bias_rps
+    np.testing.assert_array_equal(orientation["gyro_bias_rps"], expected)
+    np.testing.assert_allclose(expected, bias, atol=5e-4)
+    assert orientation["gyro_bias_source"] == "still" and res.warnings == []
+
+    moving = analyse_trial(sway, com_height_m=0.55, gyro_bias="still")
+    assert moving.parameters["signals"]["orientation"]["gyro_bias_rps"] == [0.0, 0.0, 0.0]
+    assert len(moving.warnings) == 1 and moving.warnings[0].startswith("gyro bias not removed: none (still: gyro bias")

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from calib_helpers import Errors, pose_rotation, record
 
-from dmi_sensors.calibration import StillParameters, calibrate_gyro, detect_still, moving_std, still_segments
+from dmi_sensors.calibration import (
+    StillParameters,
+    calibrate_gyro,
+    detect_still,
+    gyro_bias_from_still,
+    moving_std,
+    still_segments,
+)
 from dmi_sensors.calibration.still import effective_sample_count
 
 
@@ -76,3 +83,25 @@ def test_moving_data_gives_a_clear_error():
     gyr = rng.normal(0, 0.5, (1000, 3))
     with pytest.raises(ValueError, match=r"only 0\.00 s of still data.*need 2 s"):
         calibrate_gyro(acc, gyr, 100.0, "S1")
+
+
+def test_gyro_bias_from_still_skips_a_movement_in_the_middle_of_a_recording():
+    """(acc, gyr) order; 20 s still, 15 s of 1-2 Hz movement, 25 s still: the bias is the mean
+    rate over the still samples only, and no still segment touches the movement."""
+    fs = 100.0
+    rng = np.random.default_rng(8)
+    n = int(60 * fs)
+    bias = np.array([0.01, -0.02, 0.005])
+    gyr = bias + 0.002 * rng.standard_normal((n, 3))
+    acc = np.array([0.0, 0.0, 9.81]) + 0.01 * rng.standard_normal((n, 3))
+    moving = slice(int(20 * fs), int(35 * fs))
+    t = np.arange(n) / fs
+    gyr[moving] += 0.5 * np.sin(2 * np.pi * 1.0 * t[moving])[:, None]
+    acc[moving] += 1.0 * np.sin(2 * np.pi * 2.0 * t[moving])[:, None]
+    est = gyro_bias_from_still(acc, gyr, fs)
+    assert all(s.stop <= moving.start or s.start >= moving.stop for s in est.segments)
+    assert est.still_duration_s > 43.0 and est.n_samples == round(est.still_duration_s * fs)
+    np.testing.assert_allclose(est.bias_rps, bias, atol=4 * est.bias_stderr_rps.max())
+    assert est.bias_stderr_rps.max() < 1e-3
+    with pytest.raises(ValueError, match="still data"):
+        gyro_bias_from_still(acc[moving], gyr[moving], fs)

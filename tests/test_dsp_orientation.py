@@ -10,7 +10,7 @@ from dsp_helpers import SwayTruth, acc2q_reference, madgwick_reference, mahony_r
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dmi_sensors.dsp import Madgwick, Mahony, estimate_gyro_bias_still
+from dmi_sensors.dsp import Madgwick, Mahony
 from dmi_sensors.dsp._orientation_kernels import acc_to_quaternion
 
 FS = 100.0
@@ -159,24 +159,6 @@ def test_attitude_tracks_analytic_truth(cls):
     # the filter's world x is the body heading at t = 0, which is the truth's (yaw(0) = 0)
     angle_deg = 2 * np.degrees(np.arccos(np.clip(np.abs(np.sum(q * qt, axis=1)), 0.0, 1.0)))
     assert np.max(angle_deg[int(FS) :]) < 0.25
-
-
-def test_gyro_bias_from_still_periods():
-    rng = np.random.default_rng(8)
-    n = int(60 * FS)
-    bias = np.array([0.01, -0.02, 0.005])
-    gyr = bias + 0.002 * rng.standard_normal((n, 3))
-    acc = np.array([0.0, 0.0, 9.81]) + 0.01 * rng.standard_normal((n, 3))
-    moving = slice(int(20 * FS), int(35 * FS))
-    t = np.arange(n) / FS
-    gyr[moving] += 0.5 * np.sin(2 * np.pi * 1.0 * t[moving])[:, None]
-    acc[moving] += 1.0 * np.sin(2 * np.pi * 2.0 * t[moving])[:, None]
-    est = estimate_gyro_bias_still(gyr, acc, FS)
-    assert not est.still[moving].any()
-    assert est.n_still >= int(40 * FS)
-    np.testing.assert_allclose(est.bias_rps, bias, atol=3 * 0.002 / np.sqrt(est.n_still) * 3)
-    none = estimate_gyro_bias_still(gyr[moving], acc[moving], FS)
-    assert np.all(np.isnan(none.bias_rps)) and none.n_still == 0
 
 
 def test_attitude_from_acc_equals_ahrs_acc2q():

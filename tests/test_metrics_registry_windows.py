@@ -1,4 +1,4 @@
-"""Registry completeness and its documentation; windows, segments and tags."""
+"""Registry completeness and its documentation; window maths on arrays (sliding windows, intervals, metrics)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,16 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from dmi_sensors import contract
-from dmi_sensors.errors import DataFileError
 from dmi_sensors.metrics import (
     REGISTRY,
     SpectralParams,
     TtsParams,
+    interval_samples,
     isway_measures,
     prieto_measures,
-    read_events_csv,
-    segments_from_events,
     sliding_windows,
-    tag_windows,
     window_metrics,
 )
 from dmi_sensors.metrics.registry import markdown_table, update_doc
@@ -119,61 +114,17 @@ def test_window_metrics_equal_the_one_shot_functions_on_each_slice():
             assert w[key][i] == pytest.approx(value, rel=1e-9, abs=1e-12, nan_ok=True), (i, key)
 
 
-def _events():
-    return pd.DataFrame(
-        [
-            # exercise block 0-10 s, two repetitions inside it, a note and a perturbation
-            {"onset_s": 0.0, "duration_s": 10.0, "exercise": "sit", "repetition": None, "support": "hips"},
-            {"onset_s": 1.0, "duration_s": 3.0, "exercise": "sit", "repetition": 1, "support": None},
-            {"onset_s": 5.0, "duration_s": 3.0, "exercise": "sit", "repetition": 2, "support": "knees"},
-            {"onset_s": 6.0, "duration_s": 0.0, "exercise": None, "repetition": None, "support": None, "kind": "note"},
-            {
-                "onset_s": 9.0,
-                "duration_s": 0.5,
-                "exercise": None,
-                "repetition": None,
-                "support": None,
-                "kind": "perturbation",
-            },
-        ]
-    ).assign(source="manual")
-
-
-def test_tags_by_midpoint_take_the_most_specific_interval_per_column():
-    tags = tag_windows(np.array([0.0, 2.0, 4.0, 6.0, 10.0]), np.array([2.0, 4.0, 6.0, 8.0, 12.0]), _events())
-    assert tags["exercise"] == ["sit", "sit", "sit", "sit", None]
-    assert tags["repetition"] == [1, 1, 2, 2, None]  # midpoints 1, 3, 5, 7, 11
-    # repetition 1 has no support: the exercise row supplies it; repetition 2 overrides it
-    assert tags["support"] == ["hips", "hips", "knees", "knees", None]
-    mid_gap = tag_windows(np.array([4.0]), np.array([5.0]), _events())  # 4.5 s: between repetitions
-    assert mid_gap["repetition"] == [None] and mid_gap["exercise"] == ["sit"]
-    assert set(tags) == {c for c in contract.WINDOW_COLUMNS if c not in ("sensor_id", "start_s", "end_s")}
-
-
-def test_segments_skip_notes_and_perturbations_and_clip_to_the_signal():
-    starts, stops, tags = segments_from_events(_events(), 100.0, 900)
-    np.testing.assert_array_equal(starts, [0, 100, 500])
-    np.testing.assert_array_equal(stops, [900, 400, 800])  # 0-10 s clipped to 9 s of signal
-    assert tags["repetition"] == [None, 1, 2]
-
-
-def test_events_csv_errors_name_file_line_and_column(tmp_path):
-    good = tmp_path / "ev.csv"
-    good.write_text("onset_s,duration_s,exercise,repetition,support,source,kind\n1.0,2.0,sit,1,hips,manual,exercise\n")
-    ev = read_events_csv(good)
-    assert ev.loc[0, "onset_s"] == 1.0 and ev.loc[0, "exercise"] == "sit"
-    bad = tmp_path / "bad.csv"
-    bad.write_text(
-        "onset_s,duration_s,exercise,repetition,support,source\n1.0,2.0,a,1,hips,manual\nx,1,a,2,hips,manual\n"
-    )
-    with pytest.raises(DataFileError, match=r"bad.csv: line 3, column 'onset_s': expected a number >= 0, found 'x'"):
-        read_events_csv(bad)
-    missing = tmp_path / "missing.csv"
-    missing.write_text("onset_s,duration_s,exercise\n1,2,a\n")
-    with pytest.raises(DataFileError, match="line 1 \\(header\\)"):
-        read_events_csv(missing)
-    with pytest.raises(DataFileError, match="no such file"):
-        read_events_csv(tmp_path / "nope.csv")
+def test_interval_samples_round_and_clip_to_the_signal():
+    """Time intervals -> [start, stop) sample ranges at 8 Hz (exact in binary), sample 0 at t0 = 2 s."""
+    onset = np.array([2.0, 2.0625, 2.1875, 1.0, 9.0, 3.0, 2.25])
+    end = np.array([3.0, 2.5, 2.8125, 2.5, 10.0, 30.0, 2.25])
+    a, b = interval_samples(onset, end, 8.0, 40, t0_s=2.0)
+    # 0.5 -> 0 and 1.5 -> 2 (round half to even, as Python's round); 6.5 -> 6
+    np.testing.assert_array_equal(a, [0, 0, 2, 0, 40, 8, 2])
+    np.testing.assert_array_equal(b, [8, 4, 6, 4, 40, 40, 2])  # clipped to the 40 samples
+    assert (b - a)[4] == 0 and (b - a)[6] == 0  # wholly after the end / zero length: empty
+    with pytest.raises(ValueError, match="fs_hz"):
+        interval_samples(onset, end, 0.0, 40)
 
 
 def test_every_metric_has_a_label_unique_but_for_its_aliases():

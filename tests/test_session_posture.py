@@ -29,7 +29,7 @@ def test_each_posture_detected_with_boundaries():
         ("upright", 12),
     ]
     t, acc, gyr, truth = posture_recording(segs, FS, seed=1)
-    ev = detect_postures(t, acc, FS, gyr_rps=gyr)
+    ev = detect_postures(t, acc, gyr, fs_hz=FS)
     assert (ev.kind == "posture").all() and (ev.source == "auto").all()
     got = _rows(ev)
     assert [g[0] for g in got] == [lab for lab, _, _ in truth]
@@ -42,14 +42,14 @@ def test_each_posture_detected_with_boundaries():
 
 def test_prone_without_gyro_and_plan_refinement():
     t, acc, _gyr, _ = posture_recording([("upright", 10), ("four_point", 10)], FS, seed=2)
-    assert [r[0] for r in _rows(detect_postures(t, acc, FS))] == ["upright", "prone"]
+    assert [r[0] for r in _rows(detect_postures(t, acc, fs_hz=FS))] == ["upright", "prone"]
     # the plan knows: sitting, then four-point
     plan = Plan("p", [CATALOGUE["sit_box_hips"], CATALOGUE["four_point_hips"]])
     tg = Tagger(plan, clock=lambda: 0.0)
     tg.next_exercise(at_s=0.0)
     tg.next_exercise(at_s=10.0)
     events = tg.stop(at_s=20.0)
-    got = _rows(detect_postures(t, acc, FS, events=events))
+    got = _rows(detect_postures(t, acc, fs_hz=FS, events=events))
     assert [g[0] for g in got] == ["sitting", "four_point"]
     assert got[1][1] == pytest.approx(10.0, abs=0.7)
 
@@ -60,10 +60,10 @@ def test_movement_bursts_while_prone_are_not_four_point():
     for onset in np.arange(2.0, 38.0, 8.0):
         inside = (t >= onset) & (t < onset + 1.5)
         gyr[inside, 2] += 0.6 * np.sin(2 * np.pi * 1.2 * (t[inside] - onset))
-    assert [r[0] for r in _rows(detect_postures(t, acc, FS, gyr_rps=gyr))] == ["prone"]
+    assert [r[0] for r in _rows(detect_postures(t, acc, gyr, fs_hz=FS))] == ["prone"]
     # continuous sway, as in four-point, is four-point
     t, acc, gyr, _ = posture_recording([("four_point", 30)], FS, seed=8)
-    assert [r[0] for r in _rows(detect_postures(t, acc, FS, gyr_rps=gyr))] == ["four_point"]
+    assert [r[0] for r in _rows(detect_postures(t, acc, gyr, fs_hz=FS))] == ["four_point"]
 
 
 def test_hysteresis_and_minimum_duration_stop_flicker():
@@ -76,16 +76,16 @@ def test_hysteresis_and_minimum_duration_stop_flicker():
     up = np.column_stack([np.sin(ang), np.zeros(n), np.cos(ang)])
     raw, _ = classify_gravity(up)
     assert len(set(raw)) == 2  # without hysteresis the label flips
-    ev = detect_postures(t, G * up, FS)
+    ev = detect_postures(t, G * up, fs_hz=FS)
     assert len(ev) == 1
     # a 1-s excursion to supine is absorbed by the minimum duration
     up2 = np.tile(UP["upright"], (n, 1)).astype(float)
     up2[int(10 * FS) : int(11 * FS)] = UP["supine"]
-    assert _rows(detect_postures(t, G * up2, FS, params=PostureParams(lowpass_hz=2.0))) == [
+    assert _rows(detect_postures(t, G * up2, fs_hz=FS, params=PostureParams(lowpass_hz=2.0))) == [
         ("upright", 0.0, pytest.approx(30.0))
     ]
     # ... but kept when the minimum duration is shorter than it
-    got = detect_postures(t, G * up2, FS, params=PostureParams(lowpass_hz=2.0, min_duration_s=0.5))
+    got = detect_postures(t, G * up2, fs_hz=FS, params=PostureParams(lowpass_hz=2.0, min_duration_s=0.5))
     assert [r[0] for r in _rows(got)] == ["upright", "supine", "upright"]
 
 
@@ -94,12 +94,12 @@ def test_head_down_not_labelled_and_empty_input():
     t = np.arange(n) / FS
     acc = np.tile([0.0, 0.0, -G], (n, 1))
     acc[: n // 2] = [0.0, 0.0, G]
-    ev = detect_postures(t, acc, FS)
+    ev = detect_postures(t, acc, fs_hz=FS)
     assert [r[0] for r in _rows(ev)] == ["upright"]
     assert ev.duration_s.iloc[0] == pytest.approx(5.0, abs=0.7)
-    assert len(detect_postures(np.zeros(0), np.zeros((0, 3)), FS)) == 0
+    assert len(detect_postures(np.zeros(0), np.zeros((0, 3)), fs_hz=FS)) == 0
     with pytest.raises(ValueError, match="shape"):
-        detect_postures(t, acc[:, :2], FS)
+        detect_postures(t, acc[:, :2], fs_hz=FS)
 
 
 @settings(max_examples=100, deadline=None)
@@ -118,6 +118,6 @@ def test_classify_within_40_degrees_of_a_reference(name, angle, axis_angle, scal
 
 def test_track_is_decimated_and_consistent():
     t, acc, gyr, _ = posture_recording([("supine", 6), ("upright", 6)], FS, seed=3)
-    td, labels = posture_track(t, acc, FS, gyr)
+    td, labels = posture_track(t, acc, gyr, fs_hz=FS)
     assert td[1] - td[0] == pytest.approx(0.1)
     assert labels[0] == "supine" and labels[-1] == "upright"

@@ -18,7 +18,7 @@ TOL_S = RepetitionParams().envelope_s / 2 + 0.05
 def test_known_onsets_are_found():
     onsets = [3.0, 11.5, 19.0, 28.3, 36.0]
     t, gyr = burst_recording(onsets, 45.0, FS, seed=4)
-    ev = detect_repetitions(t, FS, gyr_rps=gyr)
+    ev = detect_repetitions(t, gyr_rps=gyr, fs_hz=FS)
     assert (ev.kind == "repetition").all() and (ev.source == "auto").all()
     assert ev.repetition.tolist() == [1, 2, 3, 4, 5]
     np.testing.assert_allclose(ev.onset_s, onsets, atol=TOL_S)
@@ -30,7 +30,7 @@ def test_known_onsets_are_found():
 
 def test_quiet_recording_has_no_repetitions():
     t, gyr = burst_recording([], 30.0, FS, seed=5)
-    assert len(detect_repetitions(t, FS, gyr_rps=gyr)) == 0
+    assert len(detect_repetitions(t, gyr_rps=gyr, fs_hz=FS)) == 0
 
 
 def test_numbering_restarts_per_exercise():
@@ -41,7 +41,7 @@ def test_numbering_restarts_per_exercise():
     tg.next_exercise(at_s=1.0)
     tg.next_exercise(at_s=20.0)
     events = tg.stop(at_s=34.0)
-    ev = detect_repetitions(t, FS, gyr_rps=gyr, events=events)
+    ev = detect_repetitions(t, gyr_rps=gyr, fs_hz=FS, events=events)
     assert ev.exercise.tolist() == ["stand_box_hips"] * 3 + ["stand_box_knees"] * 2
     assert ev.repetition.tolist() == [1, 2, 3, 1, 2]
     assert ev.support.tolist() == ["hips"] * 3 + ["knees"] * 2
@@ -56,10 +56,10 @@ def test_accelerometer_bursts():
     # linear acceleration bursts on top of gravity (the band-pass removes gravity)
     acc = np.tile([0.0, 0.0, G], (t.size, 1)) + np.random.default_rng(1).normal(0, 0.03, (t.size, 3))
     acc[:, 0] += 1.5 * gyr[:, 0] - 1.5 * gyr[:, 0].mean()
-    ev = detect_repetitions(t, FS, acc_mps2=acc, params=RepetitionParams(min_rise=0.3))
+    ev = detect_repetitions(t, acc, fs_hz=FS, params=RepetitionParams(min_rise=0.3))
     np.testing.assert_allclose(ev.onset_s, onsets, atol=TOL_S)
     with pytest.raises(ValueError, match="needs gyr_rps or acc_mps2"):
-        detect_repetitions(t, FS)
+        detect_repetitions(t, fs_hz=FS)
 
 
 def test_short_gaps_join_and_short_bursts_drop():
@@ -101,5 +101,5 @@ def test_random_bursts(extra_gaps, amp, burst_s, seed):
     """Bursts of 0.4-2 rad/s, 1-2.5 s long, separated by at least 1.5 s of quiet."""
     onsets = list(1.0 + np.cumsum([burst_s + 1.5 + g for g in extra_gaps]))
     t, gyr = burst_recording(onsets, onsets[-1] + 4.0, FS, burst_s=burst_s, amp_rps=amp, seed=seed)
-    ev = detect_repetitions(t, FS, gyr_rps=gyr)
+    ev = detect_repetitions(t, gyr_rps=gyr, fs_hz=FS)
     np.testing.assert_allclose(ev.onset_s, onsets, atol=TOL_S)

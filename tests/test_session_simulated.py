@@ -137,7 +137,7 @@ def _truth_per_window(res, truth_events, windows, plan):
 def test_every_window_carries_the_true_tags(plan, seed):
     res, truth_events, events = _simulated_session(plan, seed)
     trial = res.to_trial()
-    postures = detect_postures(trial.time_s, trial.acc_mps2, FS, gyr_rps=trial.gyr_rps, events=events)
+    postures = detect_postures(trial.time_s, trial.acc_mps2, trial.gyr_rps, fs_hz=FS, events=events)
     # windows of 2 s every 1 s; their midpoints (x.25 s) never fall on a boundary of the truth
     windows = make_windows(0.25, res.duration_s, 2.0, 1.0, sensor_id="SIM1")
     tagged = tag_windows(windows, pd.concat([events, postures], ignore_index=True))
@@ -154,7 +154,7 @@ def test_every_window_carries_the_true_tags(plan, seed):
     assert tagged.posture[steady].tolist() == truth.posture[steady].tolist()
 
     # the detector alone (no plan) gives what a trunk sensor can tell
-    raw = tag_windows(windows, detect_postures(trial.time_s, trial.acc_mps2, FS, gyr_rps=trial.gyr_rps))
+    raw = tag_windows(windows, detect_postures(trial.time_s, trial.acc_mps2, trial.gyr_rps, fs_hz=FS))
     for got, want in zip(raw.posture[steady], truth.posture[steady], strict=True):
         assert got in RAW_CLASS[want], (got, want)
 
@@ -168,7 +168,7 @@ def test_automatic_repetitions_on_simulated_upright_exercises():
         truth = normalise_events(res.truth.events)
         exercises = truth[truth.kind == "exercise"]
         trial = res.to_trial()
-        reps = detect_repetitions(trial.time_s, FS, gyr_rps=trial.gyr_rps, events=exercises)
+        reps = detect_repetitions(trial.time_s, gyr_rps=trial.gyr_rps, fs_hz=FS, events=exercises)
         assert (reps.source == "auto").all()
         for ex in exercises.exercise:
             got = reps.loc[reps.exercise == ex, "onset_s"].to_numpy()

@@ -193,7 +193,7 @@ def test_normalise_events_infers_kind_and_rejects_bad_tables():
     df["note"] = ["", "", "", "hello"]
     out = normalise_events(df)
     assert out.kind.tolist() == ["exercise", "repetition", "posture", "note"]
-    with pytest.raises(ValueError, match=r"missing column.*support"):
+    with pytest.raises(ValueError, match=r"header: expected columns .*no column 'support'"):
         normalise_events(df.drop(columns="support"))
     bad = df.copy()
     bad.loc[2, "support"] = "elbow"

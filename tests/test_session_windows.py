@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dmi_sensors import contract
-from dmi_sensors.session import CATALOGUE, EventRecord, Plan, Tagger, events_frame, make_windows, tag_windows
+from dmi_sensors.session import (
+    CATALOGUE,
+    EventRecord,
+    Plan,
+    Tagger,
+    events_frame,
+    make_windows,
+    segments_from_events,
+    tag_windows,
+)
 
 PLAN = Plan("p", [CATALOGUE["sit_box_hips"], CATALOGUE["stand_box_knees"]])
 
@@ -152,3 +161,94 @@ def test_windows_inside_an_interval_get_its_tags(actions):
     untagged = w[~covered]
     assert (untagged.exercise == "").all() and (untagged.repetition == 0).all() and (untagged.support == "").all()
     assert np.isin(w.repetition, [0, *reps.repetition.unique()]).all()
+
+
+# --- the one tagging, where the analysis used to tag by window midpoint -----------------------
+
+
+def _events():
+    """An exercise block 0-10 s with two repetitions (4.2 s apart), a note and a push; no kind on
+    most rows (inferred)."""
+    return pd.DataFrame(
+        [
+            {"onset_s": 0.0, "duration_s": 10.0, "exercise": "sit", "repetition": None, "support": "hips"},
+            {"onset_s": 1.0, "duration_s": 3.0, "exercise": "sit", "repetition": 1, "support": None},
+            {"onset_s": 4.2, "duration_s": 3.8, "exercise": "sit", "repetition": 2, "support": "knees"},
+            {"onset_s": 6.0, "duration_s": 0.0, "exercise": None, "repetition": None, "support": None, "kind": "note"},
+            {
+                "onset_s": 9.0,
+                "duration_s": 0.5,
+                "exercise": None,
+                "repetition": None,
+                "support": None,
+                "kind": "perturbation",
+            },
+        ]
+    ).assign(source="manual")
+
+
+def test_windows_take_the_majority_side_not_the_midpoint():
+    """The trial analysis used to tag a sliding window by its midpoint while the session docs
+    promised majority overlap; both now use majority overlap (pauses removed). Where they differ:
+
+    * [3, 5): its midpoint 4.0 s fell in the 0.2-s gap between the repetitions (no repetition);
+      repetition 1 covers half of it -> 1;
+    * [9, 11): its midpoint 10.0 s lies just after the exercise (untagged); the exercise
+      covers exactly half of it -> tagged;
+    * windows inside repetition 2 took the repetition row's support (knees); support now
+      comes from the exercise (hips).
+    """
+    starts = np.array([0.0, 2.0, 3.0, 4.0, 6.0, 9.0, 9.2, 10.0])
+    w = tag_windows(pd.DataFrame({"start_s": starts, "end_s": starts + 2.0}), _events())
+    assert w.exercise.tolist() == ["sit"] * 6 + ["", ""]
+    assert w.repetition.tolist() == [1, 1, 1, 2, 2, 0, 0, 0]
+    assert w.support.tolist() == ["hips"] * 6 + ["", ""]
+    assert w.posture.tolist() == [""] * 8
+
+
+def test_a_table_of_repetitions_only_tags_its_exercise():
+    reps = pd.DataFrame(
+        {
+            "onset_s": [0.0, 5.0],
+            "duration_s": [5.0, 5.0],
+            "exercise": ["reach", "reach"],
+            "repetition": [1, 2],
+            "support": ["hips", "hips"],
+            "source": ["import", "import"],
+        }
+    )
+    w = tag_windows(make_windows(0.0, 12.0, 2.0), reps)
+    # [4, 6) straddles the two repetitions: the exercise covers all of it (summed over its rows)
+    assert w.exercise.tolist() == ["reach"] * 5 + [""]
+    assert w.repetition.tolist() == [1, 1, 1, 2, 2, 0]  # [4, 6): 1 s each, a tie -> the earlier
+    assert w.support.tolist() == ["hips"] * 5 + [""]
+
+
+def test_posture_majority_sums_the_rows_of_one_label():
+    """An interval upright 25 s, transition 5 s, upright 30 s is upright (55 of 60 s), although
+    no single upright row covers half of it."""
+    post = events_frame(
+        [
+            EventRecord(0.0, 25.0, source="auto", kind="posture", posture="upright"),
+            EventRecord(25.0, 5.0, source="auto", kind="posture", posture="transition"),
+            EventRecord(30.0, 20.0, source="auto", kind="posture", posture="upright"),
+            EventRecord(50.0, 10.0, source="auto", kind="posture", posture="prone"),
+        ]
+    )
+    w = tag_windows(pd.DataFrame({"start_s": [0.0, 20.0, 45.0], "end_s": [60.0, 35.0, 60.0]}), post)
+    assert w.posture.tolist() == ["upright", "upright", "prone"]
+
+
+def test_segments_skip_notes_and_pushes_clip_to_the_signal_and_say_what_was_not_analysed():
+    seg = segments_from_events(_events(), 100.0, 900)
+    np.testing.assert_array_equal(seg.starts, [0, 100, 420])
+    np.testing.assert_array_equal(seg.stops, [900, 400, 800])  # 0-10 s clipped to the 9 s of signal
+    assert seg.tags.repetition.tolist() == [0, 1, 2] and seg.tags.exercise.tolist() == ["sit"] * 3
+    assert seg.skipped[["onset_s", "reason"]].values.tolist() == [[0.0, "clipped to the signal"]]
+    late = pd.concat([_events(), _events().iloc[[1]].assign(onset_s=12.0)], ignore_index=True)
+    seg = segments_from_events(late, 100.0, 900, t0_s=0.5)
+    assert seg.skipped.reason.tolist() == ["clipped to the signal", "after the end"]
+    assert seg.warnings(0.5, 9.5)[1] == (
+        "repetition event 'sit' repetition 1 at 12.000-15.000 s: after the end of the signal (0.500-9.500 s): "
+        "not analysed"
+    )

@@ -71,7 +71,7 @@ EXERCISE: Final = "exercise"  # the plan's exercise_id; "" = not in an exercise
 REPETITION: Final = "repetition"  # 1, 2, ... within an exercise; 0 = not a repetition
 SUPPORT: Final = "support"  # one of SUPPORT_POINTS, or "" (unknown / not applicable)
 SOURCE: Final = "source"  # one of EVENT_SOURCES
-KIND: Final = "kind"  # exercise, repetition, pause, note, posture, perturbation (session.vocab.EVENT_KINDS)
+KIND: Final = "kind"  # exercise, repetition, pause, note, posture, perturbation, hold (session.vocab.EVENT_KINDS)
 POSTURE: Final = "posture"  # session.vocab.POSTURES, or ""
 NOTE: Final = "note"  # free text typed by the therapist (never a name)
 

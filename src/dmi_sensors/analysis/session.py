@@ -37,6 +37,9 @@ from dmi_sensors.analysis.calibrations import load_calibration
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
 from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.session.events import empty_events, normalise_events
+from dmi_sensors.session.posture import detect_postures
+from dmi_sensors.session.windows import tag_windows
 from dmi_sensors.store import SessionStore
 
 if TYPE_CHECKING:  # pandas is imported by the functions that build tables
@@ -154,7 +157,9 @@ class SessionAnalysis:
 
     ``exercises`` / ``repetitions`` / ``postures`` are tidy DataFrames (see
     :func:`exercise_table`); ``parameters`` holds every parameter, the package version
-    and the ``run_id``; ``result_ids`` the stored record ids (after saving).
+    and the ``run_id`` (and ``warnings``); ``result_ids`` the stored record ids (after
+    saving). ``warnings``: one line per tagged exercise or repetition a sensor has no
+    analysed data for (it lies after the recording's end, before its start or in a gap).
     """
 
     parameters: dict[str, Any]
@@ -165,6 +170,7 @@ class SessionAnalysis:
     postures: pd.DataFrame
     primary_sensor_id: str | None
     result_ids: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _primary(sensors: Sequence[SensorSignals]) -> SensorSignals | None:
@@ -180,8 +186,6 @@ def _tag_events(events, movement_s: float, min_hold_s: float):
     repetition: from ``movement_s`` after its onset to its end (when at least ``min_hold_s``)."""
     import pandas as pd
 
-    from dmi_sensors.session import normalise_events
-
     if events is None or len(events) == 0:
         return None
     ev = normalise_events(events)
@@ -190,14 +194,12 @@ def _tag_events(events, movement_s: float, min_hold_s: float):
     holds = reps.assign(
         onset_s=reps["onset_s"] + movement_s, duration_s=reps["duration_s"] - movement_s, kind="hold", source="auto"
     )
-    holds = holds[holds["duration_s"] >= min_hold_s]
+    holds = holds[holds["duration_s"] >= max(min_hold_s, 0.0)]
     return pd.concat([ev, holds], ignore_index=True).sort_values("onset_s", kind="stable").reset_index(drop=True)
 
 
 def _detect_postures(primary: SensorSignals | None, events):
     import pandas as pd
-
-    from dmi_sensors.session import detect_postures, empty_events
 
     if primary is None:
         return empty_events()
@@ -206,24 +208,48 @@ def _detect_postures(primary: SensorSignals | None, events):
         t = primary.time_s[piece]
         if t.shape[0] < 4 * primary.fs_hz:
             continue
-        frames.append(detect_postures(t, primary.acc_mps2[piece], primary.fs_hz, primary.gyr_rps[piece], events))
+        frames.append(
+            detect_postures(t, primary.acc_mps2[piece], primary.gyr_rps[piece], fs_hz=primary.fs_hz, events=events)
+        )
     if not frames:
         return empty_events()
     return pd.concat(frames, ignore_index=True)
 
 
-def _majority_posture(postures, onset_s: float, end_s: float) -> str | None:
-    if postures is None or len(postures) == 0:
-        return None
-    a = np.maximum(postures["onset_s"].to_numpy(float), onset_s)
-    b = np.minimum((postures["onset_s"] + postures["duration_s"]).to_numpy(float), end_s)
-    overlap = np.clip(b - a, 0.0, None)
-    if not overlap.size or overlap.max() <= 0:
-        return None
-    by_label: dict[str, float] = {}
-    for lab, ov in zip(postures["posture"].astype(str), overlap, strict=True):
-        by_label[lab] = by_label.get(lab, 0.0) + float(ov)
-    return max(by_label.items(), key=lambda kv: kv[1])[0]
+def _detected_postures(postures: pd.DataFrame | None, onset_s: np.ndarray, end_s: np.ndarray) -> np.ndarray:
+    """The detected posture of each interval by THE window tagging (majority overlap,
+    :func:`dmi_sensors.session.tag_windows`), ``""`` where no posture covers half of it."""
+    import pandas as pd
+
+    if postures is None or len(postures) == 0 or len(onset_s) == 0:
+        return np.full(len(onset_s), "", dtype=object)
+    intervals = pd.DataFrame({contract.START_S: np.asarray(onset_s, float), contract.END_S: np.asarray(end_s, float)})
+    return tag_windows(intervals, postures)[contract.POSTURE].to_numpy(dtype=object)
+
+
+def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> list[str]:
+    """One line per exercise or repetition row that overlaps none of the sensor's analysed pieces."""
+    if tag_events is None or len(tag_events) == 0:
+        return []
+    rows = tag_events[tag_events[contract.KIND].isin(("exercise", "repetition"))]
+    if not sig.pieces and len(rows):
+        return [f"sensor {sig.sensor_id}: no analysable data: {len(rows)} tagged exercises/repetitions not analysed"]
+    onset = rows[contract.ONSET_S].to_numpy(dtype=np.float64)
+    end = onset + rows[contract.DURATION_S].to_numpy(dtype=np.float64)
+    covered = np.zeros(len(rows), dtype=bool)
+    for piece in sig.pieces:
+        t = sig.time_s[piece]
+        if t.shape[0]:
+            covered |= (end > t[0]) & (onset < t[-1] + 1.0 / sig.fs_hz)
+    out = []
+    for row, a, b in zip(rows[~covered].to_dict("records"), onset[~covered], end[~covered], strict=True):
+        rep = row[contract.REPETITION]
+        what = f"{row[contract.KIND]} {row[contract.EXERCISE]!r}" + (f" repetition {rep}" if rep else "")
+        out.append(
+            f"sensor {sig.sensor_id}: {what} at {a:.3f}-{b:.3f} s has no analysed data "
+            "(after the recording's end, before its start or in a gap): not analysed"
+        )
+    return out
 
 
 def _analyse_sensor(
@@ -327,8 +353,11 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
     seg = w[(w[contract.WINDOW_KIND] == "segment")]
     tts = _tts_by_onset(sensor.stabilisation)
     holds = tag_events[tag_events[contract.KIND] == "hold"]
+    reps = tag_events[tag_events[contract.KIND] == "repetition"]
+    ends = (reps[contract.ONSET_S] + reps[contract.DURATION_S]).to_numpy()
+    detected = _detected_postures(postures, reps[contract.ONSET_S].to_numpy(), ends)
     rows = []
-    for ev in tag_events[tag_events[contract.KIND] == "repetition"].itertuples(index=False):
+    for ev, posture_detected in zip(reps.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
         exercise, rep = str(ev.exercise), int(ev.repetition)
         if _segment_row(seg, exercise, rep, onset, end) is None:
@@ -353,7 +382,7 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
             contract.REPETITION: rep,
             contract.SUPPORT: _clean_str(ev.support),
             contract.POSTURE_PLANNED: _clean_str(getattr(ev, contract.POSTURE, "")),
-            contract.POSTURE_DETECTED: _majority_posture(postures, onset, end) or "",
+            contract.POSTURE_DETECTED: posture_detected,
             contract.ONSET_S: onset,
             contract.DURATION_S: end - onset,
             contract.HOLD_START_S: float(hold[contract.START_S]) if hold is not None else None,
@@ -387,8 +416,11 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
     if tag_events is None or len(w) == 0:
         return pd.DataFrame()
     seg = w[(w[contract.WINDOW_KIND] == "segment")]
+    exercises = tag_events[tag_events[contract.KIND] == "exercise"]
+    ends = (exercises[contract.ONSET_S] + exercises[contract.DURATION_S]).to_numpy()
+    detected = _detected_postures(postures, exercises[contract.ONSET_S].to_numpy(), ends)
     rows = []
-    for ev in tag_events[tag_events[contract.KIND] == "exercise"].itertuples(index=False):
+    for ev, posture_detected in zip(exercises.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
         exercise = str(ev.exercise)
         whole = _segment_row(seg, exercise, 0, onset, end)
@@ -409,7 +441,7 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
             contract.EXERCISE: exercise,
             contract.SUPPORT: _clean_str(ev.support),
             contract.POSTURE_PLANNED: _clean_str(getattr(ev, contract.POSTURE, "")),
-            contract.POSTURE_DETECTED: _majority_posture(postures, onset, end) or "",
+            contract.POSTURE_DETECTED: posture_detected,
             contract.ONSET_S: onset,
             contract.DURATION_S: end - onset,
             contract.REPETITIONS: len(reps),
@@ -444,7 +476,9 @@ def analyse_signals(
     postures = _detect_postures(primary, exercise_rows) if params.detect_postures else None
     results: dict[str, SensorResult] = {}
     ex_frames, rep_frames = [], []
+    warnings: list[str] = []
     for sig in sensors:
+        warnings.extend(_unanalysed_events(sig, tag_events))
         windows, stabilisation, summary = _analyse_sensor(sig, tag_events, metric_params)
         res = SensorResult(sig.sensor_id, sig.placement, summary, windows, stabilisation, sig)
         results[sig.sensor_id] = res
@@ -464,6 +498,7 @@ def analyse_signals(
         "primary_sensor_id": primary.sensor_id if primary else None,
         "calibrations": {s.sensor_id: s.calibration for s in sensors},
         "frames": {s.sensor_id: s.frame for s in sensors},
+        "warnings": warnings,
     }
     non_empty = [f for f in ex_frames if len(f)]
     rep_non_empty = [f for f in rep_frames if len(f)]
@@ -475,6 +510,7 @@ def analyse_signals(
         repetitions=pd.concat(rep_non_empty, ignore_index=True) if rep_non_empty else pd.DataFrame(),
         postures=postures if postures is not None else pd.DataFrame(),
         primary_sensor_id=primary.sensor_id if primary else None,
+        warnings=warnings,
     )
 
 

@@ -21,7 +21,7 @@ from dmi_sensors.analysis.session import RESULT_NAMES
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
 from dmi_sensors.analysis.trial import SwaySignals, TrialAnalysisParams, sway_signals
 from dmi_sensors.errors import NotFoundError
-from dmi_sensors.metrics import segments_from_events
+from dmi_sensors.metrics import interval_samples
 from dmi_sensors.metrics.spectral import SpectralParams
 from dmi_sensors.metrics.tts import TtsParams
 from dmi_sensors.store import ResultRecord, SessionStore
@@ -136,25 +136,14 @@ def sway_pieces(signals: SensorSignals, metric_params: TrialAnalysisParams) -> l
 
 
 def hold_slices(pieces: list[SwaySignals], start_s: float, end_s: float) -> tuple[int, slice] | None:
-    """``(piece index, sample slice)`` of an analysed interval ``[start_s, end_s)`` as
-    :func:`dmi_sensors.metrics.segments_from_events` cut it (same rounding)."""
+    """``(piece index, sample slice)`` of an analysed interval ``[start_s, end_s)`` as the
+    analysis cut it into segments (:func:`dmi_sensors.metrics.interval_samples`, at least 3 samples)."""
     for k, sig in enumerate(pieces):
         t = sig.time_s
         if t.size == 0 or end_s <= t[0] or start_s >= t[-1] + 1.0 / sig.fs_hz:
             continue
-        ev = pd.DataFrame(
-            {
-                "onset_s": [start_s],
-                "duration_s": [end_s - start_s],
-                "exercise": ["x"],
-                "repetition": [1],
-                "support": ["none"],
-                "source": ["auto"],
-                "kind": ["repetition"],
-            }
-        )
-        a, b, _ = segments_from_events(ev, sig.fs_hz, t.shape[0], float(t[0]))
-        if len(a):
+        a, b = interval_samples(np.array([start_s]), np.array([end_s]), sig.fs_hz, t.shape[0], float(t[0]))
+        if b[0] - a[0] >= 3:
             return k, slice(int(a[0]), int(b[0]))
     return None
 

@@ -36,20 +36,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dmi_sensors import __version__, contract
+from dmi_sensors.calibration.still import gyro_bias_from_still
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_acc, com_from_tilt
 from dmi_sensors.metrics.isway import isway_measures
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
 from dmi_sensors.metrics.spectral import SpectralParams
 from dmi_sensors.metrics.tts import TTS_METHODS, TtsParams, detect_events, instability_signal, time_to_stabilise
-from dmi_sensors.metrics.windows import (
-    TAG_COLUMNS,
-    segments_from_events,
-    sliding_windows,
-    tag_windows,
-    validate_events,
-    window_metrics,
-)
+from dmi_sensors.metrics.windows import sliding_windows, window_metrics
+from dmi_sensors.session.events import normalise_events
+from dmi_sensors.session.windows import TAG_COLUMNS, segments_from_events, tag_windows
 from dmi_sensors.types import Trial
 
 if TYPE_CHECKING:  # pandas is imported by the functions that build tables
@@ -174,15 +170,19 @@ class TrialAnalysis:
     columns ``contract.WINDOW_COLUMNS`` + ``window_kind`` (``sliding`` / ``segment``), then one
     column per metric. ``parameters``: everything that changed a number, with the package
     version. ``stabilisation``: one dict per perturbation and method (:class:`TtsResult`).
+    ``warnings``: one readable line per input the analysis could not use as given (event
+    rows outside the trial or clipped to it, perturbations outside it, a gyro bias that
+    could not be estimated); the CLI prints them.
     """
 
     summary: dict
     windows: pd.DataFrame
     parameters: dict
     stabilisation: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json_dict(self) -> dict:
-        """JSON-ready dict: ``dmi_sensors_version, parameters, summary, stabilisation, windows``."""
+        """JSON-ready dict: ``dmi_sensors_version, parameters, summary, stabilisation, warnings, windows``."""
         windows = []
         metric_cols = [c for c in self.windows.columns if c not in (*contract.WINDOW_COLUMNS, "window_kind")]
         for r in self.windows.to_dict("records"):
@@ -201,6 +201,7 @@ class TrialAnalysis:
             "parameters": _clean(self.parameters),
             "summary": _clean(self.summary),
             "stabilisation": _clean(self.stabilisation),
+            "warnings": list(self.warnings),
             "windows": windows,
         }
 
@@ -265,11 +266,15 @@ def _orientation(trial: Trial, params: TrialAnalysisParams):
     from dmi_sensors import dsp
 
     gyr = trial.gyr_rps
+    bias_source = params.gyro_bias
     if params.gyro_bias == "trial_mean":
         bias = gyr.mean(axis=0)
     elif params.gyro_bias == "still":
-        est = dsp.estimate_gyro_bias_still(gyr, trial.acc_mps2, trial.fs_hz)
-        bias = est.bias_rps if np.isfinite(est.bias_rps).all() else np.zeros(3)
+        try:
+            bias = gyro_bias_from_still(trial.acc_mps2, gyr, trial.fs_hz).bias_rps
+        except ParameterError as exc:  # not enough still data: say so in the parameters
+            bias = np.zeros(3)
+            bias_source = f"none (still: {exc})"
     else:
         bias = np.zeros(3)
 
@@ -289,7 +294,7 @@ def _orientation(trial: Trial, params: TrialAnalysisParams):
     else:
         q0 = dsp.attitude_from_acc(acc[:n0].mean(axis=0))
     q = make(q0).process(acc, g)
-    info = {"gyro_bias_rps": bias.tolist(), "initial_attitude_q": q0.tolist()}
+    info = {"gyro_bias_rps": bias.tolist(), "gyro_bias_source": bias_source, "initial_attitude_q": q0.tolist()}
     return q, dsp.body_frame(q, acc), info
 
 
@@ -385,7 +390,15 @@ def _perturbations(perturbations_s, events, duration_s: float) -> list[tuple[flo
     return sorted(set(out))
 
 
-def _window_frame(sig: SwaySignals, starts, stops, tags, kind: str, sensor_id: str, params: TrialAnalysisParams):
+def _window_frame(
+    sig: SwaySignals,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    tags: pd.DataFrame,
+    kind: str,
+    sensor_id: str,
+    params: TrialAnalysisParams,
+) -> pd.DataFrame:
     import pandas as pd
 
     metrics = window_metrics(
@@ -400,15 +413,21 @@ def _window_frame(sig: SwaySignals, starts, stops, tags, kind: str, sensor_id: s
     no_windows = np.full(len(starts), np.nan)  # window_metrics leaves the spectra out then
     metrics["f50_ap_hz"] = metrics.get("acc_f50_ap_hz", no_windows)
     metrics["f95_ap_hz"] = metrics.get("acc_f95_ap_hz", no_windows)
-    start_s = sig.time_s[starts]
+    start_s, end_s = _window_times(sig, starts, stops)
     head = {
         "sensor_id": [sensor_id] * len(starts),
         "start_s": start_s,
-        "end_s": start_s + (stops - starts) / sig.fs_hz,
-        **{c: tags[c] for c in TAG_COLUMNS},
+        "end_s": end_s,
+        **{c: tags[c].to_numpy() for c in TAG_COLUMNS},
         "window_kind": [kind] * len(starts),
     }
     return pd.DataFrame({**head, **metrics})
+
+
+def _window_times(sig: SwaySignals, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start (time of the first sample) and end (start + length / fs) of sample windows, s."""
+    start_s = sig.time_s[starts]
+    return start_s, start_s + (stops - starts) / sig.fs_hz
 
 
 def analyse_trial(
@@ -454,9 +473,15 @@ def analyse_trial(
         params = dataclasses.replace(params, **param_overrides)
     if len(trial) < 3:
         raise ParameterError(f"trial has {len(trial)} samples; need at least 3")
-    ev = None if events is None else validate_events(events)
+    ev = None if events is None else normalise_events(events)
     sig = sway_signals(trial, params)
     fs = sig.fs_hz
+    t0 = float(trial.time_s[0])
+    t_end = t0 + len(trial) / fs
+    warnings: list[str] = []
+    bias_source = sig.parameters["orientation"]["gyro_bias_source"]
+    if bias_source != params.gyro_bias:
+        warnings.append(f"gyro bias not removed: {bias_source}")
 
     summary: dict = {}
     summary.update(prieto_measures(sig.com_ap_mm, sig.com_ml_mm, fs, params.ellipse_method, params.spectral))
@@ -465,8 +490,12 @@ def analyse_trial(
     summary["f95_ap_hz"] = summary["acc_f95_ap_hz"]
 
     # time to stabilise after each perturbation, each method
-    t0 = float(trial.time_s[0])
     perts = _perturbations(perturbations_s, ev, params.tts_event_duration_s)
+    for onset, _ in perts:
+        if not t0 <= onset < t_end:
+            warnings.append(
+                f"perturbation at {onset:.3f} s lies outside the trial ({t0:.3f}-{t_end:.3f} s): no time to stabilise"
+            )
     pert_source = "given" if perts else "none"
     if not perts and params.detect_perturbations:
         found = detect_events(sig.com_acc_mps2, fs, lowpass_hz=params.tts.lowpass_hz, t0_s=t0)
@@ -514,12 +543,16 @@ def analyse_trial(
     frames = []
     starts, stops = sliding_windows(len(trial), fs, params.window_s, params.step_s)
     if len(starts):
-        tags = tag_windows(t0 + starts / fs, t0 + stops / fs, ev)
+        start_s, end_s = _window_times(sig, starts, stops)
+        tags = tag_windows(pd.DataFrame({"start_s": start_s, "end_s": end_s}), ev)
         frames.append(_window_frame(sig, starts, stops, tags, "sliding", trial.sensor_id, params))
     if ev is not None:
-        s2, e2, tags2 = segments_from_events(ev, fs, len(trial), t0)
-        if len(s2):
-            frames.append(_window_frame(sig, s2, e2, tags2, "segment", trial.sensor_id, params))
+        segments = segments_from_events(ev, fs, len(trial), t0)
+        warnings.extend(segments.warnings(t0, t_end))
+        if len(segments.starts):
+            frames.append(
+                _window_frame(sig, segments.starts, segments.stops, segments.tags, "segment", trial.sensor_id, params)
+            )
     windows = (
         pd.concat(frames, ignore_index=True)
         if frames
@@ -542,4 +575,6 @@ def analyse_trial(
             "ml": "+ left",
         },
     }
-    return TrialAnalysis(summary=summary, windows=windows, parameters=parameters, stabilisation=stabilisation)
+    return TrialAnalysis(
+        summary=summary, windows=windows, parameters=parameters, stabilisation=stabilisation, warnings=warnings
+    )

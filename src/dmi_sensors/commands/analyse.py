@@ -4,7 +4,8 @@ Reads a trial CSV (``docs/data-contract.md``: ``time_s, acc_*_mps2, gyr_*_rps``,
 sensor frame x forward, y left, z up), estimates the COM excursion, computes the Prieto,
 ISway and time-to-stabilise metrics (``docs/metrics.md``) for the whole trial, per sliding
 window and per tagged segment, prints a summary and optionally writes JSON with keys
-``dmi_sensors_version, parameters, summary, stabilisation, windows``.
+``dmi_sensors_version, parameters, summary, stabilisation, warnings, windows``. Events the
+analysis could not use as given (outside the trial, clipped to it) are printed as warnings.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _fmt(value: object) -> str:
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis.trial import SUMMARY_KEYS, analyse_trial
     from dmi_sensors.metrics import REGISTRY
-    from dmi_sensors.metrics.windows import read_events_csv
+    from dmi_sensors.session.events import read_events_csv
     from dmi_sensors.store.trial_csv import read_trial_csv
 
     trial = read_trial_csv(args.trial, sensor_id=args.sensor_id)
@@ -117,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
             }
             for c, path in zip(calibration, args.calibration, strict=True)
         }
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     text = json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
     if args.json == "-":
         sys.stdout.write(text)

@@ -2,8 +2,8 @@
 
 * :mod:`~dmi_sensors.dsp.filters` — Butterworth design helpers, :class:`SosFilter`
   (streaming, bit-identical to ``scipy.signal.sosfilt``), :func:`filtfilt` (= ``sosfiltfilt``).
-* :mod:`~dmi_sensors.dsp.orientation` — :class:`Madgwick`, :class:`Mahony` (= ``ahrs``),
-  :func:`estimate_gyro_bias_still`.
+* :mod:`~dmi_sensors.dsp.orientation` — :class:`Madgwick`, :class:`Mahony` (= ``ahrs``)
+  (gyro bias from still periods: :func:`dmi_sensors.calibration.gyro_bias_from_still`).
 * :mod:`~dmi_sensors.dsp.bodyframe` — :func:`tilt_angles`, :func:`remove_gravity`,
   :func:`to_ap_ml_v`, :func:`body_frame`, :func:`integrate_drift_controlled`.
 * :mod:`~dmi_sensors.dsp.segments` — gap handling (split offline, reset when streaming).
@@ -41,15 +41,7 @@ from dmi_sensors.dsp.filters import (
     filtfilt,
     sosfiltfilt_padlen,
 )
-from dmi_sensors.dsp.orientation import (
-    GyroBiasEstimate,
-    Madgwick,
-    MadgwickState,
-    Mahony,
-    MahonyState,
-    attitude_from_acc,
-    estimate_gyro_bias_still,
-)
+from dmi_sensors.dsp.orientation import Madgwick, MadgwickState, Mahony, MahonyState, attitude_from_acc
 from dmi_sensors.dsp.pipeline import ChainOutput, ImuChain, ImuChainState, apply_affine
 from dmi_sensors.dsp.segments import gap_segments, map_segments, process_with_resets, segments_from_mask
 
@@ -58,7 +50,6 @@ __all__ = [
     "ChainOutput",
     "DriftControlledIntegrator",
     "DriftControlledIntegratorState",
-    "GyroBiasEstimate",
     "ImuChain",
     "ImuChainState",
     "IntegrationResult",
@@ -76,7 +67,6 @@ __all__ = [
     "butter_bandpass",
     "butter_highpass",
     "butter_lowpass",
-    "estimate_gyro_bias_still",
     "filtfilt",
     "gap_segments",
     "integrate_drift_controlled",

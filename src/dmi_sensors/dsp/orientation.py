@@ -1,4 +1,4 @@
-"""Streaming 6-axis orientation filters (Madgwick, Mahony) and still-period gyro-bias estimation.
+"""Streaming 6-axis orientation filters (Madgwick, Mahony).
 
 Inputs are the specific force (m/s², reads ``+g`` upwards when still) and the gyroscope
 (rad/s) in the same frame (sensor, or body after alignment), passed in that order:
@@ -11,6 +11,9 @@ given the same gains, sample rate and initial state, to rounding error. Like ahr
 first sample after construction or :meth:`reset` only sets the initial attitude (from its
 accelerometer reading, or ``q0``) and is returned unchanged; every later sample is one
 filter step with ``dt = 1 / fs_hz``.
+
+A gyro bias measured over still periods (subtract it before a low-gain filter) comes from
+:func:`dmi_sensors.calibration.gyro_bias_from_still`.
 """
 
 from __future__ import annotations
@@ -25,13 +28,11 @@ from dmi_sensors.dsp._state import ArrayState, checked_array, read_only
 from dmi_sensors.errors import ParameterError
 
 __all__ = [
-    "GyroBiasEstimate",
     "Madgwick",
     "MadgwickState",
     "Mahony",
     "MahonyState",
     "attitude_from_acc",
-    "estimate_gyro_bias_still",
 ]
 
 _EMPTY = np.zeros(0)
@@ -338,67 +339,3 @@ class Mahony:
         # the kernel keeps its own (gyr, acc) signature, as madgwick_imu_into
         mahony_imu_into(gyr, acc, self._k_p, self._k_i, self._dt_s, self._q0_kernel, self._state, out)
         return out
-
-
-@dataclass(frozen=True)
-class GyroBiasEstimate:
-    """Result of :func:`estimate_gyro_bias_still`.
-
-    Attributes
-    ----------
-    bias_rps
-        Mean angular rate over the still samples, (3,) rad/s (NaN when none were still).
-    still
-        Boolean mask ``(n,)`` of the samples judged still.
-    n_still
-        Number of still samples used.
-    parameters
-        The thresholds and window used.
-    """
-
-    bias_rps: np.ndarray
-    still: np.ndarray
-    n_still: int
-    parameters: dict
-
-
-def estimate_gyro_bias_still(
-    gyr_rps: np.ndarray,
-    acc_mps2: np.ndarray,
-    fs_hz: float,
-    window_s: float = 1.0,
-    gyr_std_max_rps: float = 0.01,
-    acc_std_max_mps2: float = 0.05,
-    min_still_s: float = 1.0,
-) -> GyroBiasEstimate:
-    """Gyro bias from still periods.
-
-    A sample is *still* when it lies in a window of ``window_s`` (centred, non-overlapping
-    blocks) in which every gyro axis' standard deviation is below ``gyr_std_max_rps`` and
-    the specific-force magnitude's standard deviation is below ``acc_std_max_mps2``. The bias
-    is the mean angular rate over all still samples (a still sensor reads only its bias and
-    noise). Fewer than ``min_still_s`` seconds of stillness give ``bias_rps = NaN``.
-    """
-    gyr = _as_vec3("gyr_rps", gyr_rps)
-    acc = _as_vec3("acc_mps2", acc_mps2)
-    n = gyr.shape[0]
-    if acc.shape[0] != n:
-        raise ParameterError("gyr_rps and acc_mps2 must have the same length")
-    w = max(2, round(window_s * fs_hz))
-    still = np.zeros(n, dtype=bool)
-    n_blocks = n // w
-    if n_blocks:
-        g = gyr[: n_blocks * w].reshape(n_blocks, w, 3)
-        a = np.linalg.norm(acc[: n_blocks * w], axis=1).reshape(n_blocks, w)
-        ok = (g.std(axis=1) < gyr_std_max_rps).all(axis=1) & (a.std(axis=1) < acc_std_max_mps2)
-        still[: n_blocks * w] = np.repeat(ok, w)
-    n_still = int(still.sum())
-    bias = np.full(3, np.nan) if n_still < max(1, min_still_s * fs_hz) else gyr[still].mean(axis=0)
-    params = {
-        "window_s": window_s,
-        "gyr_std_max_rps": gyr_std_max_rps,
-        "acc_std_max_mps2": acc_std_max_mps2,
-        "min_still_s": min_still_s,
-        "fs_hz": fs_hz,
-    }
-    return GyroBiasEstimate(bias_rps=bias, still=still, n_still=n_still, parameters=params)

@@ -9,7 +9,8 @@ with its unit, formula, reference and provenance (``docs/metrics.md``).
 * :func:`isway_measures` — horizontal trunk acceleration: ISway (Mancini 2012) measures,
   ``jerk_isway_m2_s5`` and the distinct ``jerk_mm2012_mps3``.
 * :func:`time_to_stabilise` — four TTS families with explicit "no stable state".
-* :func:`window_metrics`, :func:`sliding_windows`, :func:`segments_from_events` — windows.
+* :func:`window_metrics`, :func:`sliding_windows`, :func:`interval_samples` — window maths on arrays
+  (tagging windows with exercises is :mod:`dmi_sensors.session.windows`).
 
 Frames: AP = x forward (+ anterior), ML = y left (+ left), as in ``docs/data-contract.md``.
 """
@@ -20,13 +21,7 @@ from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, ellipse, ellipse_k, prie
 from dmi_sensors.metrics.registry import REGISTRY, MetricSpec, markdown_table, spec
 from dmi_sensors.metrics.spectral import SpectralParams, spectral_measures
 from dmi_sensors.metrics.tts import TTS_METHODS, TtsParams, TtsResult, detect_events, time_to_stabilise
-from dmi_sensors.metrics.windows import (
-    read_events_csv,
-    segments_from_events,
-    sliding_windows,
-    tag_windows,
-    window_metrics,
-)
+from dmi_sensors.metrics.windows import interval_samples, sliding_windows, window_metrics
 
 __all__ = [
     "ELLIPSE_METHODS",
@@ -40,15 +35,13 @@ __all__ = [
     "detect_events",
     "ellipse",
     "ellipse_k",
+    "interval_samples",
     "isway_measures",
     "markdown_table",
     "prieto_measures",
-    "read_events_csv",
-    "segments_from_events",
     "sliding_windows",
     "spec",
     "spectral_measures",
-    "tag_windows",
     "time_to_stabilise",
     "window_metrics",
 ]

@@ -127,8 +127,15 @@ def prieto_from_stats(
     return out
 
 
-def _spectral_named(prefix, axes, signals, fs_hz, params, power_unit) -> dict[str, np.ndarray]:
-    out = {}
+def _spectral_named(
+    prefix: str,
+    axes: tuple[str, ...],
+    signals: tuple[np.ndarray, ...],
+    fs_hz: float,
+    params: SpectralParams,
+    power_unit: str,
+) -> dict[str, np.ndarray | float]:
+    out: dict[str, np.ndarray | float] = {}
     for ax, x in zip(axes, signals, strict=True):
         m = spectral_measures(x, fs_hz, params)
         out[f"{prefix}_power{ax}_{power_unit}"] = m["power"]

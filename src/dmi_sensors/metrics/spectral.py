@@ -142,4 +142,4 @@ def spectral_measures(
                     out[key] = np.where(ok, fb[j] - df / 2 + df * frac_in_bin, np.nan)
     if one:
         return {k: float(v[0]) for k, v in out.items()}
-    return out
+    return {k: v for k, v in out.items()}  # (a dict of arrays is a dict of "array or float")

@@ -1,4 +1,4 @@
-"""DMI sessions: subjects, exercise plans, tagging, posture and repetition detection, windows.
+"""DMI sessions: subjects, exercise plans, events, tagging, posture and repetition detection, windows.
 
 The model (``Subject``, ``Exercise``, ``Plan``, ``CATALOGUE``) and the ``Tagger`` import only
 the standard library; the signal-based parts (posture and repetition detection, windows)
@@ -11,7 +11,15 @@ import importlib
 from typing import Any
 
 from dmi_sensors.session.catalogue import CATALOGUE, example_plan, example_plan_text
-from dmi_sensors.session.events import ALL_EVENT_COLUMNS, EventRecord, empty_events, events_frame, normalise_events
+from dmi_sensors.session.events import (
+    ALL_EVENT_COLUMNS,
+    EventRecord,
+    check_events,
+    empty_events,
+    events_frame,
+    normalise_events,
+    read_events_csv,
+)
 from dmi_sensors.session.model import PLAN_FORMAT, Exercise, Plan, Subject
 from dmi_sensors.session.tagger import Tagger
 from dmi_sensors.session.vocab import (
@@ -34,6 +42,9 @@ _LAZY = {
     "RepetitionParams": "dmi_sensors.session.repetitions",
     "make_windows": "dmi_sensors.session.windows",
     "tag_windows": "dmi_sensors.session.windows",
+    "segments_from_events": "dmi_sensors.session.windows",
+    "EventSegments": "dmi_sensors.session.windows",
+    "TAG_COLUMNS": "dmi_sensors.session.windows",
 }
 
 __all__ = [
@@ -55,8 +66,10 @@ __all__ = [
     "empty_events",
     "events_frame",
     "example_plan",
+    "check_events",
     "example_plan_text",
     "normalise_events",
+    "read_events_csv",
     *sorted(_LAZY),
 ]
 

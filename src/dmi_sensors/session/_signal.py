@@ -15,14 +15,16 @@ from dmi_sensors.errors import ParameterError
 __all__ = ["bandpass", "check_inputs", "label_runs", "lowpass", "merge_short_runs", "moving_rms", "runs"]
 
 
-def check_inputs(time_s: np.ndarray, fs_hz: float, **arrays: np.ndarray | None) -> tuple[np.ndarray, dict]:
-    """Validate a uniformly sampled recording; returns float arrays."""
+def check_inputs(
+    time_s: np.ndarray, fs_hz: float, **arrays: np.ndarray | None
+) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
+    """Validate a uniformly sampled recording; returns float arrays (None stays None)."""
     t = np.asarray(time_s, dtype=np.float64)
     if t.ndim != 1:
         raise ParameterError(f"time_s must be 1-D, got shape {t.shape}")
     if not (np.isfinite(fs_hz) and fs_hz > 0):
         raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
-    out = {}
+    out: dict[str, np.ndarray | None] = {}
     for name, arr in arrays.items():
         if arr is None:
             out[name] = None

@@ -1,42 +1,73 @@
-"""Event records and the events table (``contract.EVENT_COLUMNS`` + ``kind, posture, note``).
+"""Event records and the events table: THE validator and THE events-CSV reader.
 
 One row per tagged interval (``duration_s > 0``) or instant (``duration_s == 0``); times in
-seconds since the session start. Conventions used throughout ``dmi_sensors.session``:
+seconds since the session start. Columns (``contract.EVENT_COLUMNS`` + ``kind, posture,
+note``) and the one rule set every reader, writer and analysis applies:
 
 ==============  ==========  ==============================================================
-column          dtype       meaning
+column          dtype       rule (what a valid cell holds)
 ==============  ==========  ==============================================================
-``onset_s``     float64     start, s since session start
-``duration_s``  float64     length, s (0 for an instant such as a note)
-``exercise``    str         ``exercise_id`` of the plan; ``""`` = not in an exercise
-``repetition``  int64       1, 2, ... within the exercise; 0 = not a repetition
-``support``     str         support point (``contract.SUPPORT_POINTS``); ``""`` = unknown
-``source``      str         ``plan``, ``manual``, ``auto`` or ``import``
-``kind``        str         ``exercise``, ``repetition``, ``pause``, ``note``, ``posture``,
-                            ``perturbation``
-``posture``     str         trunk posture (``vocab.POSTURES``) or ``""``
+``onset_s``     float64     required; a finite number >= 0 (s since the session start)
+``duration_s``  float64     required; a finite number >= 0 (0 for an instant, e.g. a note)
+``exercise``    str         an exercise id (a catalogue id or a free id: lower-case
+                            letters, digits, ``_``); empty = not in an exercise
+``repetition``  int64       1, 2, ... within the exercise; empty or 0 = not a repetition
+                            (a row of kind ``repetition`` needs 1 or more)
+``support``     str         a support point (``vocab.SUPPORT_POINTS``); empty = unknown
+``source``      str         required; one of ``contract.EVENT_SOURCES``
+``kind``        str         one of ``vocab.EVENT_KINDS``; empty = inferred (below)
+``posture``     str         a trunk posture (``vocab.POSTURES``, or one of the simulator's
+                            names in ``vocab.POSTURE_ALIASES``, mapped); empty = none
 ``note``        str         free text (notes only; never names)
 ==============  ==========  ==============================================================
 
-An events table read from elsewhere may lack the optional columns: :func:`normalise_events`
-adds them, maps the simulator's posture names (``supported_standing`` -> ``standing``,
-``sit_to_stand`` -> ``transition``; ``vocab.POSTURE_ALIASES``) and infers ``kind`` (a row
-with ``repetition > 0`` is a repetition, a row with only a posture is a posture, a
-zero-length row with a note is a note, anything else an exercise).
+:func:`check_events` is THE validator: it checks a table against these rules and returns
+it as given (numbers parsed; what a store keeps). :func:`normalise_events` checks the same
+way and returns the table for analysis: every column, the dtypes above, posture aliases
+mapped and ``kind`` inferred where empty (a row with ``repetition > 0`` is a repetition, a
+row with only a posture is a posture, a zero-length row with a note is a note, anything
+else an exercise), sorted by onset. Both report **every** bad row in one error, each with
+its place and what was expected:
+
+* a table read from a file (``source=path``) raises :class:`~dmi_sensors.errors.DataFileError`
+  naming the file and, when ``lines`` are given, the **line as the file shows it** (header
+  = line 1); without lines (e.g. Parquet) the row's index label;
+* an in-memory table raises :class:`~dmi_sensors.errors.ParameterError` naming each row by
+  its index label (``row 3`` is ``events.loc[3]``).
+
+:func:`read_events_csv` is the one events-CSV reader (the CLI's ``analyse --events``, the
+store's CSV import): it also reports rows with too few or too many fields.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
-from collections.abc import Iterable
+import numbers
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dmi_sensors import contract
-from dmi_sensors.errors import ParameterError
+from dmi_sensors.errors import DataFileError, ParameterError
 from dmi_sensors.session import vocab
+from dmi_sensors.session.model import EXERCISE_ID_RULE, is_exercise_id
 
-__all__ = ["ALL_EVENT_COLUMNS", "EventRecord", "empty_events", "events_frame", "normalise_events"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ALL_EVENT_COLUMNS",
+    "EventProblem",
+    "EventRecord",
+    "check_events",
+    "empty_events",
+    "events_frame",
+    "normalise_events",
+    "read_events_csv",
+]
 
 #: Required then optional columns, in this order.
 ALL_EVENT_COLUMNS: tuple[str, ...] = (*contract.EVENT_COLUMNS, *contract.EVENT_OPTIONAL_COLUMNS)
@@ -44,9 +75,169 @@ ALL_EVENT_COLUMNS: tuple[str, ...] = (*contract.EVENT_COLUMNS, *contract.EVENT_O
 _STR_COLUMNS = ("exercise", "support", "source", "kind", "posture", "note")
 
 
+class EventProblem(NamedTuple):
+    """One bad cell (or row) of an events table: where, which column, what was expected and found."""
+
+    place: str
+    column: str
+    expected: str
+    found: str
+
+    def text(self) -> str:
+        where = f"{self.place}, column {self.column!r}" if self.column else self.place
+        return f"{where}: expected {self.expected}, found {self.found}"
+
+
+# --- the rule set: one check per column, applied to records and tables alike ----------------
+
+
+class _Bad(ValueError):
+    """A cell that breaks its column's rule."""
+
+
+def _is_missing(value: object) -> bool:
+    """None, NaN or a blank string (tables reach the checks with pandas' NA already None)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return math.isnan(float(value))
+    return False
+
+
+def _number(value: object) -> float | None:
+    """A cell as a float (None when empty); raises _Bad when it is not a number."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise _Bad from None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise _Bad
+
+
+def _seconds(value: object) -> float:
+    x = _number(value)
+    if x is None or not math.isfinite(x) or x < 0:
+        raise _Bad
+    return x
+
+
+def _repetition(value: object) -> int:
+    x = _number(value)
+    if x is None:
+        return 0
+    if not math.isfinite(x) or x < 0 or x != math.floor(x):
+        raise _Bad
+    return int(x)
+
+
+def _text(value: object) -> str:
+    if _is_missing(value):
+        return ""
+    if not isinstance(value, str):
+        raise _Bad
+    return value
+
+
+def _token(value: object) -> str:
+    """A vocabulary or id cell: text without surrounding blanks."""
+    return _text(value).strip()
+
+
+def _choice(choices: Iterable[str], *, allow_empty: bool) -> Callable[[object], str]:
+    allowed = frozenset(choices)
+
+    def check(value: object) -> str:
+        text = _token(value)
+        if (text == "" and allow_empty) or text in allowed:
+            return text
+        raise _Bad
+
+    return check
+
+
+def _exercise(value: object) -> str:
+    text = _token(value)
+    if text == "" or is_exercise_id(text):
+        return text
+    raise _Bad
+
+
+def _posture(value: object) -> str:
+    text = _choice((*vocab.POSTURES, *vocab.POSTURE_ALIASES), allow_empty=True)(value)
+    return vocab.POSTURE_ALIASES.get(text, text)
+
+
+def _one_of(choices: Sequence[str], empty: str | None = None) -> str:
+    text = "one of " + ", ".join(choices)
+    return text + (f", or empty ({empty})" if empty else "")
+
+
+#: column -> (check returning the normalised value or raising _Bad, what a valid cell holds)
+_RULES: dict[str, tuple[Callable[[object], Any], str]] = {
+    "onset_s": (_seconds, "a finite number >= 0 (seconds since the session start)"),
+    "duration_s": (_seconds, "a finite number >= 0 (seconds, 0 for an instant)"),
+    "exercise": (_exercise, f"an exercise id (a catalogue id or a free id: {EXERCISE_ID_RULE}), or empty"),
+    "repetition": (_repetition, "a whole number >= 1, or empty or 0 (not a repetition)"),
+    "support": (_choice(vocab.SUPPORT_POINTS, allow_empty=True), _one_of(vocab.SUPPORT_POINTS, "unknown")),
+    "source": (_choice(contract.EVENT_SOURCES, allow_empty=False), _one_of(contract.EVENT_SOURCES)),
+    "kind": (_choice(vocab.EVENT_KINDS, allow_empty=True), _one_of(vocab.EVENT_KINDS, "inferred")),
+    "posture": (_posture, _one_of(vocab.POSTURES, "none")),
+    "note": (_text, "text"),
+}
+_REPETITION_ROW = "a whole number >= 1 in a row of kind 'repetition'"
+
+
+def _found(value: object) -> str:
+    return "an empty cell" if _is_missing(value) else repr(value)
+
+
+def _check_row(values: dict[str, object], place: str) -> tuple[dict[str, Any], list[EventProblem]]:
+    """Normalised values of one row and the problems found in it (the one rule set)."""
+    out: dict[str, Any] = {}
+    problems: list[EventProblem] = []
+    for column, (check, expected) in _RULES.items():
+        raw = values.get(column)
+        try:
+            out[column] = check(raw)
+        except _Bad:
+            problems.append(EventProblem(place, column, expected, _found(raw)))
+    if out.get("kind") == "repetition" and out.get("repetition") == 0:
+        problems.append(EventProblem(place, "repetition", _REPETITION_ROW, _found(values.get("repetition"))))
+    return out, problems
+
+
+def _raise(problems: Sequence[EventProblem], source: str | Path | None, what: str = "events table") -> None:
+    """One error listing every problem (DataFileError for a file, ParameterError in memory)."""
+    if not problems:
+        return
+    body = "; ".join(p.text() for p in problems)
+    count = f"{len(problems)} problems: " if len(problems) > 1 else ""
+    if source is None:
+        exc: DataFileError | ParameterError = ParameterError(f"{what}: {count}{body}")
+    else:
+        first = problems[0]
+        where = first.place + (f", column {first.column!r}" if first.column else "")
+        exc = DataFileError(source, where, first.expected, first.found)
+        exc.args = (f"{source}: {count}{body}",)
+    raise exc
+
+
+# --- records ------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """One row of an events table (see the module docstring for the meaning of each field)."""
+    """One row of an events table (see the module docstring for the rule of each field).
+
+    Checked on construction by the same rules as a table, and stored as a table normalises
+    it (numbers as float / int, posture aliases mapped); ``kind`` may not be empty.
+    """
 
     onset_s: float
     duration_s: float
@@ -59,18 +250,12 @@ class EventRecord:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.onset_s):
-            raise ParameterError(f"onset_s must be finite, got {self.onset_s}")
-        if not (math.isfinite(self.duration_s) and self.duration_s >= 0):
-            raise ParameterError(f"duration_s must be finite and >= 0, got {self.duration_s}")
-        if self.repetition < 0:
-            raise ParameterError(f"repetition must be >= 0, got {self.repetition}")
-        vocab.check_choice(self.source, contract.EVENT_SOURCES, "source")
-        vocab.check_choice(self.kind, vocab.EVENT_KINDS, "kind")
-        if self.support:
-            vocab.check_choice(self.support, vocab.SUPPORT_POINTS, "support")
-        if self.posture:
-            vocab.check_choice(self.posture, vocab.POSTURES, "posture")
+        values, problems = _check_row({f: getattr(self, f) for f in ALL_EVENT_COLUMNS}, "EventRecord")
+        if not self.kind:
+            problems.append(EventProblem("EventRecord", "kind", _one_of(vocab.EVENT_KINDS), "an empty cell"))
+        _raise(problems, None, "event")
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
     @property
     def end_s(self) -> float:
@@ -82,12 +267,12 @@ class EventRecord:
         return asdict(self)
 
 
-def empty_events():  # -> pandas.DataFrame
+def empty_events() -> pd.DataFrame:
     """An events table with no rows and the right columns and dtypes."""
     return events_frame([])
 
 
-def events_frame(records: Iterable[EventRecord]):  # -> pandas.DataFrame
+def events_frame(records: Iterable[EventRecord]) -> pd.DataFrame:
     """Events table from records, sorted by ``onset_s`` (stable), with the documented dtypes."""
     import pandas as pd
 
@@ -96,7 +281,7 @@ def events_frame(records: Iterable[EventRecord]):  # -> pandas.DataFrame
     return _set_dtypes(df).sort_values("onset_s", kind="stable").reset_index(drop=True)
 
 
-def _set_dtypes(df):
+def _set_dtypes(df: pd.DataFrame) -> pd.DataFrame:
     df["onset_s"] = df["onset_s"].astype("float64")
     df["duration_s"] = df["duration_s"].astype("float64")
     df["repetition"] = df["repetition"].astype("int64")
@@ -105,43 +290,83 @@ def _set_dtypes(df):
     return df
 
 
-def _bad(row: int, col: str, expected: str, found: object) -> ValueError:
-    return ValueError(f"events table: row {row}, column {col!r}: expected {expected}, found {found!r}")
+# --- tables -------------------------------------------------------------------------------
 
 
-def normalise_events(events):  # (pandas.DataFrame) -> pandas.DataFrame
-    """Check an events table and return a copy with all columns, dtypes and ``kind`` filled in.
+def _places(events: pd.DataFrame, lines: Sequence[int] | None) -> list[str]:
+    if lines is None:
+        return [f"row {label}" for label in events.index]
+    if len(lines) != len(events):
+        raise ParameterError(f"lines: expected one line number per row ({len(events)}), got {len(lines)}")
+    return [f"line {int(n)}" for n in lines]
 
-    Raises ``ValueError`` naming the column (and row) when a required column is missing or a
-    value is out of range. Missing strings become ``""``, a missing repetition 0.
-    """
+
+def _missing_columns(columns: Iterable[object]) -> list[str]:
+    present = {str(c) for c in columns}
+    return [c for c in contract.EVENT_COLUMNS if c not in present]
+
+
+def _header_problem(missing: Sequence[str], has_lines: bool) -> EventProblem:
+    return EventProblem(
+        "line 1 (header)" if has_lines else "header",
+        "",
+        "columns " + ",".join(contract.EVENT_COLUMNS),
+        "no column " + ", ".join(repr(m) for m in missing),
+    )
+
+
+class _Checked(NamedTuple):
+    """Result of checking a table: each column's normalised values (one list per column of
+    :data:`ALL_EVENT_COLUMNS`), the columns present, and the problems."""
+
+    values: dict[str, list[Any]]
+    present: list[str]
+    problems: list[EventProblem]
+
+
+def _check_table(events: pd.DataFrame, lines: Sequence[int] | None) -> _Checked:
+    """Check every row of a table by the one rule set (a missing required column alone stops it)."""
+    missing = _missing_columns(events.columns)
+    if missing:
+        return _Checked({}, [], [_header_problem(missing, lines is not None)])
+    places = _places(events, lines)
+    present = [c for c in ALL_EVENT_COLUMNS if c in events.columns]
+    cells = events[present].astype(object)
+    cells = cells.where(cells.notna(), None)  # pandas' NA / NaN / NaT -> None
+    values: dict[str, list[Any]] = {c: [] for c in ALL_EVENT_COLUMNS}
+    problems: list[EventProblem] = []
+    for place, row in zip(places, cells.itertuples(index=False, name=None), strict=True):
+        checked, bad = _check_row(dict(zip(present, row, strict=True)), place)
+        problems.extend(bad)
+        for c in ALL_EVENT_COLUMNS:
+            values[c].append(checked.get(c))
+    return _Checked(values, present, problems)
+
+
+def _as_given(events: pd.DataFrame, checked: _Checked) -> pd.DataFrame:
+    """The checked table with what it says kept: numbers parsed, empty cells None (or <NA>)."""
+    import pandas as pd
+
+    out = events.astype(object).where(events.notna(), None)
+    out["onset_s"] = pd.array(checked.values["onset_s"], dtype="float64")
+    out["duration_s"] = pd.array(checked.values["duration_s"], dtype="float64")
+    given = out["repetition"].tolist()
+    reps = [None if _is_missing(g) else n for g, n in zip(given, checked.values["repetition"], strict=True)]
+    out["repetition"] = pd.array(reps, dtype="Int64")
+    for c in ("exercise", "support", "source", "kind", "posture"):
+        if c in checked.present:
+            out[c] = [v if v != "" else None for v in checked.values[c]]
+    if "note" in checked.present:
+        out["note"] = [None if v == "" else v for v in out["note"].tolist()]  # an empty cell is no note
+    return out
+
+
+def _normalised(events: pd.DataFrame, checked: _Checked) -> pd.DataFrame:
+    """Every column, documented dtypes, ``kind`` inferred where empty, extra columns after; sorted by onset."""
     import numpy as np
     import pandas as pd
 
-    missing = [c for c in contract.EVENT_COLUMNS if c not in events.columns]
-    if missing:
-        raise ParameterError(
-            f"events table: missing column(s) {', '.join(missing)}; expected {', '.join(ALL_EVENT_COLUMNS)}"
-        )
-    df = events.copy()
-    for col in ("onset_s", "duration_s"):
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(values) | ((values < 0) if col == "duration_s" else False)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise _bad(row, col, "a finite number" + (" >= 0" if col == "duration_s" else ""), df[col].iloc[row])
-        df[col] = values
-    rep = pd.to_numeric(df["repetition"], errors="coerce")
-    rep = rep.fillna(0)
-    if (rep < 0).any() or (rep != np.floor(rep)).any():
-        row = int(np.flatnonzero(((rep < 0) | (rep != np.floor(rep))).to_numpy())[0])
-        raise _bad(row, "repetition", "an integer >= 0", df["repetition"].iloc[row])
-    df["repetition"] = rep.astype("int64")
-    for col in _STR_COLUMNS:
-        if col not in df.columns:
-            df[col] = ""
-        df[col] = df[col].where(df[col].notna(), "").astype(str)
-    df["posture"] = df["posture"].replace(vocab.POSTURE_ALIASES)
+    df = pd.DataFrame(checked.values, index=events.index)
     inferred = np.where(
         df["repetition"] > 0,
         "repetition",
@@ -152,16 +377,113 @@ def normalise_events(events):  # (pandas.DataFrame) -> pandas.DataFrame
         ),
     )
     df["kind"] = np.where(df["kind"] == "", inferred, df["kind"])
-    for col, allowed in (
-        ("source", contract.EVENT_SOURCES),
-        ("kind", vocab.EVENT_KINDS),
-        ("support", ("", *vocab.SUPPORT_POINTS)),
-        ("posture", ("", *vocab.POSTURES)),
-    ):
-        bad = ~df[col].isin(allowed)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise _bad(row, col, "one of " + ", ".join(a or repr(a) for a in allowed), df[col].iloc[row])
-    extra = [c for c in df.columns if c not in ALL_EVENT_COLUMNS]
-    df = df[list(ALL_EVENT_COLUMNS) + extra]
+    for c in events.columns:
+        if c not in ALL_EVENT_COLUMNS:
+            df[c] = events[c]
     return _set_dtypes(df).sort_values("onset_s", kind="stable").reset_index(drop=True)
+
+
+def check_events(
+    events: pd.DataFrame, *, source: str | Path | None = None, lines: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """THE events validator: check every row by the one rule set; return the table as given.
+
+    Parameters
+    ----------
+    events
+        A table with at least ``contract.EVENT_COLUMNS``; the optional columns may be
+        absent; other columns are kept.
+    source
+        The file the table was read from: problems then raise
+        :class:`~dmi_sensors.errors.DataFileError` naming it; else
+        :class:`~dmi_sensors.errors.ParameterError`.
+    lines
+        Each row's line number in ``source`` (header = line 1), used to name bad rows;
+        without it rows are named by their index label.
+
+    Every bad row is reported, in one error. The returned copy keeps what the table says
+    (row order, empty cells as None, notes verbatim) with the numbers parsed (``onset_s``,
+    ``duration_s`` float64, ``repetition`` nullable Int64), surrounding blanks removed from
+    the id and vocabulary cells and posture aliases mapped: what a store should keep. For analysis use
+    :func:`normalise_events`.
+    """
+    checked = _check_table(events, lines)
+    _raise(checked.problems, source)
+    return _as_given(events, checked)
+
+
+def normalise_events(
+    events: pd.DataFrame, *, source: str | Path | None = None, lines: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """:func:`check_events`, then the table complete, typed and sorted by onset (for analysis).
+
+    Every column of :data:`ALL_EVENT_COLUMNS` (empty text ``""``, empty repetition 0),
+    the documented dtypes, posture aliases mapped, ``kind`` inferred where empty (module
+    docstring); other columns follow. Parameters and errors as :func:`check_events`.
+    """
+    checked = _check_table(events, lines)
+    _raise(checked.problems, source)
+    return _normalised(events, checked)
+
+
+def read_events_csv(path: str | Path, *, normalise: bool = True) -> pd.DataFrame:
+    """THE events-CSV reader: a header line naming the columns, then one row per event.
+
+    Returns :func:`normalise_events` of the rows (``normalise=False``:
+    :func:`check_events`, the rows as the file has them, e.g. for a store import). Raises
+    :class:`~dmi_sensors.errors.DataFileError` naming the file and every bad line (as the
+    file numbers it, header = line 1): rows with a different number of fields than the
+    header, and every cell that breaks the rules of the module docstring. Blank lines (and
+    rows of empty cells) are skipped.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataFileError(path, "", "an existing events CSV file", "no such file") from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(path, f"byte {exc.start}", "UTF-8 text", "undecodable bytes") from None
+    except OSError as exc:
+        raise DataFileError(path, "", "a readable events CSV file", exc.strerror or str(exc)) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    problems: list[EventProblem] = []
+    next_line = 1
+    try:
+        for record in reader:
+            line, next_line = next_line, reader.line_num + 1
+            if not any(cell.strip() for cell in record):
+                continue  # a blank line, or a row of empty cells
+            if header is None:
+                header = [cell.strip() for cell in record]
+                continue
+            if len(record) != len(header):
+                problems.append(
+                    EventProblem(
+                        f"line {line}",
+                        "",
+                        f"{len(header)} comma-separated fields as in the header",
+                        f"{len(record)} ({','.join(record)!r})",
+                    )
+                )
+                continue
+            rows.append(record)
+            lines.append(line)
+    except csv.Error as exc:
+        raise DataFileError(path, f"line {reader.line_num}", "CSV text", str(exc)) from None
+    if header is None:
+        raise DataFileError(path, "line 1", "a header line with columns " + ",".join(contract.EVENT_COLUMNS), "nothing")
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise DataFileError(path, "line 1 (header)", "each column once", "repeated " + ", ".join(duplicated))
+    missing = _missing_columns(header)
+    if missing:
+        _raise([_header_problem(missing, True)], path)
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    checked = _check_table(frame, lines)
+    _raise(sorted([*problems, *checked.problems], key=lambda p: int(p.place.split()[1])), path)
+    return _normalised(frame, checked) if normalise else _as_given(frame, checked)

@@ -37,18 +37,20 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard, TypeVar
 
 from dmi_sensors.errors import DataFileError, NotFoundError
 from dmi_sensors.session import vocab
 
-__all__ = ["PLAN_FORMAT", "Exercise", "Plan", "Subject"]
+__all__ = ["EXERCISE_ID_RULE", "PLAN_FORMAT", "Exercise", "Plan", "Subject", "is_exercise_id"]
 
 #: Version of the plan TOML layout written by :meth:`Plan.to_toml`.
 PLAN_FORMAT = 1
 
 _SUBJECT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _EXERCISE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+#: What an exercise id looks like (plans, the catalogue, events tables, windows).
+EXERCISE_ID_RULE = "lower-case letters, digits and '_', starting with a letter or digit, at most 64"
 _MAX_TEXT = 200
 
 
@@ -86,9 +88,14 @@ def _free_text(key: str, value: object) -> str:
     return value
 
 
+def is_exercise_id(value: object) -> TypeGuard[str]:
+    """True if ``value`` is a valid exercise id (:data:`EXERCISE_ID_RULE`): a catalogue id or a free one."""
+    return isinstance(value, str) and _EXERCISE_ID.match(value) is not None
+
+
 def _exercise_id(key: str, value: object) -> str:
-    if not isinstance(value, str) or not _EXERCISE_ID.match(value):
-        raise _FieldError(key, "an id of lower-case letters, digits and '_' (starting with a letter or digit)", value)
+    if not is_exercise_id(value):
+        raise _FieldError(key, f"an id of {EXERCISE_ID_RULE}", value)
     return value
 
 
@@ -131,7 +138,10 @@ def _run_checks(obj: object, checks: Mapping[str, Callable[[str, object], Any]],
         object.__setattr__(obj, name, check(f"{prefix}{name}", getattr(obj, name)))
 
 
-def _from_mapping(cls: type, data: Mapping[str, Any], where: str) -> Any:
+_Record = TypeVar("_Record", "Subject", "Exercise")
+
+
+def _from_mapping(cls: type[_Record], data: Mapping[str, Any], where: str) -> _Record:
     """Build a dataclass from a mapping, with errors naming the key (``where.key``)."""
     if not isinstance(data, Mapping):
         raise _FieldError(where or cls.__name__, "a table", data)
@@ -144,7 +154,7 @@ def _from_mapping(cls: type, data: Mapping[str, Any], where: str) -> Any:
     for key in required:
         if key not in data:
             raise _FieldError(f"{prefix}{key}", "this required key", "nothing")
-    obj = cls.__new__(cls)
+    obj = object.__new__(cls)
     for f in fields(cls):
         object.__setattr__(obj, f.name, data.get(f.name, f.default))
     _run_checks(obj, cls._CHECKS, prefix)

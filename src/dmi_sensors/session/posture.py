@@ -42,12 +42,17 @@ All detected rows carry ``kind="posture"``, ``source="auto"``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.session import _signal
 from dmi_sensors.session.events import EventRecord, events_frame, normalise_events
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["REFERENCE_DIRECTIONS", "PostureParams", "classify_gravity", "detect_postures", "posture_track"]
 
@@ -122,31 +127,35 @@ def _hysteresis(per_label: np.ndarray, margin_rad: float) -> np.ndarray:
     return out
 
 
-def _expected_at(t: np.ndarray, events) -> np.ndarray:
+def _expected_at(t: np.ndarray, events: pd.DataFrame | None) -> np.ndarray:
     """Posture the plan expects at each time (from exercise rows), "" where none."""
     out = np.full(t.shape[0], "", dtype=object)
     if events is None or len(events) == 0:
         return out
     ev = normalise_events(events)
     ex = ev[(ev["kind"] == "exercise") & (ev["posture"] != "")]
-    for row in ex.itertuples():
-        inside = (t >= row.onset_s) & (t < row.onset_s + row.duration_s)
-        out[inside] = row.posture
+    onsets = ex["onset_s"].to_numpy(dtype=np.float64)
+    ends = onsets + ex["duration_s"].to_numpy(dtype=np.float64)
+    for onset, end, posture in zip(onsets, ends, ex["posture"].to_numpy(dtype=object), strict=True):
+        out[(t >= onset) & (t < end)] = posture
     return out
 
 
 def posture_track(
     time_s: np.ndarray,
     acc_mps2: np.ndarray,
-    fs_hz: float,
     gyr_rps: np.ndarray | None = None,
-    events=None,
+    *,
+    fs_hz: float,
+    events: pd.DataFrame | None = None,
     params: PostureParams | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Posture label at each decimated time: ``(t_s, labels)`` (see the module docstring)."""
     p = params or PostureParams()
     t, arrs = _signal.check_inputs(time_s, fs_hz, acc_mps2=acc_mps2, gyr_rps=gyr_rps)
     acc, gyr = arrs["acc_mps2"], arrs["gyr_rps"]
+    if acc is None:
+        raise ParameterError("posture detection needs acc_mps2")
     n = t.shape[0]
     if n == 0:
         return t, np.zeros(0, dtype=object)
@@ -176,11 +185,12 @@ def posture_track(
 def detect_postures(
     time_s: np.ndarray,
     acc_mps2: np.ndarray,
-    fs_hz: float,
     gyr_rps: np.ndarray | None = None,
-    events=None,
+    *,
+    fs_hz: float,
+    events: pd.DataFrame | None = None,
     params: PostureParams | None = None,
-):  # -> pandas.DataFrame
+) -> pd.DataFrame:
     """Posture intervals as an events table (``kind="posture"``, ``source="auto"``).
 
     Parameters
@@ -189,10 +199,10 @@ def detect_postures(
         Sample times, s since session start, shape ``(n,)``, uniform at ``fs_hz``.
     acc_mps2
         Trunk specific force in the body frame, m/s^2, shape ``(n, 3)``.
-    fs_hz
-        Sample rate, Hz.
     gyr_rps
         Trunk angular rate, rad/s, shape ``(n, 3)``; optional, separates four-point from prone.
+    fs_hz
+        Sample rate, Hz (keyword only).
     events
         Optional events table whose ``kind="exercise"`` rows carry the posture the plan
         expects; used to refine ``upright`` and prone/four-point (module docstring).
@@ -205,7 +215,7 @@ def detect_postures(
         One row per posture run; the last run ends at ``time_s[-1] + 1 / fs_hz``.
         Head-down stretches are not reported.
     """
-    td, labels = posture_track(time_s, acc_mps2, fs_hz, gyr_rps, events, params)
+    td, labels = posture_track(time_s, acc_mps2, gyr_rps, fs_hz=fs_hz, events=events, params=params)
     if td.shape[0] == 0:
         return events_frame([])
     end_s = float(np.asarray(time_s, dtype=float)[-1]) + 1.0 / fs_hz

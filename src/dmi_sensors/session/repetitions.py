@@ -37,6 +37,7 @@ starts before the stretch starts is cut at its start.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal
@@ -44,6 +45,9 @@ from scipy import signal
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.session import _signal
 from dmi_sensors.session.events import EventRecord, events_frame, normalise_events
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RepetitionParams", "detect_bursts", "detect_repetitions", "movement_envelope"]
 
@@ -101,42 +105,43 @@ def detect_bursts(envelope: np.ndarray, fs_hz: float, params: RepetitionParams |
         stop = int(k) + int(below_right[0]) if below_right.size else hi
         extents.append((start, stop, float(env[k])))
     merged: list[tuple[int, int]] = []
-    peaks: list[float] = []
+    merged_peaks: list[float] = []
     min_gap, echo = p.min_gap_s * fs_hz, p.echo_s * fs_hz
     for a, b, peak in extents:
         if merged:
             gap = a - merged[-1][1]
-            if gap < echo and peak < p.echo_fraction * peaks[-1]:
+            if gap < echo and peak < p.echo_fraction * merged_peaks[-1]:
                 continue  # an echo: part of the previous burst, which keeps its extent
             if gap < min_gap:
                 merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-                peaks[-1] = max(peaks[-1], peak)
+                merged_peaks[-1] = max(merged_peaks[-1], peak)
                 continue
         merged.append((a, b))
-        peaks.append(peak)
+        merged_peaks.append(peak)
     return [(a, b) for a, b in merged if b - a >= p.min_burst_s * fs_hz]
 
 
 def detect_repetitions(
     time_s: np.ndarray,
-    fs_hz: float,
-    gyr_rps: np.ndarray | None = None,
     acc_mps2: np.ndarray | None = None,
-    events=None,
+    gyr_rps: np.ndarray | None = None,
+    *,
+    fs_hz: float,
+    events: pd.DataFrame | None = None,
     params: RepetitionParams | None = None,
-):  # -> pandas.DataFrame
+) -> pd.DataFrame:
     """Repetitions as an events table (``kind="repetition"``, ``source="auto"``).
 
     Parameters
     ----------
     time_s
         Sample times, s since session start, uniform at ``fs_hz``, shape ``(n,)``.
-    fs_hz
-        Sample rate, Hz.
-    gyr_rps, acc_mps2
-        Trunk angular rate (rad/s) or specific force (m/s^2), shape ``(n, 3)``; the
+    acc_mps2, gyr_rps
+        Trunk specific force (m/s^2) or angular rate (rad/s), shape ``(n, 3)``; the
         gyroscope is used when given (it has no gravity and little noise), else the
         accelerometer (then set ``params.min_rise`` in m/s^2).
+    fs_hz
+        Sample rate, Hz (keyword only).
     events
         Optional events table: detection runs within each ``kind="exercise"`` row.
     params
@@ -150,7 +155,7 @@ def detect_repetitions(
         burst on.
     """
     p = params or RepetitionParams()
-    t, arrs = _signal.check_inputs(time_s, fs_hz, gyr_rps=gyr_rps, acc_mps2=acc_mps2)
+    t, arrs = _signal.check_inputs(time_s, fs_hz, acc_mps2=acc_mps2, gyr_rps=gyr_rps)
     x = arrs["gyr_rps"] if arrs["gyr_rps"] is not None else arrs["acc_mps2"]
     if x is None:
         raise ParameterError("detect_repetitions needs gyr_rps or acc_mps2")
@@ -161,8 +166,13 @@ def detect_repetitions(
     stretches: list[tuple[float, float, str, str]] = []
     if events is not None and len(events):
         ev = normalise_events(events)
-        for row in ev[ev["kind"] == "exercise"].itertuples():
-            stretches.append((row.onset_s, row.onset_s + row.duration_s, row.exercise, row.support))
+        ex = ev[ev["kind"] == "exercise"]
+        ex_onsets = ex["onset_s"].to_numpy(dtype=np.float64)
+        ex_ends = ex_onsets + ex["duration_s"].to_numpy(dtype=np.float64)
+        for onset, end, exercise, support in zip(
+            ex_onsets, ex_ends, ex["exercise"].tolist(), ex["support"].tolist(), strict=True
+        ):
+            stretches.append((float(onset), float(end), str(exercise), str(support)))
     else:
         stretches.append((float(t[0]), end_s, "", ""))
     records: list[EventRecord] = []

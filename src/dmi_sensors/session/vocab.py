@@ -92,8 +92,9 @@ POSITION_POSTURE: Final = {
     "sit_to_stand": "transition",
 }
 
-#: Values of the optional ``kind`` column of an events table.
-EVENT_KINDS: Final = ("exercise", "repetition", "pause", "note", "posture", "perturbation")
+#: Values of the optional ``kind`` column of an events table. ``hold`` is the still part of a
+#: repetition after its movement, written by the session analysis (analysed as a segment).
+EVENT_KINDS: Final = ("exercise", "repetition", "pause", "note", "posture", "perturbation", "hold")
 
 #: Optional diagnosis categories of a subject (a closed list: no free text about a child).
 DIAGNOSIS_CATEGORIES: Final = (

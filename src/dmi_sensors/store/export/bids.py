@@ -41,7 +41,8 @@ import pandas as pd
 from dmi_sensors import __version__, contract
 from dmi_sensors.errors import DataFileError, ParameterError
 from dmi_sensors.session import Subject
-from dmi_sensors.store.export.ingest import checked_events, ingest_session
+from dmi_sensors.session.events import check_events
+from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.export.tables import collect
 from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.store.timeutil import format_utc, parse_utc
@@ -432,8 +433,8 @@ def _read_events(path: Path, t0: float) -> pd.DataFrame:
         out[contract.SOURCE] = "import"
     if contract.EXERCISE not in frame.columns and "trial_type" in frame.columns:
         out[contract.EXERCISE] = frame["trial_type"].where(frame["trial_type"] != NA, None)
-    out[contract.REPETITION] = pd.to_numeric(out[contract.REPETITION], errors="coerce")
-    return checked_events(path, out)
+    # BIDS TSV: header on line 1, one row per line after it
+    return check_events(out, source=path, lines=range(2, 2 + len(out)))
 
 
 def import_bids(

@@ -1,23 +1,25 @@
-"""Write an imported session into the store in one transaction (all or nothing)."""
+"""Write an imported session into the store in one transaction (all or nothing).
+
+Events tables are checked before they get here, by THE validator
+(:func:`dmi_sensors.session.events.check_events`, or :func:`~dmi_sensors.session.events.read_events_csv`
+for CSV files), which names the file and every bad line or row.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from dmi_sensors import contract
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.session import Subject
-from dmi_sensors.store.export.tables import check_columns, numeric_column
 from dmi_sensors.store.records import SubjectFields
 from dmi_sensors.store.samples import write_sample_blocks
 from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.types import SampleBatch
 
-__all__ = ["checked_events", "ingest_session", "subject_from_metadata"]
+__all__ = ["ingest_session", "subject_from_metadata"]
 
 
 def subject_from_metadata(path: Path, session: dict[str, Any]) -> Subject:
@@ -29,24 +31,6 @@ def subject_from_metadata(path: Path, session: dict[str, Any]) -> Subject:
         return Subject(**fields)
     except (ValueError, TypeError, KeyError) as exc:
         raise DataFileError(path, "subject", "a valid pseudonymous subject", str(exc)) from None
-
-
-def checked_events(path: Path, frame: pd.DataFrame, line_offset: int | None = 2) -> pd.DataFrame:
-    """An events table with the contract's columns, numbers and sources checked against ``path``."""
-    check_columns(path, list(frame.columns), contract.EVENT_COLUMNS)
-    out = frame.copy()
-    out[contract.ONSET_S] = numeric_column(path, frame, contract.ONSET_S, line_offset=line_offset)
-    out[contract.DURATION_S] = numeric_column(path, frame, contract.DURATION_S, line_offset=line_offset)
-    numeric_column(path, frame, contract.REPETITION, line_offset=line_offset)
-    for i, (onset, source) in enumerate(zip(out[contract.ONSET_S], out[contract.SOURCE], strict=True)):
-        place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
-        if not np.isfinite(onset):
-            raise DataFileError(path, f"{place}, column {contract.ONSET_S!r}", "a finite onset in seconds", repr(onset))
-        if source not in contract.EVENT_SOURCES:
-            raise DataFileError(
-                path, f"{place}, column {contract.SOURCE!r}", f"one of {contract.EVENT_SOURCES}", repr(source)
-            )
-    return out
 
 
 def ingest_session(

@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 
 from dmi_sensors import contract
 from dmi_sensors.errors import DataFileError
-from dmi_sensors.store.export.ingest import checked_events, ingest_session, subject_from_metadata
+from dmi_sensors.session.events import check_events, read_events_csv
+from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
 from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
 from dmi_sensors.store.sessionstore import SessionStore
 
@@ -96,7 +97,12 @@ def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
     offset = 2 if ext == "csv" else None
     samples_path, events_path, metrics_path = (directory / f"{t}.{ext}" for t in TABLES)
     samples = read(samples_path)
-    events = read(events_path)
+    # THE events validator (the one CSV reader for CSV), values kept as the file has them
+    events = (
+        read_events_csv(events_path, normalise=False)
+        if ext == "csv"
+        else check_events(read(events_path), source=events_path)
+    )
     metrics = read(metrics_path) if metrics_path.is_file() else None
     fs = {s["sensor_id"]: s.get("fs_hz") for s in meta["sensors"]}
     batches, placements = samples_from_table(samples_path, samples, fs, line_offset=offset)
@@ -104,7 +110,6 @@ def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
         placements.setdefault(s["sensor_id"], s.get("placement") or "")
         if s.get("placement"):
             placements[s["sensor_id"]] = s["placement"]
-    events = checked_events(events_path, events, line_offset=offset)
     session = meta["session"]
     return ingest_session(
         store,
