@@ -121,10 +121,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"  start        {info.start_utc}   duration {_fmt_duration(info.duration_s)} (last packet)")
         print(f"  plan         {plan.name + f' ({len(plan.exercises)} exercises)' if plan else '-'}")
         print(f"  recorded by  dmi-sensors {info.package_version}")
+        if info.incomplete_reason:
+            print(f"  incomplete   {info.incomplete_reason}")
+        recorded = (info.recording or {}).get("sensors", {})
         for s in info.sensors:
             cal = f"calibrations {', '.join(map(str, s.calibration_ids))}" if s.calibration_ids else "no calibration"
             count = f"{s.packets:>8} packets" if info.origin != "import" else f"{s.samples:>8} samples"
-            print(f"  sensor       {s.sensor_id:16} {s.placement or '-':12} {count}  {cal}")
+            row = recorded.get(s.sensor_id)
+            samples = ""
+            if row:
+                samples = (f"  samples {row['samples_received']}/{row['samples_expected']} expected,"
+                           f" {row['samples_lost']} lost")  # fmt: skip
+            print(f"  sensor       {s.sensor_id:16} {s.placement or '-':12} {count}  {cal}{samples}")
+        for key, row in recorded.items():  # sensors the recording expected but never heard
+            if row.get("samples_received") == 0 and key not in {s.sensor_id for s in info.sensors}:
+                print(f"  sensor       {key:16} {row.get('placement') or '-':12} {row['state']}:"
+                      f" {row['samples_lost']} samples missing")  # fmt: skip
         print(f"  events       {info.events}")
         for r in results:
             who = f"{r.sensor_id or 'all sensors'}, dmi-sensors {r.package_version}"
