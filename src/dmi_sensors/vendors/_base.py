@@ -244,7 +244,8 @@ class VendorDecoder:
             placed = clock.place(chunk)
         else:
             result = clock.place(chunk)
-            if isinstance(result, str):
+            if isinstance(result, str):  # a repeated notification (one chunk each): not ok after all
+                self._packets_ok -= 1
                 self._malformed(result)
                 return
             placed = [result]
