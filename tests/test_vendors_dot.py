@@ -29,7 +29,10 @@ def _pk(data: bytes, host: float = 0.0) -> RawPacket:
 
 def _stream(stamps_us, host=None, mode=21, acc=(0.0, 0.0, 9.81), gyr=(1.5, -2.0, 0.25)):
     host = np.arange(len(stamps_us)) / 60 + 0.02 if host is None else host
-    return [_pk(dot.encode_measurement(t, acc, gyr, payload_mode=mode), float(h)) for t, h in zip(stamps_us, host)]
+    return [
+        _pk(dot.encode_measurement(t, acc, gyr, payload_mode=mode), float(h))
+        for t, h in zip(stamps_us, host, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------------------------- layouts
@@ -45,7 +48,7 @@ def test_mode_21_rate_quantities_byte_exact():
 
 
 def test_mode_20_with_magnetometer_and_mode_26_with_quaternion():
-    """Table 15 mode 20 (…, magnetic field int16 fixed point at 28, 34 bytes); Rev C mode 26 (quaternion 4, acc 20, gyr 32)."""
+    """Table 15 mode 20 (magnetic field int16 fixed point at 28, 34 bytes); Rev C mode 26 (quaternion at 4)."""
     m20 = dot.encode_measurement(1000, [1, 2, 3], [4, 5, 6], payload_mode=20, mag_au=[1.0, -0.5, 2.0])
     assert len(m20) == 34 and m20[28:] == bytes.fromhex("001000F80020")
     m26 = dot.encode_measurement(1000, [1, 2, 3], [4, 5, 6], payload_mode=26, quat=[0.5, 0.5, -0.5, 0.5])

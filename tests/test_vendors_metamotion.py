@@ -123,7 +123,7 @@ def test_m13_configuration_bytes():
 
 
 def test_third_party_capture_of_a_metamotion_r():
-    """node-metawear issue #46: a MetaMotion R at 50 Hz, ±2 g, logged ``03 04 E8 05 9C FE 73 42`` = (1512, −356, 17011)."""
+    """node-metawear issue #46: a MetaMotion R at 50 Hz, ±2 g logged ``03 04 E8 05 9C FE 73 42`` (1512, −356, 17011)."""
     _, b = _decode(bytes.fromhex("0304E8059CFE7342"), acc_range_g=2)
     np.testing.assert_allclose(b.acc_mps2[0] / G0, [0.09228515625, -0.021728515625, 1.03826904296875], rtol=1e-15)
 

@@ -61,7 +61,7 @@ def test_p2_compressed_acc_type_0_with_factor():
     frame = polar.decode_frame(P2, factor=factor)
     assert frame.samples.shape == (57, 3)
     raw0 = np.array([1905, 27376, -29282])
-    raw1 = raw0 + [190, -105, -85]
+    raw1 = raw0 + np.array([190, -105, -85])
     want = np.trunc(np.float32(factor) * np.array([raw0, raw1], dtype=np.float32) * np.float32(1000))
     np.testing.assert_array_equal(np.trunc(frame.samples[:2]), want)
     assert np.all(np.abs(frame.samples) <= 8 * 1000)  # "validate data in range" (±8 g)
@@ -193,7 +193,7 @@ def test_a_lost_frame_is_counted_exactly_and_unpaired_gyro_samples_are_not_inven
 
 
 def test_device_rate_off_nominal_is_measured():
-    """A Verity whose "52 Hz" is 53.3 Hz (2.5 % fast): frames fit their samples, no loss; a lost frame is still exact."""
+    """A Verity whose "52 Hz" is 53.3 Hz (2.5 % fast): no loss is invented, a lost frame is still exact."""
     r = decode_vendor_stream(
         _frames(40, 36, 52, step_ns=1e9 / 53.3, skip_acc=(25,)), "polar", "P1", rate_hz=52, gyroscope=True
     )

@@ -95,10 +95,7 @@ def timed_samples(
     ``decoder``: a fresh third-party decoder (:func:`dmi_sensors.vendors.decoder_for`) for
     a vendor sensor's notifications; default: our own protocol's decoder.
     """
-    if decoder is None:
-        decoded = decode_stream(list(packets), sensor_id)
-    else:
-        decoded = finish(decoder, list(packets))
+    decoded = decode_stream(list(packets), sensor_id) if decoder is None else finish(decoder, list(packets))
     runs = fit_clock_runs(decoded.batch, reset_jump_s)
     batch = dataclasses.replace(decoded.batch, time_s=times_from_runs(decoded.batch, runs))
     return TimedSamples(
