@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dmi_sensors.cli import main
 from dmi_sensors.errors import DataFileError
@@ -131,8 +135,8 @@ def test_dot_csv_errors_name_the_place(tmp_path, edit, where):
 def test_metabase_pairs_the_gyroscope_file_and_converts_units(tmp_path):
     acc, gyr = write_metabase(tmp_path, drop=(100, 101))
     assert detect_format(acc) == detect_format(gyr) == "metabase_csv"
-    for given in (acc, gyr):  # either file of the export finds its partner
-        rec = read_metabase_csv(given)
+    for one in (acc, gyr):  # either file of the export finds its partner
+        rec = read_metabase_csv(one)
         b = rec.batches["metamotion"]
         assert rec.loss_accounting == "estimated" and b.fs_hz == pytest.approx(100)
         np.testing.assert_allclose(b.acc_mps2[:, 2], G0)
@@ -234,3 +238,31 @@ def test_cli_imports_a_vendor_file_and_analyses_one(tmp_path, capsys):
     assert result["parameters"]["input"] == str(dot_path)
     assert main(["analyse", str(h5), "--com-height-m", "0.5", "--sensor", "Sternum", "--json", str(out)]) == 0
     assert main(["analyse", str(h5), "--com-height-m", "0.5"]) == 1 and "apdm-3142 (Lumbar)" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ fuzzing the readers
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(["dot", "metabase", "apdm"]),
+    cut=st.integers(0, 4000),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6),
+)
+def test_damaged_files_raise_only_data_file_errors(tmp_path, kind, cut, flips):
+    """Valid files cut short and with bytes overwritten: read, or one DataFileError; nothing else."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    if kind == "dot":
+        path = write_dot_csv(folder / "d.csv", n=60)
+    elif kind == "metabase":
+        path, _ = write_metabase(folder, n=60)
+    else:
+        path = write_apdm(folder / "r.h5", n=64)
+    data = bytearray(path.read_bytes())
+    for where, value in flips:
+        data[where % len(data)] = value
+    path.write_bytes(bytes(data[: max(1, len(data) - cut)]))
+    try:
+        rec = read_any_trial(path) if kind != "apdm" else read_apdm_h5(path)
+    except DataFileError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert rec is not None

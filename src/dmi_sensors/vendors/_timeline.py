@@ -483,13 +483,16 @@ class Merger:
         self._last_emitted: int | None = None
         self._last_out = -1
         self._reset_marks: list[int] = []
-        self._out: list[Emitted] = []
+        self._incoming: list[list[tuple[int, Placed]]] = [[] for _ in range(k)]
+        self._incoming_n = [0] * k
         self.samples_lost = 0
         self.counter_resets = 0
         self.samples_out = 0
 
     @property
     def state(self) -> MergerState:
+        for stream in range(self.n_streams):  # what is collected is pending
+            self._absorb(stream)
         pending = tuple(
             tuple(
                 (int(c), float(d), float(h), tuple(v))
@@ -558,7 +561,14 @@ class Merger:
         return first
 
     def add(self, p: Placed) -> None:
-        """Take one placed chunk (call :meth:`emit` to collect what is complete)."""
+        """Take one placed chunk (call :meth:`emit` to collect what is complete).
+
+        Chunks are only collected here; :meth:`emit` numbers and pairs them. That gives
+        the same samples however often it is called: a stream's new counters are always
+        above every counter both streams have passed (each stream's counters increase, and
+        a re-aligned stream continues above its own last counter), so nothing that one call
+        would have paired or dropped is decided differently by a later one.
+        """
         s = p.stream
         n = len(p.values)
         if n == 0:
@@ -569,21 +579,33 @@ class Merger:
                 self._reset_marks.append(first)
             self._offset[s] = first - p.first
             self._aligned[s] = True
-        commons = p.first + self._offset[s] + np.arange(n, dtype=np.int64)
-        self._pend_c[s] = np.concatenate([self._pend_c[s], commons])
-        self._pend_d[s] = np.concatenate([self._pend_d[s], p.device_time_s])
-        self._pend_h[s] = np.concatenate([self._pend_h[s], np.full(n, p.host_time_s)])
-        self._pend_v[s] = np.concatenate([self._pend_v[s], p.values])
-        self._last_common[s] = int(commons[-1])
+        c0 = p.first + self._offset[s]
+        self._incoming[s].append((c0, p))
+        self._incoming_n[s] += n
+        self._last_common[s] = c0 + n - 1
         self._last_dev[s] = float(p.device_time_s[-1])
         self._last_host[s] = float(p.host_time_s)
-        self._max_common = max(self._max_common, int(commons[-1]))
-        if self.n_streams == 2 and not self._aligned[1 - s] and self._pend_c[s].shape[0] > self.max_pending:
-            cut = self._pend_c[s].shape[0] - self.max_pending
-            self._take(s, cut)
-        step = self._emit_step()
-        if step.counter.shape[0]:
-            self._out.append(step)
+        self._max_common = max(self._max_common, c0 + n - 1)
+        waiting = self._pend_c[s].shape[0] + self._incoming_n[s]
+        if self.n_streams == 2 and not self._aligned[1 - s] and waiting > self.max_pending:
+            self._absorb(s)
+            self._take(s, self._pend_c[s].shape[0] - self.max_pending)
+
+    def _absorb(self, s: int) -> None:
+        """Move stream ``s``'s collected chunks into its pending arrays."""
+        chunks, self._incoming[s] = self._incoming[s], []
+        self._incoming_n[s] = 0
+        if not chunks:
+            return
+        ns = np.array([len(p.values) for _, p in chunks], dtype=np.int64)
+        starts = np.array([c0 for c0, _ in chunks], dtype=np.int64)
+        offsets = np.cumsum(ns) - ns
+        commons = np.repeat(starts - offsets, ns) + np.arange(int(ns.sum()), dtype=np.int64)
+        self._pend_c[s] = np.concatenate([self._pend_c[s], commons])
+        self._pend_d[s] = np.concatenate([self._pend_d[s], *(p.device_time_s for _, p in chunks)])
+        hosts = np.repeat(np.array([p.host_time_s for _, p in chunks], dtype=np.float64), ns)
+        self._pend_h[s] = np.concatenate([self._pend_h[s], hosts])
+        self._pend_v[s] = np.concatenate([self._pend_v[s], *(p.values for _, p in chunks)])
 
     def _take(self, s: int, k: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray]:
         out = (self._pend_c[s][:k], self._pend_d[s][:k], self._pend_h[s][:k], self._pend_v[s][:k])
@@ -596,15 +618,11 @@ class Merger:
     def emit(self) -> Emitted:
         """The samples completed since the last call, in counter order.
 
-        Samples are completed as chunks are added (so what is emitted does not depend on
-        how often this is called).
+        What is emitted does not depend on how often this is called (see :meth:`add`).
         """
-        out, self._out = self._out, []
-        if not out:
-            return _empty_emitted()
-        if len(out) == 1:
-            return out[0]
-        return Emitted(*(np.concatenate([getattr(e, f) for e in out]) for f in Emitted.__dataclass_fields__))
+        for stream in range(self.n_streams):
+            self._absorb(stream)
+        return self._emit_step()
 
     def _emit_step(self) -> Emitted:
         """The samples every stream has passed, in counter order."""

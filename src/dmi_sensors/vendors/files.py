@@ -168,6 +168,17 @@ def _numeric_table(
             path, f"line {header_line} (header)", "columns " + ", ".join(wanted), "no " + ", ".join(missing)
         )
     cols = [c for c in (*wanted, *optional) if c in index]
+    try:
+        rows = _rows(path, header_line, index, cols)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataFileError(path, f"below line {header_line}", "comma-separated text", str(exc)) from None
+    if len(rows) < 2:
+        raise DataFileError(path, f"below line {header_line}", "at least 2 samples", str(len(rows)))
+    table = np.array(rows, dtype=np.float64)
+    return {c: table[:, k] for k, c in enumerate(cols)}
+
+
+def _rows(path: Path, header_line: int, index: dict[str, int], cols: list[str]) -> list[list[float]]:
     rows: list[list[float]] = []
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
@@ -186,10 +197,7 @@ def _numeric_table(
                     raise DataFileError(path, f"line {line_no}, column {c!r}", "a finite number", repr(cell))
                 values.append(v)
             rows.append(values)
-    if len(rows) < 2:
-        raise DataFileError(path, f"below line {header_line}", "at least 2 samples", str(len(rows)))
-    table = np.array(rows, dtype=np.float64)
-    return {c: table[:, k] for k, c in enumerate(cols)}
+    return rows
 
 
 # ------------------------------------------------------------------------------ DOT
@@ -200,7 +208,7 @@ def read_dot_csv(path: str | Path, sensor_id: str = "dot") -> VendorRecording:
     header: list[str] = []
     metadata: dict[str, str] = {}
     for i, line in enumerate(_head(path, 200), start=1):
-        cells = next(csv.reader([line])) if line.strip() else []
+        cells = _cells(line)
         cells = [c.strip() for c in cells]
         if "SampleTimeFine" in cells:
             header_line, header = i, cells
@@ -242,9 +250,17 @@ def _dot_rate(path: Path, metadata: dict[str, str], t_s: NDArray[np.float64]) ->
 
 
 # ------------------------------------------------------------------------------ MetaBase
+def _cells(line: str) -> list[str]:
+    """One CSV line's cells (none for a blank or unreadable line)."""
+    try:
+        return next(csv.reader([line])) if line.strip() else []
+    except csv.Error:
+        return []
+
+
 def _metabase_table(path: Path, unit: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     lines = _head(path, 1)
-    header = [c.strip() for c in next(csv.reader([lines[0]]))] if lines[0].strip() else []
+    header = [c.strip() for c in _cells(lines[0])]
     if not header or header[0].lower() not in (_METABASE_EPOCH, "epoc (ms)"):
         raise DataFileError(path, "line 1 (header)", f"a MetaBase header starting {_METABASE_EPOCH!r}", repr(lines[0]))
     axes = tuple(f"{a}-axis ({unit})" for a in "xyz")
@@ -314,6 +330,16 @@ def _attr_text(value: object) -> str:
 def read_apdm_h5(path: str | Path) -> VendorRecording:
     """Read an APDM Opal recording (file format version 5 or later; module docstring)."""
     path = Path(path)
+    try:
+        return _read_apdm_h5(path)
+    except DataFileError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # a damaged HDF5 file: h5py raises whatever its C library reports
+        raise DataFileError(path, "", "a readable APDM recording", f"{type(exc).__name__}: {exc}") from None
+
+
+def _read_apdm_h5(path: Path) -> VendorRecording:
     try:
         import h5py  # optional at import time of the toolkit: only these files need it
     except ImportError:  # pragma: no cover - h5py is a dependency
