@@ -229,3 +229,14 @@ def test_identification_models_and_parameters():
         MetaMotionDecoder("M1", timing="accounter_time", packed=True)
     with pytest.raises(ParameterError, match="chip"):
         MetaMotionDecoder("M1", chip="bmi088")
+
+
+def test_accounter_tick_wraps_at_2_to_the_32():
+    """The accounter's u32 board tick (48/32768 s) wraps after ~72.8 days: the step across it is one sample."""
+    fs = 100
+    ticks = [((1 << 32) - 20 + round(k / fs / mm.TICK_S)) % (1 << 32) for k in range(10)]
+    pk = [RawPacket("M1", 0.01 * k, mm.encode_accounter(0, t, [k, 0, 4096])) for k, t in enumerate(ticks)]
+    d = MetaMotionDecoder("M1", gyroscope=False, timing="accounter_time")
+    b = d.process(pk)
+    assert len(b) == 10 and d.samples_lost == 0 and d.counter_resets == 0
+    np.testing.assert_allclose(np.diff(b.device_time_s), 0.01, atol=mm.TICK_S)
