@@ -155,6 +155,11 @@ EXEMPT = {
     "the fitted bias, a pure function of its values, no streaming state",
     "dmi_sensors.calibration.records.AlignmentCalibration": "the result of calibration.calibrate_alignment: apply() "
     "rotates by the fitted rotation, a pure function of its values, no streaming state",
+    "dmi_sensors.sim.link.LinkScheduler": "the simulator's BLE link, a seeded random process (losses, connection "
+    "phase, jitter) with an in-flight queue, not an algorithm over sensor data; its chunk invariance (one item at a "
+    "time == all at once, bit for bit) is tested in tests/test_sim_link.py",
+    "dmi_sensors.sim.bluez.air.Air": "the emulated BlueZ's per-device timer step (poll a peripheral, hand over what "
+    "arrived), kept free of D-Bus so tests can drive it; not an algorithm over sensor data",
 }
 #: method names that make a class an algorithm object (a candidate for the contract)
 ACTION_NAMES = (

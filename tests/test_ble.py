@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from dmi_sensors.sim.bluez import PROFILES, FaultProfile
+from dmi_sensors.sim.identity import simulated_sensor_id
 
 pytestmark = pytest.mark.bluez
 
@@ -357,7 +358,7 @@ def test_cli_record_links_each_sensors_calibration_to_the_session(tmp_path):
     examples = Path(__file__).resolve().parents[1] / "calibration" / "examples"
     cal_dir = tmp_path / "calibrations"
     cal_dir.mkdir()
-    serial = "00D10001"  # the first simulated sensor's serial
+    serial = simulated_sensor_id(0)  # where calibrate --simulate / --via-bluez put their calibrations
     for src in examples.glob("*.json"):
         data = json.loads(src.read_text())
         data["sensor_serial"] = serial

@@ -11,6 +11,9 @@ from scipy.spatial.transform import Rotation
 from dmi_sensors import cli
 from dmi_sensors.calibration import CalibrationSet, read_calibration
 from dmi_sensors.sim.calibration import error_truth, random_imu_errors
+from dmi_sensors.sim.identity import simulated_sensor_id
+
+SIMULATED = simulated_sensor_id(0)  # calibrate --simulate's sensor: the first of record --simulate-sensors
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
@@ -25,10 +28,10 @@ def test_simulate_then_input_round_trip(tmp_path, capsys, kind):
     rc, out, _ = _run(capsys, kind, "--simulate", "--seed", "3", "--json", str(sim_json), "--save-recording", str(csv))
     assert rc == 0, out
     assert "Step 1/" in out and "truth:" in out
-    rc, out, _ = _run(capsys, kind, "--input", str(csv), "--serial", "SIM-0001", "--json", str(in_json))
+    rc, out, _ = _run(capsys, kind, "--input", str(csv), "--serial", SIMULATED, "--json", str(in_json))
     assert rc == 0, out
     a, b = read_calibration(sim_json), read_calibration(in_json)
-    assert a.sensor_serial == b.sensor_serial == "SIM-0001"
+    assert a.sensor_serial == b.sensor_serial == SIMULATED
     assert b.source == {**{k: v for k, v in a.source.items() if k not in ("simulated", "seed")}, "input": "rec.csv"}
     da, db = a.to_dict(), b.to_dict()
     key = "bias_rps" if kind == "gyro" else "matrix"
@@ -50,7 +53,7 @@ def test_library_chain_gyro_accel_then_alignment(tmp_path, capsys):
     assert rc == 0, out
     assert "applied first: accel" in out
     s = CalibrationSet.load(lib)
-    sc = s.for_sensor("SIM-0001")
+    sc = s.for_sensor(SIMULATED)
     assert sc.accel and sc.gyro and sc.alignment
     assert sc.alignment.posture == "sitting"
     assert set(sc.alignment.source["applied"]) == {"accel", "gyro"}

@@ -18,6 +18,7 @@ from dmi_sensors import cli
 from dmi_sensors.calibration import calibrate_gyro, read_calibration
 from dmi_sensors.calibration.guided import Step, arun_procedure
 from dmi_sensors.sim.calibration import error_truth, random_imu_errors
+from dmi_sensors.sim.identity import simulated_sensor_id
 
 pytestmark = pytest.mark.bluez
 
@@ -46,7 +47,7 @@ def test_cli_gyro_via_bluez_recovers_bias(tmp_path, capsys, monkeypatch):
     assert "--wait ignored" in out  # pytest's stdin is not a terminal: the steps just follow
     assert "Step 1/1" in out and "truth:" in out
     cal = read_calibration(out_json)
-    assert cal.kind == "gyro" and cal.sensor_serial == "00CA0001"
+    assert cal.kind == "gyro" and cal.sensor_serial == simulated_sensor_id(0)  # the sensor record records first
     assert cal.source["live"] is True and cal.source["emulated"] is True and cal.source["steps_repeated"] == 0
     truth = error_truth(random_imu_errors(4))["gyr_bias_rps"]
     assert np.abs(cal.bias_rps - truth).max() < 1e-3

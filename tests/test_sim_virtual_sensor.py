@@ -7,7 +7,7 @@ import pytest
 
 from dmi_sensors import protocol
 from dmi_sensors.protocol import DataFormat, DeviceState, Result
-from dmi_sensors.sim import ImuErrors, PacketLoss, Segment, VirtualSensor, simulate
+from dmi_sensors.sim import ImuErrors, PacketLoss, Segment, SensorLink, VirtualSensor, simulate
 from dmi_sensors.types import RawPacket
 
 SEGS = [Segment("standing", 5.0), Segment("sitting", 5.0, repetitions=1)]
@@ -127,16 +127,23 @@ def test_time_sync_identify_status_and_battery():
     assert protocol.decode(s.packets_until(14.0 + 6 * 60 + 1)[0]).flags & protocol.DataFlags.LOW_BATTERY
 
 
-def test_long_streams_loop_over_the_motion_and_losses_are_counted():
+def test_long_streams_loop_over_the_motion_and_the_link_counts_losses():
+    """The firmware sends everything; its link loses packets (ImuErrors.packet_loss), counted exactly."""
     loss = PacketLoss(random_prob=0.02)
     s = VirtualSensor(6, [Segment("standing", 4.0)], imu_errors=ImuErrors(packet_loss=loss), seed=1)
+    link = SensorLink(s, "x")
     _cmd(s, protocol.StartStreaming(DataFormat.FULL, 10, seq=1))
-    pkts = s.packets_until(12.0)
+    pkts = link.receive_until(11.999)  # sample 1199 is taken at 11.99 s
     assert s.samples_sent == 1200 and s.packets_sent == 120
-    assert len(pkts) == 120 - s.packets_lost and s.packets_lost == len(s.lost_counters) > 0
-    decoded = protocol.decode_stream([RawPacket("x", i * 0.1, p) for i, p in enumerate(pkts)], "x")
+    in_flight = link.scheduler.in_flight  # sent, not yet arrived
+    assert in_flight <= 3  # 15 ms events + 2 ms + Exp(3 ms): at most the last few
+    assert len(pkts) + link.packets_lost + in_flight == 120
+    assert link.packets_lost == len(link.lost_counters) > 0
+    decoded = protocol.decode_stream(pkts, "x")
     got = set(decoded.batch.counter.tolist())
-    assert got.isdisjoint({c + i for c in s.lost_counters for i in range(10)})
+    lost = {c + i for c in link.lost_counters for i in range(10)}
+    assert got.isdisjoint(lost)
+    assert got | lost == set(range(1200 - 10 * in_flight))
     sim = s.result
     k = decoded.batch.counter
     np.testing.assert_array_equal(decoded.batch.acc_mps2, sim.acc_mps2[k % len(sim)])

@@ -252,9 +252,10 @@ def test_any_float64_survives_the_tabular_round_trip(tmp_path_factory, values, f
 @pytest.fixture
 def recorded(store):
     """A recorded session: raw packets of two virtual sensors, with one lost packet and tags."""
+    from dmi_sensors.sim import LinkModel
     from dmi_sensors.sim.recorder import packet_schedule
 
-    packets = packet_schedule(2, 100, 6.0, 5, seed=2)
+    packets = packet_schedule(2, 100, 6.0, 5, seed=2, link=LinkModel.ideal())  # arrival = last sample taken
     lost = next(i for i, p in enumerate(packets) if p.sensor_id == packets[0].sensor_id and p.host_time_s > 2.0)
     del packets[lost]  # a notification lost on the air
     sensors = sorted({p.sensor_id for p in packets})

@@ -80,12 +80,13 @@ async def test_replayed_session_decodes_like_the_stored_one_through_the_streamin
     import numpy as np
 
     from dmi_sensors import protocol
+    from dmi_sensors.sim import LinkModel
     from dmi_sensors.sim.recorder import packet_schedule
     from dmi_sensors.types import SampleBatch
 
     with SessionStore(tmp_path / "p.sqlite") as store:
         sid = store.create_session(Subject("P001", 2019, 0.42))
-        packets = packet_schedule(2, 100, 2.99, 5, seed=1)
+        packets = packet_schedule(2, 100, 2.99, 5, seed=1, link=LinkModel.ideal())  # 2 x 60 whole packets
         store.add_packets(sid, packets)
         decoders = {s: protocol.StreamDecoder(s) for s in sorted({p.sensor_id for p in packets})}
         parts: dict[str, list] = {s: [] for s in decoders}

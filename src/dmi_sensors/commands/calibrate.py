@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     src.add_argument("--simulate", action="store_true", help="guided steps with a virtual sensor with known errors")
     parser.add_argument(
-        "--serial", help="sensor serial the calibration belongs to (required with --input; live: the sensor's own)"
+        "--serial",
+        help="sensor serial the calibration belongs to (required with --input; live: the sensor's own; "
+        "--simulate: 00D10001, the first simulated sensor of record --simulate-sensors)",
     )
     parser.add_argument("--json", metavar="OUT", help="write the calibration JSON file here")
     parser.add_argument("--library", metavar="DIR", help="apply DIR's accel/gyro calibrations first; save there too")
@@ -194,8 +196,9 @@ def run(args: argparse.Namespace) -> int:
     if args.simulate:
         from dmi_sensors.calibration.guided import run_procedure
         from dmi_sensors.sim.calibration import SimulatedSource, random_imu_errors
+        from dmi_sensors.sim.identity import simulated_sensor_id
 
-        serial = args.serial or "SIM-0001"
+        serial = args.serial or simulated_sensor_id(0)  # the sensor record --simulate-sensors records first
         errors = random_imu_errors(args.seed)
         source = SimulatedSource(serial, errors, fs_hz=args.fs, seed=args.seed + 1000 * KINDS.index(args.kind))
         steps = _steps(args, method)

@@ -71,7 +71,7 @@ async def _record(
 
     hook: Callable[[Step, int], Awaitable[None]] | None = None
     if emu is not None:
-        from dmi_sensors.sim.bluez.sensor import sensor_address
+        from dmi_sensors.sim.identity import sensor_address
 
         address = sensor_address(0)
 

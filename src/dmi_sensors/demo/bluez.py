@@ -11,9 +11,26 @@ runs in real time: a session lasts as long as its plan.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
+from dmi_sensors.ble import RecordingContext, StreamConfig, discover, record
 from dmi_sensors.errors import EmulatorError
+from dmi_sensors.session import Plan, Subject, Tagger
+from dmi_sensors.sim.bluez.harness import EmulatedBluez
+from dmi_sensors.sim.bluez.model import Peripheral
+from dmi_sensors.sim.bluez.sensor import SensorPeripheral, sensor_address
+from dmi_sensors.sim.body import BodyParams
+from dmi_sensors.sim.session import (
+    SimulatedSensor,
+    SimulatedSession,
+    default_sensors,
+    press,
+    simulate_session,
+    tag_schedule,
+    tagger_last_s,
+)
+from dmi_sensors.store import SessionStore
 
 __all__ = ["dmi_session_sensors", "record_via_bluez"]
 
@@ -25,29 +42,32 @@ def dmi_session_sensors(
     noise_scale: float = 1.0,
     fs_hz: int = 100,
     sensors: list[dict[str, Any]] | None = None,
-) -> list:
+) -> list[Peripheral]:
     """Emulator device factory: the plan's virtual sensors as BLE peripherals.
 
     ``sensors``: dicts of :class:`~dmi_sensors.sim.session.SimulatedSensor` fields;
-    default trunk and pelvis (:func:`~dmi_sensors.sim.session.default_sensors`).
+    default trunk and pelvis (:func:`~dmi_sensors.sim.session.default_sensors`). Sensor
+    ``i`` keeps the link it has in process (:func:`~dmi_sensors.sim.session.simulate_session`)
+    and appears at simulated address ``i``.
     """
-    from dmi_sensors.session import Plan
-    from dmi_sensors.sim import BodyParams
-    from dmi_sensors.sim.bluez.sensor import SensorPeripheral, sensor_address
-    from dmi_sensors.sim.session import SimulatedSensor, default_sensors, simulate_session
-
     plan = Plan.from_toml(plan_toml)
     specs = [SimulatedSensor(**s) for s in sensors] if sensors else default_sensors(com_height_m)
     body = BodyParams(com_height_m=com_height_m, noise_scale=noise_scale)
     sim = simulate_session(plan, com_height_m=com_height_m, seed=seed, sensors=specs, fs_hz=fs_hz, body=body)
-    return [SensorPeripheral(vs, sensor_address(i)) for i, vs in enumerate(sim.sensors.values())]
+    return [SensorPeripheral(link.sensor, sensor_address(i)) for i, link in enumerate(sim.sensors.values())]
 
 
-async def _record(store, subject, plan, sim, *, seed: int, start_utc: str, fs_hz: int, duration_s: float):
-    from dmi_sensors.ble import StreamConfig, discover, record
-    from dmi_sensors.session import Tagger
-    from dmi_sensors.sim.session import press, tag_schedule, tagger_last_s
-
+async def _record(
+    store: SessionStore,
+    subject: Subject,
+    plan: Plan,
+    sim: SimulatedSession,
+    *,
+    seed: int,
+    start_utc: str,
+    fs_hz: int,
+    duration_s: float,
+) -> int:
     wanted = set(sim.placements)
     adverts = [a for a in await discover(5.0) if a.sensor_id in wanted]
     if {a.sensor_id for a in adverts} != wanted:
@@ -57,7 +77,7 @@ async def _record(store, subject, plan, sim, *, seed: int, start_utc: str, fs_hz
     schedule = tag_schedule(plan, sim.truth_events, seed=seed)
     tagger_box: dict[str, Tagger] = {}
 
-    async def therapist(ctx) -> None:
+    async def therapist(ctx: RecordingContext) -> None:
         # record() starts companions once every sensor streams: the plan's clock starts now
         t0 = ctx.elapsed_s()
         tagger = Tagger(plan, clock=ctx.elapsed_s, start_s=0.0, source="manual")
@@ -88,16 +108,20 @@ async def _record(store, subject, plan, sim, *, seed: int, start_utc: str, fs_hz
     return session_id
 
 
-def record_via_bluez(store, subject, plan, *, seed: int, start_utc: str, body=None, fs_hz: int = 100) -> int:
+def record_via_bluez(
+    store: SessionStore,
+    subject: Subject,
+    plan: Plan,
+    *,
+    seed: int,
+    start_utc: str,
+    body: BodyParams | None = None,
+    fs_hz: int = 100,
+) -> int:
     """Simulate the plan in an emulated BlueZ and record it with bleak; returns the session id.
 
     Blocking (``asyncio.run``): call it from scripts, not from inside a running event loop.
     """
-    import dataclasses
-
-    from dmi_sensors.sim.bluez.harness import EmulatedBluez
-    from dmi_sensors.sim.session import default_sensors, simulate_session
-
     noise = getattr(body, "noise_scale", 1.0)
     # the same simulation in this process: truth events for the therapist's schedule, sensor ids
     sim = simulate_session(plan, com_height_m=subject.com_height_m, seed=seed, fs_hz=fs_hz, body=body)

@@ -14,13 +14,32 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dmi_sensors.analysis import analyse_session
+from dmi_sensors.analysis.stored_run import latest_run
+from dmi_sensors.errors import StateError
+from dmi_sensors.report.progress import build_progress_report
+from dmi_sensors.report.session import build_session_report
+from dmi_sensors.session import CATALOGUE, Plan, Subject, example_plan
+from dmi_sensors.sim.body import BodyParams
+from dmi_sensors.sim.session import record_simulated_session
+from dmi_sensors.store import SessionStore
 
 __all__ = ["DEMO_SUBJECT", "DemoResult", "demo_plans", "run_demo"]
 
 #: Pseudonymous demo child: born 2021, COM 0.45 m above the ankles.
-DEMO_SUBJECT = {"subject_id": "DEMO01", "birth_year": 2021, "com_height_m": 0.45, "diagnosis_category": "hypotonia"}
+DEMO_SUBJECT: dict[str, Any] = {
+    "subject_id": "DEMO01",
+    "birth_year": 2021,
+    "com_height_m": 0.45,
+    "diagnosis_category": "hypotonia",
+}
 EARLIER_START_UTC = "2026-02-10T09:30:00Z"
 CURRENT_START_UTC = "2026-03-10T09:30:00Z"
 EARLIER_EXERCISES = (
@@ -41,14 +60,12 @@ class DemoResult:
     session_ids: list[int]
     reports: list[Path]
     progress: Path
-    exercise_table: object
+    exercise_table: pd.DataFrame
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def demo_plans(quick: bool = False):
+def demo_plans(quick: bool = False) -> tuple[Plan, Plan]:
     """``(earlier, current)`` plans; ``quick`` shortens every exercise (2 repetitions of 6 s)."""
-    from dmi_sensors.session import CATALOGUE, Plan, example_plan
-
     current = example_plan()
     earlier_ex = [dataclasses.replace(CATALOGUE[k], target_repetitions=3, hold_s=8.0) for k in EARLIER_EXERCISES]
     earlier = Plan("Earlier session: standing with support at hips, thighs and knees", earlier_ex)
@@ -58,13 +75,21 @@ def demo_plans(quick: bool = False):
     return earlier, current
 
 
-def _record(store, subject, plan, *, seed, start_utc, body, via_bluez: bool):
+def _record(
+    store: SessionStore,
+    subject: Subject,
+    plan: Plan,
+    *,
+    seed: int,
+    start_utc: str,
+    body: BodyParams,
+    via_bluez: bool,
+) -> int:
     if via_bluez:
+        # bleak, the BLE layer and the emulator harness are loaded only when asked for
         from dmi_sensors.demo.bluez import record_via_bluez
 
         return record_via_bluez(store, subject, plan, seed=seed, start_utc=start_utc, body=body)
-    from dmi_sensors.sim.session import record_simulated_session
-
     session_id, _ = record_simulated_session(store, subject, plan, seed=seed, start_utc=start_utc, body=body)
     return session_id
 
@@ -76,20 +101,13 @@ def run_demo(
     via_bluez: bool = False,
     quick: bool = False,
     seed: int = 7,
-    log=print,
+    log: Callable[[str], object] = print,
 ) -> DemoResult:
     """Run the demo; returns where everything went.
 
     ``db_path`` None: ``<out_dir>/demo.sqlite``, recreated on every run. A given database
     is appended to (never cleared).
     """
-    from dmi_sensors.analysis import analyse_session
-    from dmi_sensors.report.progress import build_progress_report
-    from dmi_sensors.report.session import build_session_report
-    from dmi_sensors.session import Subject
-    from dmi_sensors.sim import BodyParams
-    from dmi_sensors.store import SessionStore
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if db_path is None:
@@ -103,7 +121,7 @@ def run_demo(
     earlier_plan, current_plan = demo_plans(quick)
     t0 = time.perf_counter()
     with SessionStore(db) as store:
-        sessions = []
+        sessions: list[int] = []
         for label, plan, start, noise in (
             ("earlier", earlier_plan, EARLIER_START_UTC, 1.6),
             ("current", current_plan, CURRENT_START_UTC, 1.0),
@@ -124,31 +142,32 @@ def run_demo(
             sessions.append(sid)
         t = time.perf_counter()
         reports = []
-        previous = None
-        from dmi_sensors.analysis.stored_run import latest_run
-
+        previous: pd.DataFrame | None = None
         for sid in sessions:
             rep = build_session_report(store, sid, out, previous_exercises=previous)
             reports.append(rep.html_path)
             run = latest_run(store, sid)
+            if run is None or not isinstance(run.exercises, pd.DataFrame):
+                raise StateError(f"session {sid} was analysed but {store.path} holds no analysis run of it")
             previous = run.exercises[run.exercises["sensor_id"] == run.primary_sensor_id]
         prog = build_progress_report(store, subject.subject_id, out)
         timings["reports_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
+    assert previous is not None  # two sessions were recorded and analysed
     return DemoResult(out, db, sessions, reports, prog.html_path, previous, timings)
 
 
-def short_table(exercises) -> str:
+def short_table(exercises: pd.DataFrame) -> str:
     """A plain-text table of the current session's exercises (for the terminal)."""
     head = f"{'exercise':24s} {'support':8s} {'reps':>4s} {'ellipse mm2':>11s} {'COM RMS AP mm':>13s} {'TTS s':>6s}"
     lines = [head, "-" * len(head)]
-    for r in exercises.itertuples(index=False):
+    for r in exercises.to_dict("records"):
 
-        def f(v, d):
+        def f(v: Any, d: int) -> str:
             return "-" if v is None or v != v else f"{v:.{d}f}"
 
         lines.append(
-            f"{r.exercise:24s} {r.support:8s} {int(r.repetitions):4d} {f(r.com_ellipse_area_mm2, 0):>11s} "
-            f"{f(r.com_rms_ap_mm, 1):>13s} {f(r.time_to_stabilise_s, 2):>6s}"
+            f"{r['exercise']:24s} {r['support']:8s} {int(r['repetitions']):4d} {f(r['com_ellipse_area_mm2'], 0):>11s} "
+            f"{f(r['com_rms_ap_mm'], 1):>13s} {f(r['time_to_stabilise_s'], 2):>6s}"
         )
     return "\n".join(lines)

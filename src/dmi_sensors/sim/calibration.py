@@ -14,8 +14,10 @@ sensor has no mounting and no soft-tissue jitter: its noise is the intrinsic MEM
 ``bench_acc_noise_rms_mps2`` / ``bench_gyr_noise_rms_rps`` (or the errors' own noise if
 lower).
 
-This module is for ``dmi-sensors calibrate --simulate``, the figures and the tests; it
-imports :mod:`dmi_sensors.sim`, which never imports the calibration layer.
+:class:`SimulatedSource` is the in-process step source of ``dmi-sensors calibrate
+--simulate`` (arrays on a uniform grid, no packets), the calibration figures and the tests;
+the emulated guided sensor (:mod:`dmi_sensors.sim.bluez.guided`, ``--via-bluez``) plays the
+same readings as firmware packets through its link.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from scipy.spatial.transform import Rotation
 from dmi_sensors.calibration.guided import Step
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.sim.identity import simulated_sensor_id
 from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors
 
 __all__ = ["SimulatedSource", "error_truth", "pose_rotation", "random_imu_errors"]
@@ -82,12 +85,13 @@ class SimulatedSource:
     Steps ``still`` and ``pose*`` pose the bare sensor (each placement off level by up to
     ``placement_tilt_deg``); ``upright``, ``lean`` and ``step`` move the child's trunk with
     the sensor strapped on (``imu_errors.mounting_euler_deg``). ``lean_deg``: how far the
-    child bends forward; ``sway_deg``: amplitude of the quiet sway.
+    child bends forward; ``sway_deg``: amplitude of the quiet sway. ``sensor_serial``: default
+    simulated sensor 0 (``00D10001``, :mod:`dmi_sensors.sim.identity`).
     """
 
     def __init__(
         self,
-        sensor_serial: str = "SIM-0001",
+        sensor_serial: str | None = None,
         imu_errors: ImuErrors | None = None,
         fs_hz: float = 100.0,
         seed: int = 0,
@@ -98,7 +102,7 @@ class SimulatedSource:
         bench_acc_noise_rms_mps2: float = 0.015,
         bench_gyr_noise_rms_rps: float = 0.002,
     ) -> None:
-        self.sensor_serial = sensor_serial
+        self.sensor_serial = simulated_sensor_id(0) if sensor_serial is None else sensor_serial
         self.imu_errors = imu_errors if imu_errors is not None else ImuErrors()
         e = self.imu_errors
         self.bench_errors = dataclasses.replace(

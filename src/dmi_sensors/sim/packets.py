@@ -1,112 +1,35 @@
-"""Firmware-exact data packets of a simulation, with host arrival times and air losses.
+"""Offline packets of a simulation: firmware-exact bytes, through the one link scheduler.
 
 Packets are cut by :func:`dmi_sensors.protocol.packetize` exactly as the firmware does
 (``firmware_protocol/SPEC.md`` §4): packet ``j`` carries samples ``j s .. j s + s - 1``,
 counter ``first_counter + j s`` and device timestamp ``first_timestamp_us + floor(j s 1e6
 clock_scale / fs_hz)`` (both wrapped), ``clock_scale = 1 + clock_drift_ppm 1e-6``.
 
-Host arrival (:class:`LinkModel`), in true seconds since the first sample:
+Losses and host arrival times come from :class:`dmi_sensors.sim.link.LinkScheduler` (its
+module docstring states the rule) with the simulation's seed and
+``ImuErrors.packet_loss``; packet ``j`` is done when its last sample is taken, at
+``(j s + n_j - 1) / fs_hz`` s. All packets are scheduled at once: the same scheduler, fed
+one packet at a time by a virtual sensor (:class:`dmi_sensors.sim.stream.SensorLink`) or
+by the emulated BlueZ, gives the same numbers.
 
-1. the packet is ready when its last sample has been taken, ``t_ready = (k_last) / fs_hz +
-   processing_s``;
-2. it goes out at the next BLE connection event ``phase_s + e * connection_interval_s`` with
-   ``e >= ceil((t_ready - phase_s) / interval)``, at most ``max_packets_per_event`` per event
-   (later packets wait for the next event);
-3. the host sees it ``latency_s + Exp(jitter_s)`` later; arrival times are made
-   non-decreasing (the host stack delivers notifications in order).
+Lost packets are sent by the firmware but never arrive: they are absent from
+``PacketStream.packets`` and flagged in ``PacketStream.lost``.
 
-Lost packets (:class:`~dmi_sensors.sim.imu.PacketLoss`, drawn from the simulation seed) are
-sent by the firmware but never arrive: they are absent from ``PacketStream.packets`` and
-listed in ``PacketStream.lost``.
+Used by :meth:`dmi_sensors.sim.SimResult.packets` (this module knows nothing of ``SimResult``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dmi_sensors.errors import ParameterError
-from dmi_sensors.sim.imu import PacketLoss
+from dmi_sensors import protocol
+from dmi_sensors.sim.imu import ImuErrors
+from dmi_sensors.sim.link import LinkModel, LinkScheduler
 from dmi_sensors.types import RawPacket
 
-if TYPE_CHECKING:  # pragma: no cover
-    from dmi_sensors.sim.simulate import SimResult
-
-__all__ = ["LOSS_SEED_KEY", "LinkModel", "LossDraw", "PacketStream", "host_arrival_times", "packet_stream"]
-
-#: Extra entropy mixed into the simulation seed for the packet-loss and link random streams.
-LOSS_SEED_KEY = 0x10557
-LINK_SEED_KEY = 0x11A7
-
-
-LOSS_BLOCK_PACKETS = 4096
-
-
-class LossDraw:
-    """Which packets of a sensor's life are lost: drawn in blocks of 4096 packets from the
-    stream ``SeedSequence([seed, LOSS_SEED_KEY])``, so the answer for packet ``j`` does not
-    depend on how the packets were requested (bursts do not cross block boundaries)."""
-
-    def __init__(self, loss: PacketLoss, seed: int) -> None:
-        self.loss = loss
-        self._rng = np.random.default_rng(np.random.SeedSequence([int(seed), LOSS_SEED_KEY]))
-        self._mask = np.zeros(0, dtype=bool)
-
-    def mask(self, n_packets: int) -> np.ndarray:
-        """Lost flags of packets ``0 .. n_packets - 1``."""
-        if not self.loss.active:
-            return np.zeros(n_packets, dtype=bool)
-        while self._mask.shape[0] < n_packets:
-            self._mask = np.concatenate([self._mask, self.loss.lost_mask(LOSS_BLOCK_PACKETS, self._rng)])
-        return self._mask[:n_packets].copy()
-
-    def lost(self, packet_index: int) -> bool:
-        return bool(self.mask(packet_index + 1)[packet_index])
-
-
-@dataclass(frozen=True, slots=True)
-class LinkModel:
-    """Timing of a BLE link as seen by the host (see the module docstring). Times in s."""
-
-    connection_interval_s: float = 0.015
-    max_packets_per_event: int = 4
-    processing_s: float = 0.0005
-    latency_s: float = 0.002
-    jitter_s: float = 0.003
-    phase_s: float | None = None
-    host_offset_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not (0.0075 <= self.connection_interval_s <= 4.0):
-            raise ParameterError(f"connection_interval_s must be in [7.5 ms, 4 s], got {self.connection_interval_s}")
-        if self.max_packets_per_event < 1:
-            raise ParameterError(f"max_packets_per_event must be >= 1, got {self.max_packets_per_event}")
-        for name in ("processing_s", "latency_s", "jitter_s"):
-            if not getattr(self, name) >= 0.0:
-                raise ParameterError(f"LinkModel.{name} must be >= 0, got {getattr(self, name)}")
-
-
-def host_arrival_times(ready_s: np.ndarray, link: LinkModel, rng: np.random.Generator) -> np.ndarray:
-    """Host arrival time of each packet, s (true time + ``link.host_offset_s``)."""
-    ready = np.asarray(ready_s, dtype=np.float64)
-    ci = link.connection_interval_s
-    phase = rng.uniform(0.0, ci) if link.phase_s is None else float(link.phase_s)
-    first_event = np.ceil((ready - phase) / ci - 1e-12).astype(np.int64)
-    events = np.empty_like(first_event)
-    last, used = -(1 << 62), 0
-    for j, e in enumerate(first_event):  # one step per packet
-        if e > last:
-            last, used = int(e), 1
-        elif used < link.max_packets_per_event:
-            used += 1
-        else:
-            last, used = last + 1, 1
-        events[j] = last
-    jitter = rng.exponential(link.jitter_s, ready.shape[0]) if link.jitter_s > 0 else np.zeros(ready.shape[0])
-    arrival = phase + events * ci + link.latency_s + jitter
-    return np.maximum.accumulate(arrival) + link.host_offset_s
+__all__ = ["PacketStream", "packet_stream"]
 
 
 @dataclass(slots=True)
@@ -153,38 +76,38 @@ class PacketStream:
 
 
 def packet_stream(
-    result: SimResult,
+    acc_counts: np.ndarray,
+    gyr_counts: np.ndarray,
+    fs_hz: float,
+    imu_errors: ImuErrors,
+    seed: int,
     sensor_id: str = "DMI-SIM",
     samples_per_packet: int | None = None,
     link: LinkModel | None = None,
     first_counter: int = 0,
     first_timestamp_us: int = 0,
 ) -> PacketStream:
-    """Packets of ``result`` (see the module docstring). ``fs_hz`` must be a protocol rate."""
-    from dmi_sensors import protocol
-
-    errors = result.imu_errors
+    """Packets of int16 ``(n, 3)`` counts sampled at ``fs_hz`` (a protocol rate), see the
+    module docstring. ``seed`` seeds the link (the simulation's seed)."""
+    errors = imu_errors
     spp = protocol.MAX_SAMPLES_PER_PACKET if samples_per_packet is None else int(samples_per_packet)
-    acc_c, gyr_c = result.counts()
     sent = protocol.packetize(
-        acc_c,
-        gyr_c,
+        acc_counts,
+        gyr_counts,
         first_counter,
         first_timestamp_us,
-        result.fs_hz,
+        fs_hz,
         errors.acc_range_g,
         errors.gyr_range_dps,
         spp,
         errors.clock_scale,
     )
-    n = len(result)
+    n = int(acc_counts.shape[0])
     starts = np.arange(len(sent), dtype=np.int64) * spp
     counts = np.minimum(spp, n - starts)
-    lost = LossDraw(errors.packet_loss, result.seed).mask(len(sent))
-    ready = (starts + counts - 1) / result.fs_hz + (link or LinkModel()).processing_s
-    arrival = host_arrival_times(
-        ready, link or LinkModel(), np.random.default_rng(np.random.SeedSequence([result.seed, LINK_SEED_KEY]))
-    )
-    host = np.where(lost, np.nan, arrival)
+    done_s = (starts + counts - 1) / fs_hz
+    schedule = LinkScheduler[bytes](link, errors.packet_loss, seed).schedule(done_s)
+    lost = schedule.lost
+    host = np.where(lost, np.nan, schedule.arrival_s)
     packets = [RawPacket(sensor_id, float(host[j]), sent[j]) for j in range(len(sent)) if not lost[j]]
     return PacketStream(sensor_id, spp, sent, starts, counts, lost, host, packets)

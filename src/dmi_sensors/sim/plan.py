@@ -26,6 +26,7 @@ from typing import Any
 
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.session.model import Exercise, Plan
+from dmi_sensors.sim.segments import Segment
 
 __all__ = ["POSITION_TO_SIM_POSTURE", "exercise_to_segment", "plan_to_segments", "sim_posture"]
 
@@ -53,10 +54,8 @@ def sim_posture(exercise: Exercise) -> str:
     return posture
 
 
-def exercise_to_segment(exercise: Exercise, **segment_kwargs: Any):  # -> dmi_sensors.sim.Segment
+def exercise_to_segment(exercise: Exercise, **segment_kwargs: Any) -> Segment:
     """One :class:`dmi_sensors.sim.Segment` for an exercise (extra keyword arguments pass through)."""
-    from dmi_sensors.sim import Segment
-
     return Segment(
         sim_posture(exercise),
         exercise.target_repetitions * exercise.hold_s,
@@ -67,10 +66,8 @@ def exercise_to_segment(exercise: Exercise, **segment_kwargs: Any):  # -> dmi_se
     )
 
 
-def plan_to_segments(plan: Plan, *, rest_s: float = 0.0) -> list:  # -> list[dmi_sensors.sim.Segment]
+def plan_to_segments(plan: Plan, *, rest_s: float = 0.0) -> list[Segment]:
     """Segments simulating the plan, in order (see the module docstring)."""
-    from dmi_sensors.sim import Segment
-
     if not rest_s >= 0:
         raise ParameterError(f"rest_s must be >= 0, got {rest_s}")
     segments = []

@@ -7,11 +7,15 @@ database for trying ``dmi-sensors sessions``/``export``::
 
 It behaves like ``dmi-sensors record`` minus Bluetooth: :class:`dmi_sensors.sim.VirtualSensor`
 firmware state machines (a child sitting with support at the hips, simulated once and
-looped) are started with a START_STREAMING command; an asyncio loop wakes when the next
-packet is due, collects the packets each sensor has ready (``packets_until(now)``) and
-appends every one to a :class:`~dmi_sensors.store.writer.PacketWriter` with its host arrival
-time. It reports on stdout, one JSON object per line (flushed), so a parent process can
-follow it:
+looped; simulated sensors 0, 1, ... of :mod:`dmi_sensors.sim.identity`) are started with a
+START_STREAMING command and carried to the host by the one packet scheduler
+(:class:`dmi_sensors.sim.stream.SimulatedHost`, rule in :mod:`dmi_sensors.sim.link`): an
+asyncio loop sleeps until the next packet arrives and appends every packet to a
+:class:`~dmi_sensors.store.writer.PacketWriter`, stamped with the loop clock when it was
+handed over. :func:`packet_schedule` is the same recording on a simulated clock (each
+packet stamped with its arrival time exactly, nothing waited for).
+
+It reports on stdout, one JSON object per line (flushed), so a parent process can follow it:
 
 ``{"event": "session", "session_id": 1}``
 ``{"event": "append", "n": 17, "sensor_id": "...", "host_time_s": 0.85, "crc32": ...}`` after each
@@ -31,44 +35,57 @@ import time
 import zlib
 from pathlib import Path
 
+from dmi_sensors.session import Subject
+from dmi_sensors.sim.identity import simulated_serial
+from dmi_sensors.sim.link import LinkModel
+from dmi_sensors.sim.segments import Segment
+from dmi_sensors.sim.simulate import simulate
+from dmi_sensors.sim.stream import SensorLink, SimulatedHost
+from dmi_sensors.sim.virtual_sensor import VirtualSensor
+from dmi_sensors.store import SessionStore
 from dmi_sensors.types import RawPacket
 
 __all__ = ["packet_schedule", "record", "virtual_sensors"]
 
 #: Length of the simulated motion; longer streams loop over it (counters keep counting).
 MOTION_S = 10.0
+PLACEMENTS = ("trunk", "pelvis", "head", "thigh_left", "thigh_right")
 
 
-def virtual_sensors(n_sensors: int, fs_hz: int = 100, samples_per_packet: int = 5, seed: int = 0) -> dict:
-    """``{sensor_id: VirtualSensor}``, streaming since t = 0 (their own timelines).
+def virtual_sensors(
+    n_sensors: int, fs_hz: int = 100, samples_per_packet: int = 5, seed: int = 0, link: LinkModel | None = None
+) -> list[SensorLink]:
+    """``n_sensors`` virtual sensors on their links, streaming since t = 0 (their own timelines).
 
     All sensors share one simulated recording (a child sitting, held at the hips) to keep
-    start-up short; each has its own serial number. Deterministic for the arguments.
+    start-up short; sensor ``k`` is simulated sensor ``k`` (serial
+    :func:`~dmi_sensors.sim.identity.simulated_serial`) with link seed ``seed + k``.
+    Deterministic for the arguments.
     """
-    from dmi_sensors import protocol
-    from dmi_sensors.sim import Segment, VirtualSensor, simulate
-
     motion = simulate([Segment("sitting", MOTION_S, support="hips")], fs_hz=fs_hz, seed=seed, com_height_m=0.40)
-    sensors = {}
+    links = []
     for k in range(n_sensors):
-        sensor = VirtualSensor(0x0D000001 + k, motion, samples_per_packet=samples_per_packet)
-        start = protocol.StartStreaming(samples_per_packet=samples_per_packet)
-        sensor.handle_control(protocol.encode_command(start), 0.0)
-        sensors[sensor.name] = sensor
-    return sensors
+        sensor = VirtualSensor(
+            simulated_serial(k), motion, samples_per_packet=samples_per_packet, link=link, link_seed=seed + k
+        )
+        link_k = SensorLink(sensor)
+        link_k.start(0.0, samples_per_packet)
+        links.append(link_k)
+    return links
 
 
 def packet_schedule(
-    n_sensors: int, fs_hz: int, duration_s: float, samples_per_packet: int = 5, seed: int = 0
+    n_sensors: int,
+    fs_hz: int,
+    duration_s: float,
+    samples_per_packet: int = 5,
+    seed: int = 0,
+    link: LinkModel | None = None,
 ) -> list[RawPacket]:
-    """What :func:`record` would store, without waiting: each sensor's packets stamped with
-    the time they are due (arrival order, ties by sensor id). For tests and benchmarks."""
-    out = []
-    for sensor_id, sensor in virtual_sensors(n_sensors, fs_hz, samples_per_packet, seed).items():
-        for j, data in enumerate(sensor.packets_until(duration_s)):
-            out.append(RawPacket(sensor_id, (j + 1) * samples_per_packet / fs_hz - 1 / fs_hz, data))
-    out.sort(key=lambda p: (p.host_time_s, p.sensor_id))
-    return out
+    """What :func:`record` would store, without waiting: the same sensors and scheduler on a
+    simulated clock, each packet stamped with its arrival time (arrival order, ties by sensor)."""
+    host = SimulatedHost(virtual_sensors(n_sensors, fs_hz, samples_per_packet, seed, link))
+    return host.packets(duration_s)
 
 
 class _Reporter:
@@ -89,14 +106,12 @@ async def record(
     samples_per_packet: int = 5,
     seed: int = 0,
     max_latency_s: float = 0.5,
+    link: LinkModel | None = None,
 ) -> int:
     """Record virtual sensors into ``db`` at real-time pace for ``duration_s``; returns the session id."""
-    from dmi_sensors.session import Subject
-    from dmi_sensors.store import SessionStore
-
     report = _Reporter()
-    sensors = virtual_sensors(n_sensors, fs_hz, samples_per_packet, seed)
-    placements = dict(zip(sensors, ("trunk", "pelvis", "head", "thigh_left", "thigh_right"), strict=False))
+    links = virtual_sensors(n_sensors, fs_hz, samples_per_packet, seed, link)
+    placements = dict(zip((k.sensor_id for k in links), PLACEMENTS, strict=False))
     with SessionStore(db) as store:
         sid = store.create_session(Subject("DEMO01", 2019, 0.40), None, placements, therapist_id="demo")
         report(event="session", session_id=sid)
@@ -107,23 +122,22 @@ async def record(
         writer = store.packet_writer(sid, max_latency_s=max_latency_s, on_commit=on_commit)
         loop = asyncio.get_running_loop()
         start = loop.time()  # sensor time 0 = session start
+
+        def clock() -> float:
+            return loop.time() - start
+
         n = 0
         try:
-            while True:
-                due = min(s.next_packet_due_s() for s in sensors.values())
-                if due > duration_s:
-                    break
-                delay = start + due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                now = loop.time() - start
-                for sensor_id, sensor in sensors.items():
-                    for data in sensor.packets_until(min(now, duration_s)):
-                        writer.append(RawPacket(sensor_id, now, data))
-                        n += 1
-                        report(
-                            event="append", n=n, sensor_id=sensor_id, host_time_s=round(now, 6), crc32=zlib.crc32(data)
-                        )
+            async for packet in SimulatedHost(links).stream(duration_s, clock, asyncio.sleep):
+                writer.append(packet)
+                n += 1
+                report(
+                    event="append",
+                    n=n,
+                    sensor_id=packet.sensor_id,
+                    host_time_s=round(packet.host_time_s, 6),
+                    crc32=zlib.crc32(packet.data),
+                )
         finally:
             writer.close()
         store.finalise(sid)
@@ -132,7 +146,9 @@ async def record(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dmi_sensors.sim.recorder", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dmi_sensors.sim.recorder", description=(__doc__ or "").split("\n", 1)[0]
+    )
     parser.add_argument("--db", required=True, type=Path)
     parser.add_argument("--sensors", type=int, default=2)
     parser.add_argument("--fs-hz", type=int, default=100)

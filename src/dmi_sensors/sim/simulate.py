@@ -22,26 +22,24 @@ Pipeline
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.body import BodyParams, default_sensor_height_m
-from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors
+from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors, counts_from_si
 from dmi_sensors.sim.jet import Jet, minimum_jerk
 from dmi_sensors.sim.kinematics import angular_velocity_body, rotation_matrix, specific_force_body
+from dmi_sensors.sim.link import LinkModel
 from dmi_sensors.sim.motion import Motion, segment_motion
+from dmi_sensors.sim.packets import PacketStream, packet_stream
 from dmi_sensors.sim.segments import Segment
 from dmi_sensors.sim.truth import true_time_to_stabilise
 from dmi_sensors.types import Trial
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
-    from dmi_sensors.sim.packets import LinkModel, PacketStream
 
 __all__ = ["SimResult", "SimTruth", "simulate", "transition_s"]
 
@@ -119,8 +117,6 @@ class SimTruth:
 
     def to_dataframe(self) -> pd.DataFrame:
         """Per-sample truth table (``time_s``, tilts, COM, COM acceleration, segment)."""
-        import pandas as pd
-
         return pd.DataFrame(
             {
                 contract.TIME_S: self.time_s,
@@ -159,7 +155,7 @@ class SimResult:
     acc_mps2: np.ndarray
     gyr_rps: np.ndarray
     truth: SimTruth
-    device_time_s: np.ndarray = field(default=None)  # type: ignore[assignment]
+    device_time_s: np.ndarray
 
     def __len__(self) -> int:
         return int(self.acc_mps2.shape[0])
@@ -184,8 +180,6 @@ class SimResult:
 
     def counts(self) -> tuple[np.ndarray, np.ndarray]:
         """int16 counts of the readings with the configured full-scale ranges (saturating)."""
-        from dmi_sensors.sim.imu import counts_from_si
-
         e = self.imu_errors
         return counts_from_si(self.acc_mps2, e.acc_lsb_mps2), counts_from_si(self.gyr_rps, e.gyr_lsb_rps)
 
@@ -197,12 +191,23 @@ class SimResult:
         first_counter: int = 0,
         first_timestamp_us: int = 0,
     ) -> PacketStream:
-        """Firmware-exact data packets with host arrival times (see :mod:`dmi_sensors.sim.packets`)."""
-        from dmi_sensors.sim.packets import packet_stream
+        """Firmware-exact data packets with losses and host arrival times from the one link
+        scheduler (:mod:`dmi_sensors.sim.packets`, :mod:`dmi_sensors.sim.link`)."""
+        acc_c, gyr_c = self.counts()
+        return packet_stream(
+            acc_c,
+            gyr_c,
+            self.fs_hz,
+            self.imu_errors,
+            self.seed,
+            sensor_id,
+            samples_per_packet,
+            link,
+            first_counter,
+            first_timestamp_us,
+        )
 
-        return packet_stream(self, sensor_id, samples_per_packet, link, first_counter, first_timestamp_us)
-
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """JSON-ready summary of the truth (parameters, per-segment sway, pushes, TTS)."""
         tr = self.truth
         segs = tr.segments.to_dict(orient="records")
@@ -227,10 +232,10 @@ class SimResult:
         }
 
 
-def _jsonable(records: list[dict]) -> list[dict]:
+def _jsonable(records: list[dict[Any, Any]]) -> list[dict[str, Any]]:
     out = []
     for rec in records:
-        clean = {}
+        clean: dict[str, Any] = {}
         for k, v in rec.items():
             if isinstance(v, np.generic):
                 v = v.item()
@@ -343,8 +348,6 @@ def simulate(
     com_ap = np.empty(n_total)
     com_ml = np.empty(n_total)
     com_acc = np.stack([com[0].dd, com[1].dd], axis=1)
-
-    import pandas as pd
 
     seg_rows, event_rows, pert_rows = [], [], []
     for i, seg in enumerate(segs):

@@ -3,13 +3,14 @@
 :class:`VirtualSensor` behaves like the firmware in ``firmware_protocol/SPEC.md``: control
 commands in (:meth:`~VirtualSensor.handle_control`), responses and data/status packets out,
 counters that restart at every START_STREAMING, a free-running drifting 1 MHz device clock,
-battery drain, device information. The emulated BlueZ of the BLE layer wraps it; tests and
-notebooks can drive it directly.
+battery drain, device information. The emulated BlueZ wraps it
+(:mod:`dmi_sensors.sim.bluez.sensor`), :class:`dmi_sensors.sim.stream.SensorLink` carries it
+in process; tests and notebooks can drive it directly.
 
 Time
 ----
 The sensor lives on one timeline, ``t`` = true seconds since it was switched on (created).
-Callers pass that time in: ``handle_control(data, now_s=t)`` and ``packets_until(t)``
+Callers pass that time in: ``handle_control(data, now_s=t)`` and ``sent_until(t)``
 (when streaming is started at ``t = 0``, ``t`` is simply the time since streaming started).
 Omitting ``now_s`` uses the latest time seen. Sample ``k`` of a stream started at ``t0`` is
 taken at ``t0 + k / fs_hz``; a packet is due once its last sample has been taken. The
@@ -27,17 +28,26 @@ in force when a packet is made, so SET_RANGES takes effect on the next stream.
 
 Packets are made one at a time with ``packetize`` so that any chunking of
 ``packets_until`` calls yields the same bytes as one call (and, for the first stream of a
-sensor with a fixed ``samples_per_packet``, as :meth:`SimResult.packets`). Air losses from
-``ImuErrors.packet_loss`` are applied here with the same draw as ``SimResult.packets``
-(:class:`~dmi_sensors.sim.packets.LossDraw`, indexed by packets sent over the sensor's
-life); the firmware still counts them in ``packets_sent``, a lost packet is simply not
-returned and its first counter is recorded in :attr:`VirtualSensor.lost_counters`.
+sensor with a fixed ``samples_per_packet``, as :meth:`SimResult.packets`). Each packet is
+stamped with the instant the firmware finished it (:class:`SentPacket`, ``done_s``: its last
+sample taken, or the STOP_STREAMING that flushed it).
+
+The air
+-------
+This class is the firmware only: it never loses a packet. What happens on the air (which
+connection event carries a packet, losses from ``ImuErrors.packet_loss``, host arrival) is
+the one link scheduler's job, :class:`dmi_sensors.sim.link.LinkScheduler`; the sensor
+carries its link's parameters (``link``, ``link_seed``) and :meth:`VirtualSensor.link_scheduler`
+builds the scheduler every carrier uses: :class:`dmi_sensors.sim.stream.SensorLink` in
+process, the emulated BlueZ over D-Bus.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -46,16 +56,37 @@ from dmi_sensors.errors import ParameterError
 from dmi_sensors.protocol import DataFlags, DataFormat, DeviceState, Result, StatusErrors
 from dmi_sensors.sim.body import BodyParams
 from dmi_sensors.sim.imu import ImuErrors, counts_from_si
-from dmi_sensors.sim.packets import LossDraw
+from dmi_sensors.sim.link import LinkModel, LinkScheduler
 from dmi_sensors.sim.segments import Segment
 from dmi_sensors.sim.simulate import SimResult, simulate
 
-__all__ = ["VirtualSensor"]
+__all__ = ["Readings", "SentPacket", "VirtualSensor"]
 
 #: battery drain, percent per second
 DRAIN_STREAMING_PCT_S = 1.0 / 120.0
 DRAIN_IDLE_PCT_S = 1.0 / 1800.0
 TIME_SYNC_PROCESSING_US = 150
+
+
+class Readings(Protocol):
+    """Sensor-frame readings by sample index, what a :class:`VirtualSensor` plays
+    (a :class:`~dmi_sensors.sim.simulate.SimResult` is one)."""
+
+    acc_mps2: np.ndarray
+    gyr_rps: np.ndarray
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentPacket:
+    """A data packet as the firmware sent it: ``done_s`` (true time the firmware finished
+    it), the bytes, its first counter (sample index since START_STREAMING) and sample count."""
+
+    done_s: float
+    data: bytes
+    counter: int
+    n_samples: int
 
 
 class VirtualSensor:
@@ -79,6 +110,10 @@ class VirtualSensor:
         Negotiated ATT_MTU (247 typical; 23 means only the compact format fits).
     battery_pct, temperature_c, firmware, hardware_revision, boot_time_us
         Device state at power-on.
+    link, link_seed
+        The radio link to the host (:class:`~dmi_sensors.sim.link.LinkModel`, default
+        ``LinkModel()``) and the seed of its draws (default: the simulation seed, as
+        :meth:`SimResult.packets` uses); see :meth:`link_scheduler`.
     """
 
     def __init__(
@@ -99,9 +134,12 @@ class VirtualSensor:
         firmware: tuple[int, int, int] = (1, 0, 0),
         hardware_revision: int = 1,
         boot_time_us: int = 0,
+        link: LinkModel | None = None,
+        link_seed: int | None = None,
     ) -> None:
         self.serial = protocol.parse_serial(serial) if isinstance(serial, str) else int(serial)
         self._cache: dict[float, SimResult] = {}
+        self._sensor_height_m: float | None
         if isinstance(source, SimResult):
             self._segments = source.segments
             self._seed = source.seed
@@ -121,7 +159,7 @@ class VirtualSensor:
         self.gyr_range_dps = int(self.imu_errors.gyr_range_dps)
         self.default_samples_per_packet = samples_per_packet
         self.att_mtu = int(att_mtu)
-        self.firmware = tuple(firmware)
+        self.firmware: tuple[int, int, int] = (int(firmware[0]), int(firmware[1]), int(firmware[2]))
         self.hardware_revision = int(hardware_revision)
         self.temperature_c = float(temperature_c)
         self.boot_time_us = int(boot_time_us)
@@ -134,15 +172,25 @@ class VirtualSensor:
         self.stream_start_s = 0.0
         self._stream_ts0_us = 0
         self._next_sample = 0  # next sample index (since START_STREAMING) to put into a packet
-        self._pending: list[bytes] = []
+        self._pending: list[SentPacket] = []
         self.identify_until_s = -1.0
         self.time_synced = False
+        # the radio link
+        self.link = link if link is not None else LinkModel()
+        self.link_seed = self._seed if link_seed is None else int(link_seed)
         # truth
         self.samples_sent = 0
         self.packets_sent = 0
-        self.packets_lost = 0
-        self.lost_counters: list[int] = []
-        self._loss = LossDraw(self.imu_errors.packet_loss, self._seed)
+
+    @property
+    def seed(self) -> int:
+        """Seed of the simulated motion and IMU errors."""
+        return self._seed
+
+    def link_scheduler(self) -> LinkScheduler[Any]:
+        """A fresh scheduler of this sensor's radio link (its ``link``, ``link_seed`` and
+        ``imu_errors.packet_loss``): whatever carries the sensor's packets to a host uses it."""
+        return LinkScheduler(self.link, self.imu_errors.packet_loss, self.link_seed)
 
     # --- identity --------------------------------------------------------------------
     @property
@@ -234,6 +282,14 @@ class VirtualSensor:
         """The simulation (with ground truth) behind the current sample rate."""
         return self._sim()
 
+    def _readings(self) -> Readings:
+        """What the sensor plays at the current rate (subclasses may play something else)."""
+        return self._sim()
+
+    def prepare(self) -> None:
+        """Compute the readings of the current rate now (not when streaming starts)."""
+        self._readings()
+
     # --- control -----------------------------------------------------------------------
     def handle_control(self, data: bytes, now_s: float | None = None) -> list[bytes]:
         """Handle one write to the Control characteristic; returns the notifications to send
@@ -296,11 +352,11 @@ class VirtualSensor:
         return [self._response(op, seq, Result.OK, reply)]
 
     @staticmethod
-    def _response(opcode: int, seq: int, result: int, body=None) -> bytes:
+    def _response(opcode: int, seq: int, result: int, body: Any = None) -> bytes:
         return protocol.encode_response(protocol.Response(opcode, seq, result, body))
 
     def _start(self, now: float, fmt: DataFormat, spp: int) -> None:
-        self._sim()  # simulate now, not inside the first packets_until
+        self._readings()  # simulate now, not inside the first packets_until
         self.streaming = True
         self.format = fmt
         self.samples_per_packet = spp
@@ -323,17 +379,22 @@ class VirtualSensor:
         last = self._next_sample + self.samples_per_packet - 1
         return self.stream_start_s + last / self.fs_hz
 
-    def packets_until(self, device_time_s: float) -> list[bytes]:
-        """Data packets due by ``device_time_s`` (the sensor's timeline, see the module
-        docstring) that were not returned before, minus packets lost on the air."""
+    def sent_until(self, device_time_s: float) -> list[SentPacket]:
+        """Data packets the firmware sent by ``device_time_s`` (the sensor's timeline, see the
+        module docstring) that were not returned before, with the instant each was done."""
         now = self._advance(device_time_s)
         out, self._pending = self._pending, []
         if self.streaming:
             out.extend(self._make_packets(now, flush=False))
         return out
 
-    def _make_packets(self, now: float, flush: bool) -> list[bytes]:
-        sim = self._sim()
+    def packets_until(self, device_time_s: float) -> list[bytes]:
+        """The bytes of :meth:`sent_until` (what the firmware put on the air; the link decides
+        what reaches the host, and when)."""
+        return [p.data for p in self.sent_until(device_time_s)]
+
+    def _make_packets(self, now: float, flush: bool) -> list[SentPacket]:
+        sim = self._readings()
         n_sim = len(sim)
         due = self.samples_due(now)
         spp = self.samples_per_packet
@@ -371,13 +432,9 @@ class VirtualSensor:
                 flags=0 if compact else int(flags),
                 compact=compact,
             )
-            lost = self._loss.lost(self.packets_sent)  # index over the sensor's life
+            done_s = now if n < spp else self.stream_start_s + (k0 + n - 1) / self.fs_hz
             self._next_sample = k0 + n
             self.samples_sent += n
             self.packets_sent += 1
-            if lost:
-                self.packets_lost += 1
-                self.lost_counters.append(k0)
-            else:
-                out.append(packet)
+            out.append(SentPacket(done_s, packet, k0, n))
         return out

@@ -4,11 +4,19 @@ bleak's real Linux backend runs against it unchanged (``DBUS_SYSTEM_BUS_ADDRESS`
 at the private bus), so scanning, connecting, GATT, notifications, reconnection and fault
 handling are tested without Bluetooth hardware. See ``docs/ble.md`` ("The emulator").
 
-* :class:`EmulatedBluez` — start/stop daemon + emulator process, environment, control;
-* :class:`BluezEmulator` — the in-process ``org.bluez`` implementation;
-* :class:`Peripheral` — what a device must provide (GATT table, reads/writes, data);
-* :class:`FaultProfile` / :data:`PROFILES` — fault injection;
-* :class:`PrivateBus` — just the dbus-daemon.
+Modules (one job each):
+
+* ``harness`` — :class:`EmulatedBluez`: start/stop daemon + emulator process, environment, control;
+* ``emulator`` — :class:`BluezEmulator`: the in-process ``org.bluez`` implementation (D-Bus);
+* ``objects`` — the ``org.bluez`` D-Bus interfaces (adapter, device, GATT objects);
+* ``air`` — a peripheral's notifications through the one packet scheduler (``dmi_sensors.sim.link``);
+* ``model`` — :class:`Peripheral`: what a device must provide (GATT table, reads/writes, data);
+* ``sensor`` — virtual DMI sensors as peripherals (the emulator's default device factory);
+* ``guided`` — the virtual sensor that performs calibration steps on command;
+* ``faults`` — :class:`FaultProfile` / :data:`PROFILES`: fault injection;
+* ``control`` — the JSON-lines control channel of the emulator process;
+* ``bus`` — :class:`PrivateBus`: just the dbus-daemon;
+* ``__main__`` — the emulator process.
 """
 
 from dmi_sensors.sim.bluez.bus import BusError, PrivateBus

@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--factory-kwargs", default="{}", help="JSON object of keyword arguments for the factory")
     p.add_argument("--faults", default="null", help="JSON FaultProfile, or {'per_device': {address: profile}}")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tick-s", type=float, default=0.015)
+    p.add_argument("--tick-s", type=float, default=0.015, help="connection interval of peripherals without a link")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")

@@ -11,9 +11,12 @@ devices through it, the way bluetoothd would for bleak:
   ``ServicesResolved`` and returns; ``Disconnect`` (or a fault) reverses it;
 * **GATT** — ``ReadValue``/``WriteValue`` go to the peripheral; ``StartNotify`` enables the
   characteristic; notifications are ``PropertiesChanged(GattCharacteristic1, {Value})``;
-* **connection events** — every ``tick_s`` the emulator polls each powered peripheral for
-  the notifications that became due on its clock and emits them (or drops/corrupts them per
-  the device's :class:`~dmi_sensors.sim.bluez.faults.FaultProfile`);
+* **the air** — every notification a peripheral sends (data, command responses, status)
+  goes through the one packet scheduler (:class:`~dmi_sensors.sim.bluez.air.Air` over the
+  peripheral's :class:`~dmi_sensors.sim.link.LinkScheduler`: connection event, per-event
+  limit, losses, latency, jitter); each device has a timer that wakes when the peripheral
+  has something ready and when a notification arrives, and emits it then (or drops/corrupts
+  it per the device's :class:`~dmi_sensors.sim.bluez.faults.FaultProfile`);
 * **link drops by sample count** — :meth:`_Device.drop_after` drops the link once a given
   number of further samples is on the air and keeps the device unreachable until it has
   produced ``down_samples`` samples with the link down. Where the drop falls in the stream
@@ -41,6 +44,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.constants import BusType, NameFlag, RequestNameReply
 
 from dmi_sensors.errors import EmulatorError, ParameterError
+from dmi_sensors.sim.bluez.air import Air
 from dmi_sensors.sim.bluez.faults import FaultProfile
 from dmi_sensors.sim.bluez.model import CCCD_UUID, DescriptorSpec, GattError, Notification, Peripheral
 from dmi_sensors.sim.bluez.objects import (
@@ -50,6 +54,7 @@ from dmi_sensors.sim.bluez.objects import (
     DeviceInterface,
     ServiceInterface1,
 )
+from dmi_sensors.sim.link import Delivery
 
 __all__ = ["ADAPTER_PATH", "BluezEmulator", "DeviceTruth"]
 
@@ -176,6 +181,8 @@ class _Device:
         self.unsolicited_disconnects = 0
         self._fault_tasks: list[asyncio.Task[None]] = []
         self.emit_log: list[tuple[float, str]] | None = None
+        self.air = Air(peripheral, emu.tick_s, seed)
+        self._timer: asyncio.TimerHandle | None = None
         self._drop_in: int | None = None  # samples still to go on the air before an armed drop
         self._drop_down = 0  # down_samples of the armed drop
         self._down_left = 0  # samples the device must produce with the link down before it reconnects
@@ -235,7 +242,10 @@ class _Device:
             self._export_gatt()
             self._set(ServicesResolved=True)
             self.truth.connects += 1
+            self.air.up = True
             self.peripheral.connected(self.emu.now_s())
+            self.air.invalidate()
+            self.kick()
             self._schedule_faults()
         finally:
             self.connecting = False
@@ -263,8 +273,12 @@ class _Device:
             for path, iface in reversed(self.gatt.objects):
                 self.emu.bus.unexport(path, iface)
             self.gatt = None
+        self.air.up = False
+        for d in self.air.clear():  # in flight when the link went down: never arrive
+            self._link_down(d.item)
         if was_connected:
             self.peripheral.disconnected(self.emu.now_s())
+            self.air.invalidate()
 
     def _schedule_faults(self) -> None:
         f = self.faults
@@ -295,13 +309,13 @@ class _Device:
 
     def drop_after(self, after_samples: int, down_samples: int) -> None:
         """Drop the link once ``after_samples`` more samples are on the air (delivered, dropped
-        or corrupted), counted from the device's present: notifications already due are put on
+        or corrupted), counted from the device's present: what has arrived by now is put on
         the air first. The notification that would exceed the count is the first one lost; the
         device reconnects only after ``down_samples`` samples were produced with the link down.
         ``after_samples == 0``: drop now."""
         if after_samples < 0 or down_samples < 0:
             raise ParameterError(f"after_samples and down_samples must be >= 0, got {after_samples}, {down_samples}")
-        self.tick(self.emu.now_s())
+        self.service()
         if after_samples == 0:
             self.unsolicited_disconnect(down_samples)
             return
@@ -314,6 +328,7 @@ class _Device:
             self.truth.disconnects_unsolicited += 1
         self.drop_link()
         self.gone = True
+        self.cancel()
         self.truth.vanished = True
         if self.exported:
             self.emu.bus.unexport(self.path, self.iface)
@@ -379,12 +394,13 @@ class _Device:
             self.truth.busy_writes += 1
             raise DBusError(ERROR_IN_PROGRESS, "In Progress")
         try:
-            notes = self.peripheral.write(char.uuid, value, self.emu.now_s())
+            down = self.air.write(char.uuid, value, self.emu.now_s())
         except GattError as exc:
             raise DBusError(exc.name, exc.text or exc.name) from exc
-        if notes:
-            # The ATT write response goes out first, the peripheral's answer in a later event.
-            asyncio.get_running_loop().call_soon(self.deliver, notes)
+        # The ATT write response goes out now; the peripheral's answer follows on the air.
+        for note in down:
+            self._link_down(note)
+        self.kick()
 
     def start_notify(self, char: CharacteristicInterface) -> None:
         self._check_connected()
@@ -400,53 +416,84 @@ class _Device:
             char.emit_properties_changed({"Notifying": False})
 
     # -- notifications -----------------------------------------------------------------
-    def deliver(self, notes: list[Notification]) -> None:
-        """Put notifications on the air, applying the fault profile and keeping the truth."""
-        t = self.truth
-        f = self.faults
-        for note in notes:
-            if note.samples and self._drop_in is not None:
-                if note.samples > self._drop_in:  # an armed drop: this notification is the first lost
-                    self._drop_in = None
-                    self.unsolicited_disconnect(self._drop_down)
-                else:
-                    self._drop_in -= note.samples
-            char = self.gatt.chars.get(note.char_uuid.lower()) if self.gatt is not None else None
-            if char is None or not char.notifying:
-                if note.samples:
-                    t.packets_link_down += 1
-                    t.samples_link_down += note.samples
-                    t.lost(note.samples)
-                    if char is None:
-                        self._down_left = max(0, self._down_left - note.samples)
-                continue
-            data = note.data
-            if note.samples:
-                if note.lost_on_air or (f.drop_p and self.rng.random() < f.drop_p):
-                    t.packets_dropped_air += 1
-                    t.samples_dropped_air += note.samples
-                    t.lost(note.samples)
-                    continue
-                if f.malformed_p and self.rng.random() < f.malformed_p:
-                    data = self.peripheral.corrupt(note, self.rng)
-                    t.packets_malformed += 1
-                    t.samples_malformed += note.samples
-                    t.lost(note.samples)
-                else:
-                    t.delivered(note.samples)
-            else:
-                t.other_notifications += 1
-            char.value = data
-            if self.emit_log is not None:  # stamped before the signal is handed to the bus
-                self.emit_log.append((time.monotonic(), hashlib.blake2b(data, digest_size=8).hexdigest()))
-            char.emit_properties_changed({"Value": data})
+    def kick(self) -> None:
+        """Service the device at the next loop iteration (after a write or a connection)."""
+        self._arm(-1.0)
 
-    def tick(self, now_s: float) -> None:
+    def _arm(self, at_s: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if at_s is None or self.gone:
+            return
+        delay = max(0.0, at_s - self.emu.now_s())
+        self._timer = asyncio.get_running_loop().call_later(delay, self.service)
+
+    def service(self) -> None:
+        """Poll the peripheral if it has something ready, emit what has arrived, re-arm."""
+        self._timer = None
         if self.gone:
             return
-        notes = self.peripheral.poll(now_s)
-        if notes:
-            self.deliver(notes)
+        try:
+            down, arrived = self.air.step(self.emu.now_s())
+        except Exception:  # a broken peripheral must not stop the emulator
+            log.exception("peripheral %s failed in poll", self.address)
+            down, arrived = [], self.air.arrived(self.emu.now_s())
+        for note in down:
+            self._link_down(note)
+        for d in arrived:
+            self._emit(d)
+        self._arm(self.air.next_wake_s())
+
+    def cancel(self) -> None:
+        """Stop servicing (emulator shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _link_down(self, note: Notification) -> None:
+        if note.samples:
+            self.truth.packets_link_down += 1
+            self.truth.samples_link_down += note.samples
+            self.truth.lost(note.samples)
+            if self.gatt is None:
+                self._down_left = max(0, self._down_left - note.samples)
+
+    def _emit(self, d: Delivery[Notification]) -> None:
+        """Put one arrived notification on the bus, applying the fault profile and keeping the truth."""
+        t = self.truth
+        f = self.faults
+        note = d.item
+        if note.samples and self._drop_in is not None:
+            if note.samples > self._drop_in:  # an armed drop: this notification is the first lost
+                self._drop_in = None
+                self.unsolicited_disconnect(self._drop_down)
+            else:
+                self._drop_in -= note.samples
+        char = self.gatt.chars.get(note.char_uuid.lower()) if self.gatt is not None else None
+        if char is None or not char.notifying:
+            self._link_down(note)
+            return
+        data = note.data
+        if note.samples:
+            if d.lost or (f.drop_p and self.rng.random() < f.drop_p):
+                t.packets_dropped_air += 1
+                t.samples_dropped_air += note.samples
+                t.lost(note.samples)
+                return
+            if f.malformed_p and self.rng.random() < f.malformed_p:
+                data = self.peripheral.corrupt(note, self.rng)
+                t.packets_malformed += 1
+                t.samples_malformed += note.samples
+                t.lost(note.samples)
+            else:
+                t.delivered(note.samples)
+        else:
+            t.other_notifications += 1
+        char.value = data
+        if self.emit_log is not None:  # stamped before the signal is handed to the bus
+            self.emit_log.append((time.monotonic(), hashlib.blake2b(data, digest_size=8).hexdigest()))
+        char.emit_properties_changed({"Value": data})
 
 
 class BluezEmulator:
@@ -461,8 +508,8 @@ class BluezEmulator:
     seed
         Seeds each device's fault generator (with its address).
     tick_s
-        Emulated connection-event period: how often peripherals are polled for due
-        notifications, seconds.
+        Connection interval of peripherals that bring no link of their own
+        (``link_scheduler()``), seconds.
     mtu
         ATT MTU reported on every characteristic.
     """
@@ -517,7 +564,9 @@ class BluezEmulator:
         if reply != RequestNameReply.PRIMARY_OWNER:
             raise EmulatorError(f"could not own org.bluez on the bus: {reply}")
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._pump()), loop.create_task(self._advertise())]
+        self._tasks = [loop.create_task(self._advertise())]
+        for dev in self.devices.values():
+            dev.kick()
 
     async def stop(self) -> None:
         """Disconnect every device, stop ticking and leave the bus."""
@@ -527,26 +576,10 @@ class BluezEmulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         for dev in self.devices.values():
+            dev.cancel()
             dev.drop_link()
         if self.bus is not None and self.bus.connected:
             self.bus.disconnect()
-
-    async def _pump(self) -> None:
-        """Emulated connection events: poll every device and put its notifications on the air."""
-        next_t = time.monotonic()
-        while True:
-            now = self.now_s()
-            for dev in self.devices.values():
-                try:
-                    dev.tick(now)
-                except Exception:  # a broken peripheral must not stop the others
-                    log.exception("peripheral %s failed in poll", dev.address)
-            next_t += self.tick_s
-            delay = next_t - time.monotonic()
-            if delay < -1.0:  # fell far behind (machine busy): do not burst to catch up
-                next_t = time.monotonic()
-                delay = 0.0
-            await asyncio.sleep(max(0.0, delay))
 
     async def _advertise(self) -> None:
         while True:

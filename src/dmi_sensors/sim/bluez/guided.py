@@ -14,7 +14,10 @@ any other virtual sensor's.
 ``calibration_sensors`` is the emulator's device factory
 (``EmulatedBluez(factory="dmi_sensors.sim.bluez.guided:calibration_sensors", ...)``); the IMU
 errors are :func:`~dmi_sensors.sim.calibration.random_imu_errors` of ``seed``, so
-the process that started the emulator knows the truth.
+the process that started the emulator knows the truth. The sensor is simulated sensor 0 of
+:mod:`dmi_sensors.sim.identity` (serial ``00D10001`` at ``D0:31:5E:00:00:01``, the sensor
+``record --simulate-sensors`` records first), and its packets reach the host through its
+link like any virtual sensor's (:mod:`dmi_sensors.sim.link`).
 """
 
 from __future__ import annotations
@@ -24,17 +27,17 @@ from typing import Any
 
 import numpy as np
 
+from dmi_sensors import protocol
 from dmi_sensors.calibration.guided import Step
-from dmi_sensors.errors import ParameterError
-from dmi_sensors.sim.bluez.sensor import SensorPeripheral, sensor_address
+from dmi_sensors.errors import ParameterError, StateError
+from dmi_sensors.sim.bluez.sensor import SensorPeripheral
 from dmi_sensors.sim.calibration import SimulatedSource, random_imu_errors
+from dmi_sensors.sim.identity import sensor_address, simulated_serial
 from dmi_sensors.sim.imu import ImuErrors
+from dmi_sensors.sim.simulate import SimResult
 from dmi_sensors.sim.virtual_sensor import VirtualSensor
 
-__all__ = ["FIRST_SERIAL", "GuidedVirtualSensor", "calibration_sensors"]
-
-#: Serial of the emulated calibration sensor (``DMI-00CA0001``).
-FIRST_SERIAL = 0x00CA0001
+__all__ = ["GuidedSensorPeripheral", "GuidedVirtualSensor", "calibration_sensors"]
 
 
 class _Motion:
@@ -58,7 +61,7 @@ class GuidedVirtualSensor(VirtualSensor):
 
     def __init__(
         self,
-        serial: int | str = FIRST_SERIAL,
+        serial: int | str = simulated_serial(0),
         imu_errors: ImuErrors | None = None,
         *,
         fs_hz: int = 100,
@@ -77,7 +80,7 @@ class GuidedVirtualSensor(VirtualSensor):
 
     def _new_source(self) -> SimulatedSource:
         return SimulatedSource(
-            protocol_serial(self.serial), self.imu_errors, fs_hz=float(self.fs_hz), seed=self._seed + 7919
+            protocol.format_serial(self.serial), self.imu_errors, fs_hz=float(self.fs_hz), seed=self._seed + 7919
         )
 
     def _hold(self, acc: np.ndarray, gyr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +89,7 @@ class GuidedVirtualSensor(VirtualSensor):
         reps = -(-n // tail)
         return np.tile(acc[-tail:], (reps, 1))[:n], np.tile(gyr[-tail:], (reps, 1))[:n]
 
-    def _sim(self) -> _Motion:  # type: ignore[override]
+    def _readings(self) -> _Motion:
         if self._motion is None or self._motion_fs != self.fs_hz:
             self._source = self._new_source()
             acc, gyr = self._source.record_step(Step("still", "lying on the table", duration_s=2.0))
@@ -96,12 +99,17 @@ class GuidedVirtualSensor(VirtualSensor):
         return self._motion
 
     @property
-    def result(self) -> _Motion:  # type: ignore[override]
+    def result(self) -> SimResult:
+        """Not available: this sensor plays calibration steps (:attr:`readings`), not a simulation."""
+        raise StateError("a GuidedVirtualSensor plays calibration steps, not a simulation; see .readings")
+
+    @property
+    def readings(self) -> _Motion:
         """The readings being played (index = sample since START_STREAMING)."""
-        return self._sim()
+        return self._readings()
 
     def _start(self, now: float, fmt: Any, spp: int) -> None:
-        motion = self._sim()
+        motion = self._readings()
         if self._next_sample:  # a new stream continues where the hand is now
             k = self._next_sample % len(motion)
             motion.acc_mps2 = np.roll(motion.acc_mps2, -k, axis=0)
@@ -116,7 +124,7 @@ class GuidedVirtualSensor(VirtualSensor):
         fields = {f.name for f in dataclasses.fields(Step)}
         step = Step(**{k: v for k, v in action.items() if k in fields})
         self._advance(now_s)
-        motion = self._sim()
+        motion = self._readings()
         assert self._source is not None
         k = self.samples_due(now_s) if self.streaming else 0
         acc, gyr = self._source.record_step(dataclasses.replace(step, duration_s=step.duration_s + self.margin_s))
@@ -131,20 +139,20 @@ class GuidedVirtualSensor(VirtualSensor):
         return {"sample": int(k), "n": int(acc.shape[0])}
 
 
-def protocol_serial(serial: int) -> str:
-    """``0x00CA0001`` -> ``"00CA0001"`` (the Device Information serial string)."""
-    return f"{serial:08X}"
-
-
 class GuidedSensorPeripheral(SensorPeripheral):
     """:class:`SensorPeripheral` that forwards the emulator's ``act`` to its sensor."""
 
+    def __init__(self, sensor: GuidedVirtualSensor, address: str, **kwargs: Any) -> None:
+        super().__init__(sensor, address, **kwargs)
+        self.guided = sensor
+
     def act(self, action: dict[str, Any], now_s: float) -> dict[str, Any]:
-        return self.sensor.act(action, now_s)
+        return self.guided.act(action, now_s)
 
 
-def calibration_sensors(seed: int = 1, fs_hz: int = 100, serial: int = FIRST_SERIAL) -> list[SensorPeripheral]:
-    """Emulator device factory: one :class:`GuidedVirtualSensor` with ``random_imu_errors(seed)``
-    at the first emulated address (``D0:31:5E:00:00:01``)."""
-    sensor = GuidedVirtualSensor(serial, random_imu_errors(seed), fs_hz=fs_hz, seed=seed)
-    return [GuidedSensorPeripheral(sensor, sensor_address(0))]
+def calibration_sensors(seed: int = 1, fs_hz: int = 100, index: int = 0) -> list[SensorPeripheral]:
+    """Emulator device factory: one :class:`GuidedVirtualSensor` with ``random_imu_errors(seed)``,
+    simulated sensor ``index`` (:mod:`dmi_sensors.sim.identity`; 0: ``00D10001`` at
+    ``D0:31:5E:00:00:01``)."""
+    sensor = GuidedVirtualSensor(simulated_serial(index), random_imu_errors(seed), fs_hz=fs_hz, seed=seed)
+    return [GuidedSensorPeripheral(sensor, sensor_address(index))]

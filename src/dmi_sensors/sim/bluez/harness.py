@@ -35,6 +35,7 @@ from dmi_sensors.errors import EmulatorError
 from dmi_sensors.sim.bluez.bus import PrivateBus, die_with_parent
 from dmi_sensors.sim.bluez.control import ControlClient, ControlError
 from dmi_sensors.sim.bluez.faults import FaultProfile
+from dmi_sensors.sim.bluez.faults import fault_profile as named_profile
 
 __all__ = ["DEFAULT_FACTORY", "EmulatedBluez", "EmulatorError", "simulated_sensors"]
 
@@ -58,7 +59,8 @@ class EmulatedBluez:
     seed
         Seeds the fault generators.
     tick_s
-        Emulated connection-event period, seconds.
+        Connection interval of peripherals that bring no link of their own, seconds (virtual
+        DMI sensors use their own, :meth:`dmi_sensors.sim.VirtualSensor.link_scheduler`).
     extra_pythonpath
         Directories prepended to the emulator's ``PYTHONPATH`` (e.g. a test helper module).
     """
@@ -267,8 +269,6 @@ def simulated_sensors(
 
     ``with simulated_sensors(4, fault_profile="flaky") as emu, emu.activated(): ...``
     """
-    from dmi_sensors.sim.bluez.faults import fault_profile as named
-
-    faults = named(fault_profile) if isinstance(fault_profile, str) else fault_profile
+    faults = named_profile(fault_profile) if isinstance(fault_profile, str) else fault_profile
     kwargs = {"n": n, "fs_hz": fs_hz, "seed": seed, **sensor_kwargs}
     return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed)

@@ -7,11 +7,24 @@ knows its GATT table, its advertisement and its firmware behaviour. The two meet
   ``GattCharacteristic1`` / ``GattDescriptor1`` objects on every connection);
 * :meth:`Peripheral.read` / :meth:`Peripheral.write` serve ``ReadValue`` / ``WriteValue``;
   a write may answer with notifications (e.g. a command response);
-* :meth:`Peripheral.poll` is called every emulated connection event with the device's
-  clock and returns the notifications that became due (data packets), each with the number
-  of samples it carries so the emulator can keep the truth of what was sent and dropped;
+* :meth:`Peripheral.poll` is called with the device's clock and returns the notifications
+  the peripheral finished since the last call (data packets, status), each with the number
+  of samples it carries (so the emulator can keep the truth of what was sent and dropped)
+  and, when it knows, the instant it finished it (``Notification.done_s``);
 * :meth:`Peripheral.corrupt` turns a notification into one the host's decoder must reject
   (fault injection: malformed notifications).
+
+What happens on the air is not the peripheral's business: the emulator sends every
+notification through the one packet scheduler (:class:`dmi_sensors.sim.link.LinkScheduler`,
+which decides the connection event, losses and arrival time). Two optional members let a
+peripheral take part:
+
+* ``link_scheduler() -> LinkScheduler`` -- the peripheral's own link (its parameters, seed
+  and losses; a virtual DMI sensor's :meth:`~dmi_sensors.sim.VirtualSensor.link_scheduler`).
+  Without it the emulator uses ``LinkModel(connection_interval_s=tick_s)`` without losses;
+* ``next_ready_s() -> float | None`` -- when the peripheral will next have something to
+  send (``None``: not before a write or a (dis)connection). Without it the emulator polls
+  at every connection event.
 
 Standard SIG services shared by every sensor (Battery 0x180F, Device Information 0x180A)
 are built by :func:`battery_service` and :func:`device_information_service`.
@@ -125,14 +138,14 @@ class Advertisement:
 class Notification:
     """A value notified on a characteristic; ``samples`` = IMU samples it carries (0 if none).
 
-    ``lost_on_air=True`` marks samples the peripheral model already lost itself (it is not
-    emitted, only counted in the emulator's truth as dropped on the air).
+    ``done_s``: when the peripheral finished it (device clock; ``None``: when it was polled
+    or written), the ``t_done`` of the link scheduler's rule.
     """
 
     char_uuid: str
     data: bytes
     samples: int = 0
-    lost_on_air: bool = False
+    done_s: float | None = None
 
 
 @runtime_checkable

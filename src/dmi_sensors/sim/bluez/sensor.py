@@ -17,6 +17,13 @@ and advertises the name ``DMI-<serial>``, the DMI service UUID and manufacturer 
 Emulated firmware behaviour on link loss: the sensor keeps sampling (its sample counter
 runs on), and what it produces while the link is down is lost — so the host can count the
 gap from the counter after it reconnects and finds the sensor still streaming (GET_INFO).
+
+Each data notification carries the instant the firmware finished the packet, and the
+peripheral hands the emulator its sensor's link (:meth:`SensorPeripheral.link_scheduler`),
+so a virtual sensor reaches bleak through the same packet scheduler, with the same
+parameters and draws, as it reaches an in-process host (:mod:`dmi_sensors.sim.stream`).
+:func:`virtual_sensors` (the emulator's default device factory) numbers its sensors with
+the one scheme of :mod:`dmi_sensors.sim.identity`.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ from dmi_sensors.sim.bluez.model import (
     battery_service,
     device_information_service,
 )
+from dmi_sensors.sim.identity import sensor_address, simulated_serial
+from dmi_sensors.sim.imu import ImuErrors, PacketLoss
+from dmi_sensors.sim.link import LinkModel, LinkScheduler
+from dmi_sensors.sim.virtual_sensor import VirtualSensor
 
 __all__ = ["SensorPeripheral", "sensor_address", "virtual_sensors"]
 
@@ -44,18 +55,13 @@ CONTROL = P.CONTROL_CHAR_UUID.lower()
 STATUS = P.STATUS_CHAR_UUID.lower()
 
 
-def sensor_address(index: int) -> str:
-    """Deterministic public address of emulated sensor ``index`` (0-based)."""
-    return f"D0:31:5E:00:{(index + 1) >> 8:02X}:{(index + 1) & 0xFF:02X}"
-
-
 class SensorPeripheral:
     """A virtual DMI sensor as a :class:`~dmi_sensors.sim.bluez.model.Peripheral`.
 
     Parameters
     ----------
     sensor
-        The firmware model (``dmi_sensors.sim.VirtualSensor``).
+        The firmware model (:class:`dmi_sensors.sim.VirtualSensor`).
     address
         BLE address to appear under.
     rssi_dbm
@@ -64,14 +70,26 @@ class SensorPeripheral:
         Period of unsolicited status notifications while connected.
     """
 
-    def __init__(self, sensor: Any, address: str, rssi_dbm: int = -55, status_interval_s: float = 1.0) -> None:
+    def __init__(
+        self, sensor: VirtualSensor, address: str, rssi_dbm: int = -55, status_interval_s: float = 1.0
+    ) -> None:
         self.sensor = sensor
         self.address = address.upper()
         self.rssi_dbm = rssi_dbm
         self.status_interval_s = status_interval_s
         self._connected = False
         self._next_status_s = 0.0
-        self.sensor.result  # noqa: B018 - simulate the motion now, not when streaming starts
+        self.sensor.prepare()  # simulate the motion now, not when streaming starts
+
+    def link_scheduler(self) -> LinkScheduler[Any]:
+        """The sensor's radio link (:meth:`dmi_sensors.sim.VirtualSensor.link_scheduler`)."""
+        return self.sensor.link_scheduler()
+
+    def next_ready_s(self) -> float | None:
+        """When the next data packet is finished or the next status notification is due."""
+        times = [self.sensor.next_packet_due_s(), self._next_status_s if self._connected else None]
+        due = [t for t in times if t is not None]
+        return min(due) if due else None
 
     @property
     def serial(self) -> str:
@@ -131,17 +149,7 @@ class SensorPeripheral:
         self._connected = False
 
     def _data(self, now_s: float) -> list[Notification]:
-        sensor = self.sensor
-        sent_before = sensor.samples_sent
-        out = []
-        for pkt in sensor.packets_until(now_s):
-            n = pkt[4] if pkt[1] == P.PacketType.DATA else 1
-            out.append(Notification(DATA, pkt, n))
-        # packets the firmware model itself lost on the air (ImuErrors.packet_loss): truth too
-        lost = sensor.samples_sent - sent_before - sum(note.samples for note in out)
-        if lost > 0:
-            out.append(Notification(DATA, b"", lost, lost_on_air=True))
-        return out
+        return [Notification(DATA, p.data, p.n_samples, p.done_s) for p in self.sensor.sent_until(now_s)]
 
     def poll(self, now_s: float) -> list[Notification]:
         out = self._data(now_s)
@@ -159,15 +167,27 @@ def virtual_sensors(
     n: int = 4,
     fs_hz: int = 200,
     seed: int = 0,
-    first_serial: int = 0x00D10001,
+    first_index: int = 0,
+    link: dict[str, Any] | None = None,
+    packet_loss: dict[str, float] | None = None,
     **sensor_kwargs: Any,
 ) -> list[SensorPeripheral]:
     """The default device factory of the emulator: ``n`` virtual DMI sensors (quiet standing,
-    60 s of simulated motion looped, different seeds), serials ``first_serial + i``."""
-    from dmi_sensors.sim import VirtualSensor
+    60 s of simulated motion looped): simulated sensors ``first_index + i``
+    (:mod:`dmi_sensors.sim.identity`), seeds ``seed + i`` (motion, errors and link draws).
 
+    JSON-able (the emulator process gets them on its command line): ``link``, keyword
+    arguments of :class:`~dmi_sensors.sim.link.LinkModel` (default ``LinkModel()``);
+    ``packet_loss``, of :class:`~dmi_sensors.sim.imu.PacketLoss` (the sensors' air losses,
+    default none; other IMU errors: the simulator's defaults). ``sensor_kwargs`` go to
+    :class:`~dmi_sensors.sim.VirtualSensor`.
+    """
+    model = LinkModel(**link) if link else None
+    if packet_loss:
+        sensor_kwargs = {**sensor_kwargs, "imu_errors": ImuErrors(packet_loss=PacketLoss(**packet_loss))}
     out = []
     for i in range(n):
-        sensor = VirtualSensor(first_serial + i, fs_hz=fs_hz, seed=seed + i, **sensor_kwargs)
-        out.append(SensorPeripheral(sensor, sensor_address(i), rssi_dbm=-50 - 3 * i))
+        k = first_index + i
+        sensor = VirtualSensor(simulated_serial(k), fs_hz=fs_hz, seed=seed + i, link=model, **sensor_kwargs)
+        out.append(SensorPeripheral(sensor, sensor_address(k), rssi_dbm=-50 - 3 * i))
     return out
