@@ -22,6 +22,7 @@ layer may take a :class:`ProgressBar` argument.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from types import TracebackType
@@ -60,12 +61,11 @@ def progress_enabled(stream: IO[str] | None = None) -> bool:
 
 
 def _notebook_bar() -> Any:
-    """tqdm's widget bar when ipywidgets is installed, else None."""
-    try:
-        import ipywidgets  # noqa: F401  (tqdm.notebook needs it; without it, a text bar)
-        from tqdm.notebook import tqdm as notebook_tqdm
-    except ImportError:
+    """tqdm's widget bar when ipywidgets (which it needs) is installed, else None (a text bar)."""
+    if importlib.util.find_spec("ipywidgets") is None:
         return None
+    from tqdm.notebook import tqdm as notebook_tqdm
+
     return notebook_tqdm
 
 

@@ -388,7 +388,8 @@ def _trial_jobs(
     jobs: list[BatchJob] = []
     failures: list[dict[str, str]] = []
     seen: dict[tuple[str, str, str], int] = {}
-    for line, row in enumerate(table.to_dict("records"), start=2):
+    for line, values in enumerate(table.itertuples(index=False, name=None), start=2):
+        row = dict(zip(columns, (str(v) for v in values), strict=True))
         where = f"{label}: line {line}"
         try:
             options = _trial_row(row, folder, where, com_height_m, extra)
@@ -536,7 +537,7 @@ def _tidy(rows: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
     keys, tail = list(contract.BATCH_KEY_COLUMNS), list(contract.BATCH_PROVENANCE_COLUMNS)
     middle = [c for c in rows.columns if c not in keys and c not in tail and c not in extra]
     rows = rows.reindex(columns=[*keys, *extra, *middle, *tail])
-    out = {}
+    out: dict[str, Any] = {}
     for col in rows.columns:
         s = rows[col]
         if col in _TEXT_COLUMNS or col in extra:
@@ -976,8 +977,10 @@ def analyse_batch(
     if limit is not None:
         todo = todo[:limit]
     own_bar = not isinstance(progress, ProgressBar)
-    bar = ProgressBar(len(jobs), "batch", "session", enabled=progress) if own_bar else progress
-    assert isinstance(bar, ProgressBar)
+    if isinstance(progress, ProgressBar):
+        bar = progress
+    else:
+        bar = ProgressBar(len(jobs), "batch", "session", enabled=progress)
     bar.set_total(len(jobs))
     bar.advance(len(finished))
     analysed = failed = workers_used = 0

@@ -112,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"results: {result.out} ({len(result.table)} rows)")
     if len(result.failures):
         print(f"not analysed: {len(result.failures)} (table: {result.failures_path})")
-        for row in result.failures.itertuples(index=False):
-            what = row.trial or (f"session {row.session}" if row.session else "")
-            who = f" ({row.subject_id})" if row.subject_id else ""
-            print(f"  {row.input}{': ' + what if what else ''}{who}: {row.status}: {row.reason}")
+        for row in result.failures.to_dict("records"):
+            input_, trial, session, subject = (str(row[k]) for k in ("input", "trial", "session", "subject_id"))
+            what = trial or (f"session {session}" if session else "")
+            who = f" ({subject})" if subject else ""
+            print(f"  {input_}{': ' + what if what else ''}{who}: {row['status']}: {row['reason']}")
     return 1 if (result.failures["status"] == "error").any() else 0
