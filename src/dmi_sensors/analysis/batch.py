@@ -1052,12 +1052,21 @@ def analyse_batch(
 
 
 def _join(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """The parts in job order, columns in cohort-table order (union over the parts)."""
+    """The parts in job order, one column set (the union): keys, a trial list's own columns,
+    the analyses' columns in order of first appearance, provenance; text cells a part did
+    not have are ``""``, numbers NaN."""
     import pandas as pd
 
     if not frames:
         return _tidy(pd.DataFrame(columns=[*contract.BATCH_KEY_COLUMNS, *contract.BATCH_PROVENANCE_COLUMNS]))
+    text = {c for f in frames for c in f.columns if pd.api.types.is_string_dtype(f[c].dtype)}
     table = pd.concat(frames, ignore_index=True, sort=False)
     keys, tail = list(contract.BATCH_KEY_COLUMNS), list(contract.BATCH_PROVENANCE_COLUMNS)
-    middle = [c for c in table.columns if c not in keys and c not in tail]
-    return table[[*keys, *middle, *tail]]
+    rest = [c for c in table.columns if c not in keys and c not in tail]
+    extra = [c for c in rest if c in text and c not in _TEXT_COLUMNS]
+    middle = [c for c in rest if c not in extra]
+    table = table[[*keys, *extra, *middle, *tail]]
+    for c in text:
+        if table[c].isna().any():
+            table[c] = table[c].fillna("").astype(str)
+    return table

@@ -58,8 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fs-hz", type=float, default=None, help="resample every session to this rate, Hz")
     parser.add_argument("--window-s", type=float, default=2.0, help="sliding-window length, s (default 2)")
     parser.add_argument("--movement-s", type=float, default=2.0, help="movement at each repetition start, s")
-    parser.add_argument("--com-method", choices=("pendulum", "strapdown"), default="pendulum")
-    parser.add_argument("--ellipse-method", choices=("prediction_F", "chi2", "prieto"), default="prediction_F")
+    parser.add_argument("--com-method", choices=("pendulum", "strapdown"), help="COM estimate (default pendulum)")
+    parser.add_argument(
+        "--ellipse-method", choices=("prediction_F", "chi2", "prieto"), help="95 %% ellipse (default prediction_F)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         fs_hz=args.fs_hz,
         window_s=args.window_s,
         repetition_movement_s=args.movement_s,
-        metrics={"com_method": args.com_method, "ellipse_method": args.ellipse_method},
+        # only what was chosen: a run with the defaults has the parameters of dmi_sensors.batch's defaults
+        metrics={k: v for k, v in (("com_method", args.com_method), ("ellipse_method", args.ellipse_method)) if v},
     )
     done: list[int] = [0]
 
