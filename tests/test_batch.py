@@ -46,7 +46,7 @@ def client():
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster,
         Client(cluster) as c,
     ):
         yield c
@@ -362,3 +362,14 @@ def test_cli_with_a_separately_started_scheduler_and_worker(cohort, client, tmp_
             p.terminate()
         for p in procs:
             p.wait(timeout=60)
+
+
+def test_cli_draws_a_progress_bar_on_a_terminal(cohort, client, tmp_path):
+    from test_progress_bar import run_on_terminal
+
+    root, _, _ = cohort
+    code, shown = run_on_terminal(
+        ["batch", str(root / "trials"), "--out", "r.parquet", "--scheduler", client.scheduler.address], tmp_path
+    )
+    assert code == 0, shown
+    assert "batch: 100%" in shown and "4/4 [" in shown and "session/s" in shown

@@ -28,7 +28,7 @@ import sys
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["ENV_VAR", "ProgressBar", "in_jupyter", "progress_enabled"]
+__all__ = ["ENV_VAR", "ProgressBar", "in_jupyter", "progress_enabled", "silent_if_none"]
 
 #: Environment variable that switches bars on (``1``) or off (``0``) everywhere.
 ENV_VAR = "DMI_SENSORS_PROGRESS"
@@ -151,3 +151,8 @@ class ProgressBar:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def silent_if_none(progress: ProgressBar | None) -> ProgressBar:
+    """The bar a library function was given, or a silent one (so it can always report)."""
+    return progress if progress is not None else ProgressBar(enabled=False)

@@ -850,7 +850,7 @@ def _dask_client(scheduler: str | Client | None, workers: int | None, n_jobs: in
         n_workers=n,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",
         silence_logs=logging.ERROR,
     ) as cluster, Client(cluster) as client:  # fmt: skip
         yield client, n
