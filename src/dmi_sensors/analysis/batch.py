@@ -68,7 +68,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -548,7 +548,7 @@ def _tidy(rows: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
             out[col] = pd.to_numeric(s).astype("Int64")
         else:
             try:
-                out[col] = pd.to_numeric(s.map(lambda v: None if v is None else v)).astype("float64")
+                out[col] = pd.to_numeric(s).astype("float64")
             except (TypeError, ValueError):  # a text column of a newer analysis: kept as text
                 out[col] = s.map(_text).astype(str)
     return pd.DataFrame(out, index=pd.RangeIndex(len(rows)))
@@ -856,7 +856,7 @@ def _dask_client(scheduler: str | Client | None, workers: int | None, n_jobs: in
         yield client, n
 
 
-def _run_jobs(client: Client, jobs: Sequence[BatchJob], params: SessionAnalysisParams) -> Iterator[JobOutcome]:
+def _run_jobs(client: Client, jobs: Sequence[BatchJob], params: SessionAnalysisParams) -> Generator[JobOutcome]:
     """Submit every job; yield outcomes as they finish (a lost worker is an ``error`` outcome)."""
     from distributed import as_completed
 
@@ -986,8 +986,11 @@ def analyse_batch(
     analysed = failed = workers_used = 0
     try:
         if todo:
-            with _dask_client(scheduler, workers, len(todo)) as (client, workers_used):
-                for outcome in _run_jobs(client, todo, params):
+            with (
+                _dask_client(scheduler, workers, len(todo)) as (client, workers_used),
+                contextlib.closing(_run_jobs(client, todo, params)) as outcomes,  # cancels what is left, first
+            ):
+                for outcome in outcomes:
                     parts.record(outcome)
                     analysed += 1
                     failed += outcome.status != OK
