@@ -98,7 +98,9 @@ def test_dask_result_is_bit_identical_to_the_serial_analysis(cohort, client, tmp
     pd.testing.assert_frame_equal(written, result.table)
     assert list(written.columns[: len(contract.BATCH_KEY_COLUMNS)]) == list(contract.BATCH_KEY_COLUMNS)
     assert list(written.columns[-3:]) == list(contract.BATCH_PROVENANCE_COLUMNS)
-    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    private = [out, *Path(f"{out}.parts").iterdir()]
+    assert {oct(p.stat().st_mode & 0o777) for p in private} == {"0o600"}  # health data: owner only
+    assert oct(Path(f"{out}.parts").stat().st_mode & 0o777) == "0o700"
 
     compared = 0
     for s in sessions:

@@ -84,6 +84,7 @@ from dmi_sensors.session.model import check_subject_fields, is_exercise_id
 from dmi_sensors.store import SessionInfo, SessionStore, import_path
 from dmi_sensors.store.db import SQLITE_MAGIC
 from dmi_sensors.store.export.tables import read_metadata
+from dmi_sensors.store.paths import create_private_file, make_private_dir, open_private
 from dmi_sensors.store.trial_csv import read_trial_csv
 
 if TYPE_CHECKING:  # pandas and distributed are imported when a batch runs
@@ -701,11 +702,11 @@ def run_job(job: BatchJob, params: SessionAnalysisParams) -> JobOutcome:
 
 
 def _write_private(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary file in the same folder, mode 0600, then rename into place."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    """Write via a temporary file in the same folder, created 0600 (the store's rule for health
+    data, :mod:`dmi_sensors.store.paths`), then rename it into place: a reader never sees half a file."""
+    tmp = create_private_file(path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"), exclusive=True)
     try:
         write(tmp)
-        tmp.chmod(0o600)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -741,7 +742,7 @@ class _Parts:
             raise ParameterError(f"batch: {folder} exists and is not a batch's parts folder: choose another --out")
         if restart and self.manifest.is_file():
             shutil.rmtree(folder)
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(folder)
         self.entries: dict[str, dict[str, Any]] = {}
         if self.manifest.is_file():
             lines = self._read()
@@ -770,12 +771,10 @@ class _Parts:
         return out
 
     def _append(self, entry: Mapping[str, Any]) -> None:
-        fd = os.open(self.manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, (_json(entry) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with open_private(self.manifest, "a") as fh:
+            fh.write(_json(entry) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def part_path(self, job: BatchJob) -> Path:
         return self.folder / f"{hashlib.sha256(job.key.encode()).hexdigest()[:24]}.parquet"
@@ -1027,7 +1026,7 @@ def analyse_batch(
             "rows": len(table),
             "failures": len(failure_table),
         }
-        out.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(out.parent)
         _write_parquet(table, out, meta)
         out_path = out
         fail_path = failures_path_for(out)
