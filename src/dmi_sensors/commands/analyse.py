@@ -17,7 +17,12 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("trial", metavar="TRIAL.csv", help="trial CSV (data contract)")
+    parser.add_argument(
+        "trial",
+        metavar="TRIAL.csv",
+        help="trial CSV (data contract), or a vendor recording: Movella DOT CSV, MetaBase CSV, APDM .h5"
+        " (docs/vendors.md)",
+    )
     parser.add_argument(
         "--com-height-m",
         type=float,
@@ -54,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ellipse-method", choices=("prediction_F", "chi2", "prieto"), default="prediction_F")
     parser.add_argument("--acc-frame", choices=("gravity_removed", "static_tilt"), default="gravity_removed")
     parser.add_argument("--sensor-id", default="", help="sensor identifier written to the window table")
+    parser.add_argument(
+        "--sensor",
+        metavar="ID",
+        help="vendor recording with several sensors (APDM): which one (apdm-<case id>, the case id or its label)",
+    )
     parser.add_argument("--json", metavar="OUT", help="write the full result as JSON to OUT ('-' for stdout)")
     parser.add_argument(
         "--calibration",
@@ -80,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis.trial import SUMMARY_KEYS, analyse_trial
     from dmi_sensors.metrics import REGISTRY
     from dmi_sensors.session.events import read_events_csv
-    from dmi_sensors.store.trial_csv import read_trial_csv
+    from dmi_sensors.store.export.vendor import read_any_trial
 
-    trial = read_trial_csv(args.trial, sensor_id=args.sensor_id)
+    trial = read_any_trial(args.trial, sensor_id=args.sensor_id, sensor=args.sensor)
     calibration = None
     if args.calibration:
         from dmi_sensors.calibration import apply_to_trial, read_calibration

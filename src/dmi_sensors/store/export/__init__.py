@@ -6,7 +6,8 @@
 * ``"parquet"``: ``session.json``, ``samples.parquet``, ``events.parquet``, ``metrics.parquet``
 * ``"bids"``: a BIDS-Motion dataset (see :mod:`dmi_sensors.store.export.bids`)
 
-``import_path(store, path)`` reads any of them (or a trial CSV) into a new session.
+``import_path(store, path)`` reads any of them (or a trial CSV, or a vendor recording: Movella
+DOT CSV, MetaBase CSV, APDM .h5, see :mod:`dmi_sensors.store.export.vendor`) into a new session.
 See ``docs/store.md`` for the file layouts.
 
 The format modules are imported when a format is used: they load pandas (and pyarrow),
@@ -55,13 +56,23 @@ def export_session(
 
 
 def import_path(store: SessionStore, path: str | Path, *, progress: ProgressBar | None = None, **kwargs: Any) -> int:
-    """Import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV; returns the new session id.
+    """Import a CSV/Parquet export directory, a BIDS-Motion dataset, a trial CSV or a vendor recording
+    (Movella DOT CSV, MetaBase CSV, APDM .h5); returns the new session id.
 
-    ``kwargs`` go to the specific importer (e.g. ``subject=`` for a trial CSV); ``progress``: a
-    :class:`~dmi_sensors.progress_bar.ProgressBar` told each step (files read, then storing).
+    ``kwargs`` go to the specific importer (e.g. ``subject=`` for a trial CSV or a vendor file);
+    ``progress``: a :class:`~dmi_sensors.progress_bar.ProgressBar` told each step (files read,
+    then storing; a vendor recording is one step).
     """
     path = Path(path)
     if path.is_file():
+        from dmi_sensors.store.export.vendor import import_vendor_file, is_vendor_file
+
+        if is_vendor_file(path):
+            sid = import_vendor_file(store, path, **kwargs)
+            if progress is not None:
+                progress.set_total(1)
+                progress.advance()
+            return sid
         from dmi_sensors.store.export.trial import import_trial_csv
 
         return import_trial_csv(store, path, progress=progress, **kwargs)
@@ -80,7 +91,7 @@ def import_path(store: SessionStore, path: str | Path, *, progress: ProgressBar 
     raise DataFileError(
         path,
         "",
-        "a trial CSV file, a BIDS dataset (dataset_description.json) or an export directory"
-        " (session.json with samples.csv or samples.parquet)",
+        "a trial CSV file, a vendor recording (DOT CSV, MetaBase CSV, APDM .h5), a BIDS dataset"
+        " (dataset_description.json) or an export directory (session.json with samples.csv or samples.parquet)",
         "none of these" if path.exists() else "no such file or directory",
     )
