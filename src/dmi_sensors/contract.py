@@ -173,3 +173,16 @@ BATCH_FAILURE_COLUMNS: Final = (INPUT, SUBJECT_ID, SESSION, TRIAL, STATUS, REASO
 PLACEMENTS: Final = ("trunk", "pelvis", "head", "thigh_left", "thigh_right", "shank_left", "shank_right")
 #: DMI support points, proximal to distal.
 SUPPORT_POINTS: Final = ("trunk", "hips", "thighs", "knees", "shanks", "ankles", "feet", "none")
+#: Trunk postures (``session.vocab.POSTURES`` documents them; the metric registry declares
+#: in which of them each metric's model holds).
+POSTURES: Final = (
+    "supine",
+    "prone",
+    "side_lying",
+    "four_point",
+    "upright",
+    "sitting",
+    "kneeling",
+    "standing",
+    "transition",
+)
