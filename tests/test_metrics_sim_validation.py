@@ -52,27 +52,73 @@ def test_com_rms_matches_truth(posture, h, errors):
         assert est_ap == pytest.approx(true_ap, rel=0.06)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_time_to_stabilise_after_a_push_matches_truth(seed):
-    r = simulate(
-        [Segment("standing", 40.0, perturbations=(Perturbation(onset_s=15.0),))],
-        fs_hz=FS,
-        seed=seed,
-        com_height_m=0.6,
-        imu_errors=ImuErrors.typical(),
-    )
+#: Simulated people for the TTS checks: (label, COM height m, sway-noise cut-off Hz, rate Hz,
+#: IMU errors). The simulator's default sway has COM-acceleration content up to ~30 Hz
+#: (quiet RMS 0.07-0.15 m/s²); "quiet" bodies sway below 1.5-2 Hz with an adult's quiet COM
+#: acceleration of 0.03 m/s² (the issue's independent check measured 0.030-0.051), where the
+#: sensor's noise is 2-3 × the signal.
+PUSH_CASES = [
+    ("adult", 0.91, 10.0, 100.0, "typical"),
+    ("child", 0.6, 10.0, 100.0, "typical"),
+    ("quiet adult", 0.91, 1.5, 100.0, "typical"),
+    ("quiet child", 0.6, 2.0, 100.0, "default"),
+    ("adult 50 Hz", 0.91, 10.0, 50.0, "default"),
+    ("child 200 Hz", 0.6, 10.0, 200.0, "default"),
+]
+
+
+def _push_trial(h, cutoff, fs, errors, seed, **push):
+    body = BodyParams(com_height_m=h, noise_cutoff_hz=cutoff)
+    seg = Segment("standing", 40.0, perturbations=(Perturbation(onset_s=15.0, **push),))
+    return simulate([seg], fs_hz=fs, seed=seed, body=body, imu_errors=ERRORS[errors]())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_truth_is_our_rule_on_the_true_com_acceleration(seed):
+    """The simulator's true TTS (trailing 1 s RMS below 1.5 × the 5 s quiet RMS for a 1 s hold)
+    is :func:`time_to_stabilise` without filter, band split or noise on the true COM acceleration."""
+    r = _push_trial(0.6, 10.0, FS, "typical", seed)
+    push = r.truth.perturbations.iloc[0]
+    acc_true = np.column_stack([r.truth.com_acc_ap_mps2, r.truth.com_acc_ml_mps2])
+    raw = TtsParams(lowpass_hz=None, decision_lowpass_hz=None)
+    same = time_to_stabilise(acc_true, FS, push.end_s, event_onset_s=push.onset_s, params=raw)
+    assert np.isfinite(push.tts_true_s)
+    assert same.tts_s == pytest.approx(float(push.tts_true_s), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("label", "h", "cutoff", "fs", "errors"), PUSH_CASES)
+def test_time_to_stabilise_after_a_push_matches_truth(label, h, cutoff, fs, errors, seed):
+    """Issue 13 finding 1: the TTS from the IMU is within 0.3 s of the true TTS for adult and
+    child pushes, quiet and lively sway, 50-200 Hz. Before the noise correction the threshold
+    came from the noisy quiet RMS (2-3 × too high for quiet adults) and TTS was early; before
+    the hold time quiet sway crossing 1.5 × made it wait up to the end of the trial."""
+    r = _push_trial(h, cutoff, fs, errors, seed)
     push = r.truth.perturbations.iloc[0]
     truth = float(push["tts_true_s"])
     assert np.isfinite(truth)
-    # the definition: our rule without the noise filter on the true COM acceleration = the truth
-    acc_true = np.column_stack([r.truth.com_acc_ap_mps2, r.truth.com_acc_ml_mps2])
-    same = time_to_stabilise(acc_true, FS, push.end_s, event_onset_s=push.onset_s, params=TtsParams(lowpass_hz=None))
-    assert same.tts_s == pytest.approx(truth, abs=1e-9)
     res = analyse_trial(
-        r.to_trial(), com_height_m=0.6, perturbations_s=[push.onset_s], tts_event_duration_s=float(push.duration_s)
+        r.to_trial(), com_height_m=h, perturbations_s=[push.onset_s], tts_event_duration_s=float(push.duration_s)
     )
     est = res.summary["time_to_stabilise_s"]
-    assert est is not None and abs(est - truth) < 0.3, (est, truth)
+    assert est is not None and abs(est - truth) < 0.3, (label, est, truth, res.summary["time_to_stabilise_status"])
+    assert res.perturbation_check["consistent"], res.perturbation_check
+    assert not res.warnings
+    # finding 2: no method reports "stable at once" (the polynomial gave -2e-13 s in 4 of 12 pushes)
+    for row in res.stabilisation:
+        if row["stable"]:
+            assert row["tts_s"] > 0.2, row
+        else:
+            assert row["status"].startswith("not determined"), row
+
+
+def test_a_push_given_where_there_was_none_is_not_determined():
+    r = _push_trial(0.91, 1.5, FS, "typical", 0)
+    res = analyse_trial(r.to_trial(), com_height_m=0.91, perturbations_s=[15.0, 30.0], tts_event_duration_s=0.2)
+    assert res.summary["time_to_stabilise_s"][1] is None
+    assert res.summary["time_to_stabilise_status"][1] == "not determined: response below threshold"
+    assert res.perturbation_check["without_response_s"] == [30.0]
+    assert any("30.000 s: no response" in w for w in res.warnings)
 
 
 def test_strapdown_recovers_the_high_passed_com_with_an_ideal_imu():
@@ -144,6 +190,44 @@ def test_analyze_cli_tts_for_several_pushes_matches_truth(tmp_path):
     assert np.all(np.abs(np.array(est) - truth) < 0.3), (est, truth)
 
 
+def test_readme_example_one_of_four_pushes_and_a_push_outside_the_trial(tmp_path, capsys):
+    """Issue 13 finding 3: the README's old example gave one push of four and reported
+    time_to_stabilise_s 46.33; ``--perturbation-at-s 500`` on a 60 s trial showed "—" without a
+    word. Now the other three pushes are named in a warning and in the JSON's
+    ``perturbation_check``, the given push's TTS is right, and a push outside the trial is said."""
+    from dmi_sensors.sim.scenarios import scenario_segments
+
+    r = simulate(scenario_segments("perturbation"), fs_hz=FS, seed=0, com_height_m=0.6, imu_errors=ImuErrors.typical())
+    pushes = r.truth.perturbations
+    assert len(pushes) == 4
+    trial_csv = write_trial_csv(r.to_trial(), tmp_path / "perturbation.csv")
+    out = tmp_path / "one.json"
+    args = ["analyse", str(trial_csv), "--com-height-m", "0.6", "--perturbation-duration-s", "0.2"]
+    assert main([*args, "--perturbation-at-s", "10", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    data = json.loads(out.read_text())
+    check = data["perturbation_check"]
+    assert not check["consistent"]
+    np.testing.assert_allclose(check["detected_not_given_s"], pushes["onset_s"].to_numpy()[1:], atol=0.5)
+    assert err.count("looks like a perturbation but none was given") == 3
+    assert abs(data["summary"]["time_to_stabilise_s"] - pushes["tts_true_s"].iloc[0]) < 0.3
+    # all four given: consistent, each within 0.3 s of its truth
+    every = [a for t in pushes["onset_s"] for a in ("--perturbation-at-s", str(t))]
+    assert main([*args, *every, "--json", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert data["perturbation_check"]["consistent"]
+    assert np.all(np.abs(np.array(data["summary"]["time_to_stabilise_s"]) - pushes["tts_true_s"]) < 0.3)
+    # a push outside the trial
+    assert main([*args, "--perturbation-at-s", "500", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert "500.000 s lies outside the trial" in err
+    assert data["perturbation_check"]["outside_trial_s"] == [500.0]
+    assert data["summary"]["time_to_stabilise_s"] is None
+    assert data["summary"]["time_to_stabilise_status"] == ["not determined: event outside the signal"]
+
+
 def test_detected_pushes_and_their_tts(tmp_path):
     """Detection needs clear bursts: the simulator's default push (18.6 N for this child) can
     leave a response barely above 2.2 × the quiet level, so these pushes are 40 N."""
@@ -161,3 +245,85 @@ def test_detected_pushes_and_their_tts(tmp_path):
     est = np.array(data["summary"]["time_to_stabilise_s"], dtype=float)
     truth = r.truth.perturbations["tts_true_s"].to_numpy()
     assert np.all(np.abs(est - truth) < 0.3), (est, truth)
+
+
+def _com_rmse_mm(sig, r) -> tuple[float, float]:
+    """RMS error of the de-meaned COM traces, AP and ML, mm (the issue's COM RMSE)."""
+    out = []
+    for est, true in ((sig.com_ap_mm, r.truth.com_ap_mm), (sig.com_ml_mm, r.truth.com_ml_mm)):
+        out.append(float(np.sqrt(np.mean(((est - est.mean()) - (true - true.mean())) ** 2))))
+    return out[0], out[1]
+
+
+def _ramp_errors(total_rps: float = 0.01, over_s: float = 60.0) -> ImuErrors:
+    """A gyro bias drifting 0 -> ``total_rps`` over ``over_s`` on every axis (a settle 10 × longer
+    than the trial is a ramp to 5 %)."""
+    settle = 10.0 * over_s
+    drift = total_rps / (1.0 - np.exp(-over_s / settle))
+    return ImuErrors().warming(drift_rps=(drift, drift, drift), settle_s=settle, random_walk_rps_sqrt_s=0.0)
+
+
+BIAS_CASES = {
+    "ramp 0.01 rad/s per minute": _ramp_errors,
+    "warming (settle + random walk), typical errors": lambda: ImuErrors.typical().warming(),
+    "constant 0.01 rad/s": lambda: ImuErrors(gyr_bias_rps=(0.01, 0.01, 0.01)),
+}
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("h", [0.91, 0.6])
+@pytest.mark.parametrize("case", list(BIAS_CASES))
+def test_drifting_gyro_bias_keeps_the_com_within_1_5_mm(case, h, seed):
+    """Issue 13 finding 5: with a bias drifting 0 -> 0.01 rad/s over a minute the trial-mean bias
+    removal left a COM RMSE of ~7 mm (adult) and ~5 mm (child); the rest-phase tracker
+    (dsp.GyroBiasTracker, forward and backward) plus the accelerometer anchoring of the tilt at
+    long periods keep it under 1.5 mm AP and ML, and a constant bias is no worse than before."""
+    r = simulate([Segment("standing", 60.0)], fs_hz=FS, seed=seed, com_height_m=h, imu_errors=BIAS_CASES[case]())
+    assert r.truth.gyr_bias_rps is not None
+    trial = r.to_trial()
+    new = _com_rmse_mm(sway_signals(trial, TrialAnalysisParams(com_height_m=h)), r)
+    old = _com_rmse_mm(
+        sway_signals(trial, TrialAnalysisParams(com_height_m=h, gyro_bias="trial_mean", tilt_anchor_hz=None)), r
+    )
+    assert max(new) <= 1.5, (case, new, old)
+    if case.startswith("constant"):
+        assert new[0] <= 1.05 * old[0] and new[1] <= 1.05 * old[1], (new, old)
+    else:
+        assert max(old) > 2.5, old  # what the trial mean alone left
+
+
+def test_the_simulated_bias_drift_is_the_truth_the_readings_carry():
+    errors = ImuErrors(quantise=False, acc_noise_rms_mps2=0.0, gyr_noise_rms_rps=0.0).warming()
+    r = simulate([Segment("standing", 30.0)], fs_hz=FS, seed=4, com_height_m=0.6, imu_errors=errors)
+    true_sensor = r.truth.gyr_body_rps @ errors.mounting_matrix
+    np.testing.assert_allclose(r.gyr_rps - true_sensor, r.truth.gyr_bias_rps, atol=1e-12)
+    b = r.truth.gyr_bias_rps
+    assert np.all(b[0] == 0.0) and np.all(np.abs(b[-1]) > 0.5 * np.abs(errors.gyr_bias_drift_rps))
+
+
+def _true_sensor_speed_m_s(r) -> float:
+    """Mean horizontal speed of the simulated sensor (its world position's derivative)."""
+    v = np.gradient(r.truth.sensor_pos_m[:, :2], 1.0 / r.fs_hz, axis=0)
+    return float(np.mean(np.hypot(v[:, 0], v[:, 1])))
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize(
+    ("posture", "h"), [("standing", 0.91), ("standing", 0.6), ("standing", 0.45), ("sitting", 0.6)]
+)
+def test_isway_mean_velocity_is_the_sensor_speed_or_below_the_noise_floor(posture, h, seed):
+    """Issue 13 finding 4: MV integrated the noise (0.033-0.037 m/s for true speeds of 0.0071,
+    0.0140 and 0.0016 m/s). High-pass, integrate, high-pass and the noise removed in power: within
+    20 % of the true sensor speed where the signal is above its noise floor; sitting sway is below
+    it, and the result says so for MV, the acceleration RMS and JERK (×2 and ×6 the truth there)."""
+    r = simulate([Segment(posture, 60.0)], fs_hz=FS, seed=seed, com_height_m=h, imu_errors=ImuErrors.typical())
+    s = analyse_trial(r.to_trial(), com_height_m=h).summary
+    true = _true_sensor_speed_m_s(r)
+    mv, floor = s["acc_mean_velocity_m_s"], s["acc_mean_velocity_floor_m_s"]
+    assert 0.003 < floor < 0.01  # the noise-only replica's MV
+    if posture == "standing":
+        assert "acc_mean_velocity_m_s" not in s["below_noise_floor"]
+        assert mv == pytest.approx(true, rel=0.2), (mv, true, floor)
+    else:
+        assert true < floor
+        assert {"acc_mean_velocity_m_s", "acc_rms_ap_mps2", "jerk_isway_m2_s5"} <= set(s["below_noise_floor"])
