@@ -1,11 +1,14 @@
-"""``dmi-sensors analyze TRIAL.csv``: sway metrics of one trunk-IMU trial.
+"""``dmi-sensors analyse TRIAL.csv``: sway metrics of one trunk-IMU trial.
 
 Reads a trial CSV (``docs/data-contract.md``: ``time_s, acc_*_mps2, gyr_*_rps``, body-aligned
 sensor frame x forward, y left, z up), estimates the COM excursion, computes the Prieto,
 ISway and time-to-stabilise metrics (``docs/metrics.md``) for the whole trial, per sliding
 window and per tagged segment, prints a summary and optionally writes JSON with keys
-``dmi_sensors_version, parameters, summary, stabilisation, warnings, windows``. Events the
-analysis could not use as given (outside the trial, clipped to it) are printed as warnings.
+``dmi_sensors_version, parameters, summary, stabilisation, perturbation_check, warnings,
+windows``. Events the analysis could not use as given (outside the trial, clipped to it),
+perturbations outside the trial or without a response, and bursts that look like
+perturbations but were not given are printed as warnings; values under their noise floor are
+marked.
 """
 
 from __future__ import annotations
@@ -142,9 +145,14 @@ def run(args: argparse.Namespace) -> int:
     keys = list(SUMMARY_KEYS)
     if "time_to_stabilise_s" in summary:
         keys.append("time_to_stabilise_s")
+    below = set(summary.get("below_noise_floor") or ())
     for key in keys:
         unit = REGISTRY[key].unit if key in REGISTRY else ""
-        print(f"  {key:<28} {_fmt(summary.get(key)):>12} {unit}")
+        note = "  (below noise floor)" if key in below else ""
+        print(f"  {key:<28} {_fmt(summary.get(key)):>12} {unit}{note}")
+    statuses = summary.get("time_to_stabilise_status") or []
+    if any(s != "stable" for s in statuses):
+        print("  time to stabilise: " + "; ".join(statuses))
     n_windows = len(payload["windows"])
     print(f"  windows: {n_windows}" + (f" -> {args.json}" if args.json else " (use --json OUT for all metrics)"))
     return 0

@@ -63,6 +63,7 @@ def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.store.export import import_path
 
     path = Path(args.path)
@@ -82,7 +83,8 @@ def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
             kwargs["sensor_id"] = args.sensor_id or "trial"
     elif args.bids_subject or args.bids_session:
         kwargs = {"subject": args.bids_subject, "session": args.bids_session}
-    sid = import_path(store, path, **kwargs)
+    with ProgressBar(desc="import", unit="step") as bar:
+        sid = import_path(store, path, progress=bar, **kwargs)
     print(f"imported {path} as session {sid}")
     return 0
 
