@@ -75,11 +75,11 @@ def ingest_session(
                     windows = windows.dropna(axis=1, how="all")
             store.save_results(
                 sid,
-                r.get("summary", {}),
-                r.get("parameters", {}),
+                r.get("summary") or {},
+                r.get("parameters") or {},
                 windows,
                 sensor_id=r.get("sensor_id"),
-                name=r.get("name", "analysis"),
+                name=r.get("name") or "analysis",
                 package_version=r.get("package_version"),
                 created_utc=r.get("created_utc"),
             )
