@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
-from dmi_sensors.errors import ParameterError
+from dmi_sensors.errors import ParameterError, StateError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
-    from dmi_sensors.analysis.stored_run import latest_run
+    from dmi_sensors.commands.report import analysis_needed
     from dmi_sensors.report.progress import build_progress_report
     from dmi_sensors.store import SessionStore
 
@@ -32,9 +33,15 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError(f"{store.path}: no session of subject {args.subject!r}")
         if not args.no_analyse:
             for s in mine:
-                if latest_run(store, s.session_id) is None and s.packets:
+                reason = analysis_needed(store, s.session_id)
+                if reason is None or not any(x.samples for x in s.sensors):
+                    continue
+                try:
                     analyse_session(store, s.session_id)
-                    print(f"analysed session {s.session_id}")
+                except (ParameterError, StateError) as exc:  # one session cannot stop the others' report
+                    print(f"session {s.session_id} left out: {exc}", file=sys.stderr)
+                    continue
+                print(f"analysed session {s.session_id} ({reason})")
         rep = build_progress_report(store, args.subject, args.out)
     print(f"progress report: {rep.html_path}")
     for row in rep.trends.to_dict("records"):

@@ -40,6 +40,7 @@ __all__ = [
     "SECTIONS",
     "SessionReport",
     "build_session_report",
+    "exercise_names",
 ]
 
 SECTIONS = ("overview", "summary", "timeline", "exercises", "stabilograms", "therapist", "link", "provenance")
@@ -125,10 +126,15 @@ def _records(df, columns: Sequence[Column]) -> list[dict]:
     return out
 
 
-def _exercise_names(plan) -> dict[str, str]:
-    if plan is None:
-        return {}
-    return {e.exercise_id: e.name for e in plan}
+def exercise_names(plan: Plan | None = None) -> dict[str, str]:
+    """Exercise id -> the human name a report shows: the plan's name, else the built-in
+    catalogue's (:data:`dmi_sensors.session.CATALOGUE`); an id in neither shows as itself."""
+    from dmi_sensors.session import CATALOGUE
+
+    names = {k: e.name for k, e in CATALOGUE.items()}
+    if plan is not None:
+        names.update({e.exercise_id: e.name for e in plan})
+    return names
 
 
 def _primary_rows(df, sensor_id: str | None):
@@ -312,7 +318,7 @@ def build_session_report(
             f"before writing the report (or call dmi_sensors.analysis.analyse_session(store, {session_id}))"
         )
     plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
-    names = _exercise_names(plan)
+    names = exercise_names(plan)
     primary = run.primary_sensor_id
     ex_all = run.exercises
     rep_all = run.repetitions
