@@ -53,9 +53,8 @@ def run_cli(*args: str) -> SimpleNamespace:
 
 def small_plan() -> Plan:
     """Two catalogue exercises, 3 repetitions of 8 s each (about a minute of simulated session)."""
-    exercises = [
-        dataclasses.replace(CATALOGUE[k], target_repetitions=3, hold_s=8.0) for k in ("sit_table_trunk", "stand_box_knees")
-    ]
+    ids = ("sit_table_trunk", "stand_box_knees")
+    exercises = [dataclasses.replace(CATALOGUE[k], target_repetitions=3, hold_s=8.0) for k in ids]
     return Plan("Two exercises", exercises)
 
 
@@ -70,7 +69,8 @@ def recorded(tmp_path_factory):
     db = root / "sessions.sqlite"
     with SessionStore(db) as store:
         sid, _ = record_simulated_session(store, SUBJECT, small_plan(), seed=4, start_utc="2026-03-10T09:30:00Z")
-        store.add_events(sid, events_frame([EventRecord(12.5, 0.0, source="manual", kind="note", note="cried briefly")]))
+        note = EventRecord(12.5, 0.0, source="manual", kind="note", note="cried briefly")
+        store.add_events(sid, events_frame([note]))
     result = run_cli("report", sid, "--db", db, "--out", root / "reports")
     assert result.code == 0, result.err
     return SimpleNamespace(db=db, sid=sid, root=root)
@@ -270,7 +270,8 @@ def test_com_height_set_after_recording_with_sessions_edit(recorded, tmp_path):
         assert store.session_info(sid).com_height_m == 0.45  # nothing silently overwritten
     assert run_cli("report", sid, "--db", db, "--out", tmp_path / "r").code == 0
     first = _exercise_tables(db, sid)[0]
-    changed = run_cli("sessions", "edit", sid, "--com-height-m", "0.5", "--replace", "--note", "re-measured", "--db", db)
+    edit = ["sessions", "edit", sid, "--com-height-m", "0.5", "--replace", "--note", "re-measured"]
+    changed = run_cli(*edit, "--db", db)
     assert changed.code == 0 and "0.45 m -> 0.5 m" in changed.out
     again = run_cli("report", sid, "--db", db, "--out", tmp_path / "r")  # the stored run used 0.45 m
     assert again.code == 0 and "COM height" in again.out
@@ -300,7 +301,7 @@ def test_implausible_values_are_refused_where_they_enter(tmp_path):
     assert not db.exists()  # refused before anything started
     imported = run_cli("sessions", "import", trial, "--subject-id", "C1", "--birth-year", "3024", "--db", db)
     assert imported.code == 1 and "--birth-year: expected a birth year from 1900 to" in imported.err
-    with pytest.raises(ParameterError, match="from 0.05 to 1.5 m"):
+    with pytest.raises(ParameterError, match=r"from 0\.05 to 1\.5 m"):
         from dmi_sensors import analyse_trial, read_trial_csv
 
         analyse_trial(read_trial_csv(trial), com_height_m=5.0)
@@ -339,7 +340,7 @@ def test_names_are_refused_as_ids_everywhere(tmp_path, recorded):
                                                  diagnosis_category=None))  # fmt: skip
         with pytest.raises(ParameterError, match="therapist id"):
             store.create_session(Subject("C001"), therapist_id="HansMeier")
-    with pytest.raises(ParameterError, match="Subject.subject_id"):
+    with pytest.raises(ParameterError, match=r"Subject\.subject_id"):
         Subject("AnnaSchmidt")
 
 
@@ -374,7 +375,7 @@ def test_bluez_not_running_on_a_system_bus_is_named(monkeypatch):
 
     try:
         bus = PrivateBus().start()
-    except Exception as exc:  # noqa: BLE001 - no dbus-daemon here
+    except Exception as exc:  # no dbus-daemon here
         pytest.skip(f"no private dbus-daemon: {exc}")
     try:
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address)

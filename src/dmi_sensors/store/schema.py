@@ -134,7 +134,18 @@ DROP TABLE sensors;
 ALTER TABLE sensors_v3 RENAME TO sensors;
 """
 
+# Calibration references keep the file's name only (its hash and content are stored beside
+# it): a path names the user's home folder. r = the reference with '\' as '/'; rtrim(r, <every
+# character of r but '/'>) is r up to its last '/', so what follows is the file name.
 _V4 = """
+ALTER TABLE sessions ADD COLUMN incomplete_reason TEXT;  -- why a recording is incomplete (NULL: none given)
+ALTER TABLE sessions ADD COLUMN recording_json TEXT;  -- the recorder's summary (JSON)
+UPDATE calibrations SET reference = substr(replace(reference, '\\', '/'),
+    length(rtrim(replace(reference, '\\', '/'), replace(replace(reference, '\\', '/'), '/', ''))) + 1)
+    WHERE instr(replace(reference, '\\', '/'), '/') > 0;
+"""
+
+_V5 = """
 ALTER TABLE sessions ADD COLUMN body_height_m REAL;
 ALTER TABLE sensors ADD COLUMN frame TEXT NOT NULL DEFAULT 'sensor';
 CREATE TABLE session_history (
@@ -159,7 +170,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, sensors, calibrations, raw packets, events, results", _V1),
     Migration(2, "imported sessions: sessions.origin and decoded sample blocks", _V2),
     Migration(3, "several calibrations per sensor (accel, gyro, alignment): sensor_calibrations", _V3),
-    Migration(4, "subject body height, sensor frames, the append-only history of session edits", _V4),
+    Migration(4, "why a session is incomplete, the recorder's summary; calibration references by file name", _V4),
+    Migration(5, "subject body height, sensor frames, the append-only history of session edits", _V5),
 )
 
 #: The version this package writes.
