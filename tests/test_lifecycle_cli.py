@@ -430,3 +430,178 @@ def test_trial_csv_import_checks_its_events_file_with_the_one_validator(tmp_path
     result = run_cli("sessions", "import", trial, "--subject-id", "C1", "--events", late, "--db", db)
     assert result.code == 0
     assert "stand_box_knees at 100.000 s lies outside the trial (0.000-60.000 s)" in result.err
+
+
+# --- 5. notes shown; sample counts right ----------------------------------------------------
+
+
+def test_notes_are_shown_in_sessions_show_and_in_the_report(recorded):
+    from dmi_sensors.timing import timed_samples
+
+    shown = run_cli("sessions", "show", recorded.sid, "--db", recorded.db)
+    assert "(1 notes)" in shown.out and "note         [0:12] cried briefly" in shown.out
+    data = json.loads(run_cli("sessions", "show", recorded.sid, "--json", "--db", recorded.db).out)
+    assert [n["note"] for n in data["notes"]] == ["cried briefly"] and data["notes"][0]["onset_s"] == 12.5
+    with SessionStore(recorded.db) as store:
+        for sensor in data["sensors"]:
+            decoded = timed_samples(store.raw_packets(recorded.sid, sensor["sensor_id"]), sensor["sensor_id"])
+            assert sensor["samples"] == len(decoded.batch) > 0  # not 0 for a recorded session
+        events = store.events(recorded.sid)
+    html_path = recorded.root / "reports" / f"session-{recorded.sid}.html"
+    report = parse_report(html_path)
+    (note,) = report.tables["notes-table"]
+    assert note["mark"][0] == "N1" and note["time"][0] == "0:12" and note["note"][0] == "cried briefly"
+    assert "Dashed lines N1, N2, ...: the therapist's notes" in report.text
+    # the exercise (and repetition) during which the note was typed carries it in its Notes cell
+    ex = events[(events["kind"] == "exercise") & (events["onset_s"] <= 12.5)]
+    ex = ex[ex["onset_s"] + ex["duration_s"] > 12.5]
+    noted = [r for r in report.tables["exercise-table"] if r["notes"][0] != "–"]
+    if len(ex):
+        assert [r["notes"][0] for r in noted] == ["N1: cried briefly"]
+        assert noted[0]["exercise"][0] == CATALOGUE[ex["exercise"].iloc[0]].name
+    else:  # between two exercises: in no exercise's row
+        assert noted == []
+
+
+# --- 6. progress report: colours, names, dates, tables, no warnings -------------------------
+
+
+@pytest.fixture(scope="module")
+def two_sessions(recorded, tmp_path_factory):
+    """The recorded session and a later one of the same child (another plan, a month later)."""
+    from dmi_sensors.sim.session import record_simulated_session
+
+    root = tmp_path_factory.mktemp("two")
+    db = root / "two.sqlite"
+    db.write_bytes(recorded.db.read_bytes())
+    later = Plan("Later", [dataclasses.replace(CATALOGUE[k], target_repetitions=3, hold_s=8.0)
+                           for k in ("stand_box_knees", "stand_box_ankles", "four_point_floor_hips")])  # fmt: skip
+    with SessionStore(db) as store:
+        record_simulated_session(store, SUBJECT, later, seed=9, start_utc="2026-04-14T10:00:00Z")
+    return db
+
+
+def _progress_figure_of(db: Path, subject: str):
+    """The figure `dmi-sensors progress` draws, for its axes and lines."""
+    from dmi_sensors.report.figures import progress_figure
+    from dmi_sensors.report.progress import PROGRESS_METRICS, progress_data
+
+    with SessionStore(db) as store:
+        data = progress_data(store, subject)
+    return progress_figure(data.table, PROGRESS_METRICS, data.supports, names=data.names), data
+
+
+def test_progress_report_reads_well_for_one_session_and_for_many(recorded, two_sessions, tmp_path):
+    import warnings
+
+    import matplotlib.dates as mdates
+
+    for db, n_sessions in ((recorded.db, 1), (two_sessions, 2)):
+        out = tmp_path / f"p{n_sessions}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no matplotlib (or other) warning while drawing it
+            result = run_cli("progress", "C001", "--db", db, "--out", out)
+        assert result.code == 0, result.err
+        assert result.err == ""
+        report = parse_report(out / "progress-C001.html")
+        for table_id, rows in report.tables.items():
+            assert rows, f"empty table {table_id}"  # no empty tables
+        if n_sessions == 1:
+            assert "trend-table" not in report.tables
+            assert "this comparison appears from the second session" in report.text
+            assert "nothing to compare" in result.out
+        else:
+            assert "trend-table" in report.tables
+            assert f"{CATALOGUE['stand_box_knees'].name}: sway area" in result.out
+        shown = {r["exercise"][0] for r in report.tables["progress-table"]}
+        assert CATALOGUE["stand_box_knees"].name in shown and "stand_box_knees" not in shown  # names, not ids
+        fig, data = _progress_figure_of(db, "C001")
+        *metric_axes, support_ax = fig.axes
+        colours: dict[str, str] = {}
+        for ax in metric_axes:
+            for line in ax.get_lines():
+                # one colour per exercise, the same in every panel
+                assert colours.setdefault(line.get_label(), line.get_color()) == line.get_color()
+        assert set(colours) == {data.names[e] for e in data.table["exercise"].unique()}
+        assert len(set(colours.values())) == len(colours)
+        family_colours = {line.get_color() for line in support_ax.get_lines()}
+        assert not family_colours & set(colours.values())  # the support panel never reuses an exercise colour
+        assert {t.get_text() for t in support_ax.get_legend().get_texts()} == set(data.supports["family"])
+        lo, hi = (mdates.num2date(x) for x in support_ax.get_xlim())
+        dates = sorted(data.table["session_date"].unique())
+        span_days = (hi - lo).days
+        assert lo.replace(tzinfo=None) < dates[0] and hi.replace(tzinfo=None) > dates[-1]
+        if n_sessions == 1:
+            assert span_days <= 6  # not 2025-2029
+        else:
+            assert span_days <= 1.2 * (dates[-1] - dates[0]).days + 5
+        ticks = [mdates.num2date(t).date() for t in support_ax.get_xticks()]
+        assert ticks == sorted({d.date() for d in data.table["session_date"]})
+
+
+# --- 7. simulated sensors: calibrate -> record -> analyse with the calibration applied -------
+
+
+def test_calibrate_record_analyse_with_simulated_sensors(tmp_path):
+    import shutil
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon not installed (Debian/Ubuntu: apt-get install dbus-daemon)")
+    from dmi_sensors.analysis.signals import stored_sensor_signals
+    from dmi_sensors.analysis.stored_run import load_sensor_signals
+
+    cal = tmp_path / "calibration"
+    for kind in ("gyro", "accel", "alignment"):
+        done = run_cli("calibrate", kind, "--simulate", "--library", cal)
+        assert done.code == 0, done.err
+    db = tmp_path / "s.sqlite"
+    record = run_cli(
+        "record", "--simulate-sensors", "2", "--duration-s", "8", "--scan-timeout-s", "1",
+        "--calibration-dir", cal, "--subject-id", "C001", "--com-height-m", "0.9", "--db", db,
+    )  # fmt: skip
+    assert record.code == 0, record.err
+    # the second sensor has no calibration in the folder: said loudly, once
+    (warning,) = [line for line in record.err.splitlines() if "WARNING" in line]
+    assert "no calibration for sensor 00D10002" in warning and "UNCALIBRATED" in warning
+    assert run_cli("report", 1, "--db", db, "--out", tmp_path / "r").code == 0
+    with SessionStore(db) as store:
+        run = latest_run(store, 1)
+        assert run.parameters["frames"] == {"00D10001": "body", "00D10002": "sensor"}
+        assert run.parameters["calibrations"]["00D10001"]["kinds"] == ["accel", "gyro", "alignment"]
+        used = load_sensor_signals(store, 1, "00D10001", run.parameters["session"])
+        raw = stored_sensor_signals(store, 1, "00D10001")
+    # the virtual sensor stands upright: calibrated, gravity lies along body +z and the gyro
+    # bias is gone; raw, the mounting tilts it and the bias shows (the unit's known errors)
+    from dmi_sensors.sim.calibration import simulated_imu_errors
+
+    truth = simulated_imu_errors(0)
+
+    def tilt_deg(sig) -> float:
+        g = sig.acc_mps2[sig.valid].mean(axis=0)
+        return float(np.degrees(np.arccos(g[2] / np.linalg.norm(g))))
+
+    assert tilt_deg(used) < 1.0 < 5.0 < tilt_deg(raw)
+    assert np.abs(used.gyr_rps[used.valid].mean(axis=0)).max() < 0.003
+    np.testing.assert_allclose(raw.gyr_rps[raw.valid].mean(axis=0), truth.gyr_bias_rps, atol=0.003)
+
+
+# --- 10. analyse of a whole DMI session: the per-exercise table ------------------------------
+
+
+def test_analyse_with_events_prints_the_per_exercise_table(tmp_path):
+    trial, events = _simulated_trial(tmp_path)
+    out = tmp_path / "out.json"
+    result = run_cli("analyse", trial, "--com-height-m", "0.5", "--events", events, "--json", out)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("per tagged exercise"))
+    whole = next(i for i, line in enumerate(lines) if line.startswith("whole trial"))
+    table = lines[head + 2 : whole]
+    assert [row.split()[0] for row in table] == ["sit_table_trunk", "stand_box_knees"]
+    segments = [w for w in json.loads(out.read_text())["windows"] if w["kind"] == "segment"]
+    for row in table:
+        words = row.split()
+        (seg,) = [w for w in segments if w["tags"]["exercise"] == words[0] and w["tags"]["repetition"] == 0]
+        assert words[5] == "2"  # repetitions tagged inside it
+        assert float(words[6]) == pytest.approx(seg["metrics"]["com_rms_ap_mm"], rel=5e-4)  # COM RMS AP [mm]
+    assert "COM RMS AP [mm]" in lines[head + 1]

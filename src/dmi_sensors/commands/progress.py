@@ -47,5 +47,10 @@ def run(args: argparse.Namespace) -> int:
     for row in rep.trends.to_dict("records"):
         pct = row["area_change_pct"]
         change = "-" if pct is None or not math.isfinite(pct) else f"{pct:+.0f} %"
-        print(f"  {row['exercise']:24s} {row['support']:8s} sway area {change} over {row['sessions']} sessions")
+        name = rep.names.get(row["exercise"], row["exercise"])
+        if row["support"] not in name:  # catalogue names say the support; other ids get it added
+            name += f" (support: {row['support']})"
+        print(f"  {name}: sway area {change} over {row['sessions']} sessions")
+    if not len(rep.trends):
+        print("  no exercise repeated at the same support in two sessions yet: nothing to compare")
     return 0
