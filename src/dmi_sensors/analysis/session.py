@@ -37,6 +37,7 @@ from dmi_sensors.analysis.calibrations import load_calibration
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored_sensor_signals
 from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial
 from dmi_sensors.errors import ParameterError, StateError
+from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import empty_events, normalise_events
 from dmi_sensors.session.posture import detect_postures
 from dmi_sensors.session.windows import tag_windows
@@ -460,11 +461,14 @@ def analyse_signals(
     events,
     com_height_m: float,
     params: SessionAnalysisParams | None = None,
+    *,
+    progress: ProgressBar | None = None,
 ) -> SessionAnalysis:
     """Analyse prepared sensors with the session's events (no store involved).
 
     ``events``: the session's events table (``contract.EVENT_COLUMNS`` + ``kind``, ...);
-    ``com_height_m``: the subject's COM height above the pivot, m.
+    ``com_height_m``: the subject's COM height above the pivot, m; ``progress``: told one
+    step per sensor analysed.
     """
     import pandas as pd
 
@@ -488,6 +492,7 @@ def analyse_signals(
         summary["repetitions"] = len(reps)
         rep_frames.append(reps)
         ex_frames.append(exs)
+        silent_if_none(progress).advance()
     parameters = {
         "run_id": uuid.uuid4().hex,
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -521,6 +526,7 @@ def analyse_session(
     *,
     calibrations: Mapping[str, CalibrationInput] | None = None,
     save: bool = True,
+    progress: ProgressBar | None = None,
 ) -> SessionAnalysis:
     """Analyse a stored session and (by default) save the results in the store.
 
@@ -528,7 +534,9 @@ def analyse_session(
     the raw packets of a recorded session, or the samples of an imported one (trial CSV,
     CSV/Parquet export, BIDS-Motion) — the same samples give the same results.
     ``calibrations`` (sensor id -> calibration) overrides what the store links to each
-    sensor (:func:`dmi_sensors.analysis.load_calibration`).
+    sensor (:func:`dmi_sensors.analysis.load_calibration`). ``progress``: a
+    :class:`~dmi_sensors.progress_bar.ProgressBar` told two steps per sensor (its samples
+    timed and calibrated, then analysed).
 
     Raises
     ------
@@ -545,6 +553,8 @@ def analyse_session(
             f"session {session_id}: the subject's COM height is unknown; the COM metrics need it: "
             f"dmi-sensors sessions edit {session_id} --com-height-m H (SessionStore.edit_session in code)"
         )
+    bar = silent_if_none(progress)
+    bar.set_total(2 * len(info.sensors))
     sensors = []
     for s in info.sensors:
         cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, session_id, s.sensor_id)
@@ -553,13 +563,14 @@ def analyse_session(
                 store, session_id, s.sensor_id, calibration=cal, fs_hz=params.fs_hz, min_piece_s=params.min_piece_s
             )
         )
+        bar.advance()
     if not any(sig.pieces for sig in sensors):
         held = ", ".join(f"{s.sensor_id}: {s.samples} samples" for s in info.sensors) or "no sensor"
         raise StateError(
             f"session {session_id} has nothing to analyse ({held}; a gap-free stretch of at least "
             f"{params.min_piece_s:g} s is needed): nothing was analysed or stored, earlier results stay as they are"
         )
-    analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params)
+    analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params, progress=bar)
     analysis.parameters["session_id"] = int(session_id)
     if save:
         save_analysis(store, session_id, analysis)

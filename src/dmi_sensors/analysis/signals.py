@@ -71,8 +71,9 @@ class SensorSignals:
         clock could be fitted): the ``time_s`` the store's exports write for this sensor.
     link
         ``packets_ok, malformed_packets, samples_received, samples_lost, counter_resets,
-        loss_pct`` (loss = lost / (received + lost) · 100) and ``malformed_reasons``; for
-        imported samples :func:`imported_link` (packets unknown: None).
+        loss_pct`` (loss = lost / (received + lost) · 100), ``malformed_reasons`` and
+        ``loss_accounting`` (``"exact"``, or ``"estimated"`` for a vendor sensor without
+        counters); for imported samples :func:`imported_link` (packets unknown: None).
     clock
         One dict per clock run: ``drift_ppm, offset_s, latency_median_s, latency_p99_s,
         n_samples``.
@@ -90,7 +91,7 @@ class SensorSignals:
     gyr_rps: np.ndarray
     valid: np.ndarray
     pieces: list[slice]
-    link: dict[str, int | float | dict[str, int] | None]
+    link: dict[str, int | float | str | dict[str, int] | None]
     clock: list[dict[str, float | int]] = field(default_factory=list)
     calibration: dict[str, str | list[str]] | None = None
     frame: str = "sensor"
@@ -153,13 +154,14 @@ def prepare_sensor(
     )
 
 
-def imported_link(batch: SampleBatch) -> dict[str, int | float | dict[str, int] | None]:
+def imported_link(batch: SampleBatch) -> dict[str, int | float | str | dict[str, int] | None]:
     """Link statistics of timed samples without their packets (an imported session).
 
     The same keys as :meth:`dmi_sensors.timing.TimedSamples.link`, counted as the decoder
     counts them (:mod:`dmi_sensors.protocol.stream`): samples lost from forward counter
     jumps, a counter reset where a gap follows a step of exactly one (the decoder continues
-    the counter after a reset). Packets are unknown (None).
+    the counter after a reset); ``loss_accounting`` ``"exact"`` (from the stored counters).
+    Packets are unknown (None).
     """
     step = np.diff(batch.counter)
     lost = int(np.clip(step - 1, 0, None).sum()) if step.size else 0
@@ -173,6 +175,7 @@ def imported_link(batch: SampleBatch) -> dict[str, int | float | dict[str, int] 
         "counter_resets": resets,
         "loss_pct": 100.0 * lost / (received + lost) if received + lost else 0.0,
         "malformed_reasons": {},
+        "loss_accounting": "exact",
     }
 
 
@@ -180,7 +183,7 @@ def prepare_batch(
     batch: SampleBatch,
     placement: str = "",
     *,
-    link: Mapping[str, int | float | dict[str, int] | None] | None = None,
+    link: Mapping[str, int | float | str | dict[str, int] | None] | None = None,
     clock: list[dict[str, float | int]] | None = None,
     calibration: CalibrationInput | None = None,
     fs_hz: float | None = None,

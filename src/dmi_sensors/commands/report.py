@@ -73,6 +73,7 @@ def analysis_needed(store: SessionStore, session_id: int) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.report.session import build_session_report
     from dmi_sensors.store import SessionStore
 
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         reason = "--reanalyse" if args.reanalyse else analysis_needed(store, args.session)
         if reason is not None:
-            analysis = analyse_session(store, args.session, analysis_params(args))
+            with ProgressBar(desc=f"analysing session {args.session}", unit="step") as bar:
+                analysis = analyse_session(store, args.session, analysis_params(args), progress=bar)
             print(f"analysed session {args.session} ({reason}); results stored in {store.path}")
             for warning in analysis.warnings:
                 print(f"warning: {warning}", file=sys.stderr)

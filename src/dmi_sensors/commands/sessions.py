@@ -77,17 +77,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "import", help="import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV as a new session"
+        "import",
+        help="import a CSV/Parquet export directory, a BIDS-Motion dataset, a trial CSV or a vendor recording"
+        " (Movella DOT CSV, MetaBase CSV, APDM .h5) as a new session",
     )
-    p.add_argument("path", metavar="PATH", help="export directory, BIDS dataset root, or trial CSV file")
-    p.add_argument("--subject-id", help="trial CSV: the subject's pseudonymous code (e.g. C001; never a name)")
-    _add_subject_fields(p, "trial CSV (optional): ")
-    p.add_argument("--therapist-id", default="", help="trial CSV (optional): pseudonymous therapist code")
-    p.add_argument("--events", type=Path, metavar="EVENTS.csv", help="trial CSV: events (tagged exercises) to store")
-    p.add_argument("--plan", type=Path, metavar="PLAN.toml", help="trial CSV: the session's exercise plan")
+    p.add_argument(
+        "path", metavar="PATH", help="export directory, BIDS dataset root, trial CSV file or vendor recording file"
+    )
+    p.add_argument(
+        "--subject-id", help="trial CSV or vendor file: the subject's pseudonymous code (e.g. C001; never a name)"
+    )
+    _add_subject_fields(p, "trial CSV or vendor file (optional): ")
+    p.add_argument(
+        "--therapist-id", default="", help="trial CSV or vendor file (optional): pseudonymous therapist code"
+    )
+    p.add_argument("--events", type=Path, metavar="EVENTS.csv", help="trial CSV or vendor file: events to store")
+    p.add_argument("--plan", type=Path, metavar="PLAN.toml", help="trial CSV or vendor file: the exercise plan")
     p.add_argument("--start-utc", help="trial CSV: when the trial started (ISO-8601, e.g. 2026-03-10T09:30:00Z)")
-    p.add_argument("--sensor-id", default="trial", help="trial CSV: sensor id to store the samples under")
-    p.add_argument("--placement", default="trunk", help="trial CSV: where the sensor was worn (default trunk)")
+    p.add_argument(
+        "--sensor-id",
+        help="trial CSV or single-sensor vendor file: sensor id to store the samples under (default: trial,"
+        " or the vendor's name)",
+    )
+    p.add_argument("--placement", default="trunk", help="trial CSV or vendor file: where the sensor was worn")
     p.add_argument("--bids-subject", help="BIDS: subject label when the dataset has several")
     p.add_argument("--bids-session", help="BIDS: session label when the subject has several")
     _add_db(p)
@@ -108,50 +120,58 @@ def _subject_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.store.export import import_path
 
     path = Path(args.path)
     kwargs: dict[str, Any] = {}
-    trial_only = ("subject_id", "events", "plan", "start_utc", *EDIT_OPTIONS)
+    trial_only = ("subject_id", "events", "plan", "start_utc", "sensor_id", *EDIT_OPTIONS)
     if path.is_file():
         from dmi_sensors.session import Plan, Subject, check_pseudonymous_id, read_events_csv
         from dmi_sensors.store.trial_csv import read_trial_csv
 
         if args.subject_id is None:
-            raise ParameterError("--subject-id: expected the pseudonymous code of the trial's subject, found none")
+            raise ParameterError("--subject-id: expected the pseudonymous code of the recording's subject, found none")
         check_pseudonymous_id(args.subject_id, "--subject-id")
         check_pseudonymous_id(args.therapist_id, "--therapist-id", allow_empty=True)
         subject = Subject(args.subject_id, **_subject_values(args))
-        trial = read_trial_csv(path, sensor_id=args.sensor_id)  # checked before anything is stored
-        events = read_events_csv(args.events, normalise=False) if args.events else None
+        if args.start_utc is not None:
+            _check_start(args.start_utc)
+        events = read_events_csv(args.events, normalise=False) if args.events else None  # THE validator
         kwargs = {
             "subject": subject,
-            "sensor_id": args.sensor_id,
             "placement": args.placement,
             "events": events,
             "therapist_id": args.therapist_id,
             "plan": Plan.read(args.plan) if args.plan else None,
             "start_utc": args.start_utc,
-            "trial": trial,
         }
-        if events is not None:
-            _warn_outside(events, float(trial.time_s[0]), float(trial.time_s[-1]) + 1.0 / trial.fs_hz, args.events)
+        from dmi_sensors.store.export.vendor import is_vendor_file
+
+        if not is_vendor_file(path):
+            kwargs["sensor_id"] = args.sensor_id or "trial"
+            kwargs["trial"] = read_trial_csv(path, sensor_id=kwargs["sensor_id"])  # checked before anything is stored
+        elif args.sensor_id:
+            kwargs["sensor_id"] = args.sensor_id
     else:
         given = [f"--{k.replace('_', '-')}" for k in trial_only if getattr(args, k, None) is not None]
         if given:
             raise ParameterError(
-                f"{', '.join(given)}: only for a trial CSV; {path} is an export directory or a BIDS dataset,"
-                " which carries its own subject and events (`sessions edit` corrects them after the import)"
+                f"{', '.join(given)}: only for a trial CSV or a vendor file; {path} is an export directory or a BIDS"
+                " dataset, which carries its own subject and events (`sessions edit` corrects them after the import)"
             )
         if args.bids_subject or args.bids_session:
             kwargs = {"subject": args.bids_subject, "session": args.bids_session}
-    sid = import_path(store, path, **kwargs)
+    with ProgressBar(desc="import", unit="step") as bar:
+        sid = import_path(store, path, progress=bar, **kwargs)
     info = store.session_info(sid)
     samples = sum(s.samples for s in info.sensors)
     print(
         f"imported {path} as session {sid}: subject {info.subject_id}, {len(info.sensors)} sensor(s), "
         f"{samples} samples, {info.events} events"
     )
+    if kwargs.get("events") is not None:
+        _warn_outside(store, sid, kwargs["events"], args.events)
     if info.com_height_m is None:
         print(
             f"note: session {sid} has no COM height; the analysis needs it: "
@@ -161,8 +181,26 @@ def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_outside(events: Any, start_s: float, end_s: float, source: Path) -> None:
-    """Say which tagged events lie outside the trial's samples (stored, but nothing to analyse)."""
+def _check_start(text: str) -> None:
+    from dmi_sensors.store.timeutil import parse_utc
+
+    try:
+        parse_utc(text)
+    except ValueError:
+        raise ParameterError(
+            f"--start-utc: expected an ISO-8601 UTC time such as 2026-03-10T09:30:00Z, found {text!r}"
+        ) from None
+
+
+def _warn_outside(store: SessionStore, session_id: int, events: Any, source: Path) -> None:
+    """Say which tagged events lie outside the imported samples (stored, but nothing to analyse)."""
+    from dmi_sensors.store.samples import read_sample_blocks
+
+    batches = read_sample_blocks(store, session_id).values()
+    if not batches:
+        return
+    start_s = min(float(b.time_s[0]) for b in batches if len(b))
+    end_s = max(float(b.time_s[-1]) + 1.0 / b.fs_hz for b in batches if len(b))
     onset = events["onset_s"].astype(float)
     end = onset + events["duration_s"].astype(float)
     outside = events[(onset >= end_s) | (end <= start_s) & (end > onset)]

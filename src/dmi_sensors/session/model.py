@@ -69,6 +69,7 @@ __all__ = [
     "check_heights",
     "check_pseudonymous_id",
     "check_subject_field",
+    "check_subject_fields",
     "is_exercise_id",
     "is_pseudonymous_id",
 ]
@@ -403,6 +404,20 @@ def check_subject_field(name: str, value: object, where: str | None = None) -> A
     if name not in Subject._CHECKS:
         raise ParameterError(f"{name!r} is not a subject field; expected one of {', '.join(SUBJECT_FIELDS)}")
     return Subject._CHECKS[name](where or name, value)
+
+
+def check_subject_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the given fields of a subject by :class:`Subject`'s own rules
+    (:func:`check_subject_field`, :func:`check_heights`) and return them parsed; fields that
+    are absent are not checked (e.g. a lab's trial list without birth years). Unknown keys
+    and bad values raise ``ValueError`` (:class:`~dmi_sensors.errors.ParameterError`) naming
+    the field."""
+    unknown = sorted(set(fields) - set(Subject._CHECKS))
+    if unknown:
+        raise _FieldError("Subject", "fields " + ", ".join(Subject._CHECKS), ", ".join(unknown))
+    out = {key: check_subject_field(key, value, f"Subject.{key}") for key, value in fields.items()}
+    check_heights(out.get("com_height_m"), out.get("body_height_m"), "Subject.com_height_m")
+    return out
 
 
 # --- Exercise -----------------------------------------------------------------------------

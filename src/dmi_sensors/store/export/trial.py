@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import check_events
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.records import PlanText, SubjectFields
@@ -47,6 +48,7 @@ def import_trial_csv(
     therapist_id: str = "",
     plan: PlanText | str | None = None,
     trial: Trial | None = None,
+    progress: ProgressBar | None = None,
 ) -> int:
     """Read a trial CSV (:func:`dmi_sensors.store.trial_csv.read_trial_csv`) into a new finalised session.
 
@@ -56,16 +58,19 @@ def import_trial_csv(
     the file already read (it is not read again). Bad files raise ``DataFileError`` before
     anything is written.
     """
+    bar = silent_if_none(progress)
+    bar.set_total(2)  # read, store
     if trial is None:
         trial = read_trial_csv(path, sensor_id=sensor_id)
     if events is not None:
         events = check_events(events)
+    bar.advance()
     if start_utc is None:
         start = utc_now()
     else:
         start = format_utc(parse_utc(start_utc) if isinstance(start_utc, str) else start_utc)
     plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
-    return ingest_session(
+    sid = ingest_session(
         store,
         subject=subject,
         start_utc=start,
@@ -76,3 +81,5 @@ def import_trial_csv(
         plan_toml=plan_toml,
         frames={sensor_id: "body"},
     )
+    bar.advance()
+    return sid
