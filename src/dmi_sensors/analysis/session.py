@@ -550,7 +550,7 @@ def analyse_session(
     info = store.session_info(session_id)
     if not info.com_height_m:
         raise ParameterError(
-            f"session {session_id}: the subject's COM height is unknown; the COM metrics need it: "
+            f"session {session_id}: the subject's COM height (com_height_m) is unknown; the COM metrics need it: "
             f"dmi-sensors sessions edit {session_id} --com-height-m H (SessionStore.edit_session in code)"
         )
     bar = silent_if_none(progress)
