@@ -605,3 +605,40 @@ def test_analyse_with_events_prints_the_per_exercise_table(tmp_path):
         assert words[5] == "2"  # repetitions tagged inside it
         assert float(words[6]) == pytest.approx(seg["metrics"]["com_rms_ap_mm"], rel=5e-4)  # COM RMS AP [mm]
     assert "COM RMS AP [mm]" in lines[head + 1]
+
+
+def test_simulate_writes_the_true_events_for_analyse_and_import(tmp_path):
+    """The README's researcher path without any file at hand: simulate -> analyse --events -> import --events."""
+    from dmi_sensors.session import read_events_csv
+
+    result = run_cli("simulate", "--scenario", "perturbation", "--duration-s", "30", "--out", tmp_path / "t.csv")
+    assert result.code == 0 and "t.events.csv" in result.out
+    events = read_events_csv(tmp_path / "t.events.csv")  # THE validator reads it back
+    truth = json.loads((tmp_path / "t.truth.json").read_text())["events"]
+    assert list(events["onset_s"]) == sorted(e["onset_s"] for e in truth) and len(events) > 0
+    analyse = run_cli("analyse", tmp_path / "t.csv", "--com-height-m", "0.9", "--events", tmp_path / "t.events.csv")
+    assert analyse.code == 0, analyse.err
+    db = tmp_path / "s.sqlite"
+    imported = run_cli(
+        "sessions", "import", tmp_path / "t.csv", "--subject-id", "C1", "--events", tmp_path / "t.events.csv",
+        "--db", db,
+    )  # fmt: skip
+    assert imported.code == 0 and f"{len(events)} events" in imported.out
+
+
+def test_progress_of_analysed_sessions_without_exercises_says_why(tmp_path):
+    from store_helpers import synthetic_batch
+
+    db = tmp_path / "s.sqlite"
+    with SessionStore(db) as store:
+        ingest_session(
+            store,
+            subject=Subject("C7", com_height_m=0.5),
+            start_utc="2026-01-02T03:04:05Z",
+            batches={"A": synthetic_batch("A", 1200, 100.0, 0)},
+            placements={"A": "trunk"},
+        )
+    assert run_cli("report", 1, "--db", db, "--out", tmp_path / "r").code == 0
+    result = run_cli("progress", "C7", "--db", db, "--out", tmp_path / "r")
+    assert result.code == 1
+    assert "sessions 1 are analysed but none has a tagged exercise" in result.err and "--events" in result.err

@@ -257,6 +257,15 @@ def progress_data(store, subject_id: str, stem: str | None = None) -> ProgressDa
     """The tables and names of one subject's progress report (:class:`ProgressData`)."""
     table = progress_table(store, subject_id)
     if len(table) == 0:
+        from dmi_sensors.analysis.stored_run import latest_run
+
+        mine = [i.session_id for i in store.sessions() if i.subject_id == subject_id]
+        analysed = [sid for sid in mine if latest_run(store, sid) is not None]
+        if analysed:
+            raise ParameterError(
+                f"subject {subject_id!r}: sessions {', '.join(map(str, analysed))} are analysed but none has a tagged "
+                "exercise to follow across sessions (tag with `record --tag --plan PLAN`, or import with --events)"
+            )
         raise ParameterError(f"subject {subject_id!r} has no analysed session in {store.path}")
     names = exercise_names()
     for info in store.sessions():
