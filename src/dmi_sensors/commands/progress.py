@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
     from dmi_sensors.commands.report import analysis_needed
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.report.progress import build_progress_report
     from dmi_sensors.store import SessionStore
 
@@ -32,16 +33,21 @@ def run(args: argparse.Namespace) -> int:
         if not mine:
             raise ParameterError(f"{store.path}: no session of subject {args.subject!r}")
         if not args.no_analyse:
+            todo = []
             for s in mine:
                 reason = analysis_needed(store, s.session_id)
-                if reason is None or not any(x.samples for x in s.sensors):
-                    continue
-                try:
-                    analyse_session(store, s.session_id)
-                except (ParameterError, StateError) as exc:  # one session cannot stop the others' report
-                    print(f"session {s.session_id} left out: {exc}", file=sys.stderr)
-                    continue
-                print(f"analysed session {s.session_id} ({reason})")
+                if reason is not None and any(x.samples for x in s.sensors):
+                    todo.append((s.session_id, reason))
+            if todo:
+                with ProgressBar(len(todo), "analysing sessions", "session") as bar:
+                    for sid, reason in todo:
+                        try:
+                            analyse_session(store, sid)
+                        except (ParameterError, StateError) as exc:  # one session cannot stop the others' report
+                            print(f"session {sid} left out: {exc}", file=sys.stderr)
+                        else:
+                            print(f"analysed session {sid} ({reason})")
+                        bar.advance()
         rep = build_progress_report(store, args.subject, args.out)
     print(f"progress report: {rep.html_path}")
     for row in rep.trends.to_dict("records"):

@@ -68,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dmi_sensors.sim import ImuErrors, simulate
     from dmi_sensors.session.events import check_events
+    from dmi_sensors.sim import ImuErrors, simulate
     from dmi_sensors.sim.scenarios import scenario_segments
     from dmi_sensors.store.trial_csv import write_trial_csv
 
