@@ -45,7 +45,7 @@ INSTALL_HINT = (
 ADDRESS_RULE = (
     "a Bluetooth address (AA:BB:CC:DD:EE:FF), a macOS device UUID or a DMI sensor serial (00D10001 or DMI-00D10001)"
 )
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")  # as commands.record_faults.is_address
 _UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 _SERIAL = re.compile(r"^(DMI-)?[0-9A-Fa-f]{8}$", re.IGNORECASE)
 

@@ -10,6 +10,11 @@ With ``--tag`` the therapist tags exercises with single keys in the terminal (``
 exercise of ``--plan``, ``r`` next repetition, space pause, ``t`` note, ``q`` stop;
 ``dmi_sensors.session.KeyTagger``); ``--duration-s`` is then the longest recording. The
 events go to the session store with the packets.
+
+Faults (disk full, a sensor lost for good or never found, D-Bus or BlueZ gone) end with one
+line each on stderr, a summary row for every sensor (samples expected, received, lost), the
+session marked incomplete with the reason, and exit status 3 (data lost) or 4 (stopped
+early): :mod:`dmi_sensors.commands.record_faults`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dmi_sensors import contract
-from dmi_sensors.errors import DeviceError, ParameterError
+from dmi_sensors.commands.record_faults import (
+    BYTES_PER_SAMPLE_STORED,
+    COMMIT_LATENCY_S,
+    DiskWatch,
+    Outcome,
+    is_address,
+    outcome,
+)
+from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +48,19 @@ if TYPE_CHECKING:
     from dmi_sensors.session import Plan
     from dmi_sensors.sim.bluez import EmulatedBluez
     from dmi_sensors.store import PacketWriter, SessionStore
+
+
+#: ``--fault-profile`` names (``dmi_sensors.sim.bluez.faults`` PROFILES + SCENARIOS; not imported: start-up speed).
+FAULT_PROFILES = ("none", "flaky", "hostile", "vanish", "never-found", "counter-jump", "bus-dies", "bluez-dies")
+
+
+def _fault_profiles(text: str) -> str:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in FAULT_PROFILES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown fault profile {bad[0] if bad else text!r}; choose from "
+                                         + ", ".join(FAULT_PROFILES))  # fmt: skip
+    return ",".join(names)
 
 
 def _sensor_arg(text: str) -> tuple[str, str]:
@@ -105,9 +131,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fault-profile",
-        choices=("none", "flaky", "hostile"),
+        type=_fault_profiles,
         default="none",
-        help="faults injected by the emulated BlueZ (with --simulate-sensors)",
+        metavar="NAME[,NAME...]",
+        help="faults injected by the emulated BlueZ (with --simulate-sensors): flaky, hostile (every sensor);"
+        " vanish, counter-jump, never-found (one sensor each); bus-dies, bluez-dies (the Bluetooth stack)",
     )
     parser.add_argument("--duration-s", type=float, default=30.0, help="streaming time to record, seconds (default 30)")
     parser.add_argument("--fs-hz", type=int, default=200, help="sample rate to request, Hz (default 200)")
@@ -143,18 +171,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory of calibration JSON files (default: $DMI_SENSORS_CALIBRATION_DIR); the latest accel, gyro"
         " and alignment calibration of each sensor's serial is linked to the session and applied at analysis",
     )
+    parser.add_argument(
+        "--disk-reserve-mb",
+        type=float,
+        default=32.0,
+        help="stop the recording when less than this is free beside the database, MB (default 32: room to record"
+        " why the session stopped)",
+    )
+    parser.add_argument(
+        "--disk-warn-s",
+        type=float,
+        default=600.0,
+        help="warn when the free space holds less than this much more recording, s (default 600)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log link statistics every 5 s")
 
 
 def _targets(args: argparse.Namespace, adverts: list[SensorAdvert]) -> list[tuple[SensorAdvert | str, str]]:
     if args.simulate_sensors:
-        found = sorted(adverts, key=lambda a: a.address)[: args.simulate_sensors]
-        if len(found) < args.simulate_sensors:
-            raise ParameterError(
-                f"only {len(found)} of {args.simulate_sensors} simulated sensors were found by the scan"
-            )
+        from dmi_sensors.sim.identity import sensor_address
+
+        # the emulated sensors, found or not: one that does not advertise is looked for by its
+        # link, exactly as a real sensor given by --sensor that is not in range
+        found = {a.address.upper(): a for a in adverts}
         placements = contract.PLACEMENTS
-        return [(a, placements[i % len(placements)]) for i, a in enumerate(found)]
+        wanted = [sensor_address(i).upper() for i in range(args.simulate_sensors)]
+        return [(found.get(a) or a, placements[i % len(placements)]) for i, a in enumerate(wanted)]
     by_address = {a.address.upper(): a for a in adverts}
     by_serial = {(a.serial or "").upper(): a for a in adverts}
     out: list[tuple[SensorAdvert | str, str]] = []
@@ -232,14 +274,30 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
 
     adverts = await discover(args.scan_timeout_s, adapter=args.adapter)
     targets = _targets(args, adverts)
-    # Sensors found by the scan are known by serial now; the others are registered after the
-    # recording under the serial their Device Information reported.
-    sensors = {t.sensor_id: p for t, p in targets if not isinstance(t, str)}
+    not_found = {t for t, _ in targets if isinstance(t, str)}
+    # Sensors found by the scan with a serial are known by it now; the others are registered
+    # after the recording under the serial their Device Information reported (never under
+    # their Bluetooth address: an address can be tracked over the air).
+    sensors = {t.serial: p for t, p in targets if not isinstance(t, str) and t.serial}
     opened: tuple[SessionStore, int] | None = None if args.no_store else _open_store(args, sensors)
     writer: PacketWriter | None = None
+    companions: list[Callable[[RecordingContext], Coroutine[Any, Any, Any]]] = []
+    if args.tag:
+        companions.append(key_tagging(args.plan_obj))
+    disk: DiskWatch | None = None
     if opened is not None:
-        writer = opened[0].packet_writer(opened[1])
-    companions = [key_tagging(args.plan_obj)] if args.tag else []
+        writer = opened[0].packet_writer(opened[1], max_latency_s=COMMIT_LATENCY_S)
+        disk = DiskWatch(
+            opened[0].path,
+            need_bps=len(targets) * args.fs_hz * BYTES_PER_SAMPLE_STORED,
+            reserve_bytes=int(args.disk_reserve_mb * 1e6),
+            warn_s=args.disk_warn_s,
+        )
+        disk.at_start(args.duration_s)
+        companions.append(disk.companion())
+        # room to record why, should another program fill the disk (released at the end)
+        opened[0].reserve_space()
+    store_failure: DmiSensorsError | None = None
     try:
         stats, ctx = await record(
             targets,
@@ -250,38 +308,50 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             log_interval_s=5.0 if args.verbose else None,
             adapter=args.adapter,
             companions=companions,
+            # commit deadlines count from each notification's arrival on the session clock
+            on_hub=None if writer is None else (lambda hub: writer.set_arrival_origin(hub.t0_s)),
         )
     finally:
         if writer is not None:
-            await asyncio.to_thread(writer.close)
+            try:
+                await asyncio.to_thread(writer.close)
+            except DmiSensorsError as exc:  # the store failed (e.g. disk full): reported below
+                store_failure = exc
     events = ctx.results.get("tagging")
-    if opened is not None:
-        store, session_id = opened
-        for sensor_id, s in stats.items():
-            store.add_sensor(session_id, sensor_id, s.placement)
-        _link_calibrations(args, store, session_id, stats)
-        if events is not None and len(events):
-            store.add_events(session_id, events)
-        store.finalise(session_id)
-    truth = await emu.atruth() if emu is not None else {}
+    result = outcome(
+        stats, ctx, fs_hz=args.fs_hz, planned_s=args.duration_s, not_found=not_found, store_failure=store_failure
+    )
+    truth: dict[str, Any] = {}
+    if emu is not None:
+        try:
+            truth = await emu.atruth()
+        except (OSError, DmiSensorsError) as exc:
+            result.messages.append(f"warning: the emulator's truth is not available ({exc})")
     summary: dict[str, Any] = {
         "session_id": None if opened is None else opened[1],
         "db": None if opened is None else str(opened[0].path),
         "duration_s": args.duration_s,
+        "started_s": ctx.started_s,
+        "stopped_s": ctx.stopped_s,
+        "recorded_s": None if ctx.stopped_s is None else round(ctx.stopped_s - (ctx.started_s or 0.0), 3),
         "fs_hz": args.fs_hz,
         "simulated": emu is not None,
         "fault_profile": args.fault_profile if emu is not None else None,
         "events": 0 if events is None else len(events),
+        "status": result.status,
+        "exit_status": result.exit_status,
+        "fault": result.fault,
+        "packets_received": sum(s.packets_received for s in stats.values()),
+        "packets_stored": None if writer is None else writer.committed,
+        "commit_latency_max_s": None if writer is None else round(writer.commit_latency_max_s, 4),
         "sensors": {},
     }
     for sensor_id, s in stats.items():
         row = {
             "address": s.address,
             "placement": s.placement,
-            "state": s.state,
+            **result.sensors[sensor_id],
             "packets_received": s.packets_received,
-            "samples_received": s.samples_received,
-            "samples_lost": s.samples_lost,
             "reconnects": s.reconnects,
             "malformed_packets": s.malformed_packets,
             "disconnects": s.disconnects,
@@ -289,6 +359,8 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             "rssi_dbm": s.rssi_dbm,
             "latency_ms_p50": s.latency_ms_p50,
             "latency_ms_p99": s.latency_ms_p99,
+            "first_sample_s": s.first_sample_s,
+            "last_sample_s": s.last_sample_s,
             "calibration": args.calibrations_linked.get(sensor_id, {}),
         }
         t = truth.get(s.address.upper())
@@ -297,21 +369,108 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             row["samples_dropped"] = t["samples_dropped"]
             row["samples_dropped_total"] = t["samples_dropped_total"]
         summary["sensors"][sensor_id] = row
+    if opened is not None:
+        _finish_session(args, opened[0], opened[1], stats, events, summary, result)
+    summary["session_status"] = result_session_status(opened, result)
+    summary["incomplete_reason"] = "; ".join(result.incomplete_reasons) or None
+    summary["messages"] = result.messages
+    summary["warnings"] = [] if disk is None else disk.warnings
     return summary
+
+
+def result_session_status(opened: tuple[SessionStore, int] | None, result: Outcome) -> str | None:
+    if opened is None:
+        return None
+    return "incomplete" if result.incomplete_reasons else "finalised"
+
+
+def _stored_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as the database keeps it: no addresses, no paths (it is exported)."""
+    keep = {k: v for k, v in summary.items() if k not in ("db", "sensors", "messages", "warnings")}
+    sensors = {}
+    for i, (sensor_id, row) in enumerate(summary["sensors"].items()):
+        key = f"sensor-{i + 1}" if is_address(sensor_id) else sensor_id
+        sensors[key] = {k: v for k, v in row.items() if k not in ("address", "calibration")}
+    return {**keep, "sensors": sensors}
+
+
+def _finish_session(
+    args: argparse.Namespace,
+    store: SessionStore,
+    session_id: int,
+    stats: dict[str, Any],
+    events: pd.DataFrame | None,
+    summary: dict[str, Any],
+    result: Outcome,
+) -> None:
+    """Register the sensors, link calibrations, store the events and the summary, then finalise
+    or say why the session is incomplete. Each step is tried on its own (after a full disk
+    some may fail); what failed is said, and the session then stays incomplete."""
+    import sqlite3
+
+    def attempt(what: str, step: Callable[[], object]) -> bool:
+        try:
+            step()
+            return True
+        except (DmiSensorsError, sqlite3.Error, OSError) as exc:
+            result.messages.append(f"error: could not store {what} ({type(exc).__name__}: {exc})")
+            if not result.incomplete_reasons:
+                result.incomplete_reasons.append(f"the recorder could not store {what}")
+            return False
+
+    # the ballast goes: after a full disk it is the room these last writes need
+    store.release_space()
+    identified = [sid for sid in stats if not is_address(sid)]
+
+    def sensors() -> None:
+        for sensor_id in identified:
+            store.add_sensor(session_id, sensor_id, stats[sensor_id].placement)
+        _link_calibrations(args, store, session_id, identified)
+
+    attempt("the sensors and their calibrations", sensors)
+    if events is not None and len(events):
+        attempt(f"the {len(events)} tagged events", lambda: store.add_events(session_id, events))
+    attempt("the recording summary", lambda: store.save_recording(session_id, _stored_summary(summary)))
+    if result.incomplete_reasons:
+        reason = "; ".join(result.incomplete_reasons)
+        attempt("why the session is incomplete", lambda: store.mark_incomplete(session_id, reason))
+    else:
+        attempt("the session's end (finalise)", lambda: store.finalise(session_id))
 
 
 def _print(summary: dict[str, Any]) -> None:
     sim = summary["simulated"]
-    cols = ["placement", "packets_received", "samples_received", "samples_lost", "reconnects", "malformed_packets"]
+    cols = ["placement", "state", "samples_expected", "samples_received", "samples_lost", "counter_resets"]
+    cols += ["reconnects", "malformed_packets"]
     if sim:
         cols += ["samples_sent", "samples_dropped"]
-    head = f"{'sensor':10s} " + " ".join(f"{c:>17s}" if c != "placement" else f"{c:12s}" for c in cols)
+    short = {
+        "samples_expected": "expected",
+        "samples_received": "received",
+        "samples_lost": "lost",
+        "counter_resets": "resets",
+        "malformed_packets": "malformed",
+        "samples_sent": "sent (sim)",
+        "samples_dropped": "dropped (sim)",
+    }
+    width = max([10, *(len(k) for k in summary["sensors"])])
+    head = f"{'sensor':{width}s} {'placement':10s} {'state':12s} " + " ".join(
+        f"{short.get(c, c):>13s}" for c in cols[2:]
+    )
     print(head)
     for sensor_id, row in summary["sensors"].items():
-        cells = [f"{row['placement'] or '-':12s}"] + [f"{row.get(c, ''):>17}" for c in cols[1:]]
-        print(f"{sensor_id:10s} " + " ".join(cells))
+        cells = [f"{row['placement'] or '-':10s}", f"{row['state']:12s}"]
+        cells += [f"{row.get(c, ''):>13}" for c in cols[2:]]
+        print(f"{sensor_id:{width}s} " + " ".join(cells))
+    recorded = summary["recorded_s"]
+    print(
+        f"recorded {recorded if recorded is not None else 0:.1f} s of {summary['duration_s']:g} s planned:"
+        f" {summary['status'].replace('_', ' ')} (exit status {summary['exit_status']})"
+    )
     if summary["session_id"] is not None:
-        print(f"session {summary['session_id']} in {summary['db']}")
+        print(f"session {summary['session_id']} ({summary['session_status']}) in {summary['db']}")
+    for line in summary["messages"]:
+        print(f"dmi-sensors record: {line}", file=sys.stderr)
 
 
 def _run_recording(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[str, Any]:
@@ -367,6 +526,11 @@ def run(args: argparse.Namespace) -> int:
         summary = _run_recording(args, emu)
     _print(summary)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    return 0
+        from dmi_sensors.store.paths import open_private
+
+        try:
+            with open_private(args.json, "w") as fh:  # 0600: it names the subject's session
+                fh.write(json.dumps(summary, indent=2) + "\n")
+        except OSError as exc:  # e.g. the same full disk: the summary is on stdout anyway
+            print(f"dmi-sensors record: error: could not write {args.json} ({exc})", file=sys.stderr)
+    return int(summary["exit_status"])

@@ -280,11 +280,25 @@ def _show(store: SessionStore, info: SessionInfo, args: argparse.Namespace) -> N
     print(f"  start        {info.start_utc}   duration {_fmt_duration(info.duration_s)} ({last})")
     print(f"  plan         {plan.name + f' ({len(plan.exercises)} exercises)' if plan else '-'}")
     print(f"  recorded by  dmi-sensors {info.package_version}")
+    if info.incomplete_reason:
+        print(f"  incomplete   {info.incomplete_reason}")
+    recorded = (info.recording or {}).get("sensors", {})
     for s in info.sensors:
         cal = f"calibrations {', '.join(map(str, s.calibration_ids))}" if s.calibration_ids else "no calibration"
         packets = f"{s.packets:>8} packets " if info.origin != "import" else ""
         frame = "" if s.frame == "sensor" else f"  ({s.frame} frame)"
-        print(f"  sensor       {s.sensor_id:16} {s.placement or '-':12} {packets}{s.samples:>8} samples  {cal}{frame}")
+        row = recorded.get(s.sensor_id)
+        expected = ""
+        if row:  # the recorder's summary: what the sensor should have sent
+            expected = f"  ({row['samples_expected']} expected, {row['samples_lost']} lost)"
+        print(
+            f"  sensor       {s.sensor_id:16} {s.placement or '-':12} {packets}{s.samples:>8} samples{expected}"
+            f"  {cal}{frame}"
+        )
+    for key, row in recorded.items():  # sensors the recording expected but never heard
+        if row.get("samples_received") == 0 and key not in {s.sensor_id for s in info.sensors}:
+            print(f"  sensor       {key:16} {row.get('placement') or '-':12} {row['state']}:"
+                  f" {row['samples_lost']} samples missing")  # fmt: skip
     print(f"  events       {info.events}" + (f" ({len(notes)} notes)" if notes else ""))
     for n in notes:
         print(f"  note         [{_fmt_duration(n['onset_s'])}] {n['note']}")

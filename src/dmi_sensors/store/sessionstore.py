@@ -7,9 +7,11 @@ and can be recomputed. See ``docs/store.md`` for the schema and the guarantees.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ from dmi_sensors.session.model import check_heights, check_pseudonymous_id, chec
 from dmi_sensors.store import db
 from dmi_sensors.store.jsontext import to_json
 from dmi_sensors.store.packets import SAMPLES_SQL
-from dmi_sensors.store.paths import default_db_path
+from dmi_sensors.store.paths import default_db_path, open_private
 from dmi_sensors.store.records import (
     CalibrationRecord,
     HistoryRecord,
@@ -45,6 +47,8 @@ if TYPE_CHECKING:  # pandas is imported when a table is read or written (keeps `
 
 __all__ = ["EDITABLE_FIELDS", "FRAMES", "SessionStore", "UnknownSessionError"]
 
+#: Size of the ballast a recorder sets aside beside the database (:meth:`SessionStore.reserve_space`).
+RESERVE_BYTES = 1_000_000
 STATUS_INCOMPLETE = "incomplete"
 STATUS_FINALISED = "finalised"
 _EVENT_DB_COLUMNS = (*contract.EVENT_COLUMNS, *contract.EVENT_OPTIONAL_COLUMNS)
@@ -153,6 +157,36 @@ class SessionStore:
     @property
     def schema_version(self) -> int:
         return int(self._query("PRAGMA user_version")[0][0])
+
+    @property
+    def reserve_path(self) -> Path:
+        """The ballast file beside the database (``<name>-reserve``, see :meth:`reserve_space`)."""
+        return self.path.with_name(self.path.name + "-reserve")
+
+    def reserve_space(self, n_bytes: int = RESERVE_BYTES) -> bool:
+        """Set ``n_bytes`` of disk aside beside the database (a ballast file, ``0600``).
+
+        A recorder does this before it starts: when another program fills the disk, the
+        packet writer fails, and :meth:`release_space` gives the room back so that the
+        session can still be told why it stopped. False when even that much is not free.
+        """
+        try:
+            with open_private(self.reserve_path, "wb") as fh:
+                fh.write(bytes(int(n_bytes)))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            self.reserve_path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def release_space(self) -> None:
+        """Delete the ballast (:meth:`reserve_space`) and move the WAL into the database file
+        (``wal_checkpoint(TRUNCATE)``, best effort), so that small writes fit again after the
+        disk filled up or a file-size limit was reached. Harmless when nothing is reserved."""
+        self.reserve_path.unlink(missing_ok=True)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def integrity_check(self) -> list[str]:
         """``PRAGMA integrity_check`` messages; ``["ok"]`` for an intact database."""

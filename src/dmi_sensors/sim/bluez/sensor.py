@@ -164,6 +164,17 @@ class SensorPeripheral:
         """Truncate by 1-11 bytes: the length no longer matches the sample count (``bad_length``)."""
         return note.data[: len(note.data) - rng.randint(1, 11)]
 
+    def jump_counter(self, note: Notification, delta: int) -> bytes:
+        """The data packet well-formed but with its sample counter advanced by ``delta``
+        (modulo the wire width): what corrupted firmware or memory would send."""
+        packet = P.decode_data_packet(note.data)
+        data = bytearray(note.data)
+        if packet.compact:
+            data[3:5] = ((packet.counter + delta) % packet.counter_modulus).to_bytes(2, "little")
+        else:
+            data[6:10] = ((packet.counter + delta) % packet.counter_modulus).to_bytes(4, "little")
+        return bytes(data)
+
 
 def virtual_sensors(
     n: int = 4,
