@@ -370,7 +370,7 @@ def test_cli_record_links_each_sensors_calibration_to_the_session(tmp_path):
         data["sensor_serial"] = serial
         (cal_dir / src.name.replace("SIM-0001", serial)).write_text(json.dumps(data))
     db, out = tmp_path / "sessions.sqlite", tmp_path / "summary.json"
-    args = ["record", "--simulate-sensors", "2", "--duration-s", "1", "--scan-timeout-s", "1"]
+    args = ["record", "--simulate-sensors", "2", "--duration-s", "1", "--scan-timeout-s", "1", "--subject-id", "C001"]
     assert cli.main([*args, "--db", str(db), "--json", str(out), "--calibration-dir", str(cal_dir)]) == 0
     summary = json.loads(out.read_text())
     assert set(summary["sensors"][serial]["calibration"]) == {"accel", "gyro", "alignment"}
@@ -394,9 +394,8 @@ def test_cli_record_rejects_a_bad_calibration_file_before_recording(tmp_path, ca
     cal_dir.mkdir()
     (cal_dir / "broken.json").write_text('{"format_version": 1, "kind": "gyro"}')
     db = tmp_path / "sessions.sqlite"
-    code = cli.main(
-        ["record", "--simulate-sensors", "1", "--duration-s", "1", "--db", str(db), "--calibration-dir", str(cal_dir)]
-    )
+    args = ["--subject-id", "C001", "--db", str(db), "--calibration-dir", str(cal_dir)]
+    code = cli.main(["record", "--simulate-sensors", "1", "--duration-s", "1", *args])
     assert code == 1
     assert "broken.json" in capsys.readouterr().err
     assert not db.exists()  # nothing was recorded

@@ -137,7 +137,7 @@ def test_disk_almost_full_warns_first_then_stops_while_the_store_can_still_say_w
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         (disk / "filler").write_bytes(bytes(free - 2_400_000))
         args = ["record", "--simulate-sensors", "4", "--duration-s", "120", "--scan-timeout-s", "1"]
-        args += ["--db", str(db), "--json", str(out), "--disk-reserve-mb", "1"]
+        args += ["--db", str(db), "--json", str(out), "--disk-reserve-mb", "1", "--subject-id", "C016"]
         code, _, stderr = _run_cli(args, capsys)
         assert code == 4, stderr
         warnings = [line for line in stderr.splitlines() if "warning: disk space" in line]
@@ -164,7 +164,7 @@ def test_lost_never_found_and_jumped_sensors_are_losses_not_silence(tmp_path, ca
     db, out = tmp_path / "s.sqlite", tmp_path / "summary.json"
     args = ["record", "--simulate-sensors", "3", "--fault-profile", "vanish,counter-jump,never-found"]
     args += ["--duration-s", "4", "--scan-timeout-s", "1", "--connect-timeout-s", "2"]
-    args += ["--db", str(db), "--json", str(out)]
+    args += ["--db", str(db), "--json", str(out), "--subject-id", "C016"]
     code, stdout, stderr = _run_cli(args, capsys)
     assert code == 3, stderr  # data lost
     summary = json.loads(out.read_text())
@@ -225,7 +225,7 @@ def test_a_dead_bluetooth_stack_ends_the_recording_within_seconds(tmp_path, caps
     bluetoothd would, once the first sensor put 400 samples on the air."""
     db, out = tmp_path / "s.sqlite", tmp_path / "summary.json"
     args = ["record", "--simulate-sensors", "2", "--fault-profile", profile, "--duration-s", "60"]
-    args += ["--scan-timeout-s", "1", "--db", str(db), "--json", str(out)]
+    args += ["--scan-timeout-s", "1", "--db", str(db), "--json", str(out), "--subject-id", "C016"]
     code, _, stderr = _run_cli(args, capsys)
     assert code == 4, stderr
     (error,) = _errors(stderr)
@@ -273,7 +273,7 @@ def test_sigkill_loses_at_most_half_a_second_from_arrival(bluez, tmp_path, capsy
         emu.call("emit_log", enable=True)
         cmd = [sys.executable, "-m", "dmi_sensors.cli", "record", "--duration-s", "120", "--scan-timeout-s", "2"]
         cmd += ["--sensor", f"{sensor_address(0)}=trunk", "--sensor", f"{sensor_address(1)}=pelvis"]
-        cmd += ["--db", str(db)]
+        cmd += ["--db", str(db), "--subject-id", "C016"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 60  # only bounds a hang
@@ -358,7 +358,7 @@ def test_a_killed_simulated_recording_leaves_nothing_behind_after_the_next_start
     db = tmp_path / "s.sqlite"
     cmd = [sys.executable, "-m", "dmi_sensors.cli", "record", "--simulate-sensors", "1", "--duration-s", "120"]
     proc = subprocess.Popen(
-        [*cmd, "--scan-timeout-s", "1", "--db", str(db)],
+        [*cmd, "--scan-timeout-s", "1", "--db", str(db), "--subject-id", "C016"],
         env=dict(os.environ, PYTHONPATH=SRC),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -28,7 +28,6 @@ import os
 import sys
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dmi_sensors import contract
@@ -40,7 +39,7 @@ from dmi_sensors.commands.record_faults import (
     is_address,
     outcome,
 )
-from dmi_sensors.errors import DmiSensorsError, ParameterError
+from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,10 +64,54 @@ def _fault_profiles(text: str) -> str:
 
 
 def _sensor_arg(text: str) -> tuple[str, str]:
+    """``ADDRESS=PLACEMENT`` split; both parts are checked by :func:`_check_sensors` (one clear line)."""
     address, _, placement = text.partition("=")
-    if not address.strip():
-        raise argparse.ArgumentTypeError(f"expected ADDRESS=placement, got {text!r}")
     return address.strip(), placement.strip()
+
+
+def _check_sensors(sensors: list[tuple[str, str]]) -> None:
+    """Every ``--sensor`` is ``ADDRESS=PLACEMENT`` with a valid address and a known placement,
+    each address once: checked before anything connects or is stored."""
+    from dmi_sensors.ble.preflight import check_sensor_address
+
+    placements = ", ".join(contract.PLACEMENTS)
+    seen: dict[str, str] = {}
+    for address, placement in sensors:
+        given = f"{address}={placement}" if placement else address
+        check_sensor_address(address, f"--sensor {given!r}: the address")
+        if not placement:
+            raise ParameterError(
+                f"--sensor {given!r}: expected ADDRESS=PLACEMENT (where the sensor is worn: {placements}), "
+                "found no placement"
+            )
+        if placement not in contract.PLACEMENTS:
+            raise ParameterError(f"--sensor {given!r}: expected a placement out of {placements}, found {placement!r}")
+        key = address.upper().removeprefix("DMI-")
+        if key in seen:
+            raise ParameterError(f"--sensor {given!r}: sensor {address} is already given as {seen[key]!r}")
+        seen[key] = given
+
+
+def _check_subject(args: argparse.Namespace) -> None:
+    """The subject and therapist of the session by THE rules of the session model (one clear
+    line naming the option, the value and what is accepted), before anything connects."""
+    from dmi_sensors.session.model import Subject, check_heights, check_pseudonymous_id, check_subject_field
+
+    args.subject = None
+    if args.no_store:
+        return
+    if args.subject_id is None:
+        raise ParameterError(
+            "--subject-id: expected the child's pseudonymous code (e.g. C001) to store the session under, "
+            "found none (use --no-store for a link test without storing)"
+        )
+    check_pseudonymous_id(args.subject_id, "--subject-id")
+    check_pseudonymous_id(args.therapist_id, "--therapist-id", allow_empty=True)
+    fields = {"birth_year": args.birth_year, "com_height_m": args.com_height_m, "body_height_m": args.body_height_m}
+    for name, value in fields.items():
+        check_subject_field(name, value, "--" + name.replace("_", "-"))
+    check_heights(args.com_height_m, args.body_height_m, "--com-height-m")
+    args.subject = Subject(args.subject_id, **fields)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,10 +142,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, help="session database (default: DMI_SENSORS_DB or the per-user data dir)")
     parser.add_argument("--no-store", action="store_true", help="do not store packets (link test only)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the summary as JSON")
-    parser.add_argument("--subject-id", default="anonymous", help="pseudonymous subject id (never a name)")
-    parser.add_argument("--birth-year", type=int, help="subject's birth year (optional)")
-    parser.add_argument("--com-height-m", type=float, help="subject's centre-of-mass height, m (optional)")
-    parser.add_argument("--therapist-id", default="", help="pseudonymous therapist id")
+    parser.add_argument(
+        "--subject-id",
+        help="pseudonymous code of the child (letters and digits with at least one digit, e.g. C001; never a name);"
+        " required unless --no-store",
+    )
+    parser.add_argument("--birth-year", type=int, help="subject's birth year (optional; `sessions edit` sets it later)")
+    parser.add_argument(
+        "--com-height-m",
+        type=float,
+        help="subject's centre-of-mass height above the pivot, m (optional here, needed by the analysis;"
+        " `sessions edit` sets it later)",
+    )
+    parser.add_argument("--body-height-m", type=float, help="subject's standing body height, m (optional)")
+    parser.add_argument("--therapist-id", default="", help="pseudonymous therapist code (e.g. T07; optional)")
     parser.add_argument("--scan-timeout-s", type=float, default=5.0, help="initial scan, seconds (default 5)")
     parser.add_argument("--connect-timeout-s", type=float, default=30.0, help="wait for all sensors, seconds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated sensors and faults")
@@ -194,6 +247,13 @@ def _link_calibrations(
         cal = args.calibration_set.for_sensor(sensor_id)
         if cal.parts():
             save_calibration(store, session_id, cal)
+        else:
+            serials = ", ".join(args.calibration_set.serials()) or "no sensor at all"
+            print(
+                f"WARNING: {args.calibration_dir} has no calibration for sensor {sensor_id} (it has {serials}): "
+                f"sensor {sensor_id} is recorded and will be analysed UNCALIBRATED, in its own frame",
+                file=sys.stderr,
+            )
         linked[sensor_id] = cal.provenance()
     return linked
 
@@ -201,15 +261,9 @@ def _link_calibrations(
 def _open_store(args: argparse.Namespace, sensors: dict[str, str]) -> tuple[SessionStore, int]:
     from dmi_sensors.store import SessionStore
 
-    # Unknown demographics stay unknown (None); nothing here identifies the child.
-    subject = SimpleNamespace(
-        subject_id=args.subject_id,
-        birth_year=args.birth_year,
-        com_height_m=args.com_height_m,
-        diagnosis_category=None,
-    )
+    # Unknown demographics stay unknown (None; `sessions edit` adds them later); nothing here identifies the child.
     store = SessionStore(args.db)
-    session_id = store.create_session(subject, args.plan_obj, sensors, therapist_id=args.therapist_id)
+    session_id = store.create_session(args.subject, args.plan_obj, sensors, therapist_id=args.therapist_id)
     # sensors known from the scan get their calibration linked before any data arrives
     _link_calibrations(args, store, session_id, sensors)
     return store, session_id
@@ -419,11 +473,27 @@ def _print(summary: dict[str, Any]) -> None:
         print(f"dmi-sensors record: {line}", file=sys.stderr)
 
 
+def _run_recording(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[str, Any]:
+    """:func:`_record` on a new event loop; a missing Bluetooth stack becomes one clear line."""
+    from dmi_sensors.ble.preflight import explain_ble_error
+
+    try:
+        return asyncio.run(_record(args, emu))
+    except Exception as exc:
+        explained = explain_ble_error(exc)
+        if explained is None:
+            raise
+        raise explained from exc
+
+
 def run(args: argparse.Namespace) -> int:
     if args.duration_s <= 0:
         raise ParameterError(f"--duration-s must be positive, got {args.duration_s}")
     if args.simulate_sensors is not None and args.simulate_sensors < 1:
         raise ParameterError(f"--simulate-sensors must be at least 1, got {args.simulate_sensors}")
+    _check_subject(args)
+    if args.sensor:
+        _check_sensors(args.sensor)
     args.plan_obj = None
     args.calibration_set = None
     args.calibrations_linked = {}
@@ -447,7 +517,13 @@ def run(args: argparse.Namespace) -> int:
                 simulated_sensors(args.simulate_sensors, args.fs_hz, args.fault_profile, args.seed)
             )
             stack.enter_context(emu.activated())
-        summary = asyncio.run(_record(args, emu))
+        else:
+            from dmi_sensors.ble.preflight import bluetooth_stack_problem
+
+            problem = bluetooth_stack_problem()
+            if problem is not None:
+                raise DeviceError(problem)
+        summary = _run_recording(args, emu)
     _print(summary)
     if args.json:
         from dmi_sensors.store.paths import open_private

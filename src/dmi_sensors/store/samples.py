@@ -91,17 +91,18 @@ def write_sample_blocks(store: SessionStore, session_id: int, batch: SampleBatch
     return n
 
 
-def read_sample_blocks(store: SessionStore, session_id: int) -> dict[str, SampleBatch]:
-    """The stored sample blocks of an imported session, one batch per sensor."""
+def read_sample_blocks(store: SessionStore, session_id: int, sensor_id: str | None = None) -> dict[str, SampleBatch]:
+    """The stored sample blocks of an imported session, one batch per sensor (or only ``sensor_id``'s)."""
     parts: dict[str, list[SampleBatch]] = {}
-    for sensor_id, fs_hz, n, counter, dev, host, t, acc, gyr, gap in store._query(
+    where = "" if sensor_id is None else " AND sensor_id = ?"
+    for sid, fs_hz, n, counter, dev, host, t, acc, gyr, gap in store._query(
         "SELECT sensor_id, fs_hz, n, counter, device_time_s, host_time_s, time_s, acc_mps2, gyr_rps, gap_before"
-        " FROM sample_blocks WHERE session_id = ? ORDER BY sensor_id, block",
-        (int(session_id),),
+        f" FROM sample_blocks WHERE session_id = ?{where} ORDER BY sensor_id, block",
+        (int(session_id), *(() if sensor_id is None else (sensor_id,))),
         "reading imported samples",
     ):
-        parts.setdefault(sensor_id, []).append(_sample_block(sensor_id, fs_hz, n, counter, dev, host, t, acc, gyr, gap))
-    return {sid: SampleBatch.concat(batches) for sid, batches in parts.items()}
+        parts.setdefault(sid, []).append(_sample_block(sid, fs_hz, n, counter, dev, host, t, acc, gyr, gap))
+    return {key: SampleBatch.concat(batches) for key, batches in parts.items()}
 
 
 def _sample_block(

@@ -124,6 +124,7 @@ def collect(store: SessionStore, session_id: int, *, chunk_packets: int = CHUNK_
                 "fs_hz": None if stream is None else float(stream.fs_hz),
                 "samples": 0 if stream is None else stream.n_samples,
                 "packets": s.packets,
+                "frame": s.frame,
                 "calibrations": [
                     {**ref, "sensor_id": ids.get(ref["sensor_id"], ref["sensor_id"])}
                     for ref in (calibration_reference(store.calibration(c)) for c in s.calibration_ids)
@@ -141,6 +142,7 @@ def collect(store: SessionStore, session_id: int, *, chunk_packets: int = CHUNK_
             "birth_year": info.birth_year,
             "com_height_m": info.com_height_m,
             "diagnosis_category": info.diagnosis_category,
+            "body_height_m": info.body_height_m,
             "therapist_id": info.therapist_id,
             "start_utc": info.start_utc,
             "status": info.status,
@@ -149,6 +151,10 @@ def collect(store: SessionStore, session_id: int, *, chunk_packets: int = CHUNK_
             "plan_toml": info.plan_toml,
         },
         "sensors": sensors,
+        "history": [
+            {k: v for k, v in h.to_dict().items() if k not in ("history_id", "session_id")}
+            for h in store.history(session_id)
+        ],
         "results": [
             {
                 "result_id": r.result_id,
@@ -253,6 +259,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
     j.integer(session.get("birth_year"), "session.birth_year")
     j.integer(session.get("session_id"), "session.session_id")
     j.number(session.get("com_height_m"), "session.com_height_m")
+    j.number(session.get("body_height_m"), "session.body_height_m")
     sensors = j.items(meta.get("sensors"), "sensors")
     seen: set[str] = set()
     for i, s in enumerate(sensors):
@@ -263,6 +270,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
             raise j.fail(f"{where}.sensor_id", "a sensor id not listed before", sensor_id)
         seen.add(str(sensor_id))
         j.text(s.get("placement"), f"{where}.placement")
+        j.text(s.get("frame"), f"{where}.frame")
         j.number(s.get("fs_hz"), f"{where}.fs_hz", positive=True)
         j.integer(s.get("samples"), f"{where}.samples", lo=0)
         j.integer(s.get("packets"), f"{where}.packets", lo=0)
