@@ -14,9 +14,7 @@ is reproducible; the first failing inputs are shown.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -273,4 +271,18 @@ def test_fuzz_inputs_are_reproducible():
     data = EVENTS
     assert [_mutation(rng1, "e.csv", data) for _ in range(50)] == [_mutation(rng2, "e.csv", data) for _ in range(50)]
     assert len({_mutation(rng1, "e.csv", data) for _ in range(300)}) > 250  # and varied
-    assert os.environ.get("DMI_FUZZ_SKIP") is None or shutil.which("true")  # no opt-out in CI
+
+
+def test_the_files_of_finding_7_each_get_one_clear_error(tmp_path):
+    """The inputs issue 16 reported: ``results: [null]`` in session.json, a trial CSV with
+    non-UTF-8 bytes."""
+    store, root = _exported(tmp_path, "csv")
+    meta = json.loads((root / "session.json").read_text())
+    meta["results"] = [None]
+    (root / "session.json").write_text(json.dumps(meta))
+    with pytest.raises(DataFileError, match=r"session\.json: key 'results\[0\]': expected an object, found None"):
+        import_path(store, root)
+    trial = _trial(tmp_path)
+    trial.write_bytes(trial.read_bytes().replace(b"\n0.01", b"\n\xff\xfe0.01", 1))
+    with pytest.raises(DataFileError, match=r"trial\.csv"):
+        dmi_sensors.read_trial_csv(trial)

@@ -227,7 +227,7 @@ def write_bids(
         {"session_id": [f"ses-{ses}"], "acq_time": [format_utc(start)], **{k: [meta.get(k)] for k in SESSION_FIELDS}}
     )
     _merge_tsv(sub_dir / f"sub-{sub}_sessions.tsv", sessions, "session_id")
-    (sub_dir / f"sub-{sub}_sessions.json").write_text(json.dumps(_SESSIONS_SIDECAR, indent=2) + "\n")
+    _write(sub_dir / f"sub-{sub}_sessions.json", json.dumps(_SESSIONS_SIDECAR, indent=2) + "\n")
     written += [sub_dir / f"sub-{sub}_sessions.tsv", sub_dir / f"sub-{sub}_sessions.json"]
 
     events = export.events
@@ -601,6 +601,7 @@ def import_bids(
         batches=batches,
         placements=placements,
         events=events,
+        source=root,
     )
     bar.advance()
     return sid

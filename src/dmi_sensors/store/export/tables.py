@@ -21,6 +21,7 @@ import pandas as pd
 from dmi_sensors import __version__, contract
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.protocol.advertising import looks_like_address
+from dmi_sensors.session.model import PSEUDONYMOUS_ID_RULE, is_pseudonymous_id
 from dmi_sensors.store.jsontext import to_json
 from dmi_sensors.store.records import CalibrationRecord
 from dmi_sensors.store.samples import CHUNK_PACKETS, SensorSampleStream, stream_sensor_samples
@@ -256,6 +257,9 @@ def read_metadata(path: Path) -> dict[str, Any]:
         raise j.fail("session.start_utc", "an ISO-8601 UTC time", start) from None
     for key in ("diagnosis_category", "therapist_id", "plan_toml", "status", "origin", "package_version"):
         j.text(session.get(key), f"session.{key}")
+    therapist = session.get("therapist_id") or ""
+    if not is_pseudonymous_id(therapist) and therapist != "":
+        raise j.fail("session.therapist_id", PSEUDONYMOUS_ID_RULE, therapist)
     j.integer(session.get("birth_year"), "session.birth_year")
     j.integer(session.get("session_id"), "session.session_id")
     j.number(session.get("com_height_m"), "session.com_height_m")

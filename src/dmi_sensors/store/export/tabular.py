@@ -193,6 +193,7 @@ def _import_dir(store: SessionStore, directory: Path, ext: str, progress: Progre
         finalised=session.get("status") == "finalised",
         frames=_frames(meta_path, meta["sensors"]),
         history=_history(meta_path, meta.get("history")),
+        source=directory,
     )
     bar.advance()
     return sid
