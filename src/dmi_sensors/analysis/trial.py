@@ -43,7 +43,14 @@ from dmi_sensors.metrics.isway import isway_measures, noise_corrected_speed, swa
 from dmi_sensors.metrics.levers import com_lever_m
 from dmi_sensors.metrics.noise import below_noise_floor, sensor_noise_rms
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
-from dmi_sensors.metrics.registry import REGISTRY, absent_reason, floor_name, has_noise_floor, noise_corrected
+from dmi_sensors.metrics.registry import (
+    REGISTRY,
+    absent_reason,
+    floor_base,
+    floor_name,
+    has_noise_floor,
+    noise_corrected,
+)
 from dmi_sensors.metrics.spectral import SpectralParams, spectral_measures
 from dmi_sensors.metrics.tilt import tilt_measures
 from dmi_sensors.metrics.tts import (
@@ -534,7 +541,7 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams, events=None) -> Sway
         **com.parameters,
         "posture": params.posture,
         "support": params.support,
-        "lever_m": sorted({round(float(v), 6) for v in lever[valid]}),
+        "lever_m": [round(float(v), 6) for v in np.unique(lever[valid])],
     }
     vel: tuple[np.ndarray, np.ndarray]
     st_ap, st_ml, tilt_info = static_tilt_correction(trial.acc_mps2)
@@ -825,7 +832,7 @@ def _absent(names: list[str], postures: list[str]) -> dict[str, str]:
     model does not hold in one of ``postures`` (and its noise floor, which goes with it)."""
     out: dict[str, str] = {}
     for name in names:
-        base = name if name in REGISTRY else next((n for n in REGISTRY if floor_name(n) == name), None)
+        base = name if name in REGISTRY else floor_base(name)
         if base is None:
             continue
         for posture in postures:
@@ -897,8 +904,12 @@ def _window_frame(
     tagged = tags[contract.POSTURE].to_numpy(dtype=object) if len(tags) else np.array([], dtype=object)
     postures = [str(t) if isinstance(t, str) and t else str(sig.posture[m]) for t, m in zip(tagged, mid, strict=True)]
     absent_col = []
+    by_posture: dict[str, dict[str, str]] = {}
+    names = list(metrics)
     for w, posture in enumerate(postures):
-        reasons = _absent(list(metrics), [posture])
+        if posture not in by_posture:
+            by_posture[posture] = _absent(names, [posture])
+        reasons = by_posture[posture]
         for name in reasons:
             metrics[name] = np.array(metrics[name], dtype=np.float64)
             metrics[name][w] = np.nan

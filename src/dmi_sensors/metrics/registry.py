@@ -32,6 +32,7 @@ __all__ = [
     "REGISTRY",
     "MetricSpec",
     "absent_reason",
+    "floor_base",
     "floor_name",
     "has_noise_floor",
     "markdown_table",
@@ -218,6 +219,11 @@ def has_noise_floor(name: str) -> bool:
 def noise_corrected(name: str) -> bool:
     """Whether analyses report ``name`` corrected for its noise floor in power (RMS, MV)."""
     return spec(name).noise_floor == FLOOR_CORRECTED
+
+
+def floor_base(name: str) -> str | None:
+    """The metric whose noise floor ``name`` is (``acc_rms_ap_floor_mps2`` -> ``acc_rms_ap_mps2``), or None."""
+    return _FLOOR_BASE.get(name)
 
 
 def floor_name(name: str) -> str:
@@ -826,6 +832,7 @@ def _finish() -> None:
 
 _build()
 _finish()
+_FLOOR_BASE: dict[str, str] = {floor_name(n): n for n in REGISTRY if has_noise_floor(n)}
 
 
 def markdown_table(names: list[str] | None = None) -> str:
