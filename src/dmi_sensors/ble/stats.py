@@ -63,6 +63,9 @@ class LinkStats:
         Notification latency above the fastest one (see the module docstring), ms.
     elapsed_s
         Seconds since the link was started.
+    notify_method
+        How data notifications arrive: ``"AcquireNotify"`` (a socket from BlueZ),
+        ``"StartNotify"`` (one D-Bus signal each), or ``None`` before the first subscription.
     """
 
     sensor_id: str
@@ -82,6 +85,7 @@ class LinkStats:
     latency_ms_p50: float | None
     latency_ms_p99: float | None
     elapsed_s: float
+    notify_method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (NaN-free)."""
@@ -117,6 +121,7 @@ class LinkStatsTracker:
         self.disconnects = 0
         self.rssi_dbm: int | None = None
         self.battery_pct: int | None = None
+        self.notify_method: str | None = None
         self._arrivals: collections.deque[tuple[float, int]] = collections.deque()
         self._offset_s = math.inf  # lower envelope of host - device time
         self._latency_s: collections.deque[float] = collections.deque(maxlen=4096)
@@ -184,4 +189,5 @@ class LinkStatsTracker:
             latency_ms_p50=None if p50 is None else round(p50, 3),
             latency_ms_p99=None if p99 is None else round(p99, 3),
             elapsed_s=round(now_s - self.started_s, 3),
+            notify_method=self.notify_method,
         )

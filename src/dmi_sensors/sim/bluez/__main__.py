@@ -90,8 +90,15 @@ async def _handle(emu: BluezEmulator, stop: asyncio.Event, req: dict[str, Any]) 
 async def serve(args: argparse.Namespace) -> None:
     factory = load_factory(args.factory)
     peripherals = factory(**json.loads(args.factory_kwargs))
-    emu = BluezEmulator(peripherals, faults=parse_faults(args.faults), seed=args.seed, tick_s=args.tick_s)
-    bus = await MessageBus(bus_address=args.bus).connect()
+    emu = BluezEmulator(
+        peripherals,
+        faults=parse_faults(args.faults),
+        seed=args.seed,
+        tick_s=args.tick_s,
+        acquire_notify=not args.no_acquire_notify,
+    )
+    # unix fd passing: AcquireNotify hands the client a socket
+    bus = await MessageBus(bus_address=args.bus, negotiate_unix_fd=True).connect()
     await emu.start(bus)
     stop = asyncio.Event()
 
@@ -133,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faults", default="null", help="JSON FaultProfile, or {'per_device': {address: profile}}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tick-s", type=float, default=0.015, help="connection interval of peripherals without a link")
+    p.add_argument("--no-acquire-notify", action="store_true", help="offer no AcquireNotify (a BlueZ older than 5.46)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")

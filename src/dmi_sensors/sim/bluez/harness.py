@@ -63,6 +63,9 @@ class EmulatedBluez:
         DMI sensors use their own, :meth:`dmi_sensors.sim.VirtualSensor.link_scheduler`).
     extra_pythonpath
         Directories prepended to the emulator's ``PYTHONPATH`` (e.g. a test helper module).
+    acquire_notify
+        Offer ``AcquireNotify`` on notifying characteristics (BlueZ >= 5.46); False: only
+        ``StartNotify``.
     """
 
     def __init__(
@@ -74,8 +77,10 @@ class EmulatedBluez:
         tick_s: float = 0.015,
         extra_pythonpath: tuple[str, ...] = (),
         start_timeout_s: float = 60.0,
+        acquire_notify: bool = True,
     ) -> None:
         self.factory = factory
+        self.acquire_notify = acquire_notify
         self.factory_kwargs = dict(factory_kwargs or {})
         self.faults = faults
         self.seed = seed
@@ -138,6 +143,7 @@ class EmulatedBluez:
                 str(self.seed),
                 "--tick-s",
                 str(self.tick_s),
+                *([] if self.acquire_notify else ["--no-acquire-notify"]),
             ]
             with self._stderr_path.open("wb") as err:
                 self._proc = subprocess.Popen(
@@ -263,6 +269,7 @@ def simulated_sensors(
     fs_hz: int = 200,
     fault_profile: str | FaultProfile = "none",
     seed: int = 0,
+    acquire_notify: bool = True,
     **sensor_kwargs: Any,
 ) -> EmulatedBluez:
     """An (unstarted) emulator serving ``n`` virtual DMI sensors with a named fault profile.
@@ -271,4 +278,4 @@ def simulated_sensors(
     """
     faults = named_profile(fault_profile) if isinstance(fault_profile, str) else fault_profile
     kwargs = {"n": n, "fs_hz": fs_hz, "seed": seed, **sensor_kwargs}
-    return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed)
+    return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed, acquire_notify=acquire_notify)
