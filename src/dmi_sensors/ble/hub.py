@@ -174,6 +174,7 @@ async def record(
     sink: PacketSink | None = None,
     connect_timeout_s: float = 30.0,
     companions: Iterable[Companion] = (),
+    on_hub: Callable[[SensorHub], None] | None = None,
     **hub_kwargs: Any,
 ) -> tuple[dict[str, LinkStats], RecordingContext]:
     """Record for ``duration_s`` seconds of streaming (counted from when all sensors stream
@@ -181,13 +182,17 @@ async def record(
 
     ``companions`` are coroutine functions run alongside (each gets a
     :class:`RecordingContext`; their return values land in ``context.results`` under their
-    ``__name__``) — the hook for a key tagger or a live display. Returns the final
-    statistics per sensor and the context.
+    ``__name__``) — the hook for a key tagger or a live display. They start once every
+    sensor streams (or ``connect_timeout_s`` passed); ``on_hub(hub)`` is called as soon as
+    the hub started (its session clock ``t0_s`` set, links connecting), before any data.
+    Returns the final statistics per sensor and the context.
     """
     hub = SensorHub(sensors, sink=sink, **hub_kwargs)
     stop = asyncio.Event()
     ctx = RecordingContext(hub, stop, hub._clock)
     await hub.start()
+    if on_hub is not None:
+        on_hub(hub)
     tasks: list[asyncio.Task[Any]] = []
     try:
         await hub.wait_streaming(connect_timeout_s)

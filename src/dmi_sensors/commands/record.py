@@ -10,6 +10,11 @@ With ``--tag`` the therapist tags exercises with single keys in the terminal (``
 exercise of ``--plan``, ``r`` next repetition, space pause, ``t`` note, ``q`` stop;
 ``dmi_sensors.session.KeyTagger``); ``--duration-s`` is then the longest recording. The
 events go to the session store with the packets.
+
+With ``--live`` a web page shows the recording live (printed URL; ``dmi_sensors.live``):
+per sensor its state, battery, loss and a trace, the exercise with a hold timer, each
+repetition's result, and buttons that tag through the same key tagger. ``--live-host
+0.0.0.0`` serves it to a tablet on the clinic network, with a random token in the URL.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dmi_sensors.ble import RecordingContext, SensorAdvert
+    from dmi_sensors.live.recording import LiveRecording
     from dmi_sensors.session import Plan
     from dmi_sensors.sim.bluez import EmulatedBluez
     from dmi_sensors.store import PacketWriter, SessionStore
@@ -89,6 +95,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory of calibration JSON files (default: $DMI_SENSORS_CALIBRATION_DIR); the latest accel, gyro"
         " and alignment calibration of each sensor's serial is linked to the session and applied at analysis",
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="serve a live view (per-sensor traces, hold timer, repetition results, tagging buttons); implies --tag",
+    )
+    parser.add_argument(
+        "--live-host",
+        default="127.0.0.1",
+        help="address of the live view (default 127.0.0.1: this computer only; 0.0.0.0: the local network, with a"
+        " random token in the URL)",
+    )
+    parser.add_argument(
+        "--live-port", type=int, default=8765, help="port of the live view (default 8765; 0: any free port)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log link statistics every 5 s")
 
 
@@ -111,20 +131,26 @@ def _targets(args: argparse.Namespace, adverts: list[SensorAdvert]) -> list[tupl
 
 
 def key_tagging(
-    plan: Plan | None = None, stdin: TextIO | None = None, output: TextIO | str = "stderr"
+    plan: Plan | None = None,
+    stdin: TextIO | None = None,
+    output: TextIO | str = "stderr",
+    live: LiveRecording | None = None,
 ) -> Callable[[RecordingContext], Coroutine[Any, Any, pd.DataFrame]]:
     """A :func:`dmi_sensors.ble.record` companion: single-key exercise tagging in a terminal.
 
     Tags on the packets' clock (session start = the hub's ``t0_s``); ``q`` stops the
     recording. Without a terminal it only waits for the recording to end. Returns the
-    events table (``contract.EVENT_COLUMNS`` + kind/posture/note).
+    events table (``contract.EVENT_COLUMNS`` + kind/posture/note). With ``live`` the live
+    view's buttons drive the same key tagger (so also without a terminal).
     """
     from dmi_sensors.session import KeyTagger, Tagger
 
     async def tagging(ctx: RecordingContext) -> pd.DataFrame:
         tagger = Tagger(plan, clock=ctx.clock, start_s=ctx.hub.t0_s)
         with KeyTagger(tagger, stdin=stdin, output=output) as keys:
-            if keys.active:
+            if live is not None:
+                live.attach_keys(keys)
+            if keys.active or live is not None:
                 quit_ = asyncio.ensure_future(keys.wait_quit())
                 stop = asyncio.ensure_future(ctx.stop.wait())
                 await asyncio.wait({quit_, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -181,21 +207,35 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     # recording under the serial their Device Information reported.
     sensors = {t.sensor_id: p for t, p in targets if not isinstance(t, str)}
     opened: tuple[SessionStore, int] | None = None if args.no_store else _open_store(args, sensors)
+    live = await _start_live(args, sensors) if args.live else None
     writer: PacketWriter | None = None
+    sink: Any = None
     if opened is not None:
-        writer = opened[0].packet_writer(opened[1])
-    companions = [key_tagging(args.plan_obj)] if args.tag else []
+        # --live: commits every 0.25 s, so a notification is on disk well within 0.5 s of arrival
+        writer = opened[0].packet_writer(
+            opened[1],
+            max_latency_s=0.25 if live else 0.5,
+            on_commit=live.timing.on_commit if live else None,
+        )
+        sink = live.timing.wrap(writer) if live else writer
+    companions = [key_tagging(args.plan_obj, live=live)] if args.tag or args.live else []
+    live_kwargs: dict[str, Any] = {"on_batch": live.hub.on_batch, "on_hub": live.on_hub} if live else {}
     try:
         stats, ctx = await record(
             targets,
             args.duration_s,
-            sink=writer,
+            sink=sink,
             config=StreamConfig(fs_hz=args.fs_hz),
             connect_timeout_s=args.connect_timeout_s,
             log_interval_s=5.0 if args.verbose else None,
             adapter=args.adapter,
             companions=companions,
+            **live_kwargs,
         )
+    except BaseException:
+        if live is not None:
+            await live.stop()
+        raise
     finally:
         if writer is not None:
             await asyncio.to_thread(writer.close)
@@ -242,7 +282,47 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             row["samples_dropped"] = t["samples_dropped"]
             row["samples_dropped_total"] = t["samples_dropped_total"]
         summary["sensors"][sensor_id] = row
+    if live is not None:
+        # measures the repetitions still open, and shows the summary on the pages (no paths or addresses there)
+        keep = ("placement", "state", "samples_received", "samples_lost", "reconnects")
+        await live.stop(
+            {
+                "session_id": summary["session_id"],
+                "sensors": {sid: {k: row[k] for k in keep} for sid, row in summary["sensors"].items()},
+            }
+        )
+        summary["live"] = {
+            "url": live.server.url,
+            "latency": live.latency_summary(),
+            "repetitions": [r.to_dict() for r in live.hub.results],
+            "refused_requests": live.server.refused,
+        }
     return summary
+
+
+async def _start_live(args: argparse.Namespace, sensors: dict[str, str]) -> LiveRecording:
+    """The live view (serving before the sensors connect); prints its URL."""
+    from dmi_sensors.live.metrics import LiveParams
+    from dmi_sensors.live.recording import LiveRecording
+
+    calibrations = {}
+    if args.calibration_set is not None:
+        for sensor_id in sensors:
+            cal = args.calibration_set.for_sensor(sensor_id)
+            if cal.parts():
+                calibrations[sensor_id] = cal
+    live = LiveRecording(
+        LiveParams.from_analysis(None, args.com_height_m),
+        sensors,
+        calibrations,
+        host=args.live_host,
+        port=args.live_port,
+        title=args.subject_id,
+    )
+    url = await live.start()
+    where = "" if live.server.loopback else f" (this computer: {live.server.local_url})"
+    print(f"live view: {url}{where}", flush=True)
+    return live
 
 
 def _print(summary: dict[str, Any]) -> None:
