@@ -1,6 +1,6 @@
 # dmi-sensors: every target sets itself up on a fresh machine.
 #   make demo   simulated DMI session end to end (virtual sensors, local SQLite)
-#   make test   ruff + import-linter layers + C protocol tests + the whole pytest suite
+#   make test   ruff (lint + format) + import-linter layers + mypy + C protocol tests + the whole pytest suite
 #   make typecheck  mypy on src/ (configuration in pyproject.toml)
 #   make bench  benchmarks against scipy / ahrs / imufusion, JSON under benchmarks/results/
 PYTHON ?= python3
@@ -32,12 +32,13 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: check-tools $(STAMP) lint
+test: check-tools $(STAMP) lint typecheck
 	@if [ -f firmware_protocol/Makefile ]; then $(MAKE) -C firmware_protocol test; fi
 	$(PY) -m pytest
 
