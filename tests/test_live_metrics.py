@@ -245,6 +245,8 @@ def test_hub_subscribers_get_samples_and_results_in_order_and_a_failing_one_is_d
     hub = LiveHub(LiveParams(com_height_m=H_COM), {"S1": "trunk"})
     got = []
     hub.subscribe(lambda m: got.append(type(m).__name__))
+    full_rate = []
+    hub.subscribe(lambda m: full_rate.append((m.batch.counter, m.time_s)), kinds=["samples"])
 
     def broken(_m):
         raise RuntimeError("boom")
@@ -257,9 +259,16 @@ def test_hub_subscribers_get_samples_and_results_in_order_and_a_failing_one_is_d
     for p in packets[200:]:
         hub.on_batch(decoder.process([p]))
     assert got.count("LiveSamples") == len(packets)
+    # every sample at full rate with its live time (what an outlet forwards)
+    counters = np.concatenate([c for c, _ in full_rate])
+    times = np.concatenate([t for _, t in full_rate])
+    np.testing.assert_array_equal(counters, np.arange(len(counters)))
+    np.testing.assert_array_equal(
+        times, StreamingClock(FS).process(counters, StreamDecoder("S1").process(packets).host_time_s)
+    )
     assert "EventRecord" in got and "RepetitionResult" in got
     assert got.index("EventRecord") < got.index("RepetitionResult")
-    assert len(hub._subscribers) == 1  # the broken one is gone, the recording goes on
+    assert len(hub._subscribers) == 2  # the broken one is gone, the recording goes on
     assert hub.latency.summary()["metric"]["n"] == len(packets)
     with pytest.raises(ValueError, match="unknown kinds"):
         hub.subscribe(print, kinds=["nonsense"])

@@ -4,7 +4,7 @@
 
     connect (bleak-retry-connector) -> read Battery + Device Information
       -> subscribe STATUS (responses, status) and DATA -> GET_INFO
-      -> SET_RATE / SET_RANGES if needed -> TIME_SYNC probes -> START_STREAMING
+      -> SET_RATE / SET_RANGES if needed -> START_STREAMING -> TIME_SYNC probes
       -> stream ... unexpected disconnect -> back-off -> reconnect -> (resume) ...
       -> stop: STOP_STREAMING (its response arrives after every data packet) -> disconnect
 
@@ -786,8 +786,10 @@ class SensorLink:
                 await self.command(SetRate(fs_hz=cfg.fs_hz))
             if (info.acc_range_g, info.gyr_range_dps) != (cfg.acc_range_g, cfg.gyr_range_dps):
                 await self.command(SetRanges(acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps))
-            await self.time_sync()
             await self.command(StartStreaming(format=cfg.data_format, samples_per_packet=cfg.samples_per_packet))
+            # probes after the start: the first data does not wait for them (their answers
+            # interleave with the data packets)
+            await self.time_sync()
         if self._disconnected.is_set():
             raise ConnectionError(f"{self.sensor_id}: link lost during set-up")
         self._streaming.set()

@@ -146,10 +146,17 @@ class LinkStatsTracker:
 
     def add_timing(self, host_time_s: np.ndarray, device_time_s: np.ndarray) -> None:
         """Feed per-sample host arrival and device times of a decoded batch (same length)."""
-        if host_time_s.size == 0:
+        n = host_time_s.size
+        if n == 0:
+            return
+        if host_time_s[0] == host_time_s[n - 1]:  # one packet (the usual drain): no array work
+            d = float(host_time_s[n - 1]) - float(device_time_s[n - 1])
+            if d < self._offset_s:
+                self._offset_s = d
+            self._latency_s.append(d - self._offset_s)
             return
         # The last sample of each packet: where the host time changes (one arrival per packet).
-        last = np.flatnonzero(np.diff(host_time_s, append=np.inf) != 0)
+        last = [*np.flatnonzero(host_time_s[1:] != host_time_s[:-1]).tolist(), n - 1]
         diff = host_time_s[last] - device_time_s[last]
         self._offset_s = min(self._offset_s, float(diff.min()))
         self._latency_s.extend((diff - self._offset_s).tolist())

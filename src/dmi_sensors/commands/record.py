@@ -109,6 +109,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--live-port", type=int, default=8765, help="port of the live view (default 8765; 0: any free port)"
     )
+    parser.add_argument(
+        "--notify-method",
+        choices=("auto", "start_notify"),
+        default="auto",
+        help="Linux: notifications through BlueZ's AcquireNotify where offered (auto, default) or always StartNotify",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log link statistics every 5 s")
 
 
@@ -200,21 +206,25 @@ def _open_store(args: argparse.Namespace, sensors: dict[str, str]) -> tuple[Sess
 
 async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[str, Any]:
     from dmi_sensors.ble import StreamConfig, discover, record
+    from dmi_sensors.ble.link import decoder_warm_up
 
+    decoder_warm_up()  # the decoder's kernels load in a worker thread during the scan
+    live = await _start_live(args) if args.live else None
     adverts = await discover(args.scan_timeout_s, adapter=args.adapter)
     targets = _targets(args, adverts)
     # Sensors found by the scan are known by serial now; the others are registered after the
     # recording under the serial their Device Information reported.
     sensors = {t.sensor_id: p for t, p in targets if not isinstance(t, str)}
     opened: tuple[SessionStore, int] | None = None if args.no_store else _open_store(args, sensors)
-    live = await _start_live(args, sensors) if args.live else None
+    if live is not None:
+        live.know_sensors(sensors, _live_calibrations(args, sensors))
     writer: PacketWriter | None = None
     sink: Any = None
     if opened is not None:
-        # --live: commits every 0.25 s, so a notification is on disk well within 0.5 s of arrival
+        # commits every 0.25 s: a notification is on disk well within 0.5 s of its arrival
         writer = opened[0].packet_writer(
             opened[1],
-            max_latency_s=0.25 if live else 0.5,
+            max_latency_s=0.25,
             on_commit=live.timing.on_commit if live else None,
         )
         sink = live.timing.wrap(writer) if live else writer
@@ -230,6 +240,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             log_interval_s=5.0 if args.verbose else None,
             adapter=args.adapter,
             companions=companions,
+            notify_method=args.notify_method,
             **live_kwargs,
         )
     except BaseException:
@@ -274,6 +285,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             "rssi_dbm": s.rssi_dbm,
             "latency_ms_p50": s.latency_ms_p50,
             "latency_ms_p99": s.latency_ms_p99,
+            "notify_method": s.notify_method,
             "calibration": args.calibrations_linked.get(sensor_id, {}),
         }
         t = truth.get(s.address.upper())
@@ -300,21 +312,31 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     return summary
 
 
-async def _start_live(args: argparse.Namespace, sensors: dict[str, str]) -> LiveRecording:
-    """The live view (serving before the sensors connect); prints its URL."""
-    from dmi_sensors.live.metrics import LiveParams
-    from dmi_sensors.live.recording import LiveRecording
-
+def _live_calibrations(args: argparse.Namespace, sensors: dict[str, str]) -> dict[str, Any]:
+    """The calibrations the live path applies: each known sensor's latest ones."""
     calibrations = {}
     if args.calibration_set is not None:
         for sensor_id in sensors:
             cal = args.calibration_set.for_sensor(sensor_id)
             if cal.parts():
                 calibrations[sensor_id] = cal
+    return calibrations
+
+
+async def _start_live(args: argparse.Namespace) -> LiveRecording:
+    """The live view (serving before the scan, so the page is there at once); prints its URL.
+
+    The live path's kernels load in a worker thread meanwhile (imported here, not at the
+    top: the other commands do not need aiohttp).
+    """
+    import threading
+
+    from dmi_sensors.live.metrics import LiveParams, warm_up
+    from dmi_sensors.live.recording import LiveRecording
+
+    threading.Thread(target=warm_up, name="dmi-live-warm-up", daemon=True).start()
     live = LiveRecording(
         LiveParams.from_analysis(None, args.com_height_m),
-        sensors,
-        calibrations,
         host=args.live_host,
         port=args.live_port,
         title=args.subject_id,

@@ -53,7 +53,11 @@ class LiveSamples:
     ``trace``: decimated signals (``t`` s, ``tilt_ap_deg``, ``tilt_ml_deg``, and ``com_ap_mm``,
     ``com_ml_mm`` with a COM height); ``running``: the running sway of the repetition in
     progress (:meth:`LiveSensor.running`); ``arrival_s``: host arrival of the newest packet
-    in the batch (s since the session start); ``n_samples``: samples in the batch.
+    in the batch (s since the session start); ``arrivals_s``: of each packet;
+    ``n_samples``: samples in the batch. Every sample at full rate: ``batch`` (decoded and
+    calibrated, :class:`~dmi_sensors.types.SampleBatch`) with ``time_s`` (each sample's
+    time on the session clock by :class:`~dmi_sensors.timing.StreamingClock`): what an
+    outlet (e.g. LSL) forwards.
     """
 
     sensor_id: str
@@ -63,6 +67,8 @@ class LiveSamples:
     running: dict[str, Any]
     arrival_s: float
     arrivals_s: tuple[float, ...]
+    batch: SampleBatch | None = None
+    time_s: np.ndarray | None = None
 
 
 class LiveHub:
@@ -162,7 +168,8 @@ class LiveHub:
             return
         sensor = self.sensor(batch.sensor_id, batch.fs_hz)
         update = sensor.add_batch(batch)
-        arrivals = np.unique(batch.host_time_s)
+        h = batch.host_time_s  # one arrival time per packet, in order
+        arrivals = h[[*np.flatnonzero(h[1:] != h[:-1]).tolist(), len(h) - 1]] if len(h) > 1 else h
         self.latency.add("metric", arrivals.tolist())
         self._publish(
             "samples",
@@ -174,6 +181,8 @@ class LiveHub:
                 update.running,
                 float(arrivals[-1]),
                 tuple(arrivals.tolist()),
+                update.batch,
+                update.time_s,
             ),
         )
         self._results(update.results)

@@ -51,6 +51,7 @@ __all__ = [
     "RepetitionResult",
     "repetition_result",
     "replay_stored",
+    "warm_up",
 ]
 
 #: Postures where the inverted-pendulum COM is measured (elsewhere: trunk tilt).
@@ -232,26 +233,47 @@ def repetition_result(
 
 
 class _Buffer:
-    """The recent signals of one sensor, indexed by absolute sample number (arrival order)."""
+    """The recent signals of one sensor, indexed by absolute sample number (arrival order).
+
+    Rows live in a preallocated array (doubled when full, compacted when trimmed), so an
+    append costs the copy of the new rows only.
+    """
 
     COLUMNS = ("time_s", "tilt_ap_rad", "tilt_ml_rad", "com_ap_mm", "com_ml_mm", "gap")
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 4096) -> None:
         self.first = 0  # absolute index of row 0
-        self.data = np.empty((0, len(self.COLUMNS)))
+        self._rows = np.empty((capacity, len(self.COLUMNS)))
+        self._start = 0  # row of self._rows holding absolute index `first`
+        self._n = 0
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._rows[self._start : self._start + self._n]
 
     @property
     def end(self) -> int:
-        return self.first + self.data.shape[0]
+        return self.first + self._n
 
-    def append(self, rows: np.ndarray) -> None:
-        self.data = np.concatenate([self.data, rows]) if self.data.shape[0] else rows
+    def reserve(self, m: int) -> np.ndarray:
+        """``m`` new rows at the end (to be filled by the caller)."""
+        stop = self._start + self._n
+        if stop + m > self._rows.shape[0]:
+            keep = self.data.copy()
+            cap = max(self._rows.shape[0], 2 * (self._n + m))
+            self._rows = np.empty((cap, len(self.COLUMNS)))
+            self._rows[: self._n] = keep
+            self._start, stop = 0, self._n
+        self._n += m
+        return self._rows[stop : stop + m]
 
     def trim_before(self, index: int) -> None:
         k = index - self.first
         if k > 0:
-            self.data = self.data[k:].copy()
-            self.first = index
+            k = min(k, self._n)
+            self._start += k
+            self._n -= k
+            self.first += k
 
     def first_at_or_after(self, t_s: float, start: int = 0) -> int | None:
         """Absolute index of the first sample (arrival order, from ``start``) timed >= ``t_s``."""
@@ -269,6 +291,8 @@ class LiveUpdate:
     trace: dict[str, list[float]]
     running: dict[str, Any]
     results: list[RepetitionResult]
+    batch: SampleBatch | None = None
+    time_s: np.ndarray | None = None
 
 
 class LiveSensor:
@@ -322,13 +346,16 @@ class LiveSensor:
             batch = apply_to_batch(self.calibration, batch)
         t = self.clock.process(batch.counter, batch.host_time_s)
         out = self.signals.process(batch.acc_mps2, batch.gyr_rps, batch.gap_before)
-        rows = np.column_stack(
-            [t, out.tilt_ap_rad, out.tilt_ml_rad, out.com_ap_mm, out.com_ml_mm, batch.gap_before.astype(np.float64)]
-        )
         start = self._buf.end
-        self._buf.append(rows)
+        rows = self._buf.reserve(n)
+        rows[:, 0] = t
+        rows[:, 1] = out.tilt_ap_rad
+        rows[:, 2] = out.tilt_ml_rad
+        rows[:, 3] = out.com_ap_mm
+        rows[:, 4] = out.com_ml_mm
+        rows[:, 5] = batch.gap_before
         self.samples += n
-        self.last_time_s = max(self.last_time_s, float(t.max()))
+        self.last_time_s = max(self.last_time_s, float(t[-1]), float(t[0]))
         self._update_running(start)
         results = self._finish_due()
         self._trim()
@@ -343,7 +370,7 @@ class LiveSensor:
         if self.params.com_height_m is not None:
             trace["com_ap_mm"] = out.com_ap_mm[sel].tolist()
             trace["com_ml_mm"] = out.com_ml_mm[sel].tolist()
-        return LiveUpdate(self.sensor_id, n, trace, self.running(), results)
+        return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t)
 
     def start_repetition(self, event: EventRecord) -> None:
         """A repetition started (``event``: its exercise, number, posture and onset; duration unknown)."""
@@ -451,6 +478,29 @@ class LiveSensor:
             idx = self._buf.first_at_or_after(keep_from)
             if idx is not None:
                 self._buf.trim_before(idx)
+
+
+def warm_up() -> None:
+    """Load (or compile) every Numba kernel and library the live path uses, now.
+
+    A first batch or a first repetition result would otherwise pay it on the event loop
+    (a second or more). ``record --live`` runs this in a worker thread while it scans.
+    """
+    from dmi_sensors.protocol.stream import warm_up as warm_up_decoder
+
+    warm_up_decoder()
+    n = 600
+    acc = np.tile([0.0, 0.0, 9.80665], (n, 1))
+    batch = SampleBatch(
+        "warm-up", 200.0, np.arange(n), np.arange(n) / 200.0, np.arange(n) / 200.0, acc, np.zeros((n, 3))
+    )
+    for com in (0.5, None):
+        sensor = LiveSensor("warm-up", "", 200.0, LiveParams(com_height_m=com))
+        posture = "standing" if com else "four_point"
+        sensor.start_repetition(EventRecord(0.0, 0.0, exercise="x", repetition=1, kind="repetition", posture=posture))
+        sensor.add_batch(batch)
+        sensor.add_repetition(EventRecord(0.0, 2.9, exercise="x", repetition=1, kind="repetition", posture=posture))
+        sensor.flush()
 
 
 def replay_stored(

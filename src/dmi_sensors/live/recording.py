@@ -76,6 +76,11 @@ class LiveRecording:
         """Serve the view; returns its URL."""
         return await self.server.start()
 
+    def know_sensors(self, placements: Mapping[str, str], calibrations: Mapping[str, Any] | None = None) -> None:
+        """Sensors found by the scan (before any data): placements and calibrations."""
+        self.hub.placements.update(placements)
+        self.hub.calibrations.update(calibrations or {})
+
     def on_hub(self, sensor_hub: SensorHub) -> None:
         """``record(on_hub=...)``: the links started; follow their states on the session clock."""
         self._sensor_hub = sensor_hub

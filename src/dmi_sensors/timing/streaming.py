@@ -121,6 +121,13 @@ class StreamingClock:
             return out
         base = c / self._fs_hz
         z = (h - base) - self._r * h
+        if c[0] > self._last and (n == 1 or bool((c[1:] > c[:-1]).all())):  # one run (the usual case)
+            m = np.minimum.accumulate(z)
+            np.minimum(m, self._min, out=m)
+            out[:] = base + self._r * h + m
+            self._min = float(m[-1])
+            self._last = float(c[-1])
+            return out
         # runs: a counter that does not increase starts a new one
         prev = np.concatenate(([self._last], c[:-1]))
         restarts = set(np.flatnonzero(c <= prev).tolist())
