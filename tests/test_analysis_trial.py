@@ -14,6 +14,7 @@ from dmi_sensors.analysis.trial import SUMMARY_KEYS, TrialAnalysisParams, analys
 from dmi_sensors.cli import main
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2 as G
 from dmi_sensors.metrics import REGISTRY
+from dmi_sensors.metrics.registry import floor_name, has_noise_floor
 from dmi_sensors.store.trial_csv import write_trial_csv
 from dmi_sensors.types import Trial
 
@@ -144,12 +145,16 @@ def test_analyze_trial_summary_windows_parameters():
     res = analyse_trial(trial, events=events, window_s=2.0, com_height_m=h_com)
     for key in SUMMARY_KEYS:
         assert key in res.summary and math.isfinite(res.summary[key]), key
+    floors = {floor_name(n): n for n in REGISTRY if has_noise_floor(n)}
     for key in res.summary:
-        assert key in REGISTRY, key
+        assert key in REGISTRY or key in floors or key == "below_noise_floor", key
+    assert res.summary["acc_rms_ap_floor_mps2"] > 0 and res.summary["com_rms_ap_floor_mm"] > 0
     true_rms_ap = 1000 * h_com * 0.01 / math.sqrt(2)
     assert res.summary["com_rms_ap_mm"] == pytest.approx(true_rms_ap, rel=0.05)
     assert res.summary["com_rms_ml_mm"] == pytest.approx(true_rms_ap / 2, rel=0.05)
-    assert res.summary["f50_ap_hz"] == res.summary["acc_f50_ap_hz"]
+    # the summary's F50 is the literature's static-tilt frame (issue 13 finding 8), acc_f50 the acc_frame's
+    assert REGISTRY["f50_ap_hz"].frame.startswith("static_tilt")
+    assert res.summary["f50_ap_hz"] != res.summary["acc_f50_ap_hz"]
     w = res.windows
     assert list(w.columns[:8]) == [
         "sensor_id",
@@ -268,3 +273,25 @@ def test_gyro_bias_still_uses_the_calibration_estimate_and_says_when_there_is_no
     moving = analyse_trial(sway, com_height_m=0.55, gyro_bias="still")
     assert moving.parameters["signals"]["orientation"]["gyro_bias_rps"] == [0.0, 0.0, 0.0]
     assert len(moving.warnings) == 1 and moving.warnings[0].startswith("gyro bias not removed: none (still: gyro bias")
+
+
+def test_summary_f50_is_in_the_literature_static_tilt_frame():
+    """Issue 13 finding 8: the summary's F50 was the gravity-free acceleration's (1.3-1.8 Hz on
+    quiet stance), not comparable with ISway/APDM values, which use the static-tilt frame. For a
+    pendulum the two frames weight a tilt tone at ω by h·ω² (gravity-free) and g + h·ω² (static
+    tilt). Two tones, 0.3 Hz and 1.5 Hz at 1/8 of the amplitude: gravity-free the 1.5 Hz tone
+    carries more power (F50 there), static tilt the 0.3 Hz one (F50 there). The summary's
+    ``f50_ap_hz`` is the static-tilt value whatever ``acc_frame``; ``acc_f50_ap_hz`` follows
+    ``acc_frame``; the registry says which frame each uses."""
+    slow, _, _ = pendulum_trial(h_sensor=0.9, amp_ap=0.01, f_ap=0.3, amp_ml=0.0)
+    fast, _, _ = pendulum_trial(h_sensor=0.9, amp_ap=0.01 / 8, f_ap=1.5, amp_ml=0.0)
+    both = Trial(slow.time_s, slow.acc_mps2 + fast.acc_mps2 - [0.0, 0.0, G], slow.gyr_rps + fast.gyr_rps, FS, "two")
+    res = analyse_trial(both, com_height_m=0.55, acc_noise_rms_mps2=0.0, gyr_noise_rms_rps=0.0)
+    assert res.summary["acc_f50_ap_hz"] == pytest.approx(1.5, abs=0.1)
+    assert res.summary["f50_ap_hz"] == pytest.approx(0.3, abs=0.1)
+    lit = analyse_trial(both, com_height_m=0.55, acc_frame="static_tilt", acc_noise_rms_mps2=0.0, gyr_noise_rms_rps=0.0)
+    assert lit.summary["acc_f50_ap_hz"] == pytest.approx(res.summary["f50_ap_hz"], abs=1e-9)
+    assert lit.summary["f50_ap_hz"] == pytest.approx(res.summary["f50_ap_hz"], abs=1e-9)
+    assert "static_tilt" in REGISTRY["f50_ap_hz"].frame and "acc_frame" in REGISTRY["acc_f50_ap_hz"].frame
+    sliding = res.windows[res.windows.window_kind == "sliding"]
+    assert np.all(np.isfinite(sliding["f50_ap_hz"]))

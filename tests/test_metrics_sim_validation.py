@@ -52,27 +52,73 @@ def test_com_rms_matches_truth(posture, h, errors):
         assert est_ap == pytest.approx(true_ap, rel=0.06)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_time_to_stabilise_after_a_push_matches_truth(seed):
-    r = simulate(
-        [Segment("standing", 40.0, perturbations=(Perturbation(onset_s=15.0),))],
-        fs_hz=FS,
-        seed=seed,
-        com_height_m=0.6,
-        imu_errors=ImuErrors.typical(),
-    )
+#: Simulated people for the TTS checks: (label, COM height m, sway-noise cut-off Hz, rate Hz,
+#: IMU errors). The simulator's default sway has COM-acceleration content up to ~30 Hz
+#: (quiet RMS 0.07-0.15 m/s²); "quiet" bodies sway below 1.5-2 Hz with an adult's quiet COM
+#: acceleration of 0.03 m/s² (the issue's independent check measured 0.030-0.051), where the
+#: sensor's noise is 2-3 × the signal.
+PUSH_CASES = [
+    ("adult", 0.91, 10.0, 100.0, "typical"),
+    ("child", 0.6, 10.0, 100.0, "typical"),
+    ("quiet adult", 0.91, 1.5, 100.0, "typical"),
+    ("quiet child", 0.6, 2.0, 100.0, "default"),
+    ("adult 50 Hz", 0.91, 10.0, 50.0, "default"),
+    ("child 200 Hz", 0.6, 10.0, 200.0, "default"),
+]
+
+
+def _push_trial(h, cutoff, fs, errors, seed, **push):
+    body = BodyParams(com_height_m=h, noise_cutoff_hz=cutoff)
+    seg = Segment("standing", 40.0, perturbations=(Perturbation(onset_s=15.0, **push),))
+    return simulate([seg], fs_hz=fs, seed=seed, body=body, imu_errors=ERRORS[errors]())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_truth_is_our_rule_on_the_true_com_acceleration(seed):
+    """The simulator's true TTS (trailing 1 s RMS below 1.5 × the 5 s quiet RMS for a 1 s hold)
+    is :func:`time_to_stabilise` without filter, band split or noise on the true COM acceleration."""
+    r = _push_trial(0.6, 10.0, FS, "typical", seed)
+    push = r.truth.perturbations.iloc[0]
+    acc_true = np.column_stack([r.truth.com_acc_ap_mps2, r.truth.com_acc_ml_mps2])
+    raw = TtsParams(lowpass_hz=None, decision_lowpass_hz=None)
+    same = time_to_stabilise(acc_true, FS, push.end_s, event_onset_s=push.onset_s, params=raw)
+    assert np.isfinite(push.tts_true_s)
+    assert same.tts_s == pytest.approx(float(push.tts_true_s), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("label", "h", "cutoff", "fs", "errors"), PUSH_CASES)
+def test_time_to_stabilise_after_a_push_matches_truth(label, h, cutoff, fs, errors, seed):
+    """Issue 13 finding 1: the TTS from the IMU is within 0.3 s of the true TTS for adult and
+    child pushes, quiet and lively sway, 50-200 Hz. Before the noise correction the threshold
+    came from the noisy quiet RMS (2-3 × too high for quiet adults) and TTS was early; before
+    the hold time quiet sway crossing 1.5 × made it wait up to the end of the trial."""
+    r = _push_trial(h, cutoff, fs, errors, seed)
     push = r.truth.perturbations.iloc[0]
     truth = float(push["tts_true_s"])
     assert np.isfinite(truth)
-    # the definition: our rule without the noise filter on the true COM acceleration = the truth
-    acc_true = np.column_stack([r.truth.com_acc_ap_mps2, r.truth.com_acc_ml_mps2])
-    same = time_to_stabilise(acc_true, FS, push.end_s, event_onset_s=push.onset_s, params=TtsParams(lowpass_hz=None))
-    assert same.tts_s == pytest.approx(truth, abs=1e-9)
     res = analyse_trial(
-        r.to_trial(), com_height_m=0.6, perturbations_s=[push.onset_s], tts_event_duration_s=float(push.duration_s)
+        r.to_trial(), com_height_m=h, perturbations_s=[push.onset_s], tts_event_duration_s=float(push.duration_s)
     )
     est = res.summary["time_to_stabilise_s"]
-    assert est is not None and abs(est - truth) < 0.3, (est, truth)
+    assert est is not None and abs(est - truth) < 0.3, (label, est, truth, res.summary["time_to_stabilise_status"])
+    assert res.perturbation_check["consistent"], res.perturbation_check
+    assert not res.warnings
+    # finding 2: no method reports "stable at once" (the polynomial gave -2e-13 s in 4 of 12 pushes)
+    for row in res.stabilisation:
+        if row["stable"]:
+            assert row["tts_s"] > 0.2, row
+        else:
+            assert row["status"].startswith("not determined"), row
+
+
+def test_a_push_given_where_there_was_none_is_not_determined():
+    r = _push_trial(0.91, 1.5, FS, "typical", 0)
+    res = analyse_trial(r.to_trial(), com_height_m=0.91, perturbations_s=[15.0, 30.0], tts_event_duration_s=0.2)
+    assert res.summary["time_to_stabilise_s"][1] is None
+    assert res.summary["time_to_stabilise_status"][1] == "not determined: response below threshold"
+    assert res.perturbation_check["without_response_s"] == [30.0]
+    assert any("30.000 s: no response" in w for w in res.warnings)
 
 
 def test_strapdown_recovers_the_high_passed_com_with_an_ideal_imu():
@@ -142,6 +188,44 @@ def test_analyze_cli_tts_for_several_pushes_matches_truth(tmp_path):
     truth = pushes["tts_true_s"].to_numpy()
     assert len(est) == len(truth) == 3
     assert np.all(np.abs(np.array(est) - truth) < 0.3), (est, truth)
+
+
+def test_readme_example_one_of_four_pushes_and_a_push_outside_the_trial(tmp_path, capsys):
+    """Issue 13 finding 3: the README's old example gave one push of four and reported
+    time_to_stabilise_s 46.33; ``--perturbation-at-s 500`` on a 60 s trial showed "—" without a
+    word. Now the other three pushes are named in a warning and in the JSON's
+    ``perturbation_check``, the given push's TTS is right, and a push outside the trial is said."""
+    from dmi_sensors.sim.scenarios import scenario_segments
+
+    r = simulate(scenario_segments("perturbation"), fs_hz=FS, seed=0, com_height_m=0.6, imu_errors=ImuErrors.typical())
+    pushes = r.truth.perturbations
+    assert len(pushes) == 4
+    trial_csv = write_trial_csv(r.to_trial(), tmp_path / "perturbation.csv")
+    out = tmp_path / "one.json"
+    args = ["analyse", str(trial_csv), "--com-height-m", "0.6", "--perturbation-duration-s", "0.2"]
+    assert main([*args, "--perturbation-at-s", "10", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    data = json.loads(out.read_text())
+    check = data["perturbation_check"]
+    assert not check["consistent"]
+    np.testing.assert_allclose(check["detected_not_given_s"], pushes["onset_s"].to_numpy()[1:], atol=0.5)
+    assert err.count("looks like a perturbation but none was given") == 3
+    assert abs(data["summary"]["time_to_stabilise_s"] - pushes["tts_true_s"].iloc[0]) < 0.3
+    # all four given: consistent, each within 0.3 s of its truth
+    every = [a for t in pushes["onset_s"] for a in ("--perturbation-at-s", str(t))]
+    assert main([*args, *every, "--json", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert data["perturbation_check"]["consistent"]
+    assert np.all(np.abs(np.array(data["summary"]["time_to_stabilise_s"]) - pushes["tts_true_s"]) < 0.3)
+    # a push outside the trial
+    assert main([*args, "--perturbation-at-s", "500", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert "500.000 s lies outside the trial" in err
+    assert data["perturbation_check"]["outside_trial_s"] == [500.0]
+    assert data["summary"]["time_to_stabilise_s"] is None
+    assert data["summary"]["time_to_stabilise_status"] == ["not determined: event outside the signal"]
 
 
 def test_detected_pushes_and_their_tts(tmp_path):

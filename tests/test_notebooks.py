@@ -14,14 +14,14 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 #: Layers each notebook needs (skipped while a layer has not landed).
 NEEDS = {
     "01_quickstart.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp"),
-    "02_research_batch.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp"),
+    "02_research_batch.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp", "distributed"),
     "03_live_streaming.ipynb": ("dmi_sensors.dsp", "dmi_sensors.store", "dmi_sensors.session", "dmi_sensors.metrics"),
 }
 
 #: Files each notebook writes (into ``DMI_SENSORS_NOTEBOOK_DIR``; nothing anywhere else).
 WRITES = {
     "01_quickstart.ipynb": {"quickstart_trial.csv"},
-    "02_research_batch.ipynb": {"batch_results.csv"},
+    "02_research_batch.ipynb": {"cohort.sqlite", "cohort.parquet"},
     "03_live_streaming.ipynb": set(),  # the stored session for the replay, only without BLE
 }
 

@@ -232,6 +232,12 @@ def test_true_tts_on_an_analytic_signal():
     two_d = np.stack([a * 0.6, a * 0.8], axis=1)
     assert true_time_to_stabilise(t, two_d, 10.0, 10.5) == pytest.approx(tts)
     assert np.isnan(true_time_to_stabilise(t, np.where(t > 10, 1.0, 0.1), 10.0, 10.5))
+    # a later burst (16-16.5 s): the 1 s hold is met at 12.94 s; "below until the end" waits for it
+    late = np.where((t >= 16.0) & (t < 16.5), 2.0, a)
+    assert true_time_to_stabilise(t, late, 10.0, 10.5) == pytest.approx(2.44, abs=1e-9)
+    assert true_time_to_stabilise(t, late, 10.0, 10.5, hold_s=None) > 6.0
+    # the hold must end inside the data: quiet only in the last 0.5 s is no stable state
+    assert np.isnan(true_time_to_stabilise(t, np.where(t < 19.5, np.where(t < 10, 0.1, 1.0), 0.1), 10.0, 10.5))
 
 
 # --- postures, repetitions, events ----------------------------------------------------------------

@@ -140,7 +140,9 @@ def test_calibration_reference(store, tmp_path):
     cal = store.calibration(cid)
     assert cal.sha256 == __import__("hashlib").sha256(cal_file.read_bytes()).hexdigest()
     assert cal.parameters == {"gyro_bias_rps": [0.01, 0.0, 0.0]}
-    assert (cal.calibration_id, cal.sensor_id, cal.kind, cal.reference) == (cid, "DMI-0001", "gyro_bias", str(cal_file))
+    # the file's name and hash, never its path (a path names the user's home folder)
+    assert (cal.calibration_id, cal.sensor_id, cal.kind, cal.reference) == (cid, "DMI-0001", "gyro_bias", "cal.json")
+    assert str(tmp_path) not in str(store._conn.execute("SELECT * FROM calibrations").fetchall())
     assert store.sensor_calibrations(sid, "DMI-0001") == [cal]
     with pytest.raises(KeyError):
         store.set_calibration(sid, "nope", cid)
@@ -161,7 +163,7 @@ def test_calibration_files_of_all_kinds_link_to_one_sensor(store):
     assert sensor.calibration_ids == tuple(ids)
     for cid, path in zip(ids, examples, strict=True):
         ref = store.calibration(cid)
-        assert ref.kind == read_calibration(path).kind and ref.reference == str(path.resolve())
+        assert ref.kind == read_calibration(path).kind and ref.reference == path.name
         assert ref.parameters == read_calibration(path).to_dict()  # content kept even if the file moves
 
 
@@ -178,7 +180,7 @@ def test_bad_calibration_file_changes_nothing(store, tmp_path):
     assert store._conn.execute("SELECT count(*) FROM calibrations").fetchone()[0] == 0
 
 
-def test_load_calibration_rebuilds_what_the_session_used(store, tmp_path):
+def test_load_calibration_rebuilds_what_the_session_used(store, tmp_path, monkeypatch):
     """Inline content (with NaN fields), a moved file and a directory reference all come back."""
     from dmi_sensors.analysis import load_calibration, save_calibration
     from dmi_sensors.calibration import GyroCalibration, SensorCalibration, read_calibration, write_calibration
@@ -194,6 +196,8 @@ def test_load_calibration_rebuilds_what_the_session_used(store, tmp_path):
     assert np.isnan(back.bias_stderr_rps).all()
 
     # a plain reference to a directory of calibration files: the sensor's latest of each kind
+    # (stored by its name, so it is found from the working directory)
+    monkeypatch.chdir(tmp_path)
     cal_dir = tmp_path / "cals"
     cal_dir.mkdir()
     newer = GyroCalibration("S1", bias_rps=[0.5, 0.5, 0.5], created_utc="2030-01-01T00:00:00Z")

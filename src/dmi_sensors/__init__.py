@@ -13,12 +13,14 @@ root and loaded on first use (the root itself imports no numpy, scipy or numba, 
     store = dmi.SessionStore("sessions.sqlite")
     session = dmi.analyse_session(store, 1)                      # per exercise and repetition
     dmi.REGISTRY["com_rms_ap_mm"].unit                           # every metric's unit, formula, source
+    cohort = dmi.batch(["study.sqlite", "bids/"], "cohort.parquet")  # many sessions on Dask -> one table
 
 ========================  ==================================================================
 reading data              :func:`read_trial_csv`, :func:`write_trial_csv`, :class:`Trial`,
                           :class:`SampleBatch`, :class:`RawPacket`, :class:`SessionStore`
 analyses                  :func:`analyse_trial` (:class:`TrialAnalysisParams`),
-                          :func:`analyse_session` (:class:`SessionAnalysisParams`)
+                          :func:`analyse_session` (:class:`SessionAnalysisParams`),
+                          :func:`batch` (a cohort on Dask, :class:`BatchResult`)
 streaming DSP             :class:`SosFilter`, :class:`Madgwick`, :class:`Mahony`,
                           :class:`ImuChain`, :class:`StreamDecoder`
 metrics                   :data:`REGISTRY`, :func:`prieto_measures`, :func:`isway_measures`,
@@ -39,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-#: public name -> module that defines it (imported on first access)
+#: public name -> module that defines it (imported on first access); ``"module:name"`` when the
+#: module's own name differs
 _LAZY: dict[str, str] = {
     # data and files
     "RawPacket": "dmi_sensors.types",
@@ -55,6 +58,8 @@ _LAZY: dict[str, str] = {
     "analyse_session": "dmi_sensors.analysis.session",
     "SessionAnalysisParams": "dmi_sensors.analysis.session",
     "SessionAnalysis": "dmi_sensors.analysis.session",
+    "batch": "dmi_sensors.analysis.batch:analyse_batch",
+    "BatchResult": "dmi_sensors.analysis.batch",
     # streaming DSP and decoding
     "SosFilter": "dmi_sensors.dsp.filters",
     "Madgwick": "dmi_sensors.dsp.orientation",
@@ -77,6 +82,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "REGISTRY",
+    "BatchResult",
     "CalibrationSet",
     "DmiSensorsError",
     "ImuChain",
@@ -98,6 +104,7 @@ __all__ = [
     "__version__",
     "analyse_session",
     "analyse_trial",
+    "batch",
     "isway_measures",
     "prieto_measures",
     "read_trial_csv",
@@ -106,6 +113,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from dmi_sensors.analysis.batch import BatchResult
+    from dmi_sensors.analysis.batch import analyse_batch as batch
     from dmi_sensors.analysis.session import SessionAnalysis, SessionAnalysisParams, analyse_session
     from dmi_sensors.analysis.trial import TrialAnalysis, TrialAnalysisParams, analyse_trial
     from dmi_sensors.calibration.library import CalibrationSet
@@ -126,10 +135,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    target = _LAZY.get(name)
+    if target is None:
         raise AttributeError(f"module 'dmi_sensors' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 

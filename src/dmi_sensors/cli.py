@@ -34,6 +34,9 @@ COMMANDS: dict[str, Command] = {
         "sway metrics of a trial CSV: COM excursion, Prieto, ISway, TTS",
         aliases=("analyze",),
     ),
+    "batch": Command(
+        "dmi_sensors.commands.batch", "a cohort: many sessions analysed in parallel (Dask) into one tidy table"
+    ),
     "calibrate": Command("dmi_sensors.commands.calibrate", "gyro bias, accelerometer and sensor-to-body calibration"),
     "demo": Command("dmi_sensors.commands.demo", "simulated DMI sessions end to end: record, store, analyse, report"),
     "doctor": Command("dmi_sensors.commands.doctor", "check this machine: Python, Bluetooth stack, dbus-daemon"),

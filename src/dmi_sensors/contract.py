@@ -134,7 +134,55 @@ REPETITION_TABLE_COLUMNS: Final = (
     TTS_STATUS,
 )
 
+# --- cohort (batch) table: dmi_sensors.batch, dmi-sensors batch -------------------------
+INPUT: Final = "input"  # the input (database, dataset, trial folder) as a path relative to the inputs' common folder
+SESSION: Final = "session"  # the session within its input: database id, BIDS ses label, trial list's session
+TRIAL: Final = "trial"  # trial CSV, relative to its trial list ("" for sessions)
+SUBJECT_ID: Final = "subject_id"  # pseudonymous subject id (never a name)
+BIRTH_YEAR: Final = "birth_year"  # year only; empty when unknown
+DIAGNOSIS_CATEGORY: Final = "diagnosis_category"  # session.vocab.DIAGNOSIS_CATEGORIES, or ""
+START_UTC: Final = "start_utc"  # session start, ISO-8601 UTC ("" when unknown)
+COM_HEIGHT_M: Final = "com_height_m"  # the subject's COM height the analysis used, m
+PACKAGE_VERSION: Final = "dmi_sensors_version"  # the dmi-sensors version that computed the row
+PARAMETERS: Final = "parameters"  # every analysis parameter of the row, JSON text
+STATUS: Final = "status"  # failures table: "error" or "no rows"
+REASON: Final = "reason"  # failures table: why, one line
+
+#: Leading columns of the cohort table (one row per subject × session × sensor × exercise ×
+#: repetition); the analysis's own columns follow (contract.REPETITION_TABLE_COLUMNS and the
+#: metrics), then :data:`BATCH_PROVENANCE_COLUMNS`.
+BATCH_KEY_COLUMNS: Final = (
+    INPUT,
+    SUBJECT_ID,
+    SESSION,
+    TRIAL,
+    BIRTH_YEAR,
+    DIAGNOSIS_CATEGORY,
+    START_UTC,
+    SENSOR_ID,
+    PLACEMENT,
+    EXERCISE,
+    REPETITION,
+)
+#: Last columns of the cohort table.
+BATCH_PROVENANCE_COLUMNS: Final = (COM_HEIGHT_M, PACKAGE_VERSION, PARAMETERS)
+#: Columns of the cohort run's failures table (one row per session, or input, not analysed).
+BATCH_FAILURE_COLUMNS: Final = (INPUT, SUBJECT_ID, SESSION, TRIAL, STATUS, REASON)
+
 # --- placements and support points ----------------------------------------------------
 PLACEMENTS: Final = ("trunk", "pelvis", "head", "thigh_left", "thigh_right", "shank_left", "shank_right")
 #: DMI support points, proximal to distal.
 SUPPORT_POINTS: Final = ("trunk", "hips", "thighs", "knees", "shanks", "ankles", "feet", "none")
+#: Trunk postures (``session.vocab.POSTURES`` documents them; the metric registry declares
+#: in which of them each metric's model holds).
+POSTURES: Final = (
+    "supine",
+    "prone",
+    "side_lying",
+    "four_point",
+    "upright",
+    "sitting",
+    "kneeling",
+    "standing",
+    "transition",
+)

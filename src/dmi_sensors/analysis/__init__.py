@@ -9,6 +9,10 @@
   piece, tagged by the session's events -> per-repetition and per-exercise tables, saved in the
   store with parameters and package version (:class:`SessionAnalysisParams` ->
   :class:`SessionAnalysis`). See ``docs/reports.md``.
+* :mod:`~dmi_sensors.analysis.batch` — :func:`~dmi_sensors.analysis.batch.analyse_batch`
+  (``dmi_sensors.batch``): a cohort of session databases, BIDS datasets and trial lists
+  analysed in parallel on Dask (each session by the analyses above) into one tidy table,
+  resumable. Import it from its module (it is not loaded with this package).
 * :mod:`~dmi_sensors.analysis.stored_run` — reading a stored analysis run back.
 * :mod:`~dmi_sensors.analysis.calibrations` — a session's calibrations in the store:
   :func:`save_calibration`, :func:`save_calibration_file`, :func:`load_calibration`.

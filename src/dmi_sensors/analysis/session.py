@@ -37,6 +37,7 @@ from dmi_sensors.analysis.calibrations import load_calibration
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
 from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import empty_events, normalise_events
 from dmi_sensors.session.posture import detect_postures
 from dmi_sensors.session.windows import tag_windows
@@ -460,11 +461,14 @@ def analyse_signals(
     events,
     com_height_m: float,
     params: SessionAnalysisParams | None = None,
+    *,
+    progress: ProgressBar | None = None,
 ) -> SessionAnalysis:
     """Analyse prepared sensors with the session's events (no store involved).
 
     ``events``: the session's events table (``contract.EVENT_COLUMNS`` + ``kind``, ...);
-    ``com_height_m``: the subject's COM height above the pivot, m.
+    ``com_height_m``: the subject's COM height above the pivot, m; ``progress``: told one
+    step per sensor analysed.
     """
     import pandas as pd
 
@@ -488,6 +492,7 @@ def analyse_signals(
         summary["repetitions"] = len(reps)
         rep_frames.append(reps)
         ex_frames.append(exs)
+        silent_if_none(progress).advance()
     parameters = {
         "run_id": uuid.uuid4().hex,
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -521,12 +526,14 @@ def analyse_session(
     *,
     calibrations: Mapping[str, CalibrationInput] | None = None,
     save: bool = True,
+    progress: ProgressBar | None = None,
 ) -> SessionAnalysis:
     """Analyse a stored session and (by default) save the results in the store.
 
     ``calibrations`` (sensor id -> calibration) overrides what the store links to each
     sensor (:func:`dmi_sensors.analysis.load_calibration`). Raises ``ValueError`` when the
-    subject has no COM height.
+    subject has no COM height. ``progress``: a :class:`~dmi_sensors.progress_bar.ProgressBar`
+    told two steps per sensor (its samples timed and calibrated, then analysed).
     """
     params = params or SessionAnalysisParams()
     info = store.session_info(session_id)
@@ -534,6 +541,8 @@ def analyse_session(
         raise ParameterError(
             f"session {session_id}: the subject's com_height_m is unknown; it is needed for COM metrics"
         )
+    bar = silent_if_none(progress)
+    bar.set_total(2 * len(info.sensors))
     sensors = []
     for s in info.sensors:
         cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, session_id, s.sensor_id)
@@ -543,7 +552,8 @@ def analyse_session(
                 packets, s.sensor_id, s.placement, calibration=cal, fs_hz=params.fs_hz, min_piece_s=params.min_piece_s
             )
         )
-    analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params)
+        bar.advance()
+    analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params, progress=bar)
     analysis.parameters["session_id"] = int(session_id)
     if save:
         save_analysis(store, session_id, analysis)

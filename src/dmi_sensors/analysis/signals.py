@@ -56,7 +56,8 @@ class SensorSignals:
         clock could be fitted): the ``time_s`` the store's exports write for this sensor.
     link
         ``packets_ok, malformed_packets, samples_received, samples_lost, counter_resets,
-        loss_pct`` (loss = lost / (received + lost) · 100) and ``malformed_reasons``.
+        loss_pct`` (loss = lost / (received + lost) · 100), ``malformed_reasons`` and
+        ``loss_accounting`` (``"exact"``, or ``"estimated"`` for a vendor sensor without counters).
     clock
         One dict per clock run: ``drift_ppm, offset_s, latency_median_s, latency_p99_s,
         n_samples``.
@@ -74,7 +75,7 @@ class SensorSignals:
     gyr_rps: np.ndarray
     valid: np.ndarray
     pieces: list[slice]
-    link: dict[str, int | float | dict[str, int]]
+    link: dict[str, int | float | str | dict[str, int]]
     clock: list[dict[str, float | int]] = field(default_factory=list)
     calibration: dict[str, str | list[str]] | None = None
     frame: str = "sensor"

@@ -40,10 +40,21 @@ from dmi_sensors.calibration.still import gyro_bias_from_still
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_acc, com_from_tilt
 from dmi_sensors.metrics.isway import isway_measures
+from dmi_sensors.metrics.noise import below_noise_floor, sensor_noise_rms
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
-from dmi_sensors.metrics.spectral import SpectralParams
-from dmi_sensors.metrics.tts import TTS_METHODS, TtsParams, detect_events, instability_signal, time_to_stabilise
-from dmi_sensors.metrics.windows import sliding_windows, window_metrics
+from dmi_sensors.metrics.registry import REGISTRY, floor_name, has_noise_floor
+from dmi_sensors.metrics.spectral import SpectralParams, spectral_measures
+from dmi_sensors.metrics.tts import (
+    TTS_METHODS,
+    TtsNoise,
+    TtsParams,
+    detect_events,
+    select_decision_band,
+    time_to_stabilise,
+    tts_noise,
+    tts_signal,
+)
+from dmi_sensors.metrics.windows import channel_spectral_windows, sliding_windows, window_metrics
 from dmi_sensors.session.events import normalise_events
 from dmi_sensors.session.windows import TAG_COLUMNS, segments_from_events, tag_windows
 from dmi_sensors.types import Trial
@@ -54,11 +65,14 @@ if TYPE_CHECKING:  # pandas is imported by the functions that build tables
 __all__ = [
     "ACC_FRAMES",
     "SUMMARY_KEYS",
+    "SensorNoise",
     "SwaySignals",
     "TrialAnalysis",
     "TrialAnalysisParams",
     "analyse_trial",
     "com_excursion",
+    "noise_replica",
+    "sensor_noise",
     "static_tilt_correction",
     "sway_signals",
 ]
@@ -112,6 +126,10 @@ class TrialAnalysisParams:
     tts: TtsParams = field(default_factory=TtsParams)
     tts_event_duration_s: float = 0.0
     detect_perturbations: bool = False
+    check_perturbations: bool = True
+    perturbation_tolerance_s: float = 1.0
+    acc_noise_rms_mps2: float | None = None
+    gyr_noise_rms_rps: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.com_height_m and self.com_height_m > 0):
@@ -136,6 +154,12 @@ class TrialAnalysisParams:
             raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {self.ellipse_method!r}")
         if not self.window_s > 0:
             raise ParameterError(f"window_s must be positive, got {self.window_s!r}")
+        for name in ("acc_noise_rms_mps2", "gyr_noise_rms_rps"):
+            v = getattr(self, name)
+            if v is not None and not (v >= 0 and math.isfinite(v)):
+                raise ParameterError(f"{name} must be a finite number >= 0 or None (estimate it), got {v!r}")
+        if not self.perturbation_tolerance_s > 0:
+            raise ParameterError(f"perturbation_tolerance_s must be positive, got {self.perturbation_tolerance_s!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -157,6 +181,8 @@ class SwaySignals:
     com_acc_mps2: np.ndarray  # (n, 2) horizontal COM acceleration AP/ML for TTS
     tilt_ap_rad: np.ndarray
     tilt_ml_rad: np.ndarray
+    acc_static_ap_mps2: np.ndarray  # static-tilt (Moe-Nilssen) frame, low-passed: the literature's ISway frame
+    acc_static_ml_mps2: np.ndarray
     parameters: dict = field(default_factory=dict)
 
 
@@ -180,6 +206,7 @@ class TrialAnalysis:
     parameters: dict
     stabilisation: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    perturbation_check: dict = field(default_factory=dict)
 
     def to_json_dict(self) -> dict:
         """JSON-ready dict: ``dmi_sensors_version, parameters, summary, stabilisation, warnings, windows``."""
@@ -201,6 +228,7 @@ class TrialAnalysis:
             "parameters": _clean(self.parameters),
             "summary": _clean(self.summary),
             "stabilisation": _clean(self.stabilisation),
+            "perturbation_check": _clean(self.perturbation_check),
             "warnings": list(self.warnings),
             "windows": windows,
         }
@@ -352,12 +380,13 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
     com_xy = np.column_stack([com.com_ap_mm, com.com_ml_mm])
     com_xy = _lowpass(com_xy, fs, params.com_lowpass_hz)
     extra: dict = {"com": com.parameters, "orientation": orientation_info}
+    st_ap, st_ml, tilt_info = static_tilt_correction(trial.acc_mps2)
+    extra["static_tilt"] = tilt_info
+    st_xy = _lowpass(np.column_stack([st_ap, st_ml]), fs, params.acc_lowpass_hz)
     if params.acc_frame == "gravity_removed":
-        acc_ap, acc_ml = lin_ap, lin_ml
+        acc_xy = _lowpass(np.column_stack([lin_ap, lin_ml]), fs, params.acc_lowpass_hz)
     else:
-        acc_ap, acc_ml, tilt_info = static_tilt_correction(trial.acc_mps2)
-        extra["static_tilt"] = tilt_info
-    acc_xy = _lowpass(np.column_stack([acc_ap, acc_ml]), fs, params.acc_lowpass_hz)
+        acc_xy = st_xy
     if params.com_method == "pendulum":
         # a_COM = d²x/dt² of the (unfiltered) pendulum COM, m/s²; TTS filters it before use
         x_m = np.column_stack([com.com_ap_mm, com.com_ml_mm]) / 1000.0
@@ -377,6 +406,8 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
         com_acc_mps2=com_acc,
         tilt_ap_rad=bf.tilt_ap_rad,
         tilt_ml_rad=bf.tilt_ml_rad,
+        acc_static_ap_mps2=np.ascontiguousarray(st_xy[:, 0]),
+        acc_static_ml_mps2=np.ascontiguousarray(st_xy[:, 1]),
         parameters=extra,
     )
 
@@ -390,6 +421,201 @@ def _perturbations(perturbations_s, events, duration_s: float) -> list[tuple[flo
     return sorted(set(out))
 
 
+@dataclass(frozen=True)
+class SensorNoise:
+    """White-noise RMS per sample of the trial's accelerometer (m/s²) and gyroscope (rad/s)
+    axes, and where the numbers came from (``"high band"`` of the trial's own PSD,
+    ``"given"``)."""
+
+    acc_rms_mps2: tuple[float, float, float]
+    gyr_rms_rps: tuple[float, float, float]
+    source: str
+
+    @property
+    def any(self) -> bool:
+        return max(*self.acc_rms_mps2, *self.gyr_rms_rps) > 0.0
+
+    def to_dict(self) -> dict:
+        return {"acc_rms_mps2": list(self.acc_rms_mps2), "gyr_rms_rps": list(self.gyr_rms_rps), "source": self.source}
+
+
+def sensor_noise(trial: Trial, params: TrialAnalysisParams) -> SensorNoise:
+    """The trial's sensor noise: ``params.acc_noise_rms_mps2`` / ``gyr_noise_rms_rps`` when
+    given (same on every axis), else estimated from the trial's own high band
+    (:func:`dmi_sensors.metrics.noise.sensor_noise_rms`)."""
+    sources = []
+    if params.acc_noise_rms_mps2 is not None:
+        a = np.full(3, float(params.acc_noise_rms_mps2))
+        sources.append("acc given")
+    else:
+        a = sensor_noise_rms(trial.acc_mps2, trial.fs_hz)
+        sources.append("acc from the high band (0.6-0.95 × Nyquist)")
+    if params.gyr_noise_rms_rps is not None:
+        g = np.full(3, float(params.gyr_noise_rms_rps))
+        sources.append("gyr given")
+    else:
+        g = sensor_noise_rms(trial.gyr_rps, trial.fs_hz)
+        sources.append("gyr from the high band (0.6-0.95 × Nyquist)")
+    acc = (float(a[0]), float(a[1]), float(a[2]))
+    gyr = (float(g[0]), float(g[1]), float(g[2]))
+    return SensorNoise(acc, gyr, "; ".join(sources))
+
+
+#: Seed of the noise-only replica (fixed: the same trial always gets the same noise floors).
+REPLICA_SEED = 0x5EED
+
+
+def noise_replica(trial: Trial, params: TrialAnalysisParams, noise: SensorNoise) -> SwaySignals:
+    """:func:`sway_signals` of a noise-only replica of ``trial``: the same length, rate and
+    mean specific force (the same static attitude), no motion, white Gaussian noise of the
+    trial's sensor noise on every axis (seed :data:`REPLICA_SEED`). Every metric of it is
+    that metric's noise floor for this trial (:mod:`dmi_sensors.metrics.noise`)."""
+    rng = np.random.default_rng(REPLICA_SEED)
+    n = len(trial)
+    g = trial.acc_mps2.mean(axis=0)
+    acc = g + rng.standard_normal((n, 3)) * np.asarray(noise.acc_rms_mps2)
+    gyr = rng.standard_normal((n, 3)) * np.asarray(noise.gyr_rms_rps)
+    replica = Trial(trial.time_s.copy(), acc, gyr, trial.fs_hz, trial.sensor_id)
+    return sway_signals(replica, params)
+
+
+def _stabilisation(
+    sig: SwaySignals,
+    params: TrialAnalysisParams,
+    perts: list[tuple[float, float]],
+    t0: float,
+    t_end: float,
+    replica: SwaySignals | None,
+) -> tuple[list[dict], dict, list[str]]:
+    """Every TTS method after every perturbation, plus the perturbation check.
+
+    The check (``params.check_perturbations``): bursts are detected in the same signal
+    (:func:`detect_events`); a given perturbation outside the trial, one with no response
+    above the threshold, and a detected burst with no given perturbation within
+    ``perturbation_tolerance_s`` are each reported (warning + the JSON ``perturbation_check``).
+    Each perturbation is analysed up to the next one, given or detected.
+    """
+    fs = sig.fs_hz
+    tol = params.perturbation_tolerance_s
+    warnings: list[str] = []
+    detected = np.empty((0, 2))
+    if params.check_perturbations:
+        detected = detect_events(sig.com_acc_mps2, fs, lowpass_hz=params.tts.lowpass_hz, t0_s=t0)
+    events = [*perts, *((float(a), float(b)) for a, b in detected)]
+    tts_params = params.tts
+    band_info: dict = {"decision_lowpass_hz": params.tts.decision_lowpass_hz, "tried": []}
+    if replica is not None:
+        tts_params, band_info = select_decision_band(sig.com_acc_mps2, replica.com_acc_mps2, fs, params.tts, events, t0)
+    noise = (
+        tts_noise(replica.com_acc_mps2, fs, tts_params, "noise-only replica of the trial (same pipeline)")
+        if replica is not None
+        else TtsNoise()
+    )
+    given_onsets = np.array([a for a, _ in perts], dtype=np.float64)
+    unmatched = [
+        (float(a), float(b)) for a, b in detected if not (given_onsets.size and np.min(np.abs(given_onsets - a)) <= tol)
+    ]
+    outside = [a for a, _ in perts if not t0 <= a < t_end]
+    for a in outside:
+        warnings.append(
+            f"perturbation at {a:.3f} s lies outside the trial ({t0:.3f}-{t_end:.3f} s): no time to stabilise"
+        )
+    prepared = tts_signal(sig.com_acc_mps2, fs, tts_params, t0)
+    reference = prepared.quiet_reference(events, noise)
+    boundaries = sorted({a for a, _ in perts} | {a for a, _ in unmatched})
+    stabilisation: list[dict] = []
+    no_response: list[float] = []
+    prev_end: float | None = None
+    for k, (onset, end) in enumerate(perts):
+        later = [b for b in boundaries if b > onset + 1e-9]
+        stop = later[0] if later else None
+        for method in TTS_METHODS:
+            r = time_to_stabilise(
+                None,
+                fs,
+                end,
+                event_onset_s=onset,
+                method=method,
+                params=tts_params,
+                stop_s=stop,
+                baseline_from_s=prev_end,
+                noise=noise,
+                prepared=prepared,
+                quiet_high_m2_s4=reference["quiet_high_m2_s4"],
+            )
+            if method == "moving_rms" and r.status.endswith("response below threshold") and t0 <= onset < t_end:
+                no_response.append(onset)
+            stabilisation.append({"perturbation_index": k, **r.to_dict()})
+        prev_end = end if prev_end is None else max(prev_end, end)
+    for a in no_response:
+        warnings.append(
+            f"perturbation at {a:.3f} s: no response above the quiet level's threshold within "
+            f"{params.tts.response_window_s:g} s (is the time right?): time to stabilise not determined"
+        )
+    if params.check_perturbations and perts:
+        for a, _ in unmatched:
+            warnings.append(
+                f"a burst at {a:.3f} s looks like a perturbation but none was given within {tol:g} s: "
+                "give its time too (--perturbation-at-s) or use --detect-perturbations"
+            )
+    check = {
+        "checked": bool(params.check_perturbations),
+        "given_onsets_s": [a for a, _ in perts],
+        "detected_onsets_s": [float(a) for a, _ in detected],
+        "tolerance_s": tol,
+        "outside_trial_s": outside,
+        "without_response_s": no_response,
+        "detected_not_given_s": [a for a, _ in unmatched] if perts else [],
+        "quiet_reference": reference,
+        "decision_band": band_info,
+        "tts_noise": noise.to_dict(),
+    }
+    check["consistent"] = not (outside or no_response or check["detected_not_given_s"])
+    return stabilisation, check, warnings
+
+
+def _summary_floors(summary: dict, replica: SwaySignals | None, params: TrialAnalysisParams) -> dict:
+    """``<metric>_floor<unit>`` for every summary metric with a reported noise floor (the
+    metric of the noise-only replica), and ``below_noise_floor``: the metrics whose value is
+    under 1.25 × its floor (frequency measures follow their signal's band power)."""
+    if replica is None:
+        return {"below_noise_floor": []}
+    fs = replica.fs_hz
+    floors = prieto_measures(replica.com_ap_mm, replica.com_ml_mm, fs, params.ellipse_method, params.spectral)
+    floors.update(isway_measures(replica.acc_ap_mps2, replica.acc_ml_mps2, fs, params.spectral))
+    out: dict = {}
+    below: list[str] = []
+    for name, value in summary.items():
+        if name in REGISTRY and has_noise_floor(name) and name in floors:
+            out[floor_name(name)] = floors[name]
+            if below_noise_floor(value, floors[name]):
+                below.append(name)
+    for name in summary:
+        spec_ = REGISTRY.get(name)
+        if spec_ is None or has_noise_floor(name) or not spec_.noise_floor.startswith("none of its own"):
+            continue
+        for power in _band_power_of(name):
+            if power in below:
+                below.append(name)
+                break
+    out["below_noise_floor"] = below
+    return out
+
+
+def _band_power_of(name: str) -> tuple[str, ...]:
+    """The amplitude measures whose being below the noise floor makes frequency measure ``name`` noise too."""
+    prefix = "com" if name.startswith("com_") else "acc"
+    axis = "_ap" if "_ap" in name else "_ml" if "_ml" in name else ""
+    unit = "mm2" if prefix == "com" else "m2_s4"
+    if prefix == "com" and axis == "":
+        return ("com_rms_mm",)
+    if name in ("acc_mean_freq_hz",):
+        return ("acc_rms_mps2",)
+    if name in ("f50_ap_hz", "f95_ap_hz"):
+        return ("acc_power_ap_m2_s4",)
+    return (f"{prefix}_power{axis}_{unit}",)
+
+
 def _window_frame(
     sig: SwaySignals,
     starts: np.ndarray,
@@ -398,6 +624,7 @@ def _window_frame(
     kind: str,
     sensor_id: str,
     params: TrialAnalysisParams,
+    replica: SwaySignals | None = None,
 ) -> pd.DataFrame:
     import pandas as pd
 
@@ -410,9 +637,21 @@ def _window_frame(
         ellipse_method=params.ellipse_method,
         spectral=params.spectral,
     )
-    no_windows = np.full(len(starts), np.nan)  # window_metrics leaves the spectra out then
-    metrics["f50_ap_hz"] = metrics.get("acc_f50_ap_hz", no_windows)
-    metrics["f95_ap_hz"] = metrics.get("acc_f95_ap_hz", no_windows)
+    static = channel_spectral_windows(sig.acc_static_ap_mps2, starts, stops, sig.fs_hz, params.spectral)
+    metrics["f50_ap_hz"] = static["f50"]
+    metrics["f95_ap_hz"] = static["f95"]
+    if replica is not None:
+        floors = window_metrics(
+            replica.fs_hz,
+            starts,
+            stops,
+            com_mm=(replica.com_ap_mm, replica.com_ml_mm),
+            acc_mps2=(replica.acc_ap_mps2, replica.acc_ml_mps2),
+            ellipse_method=params.ellipse_method,
+            spectral=params.spectral,
+        )
+        for name in [m for m in metrics if m in REGISTRY and has_noise_floor(m)]:
+            metrics[floor_name(name)] = floors[name]
     start_s, end_s = _window_times(sig, starts, stops)
     head = {
         "sensor_id": [sensor_id] * len(starts),
@@ -483,49 +722,34 @@ def analyse_trial(
     if bias_source != params.gyro_bias:
         warnings.append(f"gyro bias not removed: {bias_source}")
 
+    # sensor noise -> noise-only replica (noise floors, the TTS signal's noise)
+    noise = sensor_noise(trial, params)
+    replica = noise_replica(trial, params, noise) if noise.any else None
+
     summary: dict = {}
     summary.update(prieto_measures(sig.com_ap_mm, sig.com_ml_mm, fs, params.ellipse_method, params.spectral))
     summary.update(isway_measures(sig.acc_ap_mps2, sig.acc_ml_mps2, fs, params.spectral))
-    summary["f50_ap_hz"] = summary["acc_f50_ap_hz"]
-    summary["f95_ap_hz"] = summary["acc_f95_ap_hz"]
+    static = spectral_measures(sig.acc_static_ap_mps2, fs, params.spectral)
+    summary["f50_ap_hz"] = float(static["f50"])
+    summary["f95_ap_hz"] = float(static["f95"])
+    summary.update(_summary_floors(summary, replica, params))
 
     # time to stabilise after each perturbation, each method
     perts = _perturbations(perturbations_s, ev, params.tts_event_duration_s)
-    for onset, _ in perts:
-        if not t0 <= onset < t_end:
-            warnings.append(
-                f"perturbation at {onset:.3f} s lies outside the trial ({t0:.3f}-{t_end:.3f} s): no time to stabilise"
-            )
     pert_source = "given" if perts else "none"
     if not perts and params.detect_perturbations:
         found = detect_events(sig.com_acc_mps2, fs, lowpass_hz=params.tts.lowpass_hz, t0_s=t0)
         perts = [(float(a), float(b)) for a, b in found]
         pert_source = "detected (dmi_sensors.metrics.detect_events: onset, peak as end)"
     stabilisation: list[dict] = []
+    perturbation_check: dict = {}
     if perts:
-        y = instability_signal(sig.com_acc_mps2, fs, params.tts.lowpass_hz)
-        per_method: dict[str, list] = {m: [] for m in TTS_METHODS}
-        exp_fit: dict[str, list] = {"tts_exp_time_constant_s": [], "tts_exp_y0_mps2": [], "tts_exp_yinf_mps2": []}
-        for k, (onset, end) in enumerate(perts):
-            stop = perts[k + 1][0] if k + 1 < len(perts) else None
-            for method in TTS_METHODS:
-                r = time_to_stabilise(
-                    sig.com_acc_mps2,
-                    fs,
-                    end,
-                    event_onset_s=onset,
-                    method=method,
-                    params=params.tts,
-                    t0_s=t0,
-                    stop_s=stop,
-                    y=y,
-                )
-                per_method[method].append(r.tts_s if r.stable else None)
-                if method == "exponential":
-                    exp_fit["tts_exp_time_constant_s"].append(r.fit.get("time_constant_s"))
-                    exp_fit["tts_exp_y0_mps2"].append(r.fit.get("y0_mps2"))
-                    exp_fit["tts_exp_yinf_mps2"].append(r.fit.get("y_inf_mps2"))
-                stabilisation.append({"perturbation_index": k, **r.to_dict()})
+        stabilisation, perturbation_check, pert_warnings = _stabilisation(sig, params, perts, t0, t_end, replica)
+        if pert_source != "given":
+            perturbation_check = {**perturbation_check, "checked": False, "consistent": True}
+            pert_warnings = [w for w in pert_warnings if "outside the trial" in w]
+        warnings.extend(pert_warnings)
+        by_method: dict[str, list[dict]] = {m: [s for s in stabilisation if s["method"] == m] for m in TTS_METHODS}
         one = len(perts) == 1
         names = {
             "moving_rms": "time_to_stabilise_s",
@@ -534,10 +758,17 @@ def analyse_trial(
             "exponential": "tts_exponential_s",
         }
         for method, name in names.items():
-            summary[name] = per_method[method][0] if one else per_method[method]
-        for name, values in exp_fit.items():
+            values = [s["tts_s"] if s["stable"] else None for s in by_method[method]]
             summary[name] = values[0] if one else values
-        summary["time_to_stabilise_status"] = [s["status"] for s in stabilisation if s["method"] == "moving_rms"]
+        exp_rows = by_method["exponential"]
+        for name, key in (
+            ("tts_exp_time_constant_s", "time_constant_s"),
+            ("tts_exp_y0_mps2", "y0_mps2"),
+            ("tts_exp_yinf_mps2", "y_inf_mps2"),
+        ):
+            values = [s["fit"].get(key) for s in exp_rows]
+            summary[name] = values[0] if one else values
+        summary["time_to_stabilise_status"] = [s["status"] for s in by_method["moving_rms"]]
 
     # windows: sliding, then tagged segments
     frames = []
@@ -545,13 +776,15 @@ def analyse_trial(
     if len(starts):
         start_s, end_s = _window_times(sig, starts, stops)
         tags = tag_windows(pd.DataFrame({"start_s": start_s, "end_s": end_s}), ev)
-        frames.append(_window_frame(sig, starts, stops, tags, "sliding", trial.sensor_id, params))
+        frames.append(_window_frame(sig, starts, stops, tags, "sliding", trial.sensor_id, params, replica))
     if ev is not None:
         segments = segments_from_events(ev, fs, len(trial), t0)
         warnings.extend(segments.warnings(t0, t_end))
         if len(segments.starts):
             frames.append(
-                _window_frame(sig, segments.starts, segments.stops, segments.tags, "segment", trial.sensor_id, params)
+                _window_frame(
+                    sig, segments.starts, segments.stops, segments.tags, "segment", trial.sensor_id, params, replica
+                )
             )
     windows = (
         pd.concat(frames, ignore_index=True)
@@ -568,6 +801,8 @@ def analyse_trial(
         "sensor_id": trial.sensor_id,
         "perturbations": [{"onset_s": a, "end_s": b} for a, b in perts],
         "perturbations_source": pert_source,
+        "perturbation_check": perturbation_check,
+        "sensor_noise": noise.to_dict(),
         "signals": sig.parameters,
         "frames": {
             "input": "body-aligned sensor frame: x forward, y left, z up",
@@ -576,5 +811,10 @@ def analyse_trial(
         },
     }
     return TrialAnalysis(
-        summary=summary, windows=windows, parameters=parameters, stabilisation=stabilisation, warnings=warnings
+        summary=summary,
+        windows=windows,
+        parameters=parameters,
+        stabilisation=stabilisation,
+        warnings=warnings,
+        perturbation_check=perturbation_check,
     )

@@ -1,11 +1,14 @@
-"""``dmi-sensors analyze TRIAL.csv``: sway metrics of one trunk-IMU trial.
+"""``dmi-sensors analyse TRIAL.csv``: sway metrics of one trunk-IMU trial.
 
 Reads a trial CSV (``docs/data-contract.md``: ``time_s, acc_*_mps2, gyr_*_rps``, body-aligned
 sensor frame x forward, y left, z up), estimates the COM excursion, computes the Prieto,
 ISway and time-to-stabilise metrics (``docs/metrics.md``) for the whole trial, per sliding
 window and per tagged segment, prints a summary and optionally writes JSON with keys
-``dmi_sensors_version, parameters, summary, stabilisation, warnings, windows``. Events the
-analysis could not use as given (outside the trial, clipped to it) are printed as warnings.
+``dmi_sensors_version, parameters, summary, stabilisation, perturbation_check, warnings,
+windows``. Events the analysis could not use as given (outside the trial, clipped to it),
+perturbations outside the trial or without a response, and bursts that look like
+perturbations but were not given are printed as warnings; values under their noise floor are
+marked.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("trial", metavar="TRIAL.csv", help="trial CSV (data contract)")
+    parser.add_argument(
+        "trial",
+        metavar="TRIAL.csv",
+        help="trial CSV (data contract), or a vendor recording: Movella DOT CSV, MetaBase CSV, APDM .h5"
+        " (docs/vendors.md)",
+    )
     parser.add_argument(
         "--com-height-m",
         type=float,
@@ -54,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ellipse-method", choices=("prediction_F", "chi2", "prieto"), default="prediction_F")
     parser.add_argument("--acc-frame", choices=("gravity_removed", "static_tilt"), default="gravity_removed")
     parser.add_argument("--sensor-id", default="", help="sensor identifier written to the window table")
+    parser.add_argument(
+        "--sensor",
+        metavar="ID",
+        help="vendor recording with several sensors (APDM): which one (apdm-<case id>, the case id or its label)",
+    )
     parser.add_argument("--json", metavar="OUT", help="write the full result as JSON to OUT ('-' for stdout)")
     parser.add_argument(
         "--calibration",
@@ -80,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis.trial import SUMMARY_KEYS, analyse_trial
     from dmi_sensors.metrics import REGISTRY
     from dmi_sensors.session.events import read_events_csv
-    from dmi_sensors.store.trial_csv import read_trial_csv
+    from dmi_sensors.store.export.vendor import read_any_trial
 
-    trial = read_trial_csv(args.trial, sensor_id=args.sensor_id)
+    trial = read_any_trial(args.trial, sensor_id=args.sensor_id, sensor=args.sensor)
     calibration = None
     if args.calibration:
         from dmi_sensors.calibration import apply_to_trial, read_calibration
@@ -132,9 +145,14 @@ def run(args: argparse.Namespace) -> int:
     keys = list(SUMMARY_KEYS)
     if "time_to_stabilise_s" in summary:
         keys.append("time_to_stabilise_s")
+    below = set(summary.get("below_noise_floor") or ())
     for key in keys:
         unit = REGISTRY[key].unit if key in REGISTRY else ""
-        print(f"  {key:<28} {_fmt(summary.get(key)):>12} {unit}")
+        note = "  (below noise floor)" if key in below else ""
+        print(f"  {key:<28} {_fmt(summary.get(key)):>12} {unit}{note}")
+    statuses = summary.get("time_to_stabilise_status") or []
+    if any(s != "stable" for s in statuses):
+        print("  time to stabilise: " + "; ".join(statuses))
     n_windows = len(payload["windows"])
     print(f"  windows: {n_windows}" + (f" -> {args.json}" if args.json else " (use --json OUT for all metrics)"))
     return 0

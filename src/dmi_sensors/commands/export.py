@@ -24,12 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.store import SessionStore, UnknownSessionError
     from dmi_sensors.store.export import export_session
 
-    with SessionStore(args.db, create=False) as store:
+    with SessionStore(args.db, create=False) as store, ProgressBar(desc="export", unit="step") as bar:
         try:
-            files = export_session(store, args.session, args.out, args.format)
+            files = export_session(store, args.session, args.out, args.format, progress=bar)
         except UnknownSessionError as exc:
             raise ParameterError(str(exc)) from None
     print(f"session {args.session} -> {args.out} ({args.format}, {len(files)} files)")

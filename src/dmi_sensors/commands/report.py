@@ -53,6 +53,7 @@ def previous_exercises(store: SessionStore, session_id: int) -> pd.DataFrame | N
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
     from dmi_sensors.analysis.stored_run import latest_run
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.report.session import build_session_report
     from dmi_sensors.store import SessionStore
 
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"dmi-sensors report: error: {store.path}: no session {args.session}", file=sys.stderr)
             return 1
         if args.reanalyse or latest_run(store, args.session) is None:
-            analyse_session(store, args.session, analysis_params(args))
+            with ProgressBar(desc=f"analysing session {args.session}", unit="step") as bar:
+                analyse_session(store, args.session, analysis_params(args), progress=bar)
             print(f"analysed session {args.session}; results stored in {store.path}")
         rep = build_session_report(
             store, args.session, args.out, previous_exercises=previous_exercises(store, args.session)

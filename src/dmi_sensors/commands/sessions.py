@@ -40,14 +40,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "import", help="import a CSV/Parquet export directory, a BIDS-Motion dataset or a trial CSV as a new session"
+        "import",
+        help="import a CSV/Parquet export directory, a BIDS-Motion dataset, a trial CSV or a vendor recording"
+        " (Movella DOT CSV, MetaBase CSV, APDM .h5) as a new session",
     )
-    p.add_argument("path", metavar="PATH", help="export directory, BIDS dataset root, or trial CSV file")
+    p.add_argument(
+        "path", metavar="PATH", help="export directory, BIDS dataset root, trial CSV file or vendor recording file"
+    )
     p.add_argument("--subject-id", help="trial CSV: pseudonymous subject id (letters and digits, no names)")
     p.add_argument("--birth-year", type=int, help="trial CSV: subject's birth year")
     p.add_argument("--com-height-m", type=float, help="trial CSV: centre-of-mass height, m")
     p.add_argument("--diagnosis-category", help="trial CSV: diagnosis category")
-    p.add_argument("--sensor-id", default="trial", help="trial CSV: sensor id to store the samples under")
+    p.add_argument(
+        "--sensor-id",
+        help="trial CSV or single-sensor vendor file: sensor id to store the samples under (default: trial,"
+        " or the vendor's name)",
+    )
     p.add_argument("--placement", default="trunk", help="trial CSV: where the sensor was worn")
     p.add_argument("--bids-subject", help="BIDS: subject label when the dataset has several")
     p.add_argument("--bids-session", help="BIDS: session label when the subject has several")
@@ -55,6 +63,7 @@ def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.store.export import import_path
 
     path = Path(args.path)
@@ -63,12 +72,19 @@ def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
         from dmi_sensors.session import Subject
 
         if not (args.subject_id and args.birth_year is not None and args.com_height_m is not None):
-            raise ParameterError("a trial CSV needs --subject-id, --birth-year and --com-height-m")
+            raise ParameterError(
+                "a trial CSV or a vendor recording needs --subject-id, --birth-year and --com-height-m"
+            )
         subject = Subject(args.subject_id, args.birth_year, args.com_height_m, args.diagnosis_category)
-        kwargs = {"subject": subject, "sensor_id": args.sensor_id, "placement": args.placement}
+        kwargs = {"subject": subject, "placement": args.placement}
+        from dmi_sensors.store.export.vendor import is_vendor_file
+
+        if args.sensor_id or not is_vendor_file(path):
+            kwargs["sensor_id"] = args.sensor_id or "trial"
     elif args.bids_subject or args.bids_session:
         kwargs = {"subject": args.bids_subject, "session": args.bids_session}
-    sid = import_path(store, path, **kwargs)
+    with ProgressBar(desc="import", unit="step") as bar:
+        sid = import_path(store, path, progress=bar, **kwargs)
     print(f"imported {path} as session {sid}")
     return 0
 

@@ -19,7 +19,7 @@ from dmi_sensors.metrics.isway import isway_from_stats
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_from_stats
 from dmi_sensors.metrics.spectral import DEFAULT_SPECTRAL, SPECTRAL_KEYS, SpectralParams, spectral_measures
 
-__all__ = ["interval_samples", "sliding_windows", "window_metrics"]
+__all__ = ["channel_spectral_windows", "interval_samples", "sliding_windows", "window_metrics"]
 
 
 def sliding_windows(
@@ -86,6 +86,20 @@ def _spectral_windows(
         for k in SPECTRAL_KEYS:
             out[k][sel] = res[k]
     return out
+
+
+def channel_spectral_windows(
+    x: np.ndarray, starts: np.ndarray, stops: np.ndarray, fs_hz: float, params: SpectralParams = DEFAULT_SPECTRAL
+) -> dict[str, np.ndarray]:
+    """Spectral measures (``SPECTRAL_KEYS``: power, f50, f95, cfreq, freqd, mpf) of one channel
+    in every window ``[starts[i], stops[i])``, each window de-meaned."""
+    return _spectral_windows(
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.asarray(starts, dtype=np.int64),
+        np.asarray(stops, dtype=np.int64),
+        fs_hz,
+        params,
+    )
 
 
 def _named_spectral(prefix, ax, res, power_unit):

@@ -42,7 +42,7 @@ from typing import Any, ClassVar, TypeGuard, TypeVar
 from dmi_sensors.errors import DataFileError, NotFoundError
 from dmi_sensors.session import vocab
 
-__all__ = ["EXERCISE_ID_RULE", "PLAN_FORMAT", "Exercise", "Plan", "Subject", "is_exercise_id"]
+__all__ = ["EXERCISE_ID_RULE", "PLAN_FORMAT", "Exercise", "Plan", "Subject", "check_subject_fields", "is_exercise_id"]
 
 #: Version of the plan TOML layout written by :meth:`Plan.to_toml`.
 PLAN_FORMAT = 1
@@ -212,6 +212,16 @@ class Subject:
     def from_dict(cls, data: Mapping[str, Any]) -> Subject:
         """Inverse of :meth:`to_dict`; unknown or missing keys raise ``ValueError`` naming them."""
         return _from_mapping(cls, data, "subject")
+
+
+def check_subject_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the given fields of a subject by :class:`Subject`'s own rules and return them
+    parsed; fields that are absent are not checked (e.g. a lab's trial list without birth
+    years). Unknown keys and bad values raise ``ValueError`` naming the field."""
+    unknown = sorted(set(fields) - set(Subject._CHECKS))
+    if unknown:
+        raise _FieldError("Subject", "fields " + ", ".join(Subject._CHECKS), ", ".join(unknown))
+    return {key: Subject._CHECKS[key](f"Subject.{key}", value) for key, value in fields.items()}
 
 
 # --- Exercise -----------------------------------------------------------------------------

@@ -62,17 +62,7 @@ SUPPORT_POINTS: Final = contract.SUPPORT_POINTS
 #: Trunk postures. ``upright`` is what a trunk sensor can tell (trunk vertical); ``sitting``,
 #: ``kneeling`` and ``standing`` are ``upright`` refined by the plan (a trunk sensor cannot
 #: tell them apart). ``transition`` marks a sit-to-stand or similar movement between them.
-POSTURES: Final = (
-    "supine",
-    "prone",
-    "side_lying",
-    "four_point",
-    "upright",
-    "sitting",
-    "kneeling",
-    "standing",
-    "transition",
-)
+POSTURES: Final = contract.POSTURES
 
 #: Other names accepted for a posture in events read from elsewhere (the simulator's names);
 #: :func:`dmi_sensors.session.events.normalise_events` maps them.

@@ -9,8 +9,11 @@ Inputs: horizontal COM acceleration ``a(t)`` (AP and ML, m/s^2), the push's onse
 2. Trailing moving RMS ``r(t_k) = sqrt(mean_{j=k-W+1..k} |a_j|^2)``, ``W = round(window_s
    fs)`` samples (default 1 s), defined once ``W`` samples are available.
 3. TTS = ``t* - end`` where ``t*`` is the first sample time ``>= end`` such that
-   ``r(t) < factor * q`` (default 1.5) for every sample from ``t*`` to ``until_s`` (the end of
-   the data, or the next event). ``NaN`` if that never happens.
+   ``r(t) < factor * q`` (default 1.5) for every sample from ``t*`` to ``t* + hold_s``
+   (default 1 s), all before ``until_s`` (the end of the data, or the next event). ``NaN``
+   if that never happens. ``hold_s=None`` requires ``r < factor * q`` from ``t*`` until
+   ``until_s`` (the definition before issue 13: quiet sway alone re-crosses 1.5 ``q`` now and
+   then, so that variant could report 17 s for a response that was over after 1.5 s).
 
 Because the window trails, ``r`` at ``t*`` covers ``[t* - window_s, t*]``: the TTS includes
 the time the window needs to leave the push. Estimators that want the same number must use
@@ -61,6 +64,7 @@ def true_time_to_stabilise(
     factor: float = 1.5,
     quiet_window_s: float = 5.0,
     until_s: float | None = None,
+    hold_s: float | None = 1.0,
 ) -> float:
     """Time from the end of an event until the horizontal acceleration is quiet again, s.
 
@@ -72,7 +76,7 @@ def true_time_to_stabilise(
         Horizontal acceleration, ``(n, 2)`` (AP, ML) or ``(n,)``, m/s^2.
     onset_s, end_s
         Start and end of the event (push), s.
-    window_s, factor, quiet_window_s, until_s
+    window_s, factor, quiet_window_s, until_s, hold_s
         See the module docstring.
 
     Returns ``NaN`` when the signal never stays below the threshold before ``until_s``.
@@ -96,9 +100,16 @@ def true_time_to_stabilise(
     idx = np.flatnonzero((t >= end_s - 1e-12) & (t <= until + 1e-12))
     if idx.size == 0:
         return math.nan
-    above = ~(r[idx] < factor * q)  # NaN counts as not quiet
-    if above[-1]:
+    below = r[idx] < factor * q  # NaN counts as not quiet
+    if hold_s is None:
+        if not below[-1]:
+            return math.nan
+        last_above = np.flatnonzero(~below)
+        k0 = idx[0] if last_above.size == 0 else idx[last_above[-1] + 1]
+        return float(t[k0] - end_s)
+    hold = round(hold_s * fs) + 1  # samples from t* to t* + hold_s inclusive
+    if below.shape[0] < hold:
         return math.nan
-    last_above = np.flatnonzero(above)
-    k0 = idx[0] if last_above.size == 0 else idx[last_above[-1] + 1]
-    return float(t[k0] - end_s)
+    c = np.concatenate([[0], np.cumsum(below.astype(np.int64))])
+    hits = np.flatnonzero(c[hold:] - c[: below.shape[0] - hold + 1] == hold)
+    return float(t[idx[hits[0]]] - end_s) if hits.size else math.nan

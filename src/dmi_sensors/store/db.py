@@ -19,6 +19,17 @@ Connection settings (every connection, including the packet writer's):
     process but may lose the last commits on power loss). The packet writer commits about
     twice a second, so the cost is two fsyncs per second.
 ``foreign_keys=ON``, ``busy_timeout=10000`` ms.
+``secure_delete=ON``
+    What is deleted or rewritten (e.g. the calibration paths schema 4 reduces to file
+    names) is overwritten with zeros instead of lingering in free pages of the file.
+
+A new database file is created ``0600`` in directories created ``0700``
+(:func:`dmi_sensors.store.paths.create_private_file`); SQLite gives its ``-wal`` and
+``-shm`` files the database file's mode.
+
+The header check counts the ``-wal`` file: after a failed checkpoint (e.g. the disk filled
+up) the main file can hold a header announcing more pages than it has, while those pages
+are intact in the WAL, where SQLite reads them. Such a file is opened, not refused.
 """
 
 from __future__ import annotations
@@ -27,9 +38,10 @@ import sqlite3
 from pathlib import Path
 
 from dmi_sensors.errors import DataFileError
+from dmi_sensors.store.paths import create_private_file
 from dmi_sensors.store.schema import APPLICATION_ID, SCHEMA_VERSION, migrate
 
-__all__ = ["SQLITE_MAGIC", "check_database_file", "connect", "database_error", "is_damage"]
+__all__ = ["SQLITE_MAGIC", "check_database_file", "connect", "database_error", "is_damage", "wal_path"]
 
 #: The first 16 bytes of every SQLite 3 database file.
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -37,10 +49,24 @@ _HEADER_BYTES = 100
 _BUSY_TIMEOUT_MS = 10_000
 
 
+def wal_path(path: Path) -> Path:
+    """The write-ahead log next to a database file (``<name>-wal``)."""
+    return path.with_name(path.name + "-wal")
+
+
+def _has_wal(path: Path) -> bool:
+    try:
+        return wal_path(path).stat().st_size > 0
+    except OSError:
+        return False
+
+
 def check_database_file(path: Path) -> None:
     """Raise ``DataFileError`` unless ``path`` looks like a whole SQLite 3 file (read-only check).
 
-    An absent or empty file passes (SQLite treats it as a new database).
+    An absent or empty file passes (SQLite treats it as a new database). A main file shorter
+    than its header says passes when a non-empty ``-wal`` file lies beside it (the missing
+    pages are in the WAL: a checkpoint was cut short, e.g. by a full disk).
     """
     try:
         size = path.stat().st_size
@@ -65,7 +91,7 @@ def check_database_file(path: Path) -> None:
     change_counter = int.from_bytes(header[24:28], "big")
     pages = int.from_bytes(header[28:32], "big")
     valid_for = int.from_bytes(header[92:96], "big")
-    if pages and change_counter == valid_for and size < pages * page_size:
+    if pages and change_counter == valid_for and size < pages * page_size and not _has_wal(path):
         raise DataFileError(
             path,
             "",
@@ -92,6 +118,7 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA secure_delete = ON")
 
 
 def connect(path: str | Path, *, create: bool = True, upgrade: bool = True) -> sqlite3.Connection:
@@ -107,7 +134,7 @@ def connect(path: str | Path, *, create: bool = True, upgrade: bool = True) -> s
         raise DataFileError(path, "", "an existing dmi-sensors session database", "no such file")
     check_database_file(path)
     if not exists:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # 0600 in 0700 directories: health data of children
     try:
         conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:

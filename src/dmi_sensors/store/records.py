@@ -65,7 +65,10 @@ class SessionInfo:
     ``start_utc`` is ISO-8601 UTC; ``duration_s`` is the host time of the last stored packet
     (0 when none); ``status`` is ``"incomplete"`` until :meth:`SessionStore.finalise`;
     ``plan_toml`` is the exercise plan as TOML text (``dmi_sensors.session.Plan.from_toml``
-    reads it), None when the session has none.
+    reads it), None when the session has none. ``incomplete_reason`` says why a recording
+    is incomplete (it stopped early, a sensor was lost for good; None when nothing was said)
+    and ``recording`` is the recorder's summary (planned and recorded time, per sensor samples
+    expected / received / lost), None for sessions recorded before it was kept or imported.
     """
 
     session_id: int
@@ -85,6 +88,8 @@ class SessionInfo:
     events: int = 0
     results: int = 0
     duration_s: float = 0.0
+    incomplete_reason: str | None = None
+    recording: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dictionary (``sensors`` as a list of dicts)."""

@@ -134,11 +134,23 @@ DROP TABLE sensors;
 ALTER TABLE sensors_v3 RENAME TO sensors;
 """
 
+# Calibration references keep the file's name only (its hash and content are stored beside
+# it): a path names the user's home folder. r = the reference with '\' as '/'; rtrim(r, <every
+# character of r but '/'>) is r up to its last '/', so what follows is the file name.
+_V4 = """
+ALTER TABLE sessions ADD COLUMN incomplete_reason TEXT;  -- why a recording is incomplete (NULL: none given)
+ALTER TABLE sessions ADD COLUMN recording_json TEXT;  -- the recorder's summary (JSON)
+UPDATE calibrations SET reference = substr(replace(reference, '\\', '/'),
+    length(rtrim(replace(reference, '\\', '/'), replace(replace(reference, '\\', '/'), '/', ''))) + 1)
+    WHERE instr(replace(reference, '\\', '/'), '/') > 0;
+"""
+
 #: Every schema step, in order. ``MIGRATIONS[k - 1].version == k``.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, sensors, calibrations, raw packets, events, results", _V1),
     Migration(2, "imported sessions: sessions.origin and decoded sample blocks", _V2),
     Migration(3, "several calibrations per sensor (accel, gyro, alignment): sensor_calibrations", _V3),
+    Migration(4, "why a session is incomplete, the recorder's summary; calibration references by file name", _V4),
 )
 
 #: The version this package writes.

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -238,11 +238,13 @@ class SessionStore:
         parameters: Mapping[str, object] | None = None,
         sha256: str | None = None,
     ) -> int:
-        """Store a calibration reference (file path or id, its hash, its content); returns its id.
+        """Store a calibration reference (file or id, its hash, its content); returns its id.
 
-        When ``reference`` is an existing file and ``sha256`` is None, the file's hash is
-        computed. ``parameters`` is kept as JSON (numpy values converted). The store does not
-        read or check calibration content: :mod:`dmi_sensors.calibration` does.
+        A file or directory path is stored by its name only (a path names the user's home
+        folder): the content (``parameters``) and, for a file, its SHA-256 say exactly which
+        calibration it was. When ``reference`` is an existing file and ``sha256`` is None,
+        the file's hash is computed. ``parameters`` is kept as JSON (numpy values converted).
+        The store does not read or check calibration content: :mod:`dmi_sensors.calibration` does.
         """
         if sha256 is None and Path(reference).is_file():
             sha256 = hashlib.sha256(Path(reference).read_bytes()).hexdigest()
@@ -250,7 +252,7 @@ class SessionStore:
             cur = conn.execute(
                 "INSERT INTO calibrations (sensor_id, kind, reference, sha256, parameters_json, created_utc)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (sensor_id, kind, str(reference), sha256, to_json(dict(parameters or {})), utc_now()),
+                (sensor_id, kind, reference_name(reference), sha256, to_json(dict(parameters or {})), utc_now()),
             )
             return _row_id(cur)
 
@@ -321,6 +323,29 @@ class SessionStore:
                 (STATUS_FINALISED, utc_now(), int(session_id)),
             )
 
+    def mark_incomplete(self, session_id: int, reason: str) -> None:
+        """Say why a session is incomplete (a recording stopped early, a sensor lost for good).
+
+        The session must still be ``incomplete`` (a finalised one raises ``ParameterError``);
+        the reason is one line of text for people (no addresses or paths: it is exported).
+        A second call replaces the reason.
+        """
+        status = self._require(session_id)
+        if status != STATUS_INCOMPLETE:
+            raise ParameterError(f"session {session_id} is {status}: only an incomplete session takes a reason")
+        with self._transaction("marking a session incomplete") as conn:
+            conn.execute("UPDATE sessions SET incomplete_reason = ? WHERE id = ?", (str(reason), int(session_id)))
+
+    def save_recording(self, session_id: int, summary: Mapping[str, object]) -> None:
+        """Keep the recorder's summary with the session (JSON: planned and recorded time, per
+        sensor samples expected / received / lost; see ``dmi-sensors record``). Replaces an
+        earlier one."""
+        self._require(session_id)
+        with self._transaction("storing the recording summary") as conn:
+            conn.execute(
+                "UPDATE sessions SET recording_json = ? WHERE id = ?", (to_json(dict(summary)), int(session_id))
+            )
+
     def session_ids(self) -> list[int]:
         return [int(r[0]) for r in self._query("SELECT id FROM sessions ORDER BY id")]
 
@@ -332,7 +357,8 @@ class SessionStore:
         """Everything stored about one session except its data."""
         rows = self._query(
             "SELECT id, subject_id, birth_year, com_height_m, diagnosis_category, therapist_id, plan_toml, start_utc,"
-            " status, finalised_utc, package_version, origin FROM sessions WHERE id = ?",
+            " status, finalised_utc, package_version, origin, incomplete_reason, recording_json"
+            " FROM sessions WHERE id = ?",
             (int(session_id),),
         )
         if not rows:
@@ -367,7 +393,7 @@ class SessionStore:
         n_events = self._query("SELECT count(*) FROM events WHERE session_id = ?", (session_id,))[0][0]
         n_results = self._query("SELECT count(*) FROM results WHERE session_id = ?", (session_id,))[0][0]
         (sid, subject_id, birth_year, com_height_m, diagnosis, therapist, plan_toml, start, status, fin, version,
-         origin) = rows[0]  # fmt: skip
+         origin, reason, recording) = rows[0]  # fmt: skip
         return SessionInfo(
             session_id=int(sid),
             subject_id=subject_id,
@@ -386,6 +412,8 @@ class SessionStore:
             events=int(n_events),
             results=int(n_results),
             duration_s=float(last or 0.0),
+            incomplete_reason=reason,
+            recording=None if recording is None else json.loads(recording),
         )
 
     def _imported_duration_s(self, session_id: int) -> float:
@@ -582,6 +610,15 @@ class SessionStore:
                 ResultRecord(rid, sid, sensor, name, created, version, json.loads(params), json.loads(summary), frame)
             )
         return out
+
+
+def reference_name(reference: str | Path) -> str:
+    """What the store keeps of a calibration reference: a path's file (or directory) name,
+    an id (``inline:gyro``) as it is."""
+    text = str(reference)
+    if isinstance(reference, Path) or "/" in text or "\\" in text:
+        return PureWindowsPath(text).name if "\\" in text else PurePath(text).name
+    return text
 
 
 def _row_id(cursor: sqlite3.Cursor) -> int:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from dmi_sensors.protocol import decode_stream
 from dmi_sensors.timing.runs import RESET_JUMP_S, ClockRun, fit_clock_runs, times_from_runs
 from dmi_sensors.types import RawPacket, SampleBatch
+from dmi_sensors.vendors._base import VendorDecoder, finish
 
 __all__ = ["TimedSamples", "timed_samples"]
 
@@ -47,6 +48,9 @@ class TimedSamples:
         Counter discontinuities the decoder saw (restart, rate or format change).
     malformed_reasons
         Malformed packets per reason (see :class:`dmi_sensors.protocol.DecodedStream`).
+    loss_accounting
+        ``"exact"`` (from device counters or timestamps) or ``"estimated"`` (a vendor
+        sensor without either: from host arrival and the nominal rate).
     """
 
     batch: SampleBatch
@@ -56,10 +60,12 @@ class TimedSamples:
     samples_lost: int
     counter_resets: int
     malformed_reasons: dict[str, int] = field(default_factory=dict)
+    loss_accounting: str = "exact"
 
-    def link(self) -> dict[str, int | float | dict[str, int]]:
+    def link(self) -> dict[str, int | float | str | dict[str, int]]:
         """Link statistics: ``packets_ok, malformed_packets, samples_received, samples_lost,
-        counter_resets, loss_pct`` (lost / (received + lost) · 100) and ``malformed_reasons``."""
+        counter_resets, loss_pct`` (lost / (received + lost) · 100), ``malformed_reasons``
+        and ``loss_accounting``."""
         received = len(self.batch)
         lost = self.samples_lost
         return {
@@ -70,6 +76,7 @@ class TimedSamples:
             "counter_resets": self.counter_resets,
             "loss_pct": 100.0 * lost / (received + lost) if received + lost else 0.0,
             "malformed_reasons": dict(self.malformed_reasons),
+            "loss_accounting": self.loss_accounting,
         }
 
     def clock(self) -> list[dict[str, float | int]]:
@@ -77,9 +84,18 @@ class TimedSamples:
         return [run.summary() for run in self.runs if run.fit is not None]
 
 
-def timed_samples(packets: Sequence[RawPacket], sensor_id: str, reset_jump_s: float = RESET_JUMP_S) -> TimedSamples:
-    """Decode one sensor's packets (arrival order) and time every sample (module docstring)."""
-    decoded = decode_stream(list(packets), sensor_id)
+def timed_samples(
+    packets: Sequence[RawPacket],
+    sensor_id: str,
+    reset_jump_s: float = RESET_JUMP_S,
+    decoder: VendorDecoder | None = None,
+) -> TimedSamples:
+    """Decode one sensor's packets (arrival order) and time every sample (module docstring).
+
+    ``decoder``: a fresh third-party decoder (:func:`dmi_sensors.vendors.decoder_for`) for
+    a vendor sensor's notifications; default: our own protocol's decoder.
+    """
+    decoded = decode_stream(list(packets), sensor_id) if decoder is None else finish(decoder, list(packets))
     runs = fit_clock_runs(decoded.batch, reset_jump_s)
     batch = dataclasses.replace(decoded.batch, time_s=times_from_runs(decoded.batch, runs))
     return TimedSamples(
@@ -90,4 +106,5 @@ def timed_samples(packets: Sequence[RawPacket], sensor_id: str, reset_jump_s: fl
         samples_lost=int(decoded.samples_lost),
         counter_resets=int(decoded.counter_resets),
         malformed_reasons=dict(decoded.malformed_reasons),
+        loss_accounting=getattr(decoded, "loss_accounting", "exact"),
     )

@@ -40,6 +40,7 @@ import pandas as pd
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.errors import DataFileError, ParameterError
+from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session import Subject
 from dmi_sensors.session.events import check_events
 from dmi_sensors.store.export.ingest import ingest_session
@@ -155,10 +156,14 @@ def write_bids(
     *,
     session_label: str | None = None,
     task: str = TASK_LABEL,
+    progress: ProgressBar | None = None,
 ) -> list[Path]:
     """Write (or add to) a BIDS-Motion dataset at ``root``; returns the files written or extended."""
     root = Path(root)
+    bar = silent_if_none(progress)
     tables = collect(store, session_id)
+    bar.set_total(1 + len(tables.batches))  # read and time the samples, then one step per sensor
+    bar.advance()
     meta = tables.metadata["session"]
     sub = _label(meta["subject_id"])
     if not sub:
@@ -279,6 +284,7 @@ def write_bids(
             written += [motion_dir / f"{stem}_events.tsv", motion_dir / f"{stem}_events.json"]
         acq = start + timedelta(microseconds=round(t0 * 1e6))
         scans.append({"filename": f"motion/{stem}_motion.tsv", "acq_time": format_utc(acq)})
+        bar.advance()
     _tsv(ses_dir / f"sub-{sub}_ses-{ses}_scans.tsv", pd.DataFrame(scans, columns=["filename", "acq_time"]))
     written.append(ses_dir / f"sub-{sub}_ses-{ses}_scans.tsv")
     return written
@@ -438,7 +444,12 @@ def _read_events(path: Path, t0: float) -> pd.DataFrame:
 
 
 def import_bids(
-    store: SessionStore, root: str | Path, *, subject: str | None = None, session: str | None = None
+    store: SessionStore,
+    root: str | Path,
+    *,
+    subject: str | None = None,
+    session: str | None = None,
+    progress: ProgressBar | None = None,
 ) -> int:
     """Import one session of a BIDS-Motion dataset into a new session; returns its id.
 
@@ -491,6 +502,8 @@ def import_bids(
     motion_files = sorted((ses_dir / "motion").glob(f"{prefix}_*_motion.tsv"))
     if not motion_files:
         raise DataFileError(ses_dir / "motion", "", "at least one *_motion.tsv file", "none")
+    bar = silent_if_none(progress)
+    bar.set_total(len(motion_files) + 1)  # each motion file read, then stored
     for motion_tsv in motion_files:
         rel = f"motion/{motion_tsv.name}"
         if rel not in acq:
@@ -506,7 +519,8 @@ def import_bids(
         if events is None and ev_path.is_file():
             t0 = (t_acq - start) / timedelta(microseconds=1) / 1e6
             events = _read_events(ev_path, t0)
-    return ingest_session(
+        bar.advance()
+    sid = ingest_session(
         store,
         subject=subj,
         start_utc=format_utc(start),
@@ -514,3 +528,5 @@ def import_bids(
         placements=placements,
         events=events,
     )
+    bar.advance()
+    return sid

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from dmi_sensors import contract
 from dmi_sensors.errors import DataFileError
+from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import check_events, read_events_csv
 from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
 from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
@@ -41,22 +42,35 @@ def _targets(out_dir: Path, ext: str) -> dict[str, Path]:
     return paths
 
 
-def write_csv_dir(store: SessionStore, session_id: int, out_dir: str | Path) -> list[Path]:
+def write_csv_dir(
+    store: SessionStore, session_id: int, out_dir: str | Path, *, progress: ProgressBar | None = None
+) -> list[Path]:
     """Export a session as ``session.json`` + three CSV tables in ``out_dir``."""
+    bar = silent_if_none(progress)
+    bar.set_total(2 + len(TABLES))
     tables = collect(store, session_id)
+    bar.advance()
     paths = _targets(Path(out_dir), "csv")
     paths["session"].write_text(metadata_json(tables.metadata), encoding="utf-8")
+    bar.advance()
     for name in TABLES:
         getattr(tables, name).to_csv(paths[name], index=False)
+        bar.advance()
     return list(paths.values())
 
 
-def write_parquet_dir(store: SessionStore, session_id: int, out_dir: str | Path) -> list[Path]:
+def write_parquet_dir(
+    store: SessionStore, session_id: int, out_dir: str | Path, *, progress: ProgressBar | None = None
+) -> list[Path]:
     """Export a session as ``session.json`` + three Parquet tables in ``out_dir``."""
+    bar = silent_if_none(progress)
+    bar.set_total(2 + len(TABLES))
     tables = collect(store, session_id)
+    bar.advance()
     paths = _targets(Path(out_dir), "parquet")
     meta = metadata_json(tables.metadata)
     paths["session"].write_text(meta, encoding="utf-8")
+    bar.advance()
     for name in TABLES:
         frame = getattr(tables, name)
         if name == "events":
@@ -64,6 +78,7 @@ def write_parquet_dir(store: SessionStore, session_id: int, out_dir: str | Path)
         table = pa.Table.from_pandas(frame, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"dmi_sensors.session": meta.encode()})
         pq.write_table(table, paths[name])
+        bar.advance()
     return list(paths.values())
 
 
@@ -89,7 +104,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataFileError(path, "", "a complete Parquet file (footer ending in 'PAR1')", str(exc)) from None
 
 
-def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
+def _import_dir(store: SessionStore, directory: Path, ext: str, progress: ProgressBar | None = None) -> int:
+    bar = silent_if_none(progress)
+    bar.set_total(3)  # read the tables, check the samples, store
     directory = Path(directory)
     meta_path = directory / "session.json"
     meta = read_metadata(meta_path)
@@ -104,14 +121,16 @@ def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
         else check_events(read(events_path), source=events_path)
     )
     metrics = read(metrics_path) if metrics_path.is_file() else None
+    bar.advance()
     fs = {s["sensor_id"]: s.get("fs_hz") for s in meta["sensors"]}
     batches, placements = samples_from_table(samples_path, samples, fs, line_offset=offset)
+    bar.advance()
     for s in meta["sensors"]:
         placements.setdefault(s["sensor_id"], s.get("placement") or "")
         if s.get("placement"):
             placements[s["sensor_id"]] = s["placement"]
     session = meta["session"]
-    return ingest_session(
+    sid = ingest_session(
         store,
         subject=subject_from_metadata(meta_path, session),
         start_utc=session["start_utc"],
@@ -125,6 +144,8 @@ def _import_dir(store: SessionStore, directory: Path, ext: str) -> int:
         calibrations=_calibrations(meta_path, meta["sensors"]),
         finalised=session.get("status") == "finalised",
     )
+    bar.advance()
+    return sid
 
 
 def _calibrations(path: Path, sensors: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -140,11 +161,11 @@ def _calibrations(path: Path, sensors: list[dict[str, Any]]) -> dict[str, list[d
     return out
 
 
-def import_csv_dir(store: SessionStore, directory: str | Path) -> int:
+def import_csv_dir(store: SessionStore, directory: str | Path, *, progress: ProgressBar | None = None) -> int:
     """Import a CSV export directory as a new session (all or nothing); returns its id."""
-    return _import_dir(store, Path(directory), "csv")
+    return _import_dir(store, Path(directory), "csv", progress)
 
 
-def import_parquet_dir(store: SessionStore, directory: str | Path) -> int:
+def import_parquet_dir(store: SessionStore, directory: str | Path, *, progress: ProgressBar | None = None) -> int:
     """Import a Parquet export directory as a new session (all or nothing); returns its id."""
-    return _import_dir(store, Path(directory), "parquet")
+    return _import_dir(store, Path(directory), "parquet", progress)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.records import PlanText, SubjectFields
 from dmi_sensors.store.sessionstore import SessionStore
@@ -45,6 +46,7 @@ def import_trial_csv(
     events: pd.DataFrame | None = None,
     therapist_id: str = "",
     plan: PlanText | str | None = None,
+    progress: ProgressBar | None = None,
 ) -> int:
     """Read a trial CSV (:func:`dmi_sensors.store.trial_csv.read_trial_csv`) into a new finalised session.
 
@@ -52,10 +54,13 @@ def import_trial_csv(
     ``events`` is an optional events DataFrame (contract.EVENT_COLUMNS) to store with it.
     Bad files raise ``DataFileError`` before anything is written.
     """
+    bar = silent_if_none(progress)
+    bar.set_total(2)  # read, store
     trial = read_trial_csv(path, sensor_id=sensor_id)
+    bar.advance()
     start = utc_now() if start_utc is None else start_utc if isinstance(start_utc, str) else format_utc(start_utc)
     plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
-    return ingest_session(
+    sid = ingest_session(
         store,
         subject=subject,
         start_utc=start,
@@ -65,3 +70,5 @@ def import_trial_csv(
         therapist_id=therapist_id,
         plan_toml=plan_toml,
     )
+    bar.advance()
+    return sid
