@@ -253,11 +253,19 @@ class EmulatedBluez:
 
     async def atruth(self) -> dict[str, dict[str, Any]]:
         """Per-device truth: samples sent, dropped (air, malformed, link down), connects, ..."""
-        return await self._client().call("truth")
+        return await self.acall("truth")
 
     async def acall(self, op: str, **args: Any) -> Any:
-        """Any control operation (see :mod:`dmi_sensors.sim.bluez.control`)."""
-        return await self._client().call(op, **args)
+        """Any control operation (see :mod:`dmi_sensors.sim.bluez.control`).
+
+        An emulator that went away is an :class:`EmulatorError` with the end of its log."""
+        try:
+            return await self._client().call(op, **args)
+        except OSError as exc:
+            code = self._proc.poll() if self._proc is not None else None
+            raise EmulatorError(
+                f"emulated BlueZ control {op!r} failed ({exc}); emulator exit code {code}\n{self._stderr_tail()}"
+            ) from exc
 
     def call(self, op: str, **args: Any) -> Any:
         """Blocking :meth:`acall`."""
