@@ -49,17 +49,6 @@ def ref_moving_rms(x, half):
     return np.array([np.sqrt(np.mean(np.square(x[max(0, i - half) : min(n, i + half + 1)]))) for i in range(n)])
 
 
-def ref_integrated_speed(ap, ml, fs):
-    ap = np.asarray(ap, float) - np.mean(ap)
-    ml = np.asarray(ml, float) - np.mean(ml)
-    from scipy.integrate import cumulative_trapezoid
-    from scipy.signal import detrend
-
-    vx = detrend(cumulative_trapezoid(ap, dx=1 / fs, initial=0), type="linear")
-    vy = detrend(cumulative_trapezoid(ml, dx=1 / fs, initial=0), type="linear")
-    return float(np.mean(np.hypot(vx, vy)))
-
-
 def circle(r: float, f_hz: float, fs_hz: float, periods: int):
     n = round(periods * fs_hz / f_hz)
     t = np.arange(n) / fs_hz

@@ -32,6 +32,7 @@ import dmi_sensors
 from dmi_sensors import protocol as P
 from dmi_sensors.dsp import (
     DriftControlledIntegrator,
+    GyroBiasTracker,
     ImuChain,
     Madgwick,
     Mahony,
@@ -232,6 +233,21 @@ CASES = [
         "PolarDecoder",
         lambda: PolarDecoder("V1", model="Verity Sense", rate_hz=52, gyroscope=True),
         lambda: (_vendor_packets("polar"),),
+    ),
+    Case("GyroBiasTracker", lambda: GyroBiasTracker(FS), lambda: (_ACC, _GYR)),
+    Case(
+        "GyroBiasTracker-rest",  # thresholds wide enough that the test signal is "at rest" after 0.2 s
+        lambda: GyroBiasTracker(
+            FS,
+            rest_time_constant_s=0.5,
+            rest_gyr_rps=1.0,
+            rest_acc_mps2=5.0,
+            rest_min_s=0.2,
+            rest_clip_rps=1.0,
+            bias_filter_tau_s=0.05,
+            b0_rps=[0.01, -0.02, 0.03],
+        ),
+        lambda: (_ACC, _GYR),
     ),
 ]
 IDS = [c.id for c in CASES]

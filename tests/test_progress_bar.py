@@ -1,5 +1,5 @@
 """Progress bars (``dmi_sensors.progress_bar``): drawn on a terminal and in Jupyter, never into a
-file or a pipe; the long commands (export, import, report's analysis) draw one.
+file or a pipe; the long commands (export, import, the analyses of report and progress) draw one.
 
 Terminals are real pseudo-terminals (``pty``) with a window size, as a terminal emulator
 gives; Jupyter is a real kernel driven by nbclient.
@@ -99,7 +99,7 @@ def test_a_bar_is_drawn_on_a_terminal_only(monkeypatch):
 
 @pytest.mark.slow
 def test_long_commands_draw_a_bar_on_a_terminal_and_none_into_a_pipe(tmp_path):
-    make_database(tmp_path / "s.sqlite", n_children=1)
+    make_database(tmp_path / "s.sqlite", n_children=1, sessions_per_child=2)
     db = ["--db", str(tmp_path / "s.sqlite")]
     code, shown = run_on_terminal(["export", "1", "--format", "bids", "--out", "bids", *db], tmp_path)
     assert code == 0, shown
@@ -110,6 +110,9 @@ def test_long_commands_draw_a_bar_on_a_terminal_and_none_into_a_pipe(tmp_path):
     code, shown = run_on_terminal(["report", "1", "--out", "reports", *db], tmp_path)
     assert code == 0, shown
     assert "analysing session 1: 100%" in shown and "analysed session 1" in shown
+    code, shown = run_on_terminal(["progress", "C001", "--out", "reports", *db], tmp_path)
+    assert code == 0, shown
+    assert "analysing sessions: 100%" in shown and "1/1 [" in shown and "analysed session 2" in shown
     piped = run_piped(["export", "1", "--format", "csv", "--out", "csv", *db], tmp_path)
     assert piped.returncode == 0 and piped.stderr == "" and "%|" not in piped.stdout
 

@@ -39,7 +39,7 @@ from dmi_sensors import __version__, contract
 from dmi_sensors.calibration.still import gyro_bias_from_still
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_acc, com_from_tilt
-from dmi_sensors.metrics.isway import isway_measures
+from dmi_sensors.metrics.isway import isway_measures, noise_corrected_speed, sway_velocity
 from dmi_sensors.metrics.noise import below_noise_floor, sensor_noise_rms
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
 from dmi_sensors.metrics.registry import REGISTRY, floor_name, has_noise_floor
@@ -79,7 +79,7 @@ __all__ = [
 
 ACC_FRAMES = ("gravity_removed", "static_tilt")
 ORIENTATION_FILTERS = ("mahony", "madgwick")
-GYRO_BIAS = ("trial_mean", "still", "none")
+GYRO_BIAS = ("online", "trial_mean", "still", "none")
 #: keys every summary has (the CLI's JSON contract); ``time_to_stabilise_s`` when perturbed
 SUMMARY_KEYS = (
     "com_rms_ap_mm",
@@ -112,7 +112,7 @@ class TrialAnalysisParams:
     mahony_kp: float = 0.3
     mahony_ki: float = 0.0
     madgwick_gain: float = 0.001
-    gyro_bias: str = "trial_mean"
+    gyro_bias: str = "online"
     initial_attitude: str = "backward_pass"
     initial_attitude_s: float = 1.0
     com_lowpass_hz: float | None = 5.0
@@ -126,6 +126,8 @@ class TrialAnalysisParams:
     tts: TtsParams = field(default_factory=TtsParams)
     tts_event_duration_s: float = 0.0
     detect_perturbations: bool = False
+    tilt_anchor_hz: float | None = 0.07
+    velocity_highpass_hz: float = 0.1
     check_perturbations: bool = True
     perturbation_tolerance_s: float = 1.0
     acc_noise_rms_mps2: float | None = None
@@ -183,6 +185,8 @@ class SwaySignals:
     tilt_ml_rad: np.ndarray
     acc_static_ap_mps2: np.ndarray  # static-tilt (Moe-Nilssen) frame, low-passed: the literature's ISway frame
     acc_static_ml_mps2: np.ndarray
+    vel_ap_mps: np.ndarray  # drift-free velocity of acc_ap/ml (ISway mean velocity), m/s
+    vel_ml_mps: np.ndarray
     parameters: dict = field(default_factory=dict)
 
 
@@ -289,13 +293,75 @@ def _lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None) -> np.ndarray
     return filtfilt(butter_lowpass(cutoff_hz, fs_hz, 4), x)
 
 
+#: The rest-phase tracking is used when at least this fraction of the trial is "at rest".
+REST_COVERAGE_FOR_TRACKING = 0.6
+#: The trunk counts as upright for the accelerometer anchoring within this tilt, rad (45°).
+ANCHOR_UPRIGHT_RAD = math.pi / 4
+
+
+def _anchor_residual_bias(q: np.ndarray, acc: np.ndarray, fs_hz: float, params: TrialAnalysisParams):
+    """The gyro bias left after tracking, from the accelerometer at long periods (rad/s, ``(n, 3)``).
+
+    The fused tilt ``θ`` and the accelerometer's own tilt ``θ_a`` (:func:`dmi_sensors.dsp.tilt_from_acc`)
+    differ by the sway's inertial acceleration (fast, zero-mean: h·ω²/g of the tilt, 0.6 %
+    at 0.05 Hz) and by the orientation's error (slow: a bias residual δb leaves ``e`` with
+    ``ė = δb - k_p e`` in a Mahony filter). A zero-phase 2nd-order Butterworth low-pass at
+    ``tilt_anchor_hz`` (0.07 Hz; the ends mirror-extended by one period) keeps the slow part,
+    ``e``, and the residual is ``δb = ė + k_p e`` per tilt axis: gyro y for AP, -x for ML
+    (upright trunk; samples tilted more than 45° contribute nothing). Only the tilt axes are
+    observable. Returns None when no sample is upright or the trial is shorter than the
+    filter's padding.
+    """
+    from dmi_sensors import dsp
+
+    tilt_ap, tilt_ml = dsp.tilt_angles(q)
+    acc_ap, acc_ml = dsp.tilt_from_acc(acc)
+    upright = (np.abs(tilt_ap) < ANCHOR_UPRIGHT_RAD) & (np.abs(tilt_ml) < ANCHOR_UPRIGHT_RAD)
+    upright &= np.isfinite(acc_ap) & np.isfinite(acc_ml)
+    if not np.any(upright):
+        return None
+    fc = float(params.tilt_anchor_hz or 0.0)
+    n = acc.shape[0]
+    if not (0.0 < fc < fs_hz / 2) or n < 16:
+        return None
+    diff = np.column_stack([tilt_ap - acc_ap, tilt_ml - acc_ml])
+    diff[~upright] = 0.0
+    e = dsp.filtfilt(dsp.butter_lowpass(fc, fs_hz, 2), diff, padlen=min(n - 1, round(fs_hz / fc)), padtype="even")
+    e_dot = np.gradient(e, 1.0 / fs_hz, axis=0)
+    d = e_dot + params.mahony_kp * e
+    d[~upright] = 0.0
+    residual = np.zeros((acc.shape[0], 3))
+    residual[:, 1] = d[:, 0]
+    residual[:, 0] = -d[:, 1]
+    return residual
+
+
 def _orientation(trial: Trial, params: TrialAnalysisParams):
     """Quaternions and body frame from the dsp orientation filter (see TrialAnalysisParams)."""
     from dmi_sensors import dsp
 
     gyr = trial.gyr_rps
     bias_source = params.gyro_bias
-    if params.gyro_bias == "trial_mean":
+    extra_info: dict = {}
+    if params.gyro_bias == "online":
+        # rest-phase tracking forward and backward, fused (dsp.track_gyro_bias_offline),
+        # starting from the trial's mean rate: a drifting bias is followed, a constant one kept
+        # Used where the trial is mostly at rest: short "rest" episodes inside a child's lively
+        # sway read the sway's own slow rate as bias; the accelerometer anchoring below then
+        # follows the drift instead, from the trial's mean rate.
+        tracked = dsp.track_gyro_bias_offline(trial.acc_mps2, gyr, trial.fs_hz, gyr.mean(axis=0))
+        coverage = min(tracked.rest_fraction_forward, tracked.rest_fraction_backward)
+        if coverage >= REST_COVERAGE_FOR_TRACKING:
+            bias = tracked.bias_rps
+            bias_source = "online (rest-phase tracking, forward and backward)"
+        else:
+            bias = gyr.mean(axis=0)
+            bias_source = f"online: trial mean (rest on {100 * coverage:.0f} % of the trial only)"
+        extra_info = {
+            "gyro_bias_rest_fraction": [tracked.rest_fraction_forward, tracked.rest_fraction_backward],
+            "gyro_bias_range_rps": (np.ptp(bias, axis=0) if bias.ndim == 2 else np.zeros(3)).tolist(),
+        }
+    elif params.gyro_bias == "trial_mean":
         bias = gyr.mean(axis=0)
     elif params.gyro_bias == "still":
         try:
@@ -312,17 +378,33 @@ def _orientation(trial: Trial, params: TrialAnalysisParams):
         return dsp.Madgwick(trial.fs_hz, gain=params.madgwick_gain, q0=q0)
 
     n0 = max(1, min(len(trial), round(params.initial_attitude_s * trial.fs_hz)))
-    g = gyr - bias
     acc = trial.acc_mps2
-    if params.initial_attitude == "backward_pass":
-        # run the same filter backwards in time (negated rates) from the end's mean attitude:
-        # its final state is a converged estimate of the attitude at the first sample
-        q_end = dsp.attitude_from_acc(acc[-n0:].mean(axis=0))
-        q0 = make(q_end).process(acc[::-1], -g[::-1])[-1].copy()
-    else:
-        q0 = dsp.attitude_from_acc(acc[:n0].mean(axis=0))
-    q = make(q0).process(acc, g)
-    info = {"gyro_bias_rps": bias.tolist(), "gyro_bias_source": bias_source, "initial_attitude_q": q0.tolist()}
+
+    def fuse(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if params.initial_attitude == "backward_pass":
+            # run the same filter backwards in time (negated rates) from the end's mean attitude:
+            # its final state is a converged estimate of the attitude at the first sample
+            q_end = dsp.attitude_from_acc(acc[-n0:].mean(axis=0))
+            q0 = make(q_end).process(acc[::-1], -g[::-1])[-1].copy()
+        else:
+            q0 = dsp.attitude_from_acc(acc[:n0].mean(axis=0))
+        return make(q0).process(acc, g), q0
+
+    g = gyr - bias
+    q, q0 = fuse(g)
+    if params.tilt_anchor_hz is not None and params.orientation_filter == "mahony" and len(trial) > 3:
+        residual = _anchor_residual_bias(q, acc, trial.fs_hz, params)
+        if residual is not None:
+            q, q0 = fuse(g - residual)
+            extra_info["tilt_anchor_residual_mean_rps"] = residual.mean(axis=0).tolist()
+            extra_info["tilt_anchor_residual_rms_rps"] = np.sqrt(np.mean(residual**2, axis=0)).tolist()
+    mean_bias = bias.mean(axis=0) if bias.ndim == 2 else bias
+    info = {
+        "gyro_bias_rps": mean_bias.tolist(),
+        "gyro_bias_source": bias_source,
+        "initial_attitude_q": q0.tolist(),
+        **extra_info,
+    }
     return q, dsp.body_frame(q, acc), info
 
 
@@ -380,6 +462,7 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
     com_xy = np.column_stack([com.com_ap_mm, com.com_ml_mm])
     com_xy = _lowpass(com_xy, fs, params.com_lowpass_hz)
     extra: dict = {"com": com.parameters, "orientation": orientation_info}
+    vel: tuple[np.ndarray, np.ndarray]
     st_ap, st_ml, tilt_info = static_tilt_correction(trial.acc_mps2)
     extra["static_tilt"] = tilt_info
     st_xy = _lowpass(np.column_stack([st_ap, st_ml]), fs, params.acc_lowpass_hz)
@@ -387,6 +470,7 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
         acc_xy = _lowpass(np.column_stack([lin_ap, lin_ml]), fs, params.acc_lowpass_hz)
     else:
         acc_xy = st_xy
+    vel = sway_velocity(acc_xy[:, 0], acc_xy[:, 1], fs, params.velocity_highpass_hz)
     if params.com_method == "pendulum":
         # a_COM = d²x/dt² of the (unfiltered) pendulum COM, m/s²; TTS filters it before use
         x_m = np.column_stack([com.com_ap_mm, com.com_ml_mm]) / 1000.0
@@ -408,6 +492,8 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
         tilt_ml_rad=bf.tilt_ml_rad,
         acc_static_ap_mps2=np.ascontiguousarray(st_xy[:, 0]),
         acc_static_ml_mps2=np.ascontiguousarray(st_xy[:, 1]),
+        vel_ap_mps=vel[0],
+        vel_ml_mps=vel[1],
         parameters=extra,
     )
 
@@ -582,13 +668,15 @@ def _summary_floors(summary: dict, replica: SwaySignals | None, params: TrialAna
         return {"below_noise_floor": []}
     fs = replica.fs_hz
     floors = prieto_measures(replica.com_ap_mm, replica.com_ml_mm, fs, params.ellipse_method, params.spectral)
-    floors.update(isway_measures(replica.acc_ap_mps2, replica.acc_ml_mps2, fs, params.spectral))
+    floors.update(
+        isway_measures(replica.acc_ap_mps2, replica.acc_ml_mps2, fs, params.spectral, params.velocity_highpass_hz)
+    )
     out: dict = {}
     below: list[str] = []
     for name, value in summary.items():
         if name in REGISTRY and has_noise_floor(name) and name in floors:
             out[floor_name(name)] = floors[name]
-            if below_noise_floor(value, floors[name]):
+            if below_noise_floor(value, floors[name], squared="²" in REGISTRY[name].unit):
                 below.append(name)
     for name in summary:
         spec_ = REGISTRY.get(name)
@@ -599,6 +687,9 @@ def _summary_floors(summary: dict, replica: SwaySignals | None, params: TrialAna
                 below.append(name)
                 break
     out["below_noise_floor"] = below
+    mv = "acc_mean_velocity_m_s"  # the one measure that integrates the noise: corrected in power
+    if mv in summary and mv in floors:
+        out[mv] = float(noise_corrected_speed(summary[mv], floors[mv]))
     return out
 
 
@@ -636,6 +727,7 @@ def _window_frame(
         acc_mps2=(sig.acc_ap_mps2, sig.acc_ml_mps2),
         ellipse_method=params.ellipse_method,
         spectral=params.spectral,
+        velocity_mps=(sig.vel_ap_mps, sig.vel_ml_mps),
     )
     static = channel_spectral_windows(sig.acc_static_ap_mps2, starts, stops, sig.fs_hz, params.spectral)
     metrics["f50_ap_hz"] = static["f50"]
@@ -649,9 +741,12 @@ def _window_frame(
             acc_mps2=(replica.acc_ap_mps2, replica.acc_ml_mps2),
             ellipse_method=params.ellipse_method,
             spectral=params.spectral,
+            velocity_mps=(replica.vel_ap_mps, replica.vel_ml_mps),
         )
         for name in [m for m in metrics if m in REGISTRY and has_noise_floor(m)]:
             metrics[floor_name(name)] = floors[name]
+        mv = "acc_mean_velocity_m_s"
+        metrics[mv] = noise_corrected_speed(metrics[mv], floors[mv])
     start_s, end_s = _window_times(sig, starts, stops)
     head = {
         "sensor_id": [sensor_id] * len(starts),
@@ -719,7 +814,7 @@ def analyse_trial(
     t_end = t0 + len(trial) / fs
     warnings: list[str] = []
     bias_source = sig.parameters["orientation"]["gyro_bias_source"]
-    if bias_source != params.gyro_bias:
+    if bias_source.startswith("none ("):
         warnings.append(f"gyro bias not removed: {bias_source}")
 
     # sensor noise -> noise-only replica (noise floors, the TTS signal's noise)
@@ -728,7 +823,7 @@ def analyse_trial(
 
     summary: dict = {}
     summary.update(prieto_measures(sig.com_ap_mm, sig.com_ml_mm, fs, params.ellipse_method, params.spectral))
-    summary.update(isway_measures(sig.acc_ap_mps2, sig.acc_ml_mps2, fs, params.spectral))
+    summary.update(isway_measures(sig.acc_ap_mps2, sig.acc_ml_mps2, fs, params.spectral, params.velocity_highpass_hz))
     static = spectral_measures(sig.acc_static_ap_mps2, fs, params.spectral)
     summary["f50_ap_hz"] = float(static["f50"])
     summary["f95_ap_hz"] = float(static["f95"])

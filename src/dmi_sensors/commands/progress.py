@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
     from dmi_sensors.analysis.stored_run import latest_run
+    from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.report.progress import build_progress_report
     from dmi_sensors.store import SessionStore
 
@@ -31,10 +32,13 @@ def run(args: argparse.Namespace) -> int:
         if not mine:
             raise ParameterError(f"{store.path}: no session of subject {args.subject!r}")
         if not args.no_analyse:
-            for s in mine:
-                if latest_run(store, s.session_id) is None and s.packets:
-                    analyse_session(store, s.session_id)
-                    print(f"analysed session {s.session_id}")
+            todo = [s.session_id for s in mine if latest_run(store, s.session_id) is None and s.packets]
+            if todo:
+                with ProgressBar(len(todo), "analysing sessions", "session") as bar:
+                    for sid in todo:
+                        analyse_session(store, sid)
+                        bar.advance()
+                print("analysed session" + ("s " if len(todo) > 1 else " ") + ", ".join(map(str, todo)))
         rep = build_progress_report(store, args.subject, args.out)
     print(f"progress report: {rep.html_path}")
     for row in rep.trends.to_dict("records"):

@@ -4,6 +4,9 @@
   (streaming, bit-identical to ``scipy.signal.sosfilt``), :func:`filtfilt` (= ``sosfiltfilt``).
 * :mod:`~dmi_sensors.dsp.orientation` — :class:`Madgwick`, :class:`Mahony` (= ``ahrs``)
   (gyro bias from still periods: :func:`dmi_sensors.calibration.gyro_bias_from_still`).
+* :mod:`~dmi_sensors.dsp.bias` — :class:`GyroBiasTracker`: on-line gyro-bias tracking from
+  rest phases (quiet stance and sitting count), :func:`track_gyro_bias_offline` (forward +
+  backward, fused).
 * :mod:`~dmi_sensors.dsp.bodyframe` — :func:`tilt_angles`, :func:`remove_gravity`,
   :func:`to_ap_ml_v`, :func:`body_frame`, :func:`integrate_drift_controlled`.
 * :mod:`~dmi_sensors.dsp.segments` — gap handling (split offline, reset when streaming).
@@ -19,6 +22,7 @@ continues bit-identically. Streaming classes give bit-identical output however t
 is split into calls. None of them runs across a gap: see :mod:`dmi_sensors.dsp.segments`.
 """
 
+from dmi_sensors.dsp.bias import GyroBiasTracker, GyroBiasTrackerState, OfflineBias, track_gyro_bias_offline
 from dmi_sensors.dsp.bodyframe import (
     BodyFrame,
     DriftControlledIntegrator,
@@ -28,6 +32,7 @@ from dmi_sensors.dsp.bodyframe import (
     integrate_drift_controlled,
     remove_gravity,
     tilt_angles,
+    tilt_from_acc,
     to_ap_ml_v,
 )
 from dmi_sensors.dsp.filters import (
@@ -39,6 +44,7 @@ from dmi_sensors.dsp.filters import (
     butter_highpass,
     butter_lowpass,
     filtfilt,
+    moving_mean,
     sosfiltfilt_padlen,
 )
 from dmi_sensors.dsp.orientation import Madgwick, MadgwickState, Mahony, MahonyState, attitude_from_acc
@@ -50,6 +56,8 @@ __all__ = [
     "ChainOutput",
     "DriftControlledIntegrator",
     "DriftControlledIntegratorState",
+    "GyroBiasTracker",
+    "GyroBiasTrackerState",
     "ImuChain",
     "ImuChainState",
     "IntegrationResult",
@@ -57,6 +65,7 @@ __all__ = [
     "MadgwickState",
     "Mahony",
     "MahonyState",
+    "OfflineBias",
     "SosFilter",
     "SosFilterState",
     "ZeroPhaseSosFilter",
@@ -71,10 +80,13 @@ __all__ = [
     "gap_segments",
     "integrate_drift_controlled",
     "map_segments",
+    "moving_mean",
     "process_with_resets",
     "remove_gravity",
     "segments_from_mask",
     "sosfiltfilt_padlen",
     "tilt_angles",
+    "tilt_from_acc",
     "to_ap_ml_v",
+    "track_gyro_bias_offline",
 ]

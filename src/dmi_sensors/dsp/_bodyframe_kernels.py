@@ -116,6 +116,22 @@ def tilt_from_up(ux: float, uy: float, uz: float) -> tuple[float, float]:
 
 
 @njit(cache=True)
+def tilt_from_acc_into(acc: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``(tilt_ap, tilt_ml)`` per row of the specific force ``acc`` ``(n, 3)`` (its direction is
+    "up" when the body is still); a zero row gives NaN."""
+    for i in range(acc.shape[0]):
+        norm = math.sqrt(acc[i, 0] * acc[i, 0] + acc[i, 1] * acc[i, 1] + acc[i, 2] * acc[i, 2])
+        if norm > 0.0:
+            a, m = tilt_from_up(acc[i, 0] / norm, acc[i, 1] / norm, acc[i, 2] / norm)
+            out[i, 0] = a
+            out[i, 1] = m
+        else:
+            out[i, 0] = np.nan
+            out[i, 1] = np.nan
+    return out
+
+
+@njit(cache=True)
 def tilt_step(w: float, x: float, y: float, z: float) -> tuple[float, float]:
     """One sample: ``(tilt_ap, tilt_ml)`` of the unit quaternion ``q``."""
     return tilt_from_up(2.0 * (x * z - w * y), 2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))

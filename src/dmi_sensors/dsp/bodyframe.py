@@ -26,6 +26,7 @@ from dmi_sensors.dsp._bodyframe_kernels import (
     body_frame_into,
     gravity_removed_into,
     heading_frame_into,
+    tilt_from_acc_into,
     tilt_into,
     trapezoid_into,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "integrate_drift_controlled",
     "remove_gravity",
     "tilt_angles",
+    "tilt_from_acc",
     "to_ap_ml_v",
 ]
 
@@ -70,6 +72,18 @@ def tilt_angles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     qq = _quats(q)
     out = tilt_into(qq, np.empty((qq.shape[0], 2)))
+    return out[:, 0].copy(), out[:, 1].copy()
+
+
+def tilt_from_acc(acc_mps2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(tilt_ap_rad, tilt_ml_rad)`` of the accelerometer alone: the specific force's direction
+    taken as "up" (same formulas as :func:`tilt_angles`). Exact for a still body; a moving
+    trunk adds its inertial acceleration (for sway at ω about a pivot h below the sensor, an
+    error of h·ω²/g of the tilt: 0.1 % at 0.02 Hz, 66 % at 0.5 Hz for h = 0.66 m)."""
+    a = np.ascontiguousarray(acc_mps2, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 3:
+        raise ParameterError(f"acc_mps2 must have shape (n, 3), got {a.shape}")
+    out = tilt_from_acc_into(a, np.empty((a.shape[0], 2)))
     return out[:, 0].copy(), out[:, 1].copy()
 
 

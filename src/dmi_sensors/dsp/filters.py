@@ -34,6 +34,7 @@ __all__ = [
     "butter_highpass",
     "butter_lowpass",
     "filtfilt",
+    "moving_mean",
     "sosfiltfilt_padlen",
 ]
 
@@ -222,22 +223,31 @@ def sosfiltfilt_padlen(sos: np.ndarray) -> int:
     return 3 * ntaps
 
 
-def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None) -> np.ndarray:
+def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None, padtype: str = "odd") -> np.ndarray:
     """Zero-phase forward-backward filtering along axis 0, equal to ``scipy.signal.sosfiltfilt``.
 
-    Uses odd extension by ``padlen`` samples at each end (default
-    :func:`sosfiltfilt_padlen`), steady-state initial conditions scaled by the first sample
-    of each pass, exactly as scipy does. ``x`` is ``(n_samples,)`` or ``(n_samples, n_channels)``;
-    the output has the same shape. Needs ``n_samples > padlen``.
+    Uses odd (or ``padtype="even"``: mirror) extension by ``padlen`` samples at each end
+    (default :func:`sosfiltfilt_padlen`), steady-state initial conditions scaled by the first
+    sample of each pass, exactly as scipy does. ``x`` is ``(n_samples,)`` or
+    ``(n_samples, n_channels)``; the output has the same shape. Needs ``n_samples > padlen``.
+    Even extension suits a high-pass of a signal that wanders (an integral): an odd extension
+    about a far-off end value puts a kink there that the filter rings on.
     """
     sos = _validate_sos(sos)
+    if padtype not in ("odd", "even"):
+        raise ParameterError(f"padtype must be 'odd' or 'even', got {padtype!r}")
     x_in = np.asarray(x)
     arr = _as_samples(x_in)
     edge = sosfiltfilt_padlen(sos) if padlen is None else int(padlen)
     if arr.shape[0] <= edge:
         raise ParameterError(f"the input must be longer than padlen = {edge} samples, got {arr.shape[0]}")
     zi_unit = np.ascontiguousarray(steady_state_zi(sos))
-    ext = odd_extend(arr, edge) if edge > 0 else arr.copy()
+    if edge == 0:
+        ext = arr.copy()
+    elif padtype == "odd":
+        ext = odd_extend(arr, edge)
+    else:
+        ext = np.ascontiguousarray(np.concatenate([arr[edge:0:-1], arr, arr[-2 : -edge - 2 : -1]]))
     zi = zi_unit[:, :, None] * ext[0][None, None, :]
     sos_filter_into(sos, ext, zi, ext)
     y = ext
@@ -307,3 +317,30 @@ class ZeroPhaseSosFilter:
     def process(self, x: np.ndarray) -> np.ndarray:
         """Zero-phase filtered copy of ``x`` (``(n,)`` or ``(n, c)``, ``n > padlen``)."""
         return filtfilt(self._sos, x, self._edge)
+
+
+def moving_mean(x: np.ndarray, width: int, alignment: str = "centred") -> np.ndarray:
+    """Moving mean over ``width`` samples along axis 0 (a boxcar filter), from cumulative sums.
+
+    ``alignment="centred"``: the mean of ``x[i - width//2 .. i + width//2]``, the window shrunk
+    at the ends (no padding, no transient); ``"trailing"``: the mean of ``x[i - width + 1 .. i]``,
+    NaN until the first full window.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    if width < 1:
+        raise ParameterError(f"width must be >= 1, got {width}")
+    if alignment not in ("centred", "trailing"):
+        raise ParameterError(f"alignment must be 'centred' or 'trailing', got {alignment!r}")
+    n = a.shape[0]
+    c = np.concatenate([np.zeros((1, *a.shape[1:])), np.cumsum(a, axis=0)])
+    if alignment == "trailing":
+        out = np.full(a.shape, np.nan)
+        if n >= width:
+            out[width - 1 :] = (c[width:] - c[:-width]) / width
+        return out
+    half = width // 2
+    idx = np.arange(n)
+    lo = np.maximum(0, idx - half)
+    hi = np.minimum(n, idx + half + 1)
+    count = (hi - lo).reshape((n,) + (1,) * (a.ndim - 1))
+    return (c[hi] - c[lo]) / count

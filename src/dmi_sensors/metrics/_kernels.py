@@ -199,56 +199,18 @@ def planar_window_stats(ap, ml, starts, stops, out):
 
 
 @njit(cache=True)
-def integrated_speed_mean(ap, ml, starts, stops, fs_hz, out):
-    """Mean speed of the velocity obtained by integrating a 2-D acceleration per window.
-
-    Per window: remove the mean acceleration, integrate with the trapezoid rule from zero
-    velocity, remove the least-squares straight line from each velocity component (drift
-    control: a constant acceleration offset integrates to a ramp), then take
-    ``mean(sqrt(v_AP^2 + v_ML^2))``. Windows with fewer than 3 samples get NaN.
-    """
-    dt = 1.0 / fs_hz
+def speed_mean(vx, vy, starts, stops, out):
+    """Mean speed ``mean(sqrt(vx² + vy²))`` of a 2-D velocity in each window; NaN for an empty window."""
     for w in range(starts.shape[0]):
         a = starts[w]
         b = stops[w]
-        n = b - a
-        if n < 3:
+        if b <= a:
             out[w] = np.nan
             continue
-        mean_ap, mean_ml = _window_means(ap, ml, a, b)
-        vx = np.empty(n)
-        vy = np.empty(n)
-        vx[0] = 0.0
-        vy[0] = 0.0
-        for i in range(1, n):
-            vx[i] = vx[i - 1] + 0.5 * dt * (ap[a + i] + ap[a + i - 1] - 2.0 * mean_ap)
-            vy[i] = vy[i - 1] + 0.5 * dt * (ml[a + i] + ml[a + i - 1] - 2.0 * mean_ml)
-        # least-squares line over index i (centred)
-        ic = 0.5 * (n - 1)
-        s_ii = 0.0
-        s_ix = 0.0
-        s_iy = 0.0
-        m_x = 0.0
-        m_y = 0.0
-        for i in range(n):
-            m_x += vx[i]
-            m_y += vy[i]
-        m_x /= n
-        m_y /= n
-        for i in range(n):
-            di = i - ic
-            s_ii += di * di
-            s_ix += di * (vx[i] - m_x)
-            s_iy += di * (vy[i] - m_y)
-        bx = s_ix / s_ii
-        by = s_iy / s_ii
         acc = 0.0
-        for i in range(n):
-            di = i - ic
-            ex = vx[i] - m_x - bx * di
-            ey = vy[i] - m_y - by * di
-            acc += np.sqrt(ex * ex + ey * ey)
-        out[w] = acc / n
+        for i in range(a, b):
+            acc += np.sqrt(vx[i] * vx[i] + vy[i] * vy[i])
+        out[w] = acc / (b - a)
     return out
 
 

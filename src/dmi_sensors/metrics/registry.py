@@ -53,7 +53,7 @@ ISWAY_NOTE = (
 #: Noise-floor texts (the ``noise_floor`` column of docs/metrics.md).
 FLOOR_REPORTED = (
     "reported (`<name>` with `_floor` before the unit): the same pipeline on a noise-only replica of the trial; "
-    "'below noise floor' under 1.25 × it"
+    "'below noise floor' under 1.25 × it (1.25² × for squared measures: powers, areas, JERK)"
 )
 FLOOR_FREQUENCY = "none of its own (a frequency): 'below noise floor' when the band power of the same signal is"
 FLOOR_TTS = "built in: the threshold is set on the signal above the noise (noise-only replica of the trial)"
@@ -586,11 +586,13 @@ def _build() -> None:
         MetricSpec(
             "acc_mean_velocity_m_s",
             "m/s",
-            "ISway MV: mean speed of the integrated horizontal acceleration (drift: per-window linear detrend of "
-            "velocity; the paper's drift handling is unknown)",
-            MANCINI + " (MV); drift control: dmi-sensors",
-            ap_,
-            "mean(sqrt(v_AP² + v_ML²)), v = detrend(∫(a - mean a) dt)",
+            "ISway MV: mean speed of the integrated horizontal acceleration, drift-free (0.1 Hz high-pass before "
+            "and after the integral; the paper's drift handling is unknown) and, in analyses, with the noise "
+            "removed in power (the noise-only replica's MV); sway slower than 0.1 Hz is not counted",
+            MANCINI + " (MV); drift control and noise correction: dmi-sensors",
+            (*ap_, "velocity_highpass_hz"),
+            "v = HP(∫ HP(a) dt), HP zero-phase Butterworth 2nd order; MV_raw = mean(sqrt(v_AP² + v_ML²)); "
+            "MV = sqrt(max(MV_raw² - MV_floor², 0))",
             provenance="R",
             family="isway",
             label="ISway mean velocity",

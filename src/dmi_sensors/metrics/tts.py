@@ -419,18 +419,11 @@ def select_decision_band(
 
 def _moving_mean(p: np.ndarray, width: int, trailing: bool) -> np.ndarray:
     """Moving mean of ``p`` over ``width`` samples: trailing (NaN until full) or centred (shrunk at the ends)."""
-    n = p.shape[0]
-    c = np.concatenate([[0.0], np.cumsum(p)])
+    from dmi_sensors.dsp import moving_mean
+
     if trailing:
-        out = np.full(n, np.nan)
-        if n >= width:
-            out[width - 1 :] = (c[width:] - c[:-width]) / width
-        return out
-    half = max(1, width // 2)
-    idx = np.arange(n)
-    lo = np.maximum(0, idx - half)
-    hi = np.minimum(n, idx + half + 1)
-    return (c[hi] - c[lo]) / (hi - lo)
+        return moving_mean(p, width, "trailing")
+    return moving_mean(p, 2 * max(1, width // 2) + 1, "centred")
 
 
 def time_to_stabilise(

@@ -15,7 +15,7 @@ import numpy as np
 
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics import _kernels as K
-from dmi_sensors.metrics.isway import isway_from_stats
+from dmi_sensors.metrics.isway import VELOCITY_HIGHPASS_HZ, isway_from_stats, sway_velocity
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_from_stats
 from dmi_sensors.metrics.spectral import DEFAULT_SPECTRAL, SPECTRAL_KEYS, SpectralParams, spectral_measures
 
@@ -123,11 +123,17 @@ def window_metrics(
     ellipse_method: str = "prediction_F",
     spectral: SpectralParams = DEFAULT_SPECTRAL,
     with_spectral: bool = True,
+    velocity_mps: tuple[np.ndarray, np.ndarray] | None = None,
+    velocity_highpass_hz: float = VELOCITY_HIGHPASS_HZ,
 ) -> dict[str, np.ndarray]:
     """Prieto (COM) and ISway (acceleration) metrics of every window, as name -> array.
 
     ``com_mm = (ap_mm, ml_mm)`` and ``acc_mps2 = (ap_mps2, ml_mps2)`` are whole signals; the
-    windows are index ranges into them. Includes ``duration_s`` and ``n_samples``.
+    windows are index ranges into them. Includes ``duration_s`` and ``n_samples``. The ISway
+    mean velocity is the mean speed of ``velocity_mps`` (the whole signal's drift-free
+    velocity, :func:`dmi_sensors.metrics.isway.sway_velocity`) in each window when given, else
+    of each window's own drift-free velocity (then equal to :func:`isway_measures` of the
+    slice; a 0.1 Hz high-pass means little in a 2 s window: pass the whole signal's).
     """
     if ellipse_method not in ELLIPSE_METHODS:
         raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {ellipse_method!r}")
@@ -154,7 +160,19 @@ def window_metrics(
         ap = np.ascontiguousarray(acc_mps2[0], dtype=np.float64)
         ml = np.ascontiguousarray(acc_mps2[1], dtype=np.float64)
         stats = K.planar_window_stats(ap, ml, starts, stops, np.empty((n_win, K.N_STATS)))
-        speed = K.integrated_speed_mean(ap, ml, starts, stops, float(fs_hz), np.empty(n_win))
+        if velocity_mps is not None:
+            v_ap = np.ascontiguousarray(velocity_mps[0], dtype=np.float64)
+            v_ml = np.ascontiguousarray(velocity_mps[1], dtype=np.float64)
+            speed = K.speed_mean(v_ap, v_ml, starts, stops, np.empty(n_win))
+        else:
+            speed = np.empty(n_win)
+            for w in range(n_win):
+                a, b = int(starts[w]), int(stops[w])
+                if b - a < 3:
+                    speed[w] = np.nan
+                    continue
+                v_ap, v_ml = sway_velocity(ap[a:b], ml[a:b], fs_hz, velocity_highpass_hz)
+                speed[w] = float(np.mean(np.hypot(v_ap, v_ml)))
         out.update(isway_from_stats(stats, speed, fs_hz))
         if with_spectral:
             out.update(_named_spectral("acc", "_ap", _spectral_windows(ap, starts, stops, fs_hz, spectral), "m2_s4"))

@@ -13,6 +13,17 @@ tilted by ``xz`` and ``yz``; small angles in rad)::
 
     T_mis = [[1, 0, 0], [xy, 1, 0], [-xz, yz, 1]]
 
+The gyro bias may **drift** like a sensor warming on a child's body: a settle towards
+``gyr_bias_drift_rps`` with time constant ``gyr_bias_settle_s`` plus a random walk of
+density ``gyr_bias_random_walk_rps_sqrt_s`` (per axis, sensor frame; the truth is
+:func:`gyro_bias_track`)::
+
+    bias_g(t) = gyr_bias_rps + gyr_bias_drift_rps · (1 - exp(-t / gyr_bias_settle_s)) + W(t),
+    W(t_k) = Σ_j≤k N(0, σ_rw² / fs)      (W(0) = 0)
+
+With ``gyr_bias_settle_s`` much longer than the recording the settle is a ramp of slope
+``gyr_bias_drift_rps / gyr_bias_settle_s`` (:meth:`ImuErrors.warming` builds either).
+
 Noise is white Gaussian; its RMS is given at ``noise_reference_fs_hz`` and scales with
 ``sqrt(fs_hz / noise_reference_fs_hz)`` (constant noise density). The defaults
 (0.07 m/s^2 and 0.005 rad/s RMS at 100 Hz) are the project's "realistic" levels for a
@@ -36,7 +47,15 @@ import numpy as np
 from dmi_sensors import protocol
 from dmi_sensors.errors import ParameterError
 
-__all__ = ["ImuErrors", "PacketLoss", "apply_imu_errors", "counts_from_si", "lsb_acc_mps2", "lsb_gyr_rps"]
+__all__ = [
+    "ImuErrors",
+    "PacketLoss",
+    "apply_imu_errors",
+    "counts_from_si",
+    "gyro_bias_track",
+    "lsb_acc_mps2",
+    "lsb_gyr_rps",
+]
 
 Vec3 = tuple[float, float, float]
 
@@ -127,11 +146,15 @@ class ImuErrors:
     quantise: bool = True
     clock_drift_ppm: float = 0.0
     packet_loss: PacketLoss = field(default_factory=PacketLoss)
+    gyr_bias_drift_rps: Vec3 = (0.0, 0.0, 0.0)
+    gyr_bias_settle_s: float = 60.0
+    gyr_bias_random_walk_rps_sqrt_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
             "acc_bias_mps2",
             "gyr_bias_rps",
+            "gyr_bias_drift_rps",
             "acc_scale_error",
             "gyr_scale_error",
             "acc_misalignment_rad",
@@ -146,6 +169,12 @@ class ImuErrors:
             raise ParameterError(f"ImuErrors.noise_reference_fs_hz must be > 0, got {self.noise_reference_fs_hz}")
         protocol.acc_range_code(self.acc_range_g)  # ProtocolError (a ValueError) unless a firmware range
         protocol.gyr_range_code(self.gyr_range_dps)
+        if not (self.gyr_bias_settle_s > 0.0 and math.isfinite(self.gyr_bias_settle_s)):
+            raise ParameterError(f"ImuErrors.gyr_bias_settle_s must be > 0, got {self.gyr_bias_settle_s}")
+        if not (self.gyr_bias_random_walk_rps_sqrt_s >= 0.0 and math.isfinite(self.gyr_bias_random_walk_rps_sqrt_s)):
+            raise ParameterError(
+                f"ImuErrors.gyr_bias_random_walk_rps_sqrt_s must be >= 0, got {self.gyr_bias_random_walk_rps_sqrt_s}"
+            )
         if not (abs(self.clock_drift_ppm) < 1e5):
             raise ParameterError(f"ImuErrors.clock_drift_ppm must be within +-1e5, got {self.clock_drift_ppm}")
 
@@ -174,6 +203,29 @@ class ImuErrors:
             clock_drift_ppm=35.0,
             packet_loss=PacketLoss(random_prob=0.003, burst_start_prob=0.001, burst_mean_packets=4.0),
         )
+
+    def warming(
+        self,
+        drift_rps: Vec3 = (0.01, -0.007, 0.005),
+        settle_s: float = 20.0,
+        random_walk_rps_sqrt_s: float = 1e-4,
+    ) -> ImuErrors:
+        """A copy whose gyro bias drifts like a sensor warming on the body (module docs):
+        settles by ``drift_rps`` with time constant ``settle_s`` plus a random walk. A
+        ``settle_s`` much longer than the recording gives a ramp (``drift_rps / settle_s`` per s)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            gyr_bias_drift_rps=drift_rps,
+            gyr_bias_settle_s=settle_s,
+            gyr_bias_random_walk_rps_sqrt_s=random_walk_rps_sqrt_s,
+        )
+
+    @property
+    def gyr_bias_drifts(self) -> bool:
+        """Whether the gyro bias changes with time."""
+        return any(v != 0.0 for v in self.gyr_bias_drift_rps) or self.gyr_bias_random_walk_rps_sqrt_s > 0.0
 
     # --- derived ---------------------------------------------------------------------
     @property
@@ -219,14 +271,33 @@ class ImuErrors:
         return self.acc_noise_rms_mps2 * k, self.gyr_noise_rms_rps * k
 
 
+def gyro_bias_track(errors: ImuErrors, n: int, fs_hz: float, rng: np.random.Generator, t0_s: float = 0.0) -> np.ndarray:
+    """The gyro bias at each of ``n`` samples from ``t0_s`` (sensor frame, rad/s), ``(n, 3)``:
+    constant plus settle plus random walk (module docs). The random walk draws ``(n, 3)``
+    normals from ``rng`` only when its density is > 0."""
+    t = t0_s + np.arange(n) / fs_hz
+    bias = np.asarray(errors.gyr_bias_rps, dtype=np.float64) + np.outer(
+        1.0 - np.exp(-t / errors.gyr_bias_settle_s), np.asarray(errors.gyr_bias_drift_rps)
+    )
+    sigma = errors.gyr_bias_random_walk_rps_sqrt_s
+    if sigma > 0.0 and n > 0:
+        steps = rng.standard_normal((n, 3)) * (sigma / math.sqrt(fs_hz))
+        steps[0] = 0.0
+        bias = bias + np.cumsum(steps, axis=0)
+    return bias
+
+
 def apply_imu_errors(
     acc_body_mps2: np.ndarray,
     gyr_body_rps: np.ndarray,
     errors: ImuErrors,
     fs_hz: float,
     rng: np.random.Generator,
+    t0_s: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """True body-frame signals -> sensor-frame readings (float; on the LSB grid if ``quantise``)."""
+    """True body-frame signals -> sensor-frame readings (float; on the LSB grid if ``quantise``).
+
+    ``t0_s``: time of the first sample since the sensor was switched on (the bias settle)."""
     acc = np.asarray(acc_body_mps2, dtype=np.float64)
     gyr = np.asarray(gyr_body_rps, dtype=np.float64)
     rm = errors.mounting_matrix
@@ -234,12 +305,16 @@ def apply_imu_errors(
     acc_s = acc @ rm
     gyr_s = gyr @ rm
     acc_y = acc_s @ errors.acc_sensing_matrix.T + np.asarray(errors.acc_bias_mps2)
-    gyr_y = gyr_s @ errors.gyr_sensing_matrix.T + np.asarray(errors.gyr_bias_rps)
+    gyr_y = gyr_s @ errors.gyr_sensing_matrix.T
     acc_sigma, gyr_sigma = errors.noise_rms_at(fs_hz)
     if acc_sigma > 0:
         acc_y = acc_y + rng.normal(0.0, acc_sigma, acc_y.shape)
     if gyr_sigma > 0:
         gyr_y = gyr_y + rng.normal(0.0, gyr_sigma, gyr_y.shape)
+    if errors.gyr_bias_drifts:  # drawn after the noise: a constant bias keeps the old random stream
+        gyr_y = gyr_y + gyro_bias_track(errors, gyr_y.shape[0], fs_hz, rng, t0_s)
+    else:
+        gyr_y = gyr_y + np.asarray(errors.gyr_bias_rps)
     if errors.quantise:
         acc_y = counts_from_si(acc_y, errors.acc_lsb_mps2).astype(np.float64) * errors.acc_lsb_mps2
         gyr_y = counts_from_si(gyr_y, errors.gyr_lsb_rps).astype(np.float64) * errors.gyr_lsb_rps

@@ -31,7 +31,7 @@ import pandas as pd
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim.body import BodyParams, default_sensor_height_m
-from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors, counts_from_si
+from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors, counts_from_si, gyro_bias_track
 from dmi_sensors.sim.jet import Jet, minimum_jerk
 from dmi_sensors.sim.kinematics import angular_velocity_body, rotation_matrix, specific_force_body
 from dmi_sensors.sim.link import LinkModel
@@ -80,6 +80,9 @@ class SimTruth:
         World position and acceleration of the sensor, ``(n, 3)``.
     segment_index
         Which segment each sample belongs to, ``(n,)`` int.
+    gyr_bias_rps
+        The gyro bias in each reading, sensor frame, ``(n, 3)`` rad/s (constant unless the
+        IMU errors drift: :func:`~dmi_sensors.sim.imu.gyro_bias_track`).
     events
         Events table: ``contract.EVENT_COLUMNS`` + ``kind``, ``posture``. One row per
         segment (``kind="exercise"``, ``source="plan"``, ``repetition=0``), per repetition
@@ -109,6 +112,7 @@ class SimTruth:
     events: pd.DataFrame
     perturbations: pd.DataFrame
     segments: pd.DataFrame
+    gyr_bias_rps: np.ndarray | None = None
 
     @property
     def perturbation_times_s(self) -> np.ndarray:
@@ -341,6 +345,16 @@ def simulate(
     sensor_acc = np.stack([c.dd for c in sensor], axis=1)
     acc_true = specific_force_body(rot, sensor_acc)
     acc_meas, gyr_meas = apply_imu_errors(acc_true, gyr_true, errors, fs_hz, np.random.default_rng(seeds[-1]))
+    if errors.gyr_bias_drifts:  # the same draws as inside apply_imu_errors (noise first, then the walk)
+        replay = np.random.default_rng(seeds[-1])
+        acc_sigma, gyr_sigma = errors.noise_rms_at(fs_hz)
+        if acc_sigma > 0:
+            replay.normal(0.0, acc_sigma, acc_true.shape)
+        if gyr_sigma > 0:
+            replay.normal(0.0, gyr_sigma, gyr_true.shape)
+        gyr_bias = gyro_bias_track(errors, n_total, fs_hz, replay)
+    else:
+        gyr_bias = np.tile(np.asarray(errors.gyr_bias_rps, dtype=np.float64), (n_total, 1))
 
     time_s = np.arange(n_total) * dt
     seg_index = np.repeat(np.arange(len(segs)), np.diff(bounds))
@@ -458,6 +472,7 @@ def simulate(
         events=events,
         perturbations=pd.DataFrame(pert_rows, columns=pert_cols),
         segments=pd.DataFrame(seg_rows),
+        gyr_bias_rps=gyr_bias,
     )
     return SimResult(
         segments=segs,
