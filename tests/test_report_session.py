@@ -253,9 +253,9 @@ def test_progress_report(demo, store):
                 assert exact == float(stored[c.key])
     # the earlier session was simulated with more sway: the shared standing exercises sway less now
     trends = {(r[0][0], r[1][0]): r for r in (list(row.values()) for row in parsed.tables["trend-table"])}
-    assert ("stand_box_hips", "hips") in trends
+    assert (session_mod.CATALOGUE["stand_box_hips"].name, "hips") in trends  # names, not ids
     support = parsed.tables["support-table"]
-    box = [r for r in support if r["family"][0] == "standing on dmi box"]
+    box = [r for r in support if r["family"][0] == "Standing on the DMI box"]
     assert [r["most_distal_support"][0] for r in box] == ["knees", "ankles"]
     assert "less help needed" in parsed.text
 
@@ -331,21 +331,13 @@ def test_report_and_progress_commands(demo, tmp_path):
     # one printed line per trend row: exercise, support, the change of sway area (or '-'), sessions
     with store_mod.SessionStore(db) as st:
         trends = trend_table(progress_table(st, "DEMO01"))
-    lines = [line.split() for line in text.splitlines() if " sway area " in line]
+    lines = [line.strip() for line in text.splitlines() if " sway area " in line]
     assert len(trends) > 0 and len(lines) == len(trends)
-    for words, row in zip(lines, trends.to_dict("records"), strict=True):
+    for line, row in zip(lines, trends.to_dict("records"), strict=True):
         pct = row["area_change_pct"]
-        change = ["-"] if pct is None or not math.isfinite(pct) else [f"{pct:+.0f}", "%"]
-        assert words == [
-            row["exercise"],
-            row["support"],
-            "sway",
-            "area",
-            *change,
-            "over",
-            str(row["sessions"]),
-            "sessions",
-        ]
+        change = "-" if pct is None or not math.isfinite(pct) else f"{pct:+.0f} %"
+        name = session_mod.CATALOGUE[row["exercise"]].name  # the catalogue names the support too
+        assert line == f"{name}: sway area {change} over {row['sessions']} sessions"
     with store_mod.SessionStore(db) as st:
         run = latest_run(st, 2)
         assert run.run_id != before

@@ -34,9 +34,9 @@ import numpy as np
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.analysis.calibrations import load_calibration
-from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
+from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored_sensor_signals
 from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial
-from dmi_sensors.errors import ParameterError
+from dmi_sensors.errors import ParameterError, StateError
 from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import empty_events, normalise_events
 from dmi_sensors.session.posture import detect_postures
@@ -530,29 +530,46 @@ def analyse_session(
 ) -> SessionAnalysis:
     """Analyse a stored session and (by default) save the results in the store.
 
+    Each sensor comes from whatever the store holds for it (:func:`dmi_sensors.analysis.signals.stored_sensor_signals`):
+    the raw packets of a recorded session, or the samples of an imported one (trial CSV,
+    CSV/Parquet export, BIDS-Motion) — the same samples give the same results.
     ``calibrations`` (sensor id -> calibration) overrides what the store links to each
-    sensor (:func:`dmi_sensors.analysis.load_calibration`). Raises ``ValueError`` when the
-    subject has no COM height. ``progress``: a :class:`~dmi_sensors.progress_bar.ProgressBar`
-    told two steps per sensor (its samples timed and calibrated, then analysed).
+    sensor (:func:`dmi_sensors.analysis.load_calibration`). ``progress``: a
+    :class:`~dmi_sensors.progress_bar.ProgressBar` told two steps per sensor (its samples
+    timed and calibrated, then analysed).
+
+    Raises
+    ------
+    ParameterError
+        The subject has no COM height (``dmi-sensors sessions edit SESSION --com-height-m H``).
+    StateError
+        No sensor has analysable data: nothing is stored, so a re-analysis never replaces
+        stored results with an empty run.
     """
     params = params or SessionAnalysisParams()
     info = store.session_info(session_id)
     if not info.com_height_m:
         raise ParameterError(
-            f"session {session_id}: the subject's com_height_m is unknown; it is needed for COM metrics"
+            f"session {session_id}: the subject's COM height (com_height_m) is unknown; the COM metrics need it: "
+            f"dmi-sensors sessions edit {session_id} --com-height-m H (SessionStore.edit_session in code)"
         )
     bar = silent_if_none(progress)
     bar.set_total(2 * len(info.sensors))
     sensors = []
     for s in info.sensors:
         cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, session_id, s.sensor_id)
-        packets = store.raw_packets(session_id, s.sensor_id)
         sensors.append(
-            prepare_sensor(
-                packets, s.sensor_id, s.placement, calibration=cal, fs_hz=params.fs_hz, min_piece_s=params.min_piece_s
+            stored_sensor_signals(
+                store, session_id, s.sensor_id, calibration=cal, fs_hz=params.fs_hz, min_piece_s=params.min_piece_s
             )
         )
         bar.advance()
+    if not any(sig.pieces for sig in sensors):
+        held = ", ".join(f"{s.sensor_id}: {s.samples} samples" for s in info.sensors) or "no sensor"
+        raise StateError(
+            f"session {session_id} has nothing to analyse ({held}; a gap-free stretch of at least "
+            f"{params.min_piece_s:g} s is needed): nothing was analysed or stored, earlier results stay as they are"
+        )
     analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params, progress=bar)
     analysis.parameters["session_id"] = int(session_id)
     if save:

@@ -56,6 +56,7 @@ from dmi_sensors.metrics.tts import (
 )
 from dmi_sensors.metrics.windows import channel_spectral_windows, sliding_windows, window_metrics
 from dmi_sensors.session.events import normalise_events
+from dmi_sensors.session.model import COM_HEIGHT_RANGE
 from dmi_sensors.session.windows import TAG_COLUMNS, segments_from_events, tag_windows
 from dmi_sensors.types import Trial
 
@@ -102,7 +103,8 @@ class TrialAnalysisParams:
     """Every parameter that changes a number (saved with each result).
 
     ``com_height_m`` — COM height above the pivot (ankles standing, seat sitting), metres,
-    per subject: there is deliberately no default.
+    per subject: there is deliberately no default; it must lie in the plausible range of
+    :data:`dmi_sensors.session.COM_HEIGHT_RANGE` (a small child's sitting lever to a tall adult).
     """
 
     com_height_m: float
@@ -134,8 +136,7 @@ class TrialAnalysisParams:
     gyr_noise_rms_rps: float | None = None
 
     def __post_init__(self) -> None:
-        if not (self.com_height_m and self.com_height_m > 0):
-            raise ParameterError(f"com_height_m must be a positive number of metres, got {self.com_height_m!r}")
+        COM_HEIGHT_RANGE.check(self.com_height_m)  # THE plausible range (session model), one clear line
         if self.sensor_height_m is not None and not self.sensor_height_m > 0:
             raise ParameterError(f"sensor_height_m must be positive, got {self.sensor_height_m!r}")
         if self.com_method not in COM_METHODS:

@@ -282,6 +282,12 @@ def _offers_acquire_notify(client: BleakClient, uuid: str) -> bool:
     return isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], dict) and "NotifyAcquired" in obj[1]
 
 
+def _looks_like_address(text: str) -> bool:
+    """``AA:BB:CC:DD:EE:FF`` (what ``get_device`` can look up), not a serial or a name."""
+    parts = text.split(":")
+    return len(parts) == 6 and all(len(p) == 2 for p in parts)
+
+
 def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
     """The body of an OK response, checked to be a ``kind`` (:class:`CommandError` if it is not)."""
     body = response.body
@@ -477,15 +483,15 @@ class SensorLink:
     # -- draining ----------------------------------------------------------------------
     def _drain_scheduled(self) -> None:
         self._drain_handle = None
-        if self._failed:
-            return
         try:
             self._drain()
         except Exception as exc:
-            # The sink (the store) failed: raw data can no longer be kept, so stop loudly.
-            log.exception("%s: packet sink failed; stopping this sensor", self.sensor_id)
+            # The sink (the store) failed: raw data can no longer be kept, so stop loudly;
+            # keep draining without it, so that the shutdown's STOP_STREAMING is answered.
+            log.error("%s: packet sink failed (%s); stopping this sensor", self.sensor_id, exc)
             self.error = exc
             self._failed = True
+            self.sink = None
             self._stop.set()
 
     def _decoder_loaded(self, fut: asyncio.Future[None]) -> None:
@@ -704,8 +710,11 @@ class SensorLink:
             await asyncio.wait_for(self._stop.wait(), delay_s)
 
     async def _resolve_device(self) -> BLEDevice:
-        """A BLEDevice BlueZ knows now (rescanning when the device object went away)."""
-        if self._device is not None and sys.platform == "linux":
+        """A BLEDevice BlueZ knows now (rescanning when the device object went away).
+
+        On Linux BlueZ is asked first, also for a sensor given by address only: one still
+        connected (e.g. by a recorder that was killed) does not advertise, yet BlueZ has it."""
+        if sys.platform == "linux" and (self._device is not None or _looks_like_address(self.address)):
             known = await get_device(self.address)
             if known is not None:
                 self._device = known
