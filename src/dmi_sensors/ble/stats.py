@@ -170,15 +170,15 @@ class LinkStatsTracker:
         n = host_time_s.size
         if n == 0:
             return
+        if self._first_device_s is None:
+            self._first_device_s, self._first_host_s = float(device_time_s[0]), float(host_time_s[0])
+        self._last_device_s, self._last_host_s = float(device_time_s[-1]), float(host_time_s[-1])
         if host_time_s[0] == host_time_s[n - 1]:  # one packet (the usual drain): no array work
-            d = float(host_time_s[n - 1]) - float(device_time_s[n - 1])
+            d = self._last_host_s - self._last_device_s
             if d < self._offset_s:
                 self._offset_s = d
             self._latency_s.append(d - self._offset_s)
             return
-        if self._first_device_s is None:
-            self._first_device_s, self._first_host_s = float(device_time_s[0]), float(host_time_s[0])
-        self._last_device_s, self._last_host_s = float(device_time_s[-1]), float(host_time_s[-1])
         # The last sample of each packet: where the host time changes (one arrival per packet).
         last = [*np.flatnonzero(host_time_s[1:] != host_time_s[:-1]).tolist(), n - 1]
         diff = host_time_s[last] - device_time_s[last]
