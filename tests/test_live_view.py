@@ -293,7 +293,7 @@ def test_a_browser_tags_a_live_recording_and_stops_it(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "session 1 in" in out  # the CLI's summary
+    assert re.search(r"^session 1\b.* in ", out, re.M), out  # the CLI's summary
     summary = json.loads(summary_path.read_text())
     assert all(
         row["samples_lost"] == 0 and row["samples_received"] == row["samples_sent"]
