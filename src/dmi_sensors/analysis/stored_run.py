@@ -127,9 +127,12 @@ def load_sensor_signals(
     )
 
 
-def sway_pieces(signals: SensorSignals, metric_params: TrialAnalysisParams) -> list[SwaySignals]:
-    """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order."""
-    return [sway_signals(signals.trial(piece), metric_params) for piece in signals.pieces]
+def sway_pieces(signals: SensorSignals, metric_params: TrialAnalysisParams, events=None) -> list[SwaySignals]:
+    """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order.
+
+    ``events``: the session's events table, whose exercise rows give each interval's posture
+    and support (the COM lever), as in the analysis."""
+    return [sway_signals(signals.trial(piece), metric_params, events) for piece in signals.pieces]
 
 
 def hold_slices(pieces: list[SwaySignals], start_s: float, end_s: float) -> tuple[int, slice] | None:

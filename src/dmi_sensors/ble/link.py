@@ -81,6 +81,7 @@ from dmi_sensors.protocol import (
     TimeSyncReply,
     decode,
     encode_command,
+    looks_like_address,
 )
 from dmi_sensors.protocol.stream import warm_up as warm_up_decoder
 from dmi_sensors.types import RawPacket, SampleBatch
@@ -280,12 +281,6 @@ def _offers_acquire_notify(client: BleakClient, uuid: str) -> bool:
     char = services.get_characteristic(uuid) if services is not None else None
     obj = getattr(char, "obj", None)
     return isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], dict) and "NotifyAcquired" in obj[1]
-
-
-def _looks_like_address(text: str) -> bool:
-    """``AA:BB:CC:DD:EE:FF`` (what ``get_device`` can look up), not a serial or a name."""
-    parts = text.split(":")
-    return len(parts) == 6 and all(len(p) == 2 for p in parts)
 
 
 def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
@@ -714,7 +709,7 @@ class SensorLink:
 
         On Linux BlueZ is asked first, also for a sensor given by address only: one still
         connected (e.g. by a recorder that was killed) does not advertise, yet BlueZ has it."""
-        if sys.platform == "linux" and (self._device is not None or _looks_like_address(self.address)):
+        if sys.platform == "linux" and (self._device is not None or looks_like_address(self.address)):
             known = await get_device(self.address)
             if known is not None:
                 self._device = known

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+from dmi_sensors import contract
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -38,7 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--com-height-m",
         type=float,
         required=True,
-        help="COM height above the pivot (ankles standing, seat sitting), m; per subject, no default",
+        help="whole-body COM height above the ankles when standing upright, m; per subject, no default"
+        " (--posture and --support pick the pivot and the lever; see docs/metrics.md)",
+    )
+    parser.add_argument(
+        "--posture",
+        default="standing",
+        choices=(*contract.POSTURES, "supported_standing"),
+        help="the trial's posture (default standing); events rows with a posture override it for their interval",
+    )
+    parser.add_argument(
+        "--support",
+        default="none",
+        choices=contract.SUPPORT_POINTS,
+        help="where the therapist holds the child (default none): standing, the body above the held joint sways",
     )
     parser.add_argument(
         "--sensor-height-m", type=float, default=None, help="sensor height above the same pivot, m (strapdown)"
@@ -183,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
         com_method=args.com_method,
         ellipse_method=args.ellipse_method,
         acc_frame=args.acc_frame,
+        posture=args.posture,
+        support=args.support,
         tts_event_duration_s=args.perturbation_duration_s,
         detect_perturbations=args.detect_perturbations,
     )

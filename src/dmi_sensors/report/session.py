@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.contract import METRICS_ABSENT
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.metrics.registry import spec
+from dmi_sensors.metrics.registry import REGISTRY, floor_name, has_noise_floor, spec
 from dmi_sensors.report.html import Column, HtmlReport, format_number, metric_column
 from dmi_sensors.session import Plan
 
@@ -72,7 +73,10 @@ EXERCISE_COLUMNS = (
     metric_column("acc_rms_ml_mps2", 3),
     metric_column("jerk_isway_m2_s5", 3),
     metric_column("f50_ap_hz", 2),
+    metric_column("tilt_rms_ap_deg", 2),
+    metric_column("tilt_rms_ml_deg", 2),
     Column("notes", "Notes"),
+    Column(METRICS_ABSENT, "Not reported (why)"),
 )
 REPETITION_COLUMNS = (
     Column(contract.EXERCISE, "Exercise"),
@@ -88,7 +92,9 @@ REPETITION_COLUMNS = (
     Column(contract.TTS_STATUS, "TTS status"),
     metric_column("acc_rms_ap_mps2", 3),
     metric_column("jerk_isway_m2_s5", 3),
+    metric_column("tilt_rms_ap_deg", 2),
     Column("notes", "Notes"),
+    Column(METRICS_ABSENT, "Not reported (why)"),
 )
 #: The therapist's notes: mark in the timeline, time, what was going on, the text.
 NOTE_COLUMNS = (
@@ -190,14 +196,16 @@ def _mark_notes(fig, notes: list[dict]) -> None:
 def _records(df, columns: Sequence[Column]) -> list[dict]:
     if df is None or len(df) == 0:
         return []
+    keys = [c.key for c in columns]
+    keys += [floor_name(k) for k in keys if k in REGISTRY and has_noise_floor(k)]  # "below noise floor" cells
     out = []
     for rec in df.to_dict("records"):
         row = {}
-        for c in columns:
-            v = rec.get(c.key)
+        for key in keys:
+            v = rec.get(key)
             if isinstance(v, float) and not math.isfinite(v):
                 v = None
-            row[c.key] = v
+            row[key] = v
         out.append(row)
     return out
 
@@ -296,15 +304,15 @@ def parents_summary(
 
 
 def _timeline(signals, pieces, events, primary_id: str, notes: list[dict] | None = None):
+    from dmi_sensors.analysis.session import com_timeline
     from dmi_sensors.analysis.stored_run import concat_pieces
     from dmi_sensors.report.figures import timeline_figure
 
     t = signals.time_s
+    com_ap, com_ml = com_timeline(signals, pieces, events)
     panels = {
-        "COM displacement": {
-            "com_ap_mm": concat_pieces(signals, pieces, "com_ap_mm"),
-            "com_ml_mm": concat_pieces(signals, pieces, "com_ml_mm"),
-        },
+        # one reference per exercise, across gaps; no line where the posture has no pendulum model
+        "COM (standing, sitting)": {"com_ap_mm": com_ap, "com_ml_mm": com_ml},
         "trunk tilt": {
             "tilt_ap_deg": np.degrees(concat_pieces(signals, pieces, "tilt_ap_rad")),
             "tilt_ml_deg": np.degrees(concat_pieces(signals, pieces, "tilt_ml_rad")),
@@ -451,7 +459,7 @@ def build_session_report(
     if primary is not None:
         signals = load_sensor_signals(store, session_id, primary, run.parameters.get("session", {}))
         mparams = metric_params_from_dict(run.parameters["analysis"])
-        pieces = sway_pieces(signals, mparams)
+        pieces = sway_pieces(signals, mparams, store.events(session_id))
         if pieces:
             fig_timeline = figure_png(_timeline(signals, pieces, events, primary, notes))
             if len(ex_primary):
