@@ -137,6 +137,8 @@ class VendorSession:
         self.model = model
         self.command_timeout_s = float(command_timeout_s)
         self.info: VendorInfo | None = None
+        #: the sensor's id once known (set before the first subscription)
+        self.sensor_id = ""
         self._waiting: list[tuple[Callable[[bytes], bool], asyncio.Future[bytes]]] = []
 
     # -- what a link calls --------------------------------------------------------------
@@ -189,6 +191,10 @@ class VendorSession:
             return ""
 
 
+#: ``11 09``: connection parameters 7.5/7.5 ms, latency 0, timeout 6000 ms (settings module).
+CONNECTION_PARAMETERS_7_5MS = bytes.fromhex("11 09 06 00 06 00 00 00 58 02")
+
+
 class MetaMotionSession(VendorSession):
     """MbientLab MetaMotion: accelerometer ±8 g and gyroscope ±2000 °/s at ``rate_hz``,
     streamed plainly (one notification per sample; timing estimated from arrival)."""
@@ -203,8 +209,11 @@ class MetaMotionSession(VendorSession):
         serial = await self._read_text(client, SERIAL_NUMBER_UUID)
         firmware = await self._read_text(client, FIRMWARE_REVISION_UUID)
         chip = metamotion.chip_for_model(model_number)
+        self.sensor_id = f"metamotion-{serial}"
         await subscribe(metamotion.NOTIFY_CHAR_UUID)
         cmd = metamotion.COMMAND_CHAR_UUID
+        # connection interval 7.5 ms, latency 0, timeout 6 s (MbientLab's streaming example)
+        await client.write_gatt_char(cmd, CONNECTION_PARAMETERS_7_5MS, response=False)
         reply = await self._request(client, cmd, bytes([0x11, 0x8C]), lambda d: d[:2] == b"\x11\x8c", response=False)
         battery = int(reply[2]) if len(reply) >= 3 else None
         for command in (
@@ -218,7 +227,7 @@ class MetaMotionSession(VendorSession):
             "acc_range_g": self.acc_range_g,
             "gyr_range_dps": self.gyr_range_dps,
         }
-        self.info = VendorInfo(f"metamotion-{serial}", metamotion.model_name(model_number), firmware, battery, settings)
+        self.info = VendorInfo(self.sensor_id, metamotion.model_name(model_number), firmware, battery, settings)
         return self.info
 
     async def start(self, client: BleakClient) -> None:
@@ -238,30 +247,40 @@ class DotSession(VendorSession):
     vendor = "dot"
     rates_hz = dot.RATES_HZ
     payload_mode = 21
+    _running = False  # the measurement was found running (a reconnection)
 
     async def setup(self, client: BleakClient, subscribe: Subscribe) -> VendorInfo:
         info = dot.decode_device_info(bytes(await client.read_gatt_char(dot.DEVICE_INFO_CHAR_UUID)))
+        self.sensor_id = f"dot-{info.serial:X}"
         battery = bytes(await client.read_gatt_char(dot.BATTERY_CHAR_UUID))
         control = bytes(await client.read_gatt_char(dot.CONTROL_CHAR_UUID))
-        if len(control) == 3 and control[1] == 1:  # still streaming (a reconnection): stop first
+        self._running = len(control) == 3 and control[1] == 1 and control[2] == self.payload_mode
+        if len(control) == 3 and control[1] == 1 and not self._running:  # another mode: stop it
             await client.write_gatt_char(dot.CONTROL_CHAR_UUID, dot.control_bytes(False, control[2]), response=True)
         device_control = bytes(await client.read_gatt_char(dot.DEVICE_CONTROL_CHAR_UUID))
-        if struct.unpack_from("<H", device_control, 24)[0] != self.rate_hz:
+        if not self._running and struct.unpack_from("<H", device_control, 24)[0] != self.rate_hz:
             new = dot.set_output_rate(device_control, int(self.rate_hz))
             await client.write_gatt_char(dot.DEVICE_CONTROL_CHAR_UUID, new, response=True)
         # the spec: enable the payload notification before the start
         await subscribe(dot.payload_char_uuid(self.payload_mode))
         settings = {"payload_mode": self.payload_mode, "rate_hz": int(self.rate_hz)}
         self.info = VendorInfo(
-            f"dot-{info.serial:X}", info.model, info.firmware, int(battery[0]) if battery else None, settings
+            self.sensor_id, info.model, info.firmware, int(battery[0]) if battery else None, settings
         )
         return self.info
 
     async def start(self, client: BleakClient) -> None:
-        await client.write_gatt_char(dot.CONTROL_CHAR_UUID, dot.control_bytes(True, self.payload_mode), response=True)
+        """Start the measurement, unless it kept running through a link loss (a reconnection:
+        listening again continues the µs clock, so the samples missed are counted exactly)."""
+        if not self._running:
+            await client.write_gatt_char(dot.CONTROL_CHAR_UUID, dot.control_bytes(True, self.payload_mode), response=True)
 
     async def stop(self, client: BleakClient) -> None:
         await client.write_gatt_char(dot.CONTROL_CHAR_UUID, dot.control_bytes(False, self.payload_mode), response=True)
+
+
+#: PMD control-point status: the measurement is already running.
+ALREADY_STARTED = 6
 
 
 class PolarSession(VendorSession):
@@ -296,6 +315,7 @@ class PolarSession(VendorSession):
         firmware = await self._read_text(client, FIRMWARE_REVISION_UUID)
         battery = bytes(await client.read_gatt_char(BATTERY_LEVEL_UUID))
         features = bytes(await client.read_gatt_char(polar.CONTROL_POINT_UUID))
+        self.sensor_id = f"polar-{serial}"
         for meas in self._measurements():
             if len(features) < 2 or not features[1] & (1 << meas):
                 raise VendorSetupError(f"polar {self.model}: measurement {meas} not offered ({features.hex(' ')})")
@@ -309,7 +329,7 @@ class PolarSession(VendorSession):
         if self.info is not None:  # a reconnection keeps the factors of the first start
             settings = dict(self.info.settings)
         self.info = VendorInfo(
-            f"polar-{serial}", self.model, firmware, int(battery[0]) if battery else None, settings
+            self.sensor_id, self.model, firmware, int(battery[0]) if battery else None, settings
         )
         return self.info
 
@@ -317,11 +337,15 @@ class PolarSession(VendorSession):
         assert self.info is not None
         settings = dict(self.info.settings)
         for meas in self._measurements():
-            await self._command(client, polar.stop_command(meas))  # a stream left running: stopped (status ignored)
             request = {"sample_rate": int(self.rate_hz), "resolution": 16, "range": 8 if meas == polar.ACC else 2000}
             if meas == polar.ACC:
                 request["channels"] = 3
             resp = await self._command(client, polar.start_command(meas, request))
+            if resp.status == ALREADY_STARTED and self.info.settings.get("acc_factor") is not None:
+                continue  # kept running through a link loss (a reconnection): listening again is enough
+            if resp.status == ALREADY_STARTED:  # left running by someone else: its settings are unknown
+                await self._command(client, polar.stop_command(meas))
+                resp = await self._command(client, polar.start_command(meas, request))
             if not resp.ok:
                 raise VendorSetupError(f"polar {self.model}: start of measurement {meas} refused, status {resp.status}")
             factor = polar.decode_settings(resp.parameters).get("factor", [1.0])[0] if resp.parameters else 1.0
@@ -343,6 +367,8 @@ class WitMotionSession(VendorSession):
 
     async def setup(self, client: BleakClient, subscribe: Subscribe) -> VendorInfo:
         uuid = witmotion.WRITE_CHAR_UUID
+        digest = hashlib.blake2b(self.address.upper().encode(), digest_size=4).hexdigest().upper()
+        self.sensor_id = f"witmotion-{digest}"
         for command in (witmotion.unlock(), witmotion.set_rate(self.rate_hz), witmotion.save()):
             await client.write_gatt_char(uuid, command, response=True)
         await subscribe(witmotion.NOTIFY_CHAR_UUID)  # frames flow from now on, at the saved rate
@@ -350,9 +376,8 @@ class WitMotionSession(VendorSession):
             client, uuid, witmotion.read_register(0x64), lambda d: d[:4] == bytes([0x55, 0x71, 0x64, 0x00])
         )
         volts = struct.unpack_from("<h", reply, 4)[0] / 100.0 if len(reply) >= 6 else 0.0
-        digest = hashlib.blake2b(self.address.upper().encode(), digest_size=4).hexdigest().upper()
         settings = {"rate_hz": self.rate_hz}
-        self.info = VendorInfo(f"witmotion-{digest}", self.model or "WT901BLECL", "", witmotion_battery_pct(volts), settings)
+        self.info = VendorInfo(self.sensor_id, self.model or "WT901BLECL", "", witmotion_battery_pct(volts), settings)
         return self.info
 
     async def start(self, client: BleakClient) -> None:

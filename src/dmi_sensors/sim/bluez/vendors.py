@@ -123,6 +123,8 @@ class VendorPeripheral:
     vendor: ClassVar[str] = ""
     #: the rate a host gets when it writes none, Hz
     default_rate_hz: ClassVar[float] = 100.0
+    #: the rate a host usually sets (its motion is simulated at construction), Hz
+    research_rate_hz: ClassVar[float] = 100.0
 
     def __init__(
         self,
@@ -152,6 +154,9 @@ class VendorPeripheral:
         self.streams: dict[str, _Stream] = {}
         self.connected_now = False
         self.samples_sent = 0
+        # simulate the motion now, not when streaming starts (the emulator would stall)
+        for rate in {self.default_rate_hz, self.research_rate_hz}:
+            self.readings(rate)
 
     # -- physics, clock, link ---------------------------------------------------------
     def readings(self, rate_hz: float) -> SimResult:
@@ -161,11 +166,20 @@ class VendorPeripheral:
             self._cache[key] = simulate(self._segments, fs_hz=key, seed=self.seed, imu_errors=self.imu_errors)
         return self._cache[key]
 
-    def sample(self, rate_hz: float, k0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Accelerometer (m/s²) and gyroscope (rad/s) of samples ``k0 .. k0 + n`` (looped)."""
+    def sample(self, rate_hz: float, t0_s: float, k0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Accelerometer (m/s²) and gyroscope (rad/s) of samples ``k0 .. k0 + n`` of a stream
+        whose sample 0 is taken at ``t0_s`` (on the grid, :meth:`grid_s`): the body moves on
+        whether the sensor streams or not, so sample ``k`` plays simulated sample
+        ``round(t0_s × rate) + k`` (looped)."""
         sim = self.readings(rate_hz)
-        idx = np.arange(k0, k0 + n) % len(sim)
+        base = round(t0_s * rate_hz)
+        idx = np.arange(base + k0, base + k0 + n) % len(sim)
         return sim.acc_mps2[idx], sim.gyr_rps[idx]
+
+    @staticmethod
+    def grid_s(now_s: float, rate_hz: float) -> float:
+        """The first instant at or after ``now_s`` of the sensor's free-running sample clock."""
+        return math.ceil(now_s * rate_hz - 1e-9) / rate_hz
 
     def device_clock_s(self, t_s: float) -> float:
         """The device clock at true time ``t_s`` (runs at the unit's clock drift)."""
@@ -179,6 +193,20 @@ class VendorPeripheral:
     def start_stream(self, name: str, stream: _Stream) -> None:
         self.readings(stream.rate_hz)
         self.streams[name] = stream
+
+    def flush_stream(self, name: str, now_s: float) -> list[Notification]:
+        """Stop stream ``name``; the samples taken since its last notification go out now
+        (a partial notification), as when a device empties its buffer on a stop."""
+        stream = self.streams.pop(name, None)
+        if stream is None:
+            return []
+        n = math.floor((now_s - stream.start_s) * stream.rate_hz + 1e-9) + 1 - stream.next_k
+        if n <= 0:
+            return []
+        k0 = stream.next_k
+        stream.next_k += n
+        self.samples_sent += n
+        return [Notification(stream.char_uuid, stream.make(k0, n), n, now_s)]
 
     def next_ready_s(self) -> float | None:
         due = [s.due_s() for s in self.streams.values()]
@@ -248,6 +276,8 @@ class MetaMotionPeripheral(VendorPeripheral):
 
     Board defaults (no config written): 100 Hz, accelerometer ±2 g, gyroscope ±2000 °/s.
     A signal streams once it is subscribed, its data interrupt enabled and powered on.
+    Without a ``link`` the connection interval is 7.5 ms, what MbientLab's streaming example
+    asks for (``11 09 …``, the setup exchange sends it too).
     """
 
     vendor = "metamotion"
@@ -255,6 +285,8 @@ class MetaMotionPeripheral(VendorPeripheral):
     chip = "bmi160"
 
     def __init__(self, index: int = 0, **kwargs: Any) -> None:
+        if kwargs.get("link") is None:
+            kwargs["link"] = LinkModel(connection_interval_s=0.0075)
         super().__init__(index, **kwargs)
         self.acc_rate_hz, self.acc_range_g = 100.0, 2
         self.gyr_rate_hz, self.gyr_range_dps = 100.0, 2000
@@ -318,18 +350,19 @@ class MetaMotionPeripheral(VendorPeripheral):
             name = "gyr" if gyro else "acc"
             if args[0] and self._subscribed[gyro] and self._enabled[gyro]:
                 rate = self.gyr_rate_hz if gyro else self.acc_rate_hz
-                self.start_stream(name, _Stream(metamotion.NOTIFY_CHAR_UUID, rate, now_s, 1, self._maker(gyro)))
+                t0 = self.grid_s(now_s, rate)
+                self.start_stream(name, _Stream(metamotion.NOTIFY_CHAR_UUID, rate, t0, 1, self._maker(gyro, t0)))
             else:
                 self.streams.pop(name, None)
 
-    def _maker(self, gyro: bool) -> Callable[[int, int], bytes]:
+    def _maker(self, gyro: bool, t0: float) -> Callable[[int, int], bytes]:
         if gyro:
             rate, lsb = self.gyr_rate_hz, metamotion.GYR_LSB_PER_DPS[self.gyr_range_dps]
         else:
             rate, lsb = self.acc_rate_hz, metamotion.ACC_LSB_PER_G[self.acc_range_g]
 
         def make(k0: int, n: int) -> bytes:
-            acc, gyr = self.sample(rate, k0, n)
+            acc, gyr = self.sample(rate, t0, k0, n)
             values = gyr * _DEG * lsb if gyro else acc / G0_MPS2 * lsb
             counts = np.clip(np.rint(values), -32768, 32767).astype(np.int64)
             return metamotion.encode_samples(self.chip, gyro, counts)
@@ -343,6 +376,7 @@ class DotPeripheral(VendorPeripheral):
 
     vendor = "dot"
     default_rate_hz = 60.0
+    research_rate_hz = 60.0
 
     def __init__(self, index: int = 0, **kwargs: Any) -> None:
         super().__init__(index, **kwargs)
@@ -417,17 +451,18 @@ class DotPeripheral(VendorPeripheral):
                 raise GattError("org.bluez.Error.Failed", f"measurement control {bytes(data).hex(' ')} refused")
             if data[1] == 1 and not self.streams:
                 self.mode = data[2]
-                start_us = self.clock_origin_us + math.floor(self.device_clock_s(now_s) * 1e6)
                 rate = self.rate_hz
+                t0 = self.grid_s(now_s, rate)
+                start_us = self.clock_origin_us + math.floor(self.device_clock_s(t0) * 1e6)
                 scale = self.imu_errors.clock_scale
                 mode = self.mode
 
                 def make(k0: int, n: int) -> bytes:
-                    acc, gyr = self.sample(rate, k0, 1)
+                    acc, gyr = self.sample(rate, t0, k0, 1)
                     stamp = start_us + math.floor(k0 * 1e6 * scale / rate)
                     return dot.encode_measurement(stamp, acc[0], gyr[0] * _DEG, payload_mode=mode)
 
-                self.start_stream("imu", _Stream(dot.payload_char_uuid(mode), rate, now_s, 1, make))
+                self.start_stream("imu", _Stream(dot.payload_char_uuid(mode), rate, t0, 1, make))
             elif data[1] == 0:
                 self.streams.clear()
             return out
@@ -452,12 +487,15 @@ class PolarPeripheral(VendorPeripheral):
 
     vendor = "polar"
     default_rate_hz = 52.0
+    research_rate_hz = 52.0
 
     def __init__(self, index: int = 0, *, model: str = "Verity Sense", **kwargs: Any) -> None:
         super().__init__(index, **kwargs)
         if model not in polar.MODELS:
             raise ParameterError(f"model must be one of {sorted(polar.MODELS)}, got {model!r}")
         self.model = model
+        if model == "H10":
+            self.readings(200.0)  # the H10's usual ACC rate
 
     def advertisement(self) -> Advertisement:
         name = "Sense" if self.model == "Verity Sense" else self.model
@@ -516,10 +554,12 @@ class PolarPeripheral(VendorPeripheral):
             else:
                 gyro = meas == polar.GYRO
                 factor = _POLAR_GYR_FACTOR if gyro else 1.0
-                self.start_stream(name, _Stream(polar.DATA_UUID, rate, now_s, max(1, rate // 5), self._maker(meas, rate, now_s)))
+                t0 = self.grid_s(now_s, rate)
+                maker = self._maker(meas, rate, t0)
+                self.start_stream(name, _Stream(polar.DATA_UUID, rate, t0, max(1, rate // 5), maker))
                 answer(0, bytes([5, 1]) + struct.pack("<f", factor) if gyro else b"")
-        elif op == 0x03:  # stop
-            self.streams.pop(name, None)
+        elif op == 0x03:  # stop: the frame in progress goes out first (assumed; not documented)
+            out += self.flush_stream(name, now_s)
             answer(0)
         else:
             answer(1)
@@ -531,7 +571,7 @@ class PolarPeripheral(VendorPeripheral):
         h10 = self.model == "H10"
 
         def make(k0: int, n: int) -> bytes:
-            acc, gyr = self.sample(rate, k0, n)
+            acc, gyr = self.sample(rate, start_s, k0, n)
             last_ns = start_ns + math.floor((k0 + n - 1) * 1e9 * scale / rate)
             if meas == polar.GYRO:
                 counts = np.rint(gyr * _DEG / _POLAR_GYR_FACTOR).astype(np.int64)
@@ -581,12 +621,13 @@ class WitMotionPeripheral(VendorPeripheral):
 
     def _stream(self, now_s: float) -> None:
         rate = self.rate_hz
+        t0 = self.grid_s(now_s, rate)
 
         def make(k0: int, n: int) -> bytes:
-            acc, gyr = self.sample(rate, k0, 1)
+            acc, gyr = self.sample(rate, t0, k0, 1)
             return witmotion.encode_imu_frame(acc[0], gyr[0])
 
-        self.start_stream("imu", _Stream(witmotion.NOTIFY_CHAR_UUID, rate, now_s, 1, make))
+        self.start_stream("imu", _Stream(witmotion.NOTIFY_CHAR_UUID, rate, t0, 1, make))
 
     def write(self, char_uuid: str, data: bytes, now_s: float) -> list[Notification]:
         if char_uuid != witmotion.WRITE_CHAR_UUID:
