@@ -102,7 +102,9 @@ def test_vendor_discover_set_up_stream_without_loss(vendor):
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_vendor_flaky_link_counts_losses_and_reconnects_by_itself(vendor):
     rate = RATE_HZ[vendor]
-    flaky = FaultProfile(name="test", disconnect_after_s=(1.5, 1.5), max_disconnects=1, drop_p=0.02, down_samples=rate // 2)
+    flaky = FaultProfile(
+        name="test", disconnect_after_s=(1.5, 1.5), max_disconnects=1, drop_p=0.02, down_samples=rate // 2
+    )
     with simulated_sensors(1, vendors=[vendor], fault_profile=flaky) as emu, emu.activated():
         link, truth = asyncio.run(_stream(emu, vendor, 4 * rate))
     s = link.stats

@@ -97,9 +97,7 @@ def parse_advert(
         if vendors:
             found = identify(name, tuple(uuids), {k: bytes(v) for k, v in adv.manufacturer_data.items()})
             if found is not None:
-                return SensorAdvert(
-                    device.address, name, adv.rssi, None, None, None, device, found.vendor, found.model
-                )
+                return SensorAdvert(device.address, name, adv.rssi, None, None, None, device, found.vendor, found.model)
         return None
     serial = version = problem = None
     payload = adv.manufacturer_data.get(COMPANY_ID)

@@ -691,11 +691,10 @@ class SensorLink:
                 self._drain_handle.cancel()
                 self._drain_handle = None
             with contextlib.suppress(Exception):
-                if not self._decoder_ready and (self._undecoded or self._rx):
+                if not self._decoder_ready and (self._undecoded or self._rx) and self.vendor is None:
                     # the kernels are still loading: wait for them, so nothing goes undecoded
-                    if self.vendor is None:
-                        await asyncio.wrap_future(decoder_warm_up())
-                        self._decoder_ready = True
+                    await asyncio.wrap_future(decoder_warm_up())
+                    self._decoder_ready = True
                 self._drain()
                 flush = getattr(self._decoder, "flush", None)
                 if self._decoder_ready and flush is not None:  # what a host-arrival clock still holds
@@ -852,7 +851,7 @@ class SensorLink:
         self.tracker.battery_pct = info.battery_pct
         if self.info is None:
             self.info = SensorInfo(
-                self.address, info.sensor_id, vendor.vendor, info.model, info.firmware, "", int(round(info.fs_hz)), 0, 0
+                self.address, info.sensor_id, vendor.vendor, info.model, info.firmware, "", round(info.fs_hz), 0, 0
             )
         if not self._decoder_ready:  # the first connection: the decoder of what the setup chose
             await vendor.start(client)

@@ -273,7 +273,9 @@ class DotSession(VendorSession):
         """Start the measurement, unless it kept running through a link loss (a reconnection:
         listening again continues the µs clock, so the samples missed are counted exactly)."""
         if not self._running:
-            await client.write_gatt_char(dot.CONTROL_CHAR_UUID, dot.control_bytes(True, self.payload_mode), response=True)
+            await client.write_gatt_char(
+                dot.CONTROL_CHAR_UUID, dot.control_bytes(True, self.payload_mode), response=True
+            )
 
     async def stop(self, client: BleakClient) -> None:
         await client.write_gatt_char(dot.CONTROL_CHAR_UUID, dot.control_bytes(False, self.payload_mode), response=True)
@@ -328,9 +330,7 @@ class PolarSession(VendorSession):
         }
         if self.info is not None:  # a reconnection keeps the factors of the first start
             settings = dict(self.info.settings)
-        self.info = VendorInfo(
-            self.sensor_id, self.model, firmware, int(battery[0]) if battery else None, settings
-        )
+        self.info = VendorInfo(self.sensor_id, self.model, firmware, int(battery[0]) if battery else None, settings)
         return self.info
 
     async def start(self, client: BleakClient) -> None:
@@ -352,7 +352,9 @@ class PolarSession(VendorSession):
             key = "acc_factor" if meas == polar.ACC else "gyr_factor"
             if key not in settings or settings[key] == 1.0:
                 settings[key] = float(factor)
-        self.info = VendorInfo(self.info.sensor_id, self.info.model, self.info.firmware, self.info.battery_pct, settings)
+        self.info = VendorInfo(
+            self.info.sensor_id, self.info.model, self.info.firmware, self.info.battery_pct, settings
+        )
 
     async def stop(self, client: BleakClient) -> None:
         for meas in self._measurements():

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 VENDORS = ("metamotion", "dot", "polar", "witmotion")
 
 
-def _vendors(text: str) -> list[str]:
+def vendor_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     bad = [n for n in names if n not in VENDORS]
     if not names or bad:
@@ -149,7 +149,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--simulate-vendor",
-        type=_vendors,
+        type=vendor_list,
         metavar="VENDOR[,VENDOR...]",
         help="with --simulate-sensors: third-party sensors instead of DMI ones (metamotion, dot, polar, witmotion;"
         " a comma list is used in turn, e.g. dot,polar), each at its vendor's research rate (docs/vendors.md)",

@@ -166,7 +166,8 @@ CREATE TRIGGER session_history_append_only_delete BEFORE DELETE ON session_histo
 """
 
 _V6 = """
-ALTER TABLE sensors ADD COLUMN decoder_json TEXT;  -- a third-party sensor's decoder: {"vendor", "settings"}; NULL: protocol v1
+-- a third-party sensor's decoder: {"vendor", "settings"}; NULL: our protocol v1
+ALTER TABLE sensors ADD COLUMN decoder_json TEXT;
 """
 
 #: Every schema step, in order. ``MIGRATIONS[k - 1].version == k``.

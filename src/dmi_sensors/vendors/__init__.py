@@ -117,7 +117,9 @@ def stored_decoder(spec: Mapping[str, Any] | None, sensor_id: str) -> VendorDeco
     try:
         vendor, settings = spec["vendor"], dict(spec.get("settings") or {})
     except (KeyError, TypeError, AttributeError):
-        raise ParameterError(f"a stored decoder must be {{'vendor': name, 'settings': {{...}}}}, got {spec!r}") from None
+        raise ParameterError(
+            f"a stored decoder must be {{'vendor': name, 'settings': {{...}}}}, got {spec!r}"
+        ) from None
     return decoder_for(vendor, sensor_id, **settings)
 
 
