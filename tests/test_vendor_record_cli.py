@@ -34,7 +34,12 @@ def test_scan_lists_vendor_and_model():
     done = run_cli("scan", "--simulate-sensors", "4", "--simulate-vendor", "metamotion,dot,polar,witmotion", "--json")
     assert done.code == 0, done.err
     found = {(a["vendor"], a["model"]) for a in json.loads(done.out)}
-    assert found == {("metamotion", "MetaMotion"), ("dot", "DOT"), ("polar", "Verity Sense"), ("witmotion", "WT901BLECL")}
+    assert found == {
+        ("metamotion", "MetaMotion"),
+        ("dot", "DOT"),
+        ("polar", "Verity Sense"),
+        ("witmotion", "WT901BLECL"),
+    }
     table = run_cli("scan", "--simulate-sensors", "1", "--simulate-vendor", "polar")
     assert table.code == 0 and "polar" in table.out and "Verity Sense" in table.out
 

@@ -89,8 +89,6 @@ def run(args: argparse.Namespace) -> int:
             vendor, model, serial = "dmi", "DMI-IMU", a.serial or "?"
             version = ".".join(map(str, a.protocol_version)) if a.protocol_version else "?"
         rssi = "" if a.rssi_dbm is None else f"{a.rssi_dbm:d}"
-        line = (
-            f"{a.address:20s} {a.name or '':22s} {vendor:11s} {model:13s} {serial:9s} {version:8s} {rssi:>5s}"
-        )
+        line = f"{a.address:20s} {a.name or '':22s} {vendor:11s} {model:13s} {serial:9s} {version:8s} {rssi:>5s}"
         print(line + (f"  ({a.problem})" if a.problem else ""))
     return 0
