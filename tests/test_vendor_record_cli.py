@@ -30,6 +30,13 @@ def run_cli(*args: object) -> SimpleNamespace:
     return SimpleNamespace(code=code, out=out.getvalue(), err=err.getvalue())
 
 
+def test_the_cli_vendor_names_are_the_registry():
+    from dmi_sensors.commands.vendor_args import VENDORS
+    from dmi_sensors.vendors import VENDORS as REGISTRY
+
+    assert VENDORS == REGISTRY
+
+
 def test_scan_lists_vendor_and_model():
     done = run_cli("scan", "--simulate-sensors", "4", "--simulate-vendor", "metamotion,dot,polar,witmotion", "--json")
     assert done.code == 0, done.err

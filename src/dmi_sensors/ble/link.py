@@ -51,7 +51,7 @@ from bleak_retry_connector import BleakClientWithServiceCache, establish_connect
 
 from dmi_sensors.ble.discovery import SensorAdvert, find_sensor
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
-from dmi_sensors.ble.vendors import VendorSession, vendor_session
+from dmi_sensors.ble.vendors import VendorSession, VendorSetupError, vendor_session
 from dmi_sensors.errors import DeviceError, ParameterError
 from dmi_sensors.protocol import (
     BATTERY_LEVEL_CHAR_UUID,
@@ -265,6 +265,7 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
     BrokenPipeError,
     ConnectionError,
     CommandError,
+    VendorSetupError,
     SensorNotFoundError,
     ProtocolError,
     BleakError,

@@ -44,6 +44,7 @@ from dmi_sensors.commands.record_faults import (
     is_address,
     outcome,
 )
+from dmi_sensors.commands.vendor_args import vendor_list
 from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
@@ -54,18 +55,6 @@ if TYPE_CHECKING:
     from dmi_sensors.session import Plan
     from dmi_sensors.sim.bluez import EmulatedBluez
     from dmi_sensors.store import PacketWriter, SessionStore
-
-
-#: ``--simulate-vendor`` names (``dmi_sensors.vendors.VENDORS``; not imported: start-up speed).
-VENDORS = ("metamotion", "dot", "polar", "witmotion")
-
-
-def vendor_list(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in VENDORS]
-    if not names or bad:
-        raise argparse.ArgumentTypeError(f"expected a comma list of {', '.join(VENDORS)}, found {text!r}")
-    return names
 
 
 #: ``--fault-profile`` names (``dmi_sensors.sim.bluez.faults`` PROFILES + SCENARIOS; not imported: start-up speed).

@@ -8,7 +8,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from dmi_sensors.commands.record import VENDORS, vendor_list
+from dmi_sensors.commands.vendor_args import VENDORS, vendor_list
 from dmi_sensors.errors import DeviceError, ParameterError
 
 if TYPE_CHECKING:
