@@ -39,8 +39,8 @@ from dmi_sensors import __version__, contract
 from dmi_sensors.calibration.still import gyro_bias_from_still
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_acc, com_from_tilt
-from dmi_sensors.metrics.isway import isway_measures, noise_corrected_speed, sway_velocity
 from dmi_sensors.metrics.com_two_segment import TWO_SEGMENT_PIVOTS, anthropometry, gate_weight, hip_deviation
+from dmi_sensors.metrics.isway import isway_measures, noise_corrected_speed, sway_velocity
 from dmi_sensors.metrics.levers import JOINT_FRAC, STANDING_PIVOT, com_lever_m
 from dmi_sensors.metrics.noise import below_noise_floor, sensor_noise_rms
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
@@ -156,15 +156,15 @@ class TrialAnalysisParams:
     two_segment_gate: float = 1.0
 
     def __post_init__(self) -> None:
-        COM_HEIGHT_RANGE.check(self.com_height_m)
+        COM_HEIGHT_RANGE.check(self.com_height_m)  # THE plausible range (session model), one clear line
         if self.pelvis_height_m is not None and not 0 < self.pelvis_height_m < 3:
-            raise ParameterError(f"pelvis_height_m must be a height above the pivot in metres, got {self.pelvis_height_m!r}")
+            raise ParameterError(f"pelvis_height_m must be a height above the ankles, m; got {self.pelvis_height_m!r}")
         if self.body_height_m is not None:
             BODY_HEIGHT_RANGE.check(self.body_height_m)
         if self.age_years is not None and not 0 < self.age_years < 130:
             raise ParameterError(f"age_years must be between 0 and 130, got {self.age_years!r}")
         if not self.two_segment_highpass_hz > 0 or not self.two_segment_gate >= 0:
-            raise ParameterError("two_segment_highpass_hz must be > 0 and two_segment_gate >= 0")  # THE plausible range (session model), one clear line
+            raise ParameterError("two_segment_highpass_hz must be > 0 and two_segment_gate >= 0")
         if self.sensor_height_m is not None and not self.sensor_height_m > 0:
             raise ParameterError(f"sensor_height_m must be positive, got {self.sensor_height_m!r}")
         if self.com_method not in COM_METHODS:

@@ -157,7 +157,15 @@ def jensen_leg_fraction(age_years: float) -> tuple[float, float]:
 
 #: (body height m, age years): approximate median height-for-age of children, both sexes
 #: (WHO 2007 growth reference [R]); used only to pick the mass fractions when no age is known.
-_HEIGHT_AGE = ((0.96, 3.0), (1.03, 4.0), (1.10, 5.0), (1.16, 6.0), (1.22, 7.0), (1.28, 8.0), (1.33, 9.0))
+_HEIGHT_AGE: tuple[tuple[float, float], ...] = (
+    (0.96, 3.0),
+    (1.03, 4.0),
+    (1.10, 5.0),
+    (1.16, 6.0),
+    (1.22, 7.0),
+    (1.28, 8.0),
+    (1.33, 9.0),
+)
 _HEIGHT_AGE += ((1.39, 10.0), (1.44, 11.0), (1.50, 12.0), (1.57, 13.0), (1.63, 14.0), (1.68, 15.0), (1.72, 17.0))
 
 
@@ -171,10 +179,7 @@ def anthropometry(age_years: float | None = None, body_height_m: float | None = 
     if age_years is None and body_height_m is not None:
         hs = [h for h, _ in _HEIGHT_AGE]
         ages = [a for _, a in _HEIGHT_AGE]
-        if body_height_m >= 1.75:
-            age_years = 18.0
-        else:
-            age_years = float(np.interp(body_height_m, hs, ages))
+        age_years = 18.0 if body_height_m >= 1.75 else float(np.interp(body_height_m, hs, ages))
         how = f" (age {age_years:.1f} y estimated from the body height {body_height_m:g} m: median height-for-age)"
     if age_years is None:
         return ADULT
@@ -297,7 +302,7 @@ def com_two_segment(
     """
     h = float(com_height_m)
     if not h > 0 or not float(pelvis_height_m) > 0:
-        raise ParameterError(f"com_height_m and pelvis_height_m must be positive, got {com_height_m}, {pelvis_height_m}")
+        raise ParameterError(f"com_height_m and pelvis_height_m must be > 0, got {com_height_m}, {pelvis_height_m}")
     s = np.column_stack([np.sin(np.asarray(tilt_ap_rad, float)), np.sin(np.asarray(tilt_ml_rad, float))])
     a = np.column_stack([np.asarray(pelvis_acc_ap_mps2, float), np.asarray(pelvis_acc_ml_mps2, float)])
     delta = hip_deviation(a, s, float(pelvis_height_m), fs_hz, highpass_hz)

@@ -256,9 +256,9 @@ def _two_segment_motion(
 def _pendulum_motion(
     seg: Segment, n: int, fs_hz: float, body: BodyParams, sensor_height_m: float, rng, settle_s: float
 ) -> Motion:
-    pivot = two_segment_pivot(body, seg)
-    if pivot is not None:
-        return _two_segment_motion(seg, n, fs_hz, body, sensor_height_m, rng, settle_s, pivot)
+    joint = two_segment_pivot(body, seg)
+    if joint is not None:
+        return _two_segment_motion(seg, n, fs_hz, body, sensor_height_m, rng, settle_s, joint)
     spec = pendulum_spec(body, seg.posture, seg.support)
     schedule = repetition_schedule(seg.duration_s, settle_s, seg.repetitions)
     _, amplitude, burst_s = BURSTS[seg.posture]

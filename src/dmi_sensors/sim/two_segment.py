@@ -230,10 +230,12 @@ def simulate_two_segment_plane(
     push_height_m: float,
 ) -> np.ndarray:
     """Integrate one plane on the internal grid; ``(6, n)``: th1, th1', th1'', th2, th2', th2''."""
-    arrays = [np.ascontiguousarray(x, dtype=np.float64) for x in (theta_ref, omega_ref, torque_ankle_nm)]
-    arrays += [np.ascontiguousarray(x, dtype=np.float64) for x in (torque_hip_nm, force_push_n)]
-    n = arrays[0].shape[0]
-    if any(x.shape != (n,) for x in arrays):
+    ref, om, ta, th, fp = (
+        np.ascontiguousarray(x, dtype=np.float64)
+        for x in (theta_ref, omega_ref, torque_ankle_nm, torque_hip_nm, force_push_n)
+    )
+    n = ref.shape[0]
+    if any(x.shape != (n,) for x in (om, ta, th, fp)):
         raise ParameterError("references, torques and push force must have the same length")
     out = np.empty((6, n))
     delayed_pd_double_pendulum(
@@ -242,7 +244,11 @@ def simulate_two_segment_plane(
         np.array([spec.g1_nm, spec.g2_nm]),
         dyn.gains,
         round(dyn.delay_s / dt_s),
-        *arrays,
+        ref,
+        om,
+        ta,
+        th,
+        fp,
         float(spec.l1_m),
         float(push_height_m),
         out,
