@@ -59,7 +59,7 @@ from dmi_sensors.sim.body import (
 )
 from dmi_sensors.sim.jet import Jet
 from dmi_sensors.sim.kinematics import trunk_axis
-from dmi_sensors.sim.pendulum import PlaneDynamics, noise_torque, sampled_jet, simulate_plane, substeps_for
+from dmi_sensors.sim.pendulum import PlaneDynamics, noise_torque, simulate_plane, substeps_for
 from dmi_sensors.sim.segments import LYING_POSTURES, PENDULUM_POSTURES, Segment
 from dmi_sensors.sim.two_segment import WARMUP_S as TWO_SEGMENT_WARMUP_S
 from dmi_sensors.sim.two_segment import two_segment_angles, two_segment_spec
@@ -191,7 +191,8 @@ def _pendulum_angles(
         else:
             theta_ref = omega_ref = np.zeros(n_warm + n_int)
         theta, omega, alpha = simulate_plane(dyn, dt, theta_ref, omega_ref, torque)
-        angles.append(Jet(*sampled_jet(theta, omega, alpha, n_warm, sub)))
+        sl = slice(n_warm, None, sub)
+        angles.append(Jet(theta[sl].copy(), omega[sl].copy(), alpha[sl].copy()))
     return angles[0], angles[1]
 
 
