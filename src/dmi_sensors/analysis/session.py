@@ -278,7 +278,7 @@ def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> l
     return out
 
 
-def _pelvis_piece(pelvis: SensorSignals | None, t0: float, t1: float) -> Trial | None:
+def pelvis_piece(pelvis: SensorSignals | None, t0: float, t1: float) -> Trial | None:
     """The pelvis samples of the analysed piece of the pelvis sensor that covers ``[t0, t1]``
     (the trunk piece), or None (no pelvis sensor, or a gap of the pelvis inside it)."""
     if pelvis is None:
@@ -313,7 +313,7 @@ def _analyse_sensor(
             reps = ev[(ev["kind"] == "repetition") & (ev["onset_s"] >= t0)]
             perts = [float(x) for x in reps["onset_s"] if x + metric_params.tts_event_duration_s < t1]
             ev = ev if len(ev) else None
-        pelvis_trial = _pelvis_piece(pelvis, float(trial.time_s[0]), float(trial.time_s[-1]))
+        pelvis_trial = pelvis_piece(pelvis, float(trial.time_s[0]), float(trial.time_s[-1]))
         result = analyse_trial(trial, events=ev, perturbations_s=perts, params=metric_params, pelvis=pelvis_trial)
         models.append(str(result.summary.get("com_model", "single_segment")))
         w = result.windows.copy()
@@ -332,6 +332,7 @@ def _analyse_sensor(
         "clock_drift_ppm": [c["drift_ppm"] for c in sig.clock],
         "clock_latency_median_s": [c["latency_median_s"] for c in sig.clock],
         "com_model": _com_model_text(models, pelvis),
+        "com_pelvis_sensor_id": pelvis.sensor_id if pelvis is not None else None,
     }
     return windows, stabilisation, summary
 
