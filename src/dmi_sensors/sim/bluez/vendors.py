@@ -480,7 +480,8 @@ _POLAR_GYR_FACTOR = 2000.0 / 32768.0  # deg/s per count of the GYRO delta frames
 class PolarPeripheral(VendorPeripheral):
     """A Polar Verity Sense (``model="Verity Sense"``) or H10 (``model="H10"``), PMD service.
 
-    Frames hold ``rate / 5`` samples (a frame every 0.2 s; H10: 36 raw samples, what fits the MTU). Start requests are checked
+    Frames hold ``rate / 5`` samples (a frame every 0.2 s; H10: 36 raw samples, what fits
+    the MTU). Start requests are checked
     against the model's rates (status 8 otherwise); a second start of a running
     measurement answers status 6; GYRO on an H10 answers status 3 (not supported).
     """
