@@ -143,7 +143,7 @@ def test_cli_imports_the_file_as_a_session(tmp_path, capsys):
     assert main(["sessions", "import", str(path), "--subject-id", "C001", "--com-height-m", "0.45", "--db", db]) == 0
     out = capsys.readouterr()
     assert "as session 1: subject C001, 2 sensor(s), 595 samples, 3 events" in out.out
-    assert "not imported: stream 4 'EEG' (type 'EEG')" in out.err
+    assert "not imported: stream 4 'EEG' (type 'EEG'): not an IMU or marker stream" in out.err
     with SessionStore(db) as store:
         info = store.session_info(1)
         assert info.origin == "import" and info.start_utc.startswith("2026-03-10T08:30:00")
@@ -240,7 +240,8 @@ def test_a_corrupt_file_names_file_and_place_and_stores_nothing(tmp_path, capsys
 def test_a_file_without_an_imu_stream_says_what_it_holds(tmp_path):
     streams, _ = lab_streams()
     path = write_xdf(tmp_path / "eeg.xdf", [streams[3], streams[2]])
-    with pytest.raises(DataFileError, match=r"eeg\.xdf: expected an IMU stream .*'EEG'.*no accelerometer channels"):
+    expected = r"eeg\.xdf: expected an IMU stream .*'EEG'.*not an IMU or marker stream \(channels labelled AccX"
+    with pytest.raises(DataFileError, match=expected):
         read_xdf(path)
 
 

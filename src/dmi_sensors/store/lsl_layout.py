@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -49,6 +50,8 @@ __all__ = [
     "IMU_CHANNELS",
     "MARKER_TYPE",
     "ImuChannels",
+    "StreamDesc",
+    "describe",
     "imu_channels",
     "is_marker_stream",
     "marker_event",
@@ -96,6 +99,56 @@ class ImuChannels:
     acc_scale: float
     gyr: tuple[int, int, int] | None
     gyr_scale: float
+
+
+@dataclass(frozen=True)
+class StreamDesc:
+    """What a stream's ``<info>`` XML says (an LSL stream info, an XDF StreamHeader)."""
+
+    name: str
+    type: str
+    channel_format: str
+    channel_count: int
+    nominal_srate_hz: float
+    labels: tuple[str, ...]
+    units: tuple[str, ...]
+    serial: str
+    placement: str
+
+    @property
+    def is_markers(self) -> bool:
+        """A one-channel string stream (a marker stream by LSL's convention)."""
+        return is_marker_stream(self.channel_format, self.channel_count)
+
+    def imu(self) -> ImuChannels | str:
+        """:func:`imu_channels` of this stream (a string says why it is not an IMU stream)."""
+        if self.channel_format == "string":
+            return "a numeric stream, found text"
+        return imu_channels(self.labels, self.units)
+
+
+def _number(text: str | None, kind: type[int] | type[float]) -> Any:
+    try:
+        return kind((text or "").strip())
+    except ValueError:
+        return kind(0)
+
+
+def describe(info: ET.Element) -> StreamDesc:
+    """A stream's description from its ``<info>`` element (name, type, format, rate, the
+    channels' labels and units, ``desc/acquisition/serial_number``, ``desc/placement``)."""
+    channels = info.findall("./desc/channels/channel")
+    return StreamDesc(
+        name=(info.findtext("name") or "").strip(),
+        type=(info.findtext("type") or "").strip(),
+        channel_format=(info.findtext("channel_format") or "").strip(),
+        channel_count=_number(info.findtext("channel_count"), int),
+        nominal_srate_hz=_number(info.findtext("nominal_srate"), float),
+        labels=tuple((c.findtext("label") or "").strip() for c in channels),
+        units=tuple((c.findtext("unit") or "").strip() for c in channels),
+        serial=(info.findtext("./desc/acquisition/serial_number") or "").strip(),
+        placement=(info.findtext("./desc/placement") or "").strip(),
+    )
 
 
 def _key(label: str) -> str:

@@ -39,7 +39,7 @@ import pandas as pd
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.session.events import check_events
 from dmi_sensors.store.export.ingest import ingest_session
-from dmi_sensors.store.lsl_layout import imu_channels, is_marker_stream, marker_event, safe_sensor_id
+from dmi_sensors.store.lsl_layout import ImuChannels, StreamDesc, describe, marker_event, safe_sensor_id
 from dmi_sensors.store.records import PlanText, SubjectFields
 from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.store.timeutil import format_utc, utc_now
@@ -213,28 +213,6 @@ def _text(info: dict[str, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
-def _desc(info: dict[str, Any]) -> dict[str, Any]:
-    desc = info.get("desc")
-    if isinstance(desc, list):
-        desc = desc[0] if desc else None
-    return desc if isinstance(desc, dict) else {}
-
-
-def _channels(desc: dict[str, Any]) -> tuple[list[str], list[str]]:
-    chans = desc.get("channels")
-    chans = chans[0] if isinstance(chans, list) and chans else chans
-    items = chans.get("channel", []) if isinstance(chans, dict) else []
-    labels = [_text(c, "label") if isinstance(c, dict) else "" for c in items]
-    units = [_text(c, "unit") if isinstance(c, dict) else "" for c in items]
-    return labels, units
-
-
-def _serial(desc: dict[str, Any]) -> str:
-    acq = desc.get("acquisition")
-    acq = acq[0] if isinstance(acq, list) and acq else acq
-    return _text(acq, "serial_number") if isinstance(acq, dict) else ""
-
-
 def _start(header: dict[str, Any]) -> str | None:
     info = header.get("info") if isinstance(header, dict) else None
     text = _text(info, "datetime").strip() if isinstance(info, dict) else ""
@@ -260,62 +238,56 @@ def read_xdf(path: str | Path, *, placement: str = "trunk", sensor_id: str | Non
     import pyxdf
 
     path = Path(path)
-    check_xdf(path)
+    headers = check_xdf(path)
     try:
         streams, header = pyxdf.load_xdf(
             str(path), synchronize_clocks=True, dejitter_timestamps=False, handle_clock_resets=True
         )
     except Exception as exc:  # pyxdf raises plain exceptions; the structure was checked above
         raise DataFileError(path, "", "an XDF file pyxdf can read", f"{type(exc).__name__}: {exc}") from None
-    imu: list[tuple[str, str, str, float, np.ndarray, np.ndarray, Any]] = []
+    imu: list[tuple[StreamDesc, np.ndarray, np.ndarray, ImuChannels]] = []
     markers: list[tuple[np.ndarray, list[str]]] = []
     skipped: list[str] = []
     for stream in streams:
-        info = stream["info"]
-        name, kind = _text(info, "name"), _text(info, "type")
-        label = f"stream {_text(info, 'stream_id') or '?'} {name!r} (type {kind!r})"
-        fmt = _text(info, "channel_format")
-        count = int(_text(info, "channel_count") or 0)
+        number = int(_text(stream["info"], "stream_id") or -1)
+        desc = describe(headers[number])
+        label = f"stream {number} {desc.name!r} (type {desc.type!r})"
         t = np.asarray(stream["time_stamps"], dtype=np.float64)
-        if is_marker_stream(fmt, count):
-            series = stream["time_series"]
-            markers.append((t, [str(row[0]) for row in series]))
+        if desc.is_markers:
+            markers.append((t, [str(row[0]) for row in stream["time_series"]]))
             continue
-        if fmt == "string":
-            skipped.append(f"{label}: text, not an IMU or marker stream")
-            continue
-        desc = _desc(info)
-        labels, units = _channels(desc)
-        layout = imu_channels(labels, units)
+        layout = desc.imu()
         if isinstance(layout, str):
-            if any(_key_is_imu(s) for s in labels):
+            if desc.channel_format != "string" and any(_key_is_imu(s) for s in desc.labels):
                 raise DataFileError(path, label, layout)
-            skipped.append(f"{label}: no accelerometer channels")
+            skipped.append(f"{label}: not an IMU or marker stream ({layout})")
             continue
-        fs_hz = float(_text(info, "nominal_srate") or 0.0)
-        if not (fs_hz > 0.0 and np.isfinite(fs_hz)):
-            raise DataFileError(path, label, "a nominal rate > 0 (an IMU stream is sampled regularly)", repr(fs_hz))
+        if not (desc.nominal_srate_hz > 0.0 and np.isfinite(desc.nominal_srate_hz)):
+            raise DataFileError(
+                path, label, "a nominal rate > 0 (an IMU stream is sampled regularly)", repr(desc.nominal_srate_hz)
+            )
         if t.size == 0:
             skipped.append(f"{label}: no samples")
             continue
         values = np.asarray(stream["time_series"], dtype=np.float64).reshape(t.size, -1)
-        imu.append((name, _serial(desc), _text(desc, "placement"), fs_hz, t, values, layout))
+        imu.append((desc, t, values, layout))
     if not imu:
         raise DataFileError(
             path, "", "an IMU stream (channels labelled AccX, AccY, AccZ ...)", "; ".join(skipped) or "no streams"
         )
-    starts = [s[4][0] for s in imu] + [float(t[0]) for t, _ in markers if t.size]
+    starts = [float(s[1][0]) for s in imu] + [float(t[0]) for t, _ in markers if t.size]
     t0 = float(min(starts))
     batches: dict[str, SampleBatch] = {}
     placements: dict[str, str] = {}
     names: dict[str, str] = {}
-    for n, (name, serial, place, fs_hz, t, values, layout) in enumerate(imu):
-        sid = safe_sensor_id(name, serial, n)
+    for n, (desc, t, values, layout) in enumerate(imu):
+        fs_hz = desc.nominal_srate_hz
+        sid = safe_sensor_id(desc.name, desc.serial, n)
         if len(imu) == 1 and sensor_id:
             sid = sensor_id
         if sid in batches:
             sid = f"{sid}-{n + 1}"
-        counter = _counter_from_time(path, f"stream {name!r} sample", t, fs_hz)
+        counter = _counter_from_time(path, f"stream {desc.name!r} sample", t, fs_hz)
         acc = values[:, list(layout.acc)] * layout.acc_scale
         gyr = values[:, list(layout.gyr)] * layout.gyr_scale if layout.gyr is not None else np.full_like(acc, np.nan)
         gap = np.zeros(t.size, dtype=bool)
@@ -331,8 +303,8 @@ def read_xdf(path: str | Path, *, placement: str = "trunk", sensor_id: str | Non
             gap_before=gap,
             time_s=t - t0,
         )
-        placements[sid] = place or (placement if len(imu) == 1 else "")
-        names[sid] = name
+        placements[sid] = desc.placement or (placement if len(imu) == 1 else "")
+        names[sid] = desc.name
     rows = [marker_event(text, float(ts) - t0) for t, texts in markers for ts, text in zip(t, texts, strict=True)]
     events = pd.DataFrame(rows)
     if len(events):
