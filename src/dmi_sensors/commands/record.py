@@ -39,6 +39,7 @@ from dmi_sensors.commands.record_faults import (
     is_address,
     outcome,
 )
+from dmi_sensors.commands.record_lsl import lsl_source_arg, run_lsl_source
 from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
@@ -128,6 +129,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="record N virtual sensors through an emulated BlueZ (Linux, needs dbus-daemon)",
+    )
+    src.add_argument(
+        "--lsl-source",
+        action="append",
+        type=lsl_source_arg,
+        metavar="NAME_OR_TYPE[=PLACEMENT]",
+        help="record the Lab Streaming Layer streams of this name or type (IMU streams as sensors, marker streams as"
+        " events); repeat for several (docs/interop.md)",
+    )
+    parser.add_argument(
+        "--lsl-timeout-s",
+        type=float,
+        default=10.0,
+        help="with --lsl-source: wait this long for each source's stream, seconds (default 10)",
     )
     parser.add_argument(
         "--fault-profile",
@@ -508,6 +523,8 @@ def run(args: argparse.Namespace) -> int:
         args.plan_obj = Plan.read(args.plan)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("bleak").setLevel(logging.WARNING)
+    if args.lsl_source:
+        return run_lsl_source(args)
     with contextlib.ExitStack() as stack:
         emu = None
         if args.simulate_sensors:
