@@ -9,7 +9,7 @@ stream (name)               type      channels
 ``<sensor id> IMU``         ``IMU``   ``AccX, AccY, AccZ`` (m/s^2), ``GyrX, GyrY, GyrZ`` (rad/s),
                                       float64, every sample at the sensor's rate, as the live path
                                       has it (decoded; calibrated when the sensor has a calibration)
-``<sensor id> COM``         ``COM``   ``COM_AP, COM_ML`` (mm): the live path's pendulum COM
+``<sensor id> com``         ``COM``   ``COM_AP, COM_ML`` (mm): the live path's pendulum COM
                                       ``1000 · h · sin θ`` (with ``--com-height-m``), at the trace
                                       rate (``LiveParams.trace_hz``, 25 Hz)
 ``<sensor id> tilt``        ``Tilt``  ``Tilt_AP, Tilt_ML`` (deg): trunk tilt, when there is no COM height
@@ -35,6 +35,7 @@ clock.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -105,23 +106,30 @@ class LslOutlet:
         desc.append_child_value("placement", placement)
         desc.append_child_value("frame", frame)
 
-    def _open_sensor(self, msg: LiveSamples) -> None:
+    def open_sensor(self, sensor_id: str, placement: str, fs_hz: float) -> None:
+        """Create the sensor's IMU and derived streams now (before its data, so a consumer can
+        connect first; a sensor not opened is opened at its first samples). Once per sensor."""
+        if sensor_id in self.imu:
+            return
         pylsl = self._pylsl
-        sid, fs = msg.sensor_id, float(msg.batch.fs_hz) if msg.batch is not None else 0.0
+        sid, fs = sensor_id, float(fs_hz)
         calibrated = self.hub.calibrations.get(sid) is not None
         info = pylsl.StreamInfo(f"{sid} IMU", "IMU", len(IMU_CHANNELS), fs, pylsl.cf_double64, f"dmi-sensors/{sid}/imu")
-        self._describe(info, sid, msg.placement, IMU_CHANNELS, "calibrated" if calibrated else "sensor")
+        self._describe(info, sid, placement, IMU_CHANNELS, "calibrated" if calibrated else "sensor")
         self.imu[sid] = pylsl.StreamOutlet(info)
-        kind = "com" if "com_ap_mm" in msg.trace else "tilt"
+        kind = "com" if self.hub.params.com_height_m is not None else "tilt"
         type_, chans, unit = _DERIVED[kind]
-        decim = max(1, round(fs / self.hub.params.trace_hz)) if fs > 0 else 1  # the trace: every decim-th sample
-        trace_fs = fs / decim
-        info = pylsl.StreamInfo(f"{sid} {type_ if kind == 'com' else 'tilt'}", type_, 2, trace_fs, pylsl.cf_double64,
-                                f"dmi-sensors/{sid}/{kind}")  # fmt: skip
-        self._describe(info, sid, msg.placement, [(c, unit, type_) for c, _ in chans], "body")
+        decim = max(1, round(fs / self.hub.params.trace_hz))  # the live trace: every decim-th sample
+        info = pylsl.StreamInfo(f"{sid} {kind}", type_, 2, fs / decim, pylsl.cf_double64, f"dmi-sensors/{sid}/{kind}")
+        self._describe(info, sid, placement, [(c, unit, type_) for c, _ in chans], "body")
         self.derived[sid] = (pylsl.StreamOutlet(info), [key for _, key in chans])
-        self.names += [f"{sid} IMU", info.name()]
+        self.names += [f"{sid} IMU", f"{sid} {kind}"]
         self.samples_pushed[sid] = 0
+
+    def wait_for_consumers(self, timeout_s: float) -> bool:
+        """Wait (blocking; run it in a thread) until every stream has a consumer; False on time-out."""
+        outlets = [*self.imu.values(), *(o for o, _ in self.derived.values()), self.markers]
+        return all(o.wait_for_consumers(timeout_s) for o in outlets)
 
     # -- publishing ---------------------------------------------------------------------------
     def lsl_time(self, session_s: np.ndarray | float) -> Any:
@@ -139,7 +147,7 @@ class LslOutlet:
         if msg.batch is None or msg.time_s is None or msg.n_samples == 0:
             return
         if msg.sensor_id not in self.imu:
-            self._open_sensor(msg)
+            self.open_sensor(msg.sensor_id, msg.placement, msg.batch.fs_hz)
         b = msg.batch
         values = np.hstack([b.acc_mps2, b.gyr_rps])
         stamps = self.lsl_time(msg.time_s)
@@ -167,9 +175,13 @@ class LslOutlet:
             "markers": self.markers_pushed,
         }
 
-    def close(self) -> None:
-        """Stop publishing (consumers see the streams end)."""
+    def close(self, linger_s: float = 0.0) -> None:
+        """Stop publishing (consumers see the streams end). ``linger_s``: keep the outlets this
+        long first (blocking: call it in a thread), so consumers receive the last samples
+        still on their way (liblsl drops what an outlet has not sent when it is destroyed)."""
         self._unsubscribe()
+        if linger_s > 0 and (self.imu or self.derived):
+            time.sleep(linger_s)
         self.imu.clear()
         self.derived.clear()
         self.markers = None
