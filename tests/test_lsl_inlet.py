@@ -163,3 +163,31 @@ def test_sources_that_are_missing_or_not_imu_streams_are_refused(tmp_path, capsy
     with SessionStore(db) as store:
         assert store.sessions() == []
     assert lsl_helpers.CONFIG  # the private loopback configuration is in force
+
+
+def test_a_killed_lsl_recorder_leaves_a_readable_incomplete_session(tmp_path):
+    """SIGKILL mid-recording: every committed block is there, as sent, and every command reads it."""
+    db = tmp_path / "s.sqlite"
+    imu = imu_outlet("KillIMU", FS, serial="K1")
+    proc = _start(tmp_path, "KillIMU")
+    try:
+        assert imu.wait_for_consumers(BOUND_S)
+        n = 3000
+        values = imu_values(n, seed=5)
+        times = pylsl.local_clock() + np.arange(n) / FS
+        _push(imu, values, times)
+        _wait("some samples committed", lambda: _stored(db, "K1") >= 500)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=BOUND_S)
+        del imu
+    with SessionStore(db) as store:
+        assert store._query("PRAGMA integrity_check")[0][0] == "ok"
+        (info,) = store.sessions()
+        assert info.status == "incomplete"
+        batch = session_samples(store, info.session_id)["K1"]
+        k = len(batch)
+        assert k >= 500
+        np.testing.assert_array_equal(batch.counter, np.arange(k))  # a prefix of what was sent, nothing missing
+        np.testing.assert_array_equal(batch.acc_mps2, values[:k, :3])
+    assert main(["sessions", "show", str(info.session_id), "--db", str(db)]) == 0

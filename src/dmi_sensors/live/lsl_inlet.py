@@ -47,6 +47,8 @@ from dmi_sensors.types import SampleBatch
 
 __all__ = ["LslRecorder", "LslStream", "resolve_lsl_sources"]
 
+#: How long a resolved stream may take to send its full description and open, s.
+OPEN_TIMEOUT_S = 10.0
 #: Most samples pulled from one inlet per poll.
 _MAX_PULL = 4096
 
@@ -71,8 +73,14 @@ def _open(info: Any, timeout_s: float) -> tuple[Any, StreamDesc]:
     import pylsl
 
     inlet = pylsl.StreamInlet(info, max_buflen=360, recover=False, processing_flags=pylsl.proc_clocksync)
-    full = inlet.info(timeout_s)
-    inlet.open_stream(timeout_s)
+    try:
+        full = inlet.info(timeout_s)
+        inlet.open_stream(timeout_s)
+    except (TimeoutError, pylsl.util.LostError) as exc:
+        raise DeviceError(
+            f"LSL stream {info.name()!r} on {info.hostname()}: found, but it did not answer within {timeout_s:g} s"
+            f" ({type(exc).__name__}); is its program still running?"
+        ) from None
     return inlet, describe(ET.fromstring(full.as_xml()))
 
 
@@ -105,7 +113,7 @@ def resolve_lsl_sources(
             if uid in seen:
                 continue
             seen.add(uid)
-            inlet, desc = _open(info, timeout_s)
+            inlet, desc = _open(info, OPEN_TIMEOUT_S)
             stream = LslStream(inlet, desc, placement=placement or desc.placement, source=source)
             if not desc.is_markers:
                 layout = desc.imu()
@@ -217,11 +225,13 @@ class LslRecorder:
         import pylsl
 
         n = 0
-        for k, tr in enumerate(self._tracks):
+        wait = timeout_s  # on the first stream still there; the others give what they have
+        for tr in self._tracks:
             if tr.lost:
                 continue
             try:
-                values, stamps = tr.inlet.pull_chunk(timeout=timeout_s if k == 0 else 0.0, max_samples=_MAX_PULL)
+                values, stamps = tr.inlet.pull_chunk(timeout=wait, max_samples=_MAX_PULL)
+                wait = 0.0
             except pylsl.util.LostError:
                 tr.lost = True
                 continue
@@ -326,7 +336,9 @@ class LslRecorder:
         rows: dict[str, dict[str, Any]] = {}
         for tr in imus:
             fs = tr.stream.desc.nominal_srate_hz
-            expected = 0 if tr.first_t is None or t_end is None else round((t_end - tr.first_t) * fs) + 1
+            # a stream that never sent counts from the session's start
+            start = tr.first_t if tr.first_t is not None else self.t0
+            expected = 0 if start is None or t_end is None else round((t_end - start) * fs) + 1
             tail = 0 if tr.last_t is None or t_end is None else max(0, round((t_end - tr.last_t) * fs))
             rows[tr.stream.sensor_id] = {
                 "stream": tr.stream.desc.name,
