@@ -15,7 +15,7 @@ stream (name)               type      channels
 ``<sensor id> tilt``        ``Tilt``  ``Tilt_AP, Tilt_ML`` (deg): trunk tilt, when there is no COM height
 ==========================  ========  ==============================================================
 
-and one marker stream, ``dmi-sensors markers`` (type ``Markers``): every closed tag row
+and one marker stream, ``dmi-sensors-markers`` (type ``Markers``): every closed tag row
 (exercise, repetition, pause, note) as JSON (:func:`~dmi_sensors.store.lsl_layout.marker_text`),
 stamped with its onset, pushed when it closes.
 
@@ -48,7 +48,7 @@ from dmi_sensors.store.lsl_layout import IMU_CHANNELS, MARKER_TYPE, marker_text
 __all__ = ["MARKER_STREAM", "LslOutlet"]
 
 #: Name of the marker stream.
-MARKER_STREAM = "dmi-sensors markers"
+MARKER_STREAM = "dmi-sensors-markers"
 _DERIVED = {
     "com": ("COM", (("COM_AP", "com_ap_mm"), ("COM_ML", "com_ml_mm")), "mm"),
     "tilt": ("Tilt", (("Tilt_AP", "tilt_ap_deg"), ("Tilt_ML", "tilt_ml_deg")), "deg"),
