@@ -343,6 +343,33 @@ def _link_calibrations(
     return linked
 
 
+def _vendor_decoder(stats: Any) -> dict[str, Any] | None:
+    """What the store keeps for a third-party sensor's raw notifications (None: our own)."""
+    if stats.vendor is None:
+        return None
+    return {"vendor": stats.vendor, "settings": stats.decoder_settings or {}}
+
+
+def _vendor_registration(
+    store: SessionStore, session_id: int
+) -> Callable[[RecordingContext], Coroutine[Any, Any, list[str]]]:
+    """A companion registering the third-party sensors with their decoder settings once they
+    stream: a recorder killed later leaves raw notifications the analysis can decode (the
+    sensors still streaming at the end are registered again then; our own need no settings)."""
+
+    async def vendor_sensors(ctx: RecordingContext) -> list[str]:
+        done = []
+        for link in ctx.hub.links:
+            s = link.stats
+            decoder = _vendor_decoder(s)
+            if decoder is not None and s.decoder_settings is not None and not is_address(s.sensor_id):
+                store.add_sensor(session_id, s.sensor_id, s.placement, decoder=decoder)
+                done.append(s.sensor_id)
+        return done
+
+    return vendor_sensors
+
+
 def _open_store(args: argparse.Namespace, sensors: dict[str, str]) -> tuple[SessionStore, int]:
     from dmi_sensors.store import SessionStore
 
@@ -394,6 +421,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
         )
         disk.at_start(args.duration_s)
         companions.append(disk.companion())
+        companions.append(_vendor_registration(opened[0], opened[1]))
         # room to record why, should another program fill the disk (released at the end)
         opened[0].reserve_space()
     store_failure: DmiSensorsError | None = None
@@ -565,8 +593,7 @@ def _finish_session(
     def sensors() -> None:
         for sensor_id in identified:
             s = stats[sensor_id]
-            decoder = None if s.vendor is None else {"vendor": s.vendor, "settings": s.decoder_settings or {}}
-            store.add_sensor(session_id, sensor_id, s.placement, decoder=decoder)
+            store.add_sensor(session_id, sensor_id, s.placement, decoder=_vendor_decoder(s))
         _link_calibrations(args, store, session_id, identified)
 
     attempt("the sensors and their calibrations", sensors)
