@@ -43,6 +43,7 @@ from dmi_sensors.errors import DataFileError, ParameterError
 from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session import Subject
 from dmi_sensors.session.events import check_events
+from dmi_sensors.store.export.csvtext import write_table
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.export.tables import collect
 from dmi_sensors.store.sessionstore import SessionStore
@@ -235,10 +236,8 @@ def write_bids(
         values[rows, 0:3] = batch.acc_mps2
         values[rows, 3:6] = batch.gyr_rps
         values[rows, 6] = batch.time_s - t0
-        # numbers only, so pandas' writer (shortest round-trip repr, n/a for NaN) is safe and fast
-        pd.DataFrame(values).to_csv(
-            motion_dir / f"{stem}_motion.tsv", sep="\t", header=False, index=False, na_rep=NA, lineterminator="\n"
-        )
+        # numbers only: shortest round-trip repr, n/a for NaN (pandas' to_csv bytes, written faster)
+        write_table(pd.DataFrame(values), motion_dir / f"{stem}_motion.tsv", sep="\t", na_rep=NA, header=False)
         placement = placements.get(sensor_id) or NA
         channels = pd.DataFrame(
             [(name, comp, typ, placement, units, placement) for name, comp, typ, units in _CHANNELS],

@@ -8,7 +8,8 @@ Directory layout (both formats; ``<ext>`` is ``csv`` or ``parquet``)::
     metrics.<ext>        result_id, then the per-window metrics table of each stored result
 
 CSV floats are written in Python's shortest round-trip form (``repr``), so reading them
-back gives the same float64 values bit for bit. Existing files are never overwritten.
+back gives the same float64 values bit for bit (the bytes of pandas' ``to_csv``, written by
+:func:`dmi_sensors.store.export.csvtext.write_table`). Existing files are never overwritten.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dmi_sensors import contract
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import check_events, read_events_csv
+from dmi_sensors.store.export.csvtext import write_table
 from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
 from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
 from dmi_sensors.store.sessionstore import SessionStore
@@ -54,7 +56,7 @@ def write_csv_dir(
     paths["session"].write_text(metadata_json(tables.metadata), encoding="utf-8")
     bar.advance()
     for name in TABLES:
-        getattr(tables, name).to_csv(paths[name], index=False)
+        write_table(getattr(tables, name), paths[name])
         bar.advance()
     return list(paths.values())
 
