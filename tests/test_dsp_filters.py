@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.signal as ss
-from dsp_helpers import sos_reference
+from dsp_helpers import JIT_DISABLED, sos_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -325,3 +325,19 @@ def test_design_cache_survives_a_corrupt_or_unwritable_file(tmp_path, monkeypatc
     monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(blocked / "sub"))
     monkeypatch.setattr(_design, "_MEMORY", {})
     np.testing.assert_array_equal(butter_highpass(1.0, FS), ss.butter(4, 1.0, "highpass", fs=FS, output="sos"))
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="no compiled kernels with NUMBA_DISABLE_JIT=1")
+def test_packet_kernel_is_loaded_on_first_use_not_at_import():
+    """Importing dmi_sensors.dsp loads no kernel (start-up time); a SosFilter readies it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import dmi_sensors.dsp as d, dmi_sensors.dsp._sos_kernels as k\n"
+        "before = len(k.sos_packet_into.signatures)\n"
+        "d.SosFilter(d.butter_lowpass(5.0, 100.0), n_channels=2)\n"
+        "print(before, len(k.sos_packet_into.signatures))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "1"]

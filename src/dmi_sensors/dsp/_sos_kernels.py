@@ -34,6 +34,7 @@ from numba import njit
 
 __all__ = [
     "odd_extend",
+    "ready_packet_kernel",
     "sos_filter_into",
     "sos_filter_passes_into",
     "sos_filter_reverse_into",
@@ -280,14 +281,14 @@ def sos_filter_into(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, out: np.ndar
 _PACKET_SIGNATURE = "int64(float64[:, ::1], float64[:, ::1], float64[:, :, ::1], float64[:, ::1])"
 
 
-@njit(_PACKET_SIGNATURE, cache=True)
+@njit(cache=True)
 def sos_packet_into(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, out: np.ndarray) -> int:
     """:func:`sos_filter_into` for a packet, with the shape checks done here (cheaper than in Python).
 
-    Compiled for C-contiguous float64 arrays only (anything else is a ``TypeError`` from
-    the dispatcher). Returns 0 when filtered; 1 when the shapes do not fit together and 2
-    when ``x`` has ``PASS_MIN_ROWS`` rows or more (use :func:`sos_filter_passes_into`),
-    in both cases without touching ``zi`` or ``out``.
+    After :func:`ready_packet_kernel` it runs for C-contiguous float64 arrays only (anything
+    else is a ``TypeError`` from the dispatcher). Returns 0 when filtered; 1 when the shapes
+    do not fit together and 2 when ``x`` has ``PASS_MIN_ROWS`` rows or more (use
+    :func:`sos_filter_passes_into`), in both cases without touching ``zi`` or ``out``.
     """
     n = x.shape[0]
     c = x.shape[1]
@@ -302,6 +303,18 @@ def sos_packet_into(sos: np.ndarray, x: np.ndarray, zi: np.ndarray, out: np.ndar
             out[i, ch] = x[i, ch]
         sos_row_inplace(sos, zi, out, i)
     return 0
+
+
+def ready_packet_kernel() -> None:
+    """Compile (or load from the cache) :func:`sos_packet_into` for its one signature and
+    switch further compilation off, so that other argument types raise ``TypeError``.
+
+    On first use rather than at import (an explicit signature in ``@njit`` would load the
+    kernel, and Numba with it, whenever the module is imported: ~0.15 s of start-up).
+    """
+    if getattr(sos_packet_into, "_can_compile", False):  # (not with NUMBA_DISABLE_JIT)
+        sos_packet_into.compile(_PACKET_SIGNATURE)
+        sos_packet_into.disable_compile()
 
 
 @njit(cache=True)

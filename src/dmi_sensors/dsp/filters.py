@@ -24,6 +24,7 @@ from dmi_sensors.dsp._design import butter_design, steady_state_zi
 from dmi_sensors.dsp._sos_kernels import (
     PASS_MIN_ROWS,
     odd_extend,
+    ready_packet_kernel,
     sos_filter_into,
     sos_filter_passes_into,
     sos_filter_reverse_into,
@@ -157,6 +158,7 @@ class SosFilter:
         self._n_channels = int(n_channels)
         self._initial: Literal["zero", "steady"] = initial
         self._zi = np.zeros((self._sos.shape[0], 2, self._n_channels))
+        ready_packet_kernel()
         self._zi_unit = np.ascontiguousarray(steady_state_zi(self._sos)) if initial == "steady" else None
         self._started = False
 
