@@ -22,7 +22,9 @@ from dmi_sensors.protocol.constants import (
     COMPACT_HEADER_SIZE,
     COMPACT_PACKET_SIZE,
     COMPACT_TIMESTAMP_MODULUS,
+    COUNTER_JUMP_SLACK_S,
     COUNTER_MODULUS,
+    COUNTER_RATE_TOLERANCE,
     DATA_HEADER_SIZE,
     GYR_RANGES_DPS,
     MAX_SAMPLES_PER_PACKET,
@@ -240,6 +242,16 @@ class ReferenceStreamDecoder:
         wraps = np.clip(wraps, -1, 1 << 20).astype(np.int64)
         reset = (wraps < 0) | (comp != pcomp) | (fs != pfs)
         lost = np.where(reset, 0, d + wraps * mod)
+        # counter plausibility: a jump the host's clock cannot explain is a reset
+        span = np.where(np.isfinite(host_dt) & (host_dt > 0), host_dt, 0.0)
+        with np.errstate(invalid="ignore"):
+            implausible = (
+                (lost > 0)
+                & np.isfinite(host_dt)
+                & (lost > (span * (1.0 + COUNTER_RATE_TOLERANCE) + COUNTER_JUMP_SLACK_S) * fs)
+            )
+        reset = reset | implausible
+        lost = np.where(reset, 0, lost)
         inc = pn + lost
         u = prev.counter_unwrapped + np.cumsum(inc)
         tmod = np.where(comp | pcomp, COMPACT_TIMESTAMP_MODULUS, TIMESTAMP_MODULUS)

@@ -267,9 +267,6 @@ def test_bids_sessions_are_found_and_a_corrupt_one_is_reported(cohort, client, t
     assert str(tmp_path) not in bad[contract.REASON] and "bids/sub-C002" in bad[contract.REASON]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="analysis of imported sessions (samples, not raw packets) is issue 15's; remove when it lands"
-)
 def test_bids_rows_equal_the_analysis_of_the_imported_session(cohort, client, tmp_path):
     root, sessions, _ = cohort
     bids = tmp_path / "bids"

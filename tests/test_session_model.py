@@ -70,19 +70,40 @@ def test_plan_file_round_trip(tmp_path_factory, plan):
     assert Plan.from_dict(plan.to_dict()) == plan
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    st.from_regex(r"\A[A-Za-z0-9]{1,32}\Z"),
-    st.integers(1900, 2200),
-    st.floats(min_value=0.01, max_value=2.5),
-    st.none() | st.sampled_from(["cerebral_palsy", "down_syndrome", "other"]),
-)
-def test_subject_dict_round_trip(subject_id, year, h, dx):
-    s = Subject(subject_id, year, h, dx)
+def subjects():
+    """Every subject the rules accept: each optional field absent (None) or present."""
+    from datetime import UTC, datetime
+
+    from dmi_sensors.session.model import BODY_HEIGHT_RANGE, COM_HEIGHT_RANGE
+
+    this_year = datetime.now(UTC).year
+    pseudonyms = st.from_regex(r"\A[A-Za-z0-9]{0,20}[0-9][A-Za-z0-9]{0,11}\Z")
+    com = st.floats(min_value=COM_HEIGHT_RANGE.lo, max_value=COM_HEIGHT_RANGE.hi)
+    body = st.floats(min_value=BODY_HEIGHT_RANGE.lo, max_value=BODY_HEIGHT_RANGE.hi)
+
+    @st.composite
+    def build(draw):
+        h = draw(st.none() | com)
+        height = draw(st.none() | body.filter(lambda b: h is None or b > h))
+        return Subject(
+            draw(pseudonyms),
+            draw(st.none() | st.integers(1900, this_year)),
+            h,
+            draw(st.none() | st.sampled_from(["cerebral_palsy", "down_syndrome", "other"])),
+            height,
+        )
+
+    return build()
+
+
+@settings(max_examples=60, deadline=None)
+@given(subjects())
+def test_subject_dict_round_trip(s):
     d = s.to_dict()
     assert Subject.from_dict(d) == s
     assert "name" not in d
-    assert ("diagnosis_category" in d) == (dx is not None)
+    assert ("diagnosis_category" in d) == (s.diagnosis_category is not None)
+    assert ("body_height_m" in d) == (s.body_height_m is not None)
 
 
 def test_no_name_field_anywhere():
@@ -100,10 +121,16 @@ def test_no_name_field_anywhere():
         {"subject_id": "Jane Doe"},  # space: not a pseudonymous label
         {"subject_id": ""},
         {"subject_id": "P-001"},  # BIDS labels are alphanumeric
+        {"subject_id": "AnnaSchmidt"},  # a name: no digit
         {"birth_year": 1850},
         {"birth_year": 2015.0},
+        {"birth_year": 3000},  # in the future
         {"com_height_m": 0.0},
+        {"com_height_m": -1},
+        {"com_height_m": 5.0},  # no child or adult has a COM 5 m up
         {"com_height_m": float("nan")},
+        {"body_height_m": 0.1},
+        {"body_height_m": 3.5},
         {"diagnosis_category": "Cerebral palsy, severe"},  # closed list, no free text
     ],
 )

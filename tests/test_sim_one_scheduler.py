@@ -13,6 +13,7 @@ the offline stream's.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ from dmi_sensors.sim import (
 from dmi_sensors.sim.bluez.air import Air
 from dmi_sensors.sim.bluez.guided import GuidedVirtualSensor, calibration_sensors
 from dmi_sensors.sim.bluez.sensor import CONTROL, SensorPeripheral, virtual_sensors
-from dmi_sensors.sim.calibration import random_imu_errors
+from dmi_sensors.sim.calibration import random_imu_errors, simulated_imu_errors
 from dmi_sensors.sim.recorder import MOTION_S, packet_schedule
 from dmi_sensors.types import RawPacket
 
@@ -136,8 +137,9 @@ def test_the_emulator_factory_and_the_guided_calibration_sensor_use_the_same_sch
     """Emulator device factory vs the same virtual sensor in process; the guided sensor likewise."""
     (peripheral,) = virtual_sensors(1, fs_hz=100, seed=5, link=LINK.to_dict(), packet_loss={"random_prob": 0.05})
     air = _air_run(Air(peripheral), 6.0)
-    twin = VirtualSensor(simulated_sensor_id(0), fs_hz=100, seed=5, link=LINK,
-                         imu_errors=ImuErrors(packet_loss=PacketLoss(random_prob=0.05)))  # fmt: skip
+    # simulated sensor 0 with its unit's hardware errors (sim.identity) and the air losses
+    errors = dataclasses.replace(simulated_imu_errors(0), packet_loss=PacketLoss(random_prob=0.05))
+    twin = VirtualSensor(simulated_sensor_id(0), fs_hz=100, seed=5, link=LINK, imu_errors=errors)
     link = SensorLink(twin)
     link.start(0.0, SPP)
     received = link.receive_until(6.0)
@@ -178,8 +180,9 @@ async def test_bleak_receives_the_offline_packets_and_misses_the_offline_losses(
     data = [m for m in (protocol.decode(p.data) for p in link.packets) if isinstance(m, protocol.DataPacket)]
     spp = int(data[0].n_samples)
     last = int(batch.counter[-1])
-    # the emulated sensor: 60 s of standing at 200 Hz, seed 8, the losses above; offline:
-    errors = ImuErrors(packet_loss=PacketLoss(**loss))
+    # the emulated sensor: simulated sensor 0 (its unit's errors), 60 s of standing at 200 Hz,
+    # seed 8, the losses above; offline:
+    errors = dataclasses.replace(simulated_imu_errors(0), packet_loss=PacketLoss(**loss))
     offline = simulate([Segment("standing", 60.0)], fs_hz=200, seed=8, imu_errors=errors).packets(
         samples_per_packet=spp
     )

@@ -89,7 +89,7 @@ def test_sessions_import_round_trip(db, tmp_path, capsys):
         "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rps,gyr_y_rps,gyr_z_rps\n0,0,0,9.8,0,0,0\n0.01,0,0,9.8,0,0,0\n"
     )
     assert main(["sessions", "import", str(trial), "--db", str(db)]) == 1
-    assert "needs --subject-id" in capsys.readouterr().err
+    assert "--subject-id: expected the pseudonymous code" in capsys.readouterr().err
     args = ["--subject-id", "P9", "--birth-year", "2018", "--com-height-m", "0.5"]
     assert main(["sessions", "import", str(trial), *args, "--db", str(db)]) == 0
     assert "as session 4" in capsys.readouterr().out

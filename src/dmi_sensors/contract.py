@@ -75,6 +75,8 @@ KIND: Final = "kind"  # exercise, repetition, pause, note, posture, perturbation
 POSTURE: Final = "posture"  # session.vocab.POSTURES, or ""
 NOTE: Final = "note"  # free text typed by the therapist (never a name)
 
+METRICS_ABSENT: Final = "metrics_absent"  # windows and tables: which metrics are not reported and why
+
 #: Required columns of an events table (one row per tagged interval or instant).
 EVENT_COLUMNS: Final = (ONSET_S, DURATION_S, EXERCISE, REPETITION, SUPPORT, SOURCE)
 #: Optional columns an events table may carry in addition.

@@ -141,6 +141,7 @@ _TEXT_COLUMNS = frozenset(
         contract.POSTURE_PLANNED,
         contract.POSTURE_DETECTED,
         contract.TTS_STATUS,
+        contract.METRICS_ABSENT,
         contract.PACKAGE_VERSION,
         contract.PARAMETERS,
     }

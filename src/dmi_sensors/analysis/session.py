@@ -34,9 +34,10 @@ import numpy as np
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.analysis.calibrations import load_calibration
-from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
-from dmi_sensors.analysis.trial import TrialAnalysisParams, analyse_trial
-from dmi_sensors.errors import ParameterError
+from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored_sensor_signals
+from dmi_sensors.analysis.trial import METRICS_ABSENT, TrialAnalysisParams, absent_note, analyse_trial
+from dmi_sensors.errors import ParameterError, StateError
+from dmi_sensors.metrics.registry import absent_reason, floor_name, has_noise_floor
 from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import empty_events, normalise_events
 from dmi_sensors.session.posture import detect_postures
@@ -53,6 +54,7 @@ __all__ = [
     "SessionAnalysisParams",
     "analyse_session",
     "analyse_signals",
+    "com_timeline",
     "save_analysis",
 ]
 
@@ -78,7 +80,15 @@ EXERCISE_METRICS = (
     "jerk_isway_per_s_m2_s6",
     "f50_ap_hz",
     "f95_ap_hz",
+    "tilt_rms_ap_deg",
+    "tilt_rms_ml_deg",
+    "tilt_range_ap_deg",
+    "tilt_range_ml_deg",
+    "tilt_mean_velocity_ap_deg_s",
+    "tilt_mean_velocity_ml_deg_s",
 )
+#: Noise floors copied beside the metrics that have one (registry ``floor_name``).
+EXERCISE_FLOORS = tuple(floor_name(m) for m in EXERCISE_METRICS if has_noise_floor(m))
 #: Placement preferred for posture detection and the parents' summary.
 PRIMARY_PLACEMENTS = ("trunk", "pelvis")
 
@@ -391,10 +401,30 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
             contract.TIME_TO_STABILISE_S: _clean_float(t["tts_s"]) if t else None,
             contract.TTS_STATUS: t["status"] if t else "not analysed",
         }
-        for m in EXERCISE_METRICS:
-            row[m] = _clean_float(hold.get(m)) if hold is not None else None
+        source = hold if hold is not None else _segment_row(seg, exercise, rep, onset, end)
+        for m in (*EXERCISE_METRICS, *EXERCISE_FLOORS):
+            row[m] = _clean_float(hold.get(m)) if hold is not None and m in hold else None
+        _mark_absent(row, posture_detected, _clean_str(getattr(ev, contract.POSTURE, "")))
+        if source is not None and not row[METRICS_ABSENT]:
+            row[METRICS_ABSENT] = _clean_str(source.get(METRICS_ABSENT, ""))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _mark_absent(row: dict, detected: str, planned: str) -> None:
+    """Blank the metrics whose model does not hold in the row's posture (the plan's, else the
+    detected one) and say why in ``metrics_absent``."""
+    posture = planned or detected
+    reasons: dict[str, str] = {}
+    for m in (*EXERCISE_METRICS, contract.TIME_TO_STABILISE_S):
+        reason = absent_reason(m, posture)
+        if reason:
+            reasons[m] = reason
+    for m in reasons:
+        row[m] = None
+        if m in EXERCISE_METRICS and has_noise_floor(m):
+            row[floor_name(m)] = None
+    row[METRICS_ABSENT] = absent_note(reasons, posture)
 
 
 def _median(values) -> float | None:
@@ -450,8 +480,12 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
             contract.TIME_TO_STABILISE_S: _median(tts),
             contract.TTS_STABLE: len(tts),
         }
-        for m in EXERCISE_METRICS:
-            row[m] = _median(with_hold[m]) if len(with_hold) else _clean_float(whole.get(m))
+        for m in (*EXERCISE_METRICS, *EXERCISE_FLOORS):
+            if len(with_hold):
+                row[m] = _median(with_hold[m]) if m in with_hold else None
+            else:
+                row[m] = _clean_float(whole.get(m)) if m in whole else None
+        _mark_absent(row, posture_detected, _clean_str(getattr(ev, contract.POSTURE, "")))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -530,34 +564,98 @@ def analyse_session(
 ) -> SessionAnalysis:
     """Analyse a stored session and (by default) save the results in the store.
 
+    Each sensor comes from whatever the store holds for it (:func:`dmi_sensors.analysis.signals.stored_sensor_signals`):
+    the raw packets of a recorded session, or the samples of an imported one (trial CSV,
+    CSV/Parquet export, BIDS-Motion) — the same samples give the same results.
     ``calibrations`` (sensor id -> calibration) overrides what the store links to each
-    sensor (:func:`dmi_sensors.analysis.load_calibration`). Raises ``ValueError`` when the
-    subject has no COM height. ``progress``: a :class:`~dmi_sensors.progress_bar.ProgressBar`
-    told two steps per sensor (its samples timed and calibrated, then analysed).
+    sensor (:func:`dmi_sensors.analysis.load_calibration`). ``progress``: a
+    :class:`~dmi_sensors.progress_bar.ProgressBar` told two steps per sensor (its samples
+    timed and calibrated, then analysed).
+
+    Raises
+    ------
+    ParameterError
+        The subject has no COM height (``dmi-sensors sessions edit SESSION --com-height-m H``).
+    StateError
+        No sensor has analysable data: nothing is stored, so a re-analysis never replaces
+        stored results with an empty run.
     """
     params = params or SessionAnalysisParams()
     info = store.session_info(session_id)
     if not info.com_height_m:
         raise ParameterError(
-            f"session {session_id}: the subject's com_height_m is unknown; it is needed for COM metrics"
+            f"session {session_id}: the subject's COM height (com_height_m) is unknown; the COM metrics need it: "
+            f"dmi-sensors sessions edit {session_id} --com-height-m H (SessionStore.edit_session in code)"
         )
     bar = silent_if_none(progress)
     bar.set_total(2 * len(info.sensors))
     sensors = []
     for s in info.sensors:
         cal = (calibrations or {}).get(s.sensor_id) or load_calibration(store, session_id, s.sensor_id)
-        packets = store.raw_packets(session_id, s.sensor_id)
         sensors.append(
-            prepare_sensor(
-                packets, s.sensor_id, s.placement, calibration=cal, fs_hz=params.fs_hz, min_piece_s=params.min_piece_s
+            stored_sensor_signals(
+                store, session_id, s.sensor_id, calibration=cal, fs_hz=params.fs_hz, min_piece_s=params.min_piece_s
             )
         )
         bar.advance()
+    if not any(sig.pieces for sig in sensors):
+        held = ", ".join(f"{s.sensor_id}: {s.samples} samples" for s in info.sensors) or "no sensor"
+        raise StateError(
+            f"session {session_id} has nothing to analyse ({held}; a gap-free stretch of at least "
+            f"{params.min_piece_s:g} s is needed): nothing was analysed or stored, earlier results stay as they are"
+        )
     analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params, progress=bar)
     analysis.parameters["session_id"] = int(session_id)
     if save:
         save_analysis(store, session_id, analysis)
     return analysis
+
+
+def com_timeline(signals: SensorSignals, pieces: Sequence, events=None) -> tuple[np.ndarray, np.ndarray]:
+    """COM AP and ML (mm) on the session grid for a timeline: continuous across data gaps.
+
+    ``pieces``: :func:`dmi_sensors.analysis.trial.sway_signals` of ``signals.pieces`` (with the
+    session's events, so each interval has its posture's lever). The trace is ``lever × sin θ``
+    of every piece (NaN in gaps, where the line breaks, and where the posture has no pendulum);
+    each tagged exercise is referred to ONE reference, its mean over all its analysed samples
+    whatever gaps split it, so a gap inside an exercise moves nothing. Samples outside every
+    exercise are referred to the mean of their piece's untagged samples.
+    """
+    n = signals.time_s.shape[0]
+    ap = np.full(n, np.nan)
+    ml = np.full(n, np.nan)
+    piece_id = np.full(n, -1)
+    for k, (sl, sig) in enumerate(zip(signals.pieces, pieces, strict=True)):
+        ap[sl] = sig.com_abs_ap_mm
+        ml[sl] = sig.com_abs_ml_mm
+        piece_id[sl] = k
+    t = signals.time_s
+    tagged = np.zeros(n, dtype=bool)
+    rows = None
+    if events is not None and len(events):
+        ev = events
+        if contract.KIND in ev.columns and ev[contract.KIND].notna().any():
+            ev = ev[ev[contract.KIND] == "exercise"]
+        rows = ev
+    if rows is not None:
+        for onset, duration in zip(
+            rows[contract.ONSET_S].to_numpy(dtype=np.float64),
+            rows[contract.DURATION_S].to_numpy(dtype=np.float64),
+            strict=True,
+        ):
+            sel = (t >= onset) & (t < onset + duration) & ~tagged
+            tagged |= sel
+            for x in (ap, ml):
+                ok = sel & np.isfinite(x)
+                if np.any(ok):
+                    x[sel] -= x[ok].mean()
+    for k in range(len(pieces)):
+        sel = (piece_id == k) & ~tagged
+        for x in (ap, ml):
+            ok = sel & np.isfinite(x)
+            if np.any(ok):
+                x[sel] -= x[ok].mean()
+    return ap, ml
 
 
 def save_analysis(store: SessionStore, session_id: int, analysis: SessionAnalysis) -> dict[str, int]:

@@ -1,12 +1,17 @@
-"""Stored raw packets of one sensor -> calibrated samples on the session's uniform grid.
+"""A stored sensor -> calibrated samples on the session's uniform grid.
 
-Steps (each delegated to its layer; nothing is re-implemented here):
+Whatever the store holds for the sensor: raw packets (a recorded session) or timed samples
+(a session imported from a trial CSV, a CSV/Parquet export or BIDS-Motion). Steps (each
+delegated to its layer; nothing is re-implemented here):
 
-1. :func:`dmi_sensors.timing.timed_samples` — the ONE path from packets to timed samples,
-   shared with the exports of the store: decode (SI samples in the sensor frame, unwrapped
-   counters, ``gap_before`` at lost samples and counter resets, malformed packets counted),
-   then one drift-corrected clock fit per *clock run* between counter resets, so a sensor
-   restart does not bend the clock of the samples before or after it.
+1. raw packets: :func:`dmi_sensors.timing.timed_samples` — the ONE path from packets to
+   timed samples, shared with the exports of the store: decode (SI samples in the sensor
+   frame, unwrapped counters, ``gap_before`` at lost samples and counter resets, malformed
+   packets counted), then one drift-corrected clock fit per *clock run* between counter
+   resets, so a sensor restart does not bend the clock of the samples before or after it.
+   Imported samples are already timed: they are what an export of a recorded session
+   wrote from step 1, so a recorded session and its export re-imported give the same
+   samples, hence the same analysis (:func:`stored_sensor_signals`).
 2. :func:`dmi_sensors.calibration.apply_to_batch` — bias, scale, misalignment and the
    sensor -> body rotation, when a calibration is known for the sensor.
 3. :func:`dmi_sensors.timing.resample_batch` — onto ``k / fs_hz`` since session start,
@@ -16,17 +21,27 @@ Steps (each delegated to its layer; nothing is re-implemented here):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dmi_sensors.calibration import Calibration, SensorCalibration, apply_to_batch
 from dmi_sensors.dsp.segments import segments_from_mask
+from dmi_sensors.errors import NotFoundError
+from dmi_sensors.store import SessionStore
+from dmi_sensors.store.samples import read_sample_blocks
 from dmi_sensors.timing import RESET_JUMP_S, resample_batch, timed_samples
-from dmi_sensors.types import RawPacket, Trial
+from dmi_sensors.types import RawPacket, SampleBatch, Trial
 
-__all__ = ["CalibrationInput", "SensorSignals", "prepare_sensor"]
+__all__ = [
+    "CalibrationInput",
+    "SensorSignals",
+    "imported_link",
+    "prepare_batch",
+    "prepare_sensor",
+    "stored_sensor_signals",
+]
 
 #: What :func:`prepare_sensor` accepts as a sensor's calibration.
 CalibrationInput = SensorCalibration | Calibration | list[Calibration]
@@ -57,7 +72,8 @@ class SensorSignals:
     link
         ``packets_ok, malformed_packets, samples_received, samples_lost, counter_resets,
         loss_pct`` (loss = lost / (received + lost) · 100), ``malformed_reasons`` and
-        ``loss_accounting`` (``"exact"``, or ``"estimated"`` for a vendor sensor without counters).
+        ``loss_accounting`` (``"exact"``, or ``"estimated"`` for a vendor sensor without
+        counters); for imported samples :func:`imported_link` (packets unknown: None).
     clock
         One dict per clock run: ``drift_ppm, offset_s, latency_median_s, latency_p99_s,
         n_samples``.
@@ -75,7 +91,7 @@ class SensorSignals:
     gyr_rps: np.ndarray
     valid: np.ndarray
     pieces: list[slice]
-    link: dict[str, int | float | str | dict[str, int]]
+    link: dict[str, int | float | str | dict[str, int] | None]
     clock: list[dict[str, float | int]] = field(default_factory=list)
     calibration: dict[str, str | list[str]] | None = None
     frame: str = "sensor"
@@ -127,19 +143,72 @@ def prepare_sensor(
         the default).
     """
     timed = timed_samples(packets, sensor_id, reset_jump_s)
-    batch = timed.batch
-    rate = float(fs_hz or batch.fs_hz)
+    return prepare_batch(
+        timed.batch,
+        placement,
+        link=timed.link(),
+        clock=timed.clock(),
+        calibration=calibration,
+        fs_hz=fs_hz,
+        min_piece_s=min_piece_s,
+    )
+
+
+def imported_link(batch: SampleBatch) -> dict[str, int | float | str | dict[str, int] | None]:
+    """Link statistics of timed samples without their packets (an imported session).
+
+    The same keys as :meth:`dmi_sensors.timing.TimedSamples.link`, counted as the decoder
+    counts them (:mod:`dmi_sensors.protocol.stream`): samples lost from forward counter
+    jumps, a counter reset where a gap follows a step of exactly one (the decoder continues
+    the counter after a reset); ``loss_accounting`` ``"exact"`` (from the stored counters).
+    Packets are unknown (None).
+    """
+    step = np.diff(batch.counter)
+    lost = int(np.clip(step - 1, 0, None).sum()) if step.size else 0
+    resets = int((batch.gap_before[1:] & (step == 1)).sum()) if step.size else 0
+    received = len(batch)
+    return {
+        "packets_ok": None,
+        "malformed_packets": None,
+        "samples_received": received,
+        "samples_lost": lost,
+        "counter_resets": resets,
+        "loss_pct": 100.0 * lost / (received + lost) if received + lost else 0.0,
+        "malformed_reasons": {},
+        "loss_accounting": "exact",
+    }
+
+
+def prepare_batch(
+    batch: SampleBatch,
+    placement: str = "",
+    *,
+    link: Mapping[str, int | float | str | dict[str, int] | None] | None = None,
+    clock: list[dict[str, float | int]] | None = None,
+    calibration: CalibrationInput | None = None,
+    fs_hz: float | None = None,
+    min_piece_s: float = 5.0,
+    frame: str = "sensor",
+) -> SensorSignals:
+    """Calibrate and resample one sensor's timed samples (steps 2 and 3 of the module docstring).
+
+    ``link`` / ``clock``: the statistics of how the samples came (default
+    :func:`imported_link`, no clock fits); ``frame``: the frame the samples are stored in
+    (``"body"`` for a body-aligned trial CSV); an alignment calibration makes it ``"body"``.
+    """
     description = None
-    frame = "sensor"
     if calibration is not None:
-        batch = apply_to_batch(calibration, batch)
+        timed_batch = apply_to_batch(calibration, batch)
         description = _describe_calibration(calibration)
         if "alignment" in description["kinds"]:
             frame = "body"
-    grid, acc, gyr, valid = resample_batch(batch, rate)
+    else:
+        timed_batch = batch
+    rate = float(fs_hz or batch.fs_hz)
+    grid, acc, gyr, valid = resample_batch(timed_batch, rate)
     pieces = segments_from_mask(valid, min_length=max(3, round(min_piece_s * rate))) if grid.size else []
     return SensorSignals(
-        sensor_id=sensor_id,
+        sensor_id=batch.sensor_id,
         placement=placement,
         fs_hz=rate,
         time_s=grid,
@@ -147,9 +216,43 @@ def prepare_sensor(
         gyr_rps=gyr,
         valid=valid,
         pieces=pieces,
-        link=timed.link(),
-        clock=timed.clock(),
+        link=dict(link) if link is not None else imported_link(batch),
+        clock=list(clock or []),
         calibration=description,
         frame=frame,
-        sample_time_s=batch.time_s,
+        sample_time_s=timed_batch.time_s,
+    )
+
+
+def stored_sensor_signals(
+    store: SessionStore,
+    session_id: int,
+    sensor_id: str,
+    *,
+    calibration: CalibrationInput | None = None,
+    fs_hz: float | None = None,
+    min_piece_s: float = 5.0,
+) -> SensorSignals:
+    """One sensor of a stored session from whatever the store holds: its raw packets
+    (:func:`prepare_sensor`) or, for an imported session, its timed samples
+    (:func:`prepare_batch` with :func:`imported_link`). ``calibration`` as given (callers
+    pass the stored one, :func:`dmi_sensors.analysis.load_calibration`)."""
+    info = store.session_info(session_id)
+    sensor = next((s for s in info.sensors if s.sensor_id == sensor_id), None)
+    if sensor is None:
+        raise NotFoundError(f"session {session_id} has no sensor {sensor_id!r}")
+    if sensor.packets:
+        return prepare_sensor(
+            store.raw_packets(session_id, sensor_id),
+            sensor_id,
+            sensor.placement,
+            calibration=calibration,
+            fs_hz=fs_hz,
+            min_piece_s=min_piece_s,
+        )
+    batch = read_sample_blocks(store, session_id, sensor_id).get(sensor_id)
+    if batch is None:  # a sensor declared but never heard from
+        return prepare_sensor([], sensor_id, sensor.placement, calibration=None, fs_hz=fs_hz, min_piece_s=min_piece_s)
+    return prepare_batch(
+        batch, sensor.placement, calibration=calibration, fs_hz=fs_hz, min_piece_s=min_piece_s, frame=sensor.frame
     )

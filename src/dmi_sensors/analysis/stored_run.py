@@ -3,8 +3,9 @@
 :func:`latest_run` gathers the records of the most recent analysis run of a session (all
 records share a ``run_id``). The figures of a report need the COM traces the metrics were
 computed from; they are not stored (they are derived data), so :func:`sway_pieces`
-recomputes them from the raw packets with the run's stored parameters — the same code
-path, hence the same numbers (tests check the ellipse areas against the stored ones).
+recomputes them from what the store holds (raw packets, or an imported session's samples)
+with the run's stored parameters — the same code path, hence the same numbers (tests check
+the ellipse areas against the stored ones).
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ import pandas as pd
 
 from dmi_sensors.analysis.calibrations import load_calibration
 from dmi_sensors.analysis.session import RESULT_NAMES
-from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, prepare_sensor
+from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored_sensor_signals
 from dmi_sensors.analysis.trial import SwaySignals, TrialAnalysisParams, sway_signals
-from dmi_sensors.errors import NotFoundError
 from dmi_sensors.metrics import interval_samples
 from dmi_sensors.metrics.spectral import SpectralParams
 from dmi_sensors.metrics.tts import TtsParams
@@ -114,25 +114,25 @@ def load_sensor_signals(
     calibration: CalibrationInput | None = None,
 ) -> SensorSignals:
     """Prepare one stored sensor again with a run's session parameters (the stored
-    calibration unless ``calibration`` is given)."""
-    info = store.session_info(session_id)
-    sensor = next((s for s in info.sensors if s.sensor_id == sensor_id), None)
-    if sensor is None:
-        raise NotFoundError(f"session {session_id} has no sensor {sensor_id!r}")
+    calibration unless ``calibration`` is given), from whatever the store holds (raw
+    packets or imported samples: :func:`~dmi_sensors.analysis.signals.stored_sensor_signals`)."""
     cal = calibration or load_calibration(store, session_id, sensor_id)
-    return prepare_sensor(
-        store.raw_packets(session_id, sensor_id),
+    return stored_sensor_signals(
+        store,
+        session_id,
         sensor_id,
-        sensor.placement,
         calibration=cal,
         fs_hz=session_params.get("fs_hz"),
         min_piece_s=float(session_params.get("min_piece_s", 5.0)),
     )
 
 
-def sway_pieces(signals: SensorSignals, metric_params: TrialAnalysisParams) -> list[SwaySignals]:
-    """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order."""
-    return [sway_signals(signals.trial(piece), metric_params) for piece in signals.pieces]
+def sway_pieces(signals: SensorSignals, metric_params: TrialAnalysisParams, events=None) -> list[SwaySignals]:
+    """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order.
+
+    ``events``: the session's events table, whose exercise rows give each interval's posture
+    and support (the COM lever), as in the analysis."""
+    return [sway_signals(signals.trial(piece), metric_params, events) for piece in signals.pieces]
 
 
 def hold_slices(pieces: list[SwaySignals], start_s: float, end_s: float) -> tuple[int, slice] | None:

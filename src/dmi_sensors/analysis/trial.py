@@ -40,10 +40,19 @@ from dmi_sensors.calibration.still import gyro_bias_from_still
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_acc, com_from_tilt
 from dmi_sensors.metrics.isway import isway_measures, noise_corrected_speed, sway_velocity
+from dmi_sensors.metrics.levers import com_lever_m
 from dmi_sensors.metrics.noise import below_noise_floor, sensor_noise_rms
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
-from dmi_sensors.metrics.registry import REGISTRY, floor_name, has_noise_floor
+from dmi_sensors.metrics.registry import (
+    REGISTRY,
+    absent_reason,
+    floor_base,
+    floor_name,
+    has_noise_floor,
+    noise_corrected,
+)
 from dmi_sensors.metrics.spectral import SpectralParams, spectral_measures
+from dmi_sensors.metrics.tilt import tilt_measures
 from dmi_sensors.metrics.tts import (
     TTS_METHODS,
     TtsNoise,
@@ -56,6 +65,8 @@ from dmi_sensors.metrics.tts import (
 )
 from dmi_sensors.metrics.windows import channel_spectral_windows, sliding_windows, window_metrics
 from dmi_sensors.session.events import normalise_events
+from dmi_sensors.session.model import COM_HEIGHT_RANGE
+from dmi_sensors.session.vocab import POSTURE_ALIASES
 from dmi_sensors.session.windows import TAG_COLUMNS, segments_from_events, tag_windows
 from dmi_sensors.types import Trial
 
@@ -102,7 +113,8 @@ class TrialAnalysisParams:
     """Every parameter that changes a number (saved with each result).
 
     ``com_height_m`` — COM height above the pivot (ankles standing, seat sitting), metres,
-    per subject: there is deliberately no default.
+    per subject: there is deliberately no default; it must lie in the plausible range of
+    :data:`dmi_sensors.session.COM_HEIGHT_RANGE` (a small child's sitting lever to a tall adult).
     """
 
     com_height_m: float
@@ -116,6 +128,8 @@ class TrialAnalysisParams:
     initial_attitude: str = "backward_pass"
     initial_attitude_s: float = 1.0
     com_lowpass_hz: float | None = 5.0
+    posture: str = "standing"
+    support: str = "none"
     strapdown_highpass_hz: float = 0.1
     acc_frame: str = "gravity_removed"
     acc_lowpass_hz: float | None = 3.5
@@ -134,8 +148,7 @@ class TrialAnalysisParams:
     gyr_noise_rms_rps: float | None = None
 
     def __post_init__(self) -> None:
-        if not (self.com_height_m and self.com_height_m > 0):
-            raise ParameterError(f"com_height_m must be a positive number of metres, got {self.com_height_m!r}")
+        COM_HEIGHT_RANGE.check(self.com_height_m)  # THE plausible range (session model), one clear line
         if self.sensor_height_m is not None and not self.sensor_height_m > 0:
             raise ParameterError(f"sensor_height_m must be positive, got {self.sensor_height_m!r}")
         if self.com_method not in COM_METHODS:
@@ -156,6 +169,10 @@ class TrialAnalysisParams:
             raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {self.ellipse_method!r}")
         if not self.window_s > 0:
             raise ParameterError(f"window_s must be positive, got {self.window_s!r}")
+        if self.posture not in (*contract.POSTURES, "supported_standing"):
+            raise ParameterError(f"posture must be one of {', '.join(contract.POSTURES)}, got {self.posture!r}")
+        if self.support not in contract.SUPPORT_POINTS:
+            raise ParameterError(f"support must be one of {', '.join(contract.SUPPORT_POINTS)}, got {self.support!r}")
         for name in ("acc_noise_rms_mps2", "gyr_noise_rms_rps"):
             v = getattr(self, name)
             if v is not None and not (v >= 0 and math.isfinite(v)):
@@ -187,6 +204,11 @@ class SwaySignals:
     acc_static_ml_mps2: np.ndarray
     vel_ap_mps: np.ndarray  # drift-free velocity of acc_ap/ml (ISway mean velocity), m/s
     vel_ml_mps: np.ndarray
+    q: np.ndarray  # (n, 4) attitude body -> world (trunk tilt measures)
+    lever_m: np.ndarray  # (n,) COM lever of each sample's posture and support, NaN: no pendulum
+    posture: np.ndarray  # (n,) posture of each sample (object)
+    com_abs_ap_mm: np.ndarray  # lever × sin θ, not de-meaned (one reference across pieces: the timeline)
+    com_abs_ml_mm: np.ndarray
     parameters: dict = field(default_factory=dict)
 
 
@@ -448,20 +470,80 @@ def com_excursion(
     )
 
 
-def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
-    """Steps 1-3 of the pipeline: the signals every metric is computed from."""
+def com_levers(time_s: np.ndarray, params: TrialAnalysisParams, events=None) -> tuple[np.ndarray, np.ndarray]:
+    """The COM lever (m) and the posture at every sample.
+
+    Default: ``params.posture`` / ``params.support``. Every exercise row of ``events`` (kind
+    ``exercise``, or any row with a duration and no repetition when there is no ``kind``)
+    that names a posture sets its own for ``[onset, onset + duration)``, with its ``support``
+    (empty: none). The lever is :func:`dmi_sensors.metrics.levers.com_lever_m` of the
+    subject's ``com_height_m``; NaN where the posture has no pendulum (four-point, lying, ...).
+    """
+    n = time_s.shape[0]
+    default = com_lever_m(params.com_height_m, params.posture, params.support)
+    lever = np.full(n, np.nan if default is None else default)
+    posture = np.full(n, params.posture, dtype=object)
+    if events is None or len(events) == 0 or contract.POSTURE not in events.columns:
+        return lever, posture
+    ev = events
+    if contract.KIND in ev.columns and ev[contract.KIND].notna().any():
+        ev = ev[ev[contract.KIND] == "exercise"]
+    else:
+        rep = pd_numeric(ev[contract.REPETITION]) if contract.REPETITION in ev.columns else 0
+        ev = ev[(ev[contract.DURATION_S] > 0) & (rep == 0)]
+    for row in ev.itertuples(index=False):
+        p = getattr(row, contract.POSTURE, "")
+        if not isinstance(p, str) or not p:
+            continue
+        p = POSTURE_ALIASES.get(p, p)
+        sup = getattr(row, contract.SUPPORT, "")
+        sup = sup if isinstance(sup, str) and sup else "none"
+        onset = float(getattr(row, contract.ONSET_S))
+        sel = (time_s >= onset) & (time_s < onset + float(getattr(row, contract.DURATION_S)))
+        value = com_lever_m(params.com_height_m, p, sup)
+        lever[sel] = np.nan if value is None else value
+        posture[sel] = p
+    return lever, posture
+
+
+def pd_numeric(values) -> np.ndarray:
+    """A column as floats, missing values as 0."""
+    import pandas as pd
+
+    return pd.to_numeric(values, errors="coerce").fillna(0).to_numpy(dtype=np.float64)
+
+
+def sway_signals(trial: Trial, params: TrialAnalysisParams, events=None) -> SwaySignals:
+    """Steps 1-3 of the pipeline: the signals every metric is computed from.
+
+    ``events`` (optional): exercise rows with a posture and support set the COM lever of
+    their samples (:func:`com_levers`); where the posture has no pendulum the COM is NaN.
+    """
     fs = trial.fs_hz
-    _, bf, orientation_info = _orientation(trial, params)
+    q, bf, orientation_info = _orientation(trial, params)
     lin_ap, lin_ml = bf.acc_apmlv_mps2[:, 0], bf.acc_apmlv_mps2[:, 1]
+    lever, posture = com_levers(trial.time_s, params, events)
+    valid = np.isfinite(lever)
+    extra: dict = {"orientation": orientation_info}
     if params.com_method == "pendulum":
-        com = com_from_tilt(bf.tilt_ap_rad, bf.tilt_ml_rad, params.com_height_m)
+        # the low-pass on sin θ (finite everywhere), then the lever (NaN where no pendulum)
+        s_xy = _lowpass(np.column_stack([np.sin(bf.tilt_ap_rad), np.sin(bf.tilt_ml_rad)]), fs, params.com_lowpass_hz)
+        com = com_from_tilt(s_xy[:, 0], s_xy[:, 1], params.com_height_m, lever_m=lever)
+        com_xy = np.column_stack([com.com_ap_mm, com.com_ml_mm])
+        com_abs = 1000.0 * lever[:, None] * s_xy
     else:
         com = com_from_linear_acc(
             lin_ap, lin_ml, fs, params.com_height_m, params.sensor_height_m, params.strapdown_highpass_hz
         )
-    com_xy = np.column_stack([com.com_ap_mm, com.com_ml_mm])
-    com_xy = _lowpass(com_xy, fs, params.com_lowpass_hz)
-    extra: dict = {"com": com.parameters, "orientation": orientation_info}
+        com_xy = _lowpass(np.column_stack([com.com_ap_mm, com.com_ml_mm]), fs, params.com_lowpass_hz)
+        com_xy[~valid] = np.nan
+        com_abs = com_xy.copy()
+    extra["com"] = {
+        **com.parameters,
+        "posture": params.posture,
+        "support": params.support,
+        "lever_m": [round(float(v), 6) for v in np.unique(lever[valid])],
+    }
     vel: tuple[np.ndarray, np.ndarray]
     st_ap, st_ml, tilt_info = static_tilt_correction(trial.acc_mps2)
     extra["static_tilt"] = tilt_info
@@ -472,13 +554,15 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
         acc_xy = st_xy
     vel = sway_velocity(acc_xy[:, 0], acc_xy[:, 1], fs, params.velocity_highpass_hz)
     if params.com_method == "pendulum":
-        # a_COM = d²x/dt² of the (unfiltered) pendulum COM, m/s²; TTS filters it before use
-        x_m = np.column_stack([com.com_ap_mm, com.com_ml_mm]) / 1000.0
-        com_acc = np.gradient(np.gradient(x_m, axis=0), axis=0) * fs * fs
+        # a_COM = L·d²(sin θ)/dt² of the (unfiltered) pendulum COM, m/s²; 0 where there is no
+        # pendulum (a TTS there is "not determined"); TTS filters it before use
+        s_raw = np.column_stack([np.sin(bf.tilt_ap_rad), np.sin(bf.tilt_ml_rad)])
+        com_acc = np.gradient(np.gradient(s_raw, axis=0), axis=0) * fs * fs * np.where(valid, lever, 0.0)[:, None]
         extra["tts_signal"] = "second derivative of the pendulum COM (central differences)"
     else:
         scale = com.parameters["sensor_to_com_scale"]
         com_acc = np.column_stack([lin_ap, lin_ml]) * scale
+        com_acc[~valid] = 0.0
         extra["tts_signal"] = "gravity-free horizontal sensor acceleration × h_com/h_sensor"
     return SwaySignals(
         time_s=trial.time_s,
@@ -494,6 +578,11 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams) -> SwaySignals:
         acc_static_ml_mps2=np.ascontiguousarray(st_xy[:, 1]),
         vel_ap_mps=vel[0],
         vel_ml_mps=vel[1],
+        q=q,
+        lever_m=lever,
+        posture=posture,
+        com_abs_ap_mm=np.ascontiguousarray(com_abs[:, 0]),
+        com_abs_ml_mm=np.ascontiguousarray(com_abs[:, 1]),
         parameters=extra,
     )
 
@@ -551,7 +640,7 @@ def sensor_noise(trial: Trial, params: TrialAnalysisParams) -> SensorNoise:
 REPLICA_SEED = 0x5EED
 
 
-def noise_replica(trial: Trial, params: TrialAnalysisParams, noise: SensorNoise) -> SwaySignals:
+def noise_replica(trial: Trial, params: TrialAnalysisParams, noise: SensorNoise, events=None) -> SwaySignals:
     """:func:`sway_signals` of a noise-only replica of ``trial``: the same length, rate and
     mean specific force (the same static attitude), no motion, white Gaussian noise of the
     trial's sensor noise on every axis (seed :data:`REPLICA_SEED`). Every metric of it is
@@ -562,7 +651,7 @@ def noise_replica(trial: Trial, params: TrialAnalysisParams, noise: SensorNoise)
     acc = g + rng.standard_normal((n, 3)) * np.asarray(noise.acc_rms_mps2)
     gyr = rng.standard_normal((n, 3)) * np.asarray(noise.gyr_rms_rps)
     replica = Trial(trial.time_s.copy(), acc, gyr, trial.fs_hz, trial.sensor_id)
-    return sway_signals(replica, params)
+    return sway_signals(replica, params, events)
 
 
 def _stabilisation(
@@ -615,7 +704,25 @@ def _stabilisation(
     for k, (onset, end) in enumerate(perts):
         later = [b for b in boundaries if b > onset + 1e-9]
         stop = later[0] if later else None
+        i_on = int(np.clip(round((onset - t0) * fs), 0, len(sig.lever_m) - 1))
+        invalid = absent_reason("time_to_stabilise_s", str(sig.posture[i_on])) if t0 <= onset < t_end else None
         for method in TTS_METHODS:
+            if invalid:  # no pendulum, no COM acceleration to time
+                stabilisation.append(
+                    {
+                        "perturbation_index": k,
+                        "method": method,
+                        "tts_s": None,
+                        "stable": False,
+                        "status": f"not determined: {invalid}",
+                        "event_onset_s": onset,
+                        "event_end_s": end,
+                        "trial_after_s": (stop if stop is not None else t_end) - end,
+                        "parameters": {},
+                        "fit": {},
+                    }
+                )
+                continue
             r = time_to_stabilise(
                 None,
                 fs,
@@ -667,10 +774,13 @@ def _summary_floors(summary: dict, replica: SwaySignals | None, params: TrialAna
     if replica is None:
         return {"below_noise_floor": []}
     fs = replica.fs_hz
-    floors = prieto_measures(replica.com_ap_mm, replica.com_ml_mm, fs, params.ellipse_method, params.spectral)
+    floors: dict = {}
+    if np.all(np.isfinite(replica.com_ap_mm)):
+        floors.update(prieto_measures(replica.com_ap_mm, replica.com_ml_mm, fs, params.ellipse_method, params.spectral))
     floors.update(
         isway_measures(replica.acc_ap_mps2, replica.acc_ml_mps2, fs, params.spectral, params.velocity_highpass_hz)
     )
+    floors.update({k: float(v[0]) for k, v in tilt_measures(replica.q, fs).items()})
     out: dict = {}
     below: list[str] = []
     for name, value in summary.items():
@@ -687,9 +797,50 @@ def _summary_floors(summary: dict, replica: SwaySignals | None, params: TrialAna
                 below.append(name)
                 break
     out["below_noise_floor"] = below
-    mv = "acc_mean_velocity_m_s"  # the one measure that integrates the noise: corrected in power
-    if mv in summary and mv in floors:
-        out[mv] = float(noise_corrected_speed(summary[mv], floors[mv]))
+    for name, value in summary.items():  # RMS and mean speed: the noise adds in power
+        if name in REGISTRY and noise_corrected(name) and name in floors and value is not None:
+            out[name] = float(noise_corrected_speed(value, floors[name]))
+    return out
+
+
+#: Column of the window table (and key of a summary) saying which metrics are absent and why.
+METRICS_ABSENT = contract.METRICS_ABSENT
+
+
+def absent_note(reasons: dict[str, str], posture: str) -> str:
+    """One line for a table: which families of metrics are absent and why, in short
+    (``"COM, ISway not reported in four_point: no inverted-pendulum model; ..."``; ``""``: none)."""
+    if not reasons:
+        return ""
+    families: list[str] = []
+    why: list[str] = []
+    for name, reason in reasons.items():
+        fam = (
+            "TTS"
+            if (name.startswith("t") and "stabilise" in name) or name.startswith("tts_")
+            else ("COM" if name.startswith("com_") else "ISway")
+        )
+        if fam not in families:
+            families.append(fam)
+        short = reason.split(": ", 1)[-1].split(" (")[0].split(";")[0]
+        if short not in why:
+            why.append(short)
+    return f"{', '.join(families)} not reported in {posture}: " + "; ".join(why)
+
+
+def _absent(names: list[str], postures: list[str]) -> dict[str, str]:
+    """Metric name -> why it is not reported, for every registered metric among ``names`` whose
+    model does not hold in one of ``postures`` (and its noise floor, which goes with it)."""
+    out: dict[str, str] = {}
+    for name in names:
+        base = name if name in REGISTRY else floor_base(name)
+        if base is None:
+            continue
+        for posture in postures:
+            reason = absent_reason(base, posture)
+            if reason:
+                out[name] = reason
+                break
     return out
 
 
@@ -732,6 +883,7 @@ def _window_frame(
     static = channel_spectral_windows(sig.acc_static_ap_mps2, starts, stops, sig.fs_hz, params.spectral)
     metrics["f50_ap_hz"] = static["f50"]
     metrics["f95_ap_hz"] = static["f95"]
+    metrics.update(tilt_measures(sig.q, sig.fs_hz, starts, stops))
     if replica is not None:
         floors = window_metrics(
             replica.fs_hz,
@@ -743,10 +895,26 @@ def _window_frame(
             spectral=params.spectral,
             velocity_mps=(replica.vel_ap_mps, replica.vel_ml_mps),
         )
+        floors.update(tilt_measures(replica.q, replica.fs_hz, starts, stops))
         for name in [m for m in metrics if m in REGISTRY and has_noise_floor(m)]:
             metrics[floor_name(name)] = floors[name]
-        mv = "acc_mean_velocity_m_s"
-        metrics[mv] = noise_corrected_speed(metrics[mv], floors[mv])
+            if noise_corrected(name):  # RMS and mean speed: the noise adds in power
+                metrics[name] = noise_corrected_speed(metrics[name], floors[name])
+    # posture of each window: its tag, else the posture of its middle sample
+    mid = np.clip((starts + stops) // 2, 0, max(len(sig.posture) - 1, 0))
+    tagged = tags[contract.POSTURE].to_numpy(dtype=object) if len(tags) else np.array([], dtype=object)
+    postures = [str(t) if isinstance(t, str) and t else str(sig.posture[m]) for t, m in zip(tagged, mid, strict=True)]
+    absent_col = []
+    by_posture: dict[str, dict[str, str]] = {}
+    names = list(metrics)
+    for w, posture in enumerate(postures):
+        if posture not in by_posture:
+            by_posture[posture] = _absent(names, [posture])
+        reasons = by_posture[posture]
+        for name in reasons:
+            metrics[name] = np.array(metrics[name], dtype=np.float64)
+            metrics[name][w] = np.nan
+        absent_col.append(absent_note(reasons, posture))
     start_s, end_s = _window_times(sig, starts, stops)
     head = {
         "sensor_id": [sensor_id] * len(starts),
@@ -755,7 +923,7 @@ def _window_frame(
         **{c: tags[c].to_numpy() for c in TAG_COLUMNS},
         "window_kind": [kind] * len(starts),
     }
-    return pd.DataFrame({**head, **metrics})
+    return pd.DataFrame({**head, **metrics, METRICS_ABSENT: absent_col})
 
 
 def _window_times(sig: SwaySignals, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -808,7 +976,7 @@ def analyse_trial(
     if len(trial) < 3:
         raise ParameterError(f"trial has {len(trial)} samples; need at least 3")
     ev = None if events is None else normalise_events(events)
-    sig = sway_signals(trial, params)
+    sig = sway_signals(trial, params, ev)
     fs = sig.fs_hz
     t0 = float(trial.time_s[0])
     t_end = t0 + len(trial) / fs
@@ -819,15 +987,25 @@ def analyse_trial(
 
     # sensor noise -> noise-only replica (noise floors, the TTS signal's noise)
     noise = sensor_noise(trial, params)
-    replica = noise_replica(trial, params, noise) if noise.any else None
+    replica = noise_replica(trial, params, noise, ev) if noise.any else None
 
     summary: dict = {}
-    summary.update(prieto_measures(sig.com_ap_mm, sig.com_ml_mm, fs, params.ellipse_method, params.spectral))
+    com_ok = bool(np.all(np.isfinite(sig.com_ap_mm)))
+    if com_ok:
+        summary.update(prieto_measures(sig.com_ap_mm, sig.com_ml_mm, fs, params.ellipse_method, params.spectral))
+    else:  # part of the trial has no pendulum model: the COM summary is absent (the segments have theirs)
+        summary.update({"duration_s": len(trial) / fs, "n_samples": float(len(trial))})
+        summary.update({n: float("nan") for n in REGISTRY if n.startswith("com_")})
     summary.update(isway_measures(sig.acc_ap_mps2, sig.acc_ml_mps2, fs, params.spectral, params.velocity_highpass_hz))
     static = spectral_measures(sig.acc_static_ap_mps2, fs, params.spectral)
     summary["f50_ap_hz"] = float(static["f50"])
     summary["f95_ap_hz"] = float(static["f95"])
+    summary.update({k: float(v[0]) for k, v in tilt_measures(sig.q, fs).items()})
     summary.update(_summary_floors(summary, replica, params))
+    absent = _absent(list(summary), sorted({str(p) for p in sig.posture if p}))
+    for name in absent:
+        summary[name] = None
+    summary["metrics_absent"] = absent
 
     # time to stabilise after each perturbation, each method
     perts = _perturbations(perturbations_s, ev, params.tts_event_duration_s)

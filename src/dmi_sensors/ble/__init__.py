@@ -8,11 +8,14 @@ Windows WinRT) and bleak-retry-connector. See ``docs/ble.md``.
   serial, protocol version);
 * :class:`SensorLink` — one sensor: connect, Battery / Device Information, control
   commands, time-sync, streaming, automatic reconnection, :class:`LinkStats`;
-* :class:`SensorHub` / :func:`record` — several sensors with placements on one loop.
+* :class:`SensorHub` / :func:`record` — several sensors with placements on one loop; a
+  :class:`RecordingFault` (store failed, D-Bus or BlueZ gone) ends a recording early, and
+  :func:`account` gives each sensor's samples expected, received and lost.
 """
 
 from dmi_sensors.ble.discovery import SensorAdvert, discover, discover_sync, find_sensor, parse_advert
-from dmi_sensors.ble.hub import RecordingContext, SensorHub, record, record_sync
+from dmi_sensors.ble.health import BusWatchdog
+from dmi_sensors.ble.hub import RecordingContext, RecordingFault, SensorHub, record, record_sync
 from dmi_sensors.ble.link import (
     ClockSync,
     CommandError,
@@ -24,9 +27,10 @@ from dmi_sensors.ble.link import (
     StreamConfig,
     Target,
 )
-from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
+from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker, SampleAccount, account
 
 __all__ = [
+    "BusWatchdog",
     "ClockSync",
     "CommandError",
     "LinkStats",
@@ -34,6 +38,8 @@ __all__ = [
     "PacketSink",
     "ReconnectPolicy",
     "RecordingContext",
+    "RecordingFault",
+    "SampleAccount",
     "SensorAdvert",
     "SensorHub",
     "SensorInfo",
@@ -41,6 +47,7 @@ __all__ = [
     "SensorNotFoundError",
     "StreamConfig",
     "Target",
+    "account",
     "discover",
     "discover_sync",
     "find_sensor",

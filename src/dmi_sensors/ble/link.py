@@ -213,6 +213,12 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
 _Body = TypeVar("_Body", StreamingStarted, DeviceInfo, TimeSyncReply)
 
 
+def _looks_like_address(text: str) -> bool:
+    """``AA:BB:CC:DD:EE:FF`` (what ``get_device`` can look up), not a serial or a name."""
+    parts = text.split(":")
+    return len(parts) == 6 and all(len(p) == 2 for p in parts)
+
+
 def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
     """The body of an OK response, checked to be a ``kind`` (:class:`CommandError` if it is not)."""
     body = response.body
@@ -386,12 +392,13 @@ class SensorLink:
             try:
                 self._drain()
             except Exception as exc:
-                # The sink (the store) failed: raw data can no longer be kept, so stop loudly.
-                log.exception("%s: packet sink failed; stopping this sensor", self.sensor_id)
+                # The sink (the store) failed: raw data can no longer be kept, so stop loudly;
+                # keep draining without it, so that the shutdown's STOP_STREAMING is answered.
+                log.error("%s: packet sink failed (%s); stopping this sensor", self.sensor_id, exc)
                 self.error = exc
                 self._failed = True
+                self.sink = None
                 self._stop.set()
-                return
 
     def _drain(self) -> None:
         rx, self._rx = self._rx, []
@@ -591,8 +598,11 @@ class SensorLink:
             await asyncio.wait_for(self._stop.wait(), delay_s)
 
     async def _resolve_device(self) -> BLEDevice:
-        """A BLEDevice BlueZ knows now (rescanning when the device object went away)."""
-        if self._device is not None and sys.platform == "linux":
+        """A BLEDevice BlueZ knows now (rescanning when the device object went away).
+
+        On Linux BlueZ is asked first, also for a sensor given by address only: one still
+        connected (e.g. by a recorder that was killed) does not advertise, yet BlueZ has it."""
+        if sys.platform == "linux" and (self._device is not None or _looks_like_address(self.address)):
             known = await get_device(self.address)
             if known is not None:
                 self._device = known

@@ -14,6 +14,18 @@ far (the lower envelope: the fastest delivery), so the reported latency is the d
 the fastest notification* — it measures connection-interval waiting, queuing and host
 scheduling, not the constant radio/stack minimum. Clock drift (tens of ppm) moves the
 envelope by well under a millisecond per minute.
+
+Samples expected
+----------------
+Counters show the samples lost *between* two received ones; they cannot show a sensor that
+stopped sending for good, nor one that was never found. :func:`account` therefore also
+counts from time: a sensor should have streamed from the start of the recording (or its
+first sample, if earlier) to the stop (or its last sample, if later), so it was expected to
+deliver ``round(fs_hz * that span)`` samples; what it did not deliver before its first or
+after its last received sample (``samples_lost_edges``) is lost too, beside the counter gaps
+(``samples_lost_gaps``). Sample times come from the device clock (the latency envelope maps
+it onto the session clock), so a healthy sensor's expected count equals received + gap
+losses to within a sample.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LinkStats", "LinkStatsTracker"]
+__all__ = ["LinkStats", "LinkStatsTracker", "SampleAccount", "account"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,9 @@ class LinkStats:
         Notification latency above the fastest one (see the module docstring), ms.
     elapsed_s
         Seconds since the link was started.
+    first_sample_s, last_sample_s
+        Session time of the first and of the last sample received (device clock mapped onto
+        the session clock by the latency envelope); ``None`` before any sample.
     """
 
     sensor_id: str
@@ -82,6 +97,8 @@ class LinkStats:
     latency_ms_p50: float | None
     latency_ms_p99: float | None
     elapsed_s: float
+    first_sample_s: float | None = None
+    last_sample_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (NaN-free)."""
@@ -120,6 +137,10 @@ class LinkStatsTracker:
         self._arrivals: collections.deque[tuple[float, int]] = collections.deque()
         self._offset_s = math.inf  # lower envelope of host - device time
         self._latency_s: collections.deque[float] = collections.deque(maxlen=4096)
+        self._first_device_s: float | None = None  # device time of the first and last sample received
+        self._last_device_s: float | None = None
+        self._first_host_s: float | None = None  # their host arrival times (fallback mapping)
+        self._last_host_s: float | None = None
 
     def add_packets(self, now_s: float, n: int) -> None:
         """Count ``n`` notifications drained at host time ``now_s``."""
@@ -143,6 +164,9 @@ class LinkStatsTracker:
         """Feed per-sample host arrival and device times of a decoded batch (same length)."""
         if host_time_s.size == 0:
             return
+        if self._first_device_s is None:
+            self._first_device_s, self._first_host_s = float(device_time_s[0]), float(host_time_s[0])
+        self._last_device_s, self._last_host_s = float(device_time_s[-1]), float(host_time_s[-1])
         # The last sample of each packet: where the host time changes (one arrival per packet).
         last = np.flatnonzero(np.diff(host_time_s, append=np.inf) != 0)
         diff = host_time_s[last] - device_time_s[last]
@@ -160,6 +184,15 @@ class LinkStatsTracker:
             return 0.0
         span = min(self.window_s, max(now_s - self.started_s, 1e-9))
         return sum(n for _, n in self._arrivals) / span
+
+    def _session_time(self, device_s: float | None, host_s: float | None) -> float | None:
+        """A sample's device time on the session clock (offset = the latency envelope)."""
+        if device_s is None:
+            return None
+        mapped = device_s + self._offset_s
+        if math.isfinite(mapped):
+            return round(mapped, 6)
+        return None if host_s is None else round(host_s, 6)
 
     def snapshot(self, now_s: float) -> LinkStats:
         lat = np.asarray(self._latency_s)
@@ -184,4 +217,66 @@ class LinkStatsTracker:
             latency_ms_p50=None if p50 is None else round(p50, 3),
             latency_ms_p99=None if p99 is None else round(p99, 3),
             elapsed_s=round(now_s - self.started_s, 3),
+            first_sample_s=self._session_time(self._first_device_s, self._first_host_s),
+            last_sample_s=self._session_time(self._last_device_s, self._last_host_s),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SampleAccount:
+    """One sensor's samples over a recording: expected beside received and lost.
+
+    Attributes
+    ----------
+    samples_expected
+        ``round(fs_hz * span)``, the span running from the start of the recording (or the
+        sensor's first sample, if earlier) to its stop (or the last sample, if later).
+    samples_received
+        Samples decoded from valid packets.
+    samples_lost
+        ``samples_lost_gaps + samples_lost_edges``: never 0 for a sensor that was lost for
+        good or never found.
+    samples_lost_gaps
+        Missing between received samples according to the sample counter (exact).
+    samples_lost_edges
+        Not received after the start of the recording and before the first sample, or after
+        the last sample and before the stop (from time: ``fs_hz`` times the uncovered spans,
+        rounded down). All of the expected samples for a sensor never heard.
+    counter_resets
+        Counter discontinuities: samples unknown there (counted in neither loss).
+    """
+
+    samples_expected: int
+    samples_received: int
+    samples_lost: int
+    samples_lost_gaps: int
+    samples_lost_edges: int
+    counter_resets: int
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def account(stats: LinkStats, fs_hz: float, start_s: float, stop_s: float) -> SampleAccount:
+    """Samples expected of one sensor between ``start_s`` and ``stop_s`` (session times, s)
+    at the nominal rate ``fs_hz``, beside what it delivered (see the module docstring).
+
+    >>> s = LinkStats("S1", "A", "trunk", "stopped", 0, 0.0, 1000, 0, 0, 0, 0, 1, None, None,
+    ...               None, None, 30.0, first_sample_s=1.0, last_sample_s=5.995)
+    >>> a = account(s, 200.0, 1.0, 26.0)   # lost for good at 6 s of a recording that ran to 26 s
+    >>> a.samples_expected, a.samples_received, a.samples_lost, a.samples_lost_edges
+    (5000, 1000, 4000, 4000)
+    """
+    period_s = 1.0 / fs_hz
+    first, last = stats.first_sample_s, stats.last_sample_s
+    if first is None or last is None:  # never heard: everything it should have sent is lost
+        expected = max(0, round(fs_hz * (stop_s - start_s)))
+        return SampleAccount(expected, 0, expected, 0, expected, stats.counter_resets)
+    begin = min(start_s, first)
+    end = max(stop_s, last + period_s)  # the last sample covers one period
+    expected = round(fs_hz * (end - begin))
+    head = math.floor(fs_hz * max(0.0, first - start_s) + 1e-9)
+    tail = math.floor(fs_hz * max(0.0, stop_s - (last + period_s)) + 1e-9)
+    edges = head + tail
+    gaps = stats.samples_lost
+    return SampleAccount(expected, stats.samples_received, gaps + edges, gaps, edges, stats.counter_resets)

@@ -9,6 +9,10 @@ windows``. Events the analysis could not use as given (outside the trial, clippe
 perturbations outside the trial or without a response, and bursts that look like
 perturbations but were not given are printed as warnings; values under their noise floor are
 marked.
+
+With ``--events`` the terminal shows one row per tagged exercise first (its segment's
+metrics, as in the JSON): a whole DMI session mixes postures, so its whole-trial numbers
+are printed after it and labelled as such.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from dmi_sensors import contract
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--com-height-m",
         type=float,
         required=True,
-        help="COM height above the pivot (ankles standing, seat sitting), m; per subject, no default",
+        help="whole-body COM height above the ankles when standing upright, m; per subject, no default"
+        " (--posture and --support pick the pivot and the lever; see docs/metrics.md)",
+    )
+    parser.add_argument(
+        "--posture",
+        default="standing",
+        choices=(*contract.POSTURES, "supported_standing"),
+        help="the trial's posture (default standing); events rows with a posture override it for their interval",
+    )
+    parser.add_argument(
+        "--support",
+        default="none",
+        choices=contract.SUPPORT_POINTS,
+        help="where the therapist holds the child (default none): standing, the body above the held joint sways",
     )
     parser.add_argument(
         "--sensor-height-m", type=float, default=None, help="sensor height above the same pivot, m (strapdown)"
@@ -89,12 +112,73 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+#: Metrics of the per-exercise table printed with --events (headers from the registry).
+EXERCISE_TABLE_METRICS = ("com_rms_ap_mm", "com_rms_ml_mm", "com_ellipse_area_mm2", "acc_rms_ap_mps2", "f50_ap_hz")
+
+
+def exercise_rows(windows: pd.DataFrame) -> pd.DataFrame:
+    """The exercise segments of a window table (one per tagged exercise row, repetition 0),
+    in time order, with ``reps``: how many repetition segments lie inside each."""
+    from dmi_sensors import contract
+
+    seg = windows[windows[contract.WINDOW_KIND] == "segment"]
+    rep_no = seg[contract.REPETITION].fillna(0).astype(int)
+    exercises = seg[(rep_no == 0) & (seg[contract.EXERCISE].astype(str) != "")].sort_values(contract.START_S)
+    reps = seg[rep_no > 0]
+    counts = [
+        int(
+            (
+                (reps[contract.EXERCISE] == row[contract.EXERCISE])
+                & (reps[contract.START_S] >= row[contract.START_S] - 1e-9)
+                & (reps[contract.START_S] < row[contract.END_S])
+            ).sum()
+        )
+        for _, row in exercises.iterrows()
+    ]
+    return exercises.assign(reps=counts)
+
+
+def _print_exercises(windows: pd.DataFrame) -> None:
+    from dmi_sensors import contract
+    from dmi_sensors.metrics import REGISTRY
+
+    rows = exercise_rows(windows)
+    if not len(rows):
+        print("  no tagged exercise lies inside the trial (see the warnings)")
+        return
+    headers = [REGISTRY[m].header for m in EXERCISE_TABLE_METRICS]
+    print(
+        f"  {'exercise':<26} {'support':<8} {'posture':<11} {'start [s]':>9} {'duration [s]':>12} {'reps':>4} "
+        + " ".join(f"{h:>{max(len(h), 10)}}" for h in headers)
+    )
+    widths = [max(len(h), 10) for h in headers]
+    for _, r in rows.iterrows():
+        cells = " ".join(f"{_fmt(_float(r[m])):>{w}}" for m, w in zip(EXERCISE_TABLE_METRICS, widths, strict=True))
+        exercise, support, posture = (str(r[c] or "-") for c in (contract.EXERCISE, contract.SUPPORT, contract.POSTURE))
+        print(
+            f"  {exercise:<26} {support:<8} {posture:<11} {r[contract.START_S]:>9.1f} "
+            f"{r[contract.END_S] - r[contract.START_S]:>12.1f} {int(r['reps']):>4} " + cells
+        )
+
+
+def _float(value: object) -> float | None:
+    import math
+
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis.trial import SUMMARY_KEYS, analyse_trial
     from dmi_sensors.metrics import REGISTRY
     from dmi_sensors.session.events import read_events_csv
+    from dmi_sensors.session.model import COM_HEIGHT_RANGE
     from dmi_sensors.store.export.vendor import read_any_trial
 
+    COM_HEIGHT_RANGE.check(args.com_height_m, "--com-height-m")  # one clear line, before any work
     trial = read_any_trial(args.trial, sensor_id=args.sensor_id, sensor=args.sensor)
     calibration = None
     if args.calibration:
@@ -114,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
         com_method=args.com_method,
         ellipse_method=args.ellipse_method,
         acc_frame=args.acc_frame,
+        posture=args.posture,
+        support=args.support,
         tts_event_duration_s=args.perturbation_duration_s,
         detect_perturbations=args.detect_perturbations,
     )
@@ -142,6 +228,10 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).write_text(text, encoding="utf-8")
     summary = payload["summary"]
     print(f"{args.trial}: {trial.duration_s:.1f} s at {trial.fs_hz:.4g} Hz, COM by {args.com_method}")
+    if events is not None:
+        print(f"per tagged exercise ({args.events}; every metric and each repetition: --json OUT):")
+        _print_exercises(result.windows)
+        print("whole trial (every exercise and posture together; compare exercises in the rows above):")
     keys = list(SUMMARY_KEYS)
     if "time_to_stabilise_s" in summary:
         keys.append("time_to_stabilise_s")

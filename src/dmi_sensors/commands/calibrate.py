@@ -57,7 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--posture", choices=("standing", "sitting"), default="standing", help="alignment posture")
     parser.add_argument("--placement", default="trunk", help="where the sensor sits (alignment), default trunk")
     parser.add_argument("--min-pose-s", type=float, default=3.0, help="accel: shortest still pose, s (default 3)")
-    parser.add_argument("--seed", type=int, default=1, help="virtual sensors: seed of the errors (default 1)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="virtual sensor: seed of its errors (default: the errors of the simulated sensor --serial names, sensor 0"
+        " = 00D10001 by default, the unit record --simulate-sensors records with)",
+    )
     parser.add_argument("--fs", type=float, default=100.0, help="guided steps: sample rate, Hz (default 100)")
     parser.add_argument("--save-recording", metavar="CSV", help="guided steps: also write the recording as a trial CSV")
     parser.add_argument(
@@ -182,6 +187,15 @@ def _truth_check(cal: Calibration, errors: ImuErrors) -> list[str]:
     ]
 
 
+def simulated_errors_seed(seed: int | None, serial: str) -> int:
+    """The errors' seed of a virtual sensor: ``--seed`` when given, else that of the simulated
+    sensor ``serial`` names (:func:`dmi_sensors.sim.identity.errors_seed`; sensor 0 for any
+    other serial), so the calibration fits the unit ``record --simulate-sensors`` records."""
+    from dmi_sensors.sim.identity import errors_seed, simulated_index
+
+    return seed if seed is not None else errors_seed(simulated_index(serial) or 0)
+
+
 def _wait_for_enter(step: Step) -> None:
     input("  press Enter when ready ")
 
@@ -199,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         from dmi_sensors.sim.identity import simulated_sensor_id
 
         serial = args.serial or simulated_sensor_id(0)  # the sensor record --simulate-sensors records first
+        args.seed = simulated_errors_seed(args.seed, serial)
         errors = random_imu_errors(args.seed)
         source = SimulatedSource(serial, errors, fs_hz=args.fs, seed=args.seed + 1000 * KINDS.index(args.kind))
         steps = _steps(args, method)

@@ -116,13 +116,17 @@ def record_live(args: argparse.Namespace, steps: list[Step]) -> tuple[Trial, str
         emu: EmulatedBluez | None = None
         errors: ImuErrors | None = None
         if args.via_bluez:
+            from dmi_sensors.commands.calibrate import simulated_errors_seed
             from dmi_sensors.sim.bluez import EmulatedBluez, fault_profile
             from dmi_sensors.sim.calibration import random_imu_errors
+            from dmi_sensors.sim.identity import simulated_index
 
+            index = simulated_index(args.serial or "") or 0
+            args.seed = simulated_errors_seed(args.seed, args.serial or "")
             errors = random_imu_errors(args.seed)
             emu = EmulatedBluez(
                 factory=EMULATED_FACTORY,
-                factory_kwargs={"seed": args.seed, "fs_hz": int(args.fs)},
+                factory_kwargs={"seed": args.seed, "fs_hz": int(args.fs), "index": index},
                 faults=fault_profile(args.fault_profile),
                 seed=args.seed,
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import re
 import shutil
@@ -52,6 +51,9 @@ class Facts(TypedDict):
 
 def collect() -> Facts:
     """Facts about this machine that matter to dmi-sensors, as a JSON-able dict."""
+    # the ble package loads bleak: imported here, not at module level (`doctor --help` stays instant)
+    from dmi_sensors.ble.preflight import bluetooth_stack_problem, system_bus_address
+
     bluez = _bluez_version()
     dbus_daemon = shutil.which("dbus-daemon")
     adapter = _has_adapter()
@@ -62,6 +64,9 @@ def collect() -> Facts:
         problems.append(f"BlueZ {bluez[0]}.{bluez[1]} is older than 5.55, which bleak requires")
     if platform.system() == "Linux" and not adapter:
         problems.append("no Bluetooth adapter: real sensors unavailable (simulated sensors still work)")
+    bus_problem = bluetooth_stack_problem()
+    if bus_problem is not None:
+        problems.append(bus_problem)
     return {
         "dmi_sensors_version": __version__,
         "python": sys.version.split()[0],
@@ -70,7 +75,7 @@ def collect() -> Facts:
         "c_compiler": shutil.which("cc") or shutil.which("gcc"),
         "bluetoothctl_version": ".".join(map(str, bluez)) if bluez else None,
         "kernel_bluetooth": adapter,
-        "system_bus": os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/var/run/dbus/system_bus_socket"),
+        "system_bus": system_bus_address(),
         "problems": problems,
     }
 

@@ -10,6 +10,11 @@ With ``--tag`` the therapist tags exercises with single keys in the terminal (``
 exercise of ``--plan``, ``r`` next repetition, space pause, ``t`` note, ``q`` stop;
 ``dmi_sensors.session.KeyTagger``); ``--duration-s`` is then the longest recording. The
 events go to the session store with the packets.
+
+Faults (disk full, a sensor lost for good or never found, D-Bus or BlueZ gone) end with one
+line each on stderr, a summary row for every sensor (samples expected, received, lost), the
+session marked incomplete with the reason, and exit status 3 (data lost) or 4 (stopped
+early): :mod:`dmi_sensors.commands.record_faults`.
 """
 
 from __future__ import annotations
@@ -20,13 +25,21 @@ import contextlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dmi_sensors import contract
-from dmi_sensors.errors import ParameterError
+from dmi_sensors.commands.record_faults import (
+    BYTES_PER_SAMPLE_STORED,
+    COMMIT_LATENCY_S,
+    DiskWatch,
+    Outcome,
+    is_address,
+    outcome,
+)
+from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,11 +50,68 @@ if TYPE_CHECKING:
     from dmi_sensors.store import PacketWriter, SessionStore
 
 
+#: ``--fault-profile`` names (``dmi_sensors.sim.bluez.faults`` PROFILES + SCENARIOS; not imported: start-up speed).
+FAULT_PROFILES = ("none", "flaky", "hostile", "vanish", "never-found", "counter-jump", "bus-dies", "bluez-dies")
+
+
+def _fault_profiles(text: str) -> str:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in FAULT_PROFILES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown fault profile {bad[0] if bad else text!r}; choose from "
+                                         + ", ".join(FAULT_PROFILES))  # fmt: skip
+    return ",".join(names)
+
+
 def _sensor_arg(text: str) -> tuple[str, str]:
+    """``ADDRESS=PLACEMENT`` split; both parts are checked by :func:`_check_sensors` (one clear line)."""
     address, _, placement = text.partition("=")
-    if not address.strip():
-        raise argparse.ArgumentTypeError(f"expected ADDRESS=placement, got {text!r}")
     return address.strip(), placement.strip()
+
+
+def _check_sensors(sensors: list[tuple[str, str]]) -> None:
+    """Every ``--sensor`` is ``ADDRESS=PLACEMENT`` with a valid address and a known placement,
+    each address once: checked before anything connects or is stored."""
+    from dmi_sensors.ble.preflight import check_sensor_address
+
+    placements = ", ".join(contract.PLACEMENTS)
+    seen: dict[str, str] = {}
+    for address, placement in sensors:
+        given = f"{address}={placement}" if placement else address
+        check_sensor_address(address, f"--sensor {given!r}: the address")
+        if not placement:
+            raise ParameterError(
+                f"--sensor {given!r}: expected ADDRESS=PLACEMENT (where the sensor is worn: {placements}), "
+                "found no placement"
+            )
+        if placement not in contract.PLACEMENTS:
+            raise ParameterError(f"--sensor {given!r}: expected a placement out of {placements}, found {placement!r}")
+        key = address.upper().removeprefix("DMI-")
+        if key in seen:
+            raise ParameterError(f"--sensor {given!r}: sensor {address} is already given as {seen[key]!r}")
+        seen[key] = given
+
+
+def _check_subject(args: argparse.Namespace) -> None:
+    """The subject and therapist of the session by THE rules of the session model (one clear
+    line naming the option, the value and what is accepted), before anything connects."""
+    from dmi_sensors.session.model import Subject, check_heights, check_pseudonymous_id, check_subject_field
+
+    args.subject = None
+    if args.no_store:
+        return
+    if args.subject_id is None:
+        raise ParameterError(
+            "--subject-id: expected the child's pseudonymous code (e.g. C001) to store the session under, "
+            "found none (use --no-store for a link test without storing)"
+        )
+    check_pseudonymous_id(args.subject_id, "--subject-id")
+    check_pseudonymous_id(args.therapist_id, "--therapist-id", allow_empty=True)
+    fields = {"birth_year": args.birth_year, "com_height_m": args.com_height_m, "body_height_m": args.body_height_m}
+    for name, value in fields.items():
+        check_subject_field(name, value, "--" + name.replace("_", "-"))
+    check_heights(args.com_height_m, args.body_height_m, "--com-height-m")
+    args.subject = Subject(args.subject_id, **fields)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,19 +131,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fault-profile",
-        choices=("none", "flaky", "hostile"),
+        type=_fault_profiles,
         default="none",
-        help="faults injected by the emulated BlueZ (with --simulate-sensors)",
+        metavar="NAME[,NAME...]",
+        help="faults injected by the emulated BlueZ (with --simulate-sensors): flaky, hostile (every sensor);"
+        " vanish, counter-jump, never-found (one sensor each); bus-dies, bluez-dies (the Bluetooth stack)",
     )
     parser.add_argument("--duration-s", type=float, default=30.0, help="streaming time to record, seconds (default 30)")
     parser.add_argument("--fs-hz", type=int, default=200, help="sample rate to request, Hz (default 200)")
     parser.add_argument("--db", type=Path, help="session database (default: DMI_SENSORS_DB or the per-user data dir)")
     parser.add_argument("--no-store", action="store_true", help="do not store packets (link test only)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the summary as JSON")
-    parser.add_argument("--subject-id", default="anonymous", help="pseudonymous subject id (never a name)")
-    parser.add_argument("--birth-year", type=int, help="subject's birth year (optional)")
-    parser.add_argument("--com-height-m", type=float, help="subject's centre-of-mass height, m (optional)")
-    parser.add_argument("--therapist-id", default="", help="pseudonymous therapist id")
+    parser.add_argument(
+        "--subject-id",
+        help="pseudonymous code of the child (letters and digits with at least one digit, e.g. C001; never a name);"
+        " required unless --no-store",
+    )
+    parser.add_argument("--birth-year", type=int, help="subject's birth year (optional; `sessions edit` sets it later)")
+    parser.add_argument(
+        "--com-height-m",
+        type=float,
+        help="subject's centre-of-mass height above the pivot, m (optional here, needed by the analysis;"
+        " `sessions edit` sets it later)",
+    )
+    parser.add_argument("--body-height-m", type=float, help="subject's standing body height, m (optional)")
+    parser.add_argument("--therapist-id", default="", help="pseudonymous therapist code (e.g. T07; optional)")
     parser.add_argument("--scan-timeout-s", type=float, default=5.0, help="initial scan, seconds (default 5)")
     parser.add_argument("--connect-timeout-s", type=float, default=30.0, help="wait for all sensors, seconds")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated sensors and faults")
@@ -89,18 +171,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="directory of calibration JSON files (default: $DMI_SENSORS_CALIBRATION_DIR); the latest accel, gyro"
         " and alignment calibration of each sensor's serial is linked to the session and applied at analysis",
     )
+    parser.add_argument(
+        "--disk-reserve-mb",
+        type=float,
+        default=32.0,
+        help="stop the recording when less than this is free beside the database, MB (default 32: room to record"
+        " why the session stopped)",
+    )
+    parser.add_argument(
+        "--disk-warn-s",
+        type=float,
+        default=600.0,
+        help="warn when the free space holds less than this much more recording, s (default 600)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log link statistics every 5 s")
 
 
 def _targets(args: argparse.Namespace, adverts: list[SensorAdvert]) -> list[tuple[SensorAdvert | str, str]]:
     if args.simulate_sensors:
-        found = sorted(adverts, key=lambda a: a.address)[: args.simulate_sensors]
-        if len(found) < args.simulate_sensors:
-            raise ParameterError(
-                f"only {len(found)} of {args.simulate_sensors} simulated sensors were found by the scan"
-            )
+        from dmi_sensors.sim.identity import sensor_address
+
+        # the emulated sensors, found or not: one that does not advertise is looked for by its
+        # link, exactly as a real sensor given by --sensor that is not in range
+        found = {a.address.upper(): a for a in adverts}
         placements = contract.PLACEMENTS
-        return [(a, placements[i % len(placements)]) for i, a in enumerate(found)]
+        wanted = [sensor_address(i).upper() for i in range(args.simulate_sensors)]
+        return [(found.get(a) or a, placements[i % len(placements)]) for i, a in enumerate(wanted)]
     by_address = {a.address.upper(): a for a in adverts}
     by_serial = {(a.serial or "").upper(): a for a in adverts}
     out: list[tuple[SensorAdvert | str, str]] = []
@@ -151,6 +247,13 @@ def _link_calibrations(
         cal = args.calibration_set.for_sensor(sensor_id)
         if cal.parts():
             save_calibration(store, session_id, cal)
+        else:
+            serials = ", ".join(args.calibration_set.serials()) or "no sensor at all"
+            print(
+                f"WARNING: {args.calibration_dir} has no calibration for sensor {sensor_id} (it has {serials}): "
+                f"sensor {sensor_id} is recorded and will be analysed UNCALIBRATED, in its own frame",
+                file=sys.stderr,
+            )
         linked[sensor_id] = cal.provenance()
     return linked
 
@@ -158,15 +261,9 @@ def _link_calibrations(
 def _open_store(args: argparse.Namespace, sensors: dict[str, str]) -> tuple[SessionStore, int]:
     from dmi_sensors.store import SessionStore
 
-    # Unknown demographics stay unknown (None); nothing here identifies the child.
-    subject = SimpleNamespace(
-        subject_id=args.subject_id,
-        birth_year=args.birth_year,
-        com_height_m=args.com_height_m,
-        diagnosis_category=None,
-    )
+    # Unknown demographics stay unknown (None; `sessions edit` adds them later); nothing here identifies the child.
     store = SessionStore(args.db)
-    session_id = store.create_session(subject, args.plan_obj, sensors, therapist_id=args.therapist_id)
+    session_id = store.create_session(args.subject, args.plan_obj, sensors, therapist_id=args.therapist_id)
     # sensors known from the scan get their calibration linked before any data arrives
     _link_calibrations(args, store, session_id, sensors)
     return store, session_id
@@ -177,14 +274,30 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
 
     adverts = await discover(args.scan_timeout_s, adapter=args.adapter)
     targets = _targets(args, adverts)
-    # Sensors found by the scan are known by serial now; the others are registered after the
-    # recording under the serial their Device Information reported.
-    sensors = {t.sensor_id: p for t, p in targets if not isinstance(t, str)}
+    not_found = {t for t, _ in targets if isinstance(t, str)}
+    # Sensors found by the scan with a serial are known by it now; the others are registered
+    # after the recording under the serial their Device Information reported (never under
+    # their Bluetooth address: an address can be tracked over the air).
+    sensors = {t.serial: p for t, p in targets if not isinstance(t, str) and t.serial}
     opened: tuple[SessionStore, int] | None = None if args.no_store else _open_store(args, sensors)
     writer: PacketWriter | None = None
+    companions: list[Callable[[RecordingContext], Coroutine[Any, Any, Any]]] = []
+    if args.tag:
+        companions.append(key_tagging(args.plan_obj))
+    disk: DiskWatch | None = None
     if opened is not None:
-        writer = opened[0].packet_writer(opened[1])
-    companions = [key_tagging(args.plan_obj)] if args.tag else []
+        writer = opened[0].packet_writer(opened[1], max_latency_s=COMMIT_LATENCY_S)
+        disk = DiskWatch(
+            opened[0].path,
+            need_bps=len(targets) * args.fs_hz * BYTES_PER_SAMPLE_STORED,
+            reserve_bytes=int(args.disk_reserve_mb * 1e6),
+            warn_s=args.disk_warn_s,
+        )
+        disk.at_start(args.duration_s)
+        companions.append(disk.companion())
+        # room to record why, should another program fill the disk (released at the end)
+        opened[0].reserve_space()
+    store_failure: DmiSensorsError | None = None
     try:
         stats, ctx = await record(
             targets,
@@ -195,38 +308,50 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             log_interval_s=5.0 if args.verbose else None,
             adapter=args.adapter,
             companions=companions,
+            # commit deadlines count from each notification's arrival on the session clock
+            on_hub=None if writer is None else (lambda hub: writer.set_arrival_origin(hub.t0_s)),
         )
     finally:
         if writer is not None:
-            await asyncio.to_thread(writer.close)
+            try:
+                await asyncio.to_thread(writer.close)
+            except DmiSensorsError as exc:  # the store failed (e.g. disk full): reported below
+                store_failure = exc
     events = ctx.results.get("tagging")
-    if opened is not None:
-        store, session_id = opened
-        for sensor_id, s in stats.items():
-            store.add_sensor(session_id, sensor_id, s.placement)
-        _link_calibrations(args, store, session_id, stats)
-        if events is not None and len(events):
-            store.add_events(session_id, events)
-        store.finalise(session_id)
-    truth = await emu.atruth() if emu is not None else {}
+    result = outcome(
+        stats, ctx, fs_hz=args.fs_hz, planned_s=args.duration_s, not_found=not_found, store_failure=store_failure
+    )
+    truth: dict[str, Any] = {}
+    if emu is not None:
+        try:
+            truth = await emu.atruth()
+        except (OSError, DmiSensorsError) as exc:
+            result.messages.append(f"warning: the emulator's truth is not available ({exc})")
     summary: dict[str, Any] = {
         "session_id": None if opened is None else opened[1],
         "db": None if opened is None else str(opened[0].path),
         "duration_s": args.duration_s,
+        "started_s": ctx.started_s,
+        "stopped_s": ctx.stopped_s,
+        "recorded_s": None if ctx.stopped_s is None else round(ctx.stopped_s - (ctx.started_s or 0.0), 3),
         "fs_hz": args.fs_hz,
         "simulated": emu is not None,
         "fault_profile": args.fault_profile if emu is not None else None,
         "events": 0 if events is None else len(events),
+        "status": result.status,
+        "exit_status": result.exit_status,
+        "fault": result.fault,
+        "packets_received": sum(s.packets_received for s in stats.values()),
+        "packets_stored": None if writer is None else writer.committed,
+        "commit_latency_max_s": None if writer is None else round(writer.commit_latency_max_s, 4),
         "sensors": {},
     }
     for sensor_id, s in stats.items():
         row = {
             "address": s.address,
             "placement": s.placement,
-            "state": s.state,
+            **result.sensors[sensor_id],
             "packets_received": s.packets_received,
-            "samples_received": s.samples_received,
-            "samples_lost": s.samples_lost,
             "reconnects": s.reconnects,
             "malformed_packets": s.malformed_packets,
             "disconnects": s.disconnects,
@@ -234,6 +359,8 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             "rssi_dbm": s.rssi_dbm,
             "latency_ms_p50": s.latency_ms_p50,
             "latency_ms_p99": s.latency_ms_p99,
+            "first_sample_s": s.first_sample_s,
+            "last_sample_s": s.last_sample_s,
             "calibration": args.calibrations_linked.get(sensor_id, {}),
         }
         t = truth.get(s.address.upper())
@@ -242,21 +369,121 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             row["samples_dropped"] = t["samples_dropped"]
             row["samples_dropped_total"] = t["samples_dropped_total"]
         summary["sensors"][sensor_id] = row
+    if opened is not None:
+        _finish_session(args, opened[0], opened[1], stats, events, summary, result)
+    summary["session_status"] = result_session_status(opened, result)
+    summary["incomplete_reason"] = "; ".join(result.incomplete_reasons) or None
+    summary["messages"] = result.messages
+    summary["warnings"] = [] if disk is None else disk.warnings
     return summary
+
+
+def result_session_status(opened: tuple[SessionStore, int] | None, result: Outcome) -> str | None:
+    if opened is None:
+        return None
+    return "incomplete" if result.incomplete_reasons else "finalised"
+
+
+def _stored_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as the database keeps it: no addresses, no paths (it is exported)."""
+    keep = {k: v for k, v in summary.items() if k not in ("db", "sensors", "messages", "warnings")}
+    sensors = {}
+    for i, (sensor_id, row) in enumerate(summary["sensors"].items()):
+        key = f"sensor-{i + 1}" if is_address(sensor_id) else sensor_id
+        sensors[key] = {k: v for k, v in row.items() if k not in ("address", "calibration")}
+    return {**keep, "sensors": sensors}
+
+
+def _finish_session(
+    args: argparse.Namespace,
+    store: SessionStore,
+    session_id: int,
+    stats: dict[str, Any],
+    events: pd.DataFrame | None,
+    summary: dict[str, Any],
+    result: Outcome,
+) -> None:
+    """Register the sensors, link calibrations, store the events and the summary, then finalise
+    or say why the session is incomplete. Each step is tried on its own (after a full disk
+    some may fail); what failed is said, and the session then stays incomplete."""
+    import sqlite3
+
+    def attempt(what: str, step: Callable[[], object]) -> bool:
+        try:
+            step()
+            return True
+        except (DmiSensorsError, sqlite3.Error, OSError) as exc:
+            result.messages.append(f"error: could not store {what} ({type(exc).__name__}: {exc})")
+            if not result.incomplete_reasons:
+                result.incomplete_reasons.append(f"the recorder could not store {what}")
+            return False
+
+    # the ballast goes: after a full disk it is the room these last writes need
+    store.release_space()
+    identified = [sid for sid in stats if not is_address(sid)]
+
+    def sensors() -> None:
+        for sensor_id in identified:
+            store.add_sensor(session_id, sensor_id, stats[sensor_id].placement)
+        _link_calibrations(args, store, session_id, identified)
+
+    attempt("the sensors and their calibrations", sensors)
+    if events is not None and len(events):
+        attempt(f"the {len(events)} tagged events", lambda: store.add_events(session_id, events))
+    attempt("the recording summary", lambda: store.save_recording(session_id, _stored_summary(summary)))
+    if result.incomplete_reasons:
+        reason = "; ".join(result.incomplete_reasons)
+        attempt("why the session is incomplete", lambda: store.mark_incomplete(session_id, reason))
+    else:
+        attempt("the session's end (finalise)", lambda: store.finalise(session_id))
 
 
 def _print(summary: dict[str, Any]) -> None:
     sim = summary["simulated"]
-    cols = ["placement", "packets_received", "samples_received", "samples_lost", "reconnects", "malformed_packets"]
+    cols = ["placement", "state", "samples_expected", "samples_received", "samples_lost", "counter_resets"]
+    cols += ["reconnects", "malformed_packets"]
     if sim:
         cols += ["samples_sent", "samples_dropped"]
-    head = f"{'sensor':10s} " + " ".join(f"{c:>17s}" if c != "placement" else f"{c:12s}" for c in cols)
+    short = {
+        "samples_expected": "expected",
+        "samples_received": "received",
+        "samples_lost": "lost",
+        "counter_resets": "resets",
+        "malformed_packets": "malformed",
+        "samples_sent": "sent (sim)",
+        "samples_dropped": "dropped (sim)",
+    }
+    width = max([10, *(len(k) for k in summary["sensors"])])
+    head = f"{'sensor':{width}s} {'placement':10s} {'state':12s} " + " ".join(
+        f"{short.get(c, c):>13s}" for c in cols[2:]
+    )
     print(head)
     for sensor_id, row in summary["sensors"].items():
-        cells = [f"{row['placement'] or '-':12s}"] + [f"{row.get(c, ''):>17}" for c in cols[1:]]
-        print(f"{sensor_id:10s} " + " ".join(cells))
+        cells = [f"{row['placement'] or '-':10s}", f"{row['state']:12s}"]
+        cells += [f"{row.get(c, ''):>13}" for c in cols[2:]]
+        print(f"{sensor_id:{width}s} " + " ".join(cells))
+    recorded = summary["recorded_s"]
+    print(
+        f"recorded {recorded if recorded is not None else 0:.1f} s of {summary['duration_s']:g} s planned:"
+        f" {summary['status'].replace('_', ' ')} (exit status {summary['exit_status']})"
+    )
     if summary["session_id"] is not None:
-        print(f"session {summary['session_id']} in {summary['db']}")
+        print(f"session {summary['session_id']} ({summary['session_status']}) in {summary['db']}")
+    for line in summary["messages"]:
+        print(f"dmi-sensors record: {line}", file=sys.stderr)
+
+
+def _run_recording(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[str, Any]:
+    """:func:`_record` on a new event loop; a missing Bluetooth stack becomes one clear line."""
+    from dmi_sensors.ble.preflight import explain_ble_error
+
+    try:
+        return asyncio.run(_record(args, emu))
+    except Exception as exc:
+        explained = explain_ble_error(exc)
+        if explained is None:
+            raise
+        raise explained from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -264,6 +491,9 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--duration-s must be positive, got {args.duration_s}")
     if args.simulate_sensors is not None and args.simulate_sensors < 1:
         raise ParameterError(f"--simulate-sensors must be at least 1, got {args.simulate_sensors}")
+    _check_subject(args)
+    if args.sensor:
+        _check_sensors(args.sensor)
     args.plan_obj = None
     args.calibration_set = None
     args.calibrations_linked = {}
@@ -287,9 +517,20 @@ def run(args: argparse.Namespace) -> int:
                 simulated_sensors(args.simulate_sensors, args.fs_hz, args.fault_profile, args.seed)
             )
             stack.enter_context(emu.activated())
-        summary = asyncio.run(_record(args, emu))
+        else:
+            from dmi_sensors.ble.preflight import bluetooth_stack_problem
+
+            problem = bluetooth_stack_problem()
+            if problem is not None:
+                raise DeviceError(problem)
+        summary = _run_recording(args, emu)
     _print(summary)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
-    return 0
+        from dmi_sensors.store.paths import open_private
+
+        try:
+            with open_private(args.json, "w") as fh:  # 0600: it names the subject's session
+                fh.write(json.dumps(summary, indent=2) + "\n")
+        except OSError as exc:  # e.g. the same full disk: the summary is on stdout anyway
+            print(f"dmi-sensors record: error: could not write {args.json} ({exc})", file=sys.stderr)
+    return int(summary["exit_status"])

@@ -1,4 +1,10 @@
-"""``dmi-sensors report SESSION``: analyse a stored session (if needed) and write its HTML report."""
+"""``dmi-sensors report SESSION``: analyse a stored session (if needed) and write its HTML report.
+
+The session is analysed first when it has no stored analysis, when its COM height changed
+since the stored one (``sessions edit``), or with ``--reanalyse``; every analysis appends a
+new run (nothing stored is overwritten, and a run with nothing in it is never stored).
+Recorded and imported sessions alike: the analysis reads whatever the store holds.
+"""
 
 from __future__ import annotations
 
@@ -50,9 +56,23 @@ def previous_exercises(store: SessionStore, session_id: int) -> pd.DataFrame | N
     return None
 
 
+def analysis_needed(store: SessionStore, session_id: int) -> str | None:
+    """Why a session must be analysed before it is reported (None: its stored run is current):
+    it was never analysed, or its COM height changed since (``dmi-sensors sessions edit``)."""
+    from dmi_sensors.analysis.stored_run import latest_run
+
+    run = latest_run(store, session_id)
+    if run is None:
+        return "no stored analysis"
+    used = run.parameters.get("com_height_m")
+    now = store.session_info(session_id).com_height_m
+    if now is not None and used is not None and float(used) != float(now):
+        return f"the COM height changed since the stored analysis ({used:g} m -> {now:g} m)"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from dmi_sensors.analysis import analyse_session
-    from dmi_sensors.analysis.stored_run import latest_run
     from dmi_sensors.progress_bar import ProgressBar
     from dmi_sensors.report.session import build_session_report
     from dmi_sensors.store import SessionStore
@@ -61,10 +81,13 @@ def run(args: argparse.Namespace) -> int:
         if args.session not in store.session_ids():
             print(f"dmi-sensors report: error: {store.path}: no session {args.session}", file=sys.stderr)
             return 1
-        if args.reanalyse or latest_run(store, args.session) is None:
+        reason = "--reanalyse" if args.reanalyse else analysis_needed(store, args.session)
+        if reason is not None:
             with ProgressBar(desc=f"analysing session {args.session}", unit="step") as bar:
-                analyse_session(store, args.session, analysis_params(args), progress=bar)
-            print(f"analysed session {args.session}; results stored in {store.path}")
+                analysis = analyse_session(store, args.session, analysis_params(args), progress=bar)
+            print(f"analysed session {args.session} ({reason}); results stored in {store.path}")
+            for warning in analysis.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
         rep = build_session_report(
             store, args.session, args.out, previous_exercises=previous_exercises(store, args.session)
         )

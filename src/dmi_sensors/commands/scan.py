@@ -7,6 +7,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from dmi_sensors.errors import DeviceError, ParameterError
+
 if TYPE_CHECKING:
     from dmi_sensors.ble import SensorAdvert
 
@@ -28,21 +30,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _scan(args: argparse.Namespace) -> list[SensorAdvert]:
+    """Listen for adverts; a missing Bluetooth stack (no D-Bus, no BlueZ, no adapter) becomes
+    one line naming what is missing and what to install."""
     from dmi_sensors.ble import discover
+    from dmi_sensors.ble.preflight import explain_ble_error
 
     kwargs: dict[str, Any] = {"adapter": args.adapter}
     if args.any_name:
         kwargs["service_uuid"] = None
-    return asyncio.run(discover(args.timeout_s, **kwargs))
+    try:
+        return asyncio.run(discover(args.timeout_s, **kwargs))
+    except Exception as exc:
+        explained = explain_ble_error(exc)
+        if explained is None:
+            raise
+        raise explained from exc
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.timeout_s <= 0:
+        raise ParameterError(f"--timeout-s: expected a positive number of seconds, found {args.timeout_s}")
     if args.simulate_sensors:
         from dmi_sensors.sim.bluez import simulated_sensors
 
         with simulated_sensors(args.simulate_sensors) as emu, emu.activated():
             adverts = _scan(args)
     else:
+        from dmi_sensors.ble.preflight import bluetooth_stack_problem
+
+        problem = bluetooth_stack_problem()
+        if problem is not None:
+            raise DeviceError(problem)
         adverts = _scan(args)
     if args.json:
         print(json.dumps([a.to_dict() for a in adverts], indent=2))

@@ -1,10 +1,12 @@
-"""``dmi-sensors simulate``: a virtual trunk sensor -> trial CSV + ground-truth JSON.
+"""``dmi-sensors simulate``: a virtual trunk sensor -> trial CSV + ground-truth JSON + events CSV.
 
 The trial CSV has the data contract's trial format (``time_s`` and the six inertial
 columns, body-aligned sensor frame: x forward, y left, z up) on the true sample grid; the
 mounting rotation of ``--errors typical`` is removed exactly (perfect alignment), the other
 errors stay. The JSON holds the parameters, the per-segment truth (COM RMS, tilt RMS), the
-events table, push times and the true time-to-stabilise.
+events table, push times and the true time-to-stabilise. The events are also written as an
+events CSV (``<out>.events.csv``, the data contract's events table), ready for ``dmi-sensors
+analyse --events`` and ``dmi-sensors sessions import --events``.
 """
 
 from __future__ import annotations
@@ -60,9 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="trial CSV to write")
     parser.add_argument("--truth", type=Path, default=None, help="ground-truth JSON (default: <out>.truth.json)")
+    parser.add_argument(
+        "--events", type=Path, default=None, help="the true events as an events CSV (default: <out>.events.csv)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from dmi_sensors.session.events import check_events
     from dmi_sensors.sim import ImuErrors, simulate
     from dmi_sensors.sim.scenarios import scenario_segments
     from dmi_sensors.store.trial_csv import write_trial_csv
@@ -100,9 +106,13 @@ def run(args: argparse.Namespace) -> int:
     }
     truth_path.parent.mkdir(parents=True, exist_ok=True)
     truth_path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    events_path = args.events if args.events is not None else out.with_suffix(".events.csv")
+    events_path.parent.mkdir(parents=True, exist_ok=True)
+    check_events(result.truth.events).to_csv(events_path, index=False)  # THE validator: what analyse reads back
     seg = result.truth.segments
     print(
-        f"wrote {out} ({len(result)} samples, {result.duration_s:.1f} s at {result.fs_hz:g} Hz) and {truth_path}; "
+        f"wrote {out} ({len(result)} samples, {result.duration_s:.1f} s at {result.fs_hz:g} Hz), {events_path} "
+        f"and {truth_path}; "
         f"COM RMS AP/ML {seg['com_rms_ap_mm'].iloc[0]:.2f}/{seg['com_rms_ml_mm'].iloc[0]:.2f} mm (first segment)"
     )
     return 0

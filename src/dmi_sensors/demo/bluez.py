@@ -15,7 +15,7 @@ import dataclasses
 from typing import Any
 
 from dmi_sensors.ble import RecordingContext, StreamConfig, discover, record
-from dmi_sensors.errors import EmulatorError
+from dmi_sensors.errors import EmulatorError, ParameterError
 from dmi_sensors.session import Plan, Subject, Tagger
 from dmi_sensors.sim.bluez.harness import EmulatedBluez
 from dmi_sensors.sim.bluez.model import Peripheral
@@ -73,7 +73,7 @@ async def _record(
     if {a.sensor_id for a in adverts} != wanted:
         raise EmulatorError(f"emulated sensors not found: {sorted(wanted - {a.sensor_id for a in adverts})}")
     targets = [(a, sim.placements[a.sensor_id]) for a in sorted(adverts, key=lambda a: a.sensor_id)]
-    session_id = store.create_session(subject, plan, dict(sim.placements), therapist_id="T-DEMO", start_utc=start_utc)
+    session_id = store.create_session(subject, plan, dict(sim.placements), therapist_id="TDEMO1", start_utc=start_utc)
     schedule = tag_schedule(plan, sim.truth_events, seed=seed)
     tagger_box: dict[str, Tagger] = {}
 
@@ -123,6 +123,8 @@ def record_via_bluez(
     Blocking (``asyncio.run``): call it from scripts, not from inside a running event loop.
     """
     noise = getattr(body, "noise_scale", 1.0)
+    if subject.com_height_m is None:
+        raise ParameterError("a simulated session needs the subject's com_height_m (the simulated body's COM height)")
     # the same simulation in this process: truth events for the therapist's schedule, sensor ids
     sim = simulate_session(plan, com_height_m=subject.com_height_m, seed=seed, fs_hz=fs_hz, body=body)
     duration_s = float(sum(s.duration_s for s in sim.segments)) + 1.0

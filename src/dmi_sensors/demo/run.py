@@ -126,7 +126,7 @@ def run_demo(
             ("earlier", earlier_plan, EARLIER_START_UTC, 1.6),
             ("current", current_plan, CURRENT_START_UTC, 1.0),
         ):
-            body = BodyParams(com_height_m=subject.com_height_m, noise_scale=noise)
+            body = BodyParams(com_height_m=float(DEMO_SUBJECT["com_height_m"]), noise_scale=noise)
             t = time.perf_counter()
             sid = _record(
                 store, subject, plan, seed=seed + len(sessions), start_utc=start, body=body, via_bluez=via_bluez

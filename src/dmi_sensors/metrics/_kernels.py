@@ -249,3 +249,92 @@ def moving_rms_trailing(x, width):
             s = 0.0
         out[i] = np.sqrt(s / width)
     return out
+
+
+# Indices of the per-window trunk-angle statistics of :func:`tilt_window_stats`.
+T_RMS_AP = 0  # RMS of the AP angle about its window mean, rad
+T_RMS_ML = 1
+T_RANGE_AP = 2  # max - min, rad
+T_RANGE_ML = 3
+T_SPEED_AP = 4  # mean |dθ/dt| (angular path per second), rad/s
+T_SPEED_ML = 5
+N_TILT_STATS = 6
+
+
+@njit(cache=True)
+def tilt_window_stats(q, starts, stops, fs_hz, out):
+    """Trunk angles about each window's mean attitude: RMS, range and mean angular speed, AP and ML.
+
+    Per window: the mean attitude ``q_ref`` (the normalised sum of the quaternions, each
+    sign-aligned with the window's first); per sample the rotation ``δq = q_ref* ⊗ q`` as a
+    rotation vector ``r = 2·atan2(|v|, w)·v/|v|`` in the reference's body axes; AP angle
+    ``r_y`` (about the left axis: + forward), ML angle ``-r_x`` (about the forward axis:
+    + to the left). RMS about the window mean, range max - min, mean angular speed
+    ``Σ|Δθ|·fs/(n - 1)``. Windows with fewer than 2 samples get NaN.
+    """
+    for w in range(starts.shape[0]):
+        a = starts[w]
+        b = stops[w]
+        n = b - a
+        if n < 2:
+            for k in range(N_TILT_STATS):
+                out[w, k] = np.nan
+            continue
+        sw = 0.0
+        sx = 0.0
+        sy = 0.0
+        sz = 0.0
+        for i in range(a, b):
+            sign = 1.0
+            if q[i, 0] * q[a, 0] + q[i, 1] * q[a, 1] + q[i, 2] * q[a, 2] + q[i, 3] * q[a, 3] < 0.0:
+                sign = -1.0
+            sw += sign * q[i, 0]
+            sx += sign * q[i, 1]
+            sy += sign * q[i, 2]
+            sz += sign * q[i, 3]
+        norm = np.sqrt(sw * sw + sx * sx + sy * sy + sz * sz)
+        rw = sw / norm
+        rx = -sx / norm  # conjugate of the reference
+        ry = -sy / norm
+        rz = -sz / norm
+        ap = np.empty(n)
+        ml = np.empty(n)
+        for k in range(n):
+            i = a + k
+            qw = q[i, 0]
+            qx = q[i, 1]
+            qy = q[i, 2]
+            qz = q[i, 3]
+            # d = r ⊗ q
+            dw = rw * qw - rx * qx - ry * qy - rz * qz
+            dx = rw * qx + rx * qw + ry * qz - rz * qy
+            dy = rw * qy - rx * qz + ry * qw + rz * qx
+            dz = rw * qz + rx * qy - ry * qx + rz * qw
+            if dw < 0.0:
+                dw = -dw
+                dx = -dx
+                dy = -dy
+                dz = -dz
+            vn = np.sqrt(dx * dx + dy * dy + dz * dz)
+            scale = 2.0 if vn < 1e-12 else 2.0 * np.arctan2(vn, dw) / vn
+            ap[k] = scale * dy
+            ml[k] = -scale * dx
+        m_ap = ap.mean()
+        m_ml = ml.mean()
+        s_ap = 0.0
+        s_ml = 0.0
+        for k in range(n):
+            s_ap += (ap[k] - m_ap) ** 2
+            s_ml += (ml[k] - m_ml) ** 2
+        out[w, T_RMS_AP] = np.sqrt(s_ap / n)
+        out[w, T_RMS_ML] = np.sqrt(s_ml / n)
+        out[w, T_RANGE_AP] = ap.max() - ap.min()
+        out[w, T_RANGE_ML] = ml.max() - ml.min()
+        p_ap = 0.0
+        p_ml = 0.0
+        for k in range(1, n):
+            p_ap += abs(ap[k] - ap[k - 1])
+            p_ml += abs(ml[k] - ml[k - 1])
+        out[w, T_SPEED_AP] = p_ap * fs_hz / (n - 1)
+        out[w, T_SPEED_ML] = p_ml * fs_hz / (n - 1)
+    return out

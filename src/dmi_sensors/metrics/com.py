@@ -51,22 +51,46 @@ def _positive(name: str, value: float | None) -> float:
     return float(value)
 
 
-def com_from_tilt(tilt_ap_rad: np.ndarray, tilt_ml_rad: np.ndarray, com_height_m: float) -> ComExcursion:
+def com_from_tilt(
+    tilt_ap_rad: np.ndarray, tilt_ml_rad: np.ndarray, com_height_m: float, lever_m: np.ndarray | None = None
+) -> ComExcursion:
     """Inverted pendulum: ``com = 1000·h_com·(sin θ - mean(sin θ))`` mm, per axis.
 
     ``tilt_ap_rad`` + forward lean, ``tilt_ml_rad`` + lean to the left (data contract), so
-    the COM moves forward / left with them.
+    the COM moves forward / left with them. ``lever_m`` (per sample, m; NaN where the
+    posture has no pendulum: :mod:`dmi_sensors.metrics.levers`) replaces ``com_height_m``:
+    ``com = 1000·L(t)·sin θ - its mean over the samples with a lever`` (NaN elsewhere).
     """
     h = _positive("com_height_m", com_height_m)
     sa = np.sin(np.asarray(tilt_ap_rad, dtype=np.float64))
     sm = np.sin(np.asarray(tilt_ml_rad, dtype=np.float64))
     if sa.shape != sm.shape or sa.ndim != 1:
         raise ParameterError(f"tilt arrays must be 1-D of equal length, got {sa.shape} and {sm.shape}")
+    if lever_m is None:
+        return ComExcursion(
+            1000.0 * h * (sa - sa.mean()),
+            1000.0 * h * (sm - sm.mean()),
+            "pendulum",
+            {"com_method": "pendulum", "com_height_m": h, "formula": "x = h_com·(sin θ - mean sin θ)"},
+        )
+    lever = np.asarray(lever_m, dtype=np.float64)
+    if lever.shape != sa.shape:
+        raise ParameterError(f"lever_m must have the tilts' shape {sa.shape}, got {lever.shape}")
+    ap = 1000.0 * lever * sa
+    ml = 1000.0 * lever * sm
+    ok = np.isfinite(lever)
+    if np.any(ok):
+        ap = ap - ap[ok].mean()
+        ml = ml - ml[ok].mean()
     return ComExcursion(
-        1000.0 * h * (sa - sa.mean()),
-        1000.0 * h * (sm - sm.mean()),
+        ap,
+        ml,
         "pendulum",
-        {"com_method": "pendulum", "com_height_m": h, "formula": "x = h_com·(sin θ - mean sin θ)"},
+        {
+            "com_method": "pendulum",
+            "com_height_m": h,
+            "formula": "x = L(t)·sin θ - mean, L = μ·l of the posture and support (metrics.levers)",
+        },
     )
 
 

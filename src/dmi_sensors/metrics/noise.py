@@ -61,17 +61,20 @@ def sensor_noise_rms(x: np.ndarray, fs_hz: float, band_frac: tuple[float, float]
     return np.sqrt(np.maximum(dens, 0.0) * fs_hz / 2.0)
 
 
-def below_noise_floor(value: float | None, floor: float | None, squared: bool = False) -> bool:
+def below_noise_floor(value: float | None, floor: float | None, squared: bool = False, corrected: bool = False) -> bool:
     """True when ``value < NOISE_FLOOR_MARGIN × floor`` (both finite, floor > 0).
 
     ``squared``: the measure grows with the square of the signal (powers, areas, JERK: unit
     with a ²), so noise adds to it linearly; the margin is then ``NOISE_FLOOR_MARGIN²``, the
-    same signal-to-noise ratio.
+    same signal-to-noise ratio. ``corrected``: ``value`` was already corrected for the floor
+    in power (``sqrt(raw² - floor²)``); the same test is then ``value < sqrt(margin² - 1) × floor``.
     """
     if value is None or floor is None:
         return False
     v, f = float(value), float(floor)
     if not (math.isfinite(v) and math.isfinite(f)) or f <= 0.0:
         return False
+    if corrected:
+        return abs(v) < math.sqrt(NOISE_FLOOR_MARGIN**2 - 1.0) * f
     margin = NOISE_FLOOR_MARGIN**2 if squared else NOISE_FLOOR_MARGIN
     return abs(v) < margin * f

@@ -32,9 +32,11 @@ __all__ = [
     "REGISTRY",
     "MetricSpec",
     "absent_reason",
+    "floor_base",
     "floor_name",
     "has_noise_floor",
     "markdown_table",
+    "noise_corrected",
     "spec",
     "valid_in",
 ]
@@ -55,6 +57,10 @@ FLOOR_REPORTED = (
     "reported (`<name>` with `_floor` before the unit): the same pipeline on a noise-only replica of the trial; "
     "'below noise floor' under 1.25 × it (1.25² × for squared measures: powers, areas, JERK)"
 )
+FLOOR_CORRECTED = (
+    FLOOR_REPORTED + "; the value itself is corrected for it in power, sqrt(max(v² - floor², 0)): the noise of an "
+    "RMS or a mean speed adds in power"
+)
 FLOOR_FREQUENCY = "none of its own (a frequency): 'below noise floor' when the band power of the same signal is"
 FLOOR_TTS = "built in: the threshold is set on the signal above the noise (noise-only replica of the trial)"
 FLOOR_NONE = "—"
@@ -66,6 +72,10 @@ FRAME_ACC = (
 )
 FRAME_STATIC = "static_tilt (Moe-Nilssen 1998: the ISway/APDM literature frame), whatever `acc_frame` is"
 FRAME_TTS = "horizontal COM acceleration, heading frame"
+FRAME_TILT = (
+    "trunk orientation relative to the window's (segment's) mean attitude, in its body axes: AP about the "
+    "left axis, ML about the forward axis (defined in every posture, also with the trunk horizontal)"
+)
 FRAME_NONE = "—"
 
 #: Unit text -> name suffix (every metric name ends with its unit's suffix).
@@ -203,7 +213,17 @@ def absent_reason(name: str, posture: str) -> str | None:
 
 def has_noise_floor(name: str) -> bool:
     """Whether results carry a noise-floor value for ``name`` (column :func:`floor_name`)."""
-    return spec(name).noise_floor == FLOOR_REPORTED
+    return spec(name).noise_floor in (FLOOR_REPORTED, FLOOR_CORRECTED)
+
+
+def noise_corrected(name: str) -> bool:
+    """Whether analyses report ``name`` corrected for its noise floor in power (RMS, MV)."""
+    return spec(name).noise_floor == FLOOR_CORRECTED
+
+
+def floor_base(name: str) -> str | None:
+    """The metric whose noise floor ``name`` is (``acc_rms_ap_floor_mps2`` -> ``acc_rms_ap_mps2``), or None."""
+    return _FLOOR_BASE.get(name)
 
 
 def floor_name(name: str) -> str:
@@ -643,18 +663,67 @@ def _build() -> None:
             )
         )
 
+    # --- trunk tilt (every posture) ---------------------------------------------------
+    tilt_params = ("orientation_filter", "gyro_bias", "tilt_anchor_hz", "fs_hz")
+    tilt_ref = (
+        "dmi-sensors (angles about the window's mean attitude); sitting-balance measures (RMS sway, sway "
+        "velocity) as in CP sitting studies, science notes §8.2"
+    )
+    for ax, axis, about in (
+        ("_ap", "anteroposterior", "the left axis, + forward"),
+        ("_ml", "mediolateral", "the forward axis, + left"),
+    ):
+        a = _AXIS_LABEL[ax]
+        for kind, unit, uname, what, formula in (
+            ("rms", "deg", "deg", "RMS of the trunk angle about its mean", "sqrt(mean((θ - mean θ)²))"),
+            ("range", "deg", "deg", "range of the trunk angle", "max(θ) - min(θ)"),
+            (
+                "mean_velocity",
+                "deg/s",
+                "deg_s",
+                "mean angular speed of the trunk (the angle's path per second)",
+                "Σ|Δθ|·fs/(n - 1)",
+            ),
+        ):
+            label = {"rms": "RMS", "range": "range", "mean_velocity": "mean angular velocity"}[kind]
+            _add(
+                MetricSpec(
+                    f"tilt_{kind}{ax}_{uname}",
+                    unit,
+                    f"{what}, {axis} (rotation about {about}); no COM height or pendulum model needed",
+                    tilt_ref,
+                    tilt_params,
+                    f"{formula}, θ: rotation vector of q_ref* ⊗ q, body {'y' if ax == '_ap' else '-x'} component",
+                    provenance="eng",
+                    family="tilt",
+                    label=f"Trunk tilt {label}{a}",
+                    frame=FRAME_TILT,
+                    noise_floor=FLOOR_CORRECTED if kind == "rms" else FLOOR_REPORTED,
+                )
+            )
+
     # --- time to stabilise ------------------------------------------------------------
     tp = ("tts_signal", "tts.lowpass_hz", "trial_after_s", "event_end_s")
     _add(
         MetricSpec(
             "time_to_stabilise_s",
             "s",
-            "default TTS: first time after the event's end from which the 1 s centred moving RMS of the "
-            "low-passed horizontal COM acceleration magnitude stays below factor × the pre-event quiet RMS "
-            "until the end of the analysed interval; null when no stable state is reached",
+            "default TTS: first time after the event's end from which the 1 s trailing moving RMS of the "
+            "horizontal COM acceleration magnitude stays below 1.5 × the pre-event quiet RMS for a 1 s hold; the "
+            "sensor's noise removed in power (noise-only replica), the profile judged in a low decision band; "
+            "null ('not determined: <reason>') when no baseline, no response, no stable state",
             FRANSZ,
-            (*tp, "tts.rms_window_s", "tts.threshold_factor", "tts.baseline_s"),
-            "min t ≥ t_end: RMS1s(τ) < k·RMS_quiet for all τ in [t, t_stop]; TTS = t - t_end",
+            (
+                *tp,
+                "tts.rms_window_s",
+                "tts.threshold_factor",
+                "tts.baseline_s",
+                "tts.hold_s",
+                "tts.decision_lowpass_hz",
+                "tts.response_window_s",
+            ),
+            "P(t) = ⟨|a_L|²⟩_1s - n_L²; T = k²q² - q_H² (q² noise-corrected); TTS = min t ≥ t_end: "
+            "P(τ) < T for τ in [t, t + hold]",
             provenance="eng",
             family="tts",
             label="Time to stabilise",
@@ -664,8 +733,8 @@ def _build() -> None:
         MetricSpec(
             "tts_colby_s",
             "s",
-            "TTS by sequential averaging: time until the running mean of the signal stays within mean ± "
-            "0.25·SD of the whole post-event interval",
+            "TTS by sequential averaging: time until the running mean of the noise-corrected RMS profile stays "
+            "within mean ± 0.25·SD of the whole post-event interval (set by the interval's length)",
             COLBY,
             (*tp, "tts.band_sd"),
             "S[k] = (1/k)Σ y[1..k]; TTS = first t after which |S - mean(y)| ≤ 0.25·SD(y)",
@@ -678,11 +747,11 @@ def _build() -> None:
         MetricSpec(
             "tts_polynomial_s",
             "s",
-            "TTS by an unbounded third-order polynomial fitted to the moving RMS after the event: first time "
-            "the fit falls to the quiet reference level",
+            "TTS by an unbounded third-order polynomial fitted to the noise-corrected moving RMS after the event: "
+            "first time the fit falls to the threshold; 'not determined' when the fit starts below it or R² < 0.5",
             ROSS,
             (*tp, "tts.rms_window_s", "tts.threshold_factor", "tts.baseline_s"),
-            "p = polyfit(t, RMS1s, 3); TTS = min t: p(t) ≤ k·RMS_quiet",
+            "p = polyfit(t, RMS1s, 3); TTS = min t: p(t) ≤ sqrt(T)",
             provenance="R",
             family="tts",
             label="Time to stabilise (polynomial fit)",
@@ -692,7 +761,8 @@ def _build() -> None:
         MetricSpec(
             "tts_exponential_s",
             "s",
-            "TTS from the exponential fit: time for the excess over Y∞ to fall to 5 % of Y0 - Y∞ (= T·ln 20)",
+            "TTS from the exponential fit (variable projection, no numerical derivatives) of the noise-corrected "
+            "moving RMS: time for the excess over Y∞ to fall to 5 % of Y0 - Y∞ (= T·ln 20)",
             RABUFFETTI + " (model); 5 % rule: dmi-sensors",
             (*tp, "tts.rms_window_s", "tts.profile"),
             "fit Y(t) = Y∞ + (Y0 - Y∞)·exp(-t/T) to RMS1s; TTS = T·ln(20)",
@@ -752,6 +822,8 @@ def _finish() -> None:
                 floor = FLOOR_TTS
             elif s.unit in _FREQUENCY_UNITS or any(w in name for w in _FREQUENCY_WORDS):
                 floor = FLOOR_FREQUENCY
+            elif "_rms" in name or name == "acc_mean_velocity_m_s":
+                floor = FLOOR_CORRECTED
             else:
                 floor = FLOOR_REPORTED
             s = dataclasses.replace(s, noise_floor=floor)
@@ -760,6 +832,7 @@ def _finish() -> None:
 
 _build()
 _finish()
+_FLOOR_BASE: dict[str, str] = {floor_name(n): n for n in REGISTRY if has_noise_floor(n)}
 
 
 def markdown_table(names: list[str] | None = None) -> str:

@@ -302,23 +302,18 @@ class TtsResult:
         return d
 
 
-def _butter_sos(cutoff_hz: float, fs_hz: float):
-    from scipy import signal
+def _lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None) -> np.ndarray:
+    """Zero-phase 4th-order Butterworth low-pass along axis 0 (``dsp.filtfilt`` = scipy ``sosfiltfilt``)."""
+    if cutoff_hz is None:
+        return x
+    from dmi_sensors.dsp import butter_lowpass, filtfilt, sosfiltfilt_padlen
 
     if not (0 < cutoff_hz < fs_hz / 2):
         raise ParameterError(f"TTS low-pass cut-off must be in (0, fs/2 = {fs_hz / 2}) Hz, got {cutoff_hz}")
-    return signal.butter(4, cutoff_hz, btype="low", fs=fs_hz, output="sos")
-
-
-def _lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float | None) -> np.ndarray:
-    if cutoff_hz is None:
+    sos = butter_lowpass(cutoff_hz, fs_hz, 4)
+    if x.shape[0] <= sosfiltfilt_padlen(sos):
         return x
-    from scipy import signal
-
-    sos = _butter_sos(cutoff_hz, fs_hz)
-    if x.shape[0] <= 3 * (2 * sos.shape[0] + 1):
-        return x
-    return signal.sosfiltfilt(sos, x, axis=0)
+    return filtfilt(sos, x)
 
 
 def _components(acc: np.ndarray) -> np.ndarray:

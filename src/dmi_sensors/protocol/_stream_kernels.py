@@ -30,7 +30,9 @@ from dmi_sensors.protocol.constants import (
     COMPACT_HEADER_SIZE,
     COMPACT_PACKET_SIZE,
     COMPACT_TIMESTAMP_MODULUS,
+    COUNTER_JUMP_SLACK_S,
     COUNTER_MODULUS,
+    COUNTER_RATE_TOLERANCE,
     DATA_HEADER_SIZE,
     GYR_RANGES_DPS,
     MAX_SAMPLES_PER_PACKET,
@@ -242,6 +244,12 @@ def unwrap_into(
         wraps = np.int64(min(max(wraps_f, -1.0), float(1 << 20)))
         reset = wraps < 0 or comp != pcomp or fs != pfs
         lost = 0 if reset else d + wraps * mod
+        if lost > 0 and np.isfinite(host_dt):
+            # a jump the host's clock cannot explain is no gap: corruption or a restart
+            span = host_dt if host_dt > 0 else 0.0
+            if lost > (span * (1.0 + COUNTER_RATE_TOLERANCE) + COUNTER_JUMP_SLACK_S) * fs:
+                reset = True
+                lost = 0
         u = pu + (pn + lost)
         tmod = COMPACT_TIMESTAMP_MODULUS if (comp or pcomp) else TIMESTAMP_MODULUS
         delta = (t - pt) % tmod

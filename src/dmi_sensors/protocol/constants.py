@@ -216,6 +216,14 @@ COUNTER_MODULUS: Final = 1 << 32
 TIMESTAMP_MODULUS: Final = 1 << 32  # µs: wraps every 4294.967296 s (71.6 min)
 COMPACT_COUNTER_MODULUS: Final = 1 << 16
 COMPACT_TIMESTAMP_MODULUS: Final = 1 << 24  # µs: wraps every 16.777216 s
+#: Counter plausibility (host unwrap, SPEC §4.5): a forward jump of the sample counter is a
+#: gap of lost samples only if the host's clock allows it: at most
+#: ``(Δhost × (1 + COUNTER_RATE_TOLERANCE) + COUNTER_JUMP_SLACK_S) × fs`` samples. The slack
+#: covers delivery jitter (a packet that waited in a queue); the tolerance a fast crystal
+#: with room to spare (real ones are within 200 ppm). A larger jump cannot be real: it is
+#: corruption or a restart and counts as a reset (samples unknown), never as millions lost.
+COUNTER_JUMP_SLACK_S: Final = 2.0
+COUNTER_RATE_TOLERANCE: Final = 0.01
 
 
 def samples_per_notification(att_mtu: int) -> int:

@@ -15,6 +15,9 @@ p (previous) and q, with M = 2**32 (full) or 2**16 (compact) and n_p samples in 
 * ``k < 0`` (the counter went back, e.g. streaming restarted), a change of rate or of
   format: a *reset*: ``U_q = U_p + n_p``, ``gap_before`` set, ``counter_resets``
   incremented, nothing added to ``samples_lost`` (unknown).
+* counter plausibility: with a finite ``host_dt``, a gap of more than
+  ``(max(host_dt, 0) * (1 + COUNTER_RATE_TOLERANCE) + COUNTER_JUMP_SLACK_S) * fs_hz``
+  samples cannot be real (a corrupted counter): a reset too, never millions lost.
 * device time: ``delta = (ts_q - ts_p) mod T`` with T = 2**32 µs (2**24 µs if either packet
   is compact: both carry the low bits of the same device clock), then the multiple of T
   nearest to the expected advance ``(U_q - U_p) * 1e6 / fs_hz`` (or the host arrival

@@ -8,7 +8,8 @@ turn it into PNG bytes with :func:`dmi_sensors.report.style.figure_png`.
 * :func:`stabilogram_figure` — COM displacement (ML horizontal, AP vertical) per exercise
   with its 95 % ellipse (:func:`ellipse_geometry`, numbers from :mod:`dmi_sensors.metrics`).
 * :func:`progress_figure` — one metric per panel across sessions, one line per exercise
-  at a given support level; plus the support level needed per exercise.
+  at a given support level (one colour per exercise in every panel); plus the support level
+  needed per exercise family (greys and black, never an exercise's colour).
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ from dmi_sensors.report.style import (
 )
 
 __all__ = [
+    "FAMILY_STYLES",
     "EllipseGeometry",
     "StabilogramPanel",
     "ellipse_geometry",
+    "exercise_styles",
     "minmax_decimate",
     "progress_figure",
     "stabilogram_figure",
@@ -338,6 +341,55 @@ def _nice_limit(x: float) -> float:
     return 10.0 * p
 
 
+#: Line styles of the exercise families in the support panel: greys and black with their own
+#: markers, so no family shares a colour with an exercise of the other panels.
+FAMILY_STYLES: tuple[tuple[str, str, str | tuple], ...] = (
+    ("#000000", "s", "-"),
+    ("#6b6b6b", "D", "--"),
+    ("#333333", "^", "-."),
+    ("#8c8c8c", "v", ":"),
+    ("#1a1a1a", "o", (0, (5, 1, 1, 1))),
+    ("#555555", "P", (0, (3, 1))),
+)
+
+
+def exercise_styles(exercises: Sequence[str]) -> dict[str, tuple[str, str | tuple]]:
+    """One ``(colour, line style)`` per exercise id, the same in every panel of a progress
+    figure: the colour-blind-safe palette in the order given, then the next line style."""
+    out: dict[str, tuple[str, str | tuple]] = {}
+    for i, ex in enumerate(dict.fromkeys(exercises)):
+        out[ex] = (PALETTE[i % len(PALETTE)], LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)])
+    return out
+
+
+def _date_axis(ax, dates) -> None:
+    """Dates on the x axis that fit one session as well as many: a few days' margin around
+    the sessions, a tick under each day's first session (at most 8 days, else evenly spaced
+    ticks), ISO dates."""
+    import matplotlib.dates as mdates
+    import pandas as pd
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    stamps = sorted(pd.Timestamp(d) for d in dates if not pd.isna(d))
+    if not stamps:
+        return
+    first_of_day: dict[pd.Timestamp, pd.Timestamp] = {}
+    for t in stamps:
+        first_of_day.setdefault(t.normalize(), t)  # a tick under each day's first session
+    pad = max((stamps[-1] - stamps[0]) * 0.06, pd.Timedelta(days=2))
+    ax.set_xlim(stamps[0] - pad, stamps[-1] + pad)
+    if len(first_of_day) <= 8:
+        ticks = [t.to_pydatetime() for t in first_of_day.values()]
+        ax.xaxis.set_major_locator(FixedLocator(mdates.date2num(ticks)))
+    else:
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
+        label.set_ha("right")
+
+
 def progress_figure(
     table,
     metrics: Sequence[tuple[str, str]],
@@ -345,8 +397,9 @@ def progress_figure(
     *,
     x: str = "session_date",
     title: str = "",
+    names: Mapping[str, str] | None = None,
 ):
-    """Progress across sessions: one panel per metric, one line per (exercise, support).
+    """Progress across sessions: one panel per metric, one line per exercise (and support).
 
     Parameters
     ----------
@@ -360,66 +413,85 @@ def progress_figure(
         ``"COM 95 % ellipse area [mm²]"``).
     supports
         Optional DataFrame with columns ``x``, ``family`` and ``support_level`` (index in
-        :data:`dmi_sensors.contract.SUPPORT_POINTS`): drawn in a last panel, one line per
-        exercise family (up = more distal = less help needed). Without it, the support of
-        each exercise is drawn.
+        :data:`dmi_sensors.contract.SUPPORT_POINTS`): drawn in a last panel, one grey or
+        black line per exercise family (up = more distal = less help needed). Without it,
+        the support of each exercise is drawn (in the exercise's colour).
+    names
+        Exercise id -> the name the legend shows (default: the id).
+
+    One colour per exercise in every panel (:func:`exercise_styles`); an exercise practised at
+    several support levels keeps its colour with another line style. Dates: a few days'
+    margin around the sessions and ticks at their days, so one session and many both read
+    well (no date locator warnings).
     """
     import pandas as pd
 
     if table is None or len(table) == 0:
         raise ParameterError("progress_figure needs at least one row")
     df = table.copy()
+    names = dict(names or {})
     dates = pd.api.types.is_datetime64_any_dtype(df[x])
     n_panels = len(metrics) + 1
+    styles = exercise_styles(sorted(df[contract.EXERCISE].astype(str).unique(), key=lambda e: names.get(e, e)))
     with report_style():
         fig, axes = new_figure(1.0 + 1.9 * n_panels, nrows=n_panels, ncols=1, sharex=True, squeeze=False)
         axes = axes[:, 0]
         groups = list(df.groupby([contract.EXERCISE, contract.SUPPORT], sort=True, dropna=False))
+        supports_of: dict[str, list[str]] = {}
+        for exercise, support in (k for k, _ in groups):
+            supports_of.setdefault(str(exercise), []).append(str(support))
         for ax, (column, panel_title) in zip(axes, metrics, strict=False):
-            for i, ((exercise, support), g) in enumerate(groups):
+            for (exercise, support), g in groups:
+                colour, style = styles[str(exercise)]
+                k = supports_of[str(exercise)].index(str(support))
+                if k:
+                    style = LINESTYLES[(LINESTYLES.index(style) + k) % len(LINESTYLES)]
+                label = names.get(str(exercise), str(exercise))
+                if len(supports_of[str(exercise)]) > 1:
+                    label += f" (support: {support})"
                 g = g.sort_values(x)
                 y = pd.to_numeric(g[column], errors="coerce")
-                ax.plot(
-                    g[x],
-                    y,
-                    marker="o",
-                    color=PALETTE[i % len(PALETTE)],
-                    linestyle=LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)],
-                    label=f"{exercise} ({support})",
-                )
+                ax.plot(g[x], y, marker="o", color=colour, linestyle=style, label=label)
             ax.set_ylabel(metric_axis_label(column))
             ax.set_title(panel_title, loc="left", fontsize=9.5)
         ax = axes[-1]
         order = {s: k for k, s in enumerate(contract.SUPPORT_POINTS)}
         if supports is None:
-            supports = df.assign(family=df[contract.EXERCISE], support_level=df[contract.SUPPORT].map(order))
-        for i, (family, g) in enumerate(supports.groupby("family", sort=True)):
-            g = g.sort_values(x)
-            ax.plot(
-                g[x],
-                g["support_level"],
-                marker="s",
-                color=PALETTE[(i + 3) % len(PALETTE)],
-                label=str(family),
-                linestyle=LINESTYLES[(i // len(PALETTE)) % len(LINESTYLES)],
+            for (exercise, _support), g in groups:
+                colour, style = styles[str(exercise)]
+                g = g.sort_values(x)
+                ax.plot(g[x], g[contract.SUPPORT].map(order), marker="s", color=colour, linestyle=style)
+            ax.set_title("support practised per exercise (higher = less help)", loc="left", fontsize=9.5)
+        else:
+            for i, (family, g) in enumerate(supports.groupby("family", sort=True)):
+                colour, marker, style = FAMILY_STYLES[i % len(FAMILY_STYLES)]
+                g = g.sort_values(x)
+                ax.plot(
+                    g[x], g["support_level"], marker=marker, color=colour, linestyle=style, label=str(family), lw=1.2
+                )
+            heading = "most distal support practised per exercise family (higher = less help)"
+            ax.set_title(heading, loc="left", fontsize=9.5)
+            ax.legend(
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.66),
+                fontsize=7.5,
+                ncols=2,
+                title="exercise family (last panel)",
+                title_fontsize=8,
             )
         ax.set_yticks(range(len(contract.SUPPORT_POINTS)), list(contract.SUPPORT_POINTS), fontsize=7)
         ax.set_ylim(-0.5, len(contract.SUPPORT_POINTS) - 0.5)
         ax.set_ylabel(unit_label("support", "point"))
-        ax.set_title("most distal support practised (higher = less help)", loc="left", fontsize=9.5)
-        ax.legend(loc="upper left", fontsize=7.5, ncols=2)
         ax.set_xlabel(unit_label("session date", "UTC") if dates else unit_label("session", "number"))
         if dates:
-            import matplotlib.dates as mdates
-
-            ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
-            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-            for label in ax.get_xticklabels():
-                label.set_rotation(30)
-                label.set_ha("right")
+            _date_axis(ax, df[x])
+        else:
+            values = sorted(pd.to_numeric(df[x]).unique())
+            ax.set_xticks(values)
+            ax.set_xlim(values[0] - 0.5, values[-1] + 0.5)
         handles, labels = axes[0].get_legend_handles_labels()
         if handles:
-            fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=7.5)
+            fig.legend(handles, labels, loc="outside lower center", ncols=1, fontsize=7.5, title="exercise (colour)")
         if title:
             fig.suptitle(title)
     return fig

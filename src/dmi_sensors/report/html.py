@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.metrics.registry import spec
+from dmi_sensors.metrics.noise import below_noise_floor
+from dmi_sensors.metrics.registry import REGISTRY, floor_name, has_noise_floor, noise_corrected, spec
 
 __all__ = ["CSS", "Column", "HtmlReport", "format_number", "metric_column", "slug"]
 
@@ -85,6 +86,16 @@ class Column:
     key: str
     header: str
     decimals: int | None = None
+
+
+def _below_floor(key: str, value: object, row: Mapping[str, object]) -> bool:
+    """Whether a registry metric's value is under its noise floor given in the same row."""
+    if key not in REGISTRY or not has_noise_floor(key):
+        return False
+    floor = row.get(floor_name(key))
+    if not isinstance(value, (int, float)) or not isinstance(floor, (int, float)):
+        return False
+    return below_noise_floor(value, floor, squared="²" in REGISTRY[key].unit, corrected=noise_corrected(key))
 
 
 def metric_column(name: str, decimals: int) -> Column:
@@ -167,6 +178,9 @@ class HtmlReport:
                 exact = _exact(v)
                 if exact is None:
                     cells.append(f'<td class="num missing" data-key="{key}" data-value="">–</td>')
+                elif _below_floor(c.key, v, row):
+                    text = f"below noise floor ({format_number(v, c.decimals)})"
+                    cells.append(f'<td class="num below-floor" data-key="{key}" data-value="{exact}">{text}</td>')
                 else:
                     text = format_number(v, c.decimals)
                     cells.append(f'<td class="num" data-key="{key}" data-value="{exact}">{text}</td>')

@@ -10,15 +10,22 @@ analysis run of every session):
   standing on the DMI box), the most distal support point practised in each session on
   the proximal -> distal scale of :data:`dmi_sensors.contract.SUPPORT_POINTS`.
 
-Sections of the HTML: ``overview``, ``summary``, ``charts``, ``progress-table``,
-``support-table``.
+Exercises are shown by their names (the session's plan, else the built-in catalogue), with
+one colour per exercise in every chart; a table with nothing to show is replaced by a
+sentence saying why.
+
+The HTML is built section by section (:data:`SECTIONS`: id and builder, in order): a new
+section (e.g. a minimal-detectable-change verdict) is one more builder taking the
+:class:`ProgressData` and the :class:`~dmi_sensors.report.html.HtmlReport`. Sections of the
+default report: ``overview``, ``summary``, ``charts``, ``progress-table``, ``support-table``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,8 +33,8 @@ from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.registry import spec
 from dmi_sensors.report.html import Column, HtmlReport, format_number, metric_column
-from dmi_sensors.report.session import AREA, UPRIGHT_POSTURES
-from dmi_sensors.session import Plan
+from dmi_sensors.report.session import AREA, UPRIGHT_POSTURES, exercise_names
+from dmi_sensors.session import CATALOGUE, Exercise, Plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,8 +42,12 @@ if TYPE_CHECKING:
 __all__ = [
     "PROGRESS_COLUMNS",
     "PROGRESS_METRICS",
+    "SECTIONS",
+    "ProgressData",
     "ProgressReport",
     "build_progress_report",
+    "family_name",
+    "progress_data",
     "progress_table",
     "support_table",
     "trend_table",
@@ -62,6 +73,27 @@ PROGRESS_COLUMNS = (
     metric_column(TTS, 2),
     metric_column("acc_rms_ap_mps2", 3),
 )
+
+#: How a position and a surface read in an exercise family's name ("Standing on the DMI box").
+POSITION_WORDS = {
+    "supine": "Lying on the back",
+    "prone": "Lying on the front",
+    "side_lying": "Side-lying",
+    "sitting": "Sitting",
+    "four_point": "Four-point kneeling",
+    "kneeling": "Tall kneeling",
+    "half_kneeling": "Half-kneeling",
+    "standing": "Standing",
+    "walking": "Walking",
+    "sit_to_stand": "Sit-to-stand",
+}
+SURFACE_WORDS = {
+    "table_top": "the table top",
+    "floor": "the floor",
+    "dmi_box": "the DMI box",
+    "ladder": "a ladder rung",
+    "foam": "foam",
+}
 
 
 def _first_last(key: str, metric: str, which: str, decimals: int) -> Column:
@@ -89,6 +121,13 @@ SUPPORT_COLUMNS = (
 )
 
 
+def family_name(exercise: Exercise) -> str:
+    """The exercise's family: its position on its surface, in words ("Standing on the DMI box")."""
+    position = POSITION_WORDS.get(exercise.position, exercise.position.replace("_", " ").capitalize())
+    surface = SURFACE_WORDS.get(exercise.surface, exercise.surface.replace("_", " "))
+    return f"{position} on {surface}"
+
+
 @dataclass
 class ProgressReport:
     html_path: Path
@@ -97,14 +136,35 @@ class ProgressReport:
     table: pd.DataFrame
     trends: pd.DataFrame
     supports: pd.DataFrame
+    names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ProgressData:
+    """Everything a section of the progress report may show.
+
+    ``table``: :func:`progress_table`; ``trends``: :func:`trend_table`; ``supports``:
+    :func:`support_table`; ``names``: exercise id -> name (plans of the sessions, then the
+    catalogue); ``stem``: the report's file stem (figures are named after it).
+    """
+
+    subject_id: str
+    table: pd.DataFrame
+    trends: pd.DataFrame
+    supports: pd.DataFrame
+    names: dict[str, str]
+    stem: str
+
+    def name(self, exercise: str) -> str:
+        return self.names.get(exercise, exercise)
 
 
 def progress_table(store, subject_id: str):
     """One row per session × exercise (primary sensor, latest run of each analysed session).
 
     Columns: ``session_id, session_date`` (UTC datetime), ``session_date_text``,
-    ``exercise, support, family`` (``position/surface`` from the plan, or the exercise id)
-    and the exercise-table metrics as stored.
+    ``exercise, support, family`` (:func:`family_name` from the session's plan, else the
+    catalogue's exercise, else the exercise id) and the exercise-table metrics as stored.
     """
     import pandas as pd
 
@@ -122,12 +182,12 @@ def progress_table(store, subject_id: str):
             ex = ex[ex[contract.SENSOR_ID] == run.primary_sensor_id]
         ex = ex.copy()
         plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
-        family = {e.exercise_id: f"{e.position} on {e.surface.replace('_', ' ')}" for e in plan} if plan else {}
+        known = {**CATALOGUE, **({e.exercise_id: e for e in plan} if plan else {})}
         ex.insert(0, "session_id", info.session_id)
         date = pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT
         ex.insert(1, "session_date", pd.Series(date, index=ex.index, dtype="datetime64[ns]"))
         ex.insert(2, "session_date_text", info.start_utc[:10])
-        ex["family"] = [family.get(e, e) for e in ex[contract.EXERCISE]]
+        ex["family"] = [family_name(known[e]) if e in known else e for e in ex[contract.EXERCISE]]
         frames.append(ex)
     if not frames:
         return pd.DataFrame()
@@ -188,25 +248,55 @@ def support_table(table):
                 "support_level": level,
             }
         )
+    if not rows:
+        return pd.DataFrame()
     return pd.DataFrame(rows).sort_values(["family", "session_date", "session_id"]).reset_index(drop=True)
 
 
-def _sentences(subject_id: str, table, trends, supports) -> list[str]:
+def progress_data(store, subject_id: str, stem: str | None = None) -> ProgressData:
+    """The tables and names of one subject's progress report (:class:`ProgressData`)."""
+    table = progress_table(store, subject_id)
+    if len(table) == 0:
+        from dmi_sensors.analysis.stored_run import latest_run
+
+        mine = [i.session_id for i in store.sessions() if i.subject_id == subject_id]
+        analysed = [sid for sid in mine if latest_run(store, sid) is not None]
+        if analysed:
+            raise ParameterError(
+                f"subject {subject_id!r}: sessions {', '.join(map(str, analysed))} are analysed but none has a tagged "
+                "exercise to follow across sessions (tag with `record --tag --plan PLAN`, or import with --events)"
+            )
+        raise ParameterError(f"subject {subject_id!r} has no analysed session in {store.path}")
+    names = exercise_names()
+    for info in store.sessions():
+        if info.subject_id == subject_id and info.plan_toml:
+            names.update(exercise_names(Plan.from_toml(info.plan_toml)))
+    return ProgressData(
+        subject_id, table, trend_table(table), support_table(table), names, stem or f"progress-{subject_id}"
+    )
+
+
+def _sentences(data: ProgressData) -> list[str]:
     """Plain-language lines; sway comparisons only for upright exercises (pendulum COM model)."""
+    table, trends, supports = data.table, data.trends, data.supports
     n_sessions = table["session_id"].nunique()
     dates = sorted(set(table["session_date_text"]))
-    out = [f"{subject_id}: {n_sessions} analysed session(s) from {dates[0]} to {dates[-1]}."]
-    if len(trends):
-        for r in trends.itertuples(index=False):
-            if r.area_change_pct is None or not np.isfinite(r.area_change_pct) or not r.upright:
-                continue
-            word = "less" if r.area_change_pct < 0 else "more"
-            out.append(
-                f"{r.exercise} with support at the {r.support}: {format_number(abs(r.area_change_pct), 0)} % "
-                f"{word} sway than in the first session ({format_number(r.first_area_mm2, 0)} → "
-                f"{format_number(r.last_area_mm2, 0)} {spec(AREA).unit})."
-            )
+    if n_sessions == 1:
+        out = [f"{data.subject_id}: one analysed session so far ({dates[0]}); progress shows from the second one."]
     else:
+        out = [f"{data.subject_id}: {n_sessions} analysed sessions from {dates[0]} to {dates[-1]}."]
+    if len(trends):
+        for r in _rows(trends):
+            change = r["area_change_pct"]
+            if change is None or not np.isfinite(change) or not r["upright"]:
+                continue
+            word = "less" if change < 0 else "more"
+            out.append(
+                f"{data.name(r[contract.EXERCISE])}: {format_number(abs(change), 0)} % "
+                f"{word} sway than in the first session ({format_number(r['first_area_mm2'], 0)} → "
+                f"{format_number(r['last_area_mm2'], 0)} {spec(AREA).unit})."
+            )
+    elif n_sessions > 1:
         out.append("No exercise was repeated at the same support level yet, so sway cannot be compared directly.")
     if len(supports):
         for family, g in supports.groupby("family", sort=True):
@@ -226,55 +316,119 @@ def _sentences(subject_id: str, table, trends, supports) -> list[str]:
     return out
 
 
-def build_progress_report(store, subject_id: str, out_dir: str | Path, *, stem: str | None = None) -> ProgressReport:
-    """Write ``<out_dir>/progress-<subject>.html`` (+ PNG) for one subject's analysed sessions."""
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A table's rows as plain dicts (column name -> value)."""
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def _named(rows: list[dict[str, Any]], data: ProgressData) -> list[dict[str, Any]]:
+    """The rows with the exercise shown by its name."""
+    for r in rows:
+        r[contract.EXERCISE] = data.name(str(r[contract.EXERCISE]))
+    return rows
+
+
+# --- sections: (id, builder) in order; a builder adds its section to the report -------------
+
+Section = Callable[[HtmlReport, ProgressData], None]
+
+
+def overview_section(rep: HtmlReport, data: ProgressData) -> None:
+    rep.section("Sessions", "overview")
+    ids = [int(x) for x in data.table["session_id"].tolist()]
+    dates = [str(x) for x in data.table["session_date_text"].tolist()]
+    rep.bullets([f"Session {sid}: {dates[ids.index(sid)]}, {ids.count(sid)} exercises" for sid in dict.fromkeys(ids)])
+
+
+def summary_section(rep: HtmlReport, data: ProgressData) -> None:
+    rep.section("Summary", "summary")
+    for s in _sentences(data):
+        rep.paragraph(s, "summary")
+
+
+def charts_section(rep: HtmlReport, data: ProgressData) -> None:
     from dmi_sensors.report.figures import progress_figure
     from dmi_sensors.report.style import figure_png
 
-    table = progress_table(store, subject_id)
-    if len(table) == 0:
-        raise ParameterError(f"subject {subject_id!r} has no analysed session in {store.path}")
-    trends = trend_table(table)
-    supports = support_table(table)
-    stem = stem or f"progress-{subject_id}"
-    rep = HtmlReport(f"Progress report — subject {subject_id}")
-    rep.section("Sessions", "overview")
-    sessions = table.drop_duplicates("session_id")
-    rep.bullets(
-        [
-            f"Session {int(r.session_id)}: {r.session_date_text}, {int((table['session_id'] == r.session_id).sum())} "
-            "exercises"
-            for r in sessions.itertuples(index=False)
-        ]
-    )
-    rep.section("Summary", "summary")
-    for s in _sentences(subject_id, table, trends, supports):
-        rep.paragraph(s, "summary")
     rep.section("Charts", "charts")
+    table = data.table
     upright = (
         table[table[contract.POSTURE_DETECTED].isin(UPRIGHT_POSTURES)] if contract.POSTURE_DETECTED in table else table
     )
     chart = upright if len(upright) else table
-    png = figure_png(progress_figure(chart, PROGRESS_METRICS, supports, title=f"Subject {subject_id}: progress"))
+    supports = data.supports if len(data.supports) else None
+    title = f"Subject {data.subject_id}: progress"
+    fig = progress_figure(chart, PROGRESS_METRICS, supports, title=title, names=data.names)
     rep.figure(
-        png,
-        f"{stem}.png",
+        figure_png(fig),
+        f"{data.stem}.png",
         "Progress charts: sway, time to stabilise and support across sessions",
-        "One line per exercise at one support level (same colour in every panel; upright exercises only); "
-        "last panel: the most distal support practised per exercise family, higher = less help.",
+        "One line per exercise, in the same colour in every panel (upright exercises only; another line style: "
+        "the same exercise at another support level); last panel, in greys: the most distal support practised "
+        "per exercise family, higher = less help.",
     )
+
+
+def progress_table_section(rep: HtmlReport, data: ProgressData) -> None:
     rep.section("Progress table", "progress-table")
     rep.table(
-        table.to_dict("records"),
+        _named(_rows(data.table), data),
         PROGRESS_COLUMNS,
         "progress-table",
         caption="Stored per-exercise results (primary sensor), latest analysis of each session",
     )
     rep.heading("First and last session at the same support")
-    rep.table(trends.to_dict("records") if len(trends) else [], TREND_COLUMNS, "trend-table")
+    if len(data.trends):
+        rep.table(_named(_rows(data.trends), data), TREND_COLUMNS, "trend-table")
+    else:
+        rep.paragraph(
+            "No exercise has been practised at the same support level in two sessions yet: "
+            "this comparison appears from the second session that repeats one.",
+            "note",
+        )
+
+
+def support_section(rep: HtmlReport, data: ProgressData) -> None:
     rep.section("Support", "support-table")
-    rep.table(supports.to_dict("records") if len(supports) else [], SUPPORT_COLUMNS, "support-table")
-    path = rep.write(out_dir, stem)
+    if len(data.supports):
+        rep.table(_rows(data.supports), SUPPORT_COLUMNS, "support-table")
+    else:
+        rep.paragraph("No exercise was tagged with a support point, so the support needed cannot be followed.", "note")
+
+
+#: The sections of the progress report, in order: ``(id, builder)``.
+SECTIONS: tuple[tuple[str, Section], ...] = (
+    ("overview", overview_section),
+    ("summary", summary_section),
+    ("charts", charts_section),
+    ("progress-table", progress_table_section),
+    ("support-table", support_section),
+)
+
+
+def build_progress_report(
+    store,
+    subject_id: str,
+    out_dir: str | Path,
+    *,
+    stem: str | None = None,
+    sections: Sequence[tuple[str, Section]] = SECTIONS,
+) -> ProgressReport:
+    """Write ``<out_dir>/progress-<subject>.html`` (+ PNG) for one subject's analysed sessions.
+
+    ``sections``: the section builders in order (default :data:`SECTIONS`).
+    """
+    data = progress_data(store, subject_id, stem)
+    rep = HtmlReport(f"Progress report — subject {subject_id}")
+    for _section_id, build in sections:
+        build(rep, data)
+    path = rep.write(out_dir, data.stem)
     return ProgressReport(
-        path, [Path(out_dir) / f.filename for f in rep.figures], rep.sections, table, trends, supports
+        path,
+        [Path(out_dir) / f.filename for f in rep.figures],
+        rep.sections,
+        data.table,
+        data.trends,
+        data.supports,
+        data.names,
     )

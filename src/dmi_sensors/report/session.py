@@ -4,7 +4,8 @@ Sections (``<section id=...>``):
 
 ``overview``          pseudonymous subject, date, duration, sensors, plan, analysis run
 ``summary``           a plain-language summary for parents
-``timeline``          COM and trunk tilt over the session, exercise bands by support point
+``timeline``          COM and trunk tilt over the session, exercise bands by support point,
+                      the therapist's notes marked N1, N2, ... and listed in a table
 ``exercises``         per-exercise table (primary sensor)
 ``stabilograms``      COM stabilograms with the 95 % ellipse of every repetition's hold
 ``therapist``         per-repetition table, other sensors, posture check, methods
@@ -12,8 +13,11 @@ Sections (``<section id=...>``):
 ``provenance``        every analysis parameter and the package version
 
 Every number in a table is the stored result itself (``data-value`` holds it exactly; the
-cell text is rounded for reading). Figures are recomputed from the raw packets with the
-run's stored parameters (:mod:`dmi_sensors.analysis.stored_run`).
+cell text is rounded for reading). Figures are recomputed from what the store holds (raw
+packets, or an imported session's samples) with the run's stored parameters
+(:mod:`dmi_sensors.analysis.stored_run`). The therapist's notes (``t`` while recording)
+appear in the timeline, in their own table and in the ``Notes`` column of the exercise and
+repetition tables (the notes made during that exercise or repetition).
 """
 
 from __future__ import annotations
@@ -28,18 +32,21 @@ from pathlib import Path
 import numpy as np
 
 from dmi_sensors import contract
+from dmi_sensors.contract import METRICS_ABSENT
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.metrics.registry import spec
+from dmi_sensors.metrics.registry import REGISTRY, floor_name, has_noise_floor, spec
 from dmi_sensors.report.html import Column, HtmlReport, format_number, metric_column
 from dmi_sensors.session import Plan
 
 __all__ = [
     "EXERCISE_COLUMNS",
     "LINK_COLUMNS",
+    "NOTE_COLUMNS",
     "REPETITION_COLUMNS",
     "SECTIONS",
     "SessionReport",
     "build_session_report",
+    "exercise_names",
 ]
 
 SECTIONS = ("overview", "summary", "timeline", "exercises", "stabilograms", "therapist", "link", "provenance")
@@ -66,6 +73,10 @@ EXERCISE_COLUMNS = (
     metric_column("acc_rms_ml_mps2", 3),
     metric_column("jerk_isway_m2_s5", 3),
     metric_column("f50_ap_hz", 2),
+    metric_column("tilt_rms_ap_deg", 2),
+    metric_column("tilt_rms_ml_deg", 2),
+    Column("notes", "Notes"),
+    Column(METRICS_ABSENT, "Not reported (why)"),
 )
 REPETITION_COLUMNS = (
     Column(contract.EXERCISE, "Exercise"),
@@ -81,6 +92,18 @@ REPETITION_COLUMNS = (
     Column(contract.TTS_STATUS, "TTS status"),
     metric_column("acc_rms_ap_mps2", 3),
     metric_column("jerk_isway_m2_s5", 3),
+    metric_column("tilt_rms_ap_deg", 2),
+    Column("notes", "Notes"),
+    Column(METRICS_ABSENT, "Not reported (why)"),
+)
+#: The therapist's notes: mark in the timeline, time, what was going on, the text.
+NOTE_COLUMNS = (
+    Column("mark", "Mark"),
+    Column("time", "Time [min:s]"),
+    Column(contract.ONSET_S, "Onset [s]", 1),
+    Column(contract.EXERCISE, "Exercise"),
+    Column(contract.REPETITION, "Rep", 0),
+    Column(contract.NOTE, "Note"),
 )
 LINK_COLUMNS = (
     Column(contract.SENSOR_ID, "Sensor"),
@@ -110,25 +133,92 @@ class SessionReport:
     tables: dict[str, object] = field(default_factory=dict)
 
 
+def _notes_in(notes: list[dict], onset_s: float, end_s: float) -> str | None:
+    """The notes made in ``[onset_s, end_s)`` as ``"N1: text; N2: text"`` (None when none)."""
+    inside = [f"{n['mark']}: {n['note']}" for n in notes if onset_s <= n["onset_s"] < end_s]
+    return "; ".join(inside) or None
+
+
+def _with_notes(rows: list[dict], frame, notes: list[dict]) -> list[dict]:
+    """Fill each table row's ``notes`` cell from the notes made during its interval."""
+    if not rows or not notes:
+        return rows
+    for row, rec in zip(rows, frame.to_dict("records"), strict=True):
+        onset = float(rec[contract.ONSET_S])
+        row["notes"] = _notes_in(notes, onset, onset + float(rec[contract.DURATION_S]))
+    return rows
+
+
+def _note_rows(events, names: dict[str, str]) -> list[dict]:
+    """The therapist's notes of a session, marked N1, N2, ... in time order."""
+    from dmi_sensors.session.events import notes_of
+
+    rows = []
+    for k, n in enumerate(notes_of(events), start=1):
+        minutes, seconds = divmod(int(n["onset_s"]), 60)
+        rows.append(
+            {
+                "mark": f"N{k}",
+                "time": f"{minutes}:{seconds:02d}",
+                contract.ONSET_S: n["onset_s"],
+                contract.EXERCISE: names.get(n["exercise"], n["exercise"]) or None,
+                contract.REPETITION: n["repetition"] or None,
+                contract.NOTE: n["note"],
+            }
+        )
+    return rows
+
+
+def _mark_notes(fig, notes: list[dict]) -> None:
+    """Dashed vertical lines at the notes' times in every panel, labelled N1, N2, ... on top."""
+    if not notes:
+        return
+    for ax in fig.axes:
+        for n in notes:
+            ax.axvline(n["onset_s"], color="#000000", lw=0.8, ls=(0, (4, 2)), alpha=0.9, zorder=3)
+    top = fig.axes[0]
+    trans = top.get_xaxis_transform()
+    for n in notes:
+        top.text(
+            n["onset_s"],
+            0.97,
+            f" {n['mark']}",
+            transform=trans,
+            ha="left",
+            va="top",
+            fontsize=7,
+            fontweight="bold",
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+            zorder=4,
+        )
+
+
 def _records(df, columns: Sequence[Column]) -> list[dict]:
     if df is None or len(df) == 0:
         return []
+    keys = [c.key for c in columns]
+    keys += [floor_name(k) for k in keys if k in REGISTRY and has_noise_floor(k)]  # "below noise floor" cells
     out = []
     for rec in df.to_dict("records"):
         row = {}
-        for c in columns:
-            v = rec.get(c.key)
+        for key in keys:
+            v = rec.get(key)
             if isinstance(v, float) and not math.isfinite(v):
                 v = None
-            row[c.key] = v
+            row[key] = v
         out.append(row)
     return out
 
 
-def _exercise_names(plan) -> dict[str, str]:
-    if plan is None:
-        return {}
-    return {e.exercise_id: e.name for e in plan}
+def exercise_names(plan: Plan | None = None) -> dict[str, str]:
+    """Exercise id -> the human name a report shows: the plan's name, else the built-in
+    catalogue's (:data:`dmi_sensors.session.CATALOGUE`); an id in neither shows as itself."""
+    from dmi_sensors.session import CATALOGUE
+
+    names = {k: e.name for k, e in CATALOGUE.items()}
+    if plan is not None:
+        names.update({e.exercise_id: e.name for e in plan})
+    return names
 
 
 def _primary_rows(df, sensor_id: str | None):
@@ -213,16 +303,16 @@ def parents_summary(
     return out
 
 
-def _timeline(signals, pieces, events, primary_id: str):
+def _timeline(signals, pieces, events, primary_id: str, notes: list[dict] | None = None):
+    from dmi_sensors.analysis.session import com_timeline
     from dmi_sensors.analysis.stored_run import concat_pieces
     from dmi_sensors.report.figures import timeline_figure
 
     t = signals.time_s
+    com_ap, com_ml = com_timeline(signals, pieces, events)
     panels = {
-        "COM displacement": {
-            "com_ap_mm": concat_pieces(signals, pieces, "com_ap_mm"),
-            "com_ml_mm": concat_pieces(signals, pieces, "com_ml_mm"),
-        },
+        # one reference per exercise, across gaps; no line where the posture has no pendulum model
+        "COM (standing, sitting)": {"com_ap_mm": com_ap, "com_ml_mm": com_ml},
         "trunk tilt": {
             "tilt_ap_deg": np.degrees(concat_pieces(signals, pieces, "tilt_ap_rad")),
             "tilt_ml_deg": np.degrees(concat_pieces(signals, pieces, "tilt_ml_rad")),
@@ -235,7 +325,9 @@ def _timeline(signals, pieces, events, primary_id: str):
     ev = events
     if ev is not None and len(ev) and contract.KIND in ev.columns:
         ev = ev[ev[contract.KIND].isin(("exercise", "repetition"))]
-    return timeline_figure(t, panels, ev, title=f"Sensor {primary_id}: session timeline")
+    fig = timeline_figure(t, panels, ev, title=f"Sensor {primary_id}: session timeline")
+    _mark_notes(fig, notes or [])
+    return fig
 
 
 def _stabilograms(pieces, exercises, repetitions, names, ellipse_method: str):
@@ -312,13 +404,15 @@ def build_session_report(
             f"before writing the report (or call dmi_sensors.analysis.analyse_session(store, {session_id}))"
         )
     plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
-    names = _exercise_names(plan)
+    names = exercise_names(plan)
     primary = run.primary_sensor_id
     ex_all = run.exercises
     rep_all = run.repetitions
     ex_primary = _primary_rows(ex_all, primary)
     rep_primary = _primary_rows(rep_all, primary)
     stem = stem or f"session-{session_id}"
+    events = store.events(session_id)
+    notes = _note_rows(events, names)
     link_rows = []
     for sid, rec in sorted(run.sensors.items()):
         link_rows.append({contract.SENSOR_ID: sid, **rec.summary})
@@ -332,6 +426,7 @@ def build_session_report(
             "Age at session": _age_years(info.birth_year, info.start_utc),
             "Diagnosis category": info.diagnosis_category or "not recorded",
             "COM height": f"{info.com_height_m} m" if info.com_height_m else "unknown",
+            "Body height": f"{info.body_height_m} m" if info.body_height_m else "not recorded",
             "Therapist": info.therapist_id or "not recorded",
             "Session start (UTC)": info.start_utc,
             "Duration": _fmt_duration(info.duration_s),
@@ -339,6 +434,7 @@ def build_session_report(
             "Sensors": ", ".join(f"{s.sensor_id} ({s.placement or 'unplaced'})" for s in info.sensors) or "none",
             "Primary sensor": f"{primary}" if primary else "none",
             "Plan": plan.name if plan is not None else "no plan stored",
+            "Therapist's notes": str(len(notes)) if notes else "none",
         }
     )
     if plan is not None:
@@ -363,9 +459,9 @@ def build_session_report(
     if primary is not None:
         signals = load_sensor_signals(store, session_id, primary, run.parameters.get("session", {}))
         mparams = metric_params_from_dict(run.parameters["analysis"])
-        pieces = sway_pieces(signals, mparams)
+        pieces = sway_pieces(signals, mparams, store.events(session_id))
         if pieces:
-            fig_timeline = figure_png(_timeline(signals, pieces, store.events(session_id), primary))
+            fig_timeline = figure_png(_timeline(signals, pieces, events, primary, notes))
             if len(ex_primary):
                 f = _stabilograms(pieces, ex_primary, rep_primary, names, mparams.ellipse_method)
                 fig_stab = figure_png(f) if f is not None else None
@@ -376,7 +472,9 @@ def build_session_report(
             "bands: tagged exercises coloured by the therapist's support point; dotted lines: repetition starts; "
             "breaks in the lines: lost data."
         )
-        ex_events = _exercise_events(store.events(session_id))
+        if notes:
+            caption += " Dashed lines N1, N2, ...: the therapist's notes (table below)."
+        ex_events = _exercise_events(events)
         if len(ex_events) > 8:
             caption += (
                 " Band numbers: "
@@ -391,12 +489,18 @@ def build_session_report(
         )
     else:
         rep.paragraph("No analysable signal (no sensor with enough gap-free data).")
+    if notes:
+        rep.heading("Therapist's notes")
+        rep.table(notes, NOTE_COLUMNS, "notes-table", caption="Notes typed during the session (key t), in time order")
+    else:
+        rep.paragraph("No notes were made during this session.", "note")
     # -- per-exercise table
     rep.section("Exercises", "exercises")
-    rows = _records(ex_primary, EXERCISE_COLUMNS)
+    rows = _with_notes(_records(ex_primary, EXERCISE_COLUMNS), ex_primary, notes)
     for r in rows:
         r[contract.EXERCISE] = names.get(r[contract.EXERCISE], r[contract.EXERCISE])
-    rep.table(rows, EXERCISE_COLUMNS, "exercise-table", caption=f"Sensor {primary}: one row per exercise")
+    caption = f"Sensor {primary}: one row per exercise" if primary else "No sensor had analysable data"
+    rep.table(rows, EXERCISE_COLUMNS, "exercise-table", caption=caption)
     rep.raw_note(
         "COM and ISway values are medians over the exercise's repetition holds (the part of each repetition "
         "after the movement); time to stabilise is the median over repetitions that reached a stable state. "
@@ -419,13 +523,14 @@ def build_session_report(
     # -- therapist
     rep.section("Details for the therapist", "therapist")
     rep.heading("Repetitions (primary sensor)")
-    reps_rows = _records(rep_primary, REPETITION_COLUMNS)
+    reps_rows = _with_notes(_records(rep_primary, REPETITION_COLUMNS), rep_primary, notes)
     for r in reps_rows:
         r[contract.EXERCISE] = names.get(r[contract.EXERCISE], r[contract.EXERCISE])
     rep.table(reps_rows, REPETITION_COLUMNS, "repetition-table")
     others = [sid for sid in sorted(run.sensors) if sid != primary]
     for sid in others:
-        rows_o = _records(_primary_rows(ex_all, sid), EXERCISE_COLUMNS)
+        ex_other = _primary_rows(ex_all, sid)
+        rows_o = _with_notes(_records(ex_other, EXERCISE_COLUMNS), ex_other, notes)
         for r in rows_o:
             r[contract.EXERCISE] = names.get(r[contract.EXERCISE], r[contract.EXERCISE])
         placement = run.sensors[sid].summary.get(contract.PLACEMENT, "")
@@ -475,7 +580,8 @@ def build_session_report(
         LINK_COLUMNS,
         "link-table",
         caption="Duration: recorded seconds; analysed: in gap-free pieces long enough to analyse. "
-        "Samples lost are counted from the sensors' counters",
+        "Samples lost are counted from the sensors' counters"
+        + ("; an imported session has samples, not packets (–)" if info.origin == "import" else ""),
     )
     for r in link_rows:
         if r.get("link_malformed_reasons"):
@@ -505,6 +611,7 @@ def build_session_report(
             "exercise-table": ex_primary,
             "repetition-table": rep_primary,
             "link-table": pd.DataFrame(link_rows),
+            "notes-table": pd.DataFrame(notes),
         },
     )
 

@@ -20,7 +20,19 @@ from dmi_sensors.session.events import (
     normalise_events,
     read_events_csv,
 )
-from dmi_sensors.session.model import PLAN_FORMAT, Exercise, Plan, Subject
+from dmi_sensors.session.model import (
+    BODY_HEIGHT_RANGE,
+    COM_HEIGHT_RANGE,
+    PLAN_FORMAT,
+    PSEUDONYMOUS_ID_RULE,
+    Exercise,
+    Plan,
+    PlausibleRange,
+    Subject,
+    check_birth_year,
+    check_pseudonymous_id,
+    check_subject_field,
+)
 from dmi_sensors.session.tagger import Tagger
 from dmi_sensors.session.vocab import (
     DIAGNOSIS_CATEGORIES,
@@ -49,20 +61,27 @@ _LAZY = {
 
 __all__ = [
     "ALL_EVENT_COLUMNS",
+    "BODY_HEIGHT_RANGE",
     "CATALOGUE",
+    "COM_HEIGHT_RANGE",
     "DIAGNOSIS_CATEGORIES",
     "EVENT_KINDS",
     "MILESTONES",
     "PLAN_FORMAT",
     "POSITIONS",
+    "PSEUDONYMOUS_ID_RULE",
     "POSTURES",
     "SUPPORT_POINTS",
     "SURFACES",
     "EventRecord",
     "Exercise",
     "Plan",
+    "PlausibleRange",
     "Subject",
     "Tagger",
+    "check_birth_year",
+    "check_pseudonymous_id",
+    "check_subject_field",
     "empty_events",
     "events_frame",
     "example_plan",

@@ -66,6 +66,7 @@ __all__ = [
     "empty_events",
     "events_frame",
     "normalise_events",
+    "notes_of",
     "read_events_csv",
 ]
 
@@ -424,6 +425,22 @@ def normalise_events(
     checked = _check_table(events, lines)
     _raise(checked.problems, source)
     return _normalised(events, checked)
+
+
+def notes_of(events: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The therapist's notes of an events table (rows of kind ``note``, inferred as
+    :func:`normalise_events` does), in time order: ``onset_s, note, exercise, repetition``
+    (the exercise and repetition open at the note, as tagged)."""
+    if events is None or len(events) == 0:
+        return []
+    ev = normalise_events(events)
+    ev = ev[(ev["kind"] == "note") & (ev["note"] != "")]
+    return [
+        {"onset_s": float(onset), "note": str(note), "exercise": str(exercise), "repetition": int(rep)}
+        for onset, note, exercise, rep in zip(
+            ev["onset_s"].tolist(), ev["note"].tolist(), ev["exercise"].tolist(), ev["repetition"].tolist(), strict=True
+        )
+    ]
 
 
 def read_events_csv(path: str | Path, *, normalise: bool = True) -> pd.DataFrame:

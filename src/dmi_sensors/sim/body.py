@@ -2,18 +2,20 @@
 
 Anthropometry
 -------------
-All heights are given as multiples of ``h = com_height_m``, the height of the whole-body
-centre of mass (COM) above the ankle joints in upright stance. Adult fractions of stature
-``H`` (Winter 2009, *Biomechanics and Motor Control of Human Movement*, 4th ed., via
-Duarte's ``BMClab/BMC`` ``functions/cogve.py``): ankle 0.039 H, knee 0.285 H, hip (greater
-trochanter) 0.530 H, COM 0.560 H, so above the ankle knee = 0.472 h, hip = 0.942 h.
-Segment masses (Winter): head-arms-trunk (HAT) 0.678, thighs 2 x 0.100, shanks
-2 x 0.0465, feet 2 x 0.0145 of body mass; thigh and shank COM at 0.433 of the segment
-length from the proximal joint. The HAT COM is placed at 1.22 h, which makes the weighted
-mean of the segment COMs exactly the whole-body COM (1.00 h). Children's proportions
-differ (relatively larger head and trunk; Jensen 1986, 1989): the model keeps adult
-fractions and takes the child's own ``com_height_m`` -- measure it or use Jensen's
-regressions; do not use 0.56 H for young children.
+The table lives in :mod:`dmi_sensors.metrics.levers` (the analysis's COM lever of a
+posture and support comes from the same numbers). All heights are given as multiples of
+``h = com_height_m``, the height of the whole-body centre of mass (COM) above the ankle
+joints in upright stance. Adult fractions of stature ``H`` (Winter 2009, *Biomechanics and
+Motor Control of Human Movement*, 4th ed., via Duarte's ``BMClab/BMC``
+``functions/cogve.py``): ankle 0.039 H, knee 0.285 H, hip (greater trochanter) 0.530 H,
+COM 0.560 H, so above the ankle knee = 0.472 h, hip = 0.942 h. Segment masses (Winter):
+head-arms-trunk (HAT) 0.678, thighs 2 x 0.100, shanks 2 x 0.0465, feet 2 x 0.0145 of body
+mass; thigh and shank COM at 0.433 of the segment length from the proximal joint. The HAT
+COM is placed at 1.22 h, which makes the weighted mean of the segment COMs exactly the
+whole-body COM (1.00 h). Children's proportions differ (relatively larger head and trunk;
+Jensen 1986, 1989): the model keeps adult fractions and takes the child's own
+``com_height_m`` -- measure it or use Jensen's regressions; do not use 0.56 H for young
+children.
 
 Moment of inertia of a pendulum of mass ``M`` with its COM at distance ``l`` from the
 pivot: ``I = c_I M l^2`` with ``c_I = 1.2`` (adult whole body about the ankles:
@@ -92,6 +94,8 @@ from dataclasses import dataclass, field, replace
 
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.metrics import levers as _levers
+from dmi_sensors.metrics.levers import HIP_FRAC, KNEE_FRAC, SEGMENTS, upper_part  # noqa: F401 (SEGMENTS: re-export)
 
 __all__ = [
     "ROBUST_CONTROL",
@@ -103,29 +107,24 @@ __all__ = [
     "pendulum_spec",
 ]
 
-# --- anthropometry, multiples of h (COM height above ankle) ----------------------------
-KNEE_FRAC = 0.472
-HIP_FRAC = 0.942
-#: (name, mass fraction, COM height as a multiple of h)
-SEGMENTS: tuple[tuple[str, float, float], ...] = (
-    ("feet", 0.029, 0.0),
-    ("shanks", 0.093, KNEE_FRAC * (1.0 - 0.433)),
-    ("thighs", 0.200, HIP_FRAC - 0.433 * (HIP_FRAC - KNEE_FRAC)),
-    ("hat", 0.678, 1.22),
-)
-JOINT_FRAC = {"ankle": 0.0, "knee": KNEE_FRAC, "hip": HIP_FRAC}
+# --- anthropometry, multiples of h (COM height above ankle): THE table of metrics.levers ----
+#: (the analysis computes the COM lever of a posture and support from the same table)
+JOINT_FRAC = _levers.JOINT_FRAC
 INERTIA_FACTOR = 1.2
 
 #: support level -> (pivot joint, extra stiffness x mgl) when standing
 STANDING_SUPPORT: dict[str, tuple[str, float]] = {
-    "trunk": ("hip", 1.0),
-    "hips": ("hip", 0.0),
-    "thighs": ("knee", 0.1),
-    "knees": ("knee", 0.0),
-    "shanks": ("ankle", 0.1),
-    "ankles": ("ankle", 0.05),
-    "feet": ("ankle", 0.02),
-    "none": ("ankle", 0.0),
+    support: (_levers.STANDING_PIVOT[support], extra)
+    for support, extra in (
+        ("trunk", 1.0),
+        ("hips", 0.0),
+        ("thighs", 0.1),
+        ("knees", 0.0),
+        ("shanks", 0.1),
+        ("ankles", 0.05),
+        ("feet", 0.02),
+        ("none", 0.0),
+    )
 }
 #: support level -> extra stiffness x mgl when sitting (pivot: hip)
 SITTING_SUPPORT: dict[str, float] = {
@@ -324,14 +323,6 @@ def noise_length_factor(spec: PendulumSpec, body: BodyParams) -> float:
     return (spec.com_distance_m / full) ** NOISE_LENGTH_EXPONENT
 
 
-def _upper_part(pivot_frac: float) -> tuple[float, float]:
-    """(mass fraction, COM height as multiple of h) of the segments above a pivot."""
-    parts = [(m, c) for _, m, c in SEGMENTS if c > pivot_frac]
-    mu = sum(m for m, _ in parts)
-    com = sum(m * c for m, c in parts) / mu
-    return mu, com
-
-
 def pendulum_spec(body: BodyParams, posture: str, support: str) -> PendulumSpec:
     """The pendulum of a pendulum posture (``standing``, ``supported_standing``, ``sitting``)."""
     h = body.com_height_m
@@ -342,7 +333,7 @@ def pendulum_spec(body: BodyParams, posture: str, support: str) -> PendulumSpec:
     else:
         raise ParameterError(f"no pendulum for posture {posture!r}")
     pivot_frac = JOINT_FRAC[joint]
-    mu, com_frac = _upper_part(pivot_frac)
+    mu, com_frac = upper_part(pivot_frac)
     mass = mu * body.mass_kg_
     length = (com_frac - pivot_frac) * h
     return PendulumSpec(

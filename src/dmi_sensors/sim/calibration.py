@@ -30,10 +30,10 @@ from scipy.spatial.transform import Rotation
 from dmi_sensors.calibration.guided import Step
 from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.sim.identity import simulated_sensor_id
+from dmi_sensors.sim.identity import errors_seed, simulated_sensor_id
 from dmi_sensors.sim.imu import ImuErrors, apply_imu_errors
 
-__all__ = ["SimulatedSource", "error_truth", "pose_rotation", "random_imu_errors"]
+__all__ = ["SimulatedSource", "error_truth", "pose_rotation", "random_imu_errors", "simulated_imu_errors"]
 
 
 def random_imu_errors(seed: int) -> ImuErrors:
@@ -51,6 +51,13 @@ def random_imu_errors(seed: int) -> ImuErrors:
         acc_misalignment_rad=tuple(rng.uniform(-0.015, 0.015, 3)),
         mounting_euler_deg=(*rng.uniform(-25, 25, 2), rng.uniform(-180, 180)),
     )
+
+
+def simulated_imu_errors(index: int) -> ImuErrors:
+    """The fixed hardware errors of simulated sensor ``index`` (:mod:`dmi_sensors.sim.identity`):
+    ``random_imu_errors(errors_seed(index))``, the same in ``calibrate --simulate`` /
+    ``--via-bluez`` and ``record --simulate-sensors``."""
+    return random_imu_errors(errors_seed(index))
 
 
 def error_truth(errors: ImuErrors) -> dict[str, np.ndarray]:

@@ -100,6 +100,8 @@ def record_cohort(
     for i, child in enumerate(children):
         for n in range(1, sessions_per_child + 1):
             scale = child.noise_scale * (1.0 - improvement) ** (n - 1)
+            if child.subject.com_height_m is None:
+                raise ParameterError(f"record_cohort: child {child.subject.subject_id} needs a com_height_m")
             body = BodyParams(com_height_m=child.subject.com_height_m, noise_scale=scale)
             start = t0 + timedelta(days=(n - 1) * interval_days, minutes=i)
             sid, _ = record_simulated_session(

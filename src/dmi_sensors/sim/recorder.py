@@ -113,7 +113,7 @@ async def record(
     links = virtual_sensors(n_sensors, fs_hz, samples_per_packet, seed, link)
     placements = dict(zip((k.sensor_id for k in links), PLACEMENTS, strict=False))
     with SessionStore(db) as store:
-        sid = store.create_session(Subject("DEMO01", 2019, 0.40), None, placements, therapist_id="demo")
+        sid = store.create_session(Subject("DEMO01", 2019, 0.40), None, placements, therapist_id="T01")
         report(event="session", session_id=sid)
 
         def on_commit(committed: int, last: RawPacket) -> None:

@@ -211,7 +211,7 @@ def record_simulated_session(
     *,
     seed: int,
     start_utc: str,
-    therapist_id: str = "T-DEMO",
+    therapist_id: str = "TDEMO1",
     sensors: Sequence[SimulatedSensor] | None = None,
     fs_hz: int = 100,
     body: BodyParams | None = None,
@@ -222,6 +222,8 @@ def record_simulated_session(
     after the plan's last simulated sample, as the recorder stops them; every packet is
     stored with its arrival time.
     """
+    if subject.com_height_m is None:
+        raise ParameterError("a simulated session needs the subject's com_height_m (the simulated body's COM height)")
     sim = simulate_session(plan, com_height_m=subject.com_height_m, seed=seed, sensors=sensors, fs_hz=fs_hz, body=body)
     session_id = store.create_session(subject, plan, sim.placements, therapist_id=therapist_id, start_utc=start_utc)
     n_samples = len(next(iter(sim.sims.values())))

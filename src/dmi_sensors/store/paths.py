@@ -19,6 +19,7 @@ changed behind their back). On Windows the modes are ignored (per-user profile f
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,7 @@ __all__ = [
     "PRIVATE_FILE_MODE",
     "create_private_file",
     "default_db_path",
+    "free_bytes",
     "make_private_dir",
     "open_private",
 ]
@@ -113,3 +115,12 @@ def open_private(path: str | Path, mode: str = "x", **kwargs: Any) -> IO[Any]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def free_bytes(path: str | Path) -> int:
+    """Bytes free for an unprivileged writer on the file system holding ``path`` (a file or
+    a directory; the nearest existing parent is asked when it does not exist yet)."""
+    p = Path(path)
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    return int(shutil.disk_usage(p).free)

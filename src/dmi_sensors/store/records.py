@@ -16,14 +16,23 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # pandas is imported when a table is read (keeps `dmi-sensors sessions` fast)
     import pandas as pd
 
-__all__ = ["CalibrationRecord", "PlanText", "ResultRecord", "SensorInfo", "SessionInfo", "SubjectFields"]
+__all__ = [
+    "CalibrationRecord",
+    "HistoryRecord",
+    "PlanText",
+    "ResultRecord",
+    "SensorInfo",
+    "SessionInfo",
+    "SubjectFields",
+]
 
 
 class SubjectFields(Protocol):
     """What the store keeps of a subject (a :class:`dmi_sensors.session.Subject` has it).
 
     ``birth_year`` and ``com_height_m`` may be None when unknown (e.g. a recording started
-    without them); ``subject_id`` is a pseudonymous id, never a name.
+    without them); ``subject_id`` is a pseudonymous id, never a name. An optional
+    ``body_height_m`` attribute is kept too when the object has one.
     """
 
     @property
@@ -48,14 +57,18 @@ class PlanText(Protocol):
 @dataclass(frozen=True)
 class SensorInfo:
     """One sensor of a session: its id, where it was worn, the ids of its calibration
-    references (see :meth:`SessionStore.calibration`), and how many raw packets (recorded
-    sessions) or imported samples (imported sessions) are stored."""
+    references (see :meth:`SessionStore.calibration`), how many raw packets are stored
+    (recorded sessions; 0 for imported ones), how many samples it has (imported sessions:
+    the stored samples; recorded sessions: the samples the stored packets carry, counted
+    from their headers), and the frame its stored samples are in (``"sensor"`` as the
+    sensor reports them, or ``"body"`` for an imported body-aligned trial CSV)."""
 
     sensor_id: str
     placement: str
     calibration_ids: tuple[int, ...] = ()
     packets: int = 0
     samples: int = 0
+    frame: str = "sensor"
 
 
 @dataclass(frozen=True)
@@ -63,12 +76,15 @@ class SessionInfo:
     """What the store knows about one session (no names: the subject is a pseudonymous id).
 
     ``start_utc`` is ISO-8601 UTC; ``duration_s`` is the host time of the last stored packet
-    (0 when none); ``status`` is ``"incomplete"`` until :meth:`SessionStore.finalise`;
-    ``plan_toml`` is the exercise plan as TOML text (``dmi_sensors.session.Plan.from_toml``
-    reads it), None when the session has none. ``incomplete_reason`` says why a recording
-    is incomplete (it stopped early, a sensor was lost for good; None when nothing was said)
-    and ``recording`` is the recorder's summary (planned and recorded time, per sensor samples
-    expected / received / lost), None for sessions recorded before it was kept or imported.
+    (imported sessions: of the last sample; 0 when none); ``status`` is ``"incomplete"``
+    until :meth:`SessionStore.finalise`; ``plan_toml`` is the exercise plan as TOML text
+    (``dmi_sensors.session.Plan.from_toml`` reads it), None when the session has none.
+    ``incomplete_reason`` says why a recording is incomplete (it stopped early, a sensor was
+    lost for good; None when nothing was said) and ``recording`` is the recorder's summary
+    (planned and recorded time, per sensor samples expected / received / lost), None for
+    sessions recorded before it was kept or imported. ``notes`` is the number of therapist
+    notes among the events; ``edits`` the number of entries in the session's history
+    (:meth:`SessionStore.history`).
     """
 
     session_id: int
@@ -90,12 +106,38 @@ class SessionInfo:
     duration_s: float = 0.0
     incomplete_reason: str | None = None
     recording: dict[str, Any] | None = None
+    body_height_m: float | None = None
+    notes: int = 0
+    edits: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dictionary (``sensors`` as a list of dicts)."""
         d = asdict(self)
         d["sensors"] = [asdict(s) for s in self.sensors]
         return d
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One change of a session's subject fields (:meth:`SessionStore.edit_session`).
+
+    The history is append-only (the database refuses to update or delete its rows):
+    ``old_value`` is what the session held before (None = unknown), ``new_value`` what it
+    holds since ``changed_utc``; ``note`` says why (free text, no names).
+    """
+
+    history_id: int
+    session_id: int
+    changed_utc: str
+    field: str
+    old_value: Any
+    new_value: Any
+    package_version: str
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dictionary with the attribute names as keys."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

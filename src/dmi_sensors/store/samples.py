@@ -72,18 +72,19 @@ def write_sample_blocks(store: SessionStore, session_id: int, batch: SampleBatch
     return n
 
 
-def read_sample_blocks(store: SessionStore, session_id: int) -> dict[str, SampleBatch]:
-    """The stored sample blocks of an imported session, one batch per sensor."""
+def read_sample_blocks(store: SessionStore, session_id: int, sensor_id: str | None = None) -> dict[str, SampleBatch]:
+    """The stored sample blocks of an imported session, one batch per sensor (or only ``sensor_id``'s)."""
     parts: dict[str, list[SampleBatch]] = {}
-    for sensor_id, fs_hz, n, counter, dev, host, t, acc, gyr, gap in store._query(
+    where = "" if sensor_id is None else " AND sensor_id = ?"
+    for sid, fs_hz, n, counter, dev, host, t, acc, gyr, gap in store._query(
         "SELECT sensor_id, fs_hz, n, counter, device_time_s, host_time_s, time_s, acc_mps2, gyr_rps, gap_before"
-        " FROM sample_blocks WHERE session_id = ? ORDER BY sensor_id, block",
-        (int(session_id),),
+        f" FROM sample_blocks WHERE session_id = ?{where} ORDER BY sensor_id, block",
+        (int(session_id), *(() if sensor_id is None else (sensor_id,))),
         "reading imported samples",
     ):
-        parts.setdefault(sensor_id, []).append(
+        parts.setdefault(sid, []).append(
             SampleBatch(
-                sensor_id,
+                sid,
                 fs_hz,
                 np.frombuffer(counter, "<i8").astype(np.int64),
                 np.frombuffer(dev, "<f8").astype(np.float64),
@@ -94,7 +95,7 @@ def read_sample_blocks(store: SessionStore, session_id: int) -> dict[str, Sample
                 np.frombuffer(t, "<f8").astype(np.float64),
             )
         )
-    return {sid: SampleBatch.concat(batches) for sid, batches in parts.items()}
+    return {key: SampleBatch.concat(batches) for key, batches in parts.items()}
 
 
 def recorded_samples(store: SessionStore, session_id: int) -> dict[str, TimedSamples]:

@@ -145,12 +145,33 @@ UPDATE calibrations SET reference = substr(replace(reference, '\\', '/'),
     WHERE instr(replace(reference, '\\', '/'), '/') > 0;
 """
 
+_V5 = """
+ALTER TABLE sessions ADD COLUMN body_height_m REAL;
+ALTER TABLE sensors ADD COLUMN frame TEXT NOT NULL DEFAULT 'sensor';
+CREATE TABLE session_history (
+    id              INTEGER PRIMARY KEY,       -- order of the changes
+    session_id      INTEGER NOT NULL REFERENCES sessions(id),
+    changed_utc     TEXT NOT NULL,
+    field           TEXT NOT NULL,             -- a subject field of the session, e.g. 'com_height_m'
+    old_value       TEXT NOT NULL,             -- JSON (null = unknown)
+    new_value       TEXT NOT NULL,             -- JSON
+    package_version TEXT NOT NULL,
+    note            TEXT NOT NULL DEFAULT ''   -- why (free text, no names)
+);
+CREATE INDEX session_history_by_session ON session_history (session_id, id);
+CREATE TRIGGER session_history_append_only_update BEFORE UPDATE ON session_history
+    BEGIN SELECT RAISE(ABORT, 'session_history is append-only'); END;
+CREATE TRIGGER session_history_append_only_delete BEFORE DELETE ON session_history
+    BEGIN SELECT RAISE(ABORT, 'session_history is append-only'); END;
+"""
+
 #: Every schema step, in order. ``MIGRATIONS[k - 1].version == k``.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, sensors, calibrations, raw packets, events, results", _V1),
     Migration(2, "imported sessions: sessions.origin and decoded sample blocks", _V2),
     Migration(3, "several calibrations per sensor (accel, gyro, alignment): sensor_calibrations", _V3),
     Migration(4, "why a session is incomplete, the recorder's summary; calibration references by file name", _V4),
+    Migration(5, "subject body height, sensor frames, the append-only history of session edits", _V5),
 )
 
 #: The version this package writes.
@@ -158,8 +179,20 @@ SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
 def _statements(sql: str) -> list[str]:
+    """The statements of a migration, comments removed; a trigger's ``BEGIN ...; END`` stays
+    one statement (pieces are joined until :func:`sqlite3.complete_statement` says so)."""
     lines = [line.split("--", 1)[0] for line in sql.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    out: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending.strip().removesuffix(";").strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        out.append(pending.strip().removesuffix(";").strip())
+    return out
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> list[int]:

@@ -7,9 +7,11 @@ and can be recomputed. See ``docs/store.md`` for the schema and the guarantees.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,12 +22,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dmi_sensors import __version__, contract
-from dmi_sensors.errors import NotFoundError, ParameterError, StoreError
+from dmi_sensors.errors import NotFoundError, ParameterError, StateError, StoreError
+from dmi_sensors.session.model import check_heights, check_pseudonymous_id, check_subject_field
 from dmi_sensors.store import db
 from dmi_sensors.store.jsontext import to_json
-from dmi_sensors.store.paths import default_db_path
+from dmi_sensors.store.packets import SAMPLES_SQL
+from dmi_sensors.store.paths import default_db_path, open_private
 from dmi_sensors.store.records import (
     CalibrationRecord,
+    HistoryRecord,
     PlanText,
     ResultRecord,
     SensorInfo,
@@ -40,11 +45,17 @@ from dmi_sensors.types import RawPacket
 if TYPE_CHECKING:  # pandas is imported when a table is read or written (keeps `dmi-sensors sessions` fast)
     import pandas as pd
 
-__all__ = ["SessionStore", "UnknownSessionError"]
+__all__ = ["EDITABLE_FIELDS", "FRAMES", "SessionStore", "UnknownSessionError"]
 
+#: Size of the ballast a recorder sets aside beside the database (:meth:`SessionStore.reserve_space`).
+RESERVE_BYTES = 1_000_000
 STATUS_INCOMPLETE = "incomplete"
 STATUS_FINALISED = "finalised"
 _EVENT_DB_COLUMNS = (*contract.EVENT_COLUMNS, *contract.EVENT_OPTIONAL_COLUMNS)
+#: Subject fields of a session that :meth:`SessionStore.edit_session` may set or correct.
+EDITABLE_FIELDS = ("birth_year", "com_height_m", "body_height_m", "diagnosis_category")
+#: Frames a sensor's stored samples can be in: as the sensor reports them, or body-aligned.
+FRAMES = ("sensor", "body")
 
 
 class UnknownSessionError(NotFoundError):
@@ -147,6 +158,36 @@ class SessionStore:
     def schema_version(self) -> int:
         return int(self._query("PRAGMA user_version")[0][0])
 
+    @property
+    def reserve_path(self) -> Path:
+        """The ballast file beside the database (``<name>-reserve``, see :meth:`reserve_space`)."""
+        return self.path.with_name(self.path.name + "-reserve")
+
+    def reserve_space(self, n_bytes: int = RESERVE_BYTES) -> bool:
+        """Set ``n_bytes`` of disk aside beside the database (a ballast file, ``0600``).
+
+        A recorder does this before it starts: when another program fills the disk, the
+        packet writer fails, and :meth:`release_space` gives the room back so that the
+        session can still be told why it stopped. False when even that much is not free.
+        """
+        try:
+            with open_private(self.reserve_path, "wb") as fh:
+                fh.write(bytes(int(n_bytes)))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            self.reserve_path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def release_space(self) -> None:
+        """Delete the ballast (:meth:`reserve_space`) and move the WAL into the database file
+        (``wal_checkpoint(TRUNCATE)``, best effort), so that small writes fit again after the
+        disk filled up or a file-size limit was reached. Harmless when nothing is reserved."""
+        self.reserve_path.unlink(missing_ok=True)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def integrity_check(self) -> list[str]:
         """``PRAGMA integrity_check`` messages; ``["ok"]`` for an intact database."""
         return [row[0] for row in self._query("PRAGMA integrity_check", doing="checking integrity")]
@@ -161,19 +202,35 @@ class SessionStore:
         start_utc: str | datetime | None = None,
         *,
         origin: str = "recorded",
+        frames: Mapping[str, str] | None = None,
     ) -> int:
         """Create an incomplete session and return its id.
 
         ``subject`` is a :class:`dmi_sensors.session.Subject` (or any object with
-        ``subject_id``, ``birth_year``, ``com_height_m``, ``diagnosis_category``, the last
-        three may be None); ``plan`` a :class:`dmi_sensors.session.Plan` (stored as its
-        ``to_toml()`` text), its TOML text, or None; ``sensors`` maps
-        sensor id -> placement (:data:`dmi_sensors.contract.PLACEMENTS` or free text);
-        ``start_utc`` defaults to now.
+        ``subject_id``, ``birth_year``, ``com_height_m``, ``diagnosis_category`` and
+        optionally ``body_height_m``; all but the id may be None); ``plan`` a
+        :class:`dmi_sensors.session.Plan` (stored as its ``to_toml()`` text), its TOML text,
+        or None; ``sensors`` maps sensor id -> placement
+        (:data:`dmi_sensors.contract.PLACEMENTS` or free text); ``frames`` maps sensor id ->
+        the frame of its samples (:data:`FRAMES`, default ``"sensor"``); ``start_utc``
+        defaults to now.
+
+        Every id and value is checked by the session model's rules before anything is
+        stored (:func:`dmi_sensors.session.check_pseudonymous_id` for the subject and
+        therapist ids, the plausible ranges of :class:`dmi_sensors.session.Subject`):
+        a :class:`~dmi_sensors.errors.ParameterError` names the bad one.
         """
-        subject_id = str(subject.subject_id).strip()
-        if not subject_id:
-            raise ParameterError("subject_id must be a non-empty pseudonymous id")
+        subject_id = check_pseudonymous_id(subject.subject_id, "subject id")
+        therapist_id = check_pseudonymous_id(therapist_id, "therapist id", allow_empty=True)
+        values = {
+            name: check_subject_field(name, getattr(subject, name, None))
+            for name in ("birth_year", "com_height_m", "diagnosis_category", "body_height_m")
+        }
+        check_heights(values["com_height_m"], values["body_height_m"])
+        frames = dict(frames or {})
+        for sensor_id, frame in frames.items():
+            if frame not in FRAMES:
+                raise ParameterError(f"frame of sensor {sensor_id!r}: expected one of {FRAMES}, found {frame!r}")
         plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
         if start_utc is None:
             start = utc_now()
@@ -181,32 +238,144 @@ class SessionStore:
             start = format_utc(start_utc)
         else:
             start = format_utc(parse_utc(start_utc))
-        birth_year = subject.birth_year
-        com_height_m = subject.com_height_m
         with self._transaction("creating a session") as conn:
             cur = conn.execute(
                 "INSERT INTO sessions (subject_id, birth_year, com_height_m, diagnosis_category, therapist_id,"
-                " plan_toml, start_utc, status, package_version, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " plan_toml, start_utc, status, package_version, origin, body_height_m)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     subject_id,
-                    None if birth_year is None else int(birth_year),
-                    None if com_height_m is None else float(com_height_m),
-                    subject.diagnosis_category,
-                    str(therapist_id),
+                    values["birth_year"],
+                    values["com_height_m"],
+                    values["diagnosis_category"],
+                    therapist_id,
                     plan_toml,
                     start,
                     STATUS_INCOMPLETE,
                     __version__,
                     origin,
+                    values["body_height_m"],
                 ),
             )
             session_id = _row_id(cur)
             for sensor_id, placement in (sensors or {}).items():
                 conn.execute(
-                    "INSERT INTO sensors (session_id, sensor_id, placement) VALUES (?, ?, ?)",
-                    (session_id, str(sensor_id), str(placement or "")),
+                    "INSERT INTO sensors (session_id, sensor_id, placement, frame) VALUES (?, ?, ?, ?)",
+                    (session_id, str(sensor_id), str(placement or ""), frames.get(str(sensor_id), "sensor")),
                 )
         return session_id
+
+    # -- editing a session's subject fields: recorded in its append-only history ------------
+    def edit_session(
+        self,
+        session_id: int,
+        changes: Mapping[str, object],
+        *,
+        replace: bool = False,
+        note: str = "",
+    ) -> list[HistoryRecord]:
+        """Set or correct subject fields of a session (:data:`EDITABLE_FIELDS`); every change
+        is appended to the session's history (:meth:`history`) in the same transaction.
+
+        Never silently overwriting: a field that already holds a different value is changed
+        only with ``replace=True`` (its old value stays in the history); a value equal to the
+        stored one changes nothing. Values are checked by the session model's rules (plausible
+        ranges; the COM height below the body height). Returns the history entries written.
+
+        Raises
+        ------
+        ParameterError
+            An unknown field, a missing value (values can be corrected, not removed) or an
+            implausible one (one line naming the value and the accepted range).
+        StateError
+            A field already set to another value and ``replace`` is False.
+        """
+        unknown = [k for k in changes if k not in EDITABLE_FIELDS]
+        if unknown:
+            raise ParameterError(f"cannot edit {unknown}; editable fields: {', '.join(EDITABLE_FIELDS)}")
+        if not isinstance(note, str):
+            raise ParameterError(f"note: expected text, found {note!r}")
+        new: dict[str, Any] = {}
+        for name, value in changes.items():
+            if value is None:
+                raise ParameterError(f"{name}: expected a value (a field can be corrected, not removed), found None")
+            new[name] = check_subject_field(name, value)
+        with self._transaction("editing a session") as conn:
+            self._require(session_id)
+            current = dict(
+                zip(
+                    EDITABLE_FIELDS,
+                    conn.execute(
+                        f"SELECT {', '.join(EDITABLE_FIELDS)} FROM sessions WHERE id = ?", (int(session_id),)
+                    ).fetchone(),
+                    strict=True,
+                )
+            )
+            changed = {k: v for k, v in new.items() if current[k] != v}
+            blocked = [k for k in changed if current[k] is not None]
+            if blocked and not replace:
+                what = ", ".join(f"{k} = {current[k]!r} (not {changed[k]!r})" for k in blocked)
+                raise StateError(
+                    f"session {session_id} already has {what}: to change it pass replace=True "
+                    "(on the command line --replace); the old value stays in the session's history"
+                )
+            after = {**current, **changed}
+            check_heights(after["com_height_m"], after["body_height_m"])
+            now = utc_now()
+            written: list[HistoryRecord] = []
+            for name, value in changed.items():
+                conn.execute(f"UPDATE sessions SET {name} = ? WHERE id = ?", (value, int(session_id)))
+                cur = conn.execute(
+                    "INSERT INTO session_history (session_id, changed_utc, field, old_value, new_value,"
+                    " package_version, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (int(session_id), now, name, to_json(current[name]), to_json(value), __version__, note),
+                )
+                written.append(
+                    HistoryRecord(_row_id(cur), int(session_id), now, name, current[name], value, __version__, note)
+                )
+        return written
+
+    def history(self, session_id: int) -> list[HistoryRecord]:
+        """The session's history of edits (:meth:`edit_session`), oldest first."""
+        self._require(session_id)
+        rows = self._query(
+            "SELECT id, session_id, changed_utc, field, old_value, new_value, package_version, note"
+            " FROM session_history WHERE session_id = ? ORDER BY id",
+            (int(session_id),),
+            f"reading the history of session {session_id}",
+        )
+        return [
+            HistoryRecord(int(i), int(sid), when, name, json.loads(old), json.loads(new), version, note)
+            for i, sid, when, name, old, new, version, note in rows
+        ]
+
+    def add_history(self, session_id: int, records: Iterable[Mapping[str, Any]]) -> int:
+        """Append history entries as they are (an import keeps its session's history:
+        ``changed_utc, field, old_value, new_value, package_version, note``); returns the count."""
+        self._require(session_id)
+        rows = []
+        for i, r in enumerate(records):
+            try:
+                rows.append(
+                    (
+                        int(session_id),
+                        str(r["changed_utc"]),
+                        str(r["field"]),
+                        to_json(r.get("old_value")),
+                        to_json(r.get("new_value")),
+                        str(r.get("package_version") or __version__),
+                        str(r.get("note") or ""),
+                    )
+                )
+            except (KeyError, TypeError) as exc:
+                raise ParameterError(f"history entry {i}: expected changed_utc and field, found {r!r}") from exc
+        with self._transaction("storing a session's history") as conn:
+            conn.executemany(
+                "INSERT INTO session_history (session_id, changed_utc, field, old_value, new_value,"
+                " package_version, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
 
     def _require(self, session_id: int) -> str:
         rows = self._query(
@@ -357,22 +526,27 @@ class SessionStore:
         """Everything stored about one session except its data."""
         rows = self._query(
             "SELECT id, subject_id, birth_year, com_height_m, diagnosis_category, therapist_id, plan_toml, start_utc,"
-            " status, finalised_utc, package_version, origin, incomplete_reason, recording_json"
+            " status, finalised_utc, package_version, origin, incomplete_reason, recording_json, body_height_m"
             " FROM sessions WHERE id = ?",
             (int(session_id),),
         )
         if not rows:
             raise UnknownSessionError(f"{self.path}: no session {session_id}")
-        counts = dict(
-            self._query(
-                "SELECT sensor_id, count(*) FROM raw_packets WHERE session_id = ? GROUP BY sensor_id", (session_id,)
-            )
-        )
-        sample_counts = dict(
+        counts: dict[str, int] = {}
+        sample_counts: dict[str, int] = {}
+        for sensor_id, n_packets, n_samples in self._query(
+            f"SELECT sensor_id, count(*), sum({SAMPLES_SQL}) FROM raw_packets WHERE session_id = ? GROUP BY sensor_id",
+            (session_id,),
+        ):
+            counts[sensor_id] = int(n_packets)
+            sample_counts[sensor_id] = int(n_samples or 0)
+        imported_counts = dict(
             self._query(
                 "SELECT sensor_id, sum(n) FROM sample_blocks WHERE session_id = ? GROUP BY sensor_id", (session_id,)
             )
         )
+        for sensor_id, n in imported_counts.items():
+            sample_counts[sensor_id] = sample_counts.get(sensor_id, 0) + int(n or 0)
         links: dict[str, list[int]] = {}
         for sid, cid in self._query(
             "SELECT sensor_id, calibration_id FROM sensor_calibrations WHERE session_id = ? ORDER BY calibration_id",
@@ -381,19 +555,29 @@ class SessionStore:
             links.setdefault(sid, []).append(int(cid))
         sensors = tuple(
             SensorInfo(
-                sid, placement, tuple(links.get(sid, ())), int(counts.get(sid, 0)), int(sample_counts.get(sid, 0))
+                sid,
+                placement,
+                tuple(links.get(sid, ())),
+                int(counts.get(sid, 0)),
+                int(sample_counts.get(sid, 0)),
+                frame,
             )
-            for sid, placement in self._query(
-                "SELECT sensor_id, placement FROM sensors WHERE session_id = ? ORDER BY sensor_id", (session_id,)
+            for sid, placement, frame in self._query(
+                "SELECT sensor_id, placement, frame FROM sensors WHERE session_id = ? ORDER BY sensor_id", (session_id,)
             )
         )
         last = self._query("SELECT max(host_time_s) FROM raw_packets WHERE session_id = ?", (session_id,))[0][0]
-        if last is None and sample_counts:
+        if last is None and imported_counts:
             last = self._imported_duration_s(session_id)
-        n_events = self._query("SELECT count(*) FROM events WHERE session_id = ?", (session_id,))[0][0]
+        n_events, n_notes = self._query(
+            "SELECT count(*), coalesce(sum(kind = 'note' OR (coalesce(kind, '') = '' AND coalesce(note, '') != '')), 0)"
+            " FROM events WHERE session_id = ?",
+            (session_id,),
+        )[0]
         n_results = self._query("SELECT count(*) FROM results WHERE session_id = ?", (session_id,))[0][0]
+        n_edits = self._query("SELECT count(*) FROM session_history WHERE session_id = ?", (session_id,))[0][0]
         (sid, subject_id, birth_year, com_height_m, diagnosis, therapist, plan_toml, start, status, fin, version,
-         origin, reason, recording) = rows[0]  # fmt: skip
+         origin, reason, recording, body_height_m) = rows[0]  # fmt: skip
         return SessionInfo(
             session_id=int(sid),
             subject_id=subject_id,
@@ -414,6 +598,9 @@ class SessionStore:
             duration_s=float(last or 0.0),
             incomplete_reason=reason,
             recording=None if recording is None else json.loads(recording),
+            body_height_m=body_height_m,
+            notes=int(n_notes),
+            edits=int(n_edits),
         )
 
     def _imported_duration_s(self, session_id: int) -> float:

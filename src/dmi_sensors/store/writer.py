@@ -5,6 +5,13 @@ of them has waited ``max_latency_s`` (default 0.5 s), or ``max_packets`` are pen
 :meth:`PacketWriter.flush` / :meth:`PacketWriter.close`. So a killed recorder loses at most
 the packets that arrived in the last ``max_latency_s`` (plus the time one commit takes).
 
+"Waited" counts from the packet's *arrival* once the writer knows the recording's clock
+(:meth:`PacketWriter.set_arrival_origin`: arrival = origin + ``packet.host_time_s`` on the
+writer's clock), so time a packet spent before reaching the writer (a notification queue)
+counts too; otherwise from its :meth:`~PacketWriter.append`. :attr:`PacketWriter.commit_latency_max_s`
+is the longest arrival-to-commit time seen. ``dmi-sensors record`` commits 0.25 s after
+arrival, so that with the commit itself and a busy machine a SIGKILL loses at most 0.5 s.
+
 Threading: by default a writer thread owns its own SQLite connection and does all encoding
 and I/O; :meth:`PacketWriter.append` only takes a lock and appends to a list (microseconds),
 so it can be called from the asyncio recorder's notification callbacks without blocking the
@@ -136,6 +143,8 @@ class PacketWriter:
         self._known_sensors: set[str] = set()
         self.committed = 0  #: packets committed so far
         self.commits = 0  #: transactions committed so far
+        self.commit_latency_max_s = 0.0  #: longest time from arrival (or append) to the end of its commit
+        self._origin_s: float | None = None
         self._conn: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
         if threaded:
@@ -149,15 +158,32 @@ class PacketWriter:
             self._conn = self._open()
 
     # -- public API ------------------------------------------------------------------------
+    def set_arrival_origin(self, origin_s: float | None) -> None:
+        """Count each packet's wait from its arrival, ``origin_s + packet.host_time_s`` on this
+        writer's clock (a recorder passes its session clock's start, e.g. ``SensorHub.t0_s``
+        with the default ``time.monotonic``). ``None``: from :meth:`append`."""
+        with self._cond:
+            self._origin_s = None if origin_s is None else float(origin_s)
+
     def append(self, packet: RawPacket) -> None:
-        """Queue one packet; it is committed within ``policy.max_latency_s``."""
+        """Queue one packet; it is committed within ``policy.max_latency_s`` of its arrival."""
         with self._cond:
             self._check_usable()
-            if not self._pending:
-                self._oldest = self._clock()
+            now = self._clock()
+            arrived = now
+            if self._origin_s is not None:
+                at = self._origin_s + float(packet.host_time_s)
+                if at == at:  # not NaN; never later than now
+                    arrived = min(at, now)
+            first = not self._pending
+            if first or self._oldest is None:
+                self._oldest = arrived
+            else:
+                self._oldest = min(self._oldest, arrived)
             self._pending.append(packet)
             if self._thread is not None:
-                if len(self._pending) >= self.policy.max_packets:
+                # wake the thread to recompute its deadline (the first pending packet sets it)
+                if first or len(self._pending) >= self.policy.max_packets:
                     self._cond.notify_all()
                 return
         self.poll()
@@ -198,7 +224,7 @@ class PacketWriter:
             self._cond.notify_all()
             ok = self._cond.wait_for(lambda: self._flushes_done >= ticket or self._error is not None, timeout_s)
             if self._error is not None:
-                raise StoreError(f"packet writer for {self.path} failed") from self._error
+                raise self._failure() from self._error
             if not ok:
                 raise TimeoutError(f"packet writer for {self.path}: flush did not finish in {timeout_s} s")
 
@@ -213,7 +239,7 @@ class PacketWriter:
             self._thread.join()
             self._closed = True
             if self._error is not None:
-                raise StoreError(f"packet writer for {self.path} failed") from self._error
+                raise self._failure() from self._error
             return
         try:
             self._commit_pending()
@@ -237,11 +263,23 @@ class PacketWriter:
         self.close()
 
     # -- internals -------------------------------------------------------------------------
+    @property
+    def error(self) -> BaseException | None:
+        """What made the writer fail (e.g. ``sqlite3.OperationalError('database or disk is full')``)."""
+        return self._error
+
+    def _failure(self) -> StoreError:
+        lost = len(self._pending)
+        return StoreError(
+            f"packet writer for {self.path} failed ({type(self._error).__name__}: {self._error});"
+            f" {self.committed} packets were committed, {lost} pending packets were not"
+        )
+
     def _check_usable(self) -> None:
         if self._closed or self._closing:
             raise StoreError(f"packet writer for session {self.session_id} is closed")
         if self._error is not None:
-            raise StoreError(f"packet writer for {self.path} failed") from self._error
+            raise self._failure() from self._error
 
     def _open(self) -> sqlite3.Connection:
         conn = db.connect(self.path, create=False)
@@ -252,6 +290,7 @@ class PacketWriter:
     def _commit_pending(self) -> None:
         with self._cond:
             batch = self._pending
+            oldest = self._oldest
             self._pending = []
             self._oldest = None
         if not batch:
@@ -268,12 +307,13 @@ class PacketWriter:
         except BaseException:
             with self._cond:  # keep the packets: nothing that arrived is dropped silently
                 self._pending[:0] = batch
-                if self._oldest is None:
-                    self._oldest = self._clock()
+                self._oldest = oldest if self._oldest is None or oldest is None else min(oldest, self._oldest)
             raise
         with self._cond:
             self.committed += len(batch)
             self.commits += 1
+            if oldest is not None:
+                self.commit_latency_max_s = max(self.commit_latency_max_s, self._clock() - oldest)
         if self._on_commit is not None:
             self._on_commit(self.committed, batch[-1])
 

@@ -42,13 +42,13 @@ Clocks
     nominal period ``P`` (s). With ``base`` the lower envelope of
     ``h - c_last * P`` over the chunks so far (h: arrival, c_last: local counter of the
     chunk's last sample, assuming nothing was lost), a chunk's *lateness* is
-    ``h - c_last * P - base``. A chunk no later than ``late_s`` is placed at once. A later
-    one is **held**, with every chunk after it: if a held chunk comes back within
-    ``late_s``, the link had stalled and the held chunks are consecutive (nothing lost);
-    if all chunks stay late for ``hold_s`` of host time, ``round(min lateness / P)``
-    samples were lost before the first held chunk. So losses smaller than ``late_s``
-    accumulate until they pass it and are then counted in one gap, and a device whose
-    clock runs slower than nominal shows up as loss (the nominal rate is all there is).
+    ``h - c_last * P - base``. Jitter only makes chunks later; a lost sample makes every
+    later chunk a period later. A chunk no later than ``late_s`` (default P/2) is placed
+    at once. A later one is **held**, with every chunk after it: as soon as a chunk comes
+    back within ``late_s``, the held ones were only delayed (jitter, a stalled link) and
+    are consecutive; if none does for ``hold_s`` of host time, ``round(least lateness /
+    P)`` samples were lost before the first held chunk. A device whose clock runs slower
+    than nominal shows up as loss (the nominal rate is all there is).
     :meth:`HostClock.flush` decides what is still held (end of a recording).
 
 All clocks number a reset's first sample one past the previous local counter and flag it.
@@ -56,6 +56,8 @@ All clocks number a reset's first sample one past the previous local counter and
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -283,37 +285,39 @@ class CounterClock:
         return Placed(chunk.stream, first, chunk.values, device, chunk.host_time_s, missing, reset)
 
 
+#: Sample pairs over which the arrival difference of the two streams is averaged (host-timed pairs).
+_PAIR_WINDOW = 32
+
+
 @dataclass(frozen=True)
 class HostClockState:
-    """State of a :class:`HostClock`: the envelope, recent lateness, the held chunks ``(host_time_s, values)``."""
+    """State of a :class:`HostClock`: the envelope and the held chunks ``(host_time_s, values)``."""
 
     started: bool
     next_counter: int
     base_s: float
-    threshold_s: float
-    lateness_s: tuple[float, ...]
-    placed_chunks: int
     held: tuple[tuple[float, tuple[tuple[float, ...], ...]], ...]
-
-
-#: Lateness values kept for the adaptive threshold, and how often it is recomputed (chunks).
-_LATENESS_KEPT = 256
-_THRESHOLD_EVERY = 64
+    held_best_s: float
+    held_since: int
 
 
 class HostClock:
     """Host arrival times and the nominal period -> estimated local counters (module docstring).
 
-    The lateness threshold adapts to the link: every ``_THRESHOLD_EVERY`` chunks it is
-    set to the 99th percentile of the last ``_LATENESS_KEPT`` chunks' lateness plus half a
-    period, at least 1.5 periods and at most ``late_s``. So on a steady link a single
-    lost notification is seen within a few samples, and on a jittery one the threshold
-    rises above the jitter.
+    The lower envelope of ``h - c * period`` (``base``) is where an undelayed chunk lies;
+    a lost sample lifts every later chunk's lateness by one period, while link jitter
+    only spreads it upward and a stalled link delivers its backlog with ever smaller
+    lateness. So a chunk more than ``late_s`` (default half a period) above the envelope
+    starts a hold: the first later chunk back within ``late_s`` releases the held ones as
+    consecutive (jitter, a stall), and when the least lateness of the held chunks has not
+    come down (by a quarter period) over ``hold_s`` worth of samples arriving at the
+    sampling pace (a backlog arriving at once is no evidence), ``round(least lateness /
+    period)`` samples were lost before the first held chunk.
     """
 
-    def __init__(self, period_s: float, late_s: float, hold_s: float, stream: int = 0) -> None:
+    def __init__(self, period_s: float, late_s: float | None, hold_s: float, stream: int = 0) -> None:
         self.period_s = float(period_s)
-        self.late_s = float(late_s)
+        self.late_s = 0.5 * self.period_s if late_s is None else float(late_s)
         self.hold_s = float(hold_s)
         self.stream = int(stream)
         self.reset()
@@ -322,32 +326,25 @@ class HostClock:
         self._started = False
         self._next = 0
         self._base = 0.0
-        self._threshold = self.late_s
-        self._lateness: list[float] = []
-        self._placed = 0
         self._held: list[Chunk] = []
+        self._held_n = 0
+        self._best = math.inf
+        self._since = 0
 
     @property
     def state(self) -> HostClockState:
         held = tuple((c.host_time_s, tuple(map(tuple, c.values.tolist()))) for c in self._held)
-        return HostClockState(
-            self._started, self._next, self._base, self._threshold, tuple(self._lateness), self._placed, held
-        )
+        return HostClockState(self._started, self._next, self._base, held, self._best, self._since)
 
     @state.setter
     def state(self, s: HostClockState) -> None:
         self._started = bool(s.started)
         self._next = int(s.next_counter)
         self._base = float(s.base_s)
-        self._threshold = float(s.threshold_s)
-        self._lateness = [float(v) for v in s.lateness_s]
-        self._placed = int(s.placed_chunks)
         self._held = [Chunk(self.stream, float(h), np.array(v, dtype=np.float64)) for h, v in s.held]
-
-    @property
-    def threshold_s(self) -> float:
-        """The current lateness threshold, s."""
-        return self._threshold
+        self._held_n = sum(c.n for c in self._held)
+        self._best = float(s.held_best_s)
+        self._since = int(s.held_since)
 
     def place(self, chunk: Chunk) -> list[Placed]:
         """Placed chunks released by this one (none while held, several when a hold ends)."""
@@ -356,12 +353,17 @@ class HostClock:
             self._base = chunk.host_time_s - (chunk.n - 1) * self.period_s
             return self._release([chunk], 0)
         self._held.append(chunk)
-        held_n = sum(c.n for c in self._held)
-        c_last = self._next + held_n - 1
+        self._held_n += chunk.n
+        c_last = self._next + self._held_n - 1
         late = chunk.host_time_s - c_last * self.period_s - self._base
-        if late <= self._threshold:
+        if late <= self.late_s:
             return self._release(self._held, 0)
-        if chunk.host_time_s - self._held[0].host_time_s >= self.hold_s:
+        if late < self._best - 0.25 * self.period_s:
+            self._best = late
+            self._since = 0
+        elif len(self._held) < 2 or chunk.host_time_s - self._held[-2].host_time_s >= 0.5 * chunk.n * self.period_s:
+            self._since += chunk.n  # evidence only from chunks arriving at the sampling pace, not a backlog
+        if self._since * self.period_s >= self.hold_s:
             return self._decide()
         return []
 
@@ -370,14 +372,29 @@ class HostClock:
         return self._decide() if self._held else []
 
     def _decide(self) -> list[Placed]:
+        """Loss = the recent floor of lateness, placed where the held chunks became that late."""
         c = self._next - 1
         lateness = []
         for chunk in self._held:
             c += chunk.n
             lateness.append(chunk.host_time_s - c * self.period_s - self._base)
-        least = min(lateness)
-        missing = max(0, round(least / self.period_s)) if least > self._threshold else 0
-        return self._release(self._held, missing)
+        late = np.array(lateness)
+        floor = float(late[len(late) // 2 :].min())
+        missing = max(0, round(floor / self.period_s)) if floor > self.late_s else 0
+        if missing == 0:
+            return self._release(self._held, 0)
+        # the k-th lost sample lies before the first chunk from which on every chunk is at
+        # least (k - 1/2) periods late
+        suffix_min = np.minimum.accumulate(late[::-1])[::-1]
+        levels = (np.arange(1, missing + 1) - 0.5) * self.period_s
+        starts = np.argmax(suffix_min[None, :] >= levels[:, None], axis=1)
+        held, self._held = self._held, []
+        out: list[Placed] = []
+        cuts = [0, *sorted(set(starts.tolist())), len(held)]
+        for a, b in itertools.pairwise(cuts):
+            if b > a:
+                out += self._release(held[a:b], int(np.count_nonzero(starts == a)))
+        return out
 
     def _release(self, chunks: list[Chunk], missing: int) -> list[Placed]:
         out = []
@@ -389,18 +406,13 @@ class HostClock:
             out.append(
                 Placed(chunk.stream, first, chunk.values, device, chunk.host_time_s, missing if i == 0 else 0, False)
             )
-            e = chunk.host_time_s - (first + n - 1) * period
-            self._lateness.append(e - self._base)
-            self._base = min(self._base, e)
+            self._base = min(self._base, chunk.host_time_s - (first + n - 1) * period)
             first += n
-            self._placed += 1
-            if self._placed % _THRESHOLD_EVERY == 0:
-                recent = np.array(self._lateness[-_LATENESS_KEPT:])
-                q = float(np.quantile(recent, 0.99)) + 0.5 * period
-                self._threshold = min(self.late_s, max(1.5 * period, q))
-        del self._lateness[:-_LATENESS_KEPT]
         self._next = first
         self._held = []
+        self._held_n = 0
+        self._best = math.inf
+        self._since = 0
         return out
 
 
@@ -414,10 +426,12 @@ class MergerState:
     last_device_s: tuple[float, ...]
     last_host_s: tuple[float, ...]
     pending: tuple[tuple[tuple[int, float, float, tuple[float, ...]], ...], ...]
-    max_common: int
+    max_common: int  # derived (the highest counter in use), kept for inspection
     last_emitted: int | None
     last_out: int
     reset_marks: tuple[int, ...]
+    pair_deltas_s: tuple[float, ...]
+    arrival_shift: int
     samples_lost: int
     counter_resets: int
     samples_out: int
@@ -479,12 +493,13 @@ class Merger:
         self._pend_d: list[NDArray[np.float64]] = [np.zeros(0) for _ in range(k)]
         self._pend_h: list[NDArray[np.float64]] = [np.zeros(0) for _ in range(k)]
         self._pend_v: list[NDArray[np.float64]] = [np.zeros((0, self.width)) for _ in range(k)]
-        self._max_common = -1
         self._last_emitted: int | None = None
         self._last_out = -1
         self._reset_marks: list[int] = []
         self._incoming: list[list[tuple[int, Placed]]] = [[] for _ in range(k)]
         self._incoming_n = [0] * k
+        self._deltas: list[float] = []
+        self._fixed = 0
         self.samples_lost = 0
         self.counter_resets = 0
         self.samples_out = 0
@@ -513,10 +528,12 @@ class Merger:
             tuple(self._last_dev),
             tuple(self._last_host),
             pending,
-            self._max_common,
+            self._top_common(),
             self._last_emitted,
             self._last_out,
             tuple(self._reset_marks),
+            tuple(self._deltas),
+            self._fixed,
             self.samples_lost,
             self.counter_resets,
             self.samples_out,
@@ -537,13 +554,19 @@ class Merger:
             self._pend_d[i] = np.array([r[1] for r in rows], dtype=np.float64)
             self._pend_h[i] = np.array([r[2] for r in rows], dtype=np.float64)
             self._pend_v[i] = np.array([r[3] for r in rows], dtype=np.float64).reshape(len(rows), self.width)
-        self._max_common = int(s.max_common)
         self._last_emitted = None if s.last_emitted is None else int(s.last_emitted)
         self._last_out = int(s.last_out)
         self._reset_marks = [int(v) for v in s.reset_marks]
+        self._deltas = [float(v) for v in s.pair_deltas_s]
+        self._fixed = int(s.arrival_shift)
         self.samples_lost = int(s.samples_lost)
         self.counter_resets = int(s.counter_resets)
         self.samples_out = int(s.samples_out)
+
+    def _top_common(self) -> int:
+        """The highest common counter in use (-1 before any)."""
+        used = [c for c, a in zip(self._last_common, self._aligned, strict=True) if a]
+        return max([*used, -1 if self._last_emitted is None else self._last_emitted])
 
     def _first_common(self, p: Placed) -> int:
         s = p.stream
@@ -555,7 +578,7 @@ class Merger:
                 step = (p.host_time_s - self._last_host[other]) / self.period_s - (len(p.values) - 1)
             first = self._last_common[other] + round(step)
         else:
-            first = self._max_common + 1
+            first = self._top_common() + 1
         if self._aligned[s]:
             first = max(first, self._last_common[s] + 1)
         return first
@@ -579,13 +602,24 @@ class Merger:
                 self._reset_marks.append(first)
             self._offset[s] = first - p.first
             self._aligned[s] = True
+        if p.missing > 0 and self.n_streams == 2 and not self.shared_clock and self._fixed:
+            # a stream's own clock now counts a loss that arrival re-alignment already shifted
+            # the gyroscope for (gyroscope loss: shifted up; accelerometer loss: shifted down):
+            # take that shift back for what follows instead of counting the loss twice
+            if s == 1 and self._fixed > 0:
+                take = min(p.missing, self._fixed)
+                self._offset[1] -= take
+                self._fixed -= take
+            elif s == 0 and self._fixed < 0:
+                take = min(p.missing, -self._fixed)
+                self._offset[1] += take
+                self._fixed += take
         c0 = p.first + self._offset[s]
         self._incoming[s].append((c0, p))
         self._incoming_n[s] += n
         self._last_common[s] = c0 + n - 1
         self._last_dev[s] = float(p.device_time_s[-1])
         self._last_host[s] = float(p.host_time_s)
-        self._max_common = max(self._max_common, c0 + n - 1)
         waiting = self._pend_c[s].shape[0] + self._incoming_n[s]
         if self.n_streams == 2 and not self._aligned[1 - s] and waiting > self.max_pending:
             self._absorb(s)
@@ -625,10 +659,60 @@ class Merger:
         return self._emit_step()
 
     def _emit_step(self) -> Emitted:
-        """The samples every stream has passed, in counter order."""
+        """The samples every stream has passed, in counter order (re-aligning by arrival if needed)."""
         if not all(self._aligned):
             return _empty_emitted()
-        bound = min(self._last_common)
+        parts = []
+        while True:
+            bound = min(self._last_common)
+            fix = self._arrival_fix(bound) if self.n_streams == 2 and not self.shared_clock else None
+            parts.append(self._emit_upto(bound if fix is None else fix[0]))
+            if fix is None:
+                break
+            shift = fix[1]
+            self._pend_c[1] = self._pend_c[1] + shift
+            self._offset[1] += shift
+            self._last_common[1] += shift
+            self._fixed += shift
+            self._deltas = []
+        parts = [e for e in parts if e.counter.shape[0]]
+        if len(parts) <= 1:
+            return parts[0] if parts else _empty_emitted()
+        return Emitted(*(np.concatenate([getattr(e, f) for e in parts]) for f in Emitted.__dataclass_fields__))
+
+    def _arrival_fix(self, bound: int) -> tuple[int, int] | None:
+        """Where the gyroscope's counters drifted from the accelerometer's, and by how much.
+
+        Both halves of one sample are sent together, so over :data:`_PAIR_WINDOW` pairs the
+        mean of ``arrival(gyr) - arrival(acc)`` is ``m × period`` when the gyroscope's
+        counters are ``m`` samples off (connection-interval jitter averages out). Returns
+        ``(common counter of the pair where |mean| first passes half a period, m)`` or None.
+        """
+        k0 = int(np.searchsorted(self._pend_c[0], bound, side="right"))
+        k1 = int(np.searchsorted(self._pend_c[1], bound, side="right"))
+        c, i0, i1 = np.intersect1d(self._pend_c[0][:k0], self._pend_c[1][:k1], assume_unique=True, return_indices=True)
+        if self._last_emitted is not None:
+            keep = c > self._last_emitted
+            c, i0, i1 = c[keep], i0[keep], i1[keep]
+        if c.shape[0] == 0:
+            return None
+        new = self._pend_h[1][i1] - self._pend_h[0][i0]
+        old = len(self._deltas)
+        window = np.concatenate([np.array(self._deltas, dtype=np.float64), new])
+        cs = np.concatenate([[0.0], np.cumsum(window)])
+        w = _PAIR_WINDOW
+        ends = np.arange(max(w, old + 1), window.shape[0] + 1)
+        if ends.size:
+            means = (cs[ends] - cs[ends - w]) / w
+            hit = np.flatnonzero(np.abs(means) > 0.5 * self.period_s)
+            if hit.size:
+                end = int(ends[hit[0]])
+                return int(c[end - old - 1]), round(float(means[hit[0]]) / self.period_s)
+        self._deltas = window[-w:].tolist()
+        return None
+
+    def _emit_upto(self, bound: int) -> Emitted:
+        """Number and pair the pending samples up to common counter ``bound``."""
         taken = []
         for s in range(self.n_streams):
             k = int(np.searchsorted(self._pend_c[s], bound, side="right"))

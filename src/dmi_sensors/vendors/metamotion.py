@@ -250,8 +250,8 @@ class MetaMotionDecoder(VendorDecoder):
     acc_processor, gyr_processor
         The accounter processor ids the board assigned (its ``09 02 <id>`` replies).
     late_s, hold_s
-        Parameters of the host-arrival clock (``timing="host"``), see
-        :class:`~dmi_sensors.vendors._timeline.HostClock`.
+        Parameters of the host-arrival clock (``timing="host"``; ``late_s`` None: half a
+        period), see :class:`~dmi_sensors.vendors._timeline.HostClock`.
     """
 
     vendor: ClassVar[str] = "metamotion"
@@ -268,8 +268,8 @@ class MetaMotionDecoder(VendorDecoder):
         timing: str = "host",
         acc_processor: int = 0,
         gyr_processor: int = 1,
-        late_s: float = 0.25,
-        hold_s: float = 1.0,
+        late_s: float | None = None,
+        hold_s: float = 0.5,
     ) -> None:
         super().__init__(
             sensor_id=sensor_id,
@@ -296,8 +296,8 @@ class MetaMotionDecoder(VendorDecoder):
             raise ParameterError(f"timing must be one of {TIMING_MODES}, got {timing!r}")
         if timing != "host" and (packed or rate_hz > 200):
             raise ParameterError("accounter timing needs unpacked signals at rate_hz <= 200")
-        if not (late_s > 0 and hold_s > 0):
-            raise ParameterError(f"late_s and hold_s must be positive, got {late_s!r}, {hold_s!r}")
+        if not ((late_s is None or late_s > 0) and hold_s > 0):
+            raise ParameterError(f"late_s (or None) and hold_s must be positive, got {late_s!r}, {hold_s!r}")
         for name, pid in (("acc_processor", acc_processor), ("gyr_processor", gyr_processor)):
             if not (isinstance(pid, int) and 0 <= pid <= 0xFF):
                 raise ParameterError(f"{name} must be a processor id 0..255, got {pid!r}")
@@ -313,8 +313,7 @@ class MetaMotionDecoder(VendorDecoder):
         streams = 2 if gyroscope else 1
         clocks: list[ExactClock | CounterClock | HostClock]
         if timing == "host":
-            late = max(float(late_s), 3 * period)
-            clocks = [HostClock(period, late, float(hold_s), stream=s) for s in range(streams)]
+            clocks = [HostClock(period, late_s, float(hold_s), stream=s) for s in range(streams)]
             loss, source = "estimated", "host_arrival"
         elif timing == "accounter_time":
             clocks = [ExactClock(TICK_S, period / TICK_S, modulus=1 << 32, jump_s=2.0) for _ in range(streams)]

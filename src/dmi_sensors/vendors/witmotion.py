@@ -208,24 +208,23 @@ class WitMotionDecoder(VendorDecoder):
     rate_hz
         The output rate written with :func:`set_rate` (10 Hz is the factory default).
     late_s
-        Arrival later than the on-time envelope by more than this (s) holds the stream
-        until it is known whether samples were lost or the link stalled (see
-        :class:`~dmi_sensors.vendors._timeline.HostClock`); losses smaller than this
-        accumulate until they pass it.
+        Arrival later than the on-time envelope by more than this (s; None: half a
+        period) holds the stream until it is known whether samples were lost or the link
+        only delayed them (see :class:`~dmi_sensors.vendors._timeline.HostClock`).
     hold_s
-        How long (host time, s) late chunks are held before they are taken as following
-        lost samples.
+        How long (host time, s) late frames are held, waiting for one on time, before
+        they are taken as following lost samples.
     """
 
     vendor: ClassVar[str] = "witmotion"
 
-    def __init__(self, sensor_id: str, rate_hz: float = 10.0, late_s: float = 0.25, hold_s: float = 1.0) -> None:
+    def __init__(self, sensor_id: str, rate_hz: float = 10.0, late_s: float | None = None, hold_s: float = 0.5) -> None:
         super().__init__(sensor_id=sensor_id, rate_hz=rate_hz, late_s=late_s, hold_s=hold_s)
         _rate_code(rate_hz)
-        if not (late_s > 0 and hold_s > 0):
-            raise ParameterError(f"late_s and hold_s must be positive, got {late_s!r}, {hold_s!r}")
+        if not ((late_s is None or late_s > 0) and hold_s > 0):
+            raise ParameterError(f"late_s (or None) and hold_s must be positive, got {late_s!r}, {hold_s!r}")
         period = 1.0 / float(rate_hz)
-        clock = HostClock(period, late_s=max(float(late_s), period), hold_s=float(hold_s))
+        clock = HostClock(period, late_s=late_s, hold_s=float(hold_s))
         merger = Merger("combined", period, shared_clock=False, max_pending=1)
         self._setup(float(rate_hz), [clock], merger, "estimated", "host_arrival")
 

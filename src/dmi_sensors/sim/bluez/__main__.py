@@ -13,7 +13,9 @@ import contextlib
 import importlib
 import json
 import logging
+import select
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -87,11 +89,57 @@ async def _handle(emu: BluezEmulator, stop: asyncio.Event, req: dict[str, Any]) 
     raise ParameterError(f"unknown op {op!r}")
 
 
+class _FullSocketTolerant:
+    """The emulator's bus socket as dbus-fast sees it, minus one bug.
+
+    dbus-fast 5.x (like dbus-next, altdesktop/python-dbus-next#153) treats ``EAGAIN`` from a
+    full socket buffer as a lost connection and drops the bus: with 48 sensors streaming on a
+    busy machine the daemon reads slower than the emulator writes, and the emulator died
+    ("Bad file descriptor", "Connection reset by peer" at the host). Here a full buffer means
+    "nothing written yet": ``send`` returns 0 and dbus-fast's writer waits until the socket
+    is writable again, as it does after a partial write. ``sendmsg`` (messages carrying unix
+    fds, which dbus-fast would otherwise send again without them) waits for the socket.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def send(self, data: Any) -> int:
+        try:
+            return self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+
+    def sendmsg(self, buffers: Any, ancdata: Any = ()) -> int:
+        while True:
+            try:
+                return self._sock.sendmsg(buffers, ancdata)
+            except (BlockingIOError, InterruptedError):
+                select.select([], [self._sock], [], 1.0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def tolerate_full_socket(bus: MessageBus) -> bool:
+    """Install :class:`_FullSocketTolerant` under ``bus``'s writer; False if dbus-fast changed shape."""
+    writer = getattr(bus, "_writer", None)
+    sock = getattr(writer, "sock", None)
+    if writer is None or not isinstance(sock, socket.socket):
+        logging.getLogger(__name__).warning("dbus-fast's writer changed: EAGAIN workaround not installed")
+        return False
+    writer.sock = _FullSocketTolerant(sock)
+    return True
+
+
 async def serve(args: argparse.Namespace) -> None:
     factory = load_factory(args.factory)
     peripherals = factory(**json.loads(args.factory_kwargs))
-    emu = BluezEmulator(peripherals, faults=parse_faults(args.faults), seed=args.seed, tick_s=args.tick_s)
+    emu = BluezEmulator(
+        peripherals, faults=parse_faults(args.faults), seed=args.seed, tick_s=args.tick_s, bus_pid=args.bus_pid
+    )
     bus = await MessageBus(bus_address=args.bus).connect()
+    tolerate_full_socket(bus)
     await emu.start(bus)
     stop = asyncio.Event()
 
@@ -116,6 +164,12 @@ async def serve(args: argparse.Namespace) -> None:
     disconnected = asyncio.ensure_future(bus.wait_for_disconnect())
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait({disconnected, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not stop.is_set():
+        # The bus died or was left (a fault): nothing more to emulate, but the control channel
+        # keeps answering (truth) until the harness shuts us down.
+        logging.getLogger(__name__).warning("the bus is gone; serving the control channel only")
+        emu.bus_lost()
+        await stopped
     server.close()
     await emu.stop()
     for fut in (disconnected, stopped):
@@ -133,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faults", default="null", help="JSON FaultProfile, or {'per_device': {address: profile}}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tick-s", type=float, default=0.015, help="connection interval of peripherals without a link")
+    p.add_argument("--bus-pid", type=int, help="pid of the bus daemon (for the kill_bus_after_samples fault)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")

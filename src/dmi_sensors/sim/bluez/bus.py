@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dmi_sensors.errors import EmulatorError
 
-__all__ = ["BusError", "PrivateBus", "die_with_parent"]
+__all__ = ["BusError", "PrivateBus", "clean_stale_directories", "die_with_parent", "mark_owner"]
 
 _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -42,6 +42,61 @@ _CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configura
 """
 
 _PR_SET_PDEATHSIG = 1
+#: File in each temporary directory naming the process that made it: "<pid> <start time>".
+OWNER_FILE = "owner"
+#: Prefixes of the temporary directories of the emulated BlueZ (bus, emulator).
+TEMP_PREFIXES = ("dmi-bus-", "dmi-bluez-")
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22): with
+    the pid it names one process even after the pid is reused. "" where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return not start or _start_time(pid) in ("", start)
+
+
+def mark_owner(directory: Path) -> None:
+    """Write :data:`OWNER_FILE` into ``directory``: this process made it."""
+    pid = os.getpid()
+    (directory / OWNER_FILE).write_text(f"{pid} {_start_time(pid)}\n")
+
+
+def clean_stale_directories(bases: tuple[Path, ...] | None = None) -> list[Path]:
+    """Remove the emulator's temporary directories whose owner process is gone (e.g. a recorder
+    killed with SIGKILL, which cannot clean up). Directories of live processes, of other users
+    and without an owner file are left alone. Returns the directories removed."""
+    if bases is None:
+        bases = tuple(dict.fromkeys([Path("/tmp"), Path(tempfile.gettempdir())]))
+    removed = []
+    for base in bases:
+        if not base.is_dir():
+            continue
+        for prefix in TEMP_PREFIXES:
+            for d in base.glob(f"{prefix}*"):
+                try:
+                    if d.is_symlink() or not d.is_dir() or d.stat().st_uid != os.getuid():
+                        continue
+                    pid_text, _, start = (d / OWNER_FILE).read_text().strip().partition(" ")
+                    pid = int(pid_text)
+                except (OSError, ValueError):
+                    continue
+                if not _alive(pid, start.strip()):
+                    shutil.rmtree(d, ignore_errors=True)
+                    removed.append(d)
+    return removed
 
 
 class BusError(EmulatorError):
@@ -93,8 +148,10 @@ class PrivateBus:
         """Start the daemon and wait until it prints its address; returns ``self``."""
         if self._proc is not None:
             raise BusError("PrivateBus already started")
+        clean_stale_directories()
         # Unix socket paths are limited to ~107 bytes: keep the directory short.
         self.directory = Path(tempfile.mkdtemp(prefix="dmi-bus-", dir="/tmp" if Path("/tmp").is_dir() else None))
+        mark_owner(self.directory)
         socket_path = self.directory / "system_bus_socket"
         config = self.directory / "bus.conf"
         config.write_text(_CONFIG.format(socket=socket_path))

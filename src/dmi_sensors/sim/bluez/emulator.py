@@ -34,7 +34,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import random
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -174,7 +176,6 @@ class _Device:
         )
         self.base_rssi = adv.rssi_dbm
         self.exported = False
-        self.gone = False
         self.connecting = False
         self.gatt: _Gatt | None = None
         self.connect_attempts = 0
@@ -186,6 +187,9 @@ class _Device:
         self._drop_in: int | None = None  # samples still to go on the air before an armed drop
         self._drop_down = 0  # down_samples of the armed drop
         self._down_left = 0  # samples the device must produce with the link down before it reconnects
+        self.on_air_samples = 0  # samples emitted, dropped or corrupted on the air (fault triggers count these)
+        self._struck: set[str] = set()  # one-shot faults that already happened
+        self.gone = faults.absent  # a device that is never found never advertises
 
     # -- discovery ---------------------------------------------------------------------
     def matches(self, uuid_filter: list[str]) -> bool:
@@ -424,7 +428,7 @@ class _Device:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if at_s is None or self.gone:
+        if at_s is None or self.gone or self.emu.off_bus:
             return
         delay = max(0.0, at_s - self.emu.now_s())
         self._timer = asyncio.get_running_loop().call_later(delay, self.service)
@@ -432,7 +436,7 @@ class _Device:
     def service(self) -> None:
         """Poll the peripheral if it has something ready, emit what has arrived, re-arm."""
         self._timer = None
-        if self.gone:
+        if self.gone or self.emu.off_bus:
             return
         try:
             down, arrived = self.air.step(self.emu.now_s())
@@ -459,6 +463,38 @@ class _Device:
             if self.gatt is None:
                 self._down_left = max(0, self._down_left - note.samples)
 
+    def _stream_faults(self, note: Notification) -> bytes:
+        """Faults placed in the stream by sample count (see :mod:`.faults`); returns the bytes
+        to send (the notification's own, or with a jumped counter). May drop the link."""
+        f = self.faults
+        before = self.on_air_samples
+        if f.vanish_after_samples is not None and before + note.samples > f.vanish_after_samples:
+            self.vanish()  # this notification is the first one lost
+            return note.data
+        self.on_air_samples = after = before + note.samples
+        data = note.data
+        if (
+            f.counter_jump
+            and f.counter_jump_after_samples is not None
+            and before >= f.counter_jump_after_samples
+            and "counter_jump" not in self._struck
+        ):
+            jump = getattr(self.peripheral, "jump_counter", None)
+            if jump is not None:
+                self._struck.add("counter_jump")
+                data = jump(note, f.counter_jump)
+        if f.kill_bus_after_samples is not None and after >= f.kill_bus_after_samples and "bus" not in self._struck:
+            self._struck.add("bus")
+            self.emu.kill_bus()
+        if (
+            f.bluez_exit_after_samples is not None
+            and after >= f.bluez_exit_after_samples
+            and "bluez" not in self._struck
+        ):
+            self._struck.add("bluez")
+            self.emu.leave_bus()
+        return data
+
     def _emit(self, d: Delivery[Notification]) -> None:
         """Put one arrived notification on the bus, applying the fault profile and keeping the truth."""
         t = self.truth
@@ -470,11 +506,15 @@ class _Device:
                 self.unsolicited_disconnect(self._drop_down)
             else:
                 self._drop_in -= note.samples
+        data = note.data
+        if note.samples and self.gatt is not None:
+            data = self._stream_faults(note)
+        if self.emu.off_bus:
+            return  # the emulator left the bus (bluetoothd "crashed"): nothing reaches the host
         char = self.gatt.chars.get(note.char_uuid.lower()) if self.gatt is not None else None
         if char is None or not char.notifying:
             self._link_down(note)
             return
-        data = note.data
         if note.samples:
             if d.lost or (f.drop_p and self.rng.random() < f.drop_p):
                 t.packets_dropped_air += 1
@@ -512,6 +552,8 @@ class BluezEmulator:
         (``link_scheduler()``), seconds.
     mtu
         ATT MTU reported on every characteristic.
+    bus_pid
+        Process id of the (private) D-Bus daemon, for the ``kill_bus_after_samples`` fault.
     """
 
     def __init__(
@@ -523,6 +565,7 @@ class BluezEmulator:
         mtu: int = 247,
         advert_interval_s: float = 0.5,
         adapter_address: str = "00:1A:7D:DA:71:13",
+        bus_pid: int | None = None,
     ) -> None:
         self.tick_s = tick_s
         self.mtu = mtu
@@ -535,6 +578,8 @@ class BluezEmulator:
         self._faults = faults
         self.devices: dict[str, _Device] = {}
         self.adapter: AdapterInterface | None = None
+        self.bus_pid = bus_pid
+        self.off_bus = False  # True once the emulator left the bus (bluez_exit fault) or lost it
         self._uuid_filter: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -568,6 +613,30 @@ class BluezEmulator:
         for dev in self.devices.values():
             dev.kick()
 
+    def kill_bus(self) -> None:
+        """Fault: the D-Bus daemon dies (SIGKILL to ``bus_pid``)."""
+        if self.bus_pid is None:
+            log.error("kill_bus fault: the bus daemon's pid is unknown (--bus-pid)")
+            return
+        log.warning("fault: killing the D-Bus daemon (pid %d)", self.bus_pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.bus_pid, signal.SIGKILL)
+
+    def leave_bus(self) -> None:
+        """Fault: bluetoothd crashes: ``org.bluez`` loses its owner (we disconnect from the bus)."""
+        log.warning("fault: leaving the bus (org.bluez loses its owner)")
+        self.bus_lost()
+        if self.bus is not None and self.bus.connected:
+            self.bus.disconnect()
+
+    def bus_lost(self) -> None:
+        """The bus is gone (left or died): stop emitting; the control channel keeps answering."""
+        self.off_bus = True
+        for task in self._tasks:
+            task.cancel()
+        for dev in self.devices.values():
+            dev.cancel()
+
     async def stop(self) -> None:
         """Disconnect every device, stop ticking and leave the bus."""
         for task in self._tasks:
@@ -577,7 +646,8 @@ class BluezEmulator:
                 await task
         for dev in self.devices.values():
             dev.cancel()
-            dev.drop_link()
+            if not self.off_bus:
+                dev.drop_link()
         if self.bus is not None and self.bus.connected:
             self.bus.disconnect()
 

@@ -23,7 +23,30 @@ Faults and how BlueZ / the air would show them to bleak:
                            only once it has produced this many samples with the link down, so
                            every drop costs at least that many samples however fast the host
                            reconnects and however late the emulator polls (0: no minimum)
+``vanish_after_samples``   ``vanish_after_s`` counted in samples put on the air (the
+                           notification that would pass the count is the first one lost)
+``absent``                 the device never advertises and cannot be connected: a sensor that
+                           is never found
+``counter_jump`` /         once this many samples are on the air, the next data notification
+``counter_jump_after_      is sent well-formed but with its sample counter advanced by
+samples``                  ``counter_jump`` (firmware or memory corruption); later ones are normal
+``kill_bus_after_samples`` once this device put this many samples on the air, the emulator kills
+                           the D-Bus daemon (SIGKILL): the system bus dies under the host
+``bluez_exit_after_        once this device put this many samples on the air, the emulator leaves
+samples``                  the bus (``org.bluez`` loses its owner, as when bluetoothd crashes);
+                           its control channel (truth) stays up
 =========================  ==================================================================
+
+Counts "on the air" are the device's samples emitted, dropped or corrupted since the
+emulator started, so a fault falls at the same place in the stream however busy the machine.
+
+Named fault profiles apply to every device (:data:`PROFILES`); named *scenarios* hit one
+device of a set (:data:`SCENARIOS`, :func:`fault_scenario`): ``vanish`` (the first sensor is
+lost for good), ``counter-jump`` (the second sensor sends one packet with a counter 10**7
+ahead), ``never-found`` (the last sensor never advertises), ``bus-dies`` and ``bluez-dies``
+(the first sensor's stream triggers them). ``dmi-sensors record --simulate-sensors N
+--fault-profile NAME[,NAME...]`` takes a profile and scenarios, e.g.
+``vanish,counter-jump,never-found`` with three sensors (:func:`fault_setup`).
 
 A drop at a given point of the stream, counted in samples rather than seconds, is the
 control channel's ``disconnect {address, after_samples, down_samples}``
@@ -37,7 +60,7 @@ from typing import Any
 
 from dmi_sensors.errors import ParameterError
 
-__all__ = ["PROFILES", "FaultProfile", "fault_profile"]
+__all__ = ["PROFILES", "SCENARIOS", "FaultProfile", "fault_profile", "fault_scenario", "fault_setup"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +79,12 @@ class FaultProfile:
     service_delay_s: float = 0.0
     vanish_after_s: float | None = None
     down_samples: int = 0
+    vanish_after_samples: int | None = None
+    absent: bool = False
+    counter_jump: int = 0
+    counter_jump_after_samples: int | None = None
+    kill_bus_after_samples: int | None = None
+    bluez_exit_after_samples: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("connect_abort_p", "drop_p", "malformed_p", "busy_write_p"):
@@ -70,6 +99,15 @@ class FaultProfile:
             raise ParameterError(f"down_samples must be >= 0, got {self.down_samples}")
         if self.service_delay_s < 0:
             raise ParameterError(f"service_delay_s must be >= 0, got {self.service_delay_s}")
+        for name in (
+            "vanish_after_samples",
+            "counter_jump_after_samples",
+            "kill_bus_after_samples",
+            "bluez_exit_after_samples",
+        ):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ParameterError(f"{name} must be >= 0 (or None), got {value}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (used on the emulator's control channel)."""
@@ -123,9 +161,63 @@ PROFILES: dict[str, FaultProfile] = {
 }
 
 
+#: Samples on the air before a scenario's fault strikes (2 s at 200 Hz).
+SCENARIO_AFTER_SAMPLES = 400
+
+#: Faults that hit one device of a set: name -> (which device: "first", "second" (the first
+#: when there is one) or "last", its profile).
+SCENARIOS: dict[str, tuple[str, FaultProfile]] = {
+    "vanish": ("first", FaultProfile(name="vanish", vanish_after_samples=SCENARIO_AFTER_SAMPLES)),
+    "never-found": ("last", FaultProfile(name="never-found", absent=True)),
+    "counter-jump": (
+        "second",
+        FaultProfile(name="counter-jump", counter_jump=10**7, counter_jump_after_samples=SCENARIO_AFTER_SAMPLES),
+    ),
+    "bus-dies": ("first", FaultProfile(name="bus-dies", kill_bus_after_samples=SCENARIO_AFTER_SAMPLES)),
+    "bluez-dies": ("first", FaultProfile(name="bluez-dies", bluez_exit_after_samples=SCENARIO_AFTER_SAMPLES)),
+}
+
+
 def fault_profile(name: str) -> FaultProfile:
     """The named profile (``none``, ``flaky``, ``hostile``); ``ValueError`` names the choices."""
     try:
         return PROFILES[name]
     except KeyError:
         raise ParameterError(f"unknown fault profile {name!r}; choose from {', '.join(PROFILES)}") from None
+
+
+def fault_scenario(name: str, addresses: list[str]) -> dict[str, FaultProfile]:
+    """The named scenario (:data:`SCENARIOS`) on ``addresses`` (in order): ``{address: profile}``
+    with the fault on the first or the last address, no faults on the others (``"*"``)."""
+    try:
+        which, profile = SCENARIOS[name]
+    except KeyError:
+        raise ParameterError(f"unknown fault scenario {name!r}; choose from {', '.join(SCENARIOS)}") from None
+    if not addresses:
+        raise ParameterError(f"fault scenario {name!r} needs at least one device")
+    index = {"first": 0, "second": min(1, len(addresses) - 1), "last": len(addresses) - 1}[which]
+    return {"*": FaultProfile(), addresses[index].upper(): profile}
+
+
+def fault_setup(names: str, addresses: list[str]) -> FaultProfile | dict[str, FaultProfile]:
+    """``--fault-profile NAME[,NAME...]``: at most one profile (every device) and scenarios
+    (each on its device; two on one device raise ``ParameterError``)."""
+    parts = [n.strip() for n in names.split(",") if n.strip()] or ["none"]
+    unknown = [n for n in parts if n not in PROFILES and n not in SCENARIOS]
+    if unknown:
+        choices = ", ".join([*PROFILES, *SCENARIOS])
+        raise ParameterError(f"unknown fault profile {unknown[0]!r}; choose from {choices}")
+    profiles = [n for n in parts if n in PROFILES]
+    if len(profiles) > 1:
+        raise ParameterError(f"one fault profile at a time, got {', '.join(profiles)}")
+    base = PROFILES[profiles[0]] if profiles else PROFILES["none"]
+    scenarios = [n for n in parts if n in SCENARIOS]
+    if not scenarios:
+        return base
+    out: dict[str, FaultProfile] = {"*": base}
+    for name in scenarios:
+        ((address, profile),) = ((a, p) for a, p in fault_scenario(name, addresses).items() if a != "*")
+        if address in out:
+            raise ParameterError(f"fault scenarios {out[address].name!r} and {name!r} would hit the same device")
+        out[address] = profile
+    return out

@@ -12,7 +12,10 @@ dmi_sensors.sim.bluez`` on it, waits for ``READY``, and prepares the environment
 needs: ``DBUS_SYSTEM_BUS_ADDRESS`` pointing at the private bus and a ``bluetoothctl`` stub
 answering ``5.72`` first on ``PATH`` (bleak refuses BlueZ < 5.55 when a real, older
 ``bluetoothctl`` is installed). :meth:`stop` shuts the emulator down, then the daemon,
-reaps both and removes the temporary directory, leaving no process behind.
+reaps both and removes the temporary directory, leaving no process behind. A process killed
+with SIGKILL cannot do that: its children die with it (``PR_SET_PDEATHSIG``) and the next
+start removes the temporary directories whose owner process is gone
+(:func:`~dmi_sensors.sim.bluez.bus.clean_stale_directories`).
 """
 
 from __future__ import annotations
@@ -32,10 +35,10 @@ from typing import Any
 
 import dmi_sensors
 from dmi_sensors.errors import EmulatorError
-from dmi_sensors.sim.bluez.bus import PrivateBus, die_with_parent
+from dmi_sensors.sim.bluez.bus import PrivateBus, die_with_parent, mark_owner
 from dmi_sensors.sim.bluez.control import ControlClient, ControlError
-from dmi_sensors.sim.bluez.faults import FaultProfile
-from dmi_sensors.sim.bluez.faults import fault_profile as named_profile
+from dmi_sensors.sim.bluez.faults import FaultProfile, fault_setup
+from dmi_sensors.sim.identity import sensor_address
 
 __all__ = ["DEFAULT_FACTORY", "EmulatedBluez", "EmulatorError", "simulated_sensors"]
 
@@ -107,8 +110,9 @@ class EmulatedBluez:
         if self._proc is not None:
             raise EmulatorError("already started")
         try:
-            self.bus = PrivateBus().start()
+            self.bus = PrivateBus().start()  # also removes what killed recorders left behind
             self.directory = Path(tempfile.mkdtemp(prefix="dmi-bluez-"))
+            mark_owner(self.directory)
             stub_dir = self.directory / "bin"
             stub_dir.mkdir()
             stub = stub_dir / "bluetoothctl"
@@ -138,6 +142,8 @@ class EmulatedBluez:
                 str(self.seed),
                 "--tick-s",
                 str(self.tick_s),
+                "--bus-pid",
+                str(self.bus.pid),
             ]
             with self._stderr_path.open("wb") as err:
                 self._proc = subprocess.Popen(
@@ -265,10 +271,13 @@ def simulated_sensors(
     seed: int = 0,
     **sensor_kwargs: Any,
 ) -> EmulatedBluez:
-    """An (unstarted) emulator serving ``n`` virtual DMI sensors with a named fault profile.
+    """An (unstarted) emulator serving ``n`` virtual DMI sensors with a named fault profile
+    (every sensor) or scenario (one of them; :data:`~dmi_sensors.sim.bluez.faults.SCENARIOS`).
 
     ``with simulated_sensors(4, fault_profile="flaky") as emu, emu.activated(): ...``
     """
-    faults = named_profile(fault_profile) if isinstance(fault_profile, str) else fault_profile
+    first = int(sensor_kwargs.get("first_index", 0))
+    addresses = [sensor_address(first + i) for i in range(n)]
+    faults = fault_setup(fault_profile, addresses) if isinstance(fault_profile, str) else fault_profile
     kwargs = {"n": n, "fs_hz": fs_hz, "seed": seed, **sensor_kwargs}
     return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed)

@@ -28,6 +28,7 @@ the one scheme of :mod:`dmi_sensors.sim.identity`.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -43,8 +44,9 @@ from dmi_sensors.sim.bluez.model import (
     battery_service,
     device_information_service,
 )
+from dmi_sensors.sim.calibration import simulated_imu_errors
 from dmi_sensors.sim.identity import sensor_address, simulated_serial
-from dmi_sensors.sim.imu import ImuErrors, PacketLoss
+from dmi_sensors.sim.imu import PacketLoss
 from dmi_sensors.sim.link import LinkModel, LinkScheduler
 from dmi_sensors.sim.virtual_sensor import VirtualSensor
 
@@ -162,6 +164,17 @@ class SensorPeripheral:
         """Truncate by 1-11 bytes: the length no longer matches the sample count (``bad_length``)."""
         return note.data[: len(note.data) - rng.randint(1, 11)]
 
+    def jump_counter(self, note: Notification, delta: int) -> bytes:
+        """The data packet well-formed but with its sample counter advanced by ``delta``
+        (modulo the wire width): what corrupted firmware or memory would send."""
+        packet = P.decode_data_packet(note.data)
+        data = bytearray(note.data)
+        if packet.compact:
+            data[3:5] = ((packet.counter + delta) % packet.counter_modulus).to_bytes(2, "little")
+        else:
+            data[6:10] = ((packet.counter + delta) % packet.counter_modulus).to_bytes(4, "little")
+        return bytes(data)
+
 
 def virtual_sensors(
     n: int = 4,
@@ -179,15 +192,21 @@ def virtual_sensors(
     JSON-able (the emulator process gets them on its command line): ``link``, keyword
     arguments of :class:`~dmi_sensors.sim.link.LinkModel` (default ``LinkModel()``);
     ``packet_loss``, of :class:`~dmi_sensors.sim.imu.PacketLoss` (the sensors' air losses,
-    default none; other IMU errors: the simulator's defaults). ``sensor_kwargs`` go to
-    :class:`~dmi_sensors.sim.VirtualSensor`.
+    default none). Each sensor has its unit's own hardware errors,
+    :func:`~dmi_sensors.sim.calibration.simulated_imu_errors` (bias, scale, misalignment,
+    mounting: what ``calibrate --simulate`` calibrates). ``sensor_kwargs`` go to
+    :class:`~dmi_sensors.sim.VirtualSensor` (an ``imu_errors`` there replaces them).
     """
     model = LinkModel(**link) if link else None
-    if packet_loss:
-        sensor_kwargs = {**sensor_kwargs, "imu_errors": ImuErrors(packet_loss=PacketLoss(**packet_loss))}
     out = []
     for i in range(n):
         k = first_index + i
-        sensor = VirtualSensor(simulated_serial(k), fs_hz=fs_hz, seed=seed + i, link=model, **sensor_kwargs)
+        kwargs = dict(sensor_kwargs)
+        if "imu_errors" not in kwargs:  # the unit's own hardware errors (sim.identity), plus air losses
+            errors = simulated_imu_errors(k)
+            if packet_loss:
+                errors = dataclasses.replace(errors, packet_loss=PacketLoss(**packet_loss))
+            kwargs["imu_errors"] = errors
+        sensor = VirtualSensor(simulated_serial(k), fs_hz=fs_hz, seed=seed + i, link=model, **kwargs)
         out.append(SensorPeripheral(sensor, sensor_address(k), rssi_dbm=-50 - 3 * i))
     return out

@@ -95,9 +95,21 @@ _EVENTS_SIDECAR = {
 _PARTICIPANTS_SIDECAR = {
     "participant_id": {"Description": "Pseudonymous subject id (no names are stored)"},
     "birth_year": {"Description": "Year of birth", "Units": "year"},
-    "com_height_m": {"Description": "Height of the centre of mass above the support surface", "Units": "m"},
+    "com_height_m": {
+        "Description": "Height of the centre of mass above the pivot at the subject's first exported session "
+        "(per session: the sessions file)",
+        "Units": "m",
+    },
     "diagnosis_category": {"Description": "Diagnosis category (e.g. cerebral_palsy, down_syndrome)"},
+    "body_height_m": {"Description": "Standing body height at the subject's first exported session", "Units": "m"},
 }
+_SESSIONS_SIDECAR = {
+    "acq_time": {"Description": "Start of the session (UTC)"},
+    "com_height_m": {"Description": "Height of the centre of mass above the pivot in this session", "Units": "m"},
+    "body_height_m": {"Description": "Standing body height at this session", "Units": "m"},
+}
+#: Subject fields kept per session in ``sub-<label>_sessions.tsv`` (they change as a child grows).
+SESSION_FIELDS = ("com_height_m", "body_height_m")
 
 
 def _label(text: str) -> str:
@@ -145,8 +157,8 @@ def _merge_tsv(path: Path, frame: pd.DataFrame, key: str) -> None:
     """Append rows whose ``key`` is not yet in the TSV at ``path`` (create it if absent)."""
     if path.exists():
         old = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
-        new = frame[~frame[key].isin(old[key])].astype(str)
-        frame = pd.concat([old, new], ignore_index=True)
+        new = frame[~frame[key].isin(old[key])].astype(object)
+        frame = pd.concat([old, new], ignore_index=True)  # a column the old file lacks: n/a in its rows
     _tsv(path, frame)
 
 
@@ -207,14 +219,18 @@ def write_bids(
             "birth_year": [meta["birth_year"]],
             "com_height_m": [meta["com_height_m"]],
             "diagnosis_category": [meta["diagnosis_category"]],
+            "body_height_m": [meta.get("body_height_m")],
         }
     )
     _merge_tsv(root / "participants.tsv", participants, "participant_id")
     (root / "participants.json").write_text(json.dumps(_PARTICIPANTS_SIDECAR, indent=2) + "\n")
     written += [root / "participants.tsv", root / "participants.json"]
-    sessions = pd.DataFrame({"session_id": [f"ses-{ses}"], "acq_time": [format_utc(start)]})
+    sessions = pd.DataFrame(
+        {"session_id": [f"ses-{ses}"], "acq_time": [format_utc(start)], **{k: [meta.get(k)] for k in SESSION_FIELDS}}
+    )
     _merge_tsv(sub_dir / f"sub-{sub}_sessions.tsv", sessions, "session_id")
-    written.append(sub_dir / f"sub-{sub}_sessions.tsv")
+    (sub_dir / f"sub-{sub}_sessions.json").write_text(json.dumps(_SESSIONS_SIDECAR, indent=2) + "\n")
+    written += [sub_dir / f"sub-{sub}_sessions.tsv", sub_dir / f"sub-{sub}_sessions.json"]
 
     events = tables.events
     placements = {s["sensor_id"]: s["placement"] for s in tables.metadata["sensors"]}
@@ -442,6 +458,26 @@ def _read_events(path: Path, t0: float) -> pd.DataFrame:
     return check_events(out, source=path, lines=range(2, 2 + len(out)))
 
 
+_PARTICIPANT_COLUMNS: dict[str, type] = {
+    "birth_year": int,
+    "com_height_m": float,
+    "diagnosis_category": str,
+    "body_height_m": float,
+}
+
+
+def _subject_cells(path: Path, row: pd.Series, columns: dict[str, type]) -> dict[str, Any]:
+    """The subject fields a participants/sessions row holds (``n/a`` or empty = unknown: left out)."""
+    out: dict[str, Any] = {}
+    for key, conv in columns.items():
+        if key in row and row[key] not in (NA, "", "nan", "None"):
+            try:
+                out[key] = int(float(row[key])) if conv is int else conv(row[key])
+            except ValueError:
+                raise DataFileError(path, f"column {key!r}", f"a {conv.__name__} or {NA}", repr(row[key])) from None
+    return out
+
+
 def import_bids(
     store: SessionStore,
     root: str | Path,
@@ -466,17 +502,7 @@ def import_bids(
     match = participants[participants["participant_id"] == f"sub-{sub}"]
     fields: dict[str, Any] = {"subject_id": sub}
     if len(match):
-        row = match.iloc[0]
-        for key, conv in (("birth_year", int), ("com_height_m", float), ("diagnosis_category", str)):
-            if key in row and row[key] not in (NA, "", "nan", "None"):
-                try:
-                    fields[key] = conv(float(row[key])) if conv is int else conv(row[key])
-                except ValueError:
-                    raise DataFileError(root / "participants.tsv", f"column {key!r}", "a value", row[key]) from None
-    try:
-        subj = Subject(**{"birth_year": None, "com_height_m": None, **fields})
-    except (TypeError, ValueError) as exc:
-        raise DataFileError(root / "participants.tsv", f"sub-{sub}", "a valid subject", str(exc)) from None
+        fields.update(_subject_cells(root / "participants.tsv", match.iloc[0], _PARTICIPANT_COLUMNS))
     scans_path = ses_dir / f"{prefix}_scans.tsv"
     scans = _read_tsv(scans_path, ("filename", "acq_time"))
     acq = dict(zip(scans["filename"], scans["acq_time"], strict=True))
@@ -487,6 +513,12 @@ def import_bids(
         hit = sessions[sessions["session_id"] == ses_dir.name]
         if len(hit) and "acq_time" in hit.columns and hit.iloc[0]["acq_time"] not in ("", NA):
             start_text = hit.iloc[0]["acq_time"]
+        if len(hit):  # this session's own values win over the participant's first ones
+            fields.update(_subject_cells(sessions_path, hit.iloc[0], {k: float for k in SESSION_FIELDS}))
+    try:
+        subj = Subject(**fields)
+    except (TypeError, ValueError) as exc:
+        raise DataFileError(root / "participants.tsv", f"sub-{sub}", "a valid subject", str(exc)) from None
     if start_text is None:
         start_text = min(acq.values()) if acq else "1970-01-01T00:00:00Z"
     try:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.session import Subject
+from dmi_sensors.session.model import SUBJECT_FIELDS
 from dmi_sensors.store.records import SubjectFields
 from dmi_sensors.store.samples import write_sample_blocks
 from dmi_sensors.store.sessionstore import SessionStore
@@ -24,10 +25,10 @@ __all__ = ["ingest_session", "subject_from_metadata"]
 
 def subject_from_metadata(path: Path, session: dict[str, Any]) -> Subject:
     """The subject of an export's metadata, checked by :class:`dmi_sensors.session.Subject`
-    (a pseudonymous id, plausible birth year and COM height); errors name ``path``."""
-    keys = ("subject_id", "birth_year", "com_height_m", "diagnosis_category")
+    (a pseudonymous id; birth year, COM height, body height plausible or absent); errors
+    name ``path``."""
     try:
-        fields: dict[str, Any] = {key: session.get(key) for key in keys}  # Subject checks each one
+        fields: dict[str, Any] = {key: session.get(key) for key in SUBJECT_FIELDS}  # Subject checks each one
         return Subject(**fields)
     except (ValueError, TypeError, KeyError) as exc:
         raise DataFileError(path, "subject", "a valid pseudonymous subject", str(exc)) from None
@@ -47,16 +48,28 @@ def ingest_session(
     metrics: pd.DataFrame | None = None,
     calibrations: dict[str, list[dict[str, Any]]] | None = None,
     finalised: bool = True,
+    frames: dict[str, str] | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> int:
     """Create an ``origin='import'`` session with samples, events and results, atomically.
 
     ``calibrations`` maps a sensor id to its calibration references as an export writes them
     (``kind``, ``reference``, ``parameters``, ``sha256``); they are stored as they are.
+    ``frames`` maps a sensor id to the frame of its samples (default ``"sensor"``);
+    ``history`` is the session's history of edits as an export writes it (kept as it is).
     """
     with store.atomic("importing a session"):
         sid = store.create_session(
-            subject, plan_toml, placements, therapist_id=therapist_id, start_utc=start_utc, origin="import"
+            subject,
+            plan_toml,
+            placements,
+            therapist_id=therapist_id,
+            start_utc=start_utc,
+            origin="import",
+            frames=frames,
         )
+        if history:
+            store.add_history(sid, history)
         for batch in batches.values():
             write_sample_blocks(store, sid, batch)
         for sensor_id, refs in (calibrations or {}).items():

@@ -93,6 +93,7 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
                 "fs_hz": None if batch is None else float(batch.fs_hz),
                 "samples": 0 if batch is None else len(batch),
                 "packets": s.packets,
+                "frame": s.frame,
                 "calibrations": [calibration_reference(store.calibration(c)) for c in s.calibration_ids],
             }
         )
@@ -107,6 +108,7 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
             "birth_year": info.birth_year,
             "com_height_m": info.com_height_m,
             "diagnosis_category": info.diagnosis_category,
+            "body_height_m": info.body_height_m,
             "therapist_id": info.therapist_id,
             "start_utc": info.start_utc,
             "status": info.status,
@@ -115,6 +117,10 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
             "plan_toml": info.plan_toml,
         },
         "sensors": sensors,
+        "history": [
+            {k: v for k, v in h.to_dict().items() if k not in ("history_id", "session_id")}
+            for h in store.history(session_id)
+        ],
         "results": [
             {
                 "result_id": r.result_id,

@@ -28,7 +28,7 @@ from dmi_sensors.session.events import check_events, read_events_csv
 from dmi_sensors.store.export.csvtext import write_table
 from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
 from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
-from dmi_sensors.store.sessionstore import SessionStore
+from dmi_sensors.store.sessionstore import FRAMES, SessionStore
 
 __all__ = ["import_csv_dir", "import_parquet_dir", "write_csv_dir", "write_parquet_dir"]
 
@@ -145,9 +145,35 @@ def _import_dir(store: SessionStore, directory: Path, ext: str, progress: Progre
         metrics=metrics,
         calibrations=_calibrations(meta_path, meta["sensors"]),
         finalised=session.get("status") == "finalised",
+        frames=_frames(meta_path, meta["sensors"]),
+        history=_history(meta_path, meta.get("history")),
     )
     bar.advance()
     return sid
+
+
+def _frames(path: Path, sensors: list[dict[str, Any]]) -> dict[str, str]:
+    """Each sensor's frame (``sensor`` when the export predates the key)."""
+    out = {}
+    for s in sensors:
+        frame = s.get("frame", "sensor")
+        if frame not in FRAMES:
+            where = f"key 'sensors[{s['sensor_id']!r}].frame'"
+            raise DataFileError(path, where, "one of " + ", ".join(FRAMES), repr(frame))
+        out[s["sensor_id"]] = frame
+    return out
+
+
+def _history(path: Path, history: object) -> list[dict[str, Any]]:
+    """The session's history of edits as exported (none when the export predates the key)."""
+    if history is None:
+        return []
+    if not isinstance(history, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("changed_utc"), str) and isinstance(h.get("field"), str)
+        for h in history
+    ):
+        raise DataFileError(path, "key 'history'", "a list of objects with 'changed_utc' and 'field'", repr(history))
+    return list(history)
 
 
 def _calibrations(path: Path, sensors: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

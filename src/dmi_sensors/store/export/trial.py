@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from dmi_sensors.progress_bar import ProgressBar, silent_if_none
+from dmi_sensors.session.events import check_events
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.records import PlanText, SubjectFields
 from dmi_sensors.store.sessionstore import SessionStore
-from dmi_sensors.store.timeutil import format_utc, utc_now
+from dmi_sensors.store.timeutil import format_utc, parse_utc, utc_now
 from dmi_sensors.store.trial_csv import read_trial_csv
 from dmi_sensors.types import SampleBatch, Trial
 
@@ -46,19 +47,28 @@ def import_trial_csv(
     events: pd.DataFrame | None = None,
     therapist_id: str = "",
     plan: PlanText | str | None = None,
+    trial: Trial | None = None,
     progress: ProgressBar | None = None,
 ) -> int:
     """Read a trial CSV (:func:`dmi_sensors.store.trial_csv.read_trial_csv`) into a new finalised session.
 
-    The samples are stored as read (the file is body-aligned; no calibration is applied).
-    ``events`` is an optional events DataFrame (contract.EVENT_COLUMNS) to store with it.
-    Bad files raise ``DataFileError`` before anything is written.
+    The samples are stored as read, in the body frame (a trial CSV is body-aligned by the
+    data contract; no calibration is applied). ``events`` is an optional events DataFrame
+    (contract.EVENT_COLUMNS) to store with it, checked by THE events validator; ``trial``
+    the file already read (it is not read again). Bad files raise ``DataFileError`` before
+    anything is written.
     """
     bar = silent_if_none(progress)
     bar.set_total(2)  # read, store
-    trial = read_trial_csv(path, sensor_id=sensor_id)
+    if trial is None:
+        trial = read_trial_csv(path, sensor_id=sensor_id)
+    if events is not None:
+        events = check_events(events)
     bar.advance()
-    start = utc_now() if start_utc is None else start_utc if isinstance(start_utc, str) else format_utc(start_utc)
+    if start_utc is None:
+        start = utc_now()
+    else:
+        start = format_utc(parse_utc(start_utc) if isinstance(start_utc, str) else start_utc)
     plan_toml = plan if plan is None or isinstance(plan, str) else plan.to_toml()
     sid = ingest_session(
         store,
@@ -69,6 +79,7 @@ def import_trial_csv(
         events=events,
         therapist_id=therapist_id,
         plan_toml=plan_toml,
+        frames={sensor_id: "body"},
     )
     bar.advance()
     return sid
