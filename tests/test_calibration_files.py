@@ -147,14 +147,14 @@ def test_binary_and_missing_files(tmp_path):
 
 
 def test_calibration_set_returns_latest_per_serial_and_kind(tmp_path):
-    older = GyroCalibration("A", bias_rps=[1, 0, 0], created_utc="2026-01-01T00:00:00Z")
-    newer = GyroCalibration("A", bias_rps=[2, 0, 0], created_utc="2026-02-01T00:00:00Z")
-    other = GyroCalibration("B", bias_rps=[3, 0, 0], created_utc="2026-03-01T00:00:00Z")
+    older = GyroCalibration("A", bias_rps=[0.1, 0, 0], created_utc="2026-01-01T00:00:00Z")
+    newer = GyroCalibration("A", bias_rps=[0.2, 0, 0], created_utc="2026-02-01T00:00:00Z")
+    other = GyroCalibration("B", bias_rps=[0.3, 0, 0], created_utc="2026-03-01T00:00:00Z")
     for c in (newer, older, other, *_examples()):
         write_calibration(c, tmp_path / default_filename(c))
     s = CalibrationSet.load(tmp_path)
     assert s.serials() == ["A", "B", "DMI-0001"]
-    assert s.latest("A", "gyro").bias_rps[0] == 2
+    assert s.latest("A", "gyro").bias_rps[0] == 0.2
     assert s.latest("A", "accel") is None
     sc = s.for_sensor("DMI-0001")
     assert sc.accel is not None and sc.gyro is not None and sc.alignment is not None

@@ -4,6 +4,8 @@ arrival-based commit deadline."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from store_helpers import fake_clock, synthetic_packets
@@ -119,3 +121,76 @@ def test_commit_deadline_counts_from_arrival(tmp_path):
     assert writer.commit_latency_max_s == pytest.approx(0.25)
     writer.close()
     store.close()
+
+
+# ---------------------------------------------------------------- the clock fit, bit for bit
+def _reference_fit_clock(counter, host_time_s, fs_hz, window_s=None, latency_floor_s=0.0):
+    """``timing.fit_clock`` as it was before its kernels (numpy temporaries per sample)."""
+    from dmi_sensors.timing.clock import ClockFit, lower_support_line, theil_sen_slope
+
+    def window_minima(c, y, width):
+        w = (c - c[0]) // width
+        starts = np.flatnonzero(np.concatenate([[True], w[1:] != w[:-1]]))
+        mins = np.minimum.reduceat(y, starts)
+        owner = np.repeat(np.arange(starts.shape[0]), np.diff(np.append(starts, y.shape[0])))
+        hits = np.flatnonzero(y == mins[owner])
+        _, first = np.unique(owner[hits], return_index=True)
+        pos = hits[first]
+        return c[pos], y[pos]
+
+    c = np.asarray(counter, dtype=np.int64)
+    h = np.asarray(host_time_s, dtype=np.float64)
+    c_ref = int(c[0])
+    k = (c - c_ref).astype(np.float64)
+    y = h - k / fs_hz
+    span_s = k[-1] / fs_hz
+    if window_s is None:
+        window_s = float(min(30.0, max(1.0, span_s / 32.0)))
+    width = max(1, round(window_s * fs_hz))
+    ck, yk = window_minima(c - c_ref, y, width)
+    slope0 = theil_sen_slope(ck.astype(np.float64), yk) if ck.shape[0] >= 2 else 0.0
+    ck, rk = window_minima(c - c_ref, y - slope0 * k, width)
+    ck = ck.astype(np.float64)
+    med = float(np.median(rk))
+    mad = float(np.median(np.abs(rk - med))) * 1.4826
+    plausible = rk >= med - 6.0 * max(mad, 1e-4)
+    dslope, intercept = lower_support_line(ck[plausible], rk[plausible])
+    slope = slope0 + dslope
+    period = (1.0 + slope * fs_hz) / fs_hz
+    offset = intercept - latency_floor_s
+    lat = h - (offset + period * k)
+    drift_ppm = (period * fs_hz - 1.0) * 1e6
+    n_windows, median, p99 = int(ck.shape[0]), float(np.median(lat)), float(np.quantile(lat, 0.99))
+    return ClockFit(offset, period, c_ref, float(fs_hz), drift_ppm, float(latency_floor_s), float(window_s), n_windows,
+                    median, p99)  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_clock_fit_kernels_give_the_numpy_results_bit_for_bit(seed):
+    """fit_clock walks the samples in kernels now (bounded memory for long exports); its
+    results are exactly those of the numpy expressions it replaced, and so are the clock runs."""
+    from dmi_sensors.timing import clock_runs, fit_clock
+    from dmi_sensors.types import SampleBatch
+
+    rng = np.random.default_rng(seed)
+    fs = float(rng.choice([100.0, 200.0, 1000.0]))
+    n_packets, spp = int(rng.integers(50, 3000)), int(rng.integers(1, 20))
+    lost = rng.random(n_packets) < 0.05
+    first = np.cumsum(np.where(lost, spp * rng.integers(2, 40, n_packets), spp)) + int(rng.integers(0, 10**9))
+    counter = (first[:, None] + np.arange(spp)).ravel()
+    drift = 1 + rng.normal(0, 100e-6)
+    host_pkt = (first + spp - 1) / fs * drift + rng.exponential(0.02, n_packets) + 3.0
+    host = np.repeat(host_pkt, spp)
+    for window_s in (None, 1.0, 7.3):
+        assert fit_clock(counter, host, fs, window_s=window_s) == _reference_fit_clock(counter, host, fs, window_s)
+    # the run split: resets (counter + 1 with a gap flag) and clock jumps, as numpy computed it
+    gap = np.zeros(counter.shape[0], dtype=bool)
+    gap[rng.choice(counter.shape[0], 12, replace=False)] = True
+    host2 = host + np.where(np.arange(counter.shape[0]) > counter.shape[0] // 2, 5.0, 0.0)
+    z = np.zeros((counter.shape[0], 3))
+    batch = SampleBatch("S", fs, counter, host2, host2, z, z, gap)
+    step = np.diff(counter)
+    resid = host2 - (counter - counter[0]) / fs
+    new_run = gap[1:] & ((step == 1) | (np.abs(np.diff(resid)) > 1.0))
+    starts = [0, *(np.flatnonzero(new_run) + 1).tolist(), counter.shape[0]]
+    assert clock_runs(batch) == [slice(a, b) for a, b in itertools.pairwise(starts) if b > a]

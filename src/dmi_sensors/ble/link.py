@@ -71,6 +71,7 @@ from dmi_sensors.protocol import (
     TimeSyncReply,
     decode,
     encode_command,
+    looks_like_address,
 )
 from dmi_sensors.protocol.stream import warm_up as warm_up_decoder
 from dmi_sensors.types import RawPacket, SampleBatch
@@ -211,12 +212,6 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
 )
 
 _Body = TypeVar("_Body", StreamingStarted, DeviceInfo, TimeSyncReply)
-
-
-def _looks_like_address(text: str) -> bool:
-    """``AA:BB:CC:DD:EE:FF`` (what ``get_device`` can look up), not a serial or a name."""
-    parts = text.split(":")
-    return len(parts) == 6 and all(len(p) == 2 for p in parts)
 
 
 def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
@@ -602,7 +597,7 @@ class SensorLink:
 
         On Linux BlueZ is asked first, also for a sensor given by address only: one still
         connected (e.g. by a recorder that was killed) does not advertise, yet BlueZ has it."""
-        if sys.platform == "linux" and (self._device is not None or _looks_like_address(self.address)):
+        if sys.platform == "linux" and (self._device is not None or looks_like_address(self.address)):
             known = await get_device(self.address)
             if known is not None:
                 self._device = known

@@ -20,6 +20,12 @@ Every file is plain JSON (UTF-8, never pickle) with these common keys:
 
 The per-kind keys are listed in each dataclass and in ``docs/calibration.md``. Reading a
 bad file raises :class:`dmi_sensors.errors.DataFileError` naming the file and the key.
+
+Values outside physical plausibility are refused when read (:data:`PLAUSIBLE`): a MEMS
+accelerometer's zero-g offset is a fraction of a m/s², its sensitivity within a few percent,
+its axes within a few degrees; a gyroscope's zero-rate offset a few deg/s; local gravity
+9.78-9.83 m/s². A bias of 50 m/s² is a broken file or a broken fit, and applied to a
+recording it would only fail much later, far from the file (issue 16).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from dmi_sensors.errors import DataFileError, ParameterError
 __all__ = [
     "FORMAT_VERSION",
     "KINDS",
+    "PLAUSIBLE",
     "AccelCalibration",
     "AlignmentCalibration",
     "Calibration",
@@ -55,6 +62,18 @@ __all__ = [
 FORMAT_VERSION = 1
 #: The kinds of calibration, in the order they are applied.
 KINDS = ("accel", "gyro", "alignment")
+
+#: The physically plausible range of each calibration value a reader accepts (module docstring):
+#: ``acc_bias_mps2`` per axis, ``acc_scale`` (axis sensitivity, 1 = nominal),
+#: ``acc_axis_deg`` (misalignment and non-orthogonality), ``gyr_bias_rps`` per axis,
+#: ``gravity_mps2``. Generous on purpose: they catch impossible values, not poor sensors.
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "acc_bias_mps2": (-2.0, 2.0),
+    "acc_scale": (0.8, 1.25),
+    "acc_axis_deg": (0.0, 10.0),
+    "gyr_bias_rps": (-0.5, 0.5),
+    "gravity_mps2": (9.7, 9.9),
+}
 
 _UTC_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
@@ -380,11 +399,38 @@ class _CommonFields(TypedDict):
     source: dict[str, Any]
 
 
+def _plausible(path: Path, key: str, name: str, values: ArrayLike) -> None:
+    """``DataFileError`` unless every value lies in ``PLAUSIBLE[name]``."""
+    lo, hi = PLAUSIBLE[name]
+    v = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if not (np.all(np.isfinite(v)) and np.all(v >= lo) and np.all(v <= hi)):
+        shown = v.tolist() if v.size > 1 else float(v[0])
+        raise DataFileError(path, f"key {key!r}", f"a physically plausible value within [{lo:g}, {hi:g}]", repr(shown))
+
+
+def _check_plausible(cal: Calibration, path: Path) -> Calibration:
+    if isinstance(cal, AccelCalibration):
+        _plausible(path, "bias_mps2", "acc_bias_mps2", cal.bias_mps2)
+        _plausible(path, "matrix", "acc_scale", cal.scale)
+        _plausible(path, "matrix", "acc_axis_deg", np.abs(cal.misalignment_deg))
+        _plausible(path, "matrix", "acc_axis_deg", np.abs(cal.nonorthogonality_deg))
+        _plausible(path, "gravity_mps2", "gravity_mps2", cal.gravity_mps2)
+    elif isinstance(cal, GyroCalibration):
+        _plausible(path, "bias_rps", "gyr_bias_rps", cal.bias_rps)
+    return cal
+
+
 def calibration_from_dict(data: Any, path: str | Path = "<dict>") -> Calibration:
     """Validate a decoded calibration JSON object and build its record.
 
-    Raises :class:`DataFileError` naming ``path`` and the offending key.
+    Raises :class:`DataFileError` naming ``path`` and the offending key, also for values
+    outside physical plausibility (:data:`PLAUSIBLE`).
     """
+    path = Path(path)
+    return _check_plausible(_calibration_from_dict(data, path), path)
+
+
+def _calibration_from_dict(data: Any, path: Path) -> Calibration:
     path = Path(path)
     r = _Reader(data, path)
     version = r.integer("format_version")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import re
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine, Mapping
@@ -69,12 +68,12 @@ LOST_FOR_GOOD_S = 1.0
 #: index and SQLite's pages), measured on recordings of 19-sample packets (docs/store.md).
 BYTES_PER_SAMPLE_STORED = 16.0
 
-_ADDRESS = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$|^[0-9A-F]{8}-([0-9A-F]{4}-){3}[0-9A-F]{12}$", re.I)
-
 
 def is_address(text: str) -> bool:
     """A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device)."""
-    return bool(_ADDRESS.match(text.strip()))
+    from dmi_sensors.protocol.advertising import looks_like_address
+
+    return looks_like_address(text)
 
 
 def _mb(n_bytes: float) -> str:

@@ -19,6 +19,7 @@ from dmi_sensors.protocol.advertising import (
     device_name,
     encode_manufacturer_data,
     format_serial,
+    looks_like_address,
     parse_serial,
 )
 from dmi_sensors.protocol.commands import (
@@ -150,6 +151,7 @@ __all__ = [
     "format_serial",
     "gyr_range_code",
     "gyr_scale_rps",
+    "looks_like_address",
     "packetize",
     "parse_serial",
     "rate_code",

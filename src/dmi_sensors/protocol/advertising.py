@@ -11,16 +11,35 @@ company identifier)::
     4   1    version   protocol version byte, major << 4 | minor
 
 A newer minor version may append bytes (ignored).
+
+The serial is the sensor's identity everywhere data is kept; its Bluetooth address is not
+(an address can be tracked over the air): :func:`looks_like_address` tells them apart.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 
 from dmi_sensors.protocol.constants import NAME_PREFIX, PROTOCOL_VERSION, check_version, version_byte
 from dmi_sensors.protocol.errors import ProtocolError
 
-__all__ = ["decode_manufacturer_data", "device_name", "encode_manufacturer_data", "format_serial", "parse_serial"]
+__all__ = [
+    "decode_manufacturer_data",
+    "device_name",
+    "encode_manufacturer_data",
+    "format_serial",
+    "looks_like_address",
+    "parse_serial",
+]
+
+_ADDRESS = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$|^[0-9A-F]{8}-([0-9A-F]{4}-){3}[0-9A-F]{12}$", re.IGNORECASE)
+
+
+def looks_like_address(text: str) -> bool:
+    """A Bluetooth address (``AA:BB:CC:DD:EE:FF``), or the UUID macOS shows instead: not a serial."""
+    return bool(_ADDRESS.match(text.strip()))
+
 
 _MFG = struct.Struct("<IB")
 MANUFACTURER_DATA_SIZE = _MFG.size  # 5

@@ -128,11 +128,15 @@ def _seconds(value: object) -> float:
     return x
 
 
+#: The largest repetition number a table may hold (a DMI exercise is repeated ~5 times).
+MAX_REPETITION = 10_000
+
+
 def _repetition(value: object) -> int:
     x = _number(value)
     if x is None:
         return 0
-    if not math.isfinite(x) or x < 0 or x != math.floor(x):
+    if not math.isfinite(x) or x < 0 or x != math.floor(x) or x > MAX_REPETITION:
         raise _Bad
     return int(x)
 

@@ -66,7 +66,12 @@ def virtual_sensors(
     links = []
     for k in range(n_sensors):
         sensor = VirtualSensor(
-            simulated_serial(k), motion, samples_per_packet=samples_per_packet, link=link, link_seed=seed + k
+            simulated_serial(k),
+            motion,
+            fs_hz=fs_hz,
+            samples_per_packet=samples_per_packet,
+            link=link,
+            link_seed=seed + k,
         )
         link_k = SensorLink(sensor)
         link_k.start(0.0, samples_per_packet)

@@ -7,25 +7,44 @@
   packets.
 * Imported sessions (trial CSV, CSV/Parquet export, BIDS-Motion) have no raw packets; their
   samples are stored as blocks of little-endian arrays (``sample_blocks``, never pickle).
+
+Exports read a sensor in chunks (:func:`stream_sensor_samples`), in bounded memory: a first
+pass decodes the packets chunk by chunk and keeps only what the clock fit needs (counter,
+arrival time, gap flag: 17 bytes a sample), fits the clock runs, and lets it go; the second
+pass decodes again chunk by chunk and times each chunk from those fits. The decoder and the
+fits being chunk-invariant, the chunks put together are exactly :func:`recorded_samples`'
+batch (tested bit for bit).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
 import numpy as np
 
 from dmi_sensors.errors import NotFoundError
+from dmi_sensors.protocol import StreamDecoder
 from dmi_sensors.store.sessionstore import SessionStore
-from dmi_sensors.timing import TimedSamples, resample_batch, timed_samples
-from dmi_sensors.types import SampleBatch, Trial
+from dmi_sensors.timing import RESET_JUMP_S, ClockRun, TimedSamples, resample_batch, timed_samples
+from dmi_sensors.timing.runs import fit_clock_run_arrays
+from dmi_sensors.types import RawPacket, SampleBatch, Trial
 
 __all__ = [
     "BLOCK_SAMPLES",
+    "CHUNK_PACKETS",
+    "SensorSampleStream",
     "read_sample_blocks",
     "recorded_samples",
     "session_samples",
     "session_trial",
+    "stream_sensor_samples",
     "write_sample_blocks",
 ]
+
+#: Packets decoded at a time by :func:`stream_sensor_samples` (19-sample packets: ~78k samples).
+CHUNK_PACKETS = 4096
 
 #: Samples per stored block of an imported session.
 BLOCK_SAMPLES = 8192
@@ -82,20 +101,151 @@ def read_sample_blocks(store: SessionStore, session_id: int, sensor_id: str | No
         (int(session_id), *(() if sensor_id is None else (sensor_id,))),
         "reading imported samples",
     ):
-        parts.setdefault(sid, []).append(
-            SampleBatch(
-                sid,
-                fs_hz,
-                np.frombuffer(counter, "<i8").astype(np.int64),
-                np.frombuffer(dev, "<f8").astype(np.float64),
-                np.frombuffer(host, "<f8").astype(np.float64),
-                np.frombuffer(acc, "<f8").reshape(n, 3).astype(np.float64),
-                np.frombuffer(gyr, "<f8").reshape(n, 3).astype(np.float64),
-                np.frombuffer(gap, "u1").astype(bool),
-                np.frombuffer(t, "<f8").astype(np.float64),
-            )
-        )
+        parts.setdefault(sid, []).append(_sample_block(sid, fs_hz, n, counter, dev, host, t, acc, gyr, gap))
     return {key: SampleBatch.concat(batches) for key, batches in parts.items()}
+
+
+def _sample_block(
+    sensor_id: str,
+    fs_hz: float,
+    n: int,
+    counter: bytes,
+    dev: bytes,
+    host: bytes,
+    t: bytes,
+    acc: bytes,
+    gyr: bytes,
+    gap: bytes,
+) -> SampleBatch:
+    return SampleBatch(
+        sensor_id,
+        fs_hz,
+        np.frombuffer(counter, "<i8").astype(np.int64),
+        np.frombuffer(dev, "<f8").astype(np.float64),
+        np.frombuffer(host, "<f8").astype(np.float64),
+        np.frombuffer(acc, "<f8").reshape(n, 3).astype(np.float64),
+        np.frombuffer(gyr, "<f8").reshape(n, 3).astype(np.float64),
+        np.frombuffer(gap, "u1").astype(bool),
+        np.frombuffer(t, "<f8").astype(np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class SensorSampleStream:
+    """One sensor's timed samples, to be read chunk by chunk (iterate it; each pass reads the
+    store again). ``n_samples`` samples at ``fs_hz``; counters from ``counter_first`` to
+    ``counter_last``; ``runs``: the clock runs of a recorded sensor (empty when imported)."""
+
+    sensor_id: str
+    fs_hz: float
+    n_samples: int
+    counter_first: int
+    counter_last: int
+    runs: tuple[ClockRun, ...]
+    _chunks: Callable[[], Iterator[SampleBatch]]
+
+    def __iter__(self) -> Iterator[SampleBatch]:
+        return self._chunks()
+
+
+def _packet_chunks(store: SessionStore, session_id: int, sensor_id: str, size: int) -> Iterator[list[RawPacket]]:
+    chunk: list[RawPacket] = []
+    for packet in store.iter_raw_packets(session_id, sensor_id, chunk=size):
+        chunk.append(packet)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _times(runs: tuple[ClockRun, ...], first: int, counter: np.ndarray) -> np.ndarray:
+    """``time_s`` of samples ``first .. first + len(counter)`` of a sensor from its runs' fits
+    (exactly :func:`dmi_sensors.timing.times_from_runs` on those samples)."""
+    out = np.full(counter.shape[0], np.nan)
+    stop = first + counter.shape[0]
+    for run in runs:
+        lo, hi = max(run.start, first), min(run.stop, stop)
+        if lo < hi and run.fit is not None:
+            out[lo - first : hi - first] = run.fit.time_s(counter[lo - first : hi - first])
+    return out
+
+
+def stream_sensor_samples(
+    store: SessionStore, session_id: int, sensor_id: str, *, chunk_packets: int = CHUNK_PACKETS
+) -> SensorSampleStream | None:
+    """One sensor's timed samples in chunks (see the module docstring); None without samples.
+
+    Recorded sessions: the first pass runs now (decode, fit the clock runs); iterating the
+    result decodes again and yields :class:`~dmi_sensors.types.SampleBatch` chunks with
+    ``time_s``. Imported sessions: one chunk per stored block.
+    """
+    info = store.session_info(session_id)
+    if info.origin == "import":
+        rows = store._query(
+            "SELECT count(*), sum(n), min(fs_hz) FROM sample_blocks WHERE session_id = ? AND sensor_id = ?",
+            (int(session_id), sensor_id),
+            "reading imported samples",
+        )
+        blocks, n_samples, fs_hz = rows[0]
+        if not blocks or not n_samples:
+            return None
+        sql = (
+            "SELECT sensor_id, fs_hz, n, counter, device_time_s, host_time_s, time_s, acc_mps2, gyr_rps, gap_before"
+            " FROM sample_blocks WHERE session_id = ? AND sensor_id = ? AND block = ?"
+        )
+        numbers = [r[0] for r in store._query(
+            "SELECT block FROM sample_blocks WHERE session_id = ? AND sensor_id = ? ORDER BY block",
+            (int(session_id), sensor_id),
+        )]  # fmt: skip
+
+        def blocks_() -> Iterator[SampleBatch]:
+            for number in numbers:
+                (row,) = store._query(sql, (int(session_id), sensor_id, number), "reading imported samples")
+                yield _sample_block(*row)
+
+        first = _sample_block(*store._query(sql, (int(session_id), sensor_id, numbers[0]))[0]).counter
+        last = _sample_block(*store._query(sql, (int(session_id), sensor_id, numbers[-1]))[0]).counter
+        return SensorSampleStream(sensor_id, float(fs_hz), int(n_samples), int(first[0]), int(last[-1]), (), blocks_)
+    # pass 1: what the clock fit needs, chunk by chunk, into arrays sized once: a sample
+    # takes at least 12 bytes of a packet, so the stored bytes / 12 bound the sample count
+    total_bytes = store._query(
+        "SELECT coalesce(sum(length(data)), 0) FROM raw_packets WHERE session_id = ? AND sensor_id = ?",
+        (int(session_id), sensor_id),
+        "reading raw packets",
+    )[0][0]
+    bound = int(total_bytes) // 12 + 1
+    counter = np.empty(bound, dtype=np.int64)
+    host = np.empty(bound, dtype=np.float64)
+    gap = np.empty(bound, dtype=np.bool_)
+    n = 0
+    decoder = StreamDecoder(sensor_id)
+    for chunk in _packet_chunks(store, session_id, sensor_id, chunk_packets):
+        batch = decoder.process(chunk)
+        m = len(batch)
+        counter[n : n + m] = batch.counter
+        host[n : n + m] = batch.host_time_s
+        gap[n : n + m] = batch.gap_before
+        n += m
+        del batch  # its sensor values go now
+    if n == 0 or decoder.fs_hz is None:
+        return None
+    fs_hz = float(decoder.fs_hz)
+    # the line of each run times the samples; its latency percentiles are not needed here
+    runs = tuple(fit_clock_run_arrays(counter[:n], host[:n], gap[:n], fs_hz, RESET_JUMP_S, latency_stats=False))
+    n_samples, c_first, c_last = n, int(counter[0]), int(counter[n - 1])
+    del counter, host, gap
+
+    def chunks() -> Iterator[SampleBatch]:  # pass 2: decode again, time each chunk
+        again = StreamDecoder(sensor_id)
+        done = 0
+        for chunk in _packet_chunks(store, session_id, sensor_id, chunk_packets):
+            batch = again.process(chunk)
+            if len(batch):
+                yield dataclasses.replace(batch, time_s=_times(runs, done, batch.counter))
+                done += len(batch)
+
+    return SensorSampleStream(sensor_id, fs_hz, n_samples, c_first, c_last, runs, chunks)
 
 
 def recorded_samples(store: SessionStore, session_id: int) -> dict[str, TimedSamples]:

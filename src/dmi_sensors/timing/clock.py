@@ -146,16 +146,21 @@ def lower_support_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(y[i0] - slope * x[i0])
 
 
-def _window_minima(c: np.ndarray, y: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per window of ``width`` counter values: (counter, y) at the (first) minimum of ``y``."""
-    w = (c - c[0]) // width
-    starts = np.flatnonzero(np.concatenate([[True], w[1:] != w[:-1]]))
-    mins = np.minimum.reduceat(y, starts)
-    owner = np.repeat(np.arange(starts.shape[0]), np.diff(np.append(starts, y.shape[0])))
-    hits = np.flatnonzero(y == mins[owner])
-    _, first = np.unique(owner[hits], return_index=True)
-    pos = hits[first]
-    return c[pos], y[pos]
+def _window_minima(
+    c: np.ndarray, h: np.ndarray, c_ref: int, fs_hz: float, width: int, slope: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window of ``width`` counter values: ``(k, y)`` at the (first) minimum of
+    ``y = h - k / fs_hz`` (minus ``slope * k`` when given), ``k = c - c_ref``.
+
+    One pass in a kernel (:mod:`._clock_kernels`): no per-sample temporaries.
+    """
+    from dmi_sensors.timing._clock_kernels import window_minima
+
+    n_windows = min(int(c.shape[0]), int((int(c[-1]) - c_ref) // width - (int(c[0]) - c_ref) // width + 1))
+    out_c = np.empty(n_windows, dtype=np.int64)
+    out_y = np.empty(n_windows, dtype=np.float64)
+    m = window_minima(c, h, c_ref, float(fs_hz), float(slope or 0.0), slope is not None, width, out_c, out_y)
+    return out_c[:m], out_y[:m]
 
 
 def fit_clock(
@@ -164,6 +169,8 @@ def fit_clock(
     fs_hz: float,
     window_s: float | None = None,
     latency_floor_s: float = 0.0,
+    *,
+    latency_stats: bool = True,
 ) -> ClockFit:
     """Robust drift/offset fit of device counters against host arrival times (see module doc).
 
@@ -179,9 +186,15 @@ def fit_clock(
         Lower-envelope window; default: 1/32 of the recording, clamped to [1 s, 30 s].
     latency_floor_s
         Known constant minimum latency to subtract (default 0).
+    latency_stats
+        Compute ``latency_median_s`` / ``latency_p99_s`` (one float per sample); False leaves
+        them NaN and the line (offset, period) unchanged: what an export needs to time the
+        samples of a long recording in bounded memory.
     """
-    c = np.asarray(counter, dtype=np.int64)
-    h = np.asarray(host_time_s, dtype=np.float64)
+    from dmi_sensors.timing._clock_kernels import first_not_increasing, latencies
+
+    c = np.ascontiguousarray(counter, dtype=np.int64)
+    h = np.ascontiguousarray(host_time_s, dtype=np.float64)
     if c.ndim != 1 or c.shape != h.shape:
         raise ParameterError(f"counter and host_time_s must be 1-D of equal length, got {c.shape} and {h.shape}")
     if c.shape[0] < 2:
@@ -190,23 +203,23 @@ def fit_clock(
         raise ParameterError(f"fs_hz must be positive, got {fs_hz}")
     if not np.all(np.isfinite(h)):
         raise ParameterError("host_time_s contains non-finite values")
-    if np.any(np.diff(c) <= 0):
-        bad = int(np.flatnonzero(np.diff(c) <= 0)[0]) + 1
+    bad = int(first_not_increasing(c))
+    if bad >= 0:
         raise ParameterError(
             f"counter must be strictly increasing (unwrapped); sample {bad} has {c[bad]} after {c[bad - 1]}: "
             "a device reset or duplicate packets must be split off first"
         )
+    # y = h - k / fs_hz with k = c - c_ref, evaluated sample by sample in the kernels (no
+    # per-sample temporaries: a 10-hour recording's clock fits in bounded memory)
     c_ref = int(c[0])
-    k = (c - c_ref).astype(np.float64)
-    y = h - k / fs_hz
-    span_s = k[-1] / fs_hz
+    span_s = float(c[-1] - c_ref) / fs_hz
     if window_s is None:
         window_s = float(min(30.0, max(1.0, span_s / 32.0)))
     width = max(1, round(window_s * fs_hz))
-    ck, yk = _window_minima(c - c_ref, y, width)
+    ck, yk = _window_minima(c, h, c_ref, fs_hz, width)
     slope0 = theil_sen_slope(ck.astype(np.float64), yk) if ck.shape[0] >= 2 else 0.0
     # minima of the detrended residual (the drift moves the minimum within a window)
-    ck, rk = _window_minima(c - c_ref, y - slope0 * k, width)
+    ck, rk = _window_minima(c, h, c_ref, fs_hz, width, slope=slope0)
     ck = ck.astype(np.float64)
     med = float(np.median(rk))
     mad = float(np.median(np.abs(rk - med))) * 1.4826
@@ -215,7 +228,12 @@ def fit_clock(
     slope = slope0 + dslope
     period = (1.0 + slope * fs_hz) / fs_hz
     offset = intercept - latency_floor_s
-    lat = h - (offset + period * k)
+    latency_median_s = latency_p99_s = float("nan")
+    if latency_stats:
+        lat = np.empty(c.shape[0])
+        latencies(c, h, c_ref, offset, period, lat)
+        latency_median_s = float(np.median(lat, overwrite_input=True))  # order statistics: same values
+        latency_p99_s = float(np.quantile(lat, 0.99, overwrite_input=True))
     return ClockFit(
         offset_s=offset,
         period_s=period,
@@ -225,6 +243,6 @@ def fit_clock(
         latency_floor_s=float(latency_floor_s),
         window_s=float(window_s),
         n_windows=int(ck.shape[0]),
-        latency_median_s=float(np.median(lat)),
-        latency_p99_s=float(np.quantile(lat, 0.99)),
+        latency_median_s=latency_median_s,
+        latency_p99_s=latency_p99_s,
     )

@@ -34,7 +34,16 @@ from dmi_sensors.errors import ParameterError
 from dmi_sensors.timing.clock import ClockFit, fit_clock
 from dmi_sensors.types import SampleBatch
 
-__all__ = ["RESET_JUMP_S", "ClockRun", "clock_runs", "fit_clock_runs", "sample_times", "times_from_runs"]
+__all__ = [
+    "RESET_JUMP_S",
+    "ClockRun",
+    "clock_run_slices",
+    "clock_runs",
+    "fit_clock_run_arrays",
+    "fit_clock_runs",
+    "sample_times",
+    "times_from_runs",
+]
 
 #: Default jump of ``host_time_s - counter / fs_hz`` at a gap that starts a new clock run, s.
 RESET_JUMP_S = 1.0
@@ -79,19 +88,65 @@ class ClockRun:
         }
 
 
-def clock_runs(batch: SampleBatch, reset_jump_s: float = RESET_JUMP_S) -> list[slice]:
-    """Slices of ``batch`` between counter resets and clock jumps (see the module docstring)."""
+def clock_run_slices(
+    counter: np.ndarray, host_time_s: np.ndarray, gap_before: np.ndarray, fs_hz: float, reset_jump_s: float
+) -> list[slice]:
+    """:func:`clock_runs` on plain arrays (one sensor's samples in arrival order)."""
+    from dmi_sensors.timing._clock_kernels import run_starts
+
     if not reset_jump_s > 0:
         raise ParameterError(f"reset_jump_s must be positive, got {reset_jump_s}")
-    n = len(batch)
+    n = int(counter.shape[0])
     if n == 0:
         return []
-    step = np.diff(batch.counter)
-    resid = batch.host_time_s - (batch.counter - batch.counter[0]) / batch.fs_hz
-    gap = batch.gap_before[1:]
-    new_run = gap & ((step == 1) | (np.abs(np.diff(resid)) > reset_jump_s))
-    starts = [0, *(np.flatnonzero(new_run) + 1).tolist(), n]
+    out = np.empty(n, dtype=np.int64)
+    m = run_starts(
+        np.ascontiguousarray(counter, dtype=np.int64),
+        np.ascontiguousarray(host_time_s, dtype=np.float64),
+        np.ascontiguousarray(gap_before, dtype=np.bool_),
+        float(fs_hz),
+        float(reset_jump_s),
+        out,
+    )
+    starts = [0, *out[:m].tolist(), n]
     return [slice(a, b) for a, b in itertools.pairwise(starts) if b > a]
+
+
+def clock_runs(batch: SampleBatch, reset_jump_s: float = RESET_JUMP_S) -> list[slice]:
+    """Slices of ``batch`` between counter resets and clock jumps (see the module docstring)."""
+    return clock_run_slices(batch.counter, batch.host_time_s, batch.gap_before, batch.fs_hz, reset_jump_s)
+
+
+def fit_clock_run_arrays(
+    counter: np.ndarray,
+    host_time_s: np.ndarray,
+    gap_before: np.ndarray,
+    fs_hz: float,
+    reset_jump_s: float = RESET_JUMP_S,
+    *,
+    window_s: float | None = None,
+    latency_floor_s: float = 0.0,
+    latency_stats: bool = True,
+) -> list[ClockRun]:
+    """:func:`fit_clock_runs` on plain arrays: what the fits need of a sensor's samples
+    (counters, arrival times, gap flags) and nothing more, so an export can fit a long
+    recording without holding its sensor values (``dmi_sensors.store.samples``;
+    ``latency_stats=False`` skips the fits' latency percentiles, see :func:`fit_clock`)."""
+    runs = []
+    for run in clock_run_slices(counter, host_time_s, gap_before, fs_hz, reset_jump_s):
+        c = counter[run]
+        fit = None
+        if c.shape[0] >= 2:
+            fit = fit_clock(
+                c,
+                host_time_s[run],
+                fs_hz,
+                window_s=window_s,
+                latency_floor_s=latency_floor_s,
+                latency_stats=latency_stats,
+            )
+        runs.append(ClockRun(int(run.start), int(run.stop), fit))
+    return runs
 
 
 def fit_clock_runs(
@@ -105,14 +160,15 @@ def fit_clock_runs(
 
     ``window_s`` and ``latency_floor_s`` go to every fit.
     """
-    runs = []
-    for run in clock_runs(batch, reset_jump_s):
-        c = batch.counter[run]
-        fit = None
-        if c.shape[0] >= 2:
-            fit = fit_clock(c, batch.host_time_s[run], batch.fs_hz, window_s=window_s, latency_floor_s=latency_floor_s)
-        runs.append(ClockRun(int(run.start), int(run.stop), fit))
-    return runs
+    return fit_clock_run_arrays(
+        batch.counter,
+        batch.host_time_s,
+        batch.gap_before,
+        batch.fs_hz,
+        reset_jump_s,
+        window_s=window_s,
+        latency_floor_s=latency_floor_s,
+    )
 
 
 def times_from_runs(batch: SampleBatch, runs: list[ClockRun]) -> np.ndarray:

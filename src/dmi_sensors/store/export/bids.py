@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ from dmi_sensors.session.events import check_events
 from dmi_sensors.store.export.csvtext import write_table
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.export.tables import collect
+from dmi_sensors.store.paths import make_private_dir, open_private
+from dmi_sensors.store.samples import CHUNK_PACKETS, SensorSampleStream
 from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.store.timeutil import format_utc, parse_utc
 from dmi_sensors.types import SampleBatch
@@ -133,17 +136,7 @@ def _tsv(path: Path, frame: pd.DataFrame, header: bool = True) -> None:
     """Write a BIDS TSV: tab-separated, no quoting, ``n/a`` for missing values, LF line ends."""
     lines = ["\t".join(map(str, frame.columns))] if header else []
     lines += ["\t".join(_cell(v) for v in row) for row in frame.itertuples(index=False, name=None)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _grid(batch: SampleBatch) -> tuple[int, np.ndarray, int]:
-    """(first counter, row index of each sample, number of rows) on the counter grid."""
-    c = batch.counter
-    if len(c) and (np.diff(c) <= 0).any():
-        i = int(np.argmax(np.diff(c) <= 0)) + 1
-        raise ParameterError(f"sensor {batch.sensor_id}: counters must increase for BIDS export (sample {i})")
-    c0 = int(c[0])
-    return c0, (c - c0).astype(np.int64), int(c[-1] - c0 + 1)
+    _write(path, "\n".join(lines) + "\n")
 
 
 def _session_label(store: SessionStore, session_id: int, subject_id: str) -> str:
@@ -170,14 +163,18 @@ def write_bids(
     session_label: str | None = None,
     task: str = TASK_LABEL,
     progress: ProgressBar | None = None,
+    chunk_packets: int = CHUNK_PACKETS,
 ) -> list[Path]:
-    """Write (or add to) a BIDS-Motion dataset at ``root``; returns the files written or extended."""
+    """Write (or add to) a BIDS-Motion dataset at ``root``; returns the files written or extended.
+
+    New files are ``0600`` and new directories ``0700``; the motion files are written chunk
+    by chunk (bounded memory, also for a 10-hour session)."""
     root = Path(root)
     bar = silent_if_none(progress)
-    tables = collect(store, session_id)
-    bar.set_total(1 + len(tables.batches))  # read and time the samples, then one step per sensor
+    export = collect(store, session_id, chunk_packets=chunk_packets)
+    bar.set_total(1 + len(export.sensors))  # read and time the samples, then one step per sensor
     bar.advance()
-    meta = tables.metadata["session"]
+    meta = export.metadata["session"]
     sub = _label(meta["subject_id"])
     if not sub:
         raise ParameterError(f"subject id {meta['subject_id']!r} has no letters or digits for a BIDS label")
@@ -188,12 +185,13 @@ def write_bids(
     motion_dir = ses_dir / "motion"
     if ses_dir.exists():
         raise FileExistsError(f"refusing to overwrite {ses_dir}")
-    motion_dir.mkdir(parents=True)
+    make_private_dir(motion_dir)
     written: list[Path] = []
 
     desc = root / "dataset_description.json"
     if not desc.exists():
-        desc.write_text(
+        _write(
+            desc,
             json.dumps(
                 {
                     "Name": "dmi-sensors sessions",
@@ -203,14 +201,15 @@ def write_bids(
                 },
                 indent=2,
             )
-            + "\n"
+            + "\n",
         )
         written.append(desc)
     readme = root / "README"
     if not readme.exists():
-        readme.write_text(
+        _write(
+            readme,
             "Wearable IMU recordings of Dynamic Movement Intervention (DMI) sessions and balance trials,\n"
-            "exported by dmi-sensors. Subjects are identified by pseudonymous ids only.\n"
+            "exported by dmi-sensors. Subjects are identified by pseudonymous ids only.\n",
         )
         written.append(readme)
     participants = pd.DataFrame(
@@ -223,51 +222,41 @@ def write_bids(
         }
     )
     _merge_tsv(root / "participants.tsv", participants, "participant_id")
-    (root / "participants.json").write_text(json.dumps(_PARTICIPANTS_SIDECAR, indent=2) + "\n")
+    _write(root / "participants.json", json.dumps(_PARTICIPANTS_SIDECAR, indent=2) + "\n")
     written += [root / "participants.tsv", root / "participants.json"]
     sessions = pd.DataFrame(
         {"session_id": [f"ses-{ses}"], "acq_time": [format_utc(start)], **{k: [meta.get(k)] for k in SESSION_FIELDS}}
     )
     _merge_tsv(sub_dir / f"sub-{sub}_sessions.tsv", sessions, "session_id")
-    (sub_dir / f"sub-{sub}_sessions.json").write_text(json.dumps(_SESSIONS_SIDECAR, indent=2) + "\n")
+    _write(sub_dir / f"sub-{sub}_sessions.json", json.dumps(_SESSIONS_SIDECAR, indent=2) + "\n")
     written += [sub_dir / f"sub-{sub}_sessions.tsv", sub_dir / f"sub-{sub}_sessions.json"]
 
-    events = tables.events
-    placements = {s["sensor_id"]: s["placement"] for s in tables.metadata["sensors"]}
+    events = export.events
     used: set[str] = set()
     scans = []
     stem0 = f"sub-{sub}_ses-{ses}_task-{task}"
-    for sensor_id in sorted(tables.batches):
-        batch = tables.batches[sensor_id]
-        if not len(batch):
-            continue
-        tracksys = "imu" + _label(placements.get(sensor_id, ""))
+    for stream, sensor_id, placement_text in export.sensors:
+        tracksys = "imu" + _label(placement_text)
         if tracksys in used or tracksys == "imu":
             tracksys = "imu" + _label(sensor_id)
         used.add(tracksys)
         stem = f"{stem0}_tracksys-{tracksys}"
-        c0, rows, n_rows = _grid(batch)
-        t0 = round(float(batch.time_s[0]), 6) if np.isfinite(batch.time_s[0]) else 0.0
-        values = np.full((n_rows, 7), np.nan)
-        values[rows, 0:3] = batch.acc_mps2
-        values[rows, 3:6] = batch.gyr_rps
-        values[rows, 6] = batch.time_s - t0
-        # numbers only: shortest round-trip repr, n/a for NaN (pandas' to_csv bytes, written faster)
-        write_table(pd.DataFrame(values), motion_dir / f"{stem}_motion.tsv", sep="\t", na_rep=NA, header=False)
-        placement = placements.get(sensor_id) or NA
+        motion = _write_motion(motion_dir / f"{stem}_motion.tsv", stream)
+        t0, c0, n_rows = motion.t0, stream.counter_first, stream.counter_last - stream.counter_first + 1
+        placement = placement_text or NA
         channels = pd.DataFrame(
             [(name, comp, typ, placement, units, placement) for name, comp, typ, units in _CHANNELS],
             columns=list(CHANNEL_COLUMNS),
         )
         channels.loc[channels["type"] == "LATENCY", ["tracked_point", "placement"]] = NA
         _tsv(motion_dir / f"{stem}_channels.tsv", channels)
-        valid = len(batch)
-        duration = (batch.time_s[-1] - batch.time_s[0]) if valid > 1 else 0.0
+        valid = stream.n_samples
+        duration = (motion.t_last - motion.t_first) if valid > 1 else 0.0
         sidecar = {
             "TaskName": task,
             "TaskDescription": "DMI therapy session or balance trial recorded with dmi-sensors",
-            "SamplingFrequency": float(batch.fs_hz),
-            "SamplingFrequencyEffective": float((valid - 1) / duration) if duration > 0 else float(batch.fs_hz),
+            "SamplingFrequency": float(stream.fs_hz),
+            "SamplingFrequencyEffective": float((valid - 1) / duration) if duration > 0 else float(stream.fs_hz),
             "ACCELChannelCount": 3,
             "GYROChannelCount": 3,
             "LATENCYChannelCount": 1,
@@ -277,10 +266,10 @@ def write_bids(
             "MissingValues": NA,
             "DeviceSerialNumber": sensor_id,
             "SoftwareVersions": f"dmi-sensors {__version__}",
-            "RecordingDuration": float(n_rows / batch.fs_hz),
+            "RecordingDuration": float(n_rows / stream.fs_hz),
             COUNTER_KEY: c0,
         }
-        (motion_dir / f"{stem}_motion.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+        _write(motion_dir / f"{stem}_motion.json", json.dumps(sidecar, indent=2) + "\n")
         written += [motion_dir / f"{stem}_{s}" for s in ("motion.tsv", "channels.tsv", "motion.json")]
         if len(events):
             ev = events.copy()
@@ -295,7 +284,7 @@ def write_bids(
             for col in EVENT_EXTRA:
                 out[col] = ev[col].astype(object).where(ev[col].notna(), None)
             _tsv(motion_dir / f"{stem}_events.tsv", out)
-            (motion_dir / f"{stem}_events.json").write_text(json.dumps(_EVENTS_SIDECAR, indent=2) + "\n")
+            _write(motion_dir / f"{stem}_events.json", json.dumps(_EVENTS_SIDECAR, indent=2) + "\n")
             written += [motion_dir / f"{stem}_events.tsv", motion_dir / f"{stem}_events.json"]
         acq = start + timedelta(microseconds=round(t0 * 1e6))
         scans.append({"filename": f"motion/{stem}_motion.tsv", "acq_time": format_utc(acq)})
@@ -303,6 +292,61 @@ def write_bids(
     _tsv(ses_dir / f"sub-{sub}_ses-{ses}_scans.tsv", pd.DataFrame(scans, columns=["filename", "acq_time"]))
     written.append(ses_dir / f"sub-{sub}_ses-{ses}_scans.tsv")
     return written
+
+
+@dataclass(frozen=True)
+class _Motion:
+    t0: float  # the file's start: first sample's session time to the microsecond
+    t_first: float
+    t_last: float
+
+
+#: Rows of ``n/a`` written at a time for a long stretch of lost samples.
+_NA_BLOCK = 65536
+
+
+def _write_motion(path: Path, stream: SensorSampleStream) -> _Motion:
+    """The motion TSV of one sensor, chunk by chunk: one row per device counter from the first
+    to the last sample, lost samples as rows of ``n/a`` (see the module docstring)."""
+    t0: float | None = None
+    t_first = t_last = 0.0
+    expected = stream.counter_first  # counter of the next row
+    with open_private(path, "xb") as fh:
+
+        def rows(values: np.ndarray) -> None:
+            # numbers only: shortest round-trip repr, n/a for NaN (pandas' to_csv bytes, written faster)
+            write_table(pd.DataFrame(values), fh, sep="\t", na_rep=NA, header=False)
+
+        done = 0  # samples written so far
+        for chunk in stream:
+            c = chunk.counter
+            back = np.flatnonzero(np.diff(c) <= 0)
+            if c[0] < expected or back.size:
+                i = done if c[0] < expected else done + int(back[0]) + 1
+                raise ParameterError(f"sensor {chunk.sensor_id}: counters must increase for BIDS export (sample {i})")
+            done += len(c)
+            if t0 is None:
+                t_first = float(chunk.time_s[0])
+                t0 = round(t_first, 6) if np.isfinite(t_first) else 0.0
+            for start in range(expected, int(c[0]), _NA_BLOCK):  # a long gap, in blocks
+                rows(np.full((min(_NA_BLOCK, int(c[0]) - start), 7), np.nan))
+            n = int(c[-1] - c[0] + 1)
+            values = np.full((n, 7), np.nan)
+            at = (c - c[0]).astype(np.int64)
+            values[at, 0:3] = chunk.acc_mps2
+            values[at, 3:6] = chunk.gyr_rps
+            values[at, 6] = chunk.time_s - t0
+            rows(values)
+            expected = int(c[-1]) + 1
+            t_last = float(chunk.time_s[-1])
+    return _Motion(0.0 if t0 is None else t0, t_first, t_last)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a dataset file: created ``0600``; an existing one (dataset-level files that
+    several exports share) keeps its mode."""
+    with open_private(path, "w") as fh:
+        fh.write(text)
 
 
 # ----------------------------------------------------------------------------- import
@@ -558,6 +602,7 @@ def import_bids(
         batches=batches,
         placements=placements,
         events=events,
+        source=root,
     )
     bar.advance()
     return sid

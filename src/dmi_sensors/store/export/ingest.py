@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from dmi_sensors.errors import DataFileError
+from dmi_sensors.errors import DataFileError, ParameterError
 from dmi_sensors.session import Subject
 from dmi_sensors.session.model import SUBJECT_FIELDS
 from dmi_sensors.store.records import SubjectFields
@@ -50,14 +50,45 @@ def ingest_session(
     finalised: bool = True,
     frames: dict[str, str] | None = None,
     history: list[dict[str, Any]] | None = None,
+    source: str | Path | None = None,
 ) -> int:
     """Create an ``origin='import'`` session with samples, events and results, atomically.
+
+    ``source`` (the file or folder imported): a value the store refuses (``ParameterError``,
+    e.g. an id that breaks the pseudonymous-id rule) is raised as a ``DataFileError`` naming it.
 
     ``calibrations`` maps a sensor id to its calibration references as an export writes them
     (``kind``, ``reference``, ``parameters``, ``sha256``); they are stored as they are.
     ``frames`` maps a sensor id to the frame of its samples (default ``"sensor"``);
     ``history`` is the session's history of edits as an export writes it (kept as it is).
     """
+    try:
+        return _ingest(
+            store, subject, start_utc, batches, placements, events, therapist_id, plan_toml, results, metrics,
+            calibrations, finalised, frames, history,
+        )  # fmt: skip
+    except ParameterError as exc:
+        if source is None:
+            raise
+        raise DataFileError(source, "", "a session the store can keep", str(exc)) from None
+
+
+def _ingest(
+    store: SessionStore,
+    subject: SubjectFields,
+    start_utc: str,
+    batches: dict[str, SampleBatch],
+    placements: dict[str, str],
+    events: pd.DataFrame | None,
+    therapist_id: str,
+    plan_toml: str | None,
+    results: list[dict[str, Any]] | None,
+    metrics: pd.DataFrame | None,
+    calibrations: dict[str, list[dict[str, Any]]] | None,
+    finalised: bool,
+    frames: dict[str, str] | None,
+    history: list[dict[str, Any]] | None,
+) -> int:
     with store.atomic("importing a session"):
         sid = store.create_session(
             subject,
@@ -88,11 +119,11 @@ def ingest_session(
                     windows = windows.dropna(axis=1, how="all")
             store.save_results(
                 sid,
-                r.get("summary", {}),
-                r.get("parameters", {}),
+                r.get("summary") or {},
+                r.get("parameters") or {},
                 windows,
                 sensor_id=r.get("sensor_id"),
-                name=r.get("name", "analysis"),
+                name=r.get("name") or "analysis",
                 package_version=r.get("package_version"),
                 created_utc=r.get("created_utc"),
             )

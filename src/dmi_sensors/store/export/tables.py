@@ -1,13 +1,16 @@
 """A stored session as plain tables and a JSON-able metadata dict (shared by every export).
 
 Metadata (``session.json`` in CSV/Parquet exports) carries no names: the subject is its
-pseudonymous id with birth year, COM height and diagnosis category.
+pseudonymous id with birth year, COM height and diagnosis category; no paths (calibration
+references by file name) and no Bluetooth addresses (sensors by serial).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
@@ -17,20 +20,23 @@ import pandas as pd
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.errors import DataFileError
+from dmi_sensors.protocol.advertising import looks_like_address
+from dmi_sensors.session.model import PSEUDONYMOUS_ID_RULE, is_pseudonymous_id
 from dmi_sensors.store.jsontext import to_json
 from dmi_sensors.store.records import CalibrationRecord
-from dmi_sensors.store.samples import session_samples
+from dmi_sensors.store.samples import CHUNK_PACKETS, SensorSampleStream, stream_sensor_samples
 from dmi_sensors.store.sessionstore import SessionStore
-from dmi_sensors.store.timeutil import utc_now
+from dmi_sensors.store.timeutil import parse_utc, utc_now
 from dmi_sensors.types import SampleBatch
 
 __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_FORMAT_VERSION",
     "METRICS_LEADING",
-    "SessionTables",
+    "SessionExport",
     "calibration_reference",
     "collect",
+    "export_sensor_ids",
     "metadata_json",
     "read_metadata",
     "samples_from_table",
@@ -43,14 +49,27 @@ METRICS_LEADING = ("result_id",)
 
 
 @dataclass
-class SessionTables:
-    """One session as tables: samples (contract.SAMPLE_COLUMNS), events, metrics windows, metadata."""
+class SessionExport:
+    """One session as an export writes it: metadata (``session.json``), the events and
+    metrics tables, and each sensor's samples as a stream of chunks (bounded memory).
+
+    ``sensors`` lists ``(stream, sensor id as exported, placement)`` in sensor-id order; a
+    sensor id that is a Bluetooth address is exported as ``sensor-<n>`` (exports carry
+    serials, never addresses).
+    """
 
     metadata: dict[str, Any]
-    samples: pd.DataFrame
     events: pd.DataFrame
     metrics: pd.DataFrame
-    batches: dict[str, SampleBatch]
+    sensors: list[tuple[SensorSampleStream, str, str]]
+
+    def sample_frames(self) -> Iterator[pd.DataFrame]:
+        """contract.SAMPLE_COLUMNS tables, chunk after chunk, sensors one after another."""
+        for stream, export_id, placement in self.sensors:
+            for chunk in stream:
+                if chunk.sensor_id != export_id:
+                    chunk = dataclasses.replace(chunk, sensor_id=export_id)
+                yield chunk.to_dataframe(placement)
 
 
 def calibration_reference(record: CalibrationRecord) -> dict[str, Any]:
@@ -63,18 +82,29 @@ def calibration_reference(record: CalibrationRecord) -> dict[str, Any]:
     return ref
 
 
-def collect(store: SessionStore, session_id: int) -> SessionTables:
-    """Gather everything an export needs from the store.
+def export_sensor_ids(sensor_ids: list[str]) -> dict[str, str]:
+    """``{stored id: exported id}``: serials as they are, a Bluetooth address as ``sensor-<n>``
+    (its position among the session's sensors, 1-based)."""
+    return {sid: f"sensor-{i + 1}" if looks_like_address(sid) else sid for i, sid in enumerate(sorted(sensor_ids))}
 
-    Samples come from :func:`dmi_sensors.store.samples.session_samples`: for a recorded
-    session that is :func:`dmi_sensors.timing.timed_samples`, the path the session analysis
-    uses, so exported and analysed sample times are the same numbers.
+
+def collect(store: SessionStore, session_id: int, *, chunk_packets: int = CHUNK_PACKETS) -> SessionExport:
+    """Gather what an export needs from the store, the samples as streams.
+
+    Samples come from :func:`dmi_sensors.store.samples.stream_sensor_samples`: for a recorded
+    session the packets are decoded and timed with the clock fits of
+    :func:`dmi_sensors.timing.timed_samples`, the path the session analysis uses, so exported
+    and analysed sample times are the same numbers; one sensor's clock is fitted at a time
+    and only its counters and arrival times are held for it.
     """
     info = store.session_info(session_id)
-    batches = session_samples(store, session_id)
+    ids = export_sensor_ids([s.sensor_id for s in info.sensors])
+    streams: dict[str, SensorSampleStream] = {}
+    for s in info.sensors:
+        stream = stream_sensor_samples(store, session_id, s.sensor_id, chunk_packets=chunk_packets)
+        if stream is not None:
+            streams[s.sensor_id] = stream
     placements = {s.sensor_id: s.placement for s in info.sensors}
-    frames = [batches[sid].to_dataframe(placements.get(sid, "")) for sid in sorted(batches)]
-    samples = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(contract.SAMPLE_COLUMNS))
     results = store.results(session_id)
     windows = []
     for r in results:
@@ -83,18 +113,23 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
             w.insert(0, "result_id", r.result_id)
             windows.append(w)
     metrics = pd.concat(windows, ignore_index=True) if windows else pd.DataFrame(columns=["result_id"])
+    if contract.SENSOR_ID in metrics.columns:
+        metrics[contract.SENSOR_ID] = metrics[contract.SENSOR_ID].map(lambda v: ids.get(v, v))
     sensors = []
     for s in info.sensors:
-        batch = batches.get(s.sensor_id)
+        stream = streams.get(s.sensor_id)
         sensors.append(
             {
-                "sensor_id": s.sensor_id,
+                "sensor_id": ids[s.sensor_id],
                 "placement": s.placement,
-                "fs_hz": None if batch is None else float(batch.fs_hz),
-                "samples": 0 if batch is None else len(batch),
+                "fs_hz": None if stream is None else float(stream.fs_hz),
+                "samples": 0 if stream is None else stream.n_samples,
                 "packets": s.packets,
                 "frame": s.frame,
-                "calibrations": [calibration_reference(store.calibration(c)) for c in s.calibration_ids],
+                "calibrations": [
+                    {**ref, "sensor_id": ids.get(ref["sensor_id"], ref["sensor_id"])}
+                    for ref in (calibration_reference(store.calibration(c)) for c in s.calibration_ids)
+                ],
             }
         )
     metadata = {
@@ -124,7 +159,7 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
         "results": [
             {
                 "result_id": r.result_id,
-                "sensor_id": r.sensor_id,
+                "sensor_id": None if r.sensor_id is None else ids.get(r.sensor_id, r.sensor_id),
                 "name": r.name,
                 "created_utc": r.created_utc,
                 "package_version": r.package_version,
@@ -134,7 +169,8 @@ def collect(store: SessionStore, session_id: int) -> SessionTables:
             for r in results
         ],
     }
-    return SessionTables(metadata, samples, store.events(session_id), metrics, batches)
+    order = [(streams[sid], ids[sid], placements.get(sid, "")) for sid in sorted(streams)]
+    return SessionExport(metadata, store.events(session_id), metrics, order)
 
 
 def metadata_json(metadata: dict[str, Any]) -> str:
@@ -142,32 +178,123 @@ def metadata_json(metadata: dict[str, Any]) -> str:
     return to_json(metadata, sort_keys=False, indent=2) + "\n"
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Json:
+    """Typed access to a decoded JSON document, naming the file and the key on error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, expected: str, value: Any) -> DataFileError:
+        return DataFileError(self.path, f"key {key!r}", expected, _short(value))
+
+    def obj(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "an object", value)
+        return value
+
+    def items(self, value: Any, key: str, optional: bool = False) -> list[Any]:
+        if value is None and optional:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(key, "a list", value)
+        return value
+
+    def text(self, value: Any, key: str, optional: bool = True, nonempty: bool = False) -> str | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or (nonempty and not value.strip()):
+            raise self.fail(key, "a non-empty string" if nonempty else "a string", value)
+        return value
+
+    def number(self, value: Any, key: str, positive: bool = False) -> float | None:
+        if value is None:
+            return None
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not math.isfinite(float(value)) or (positive and value <= 0):
+            raise self.fail(key, "a positive finite number" if positive else "a finite number", value)
+        return float(value)
+
+    def integer(self, value: Any, key: str, lo: int = -(2**63), hi: int = 2**63 - 1) -> int | None:
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise self.fail(key, f"an integer from {lo} to {hi}", value)
+        return value
+
+
 def read_metadata(path: Path) -> dict[str, Any]:
-    """Read and check an export's ``session.json``; ``DataFileError`` names the problem."""
+    """Read and check an export's ``session.json``: every key an import uses has the type it
+    needs (or is absent where optional); ``DataFileError`` names the file and the key."""
     if not path.is_file():
         raise DataFileError(path, "", f"the export's metadata file {path.name}", "no such file")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8"))  # NaN allowed: the store writes it (jsontext)
     except UnicodeDecodeError as exc:
         raise DataFileError(path, f"byte {exc.start}", "UTF-8 JSON", "undecodable bytes") from None
     except json.JSONDecodeError as exc:
         raise DataFileError(path, f"line {exc.lineno}, column {exc.colno}", "JSON", exc.msg) from None
+    except (ValueError, RecursionError) as exc:
+        raise DataFileError(path, "", "standard JSON", str(exc)) from None
+    j = _Json(path)
     if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT:
         raise DataFileError(
-            path, "key 'format'", repr(EXPORT_FORMAT), repr(meta.get("format") if isinstance(meta, dict) else meta)
+            path, "key 'format'", repr(EXPORT_FORMAT), _short(meta.get("format") if isinstance(meta, dict) else meta)
         )
     version = meta.get("format_version")
-    if version != EXPORT_FORMAT_VERSION:
-        raise DataFileError(path, "key 'format_version'", str(EXPORT_FORMAT_VERSION), repr(version))
-    session = meta.get("session")
-    if not isinstance(session, dict):
-        raise DataFileError(path, "key 'session'", "an object", repr(session))
-    for key in ("subject_id", "start_utc"):
-        if not isinstance(session.get(key), str):
-            raise DataFileError(path, f"key 'session.{key}'", "a string", repr(session.get(key)))
-    sensors = meta.get("sensors")
-    if not isinstance(sensors, list) or not all(isinstance(s, dict) and "sensor_id" in s for s in sensors):
-        raise DataFileError(path, "key 'sensors'", "a list of objects with 'sensor_id'", repr(sensors))
+    if version != EXPORT_FORMAT_VERSION or isinstance(version, bool):
+        raise DataFileError(path, "key 'format_version'", str(EXPORT_FORMAT_VERSION), _short(version))
+    session = j.obj(meta.get("session"), "session")
+    j.text(session.get("subject_id"), "session.subject_id", optional=False)
+    start = j.text(session.get("start_utc"), "session.start_utc", optional=False)
+    try:
+        parse_utc(str(start))
+    except ValueError:
+        raise j.fail("session.start_utc", "an ISO-8601 UTC time", start) from None
+    for key in ("diagnosis_category", "therapist_id", "plan_toml", "status", "origin", "package_version"):
+        j.text(session.get(key), f"session.{key}")
+    therapist = session.get("therapist_id") or ""
+    if not is_pseudonymous_id(therapist) and therapist != "":
+        raise j.fail("session.therapist_id", PSEUDONYMOUS_ID_RULE, therapist)
+    j.integer(session.get("birth_year"), "session.birth_year")
+    j.integer(session.get("session_id"), "session.session_id")
+    j.number(session.get("com_height_m"), "session.com_height_m")
+    j.number(session.get("body_height_m"), "session.body_height_m")
+    sensors = j.items(meta.get("sensors"), "sensors")
+    seen: set[str] = set()
+    for i, s in enumerate(sensors):
+        where = f"sensors[{i}]"
+        j.obj(s, where)
+        sensor_id = j.text(s.get("sensor_id"), f"{where}.sensor_id", optional=False, nonempty=True)
+        if sensor_id in seen:
+            raise j.fail(f"{where}.sensor_id", "a sensor id not listed before", sensor_id)
+        seen.add(str(sensor_id))
+        j.text(s.get("placement"), f"{where}.placement")
+        j.text(s.get("frame"), f"{where}.frame")
+        j.number(s.get("fs_hz"), f"{where}.fs_hz", positive=True)
+        j.integer(s.get("samples"), f"{where}.samples", lo=0)
+        j.integer(s.get("packets"), f"{where}.packets", lo=0)
+        for k, ref in enumerate(j.items(s.get("calibrations"), f"{where}.calibrations", optional=True)):
+            rwhere = f"{where}.calibrations[{k}]"
+            j.obj(ref, rwhere)
+            j.text(ref.get("kind"), f"{rwhere}.kind", optional=False, nonempty=True)
+            j.text(ref.get("reference"), f"{rwhere}.reference", optional=False)
+            j.text(ref.get("sha256"), f"{rwhere}.sha256")
+            if ref.get("parameters") is not None:
+                j.obj(ref.get("parameters"), f"{rwhere}.parameters")
+    for i, r in enumerate(j.items(meta.get("results"), "results", optional=True)):
+        where = f"results[{i}]"
+        j.obj(r, where)
+        j.integer(r.get("result_id"), f"{where}.result_id")
+        for key in ("sensor_id", "name", "created_utc", "package_version"):
+            j.text(r.get(key), f"{where}.{key}")
+        for key in ("summary", "parameters"):
+            if r.get(key) is not None:
+                j.obj(r.get(key), f"{where}.{key}")
     return meta
 
 

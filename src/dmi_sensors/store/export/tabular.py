@@ -9,7 +9,10 @@ Directory layout (both formats; ``<ext>`` is ``csv`` or ``parquet``)::
 
 CSV floats are written in Python's shortest round-trip form (``repr``), so reading them
 back gives the same float64 values bit for bit (the bytes of pandas' ``to_csv``, written by
-:func:`dmi_sensors.store.export.csvtext.write_table`). Existing files are never overwritten.
+:func:`dmi_sensors.store.export.csvtext.write_table`). Existing files are never overwritten. Files
+are created ``0600`` (a new directory ``0700``); the samples are written chunk by chunk
+(:class:`~dmi_sensors.store.export.tables.SessionExport`), so a 10-hour session exports in
+bounded memory (``docs/store.md``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from dmi_sensors.session.events import check_events, read_events_csv
 from dmi_sensors.store.export.csvtext import write_table
 from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
 from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
+from dmi_sensors.store.paths import make_private_dir, open_private
+from dmi_sensors.store.samples import CHUNK_PACKETS
 from dmi_sensors.store.sessionstore import FRAMES, SessionStore
 
 __all__ = ["import_csv_dir", "import_parquet_dir", "write_csv_dir", "write_parquet_dir"]
@@ -40,46 +45,89 @@ def _targets(out_dir: Path, ext: str) -> dict[str, Path]:
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing:
         raise FileExistsError(f"refusing to overwrite {', '.join(existing)}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(out_dir)
     return paths
 
 
 def write_csv_dir(
-    store: SessionStore, session_id: int, out_dir: str | Path, *, progress: ProgressBar | None = None
+    store: SessionStore,
+    session_id: int,
+    out_dir: str | Path,
+    *,
+    progress: ProgressBar | None = None,
+    chunk_packets: int = CHUNK_PACKETS,
 ) -> list[Path]:
-    """Export a session as ``session.json`` + three CSV tables in ``out_dir``."""
+    """Export a session as ``session.json`` + three CSV tables in ``out_dir`` (files ``0600``,
+    a new directory ``0700``); the samples are written chunk by chunk (bounded memory)."""
     bar = silent_if_none(progress)
     bar.set_total(2 + len(TABLES))
-    tables = collect(store, session_id)
+    export = collect(store, session_id, chunk_packets=chunk_packets)
     bar.advance()
     paths = _targets(Path(out_dir), "csv")
-    paths["session"].write_text(metadata_json(tables.metadata), encoding="utf-8")
+    with open_private(paths["session"]) as fh:
+        fh.write(metadata_json(export.metadata))
     bar.advance()
-    for name in TABLES:
-        write_table(getattr(tables, name), paths[name])
+    with open_private(paths["samples"], "xb") as fh:
+        header = True
+        for frame in export.sample_frames():
+            write_table(frame, fh, header=header)  # pandas' to_csv bytes, block by block
+            header = False
+        if header:  # no samples: the header alone
+            write_table(pd.DataFrame(columns=list(contract.SAMPLE_COLUMNS)), fh)
+    bar.advance()
+    for name in ("events", "metrics"):
+        with open_private(paths[name], "xb") as fh:
+            write_table(getattr(export, name), fh)
         bar.advance()
     return list(paths.values())
 
 
+def _parquet_table(frame: pd.DataFrame, meta: bytes, schema: pa.Schema | None = None) -> pa.Table:
+    table = pa.Table.from_pandas(frame, preserve_index=False, schema=schema)
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), b"dmi_sensors.session": meta})
+
+
 def write_parquet_dir(
-    store: SessionStore, session_id: int, out_dir: str | Path, *, progress: ProgressBar | None = None
+    store: SessionStore,
+    session_id: int,
+    out_dir: str | Path,
+    *,
+    progress: ProgressBar | None = None,
+    chunk_packets: int = CHUNK_PACKETS,
 ) -> list[Path]:
-    """Export a session as ``session.json`` + three Parquet tables in ``out_dir``."""
+    """Export a session as ``session.json`` + three Parquet tables in ``out_dir`` (files
+    ``0600``, a new directory ``0700``); the samples go in one row group per chunk (bounded memory)."""
     bar = silent_if_none(progress)
     bar.set_total(2 + len(TABLES))
-    tables = collect(store, session_id)
+    export = collect(store, session_id, chunk_packets=chunk_packets)
     bar.advance()
     paths = _targets(Path(out_dir), "parquet")
-    meta = metadata_json(tables.metadata)
-    paths["session"].write_text(meta, encoding="utf-8")
+    meta = metadata_json(export.metadata)
+    with open_private(paths["session"]) as fh:
+        fh.write(meta)
     bar.advance()
-    for name in TABLES:
-        frame = getattr(tables, name)
+    with open_private(paths["samples"], "xb") as fh:
+        writer: pq.ParquetWriter | None = None
+        schema: pa.Schema | None = None
+        try:
+            for frame in export.sample_frames():
+                table = _parquet_table(frame, meta.encode(), schema)
+                if writer is None:
+                    schema = table.schema
+                    writer = pq.ParquetWriter(fh, schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:  # no samples: an empty table with the columns
+            pq.write_table(_parquet_table(pd.DataFrame(columns=list(contract.SAMPLE_COLUMNS)), meta.encode()), fh)
+    bar.advance()
+    for name in ("events", "metrics"):
+        frame = getattr(export, name)
         if name == "events":
             frame = frame.astype({contract.REPETITION: "Int64"})
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"dmi_sensors.session": meta.encode()})
-        pq.write_table(table, paths[name])
+        with open_private(paths[name], "xb") as fh:
+            pq.write_table(_parquet_table(frame, meta.encode()), fh)
         bar.advance()
     return list(paths.values())
 
@@ -147,6 +195,7 @@ def _import_dir(store: SessionStore, directory: Path, ext: str, progress: Progre
         finalised=session.get("status") == "finalised",
         frames=_frames(meta_path, meta["sensors"]),
         history=_history(meta_path, meta.get("history")),
+        source=directory,
     )
     bar.advance()
     return sid

@@ -80,6 +80,7 @@ def import_trial_csv(
         therapist_id=therapist_id,
         plan_toml=plan_toml,
         frames={sensor_id: "body"},
+        source=path,
     )
     bar.advance()
     return sid
