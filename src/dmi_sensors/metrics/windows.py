@@ -103,7 +103,7 @@ def _spectral_windows_many(
         k = len(sel)
         for i, out in enumerate(outs):
             for key in SPECTRAL_KEYS:
-                out[key][sel] = res[key][i * k : (i + 1) * k]
+                out[key][sel] = np.asarray(res[key])[i * k : (i + 1) * k]
     return outs
 
 
