@@ -79,15 +79,17 @@ _CELLS = {
     rows=st.lists(st.fixed_dictionaries(_CELLS), min_size=0, max_size=12),
     drop=st.sets(st.sampled_from(["kind", "posture", "note", "support"])),
     extra=st.booleans(),
-    shuffle_index=st.booleans(),
+    index=st.sampled_from(['range', 'reversed', 'repeated']),
 )
-def test_normalise_and_check_equal_the_reference(rows, drop, extra, shuffle_index):
+def test_normalise_and_check_equal_the_reference(rows, drop, extra, index):
     columns = [c for c in _CELLS if c not in drop]
     table = pd.DataFrame(rows, columns=list(_CELLS))[columns]
     if extra:
         table["trial_id"] = pd.array(range(len(table)), dtype="Int64")
-    if shuffle_index:
+    if index == "reversed":
         table.index = list(range(len(table) * 2, 0, -2))
+    elif index == "repeated":  # labels repeat: extra columns must still follow their rows
+        table.index = [i // 2 for i in range(len(table))]
     ref_checked = _reference_check_table(table, None)
     new_checked = E._check_table(table, None)
     assert new_checked.problems == ref_checked.problems
