@@ -79,7 +79,7 @@ _CELLS = {
     rows=st.lists(st.fixed_dictionaries(_CELLS), min_size=0, max_size=12),
     drop=st.sets(st.sampled_from(["kind", "posture", "note", "support"])),
     extra=st.booleans(),
-    index=st.sampled_from(['range', 'reversed', 'repeated']),
+    index=st.sampled_from(["range", "reversed", "repeated"]),
 )
 def test_normalise_and_check_equal_the_reference(rows, drop, extra, index):
     columns = [c for c in _CELLS if c not in drop]
