@@ -25,6 +25,7 @@ venv: $(STAMP)
 check-tools:
 	@command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || { echo "missing: a C compiler (Debian/Ubuntu: apt-get install gcc)"; exit 1; }
 	@command -v dbus-daemon >/dev/null 2>&1 || { echo "missing: dbus-daemon, needed for the emulated BlueZ (Debian/Ubuntu: apt-get install dbus-daemon)"; exit 1; }
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { echo "missing: chromium and chromedriver, needed for the live view's browser test (Debian/Ubuntu: apt-get install chromium chromium-driver)"; exit 1; }
 
 demo: $(STAMP)
 	$(VENV)/bin/dmi-sensors demo $(DEMO_ARGS)

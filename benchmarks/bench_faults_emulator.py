@@ -25,11 +25,18 @@ SENSORS = int(os.environ.get("DMI_BENCH_SENSORS", "48"))
 DURATION_S = 60.0
 
 
-def _temp_folders() -> set[str]:
-    out = set()
+def _temp_folders(pid: int) -> list[str]:
+    """The emulator's temporary folders made by process ``pid`` (their owner file names it;
+    other programs' folders on a shared machine do not count)."""
+    out = []
     for base in {Path("/tmp"), Path(tempfile.gettempdir())}:
         for prefix in ("dmi-bus-", "dmi-bluez-"):
-            out |= {str(p) for p in base.glob(f"{prefix}*")}
+            for p in base.glob(f"{prefix}*"):
+                try:
+                    if int((p / "owner").read_text().split()[0]) == pid:
+                        out.append(str(p))
+                except (OSError, ValueError, IndexError):
+                    pass
     return out
 
 
@@ -38,14 +45,14 @@ def _one(run: int, tmp: Path) -> dict[str, object]:
     cmd = [sys.executable, "-m", "dmi_sensors.cli", "record", "--simulate-sensors", str(SENSORS)]
     cmd += ["--duration-s", str(DURATION_S), "--scan-timeout-s", "5", "--connect-timeout-s", "60", "--seed", str(run)]
     cmd += ["--db", str(db), "--json", str(summary_path), "--subject-id", "B048"]
-    before = _temp_folders()
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        _, stderr = proc.communicate(timeout=600)
     wall = time.perf_counter() - t0
-    left = sorted(_temp_folders() - before)
+    left = _temp_folders(proc.pid)
     out: dict[str, object] = {"rc": proc.returncode, "wall_s": round(wall, 1), "temp_folders_left": len(left)}
     if not summary_path.exists():
-        out["error"] = proc.stderr.strip().splitlines()[-1:] if proc.stderr.strip() else "no summary"
+        out["error"] = stderr.strip().splitlines()[-1:] if stderr.strip() else "no summary"
         out["held"] = False
         return out
     summary = json.loads(summary_path.read_text())

@@ -42,7 +42,9 @@ from dmi_sensors.dsp import (
     butter_lowpass,
 )
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.live import LiveSignals
 from dmi_sensors.protocol import StreamDecoder
+from dmi_sensors.timing import StreamingClock
 from dmi_sensors.types import RawPacket, StreamingAlgorithm
 from dmi_sensors.vendors import DotDecoder, MetaMotionDecoder, PolarDecoder, WitMotionDecoder
 from dmi_sensors.vendors import dot as vdot
@@ -87,6 +89,16 @@ def _packets() -> list[RawPacket]:
     datas += P.packetize(ac[400:500], gc[400:500], 0, 9_000, 100, 8, 1000, 10)  # restarted streaming
     datas += P.packetize(ac[500:], gc[500:], 65_500, (1 << 24) - 300_000, 100, 8, 1000, compact=True)
     return [RawPacket("S1", 0.05 + 0.1 * i, d) for i, d in enumerate(datas)]
+
+
+def _clock_input() -> tuple[np.ndarray, np.ndarray]:
+    """Counters (10 samples per packet, two lost packets, a restart) and jittered arrival times."""
+    rng = np.random.default_rng(4)
+    c = np.concatenate([np.arange(0, 100), np.arange(120, 200), np.arange(0, 60)]).astype(np.int64)
+    packet_end = (c // 10) * 10 + 9
+    h = 3.0 + packet_end / FS + rng.exponential(0.02, c.shape[0]).round(2)
+    h[c.shape[0] - 60 :] += 5.0
+    return c, np.maximum.accumulate(h)
 
 
 def _vendor_packets(vendor: str) -> list[RawPacket]:
@@ -199,6 +211,17 @@ CASES = [
         lambda: (_ACC - [0.0, 0.0, 9.81],),
     ),
     Case("StreamDecoder", lambda: StreamDecoder("S1"), lambda: (_packets(),)),
+    Case(
+        "LiveSignals",
+        lambda: LiveSignals(FS, com_height_m=0.55, mahony_kp=0.5, mahony_ki=0.05, com_lowpass_hz=5.0),
+        lambda: (_ACC, _GYR, _gaps(N)),
+    ),
+    Case(
+        "LiveSignals-madgwick-tilt-only",
+        lambda: LiveSignals(FS, orientation_filter="madgwick", madgwick_gain=0.01, com_lowpass_hz=None),
+        lambda: (_ACC, _GYR),
+    ),
+    Case("StreamingClock", lambda: StreamingClock(FS, drift_tolerance_ppm=300.0), lambda: _clock_input()),
     Case("DotDecoder", lambda: DotDecoder("V1", payload_mode=21, rate_hz=60), lambda: (_vendor_packets("dot"),)),
     Case("WitMotionDecoder", lambda: WitMotionDecoder("V1", rate_hz=100.0), lambda: (_vendor_packets("witmotion"),)),
     Case(

@@ -286,3 +286,38 @@ def test_the_files_of_finding_7_each_get_one_clear_error(tmp_path):
     trial.write_bytes(trial.read_bytes().replace(b"\n0.01", b"\n\xff\xfe0.01", 1))
     with pytest.raises(DataFileError, match=r"trial\.csv"):
         dmi_sensors.read_trial_csv(trial)
+
+
+def test_hostile_files_through_the_cli_are_one_line_each(tmp_path, capsys):
+    """The commands that read files answer a hostile one with exit status 1 and one line
+    naming the file: ``sessions import`` (an export whose session.json lists ``results:
+    [null]``), ``analyse`` (a trial CSV with invalid UTF-8), ``plan check`` (a broken TOML),
+    ``record --calibration-dir`` (an accelerometer bias of 50 m/s²)."""
+    from dmi_sensors import cli
+
+    store, root = _exported(tmp_path, "csv")
+    store.close()
+    meta = json.loads((root / "session.json").read_text())
+    meta["results"] = [None]
+    (root / "session.json").write_text(json.dumps(meta))
+    trial = _trial(tmp_path)
+    trial.write_bytes(trial.read_bytes().replace(b"\n0.01", b"\n\xff\xfe0.01", 1))
+    plan = tmp_path / "plan.toml"
+    plan.write_bytes(example_plan().to_toml().encode()[:-40] + b"\x00 = [")
+    cal_dir = tmp_path / "cals"
+    cal_dir.mkdir()
+    accel = write_calibration(AccelCalibration("S1"), cal_dir / "accel.json")
+    data = json.loads(accel.read_text())
+    data["bias_mps2"] = [50.0, 0.0, 0.0]
+    data.pop("scale")
+    accel.write_text(json.dumps(data))
+    cases = [
+        (["sessions", "import", str(root), "--db", str(tmp_path / "s.sqlite")], "session.json"),
+        (["analyse", str(trial), "--com-height-m", "0.5"], "trial.csv"),
+        (["plan", "check", str(plan)], "plan.toml"),
+        (["record", "--simulate-sensors", "1", "--no-store", "--calibration-dir", str(cal_dir)], "accel.json"),
+    ]
+    for args, name in cases:
+        assert cli.main(args) == 1, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and name in err[0] and "error:" in err[0], (args, err)

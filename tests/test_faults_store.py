@@ -6,6 +6,7 @@ The recorder-level faults (disk full while recording, ...) are in ``test_faults_
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import stat
@@ -134,3 +135,23 @@ def test_an_incomplete_session_keeps_its_reason_and_the_recording_summary(tmp_pa
         with pytest.raises(ParameterError, match="finalised"):
             store.mark_incomplete(sid, "too late")
         assert store.session_info(sid).incomplete_reason == "stopped early at 21.3 s: disk full"  # history kept
+
+
+def test_every_file_a_command_creates_is_private(tmp_path, capsys):
+    """The CLI runs each command with umask 077: files it creates are 0600 and folders 0700,
+    also where a command writes with plain ``open`` (here: simulate's trial CSV, its
+    ground-truth JSON and events); the caller's umask is back afterwards."""
+    from dmi_sensors import cli
+
+    before = os.umask(0o022)
+    os.umask(before)
+    out = tmp_path / "new" / "trial.csv"
+    out.parent.mkdir(mode=0o755)
+    assert cli.main(["simulate", "--duration-s", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    made = [p for p in out.parent.iterdir()]
+    assert len(made) >= 2 and {_mode(p) for p in made} == {0o600}, [(p.name, oct(_mode(p))) for p in made]
+    assert _mode(out.parent) == 0o755  # the user's own folder is left as it was
+    now = os.umask(0o022)
+    os.umask(now)
+    assert now == before

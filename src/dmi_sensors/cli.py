@@ -83,6 +83,10 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: The file-mode mask while a command runs: new files 0600, new folders 0700.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dmi-sensors`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -92,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 2
+    # Health data of children: everything a command creates (database, exports, reports,
+    # summaries) is readable by this user only: files 0600, folders 0700 (docs/store.md).
+    previous_umask = os.umask(PRIVATE_UMASK)
     try:
         return int(run(args) or 0)
     except KeyboardInterrupt:
@@ -106,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = ALIASES.get(args.command, args.command)
         print(f"dmi-sensors {command}: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        os.umask(previous_umask)
 
 
 def _silence_stdout() -> None:

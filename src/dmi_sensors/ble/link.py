@@ -4,32 +4,42 @@
 
     connect (bleak-retry-connector) -> read Battery + Device Information
       -> subscribe STATUS (responses, status) and DATA -> GET_INFO
-      -> SET_RATE / SET_RANGES if needed -> TIME_SYNC probes -> START_STREAMING
+      -> SET_RATE / SET_RANGES if needed -> START_STREAMING -> TIME_SYNC probes
       -> stream ... unexpected disconnect -> back-off -> reconnect -> (resume) ...
       -> stop: STOP_STREAMING (its response arrives after every data packet) -> disconnect
 
-The notification callbacks only append ``(host arrival time, bytes)`` to a list and return;
-a consumer task drains that list every ``drain_interval_s`` (at once when a response or
-status arrives), hands each notification as a :class:`~dmi_sensors.types.RawPacket` to the
-packet sink (raw first), resolves pending commands, and feeds the protocol's
-``StreamDecoder``, whose counter unwrapping spans reconnections: a gap while the link was
-down is counted as ``samples_lost`` and flagged ``gap_before`` on the first sample after it.
+Notifications arrive through BlueZ's ``AcquireNotify`` where the characteristic offers it
+(one datagram per notification on a socket: no D-Bus message each) and through
+``StartNotify`` otherwise, or when acquiring fails (``notify_method``; see ``docs/ble.md``).
+
+The notification callbacks only append ``(host arrival time, bytes)`` to a list and, for
+the first notification since the last drain, schedule a drain on the event loop
+(``coalesce_s`` later; 0: the next loop iteration). So notifications are processed as they
+arrive, those that arrive together are processed together, and no callback ever blocks the
+loop. A drain hands each notification as a :class:`~dmi_sensors.types.RawPacket` to the
+packet sink (raw first), resolves pending commands, feeds the decoder (the protocol's
+``StreamDecoder`` or any object with its contract, ``decoder=``), whose counter unwrapping
+spans reconnections: a gap while the link was down is counted as ``samples_lost`` and
+flagged ``gap_before`` on the first sample after it; then statistics and ``on_batch``.
 
 Everything runs on the caller's event loop (usable from Jupyter); there are no private
-loops and no blocking sleeps. The one worker thread loads the decoder's Numba kernels once,
-before the first connection, so that compilation never stalls the loop.
+loops and no blocking sleeps. The decoder's Numba kernels are loaded once per process in a
+worker thread *while* the first connection is made; notifications that arrive before they
+are ready are stored raw at once and decoded as soon as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import random
 import sys
+import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -41,7 +51,7 @@ from bleak_retry_connector import BleakClientWithServiceCache, establish_connect
 
 from dmi_sensors.ble.discovery import SensorAdvert, find_sensor
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
-from dmi_sensors.errors import DeviceError
+from dmi_sensors.errors import DeviceError, ParameterError
 from dmi_sensors.protocol import (
     BATTERY_LEVEL_CHAR_UUID,
     CONTROL_CHAR_UUID,
@@ -77,8 +87,10 @@ from dmi_sensors.protocol.stream import warm_up as warm_up_decoder
 from dmi_sensors.types import RawPacket, SampleBatch
 
 __all__ = [
+    "NOTIFY_METHODS",
     "ClockSync",
     "CommandError",
+    "Decoder",
     "PacketSink",
     "ReconnectPolicy",
     "SensorInfo",
@@ -101,6 +113,54 @@ class PacketSink(Protocol):
     """Where raw packets go first (e.g. ``SessionStore.packet_writer(session_id)``)."""
 
     def append(self, packet: RawPacket) -> None: ...
+
+
+class Decoder(Protocol):
+    """What a link needs of its decoder: the :class:`~dmi_sensors.protocol.StreamDecoder`
+    contract (``process(packets) -> SampleBatch`` with state across calls, running totals,
+    ``get_params()`` with a ``sensor_id``). Vendor decoders plug in here."""
+
+    @property
+    def sensor_id(self) -> str: ...
+    @property
+    def samples_lost(self) -> int: ...
+    @property
+    def malformed_packets(self) -> int: ...
+    @property
+    def counter_resets(self) -> int: ...
+    def process(self, packets: Sequence[RawPacket]) -> SampleBatch: ...
+    def get_params(self) -> dict[str, Any]: ...
+
+
+#: ``notify_method`` choices: AcquireNotify where offered (else StartNotify), or StartNotify only.
+NOTIFY_METHODS = ("auto", "start_notify")
+
+_warm_lock = threading.Lock()
+_warm_future: concurrent.futures.Future[None] | None = None
+
+
+def decoder_warm_up() -> concurrent.futures.Future[None]:
+    """Load the protocol decoder's Numba kernels once per process, in a daemon thread.
+
+    Returns the (shared) future; links await it before their first decode, never before
+    connecting, so the first packets are stored while the kernels load.
+    """
+    global _warm_future
+    with _warm_lock:
+        if _warm_future is None:
+            fut: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+            def work() -> None:
+                try:
+                    warm_up_decoder()
+                except BaseException as exc:  # reported to every link that waits
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(None)
+
+            threading.Thread(target=work, name="dmi-decoder-warm-up", daemon=True).start()
+            _warm_future = fut
+        return _warm_future
 
 
 class CommandError(DeviceError):
@@ -214,6 +274,15 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
 _Body = TypeVar("_Body", StreamingStarted, DeviceInfo, TimeSyncReply)
 
 
+def _offers_acquire_notify(client: BleakClient, uuid: str) -> bool:
+    """True when BlueZ offers ``AcquireNotify`` on the characteristic (its ``NotifyAcquired``
+    property exists: bleak's BlueZ backend keeps ``(path, properties)`` in ``obj``)."""
+    services = client.services
+    char = services.get_characteristic(uuid) if services is not None else None
+    obj = getattr(char, "obj", None)
+    return isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], dict) and "NotifyAcquired" in obj[1]
+
+
 def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
     """The body of an OK response, checked to be a ``kind`` (:class:`CommandError` if it is not)."""
     body = response.body
@@ -249,6 +318,17 @@ class SensorLink:
         Called with each decoded :class:`SampleBatch` (live views); keep it quick.
     keep_packets
         Also keep every RawPacket in :attr:`packets` (notebooks, tests).
+    decoder
+        The decoder (``StreamDecoder`` contract, :class:`Decoder`); default a protocol-v1
+        ``StreamDecoder``. When the sensor's serial becomes known before anything was
+        decoded, a fresh one of the same type is made with that ``sensor_id``.
+    notify_method
+        ``"auto"``: BlueZ's ``AcquireNotify`` where the characteristic offers it (the
+        ``NotifyAcquired`` property), ``StartNotify`` otherwise or if acquiring fails;
+        ``"start_notify"``: always ``StartNotify``. Other platforms ignore it.
+    coalesce_s
+        A drain runs this long after the first notification since the previous drain
+        (0: at the next event-loop iteration).
     """
 
     def __init__(
@@ -265,10 +345,16 @@ class SensorLink:
         on_batch: Callable[[SampleBatch], None] | None = None,
         keep_packets: bool = False,
         command_timeout_s: float = 2.0,
-        drain_interval_s: float = 0.25,
+        coalesce_s: float = 0.0,
         time_sync_probes: int = 5,
         adapter: str | None = None,
+        decoder: Decoder | None = None,
+        notify_method: str = "auto",
     ) -> None:
+        if notify_method not in NOTIFY_METHODS:
+            raise ParameterError(f"notify_method must be one of {NOTIFY_METHODS}, got {notify_method!r}")
+        if not coalesce_s >= 0:
+            raise ParameterError(f"coalesce_s must be >= 0, got {coalesce_s}")
         self._device: BLEDevice | None = None
         rssi = None
         serial = None
@@ -292,7 +378,10 @@ class SensorLink:
         self.keep_packets = keep_packets
         self.packets: list[RawPacket] = []
         self.command_timeout_s = command_timeout_s
-        self.drain_interval_s = drain_interval_s
+        self.coalesce_s = float(coalesce_s)
+        self.notify_method = notify_method
+        #: characteristic UUID -> "AcquireNotify" / "StartNotify" at the last subscription
+        self.notify_methods: dict[str, str] = {}
         self.time_sync_probes = time_sync_probes
         self.adapter = adapter
         self.sensor_id = serial or self.address
@@ -301,10 +390,15 @@ class SensorLink:
         self.info: SensorInfo | None = None
         self.clock_sync: ClockSync | None = None
         self.events: list[tuple[float, str, str]] = []  # (host_time_s, kind, detail)
-        self._decoder = StreamDecoder(self.sensor_id)
+        if decoder is not None and decoder.sensor_id != self.sensor_id:
+            decoder = type(decoder)(**{**decoder.get_params(), "sensor_id": self.sensor_id})
+        self._decoder: Decoder = decoder if decoder is not None else StreamDecoder(self.sensor_id)
         self._decoder_samples = 0
+        self._decoder_ready = False
+        self._undecoded: list[RawPacket] = []
         self._rx: list[tuple[float, bytes]] = []
-        self._wake = asyncio.Event()
+        self._drain_handle: asyncio.Handle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._client: BleakClient | None = None
         self._disconnected = asyncio.Event()
         self._streaming = asyncio.Event()
@@ -313,7 +407,6 @@ class SensorLink:
         self._pending: dict[int, tuple[int, asyncio.Future[tuple[Response, float]]]] = {}
         self._seq = 0
         self._task: asyncio.Task[None] | None = None
-        self._consumer: asyncio.Task[None] | None = None
         self._rng = random.Random(self.address)
         self.error: BaseException | None = None
         self._failed = False
@@ -366,39 +459,47 @@ class SensorLink:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # -- notification callbacks: record and return -------------------------------------
-    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+    # -- notification callbacks: record, schedule a drain, return -----------------------
+    def _on_notification(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         self._rx.append((self._clock(), bytes(data)))
+        if self._drain_handle is None and self._loop is not None:
+            if self.coalesce_s > 0:
+                self._drain_handle = self._loop.call_later(self.coalesce_s, self._drain_scheduled)
+            else:
+                self._drain_handle = self._loop.call_soon(self._drain_scheduled)
 
-    def _on_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        self._rx.append((self._clock(), bytes(data)))
-        self._wake.set()
+    # one callback for both characteristics: packets keep their arrival order
+    _on_data = _on_status = _on_notification
 
     def _on_disconnected(self, client: BleakClient) -> None:
         if client is self._client:
             self._disconnected.set()
 
-    # -- consumer ----------------------------------------------------------------------
-    async def _consume(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.drain_interval_s)
-            self._wake.clear()
-            try:
-                self._drain()
-            except Exception as exc:
-                # The sink (the store) failed: raw data can no longer be kept, so stop loudly;
-                # keep draining without it, so that the shutdown's STOP_STREAMING is answered.
-                log.error("%s: packet sink failed (%s); stopping this sensor", self.sensor_id, exc)
-                self.error = exc
-                self._failed = True
-                self.sink = None
-                self._stop.set()
+    # -- draining ----------------------------------------------------------------------
+    def _drain_scheduled(self) -> None:
+        self._drain_handle = None
+        try:
+            self._drain()
+        except Exception as exc:
+            # The sink (the store) failed: raw data can no longer be kept, so stop loudly;
+            # keep draining without it, so that the shutdown's STOP_STREAMING is answered.
+            log.error("%s: packet sink failed (%s); stopping this sensor", self.sensor_id, exc)
+            self.error = exc
+            self._failed = True
+            self.sink = None
+            self._stop.set()
+
+    def _decoder_loaded(self, fut: asyncio.Future[None]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            log.error("%s: the decoder could not be loaded: %s", self.sensor_id, fut.exception())
+            return
+        self._decoder_ready = True
+        if self._undecoded and self._loop is not None and self._drain_handle is None:
+            self._drain_handle = self._loop.call_soon(self._drain_scheduled)
 
     def _drain(self) -> None:
         rx, self._rx = self._rx, []
-        if not rx:
-            self.tracker.add_packets(self._now(), 0)
+        if not rx and not (self._decoder_ready and self._undecoded):
             return
         sid, t0 = self.sensor_id, self.t0_s
         packets = [RawPacket(sid, t - t0, data) for t, data in rx]
@@ -411,11 +512,17 @@ class SensorLink:
             d = p.data
             if len(d) > 1 and d[1] in (PacketType.RESPONSE, PacketType.STATUS):
                 self._handle_control(p)
+        if packets:
+            self.tracker.add_packets(self._now(), len(packets))
+        if not self._decoder_ready:  # stored already; decoded once the kernels are loaded
+            self._undecoded.extend(packets)
+            return
+        if self._undecoded:
+            packets, self._undecoded = self._undecoded + packets, []
         n_before = self._decoder_samples
         batch = self._decoder.process(packets)
         self._decoder_samples = n_before + len(batch)
         t = self.tracker
-        t.add_packets(self._now(), len(packets))
         lost_before = t.samples_lost
         t.update_decoder(
             self._decoder_samples,
@@ -500,10 +607,12 @@ class SensorLink:
 
     # -- supervisor --------------------------------------------------------------------
     async def _run(self) -> None:
-        # load the decoder's Numba kernels before connecting, off the event loop, so the
-        # first notifications never wait behind it
-        await asyncio.to_thread(warm_up_decoder)
-        self._consumer = asyncio.get_running_loop().create_task(self._consume())
+        self._loop = asyncio.get_running_loop()
+        # the decoder's Numba kernels load in a worker thread while we connect
+        if isinstance(self._decoder, StreamDecoder):
+            asyncio.wrap_future(decoder_warm_up()).add_done_callback(self._decoder_loaded)
+        else:
+            self._decoder_ready = True
         failures = 0
         last_ok = self._now()
         connected_once = False
@@ -549,11 +658,14 @@ class SensorLink:
         finally:
             with contextlib.suppress(Exception):
                 await self._shutdown()
-            if self._consumer is not None:
-                self._consumer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._consumer
+            if self._drain_handle is not None:
+                self._drain_handle.cancel()
+                self._drain_handle = None
             with contextlib.suppress(Exception):
+                if not self._decoder_ready and (self._undecoded or self._rx):
+                    # the kernels are still loading: wait for them, so nothing goes undecoded
+                    await asyncio.wrap_future(decoder_warm_up())
+                    self._decoder_ready = True
                 self._drain()
             self._streaming.clear()
             if self._failed:
@@ -642,8 +754,8 @@ class SensorLink:
                 dis[key] = bytes(await client.read_gatt_char(uuid)).decode("utf-8", "replace").strip("\x00 ")
             if dis["serial"] and self.sensor_id == self.address and not self._decoder_samples:
                 self._set_sensor_id(dis["serial"])
-        await client.start_notify(STATUS_CHAR_UUID, self._on_status)
-        await client.start_notify(DATA_CHAR_UUID, self._on_data)
+        await self._subscribe(client, STATUS_CHAR_UUID)
+        await self._subscribe(client, DATA_CHAR_UUID)
         info = response_body(await self.command(GetInfo()), DeviceInfo, self.sensor_id)
         if self.info is None:
             self.info = SensorInfo(
@@ -678,19 +790,39 @@ class SensorLink:
                 await self.command(SetRate(fs_hz=cfg.fs_hz))
             if (info.acc_range_g, info.gyr_range_dps) != (cfg.acc_range_g, cfg.gyr_range_dps):
                 await self.command(SetRanges(acc_range_g=cfg.acc_range_g, gyr_range_dps=cfg.gyr_range_dps))
-            await self.time_sync()
             await self.command(StartStreaming(format=cfg.data_format, samples_per_packet=cfg.samples_per_packet))
+            # probes after the start: the first data does not wait for them (their answers
+            # interleave with the data packets)
+            await self.time_sync()
         if self._disconnected.is_set():
             raise ConnectionError(f"{self.sensor_id}: link lost during set-up")
         self._streaming.set()
         log.info("%s: streaming at %d Hz", self.sensor_id, cfg.fs_hz)
+
+    async def _subscribe(self, client: BleakClient, uuid: str) -> str:
+        """Notifications of ``uuid``: AcquireNotify where offered (``notify_method``), else
+        or on failure StartNotify. Returns (and records) the method used."""
+        method = "StartNotify"
+        if self.notify_method == "auto" and _offers_acquire_notify(client, uuid):
+            try:
+                await client.start_notify(uuid, self._on_notification, bluez={"use_start_notify": False})
+                method = "AcquireNotify"
+            except BleakError as exc:
+                self.events.append((self._now(), "acquire_notify_failed", f"{uuid}: {exc}"))
+                log.info("%s: AcquireNotify failed on %s (%s); using StartNotify", self.sensor_id, uuid, exc)
+        if method == "StartNotify":
+            await client.start_notify(uuid, self._on_notification)
+        self.notify_methods[uuid] = method
+        self.tracker.notify_method = method if uuid == DATA_CHAR_UUID else self.tracker.notify_method
+        return method
 
     def _set_sensor_id(self, serial: str) -> None:
         self.sensor_id = serial
         self.tracker.sensor_id = serial
         # nothing decoded yet (see the caller): a fresh decoder for the serial, since a
         # decoder's sensor_id is a parameter fixed at construction
-        self._decoder = StreamDecoder(serial)
+        d = self._decoder
+        self._decoder = type(d)(**{**d.get_params(), "sensor_id": serial})
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None

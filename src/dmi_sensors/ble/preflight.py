@@ -23,6 +23,7 @@ import socket
 from pathlib import Path
 
 from dmi_sensors.errors import DeviceError, ParameterError
+from dmi_sensors.protocol.advertising import looks_like_address
 
 __all__ = [
     "ADDRESS_RULE",
@@ -45,15 +46,13 @@ INSTALL_HINT = (
 ADDRESS_RULE = (
     "a Bluetooth address (AA:BB:CC:DD:EE:FF), a macOS device UUID or a DMI sensor serial (00D10001 or DMI-00D10001)"
 )
-_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$")  # as commands.record_faults.is_address
-_UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 _SERIAL = re.compile(r"^(DMI-)?[0-9A-Fa-f]{8}$", re.IGNORECASE)
 
 
 def check_sensor_address(text: str, where: str = "sensor address") -> str:
     """``text`` stripped if it is :data:`ADDRESS_RULE`; else a one-line ``ParameterError``."""
     address = text.strip()
-    if _MAC.match(address) or _UUID.match(address) or _SERIAL.match(address):
+    if looks_like_address(address) or _SERIAL.match(address):
         return address
     raise ParameterError(f"{where}: expected {ADDRESS_RULE}, found {text!r}")
 

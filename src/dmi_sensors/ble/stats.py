@@ -75,6 +75,9 @@ class LinkStats:
         Notification latency above the fastest one (see the module docstring), ms.
     elapsed_s
         Seconds since the link was started.
+    notify_method
+        How data notifications arrive: ``"AcquireNotify"`` (a socket from BlueZ),
+        ``"StartNotify"`` (one D-Bus signal each), or ``None`` before the first subscription.
     first_sample_s, last_sample_s
         Session time of the first and of the last sample received (device clock mapped onto
         the session clock by the latency envelope); ``None`` before any sample.
@@ -97,6 +100,7 @@ class LinkStats:
     latency_ms_p50: float | None
     latency_ms_p99: float | None
     elapsed_s: float
+    notify_method: str | None = None
     first_sample_s: float | None = None
     last_sample_s: float | None = None
 
@@ -134,6 +138,7 @@ class LinkStatsTracker:
         self.disconnects = 0
         self.rssi_dbm: int | None = None
         self.battery_pct: int | None = None
+        self.notify_method: str | None = None
         self._arrivals: collections.deque[tuple[float, int]] = collections.deque()
         self._offset_s = math.inf  # lower envelope of host - device time
         self._latency_s: collections.deque[float] = collections.deque(maxlen=4096)
@@ -162,13 +167,20 @@ class LinkStatsTracker:
 
     def add_timing(self, host_time_s: np.ndarray, device_time_s: np.ndarray) -> None:
         """Feed per-sample host arrival and device times of a decoded batch (same length)."""
-        if host_time_s.size == 0:
+        n = host_time_s.size
+        if n == 0:
             return
         if self._first_device_s is None:
             self._first_device_s, self._first_host_s = float(device_time_s[0]), float(host_time_s[0])
         self._last_device_s, self._last_host_s = float(device_time_s[-1]), float(host_time_s[-1])
+        if host_time_s[0] == host_time_s[n - 1]:  # one packet (the usual drain): no array work
+            d = self._last_host_s - self._last_device_s
+            if d < self._offset_s:
+                self._offset_s = d
+            self._latency_s.append(d - self._offset_s)
+            return
         # The last sample of each packet: where the host time changes (one arrival per packet).
-        last = np.flatnonzero(np.diff(host_time_s, append=np.inf) != 0)
+        last = [*np.flatnonzero(host_time_s[1:] != host_time_s[:-1]).tolist(), n - 1]
         diff = host_time_s[last] - device_time_s[last]
         self._offset_s = min(self._offset_s, float(diff.min()))
         self._latency_s.extend((diff - self._offset_s).tolist())
@@ -217,6 +229,7 @@ class LinkStatsTracker:
             latency_ms_p50=None if p50 is None else round(p50, 3),
             latency_ms_p99=None if p99 is None else round(p99, 3),
             elapsed_s=round(now_s - self.started_s, 3),
+            notify_method=self.notify_method,
             first_sample_s=self._session_time(self._first_device_s, self._first_host_s),
             last_sample_s=self._session_time(self._last_device_s, self._last_host_s),
         )

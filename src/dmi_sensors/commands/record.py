@@ -11,6 +11,11 @@ exercise of ``--plan``, ``r`` next repetition, space pause, ``t`` note, ``q`` st
 ``dmi_sensors.session.KeyTagger``); ``--duration-s`` is then the longest recording. The
 events go to the session store with the packets.
 
+With ``--live`` a web page shows the recording live (printed URL; ``dmi_sensors.live``):
+per sensor its state, battery, loss and a trace, the exercise with a hold timer, each
+repetition's result, and buttons that tag through the same key tagger. ``--live-host
+0.0.0.0`` serves it to a tablet on the clinic network, with a random token in the URL.
+
 Faults (disk full, a sensor lost for good or never found, D-Bus or BlueZ gone) end with one
 line each on stderr, a summary row for every sensor (samples expected, received, lost), the
 session marked incomplete with the reason, and exit status 3 (data lost) or 4 (stopped
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dmi_sensors.ble import RecordingContext, SensorAdvert
+    from dmi_sensors.live.recording import LiveRecording
     from dmi_sensors.session import Plan
     from dmi_sensors.sim.bluez import EmulatedBluez
     from dmi_sensors.store import PacketWriter, SessionStore
@@ -172,6 +178,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " and alignment calibration of each sensor's serial is linked to the session and applied at analysis",
     )
     parser.add_argument(
+        "--live",
+        action="store_true",
+        help="serve a live view (per-sensor traces, hold timer, repetition results, tagging buttons); implies --tag",
+    )
+    parser.add_argument(
+        "--live-host",
+        default="127.0.0.1",
+        help="address of the live view (default 127.0.0.1: this computer only; 0.0.0.0: the local network, with a"
+        " random token in the URL)",
+    )
+    parser.add_argument(
+        "--live-port", type=int, default=8765, help="port of the live view (default 8765; 0: any free port)"
+    )
+    parser.add_argument(
+        "--notify-method",
+        choices=("auto", "start_notify"),
+        default="auto",
+        help="Linux: notifications through BlueZ's AcquireNotify where offered (auto, default) or always StartNotify",
+    )
+    parser.add_argument(
         "--disk-reserve-mb",
         type=float,
         default=32.0,
@@ -207,20 +233,26 @@ def _targets(args: argparse.Namespace, adverts: list[SensorAdvert]) -> list[tupl
 
 
 def key_tagging(
-    plan: Plan | None = None, stdin: TextIO | None = None, output: TextIO | str = "stderr"
+    plan: Plan | None = None,
+    stdin: TextIO | None = None,
+    output: TextIO | str = "stderr",
+    live: LiveRecording | None = None,
 ) -> Callable[[RecordingContext], Coroutine[Any, Any, pd.DataFrame]]:
     """A :func:`dmi_sensors.ble.record` companion: single-key exercise tagging in a terminal.
 
     Tags on the packets' clock (session start = the hub's ``t0_s``); ``q`` stops the
     recording. Without a terminal it only waits for the recording to end. Returns the
-    events table (``contract.EVENT_COLUMNS`` + kind/posture/note).
+    events table (``contract.EVENT_COLUMNS`` + kind/posture/note). With ``live`` the live
+    view's buttons drive the same key tagger (so also without a terminal).
     """
     from dmi_sensors.session import KeyTagger, Tagger
 
     async def tagging(ctx: RecordingContext) -> pd.DataFrame:
         tagger = Tagger(plan, clock=ctx.clock, start_s=ctx.hub.t0_s)
         with KeyTagger(tagger, stdin=stdin, output=output) as keys:
-            if keys.active:
+            if live is not None:
+                live.attach_keys(keys)
+            if keys.active or live is not None:
                 quit_ = asyncio.ensure_future(keys.wait_quit())
                 stop = asyncio.ensure_future(ctx.stop.wait())
                 await asyncio.wait({quit_, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -271,7 +303,10 @@ def _open_store(args: argparse.Namespace, sensors: dict[str, str]) -> tuple[Sess
 
 async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[str, Any]:
     from dmi_sensors.ble import StreamConfig, discover, record
+    from dmi_sensors.ble.link import decoder_warm_up
 
+    decoder_warm_up()  # the decoder's kernels load in a worker thread during the scan
+    live = await _start_live(args) if args.live else None
     adverts = await discover(args.scan_timeout_s, adapter=args.adapter)
     targets = _targets(args, adverts)
     not_found = {t for t, _ in targets if isinstance(t, str)}
@@ -280,13 +315,19 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     # their Bluetooth address: an address can be tracked over the air).
     sensors = {t.serial: p for t, p in targets if not isinstance(t, str) and t.serial}
     opened: tuple[SessionStore, int] | None = None if args.no_store else _open_store(args, sensors)
+    if live is not None:
+        live.know_sensors(sensors, _live_calibrations(args, sensors))
     writer: PacketWriter | None = None
     companions: list[Callable[[RecordingContext], Coroutine[Any, Any, Any]]] = []
-    if args.tag:
-        companions.append(key_tagging(args.plan_obj))
+    if args.tag or args.live:
+        companions.append(key_tagging(args.plan_obj, live=live))
     disk: DiskWatch | None = None
+    sink: Any = None
     if opened is not None:
-        writer = opened[0].packet_writer(opened[1], max_latency_s=COMMIT_LATENCY_S)
+        writer = opened[0].packet_writer(
+            opened[1], max_latency_s=COMMIT_LATENCY_S, on_commit=live.timing.on_commit if live else None
+        )
+        sink = live.timing.wrap(writer) if live else writer
         disk = DiskWatch(
             opened[0].path,
             need_bps=len(targets) * args.fs_hz * BYTES_PER_SAMPLE_STORED,
@@ -298,19 +339,32 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
         # room to record why, should another program fill the disk (released at the end)
         opened[0].reserve_space()
     store_failure: DmiSensorsError | None = None
+
+    def on_hub(hub: Any) -> None:
+        if writer is not None:  # commit deadlines count from each notification's arrival on the session clock
+            writer.set_arrival_origin(hub.t0_s)
+        if live is not None:
+            live.on_hub(hub)
+
+    live_kwargs: dict[str, Any] = {"on_batch": live.hub.on_batch} if live else {}
     try:
         stats, ctx = await record(
             targets,
             args.duration_s,
-            sink=writer,
+            sink=sink,
             config=StreamConfig(fs_hz=args.fs_hz),
             connect_timeout_s=args.connect_timeout_s,
             log_interval_s=5.0 if args.verbose else None,
             adapter=args.adapter,
             companions=companions,
-            # commit deadlines count from each notification's arrival on the session clock
-            on_hub=None if writer is None else (lambda hub: writer.set_arrival_origin(hub.t0_s)),
+            notify_method=args.notify_method,
+            on_hub=on_hub,
+            **live_kwargs,
         )
+    except BaseException:
+        if live is not None:
+            await live.stop()
+        raise
     finally:
         if writer is not None:
             try:
@@ -359,6 +413,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             "rssi_dbm": s.rssi_dbm,
             "latency_ms_p50": s.latency_ms_p50,
             "latency_ms_p99": s.latency_ms_p99,
+            "notify_method": s.notify_method,
             "first_sample_s": s.first_sample_s,
             "last_sample_s": s.last_sample_s,
             "calibration": args.calibrations_linked.get(sensor_id, {}),
@@ -375,6 +430,21 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     summary["incomplete_reason"] = "; ".join(result.incomplete_reasons) or None
     summary["messages"] = result.messages
     summary["warnings"] = [] if disk is None else disk.warnings
+    if live is not None:
+        # measures the repetitions still open, and shows the summary on the pages (no paths or addresses there)
+        keep = ("placement", "state", "samples_received", "samples_lost", "reconnects")
+        await live.stop(
+            {
+                "session_id": summary["session_id"],
+                "sensors": {sid: {k: row.get(k) for k in keep} for sid, row in summary["sensors"].items()},
+            }
+        )
+        summary["live"] = {
+            "url": live.server.url,
+            "latency": live.latency_summary(),
+            "repetitions": [r.to_dict() for r in live.hub.results],
+            "refused_requests": live.server.refused,
+        }
     return summary
 
 
@@ -436,6 +506,41 @@ def _finish_session(
         attempt("why the session is incomplete", lambda: store.mark_incomplete(session_id, reason))
     else:
         attempt("the session's end (finalise)", lambda: store.finalise(session_id))
+
+
+def _live_calibrations(args: argparse.Namespace, sensors: dict[str, str]) -> dict[str, Any]:
+    """The calibrations the live path applies: each known sensor's latest ones."""
+    calibrations = {}
+    if args.calibration_set is not None:
+        for sensor_id in sensors:
+            cal = args.calibration_set.for_sensor(sensor_id)
+            if cal.parts():
+                calibrations[sensor_id] = cal
+    return calibrations
+
+
+async def _start_live(args: argparse.Namespace) -> LiveRecording:
+    """The live view (serving before the scan, so the page is there at once); prints its URL.
+
+    The live path's kernels load in a worker thread meanwhile (imported here, not at the
+    top: the other commands do not need aiohttp).
+    """
+    import threading
+
+    from dmi_sensors.live.metrics import LiveParams, warm_up
+    from dmi_sensors.live.recording import LiveRecording
+
+    threading.Thread(target=warm_up, name="dmi-live-warm-up", daemon=True).start()
+    live = LiveRecording(
+        LiveParams.from_analysis(None, args.com_height_m),
+        host=args.live_host,
+        port=args.live_port,
+        title=args.subject_id,
+    )
+    url = await live.start()
+    where = "" if live.server.loopback else f" (this computer: {live.server.local_url})"
+    print(f"live view: {url}{where}", flush=True)
+    return live
 
 
 def _print(summary: dict[str, Any]) -> None:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dmi_sensors.protocol.advertising import looks_like_address
+
 if TYPE_CHECKING:
     from dmi_sensors.ble import LinkStats, RecordingContext, RecordingFault
 
@@ -69,11 +71,9 @@ LOST_FOR_GOOD_S = 1.0
 BYTES_PER_SAMPLE_STORED = 16.0
 
 
-def is_address(text: str) -> bool:
-    """A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device)."""
-    from dmi_sensors.protocol.advertising import looks_like_address
-
-    return looks_like_address(text)
+#: A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device): the
+#: protocol's one rule (ble.preflight checks command-line addresses with it too).
+is_address = looks_like_address
 
 
 def _mb(n_bytes: float) -> str:

@@ -109,6 +109,11 @@ class Tagger:
         return self._rep
 
     @property
+    def repetition_onset_s(self) -> float | None:
+        """Onset of the repetition in progress, s since the session start (None when there is none)."""
+        return self._rep_onset if self._exercise is not None and self._rep > 0 else None
+
+    @property
     def paused(self) -> bool:
         """True between :meth:`pause` and :meth:`resume`."""
         return self._pause_onset is not None

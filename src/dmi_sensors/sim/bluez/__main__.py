@@ -136,9 +136,15 @@ async def serve(args: argparse.Namespace) -> None:
     factory = load_factory(args.factory)
     peripherals = factory(**json.loads(args.factory_kwargs))
     emu = BluezEmulator(
-        peripherals, faults=parse_faults(args.faults), seed=args.seed, tick_s=args.tick_s, bus_pid=args.bus_pid
+        peripherals,
+        faults=parse_faults(args.faults),
+        seed=args.seed,
+        tick_s=args.tick_s,
+        bus_pid=args.bus_pid,
+        acquire_notify=not args.no_acquire_notify,
     )
-    bus = await MessageBus(bus_address=args.bus).connect()
+    # unix fd passing: AcquireNotify hands the client a socket
+    bus = await MessageBus(bus_address=args.bus, negotiate_unix_fd=True).connect()
     tolerate_full_socket(bus)
     await emu.start(bus)
     stop = asyncio.Event()
@@ -188,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tick-s", type=float, default=0.015, help="connection interval of peripherals without a link")
     p.add_argument("--bus-pid", type=int, help="pid of the bus daemon (for the kill_bus_after_samples fault)")
+    p.add_argument("--no-acquire-notify", action="store_true", help="offer no AcquireNotify (a BlueZ older than 5.46)")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")

@@ -11,6 +11,16 @@ devices through it, the way bluetoothd would for bleak:
   ``ServicesResolved`` and returns; ``Disconnect`` (or a fault) reverses it;
 * **GATT** — ``ReadValue``/``WriteValue`` go to the peripheral; ``StartNotify`` enables the
   characteristic; notifications are ``PropertiesChanged(GattCharacteristic1, {Value})``;
+* **AcquireNotify** — as BlueZ documents it (``org.bluez.GattCharacteristic``): notifying
+  characteristics carry the ``NotifyAcquired`` property; ``AcquireNotify(options)``
+  returns ``(fd, mtu)``, one end of a ``socketpair(AF_UNIX, SOCK_SEQPACKET)`` passed over
+  D-Bus as a unix fd, plus the link's ATT MTU; every notification is then one datagram on
+  that socket (no D-Bus message, ``Value`` untouched). ``StartNotify`` on an acquired
+  characteristic and a second ``AcquireNotify`` answer ``NotPermitted``; the client
+  releases it by closing its end (the emulator sees the hang-up); a disconnect closes the
+  emulator's end, which the client sees as EOF + ``POLLHUP``. ``BluezEmulator(acquire_notify=False)``
+  models a BlueZ without it (no property, ``NotSupported``), and the fault
+  ``acquire_notify_fail_first`` a BlueZ whose first acquisitions fail;
 * **the air** — every notification a peripheral sends (data, command responses, status)
   goes through the one packet scheduler (:class:`~dmi_sensors.sim.bluez.air.Air` over the
   peripheral's :class:`~dmi_sensors.sim.link.LinkScheduler`: connection event, per-event
@@ -37,11 +47,13 @@ import logging
 import os
 import random
 import signal
+import socket
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dbus_fast import DBusError
+from dbus_fast import DBusError, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import BusType, NameFlag, RequestNameReply
 
@@ -50,6 +62,7 @@ from dmi_sensors.sim.bluez.air import Air
 from dmi_sensors.sim.bluez.faults import FaultProfile
 from dmi_sensors.sim.bluez.model import CCCD_UUID, DescriptorSpec, GattError, Notification, Peripheral
 from dmi_sensors.sim.bluez.objects import (
+    AcquirableCharacteristicInterface,
     AdapterInterface,
     CharacteristicInterface,
     DescriptorInterface,
@@ -67,6 +80,8 @@ ERROR_FAILED = "org.bluez.Error.Failed"
 ERROR_IN_PROGRESS = "org.bluez.Error.InProgress"
 ERROR_NOT_CONNECTED = "org.bluez.Error.NotConnected"
 ERROR_NOT_PERMITTED = "org.bluez.Error.NotPermitted"
+ERROR_NOT_SUPPORTED = "org.bluez.Error.NotSupported"
+GATT_CHARACTERISTIC = "org.bluez.GattCharacteristic1"
 ABORT_BY_LOCAL = "le-connection-abort-by-local"
 
 
@@ -100,6 +115,8 @@ class DeviceTruth:
     disconnects_unsolicited: int = 0
     disconnects_requested: int = 0
     busy_writes: int = 0
+    acquire_notify_failures: int = 0
+    notifications_via_socket: int = 0
     writes: int = 0
     reads: int = 0
     vanished: bool = False
@@ -150,6 +167,68 @@ class _Gatt:
 
     objects: list[tuple[str, Any]] = field(default_factory=list)  # (path, interface) in export order
     chars: dict[str, CharacteristicInterface] = field(default_factory=dict)  # uuid -> char
+    paths: dict[str, CharacteristicInterface] = field(default_factory=dict)  # object path -> char
+
+
+class _NotifySocket:
+    """The emulator's end of one acquired notification socket (SOCK_SEQPACKET, non-blocking).
+
+    One datagram per notification, in order; when the client's buffer is full the datagrams
+    wait here (the loop's writer callback sends them on), so nothing is lost on the host side
+    of the emulated air. The client's close shows up as a readable end-of-file.
+    """
+
+    def __init__(self, sock: socket.socket, on_hangup: Any) -> None:
+        self.sock = sock
+        self.backlog: deque[bytes] = deque()
+        self._loop = asyncio.get_running_loop()
+        self._on_hangup = on_hangup
+        self._writing = False
+        self._loop.add_reader(sock.fileno(), self._readable)
+
+    def send(self, data: bytes) -> None:
+        if self.backlog:
+            self.backlog.append(data)
+            return
+        try:
+            self.sock.send(data)
+        except BlockingIOError:
+            self.backlog.append(data)
+            self._writing = True
+            self._loop.add_writer(self.sock.fileno(), self._flush)
+        except OSError:  # the client went away: its hang-up is handled by the reader
+            pass
+
+    def _flush(self) -> None:
+        while self.backlog:
+            try:
+                self.sock.send(self.backlog[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                self.backlog.clear()
+                break
+            self.backlog.popleft()
+        self._loop.remove_writer(self.sock.fileno())
+        self._writing = False
+
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # EOF: the client closed its end (released the notifications)
+            self._on_hangup()
+
+    def close(self) -> None:
+        fd = self.sock.fileno()
+        if fd >= 0:
+            self._loop.remove_reader(fd)
+            if self._writing:
+                self._loop.remove_writer(fd)
+        self.sock.close()
 
 
 class _Device:
@@ -187,6 +266,8 @@ class _Device:
         self._drop_in: int | None = None  # samples still to go on the air before an armed drop
         self._drop_down = 0  # down_samples of the armed drop
         self._down_left = 0  # samples the device must produce with the link down before it reconnects
+        self._notify_socks: dict[str, _NotifySocket] = {}  # char uuid -> acquired notification socket
+        self._acquire_attempts = 0
         self.on_air_samples = 0  # samples emitted, dropped or corrupted on the air (fault triggers count these)
         self._struck: set[str] = set()  # one-shot faults that already happened
         self.gone = faults.absent  # a device that is never found never advertises
@@ -272,6 +353,7 @@ class _Device:
         if self.gatt is not None:
             for char in self.gatt.chars.values():
                 char.notifying = False
+                self._release(char, emit=False)
         self._set(ServicesResolved=False, Connected=False)
         if self.gatt is not None:
             for path, iface in reversed(self.gatt.objects):
@@ -357,9 +439,14 @@ class _Device:
             handle += 1
             for cspec in spec.characteristics:
                 cpath = f"{spath}/char{handle:04x}"
-                char = CharacteristicInterface(self, cspec.uuid.lower(), spath, list(cspec.flags), handle, mtu)
+                notifies = bool({"notify", "indicate"} & set(cspec.flags))
+                kind = AcquirableCharacteristicInterface if self.emu.acquire_notify and notifies else None
+                char = (kind or CharacteristicInterface)(
+                    self, cspec.uuid.lower(), spath, list(cspec.flags), handle, mtu
+                )
                 gatt.objects.append((cpath, char))
                 gatt.chars[char.uuid] = char
+                gatt.paths[cpath] = char
                 handle += 2  # declaration + value
                 descs = list(cspec.descriptors)
                 if {"notify", "indicate"} & set(cspec.flags):
@@ -409,7 +496,9 @@ class _Device:
     def start_notify(self, char: CharacteristicInterface) -> None:
         self._check_connected()
         if not {"notify", "indicate"} & set(char.flags):
-            raise DBusError("org.bluez.Error.NotSupported", "Operation is not supported")
+            raise DBusError(ERROR_NOT_SUPPORTED, "Operation is not supported")
+        if char.uuid in self._notify_socks:
+            raise DBusError(ERROR_NOT_PERMITTED, "Notify acquired")
         if not char.notifying:
             char.notifying = True
             char.emit_properties_changed({"Notifying": True})
@@ -418,6 +507,38 @@ class _Device:
         if char.notifying:
             char.notifying = False
             char.emit_properties_changed({"Notifying": False})
+
+    def acquire_notify(self, char: CharacteristicInterface, options: dict[str, Any]) -> socket.socket:
+        """``AcquireNotify``: a SOCK_SEQPACKET socket pair; returns the client's end (the
+        caller passes it over D-Bus and closes its copy once sent). Errors as BlueZ's."""
+        self._check_connected()
+        if not isinstance(char, AcquirableCharacteristicInterface):
+            raise DBusError(ERROR_NOT_SUPPORTED, "Operation is not supported")
+        if char.uuid in self._notify_socks:
+            raise DBusError(ERROR_NOT_PERMITTED, "Notify acquired")
+        if char.notifying:
+            raise DBusError(ERROR_NOT_PERMITTED, "Notifying")
+        self._acquire_attempts += 1
+        if self._acquire_attempts <= self.faults.acquire_notify_fail_first:
+            self.truth.acquire_notify_failures += 1
+            raise DBusError(ERROR_FAILED, "Operation failed")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.setblocking(False)
+        self._notify_socks[char.uuid] = _NotifySocket(ours, lambda: self._release(char))
+        char.acquired = True
+        char.emit_properties_changed({"NotifyAcquired": True})
+        return theirs
+
+    def _release(self, char: CharacteristicInterface, emit: bool = True) -> None:
+        """The notification socket of ``char`` is closed (client released it, or link down)."""
+        sock = self._notify_socks.pop(char.uuid, None)
+        if sock is None:
+            return
+        sock.close()
+        if isinstance(char, AcquirableCharacteristicInterface):
+            char.acquired = False
+            if emit:
+                char.emit_properties_changed({"NotifyAcquired": False})
 
     # -- notifications -----------------------------------------------------------------
     def kick(self) -> None:
@@ -512,7 +633,8 @@ class _Device:
         if self.emu.off_bus:
             return  # the emulator left the bus (bluetoothd "crashed"): nothing reaches the host
         char = self.gatt.chars.get(note.char_uuid.lower()) if self.gatt is not None else None
-        if char is None or not char.notifying:
+        sock = self._notify_socks.get(char.uuid) if char is not None else None
+        if char is None or not (char.notifying or sock is not None):
             self._link_down(note)
             return
         if note.samples:
@@ -530,9 +652,13 @@ class _Device:
                 t.delivered(note.samples)
         else:
             t.other_notifications += 1
-        char.value = data
-        if self.emit_log is not None:  # stamped before the signal is handed to the bus
+        if self.emit_log is not None:  # stamped before the signal is handed to the bus / socket
             self.emit_log.append((time.monotonic(), hashlib.blake2b(data, digest_size=8).hexdigest()))
+        if sock is not None:  # acquired: one datagram, Value is not affected
+            t.notifications_via_socket += 1
+            sock.send(data)
+            return
+        char.value = data
         char.emit_properties_changed({"Value": data})
 
 
@@ -551,7 +677,10 @@ class BluezEmulator:
         Connection interval of peripherals that bring no link of their own
         (``link_scheduler()``), seconds.
     mtu
-        ATT MTU reported on every characteristic.
+        ATT MTU reported on every characteristic (and returned by ``AcquireNotify``).
+    acquire_notify
+        Offer ``AcquireNotify`` (the ``NotifyAcquired`` property) on notifying
+        characteristics, as BlueZ >= 5.46 does; False models an older BlueZ.
     bus_pid
         Process id of the (private) D-Bus daemon, for the ``kill_bus_after_samples`` fault.
     """
@@ -565,9 +694,11 @@ class BluezEmulator:
         mtu: int = 247,
         advert_interval_s: float = 0.5,
         adapter_address: str = "00:1A:7D:DA:71:13",
+        acquire_notify: bool = True,
         bus_pid: int | None = None,
     ) -> None:
         self.tick_s = tick_s
+        self.acquire_notify = bool(acquire_notify)
         self.mtu = mtu
         self.advert_interval_s = advert_interval_s
         self.adapter_address = adapter_address
@@ -605,6 +736,7 @@ class BluezEmulator:
             self.devices[addr] = _Device(self, p, self._profile_for(addr), self._seed)
         self.adapter = AdapterInterface(self, self.adapter_address, "dmi-emulated-hci0")
         self.bus.export(ADAPTER_PATH, self.adapter)
+        self.bus.add_message_handler(self._on_message)
         reply = await self.bus.request_name("org.bluez", NameFlag.DO_NOT_QUEUE)
         if reply != RequestNameReply.PRIMARY_OWNER:
             raise EmulatorError(f"could not own org.bluez on the bus: {reply}")
@@ -658,6 +790,30 @@ class BluezEmulator:
                 for dev in self.devices.values():
                     if dev.matches(self._uuid_filter):
                         dev.announce()
+
+    def _on_message(self, msg: Message) -> bool:
+        """``GattCharacteristic1.AcquireNotify``: reply ``(h fd, q mtu)`` with the fd attached,
+        and close the emulator's copy of it once the reply is written (see ``objects``)."""
+        if (
+            msg.message_type is not MessageType.METHOD_CALL
+            or msg.member != "AcquireNotify"
+            or msg.interface != GATT_CHARACTERISTIC
+        ):
+            return False
+        char, dev = None, None
+        for d in self.devices.values():
+            if d.gatt is not None and msg.path in d.gatt.paths:
+                char, dev = d.gatt.paths[msg.path], d
+                break
+        if char is None or dev is None:
+            raise DBusError("org.freedesktop.DBus.Error.UnknownObject", f"no characteristic at {msg.path}")
+        options = {k: v.value for k, v in (msg.body[0] if msg.body else {}).items()}
+        theirs = dev.acquire_notify(char, options)
+        fd = theirs.detach()
+        reply = Message.new_method_return(msg, "hq", [0, char.mtu], unix_fds=[fd])
+        sent = self.bus.send(reply)
+        sent.add_done_callback(lambda _f: os.close(fd))
+        return True
 
     # -- Adapter1 owner ----------------------------------------------------------------
     def set_discovery_filter(self, properties: dict[str, Any]) -> None:

@@ -19,6 +19,9 @@ Faults and how BlueZ / the air would show them to bleak:
 ``service_delay_s``        service resolution takes this long after ``Connected`` = true
 ``vanish_after_s``         after this much streaming the device disconnects and is gone for
                            good (removed from the adapter, never advertised again)
+``acquire_notify_fail_``   the first N ``AcquireNotify`` calls fail with ``org.bluez.Error.Failed``
+``first``                  (a BlueZ that cannot set up the notification socket): the host must
+                           fall back to ``StartNotify``
 ``down_samples``           after an unsolicited disconnect the device accepts a new connection
                            only once it has produced this many samples with the link down, so
                            every drop costs at least that many samples however fast the host
@@ -85,6 +88,7 @@ class FaultProfile:
     counter_jump_after_samples: int | None = None
     kill_bus_after_samples: int | None = None
     bluez_exit_after_samples: int | None = None
+    acquire_notify_fail_first: int = 0
 
     def __post_init__(self) -> None:
         for name in ("connect_abort_p", "drop_p", "malformed_p", "busy_write_p"):
@@ -95,6 +99,8 @@ class FaultProfile:
             lo, hi = self.disconnect_after_s
             if not 0 < lo <= hi:
                 raise ParameterError(f"disconnect_after_s must satisfy 0 < low <= high, got {self.disconnect_after_s}")
+        if self.acquire_notify_fail_first < 0:
+            raise ParameterError(f"acquire_notify_fail_first must be >= 0, got {self.acquire_notify_fail_first}")
         if self.down_samples < 0:
             raise ParameterError(f"down_samples must be >= 0, got {self.down_samples}")
         if self.service_delay_s < 0:

@@ -66,6 +66,9 @@ class EmulatedBluez:
         DMI sensors use their own, :meth:`dmi_sensors.sim.VirtualSensor.link_scheduler`).
     extra_pythonpath
         Directories prepended to the emulator's ``PYTHONPATH`` (e.g. a test helper module).
+    acquire_notify
+        Offer ``AcquireNotify`` on notifying characteristics (BlueZ >= 5.46); False: only
+        ``StartNotify``.
     """
 
     def __init__(
@@ -77,8 +80,10 @@ class EmulatedBluez:
         tick_s: float = 0.015,
         extra_pythonpath: tuple[str, ...] = (),
         start_timeout_s: float = 60.0,
+        acquire_notify: bool = True,
     ) -> None:
         self.factory = factory
+        self.acquire_notify = acquire_notify
         self.factory_kwargs = dict(factory_kwargs or {})
         self.faults = faults
         self.seed = seed
@@ -144,6 +149,7 @@ class EmulatedBluez:
                 str(self.tick_s),
                 "--bus-pid",
                 str(self.bus.pid),
+                *([] if self.acquire_notify else ["--no-acquire-notify"]),
             ]
             with self._stderr_path.open("wb") as err:
                 self._proc = subprocess.Popen(
@@ -253,11 +259,19 @@ class EmulatedBluez:
 
     async def atruth(self) -> dict[str, dict[str, Any]]:
         """Per-device truth: samples sent, dropped (air, malformed, link down), connects, ..."""
-        return await self._client().call("truth")
+        return await self.acall("truth")
 
     async def acall(self, op: str, **args: Any) -> Any:
-        """Any control operation (see :mod:`dmi_sensors.sim.bluez.control`)."""
-        return await self._client().call(op, **args)
+        """Any control operation (see :mod:`dmi_sensors.sim.bluez.control`).
+
+        An emulator that went away is an :class:`EmulatorError` with the end of its log."""
+        try:
+            return await self._client().call(op, **args)
+        except OSError as exc:
+            code = self._proc.poll() if self._proc is not None else None
+            raise EmulatorError(
+                f"emulated BlueZ control {op!r} failed ({exc}); emulator exit code {code}\n{self._stderr_tail()}"
+            ) from exc
 
     def call(self, op: str, **args: Any) -> Any:
         """Blocking :meth:`acall`."""
@@ -269,6 +283,7 @@ def simulated_sensors(
     fs_hz: int = 200,
     fault_profile: str | FaultProfile = "none",
     seed: int = 0,
+    acquire_notify: bool = True,
     **sensor_kwargs: Any,
 ) -> EmulatedBluez:
     """An (unstarted) emulator serving ``n`` virtual DMI sensors with a named fault profile
@@ -280,4 +295,4 @@ def simulated_sensors(
     addresses = [sensor_address(first + i) for i in range(n)]
     faults = fault_setup(fault_profile, addresses) if isinstance(fault_profile, str) else fault_profile
     kwargs = {"n": n, "fs_hz": fs_hz, "seed": seed, **sensor_kwargs}
-    return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed)
+    return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed, acquire_notify=acquire_notify)

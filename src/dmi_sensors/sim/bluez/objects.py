@@ -10,6 +10,13 @@ or device state) so that this module holds no behaviour, only the D-Bus shape::
     .../dev_.../service000c                           org.bluez.GattService1
     .../dev_.../service000c/char000d                  org.bluez.GattCharacteristic1
     .../dev_.../service000c/char000d/desc000f         org.bluez.GattDescriptor1
+
+``AcquireNotify`` (a characteristic with the ``NotifyAcquired`` property,
+:class:`AcquirableCharacteristicInterface`) returns a file descriptor; its reply is built by
+the emulator's message handler (``BluezEmulator._on_message``) rather than by a
+``dbus_method`` here, because the emulator must close its own copy of that descriptor only
+once the reply carrying it has been written to the bus, and only the message handler sees
+that moment.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from dbus_fast.annotations import (
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
 __all__ = [
+    "AcquirableCharacteristicInterface",
     "AdapterInterface",
     "CharacteristicInterface",
     "DescriptorInterface",
@@ -335,6 +343,25 @@ class CharacteristicInterface(ServiceInterface):
     @dbus_method()
     def StopNotify(self):
         self._owner.stop_notify(self)
+
+
+class AcquirableCharacteristicInterface(CharacteristicInterface):
+    """A notifying ``org.bluez.GattCharacteristic1`` that also offers ``AcquireNotify``.
+
+    BlueZ (>= 5.46) adds the ``NotifyAcquired`` property to characteristics with the
+    ``notify`` or ``indicate`` flag; its mere presence tells bleak the method exists.
+    ``acquired`` is True while a client holds the notification socket.
+    """
+
+    def __init__(
+        self, owner: CharacteristicOwner, uuid: str, service_path: str, flags: list[str], handle: int, mtu: int
+    ) -> None:
+        super().__init__(owner, uuid, service_path, flags, handle, mtu)
+        self.acquired = False
+
+    @dbus_property(READ)
+    def NotifyAcquired(self) -> DBusBool:
+        return self.acquired
 
 
 class DescriptorInterface(ServiceInterface):

@@ -1,0 +1,221 @@
+"""Notifications through BlueZ's AcquireNotify (a socket per characteristic) and StartNotify
+(one D-Bus signal per notification): the emulated BlueZ implements AcquireNotify as BlueZ
+documents it, and the sensor links use it where offered, with StartNotify as the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+from bluez_helpers import CONTROL, DATA, SERVICE
+
+from dmi_sensors.sim.bluez import FaultProfile
+
+pytestmark = pytest.mark.bluez
+
+HERE = str(Path(__file__).resolve().parent)
+CHAR_IFACE = "org.bluez.GattCharacteristic1"
+
+
+async def _until(cond, timeout_s: float = 20.0) -> None:
+    """Wait for a condition (an event), not for a time: ``timeout_s`` only bounds a hang."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.01)
+
+
+async def _call(bus, path: str, member: str, signature: str = "", body=None):
+    from dbus_fast import Message
+
+    return await bus.call(
+        Message(
+            destination="org.bluez",
+            path=path,
+            interface=CHAR_IFACE,
+            member=member,
+            signature=signature,
+            body=body or [],
+        )
+    )
+
+
+async def _prop(bus, path: str, name: str):
+    from dbus_fast import Message, MessageType
+
+    reply = await bus.call(
+        Message(
+            destination="org.bluez",
+            path=path,
+            interface="org.freedesktop.DBus.Properties",
+            member="Get",
+            signature="ss",
+            body=[CHAR_IFACE, name],
+        )
+    )
+    assert reply.message_type is MessageType.METHOD_RETURN, reply.body
+    return reply.body[0].value
+
+
+def _recv_all(sock: socket.socket) -> list[bytes]:
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(1024))
+        except BlockingIOError:
+            return out
+
+
+async def test_emulated_acquire_notify_follows_the_bluez_api(bluez):
+    """Socket pair (SOCK_SEQPACKET, one datagram per notification) passed as a unix fd, the
+    MTU beside it, StartNotify / a second AcquireNotify refused while acquired, Value
+    untouched, release by closing the fd, EOF + POLLHUP when the link drops."""
+    from bleak import BleakClient, BleakScanner
+    from dbus_fast import MessageType
+    from dbus_fast.aio import MessageBus
+    from dbus_fast.constants import BusType
+
+    emu = bluez(factory="bluez_helpers:tick_peripherals", factory_kwargs={"n": 1}, extra_pythonpath=(HERE,))
+    device = await BleakScanner.find_device_by_address("C0:FF:EE:00:00:01", timeout=5.0)
+    assert device is not None
+    client = BleakClient(device)
+    await client.connect()
+    bus = await MessageBus(bus_type=BusType.SYSTEM, negotiate_unix_fd=True).connect()
+    try:
+        char = client.services.get_characteristic(DATA)
+        path, props = char.obj
+        assert props["NotifyAcquired"] is False  # present: bleak may use AcquireNotify
+        assert "NotifyAcquired" not in client.services.get_characteristic(CONTROL).obj[1]  # write-only
+
+        reply = await _call(bus, path, "AcquireNotify", "a{sv}", [{}])
+        assert reply.message_type is MessageType.METHOD_RETURN, reply.body
+        assert reply.signature == "hq"
+        sock = socket.socket(fileno=reply.unix_fds[reply.body[0]])
+        sock.setblocking(False)
+        assert reply.body[1] == 247  # the link's ATT MTU
+        assert sock.type == socket.SOCK_SEQPACKET and sock.family == socket.AF_UNIX
+        assert await _prop(bus, path, "NotifyAcquired") is True
+
+        for member, signature, body in (("StartNotify", "", []), ("AcquireNotify", "a{sv}", [{}])):
+            refused = await _call(bus, path, member, signature, body)
+            assert refused.message_type is MessageType.ERROR
+            assert refused.error_name == "org.bluez.Error.NotPermitted", (member, refused.body)
+
+        await client.write_gatt_char(CONTROL, b"\x01", response=True)
+        got: list[bytes] = []
+        await _until(lambda: len(got) >= 6 or bool(got.extend(_recv_all(sock))))
+        await client.write_gatt_char(CONTROL, b"\x00", response=True)
+        counters = [struct.unpack_from("<IB", d) for d in got]
+        assert all(len(d) == 5 + 5 for d in got), "one datagram = one whole notification"
+        assert [c for c, _ in counters] == list(range(0, 5 * len(got), 5))
+        assert await _prop(bus, path, "Value") == b""  # Value is not affected while acquired
+        truth = (await emu.atruth())["C0:FF:EE:00:00:01"]
+        assert truth["notifications_via_socket"] >= len(got)
+
+        sock.close()  # release: the emulator sees the hang-up
+        await _until_async(lambda: _prop(bus, path, "NotifyAcquired"), False)
+        started = await _call(bus, path, "StartNotify")
+        assert started.message_type is MessageType.METHOD_RETURN, started.body
+        await _call(bus, path, "StopNotify")
+
+        # acquired again, then the link drops: the client's end sees EOF and POLLHUP
+        reply = await _call(bus, path, "AcquireNotify", "a{sv}", [{}])
+        sock = socket.socket(fileno=reply.unix_fds[reply.body[0]])
+        await emu.acall("disconnect", address="C0:FF:EE:00:00:01")
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLHUP)
+        await _until(lambda: bool(poller.poll(0)))
+        assert poller.poll(0)[0][1] & select.POLLHUP
+        assert sock.recv(1024) == b""
+        sock.close()
+    finally:
+        bus.disconnect()
+        await client.disconnect()
+
+
+async def _until_async(get, value, timeout_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while await get() != value:
+        if loop.time() > deadline:
+            raise AssertionError(f"never became {value!r}")
+        await asyncio.sleep(0.01)
+
+
+async def test_acquire_notify_refused_where_not_offered(bluez):
+    """A BlueZ without AcquireNotify: no NotifyAcquired property, NotSupported."""
+    from bleak import BleakClient, BleakScanner
+    from dbus_fast import MessageType
+    from dbus_fast.aio import MessageBus
+    from dbus_fast.constants import BusType
+
+    bluez(
+        factory="bluez_helpers:tick_peripherals",
+        factory_kwargs={"n": 1},
+        extra_pythonpath=(HERE,),
+        acquire_notify=False,
+    )
+    device = await BleakScanner.find_device_by_address("C0:FF:EE:00:00:01", timeout=5.0, service_uuids=[SERVICE])
+    client = BleakClient(device)
+    await client.connect()
+    bus = await MessageBus(bus_type=BusType.SYSTEM, negotiate_unix_fd=True).connect()
+    try:
+        path, props = client.services.get_characteristic(DATA).obj
+        assert "NotifyAcquired" not in props
+        reply = await _call(bus, path, "AcquireNotify", "a{sv}", [{}])
+        assert reply.message_type is MessageType.ERROR
+        assert reply.error_name == "org.bluez.Error.NotSupported"
+    finally:
+        bus.disconnect()
+        await client.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("offered", "fail_first", "expected"),
+    [
+        (True, 0, "AcquireNotify"),  # offered: used
+        (False, 0, "StartNotify"),  # not offered: StartNotify
+        (True, 2, "StartNotify"),  # offered but both acquisitions fail: the link falls back
+    ],
+)
+async def test_links_use_acquire_notify_where_offered_and_fall_back(bluez, offered, fail_first, expected):
+    from dmi_sensors.ble import ReconnectPolicy, SensorHub, discover
+
+    emu = bluez(
+        factory_kwargs={"n": 2, "fs_hz": 200, "seed": 3},
+        faults=FaultProfile(acquire_notify_fail_first=fail_first),
+        acquire_notify=offered,
+    )
+    adverts = sorted(await discover(0.6), key=lambda a: a.address)
+    assert len(adverts) == 2
+    hub = SensorHub(
+        zip(adverts, ["trunk", "pelvis"], strict=True),
+        policy=ReconnectPolicy(initial_backoff_s=0.1, scan_timeout_s=1.0),
+        log_interval_s=None,
+    )
+    await hub.start()
+    assert await hub.wait_streaming(30) == 2
+    await _until(lambda: min(s.samples_received for s in hub.stats().values()) >= 400)
+    stats = await hub.stop()
+    truth = await emu.atruth()
+    for link in hub.links:
+        s = stats[link.sensor_id]
+        t = truth[s.address]
+        assert s.notify_method == expected
+        assert set(link.notify_methods.values()) == {expected}
+        assert s.samples_received == t["samples_sent"] and s.samples_lost == 0 == t["samples_dropped"]
+        assert s.reconnects == 0
+        if expected == "AcquireNotify":
+            assert t["notifications_via_socket"] == t["packets_sent"] + t["other_notifications"]
+        else:
+            assert t["notifications_via_socket"] == 0
+        assert t["acquire_notify_failures"] == (fail_first if offered else 0)
+        failed = [e for e in link.events if e[1] == "acquire_notify_failed"]
+        assert len(failed) == (fail_first if offered else 0)
