@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dmi_sensors.protocol.advertising import looks_like_address
-
 if TYPE_CHECKING:
     from dmi_sensors.ble import LinkStats, RecordingContext, RecordingFault
 
@@ -71,9 +69,14 @@ LOST_FOR_GOOD_S = 1.0
 BYTES_PER_SAMPLE_STORED = 16.0
 
 
-#: A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device): the
-#: protocol's one rule (ble.preflight checks command-line addresses with it too).
-is_address = looks_like_address
+def is_address(text: str) -> bool:
+    """A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device): the
+    protocol's one rule, :func:`dmi_sensors.protocol.advertising.looks_like_address`
+    (ble.preflight checks command-line addresses with it too)."""
+    # imported here for start-up speed: dmi_sensors.protocol loads numpy, and `record --help` stays light
+    from dmi_sensors.protocol.advertising import looks_like_address
+
+    return looks_like_address(text)
 
 
 def _mb(n_bytes: float) -> str:
