@@ -73,7 +73,7 @@ def is_address(text: str) -> bool:
     """A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device): the
     protocol's one rule, :func:`dmi_sensors.protocol.advertising.looks_like_address`
     (ble.preflight checks command-line addresses with it too)."""
-    # imported here for start-up speed: dmi_sensors.protocol loads numpy, and `record --help` stays light
+    # imported here: the protocol package loads numpy, and `record --help` must stay light
     from dmi_sensors.protocol.advertising import looks_like_address
 
     return looks_like_address(text)
@@ -238,9 +238,10 @@ def outcome(
     rows: dict[str, dict[str, Any]] = {}
     reported: set[str] = set()
     for sensor_id, s in stats.items():
-        acc = account(s, fs_hz, start_s, stop_s)
+        rate_hz = s.fs_hz or fs_hz  # a third-party sensor runs at the rate its setup chose
+        acc = account(s, rate_hz, start_s, stop_s)
         streaming = ctx.streaming_at_stop.get(sensor_id, False)
-        tail_s = stop_s - (s.last_sample_s + 1.0 / fs_hz) if s.last_sample_s is not None else 0.0
+        tail_s = stop_s - (s.last_sample_s + 1.0 / rate_hz) if s.last_sample_s is not None else 0.0
         if streaming:
             state = "streaming"
         elif s.samples_received == 0:
