@@ -15,6 +15,7 @@ mismatch), and losses are compared with the emulator's truth.
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -65,10 +66,15 @@ def _check_physics(vendor: str, batch: SampleBatch) -> None:
         idx = (k0 + batch.counter - batch.counter[0]) % n_sim
         if np.all(np.abs(sim.acc_mps2[idx] - batch.acc_mps2) <= acc_tol + 1e-9):
             ok = True
-            # MetaMotion's gyroscope notifications are paired with the accelerometer's by
-            # arrival: the pairing settles within its window of 32 pairs
-            skip = 64 if vendor == "metamotion" else 0
-            assert np.all(np.abs(sim.gyr_rps[idx] - batch.gyr_rps)[skip:] <= gyr_tol + 1e-9)
+            gyr_ok = np.all(np.abs(sim.gyr_rps[idx] - batch.gyr_rps) <= gyr_tol + 1e-9, axis=1)
+            if vendor == "metamotion":
+                # its gyroscope notifications are paired with the accelerometer's by arrival
+                # (no device time): the pairing settles within its window of 32 pairs, and a
+                # busy host that delays one kind of notification can shift it for a while
+                # (seen under two CPU burners); most pairs must still be right
+                assert gyr_ok[64:].mean() >= 0.9, gyr_ok[64:].mean()
+            else:
+                assert gyr_ok.all()
             break
     assert ok, "decoded samples do not follow the simulated readings by their counters"
     norm = np.linalg.norm(batch.acc_mps2, axis=1)
@@ -87,15 +93,25 @@ def test_vendor_discover_set_up_stream_without_loss(vendor):
     assert s.battery_pct is not None and 0 < s.battery_pct <= 100
     assert s.samples_received >= 3 * rate and s.malformed_packets == 0
     assert s.reconnects == 0 and truth["samples_dropped"] == 0
-    # exact vendors count no loss; MetaMotion's pairing by arrival may re-align the gyroscope
-    # once while it settles (one sample counted as an estimated loss)
-    assert s.samples_lost == 0 if vendor != "metamotion" else s.samples_lost <= 1
+    # exact vendors count no loss. Estimated ones (host arrival, no device time) may count a
+    # few false losses when the host stalls longer than their hold (seen for MetaMotion
+    # under two CPU burners; docs/vendors.md): at most 1 % of the samples
+    estimated = s.loss_accounting == "estimated"
+    if not estimated:
+        assert s.samples_lost == 0
+    else:
+        assert s.samples_lost <= max(1, 0.01 * s.samples_received), (s.samples_lost, s.samples_received)
     # what was stored raw decodes again, with the settings the link kept, to the same samples
     packets = [p for p in link.packets]
     assert {p.sensor_id for p in packets} == {s.sensor_id}
     again = finish(stored_decoder({"vendor": vendor, "settings": s.decoder_settings}, s.sensor_id), packets)
     assert len(again.batch) == s.samples_received and again.samples_lost == s.samples_lost
-    _check_physics(vendor, again.batch)
+    batch = again.batch
+    if estimated and batch.gap_before.any():  # a (false) estimated gap shifts the counters after it
+        cut = int(np.argmax(batch.gap_before))
+        assert cut >= rate, "an estimated gap within the first second"
+        batch = SimpleNamespace(counter=batch.counter[:cut], acc_mps2=batch.acc_mps2[:cut], gyr_rps=batch.gyr_rps[:cut])
+    _check_physics(vendor, batch)
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
