@@ -187,7 +187,12 @@ def test_link_statistics_match_the_virtual_sensors(tmp_path):
 
 def test_stabilogram_ellipses_equal_stored_hold_areas(demo, store):
     """The figure's ellipses are computed from the recomputed signals; they must equal the stored metrics."""
-    from dmi_sensors.analysis.stored_run import load_sensor_signals, metric_params_from_dict, sway_pieces
+    from dmi_sensors.analysis.stored_run import (
+        load_sensor_signals,
+        metric_params_from_dict,
+        pelvis_signals,
+        sway_pieces,
+    )
     from dmi_sensors.report.session import _stabilograms
 
     sid = demo.session_ids[-1]
@@ -195,7 +200,9 @@ def test_stabilogram_ellipses_equal_stored_hold_areas(demo, store):
     primary = run.primary_sensor_id
     signals = load_sensor_signals(store, sid, primary, run.parameters["session"])
     params = metric_params_from_dict(run.parameters["analysis"])
-    pieces = sway_pieces(signals, params, store.events(sid))
+    pelvis = pelvis_signals(store, run, primary)
+    assert pelvis is not None  # the demo's sessions have a trunk and a pelvis sensor: two-segment COM
+    pieces = sway_pieces(signals, params, store.events(sid), pelvis)
     ex = run.exercises[run.exercises["sensor_id"] == primary].reset_index(drop=True)
     reps = run.repetitions[run.repetitions["sensor_id"] == primary].reset_index(drop=True)
     fig = _stabilograms(pieces, ex, reps, {}, params.ellipse_method)

@@ -43,6 +43,7 @@ from dmi_sensors.session.events import empty_events, normalise_events
 from dmi_sensors.session.posture import detect_postures
 from dmi_sensors.session.windows import tag_windows
 from dmi_sensors.store import SessionStore
+from dmi_sensors.types import Trial
 
 if TYPE_CHECKING:  # pandas is imported by the functions that build tables
     import pandas as pd
@@ -112,6 +113,10 @@ class SessionAnalysisParams:
         Holds shorter than this are not analysed, s.
     detect_postures
         Run automatic posture detection on the primary (trunk) sensor.
+    two_segment
+        With a trunk and a pelvis sensor, the trunk's COM is the two-segment estimate (legs +
+        upper body) wherever the pelvis has data (:mod:`dmi_sensors.metrics.com_two_segment`;
+        the pelvis height, body height and age come from ``metrics`` and the subject).
     metrics
         Overrides of :class:`dmi_sensors.analysis.trial.TrialAnalysisParams` fields (e.g.
         ``{"com_method": "strapdown", "ellipse_method": "chi2"}``); ``com_height_m``
@@ -124,6 +129,7 @@ class SessionAnalysisParams:
     repetition_movement_s: float = 2.0
     min_hold_s: float = 2.0
     detect_postures: bool = True
+    two_segment: bool = True
     metrics: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -135,12 +141,16 @@ class SessionAnalysisParams:
         if bad:
             raise ParameterError(f"set {sorted(bad)} through SessionAnalysisParams / the subject, not metrics")
 
-    def metric_params(self, com_height_m: float) -> TrialAnalysisParams:
-        """The :class:`~dmi_sensors.analysis.trial.TrialAnalysisParams` used for every piece."""
+    def metric_params(self, com_height_m: float, **subject: Any) -> TrialAnalysisParams:
+        """The :class:`~dmi_sensors.analysis.trial.TrialAnalysisParams` used for every piece
+        (``subject``: ``body_height_m``, ``age_years`` of the subject when known and not set in
+        ``metrics``)."""
+        extra = {k: v for k, v in subject.items() if v is not None and k not in self.metrics}
         return TrialAnalysisParams(
             com_height_m=com_height_m,
             window_s=self.window_s,
             tts_event_duration_s=self.repetition_movement_s,
+            **extra,
             **dict(self.metrics),
         )
 
@@ -190,6 +200,11 @@ def _primary(sensors: Sequence[SensorSignals]) -> SensorSignals | None:
             if s.placement == placement and s.pieces:
                 return s
     return next((s for s in sensors if s.pieces), None)
+
+
+def _pelvis_sensor(sensors: Sequence[SensorSignals]) -> SensorSignals | None:
+    """The sensor placed on the pelvis with analysable data (two-segment COM of the trunk)."""
+    return next((s for s in sensors if s.placement == "pelvis" and s.pieces), None)
 
 
 def _tag_events(events, movement_s: float, min_hold_s: float):
@@ -263,13 +278,30 @@ def _unanalysed_events(sig: SensorSignals, tag_events: pd.DataFrame | None) -> l
     return out
 
 
+def pelvis_piece(pelvis: SensorSignals | None, t0: float, t1: float) -> Trial | None:
+    """The pelvis samples of the analysed piece of the pelvis sensor that covers ``[t0, t1]``
+    (the trunk piece), or None (no pelvis sensor, or a gap of the pelvis inside it)."""
+    if pelvis is None:
+        return None
+    tol = 1.0 / pelvis.fs_hz
+    for piece in pelvis.pieces:
+        t = pelvis.time_s[piece]
+        if t.shape[0] >= 2 and t[0] <= t0 + tol and t[-1] >= t1 - tol:
+            return pelvis.trial(piece)
+    return None
+
+
 def _analyse_sensor(
-    sig: SensorSignals, tag_events: pd.DataFrame | None, metric_params: TrialAnalysisParams
+    sig: SensorSignals,
+    tag_events: pd.DataFrame | None,
+    metric_params: TrialAnalysisParams,
+    pelvis: SensorSignals | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[str, Any]]:
     import pandas as pd
 
     frames: list[pd.DataFrame] = []
     stabilisation: list[dict[str, Any]] = []
+    models: list[str] = []
     for k, piece in enumerate(sig.pieces):
         trial = sig.trial(piece)
         t0, t1 = float(trial.time_s[0]), float(trial.time_s[-1])
@@ -281,7 +313,9 @@ def _analyse_sensor(
             reps = ev[(ev["kind"] == "repetition") & (ev["onset_s"] >= t0)]
             perts = [float(x) for x in reps["onset_s"] if x + metric_params.tts_event_duration_s < t1]
             ev = ev if len(ev) else None
-        result = analyse_trial(trial, events=ev, perturbations_s=perts, params=metric_params)
+        pelvis_trial = pelvis_piece(pelvis, float(trial.time_s[0]), float(trial.time_s[-1]))
+        result = analyse_trial(trial, events=ev, perturbations_s=perts, params=metric_params, pelvis=pelvis_trial)
+        models.append(str(result.summary.get("com_model", "single_segment")))
         w = result.windows.copy()
         w.insert(0, "piece", k)
         frames.append(w)
@@ -297,8 +331,20 @@ def _analyse_sensor(
         **{f"link_{k}": v for k, v in sig.link.items()},
         "clock_drift_ppm": [c["drift_ppm"] for c in sig.clock],
         "clock_latency_median_s": [c["latency_median_s"] for c in sig.clock],
+        "com_model": _com_model_text(models, pelvis),
+        "com_pelvis_sensor_id": pelvis.sensor_id if pelvis is not None else None,
     }
     return windows, stabilisation, summary
+
+
+def _com_model_text(models: list[str], pelvis: SensorSignals | None) -> str:
+    """Which COM model the sensor's pieces used, in words for the results and reports."""
+    if pelvis is None:
+        return "single_segment (trunk-only pendulum)"
+    two = models.count("two_segment")
+    if two == len(models) and models:
+        return f"two_segment (trunk + pelvis {pelvis.sensor_id})"
+    return f"two_segment (trunk + pelvis {pelvis.sensor_id}) in {two} of {len(models)} pieces, elsewhere single_segment"
 
 
 def _tts_by_onset(stabilisation: list[dict], method: str = "moving_rms") -> dict[float, dict]:
@@ -497,17 +543,20 @@ def analyse_signals(
     params: SessionAnalysisParams | None = None,
     *,
     progress: ProgressBar | None = None,
+    body_height_m: float | None = None,
+    age_years: float | None = None,
 ) -> SessionAnalysis:
     """Analyse prepared sensors with the session's events (no store involved).
 
     ``events``: the session's events table (``contract.EVENT_COLUMNS`` + ``kind``, ...);
     ``com_height_m``: the subject's COM height above the pivot, m; ``progress``: told one
-    step per sensor analysed.
+    step per sensor analysed; ``body_height_m``, ``age_years``: the subject's, for the
+    two-segment COM's segment fractions (a trunk and a pelvis sensor).
     """
     import pandas as pd
 
     params = params or SessionAnalysisParams()
-    metric_params = params.metric_params(com_height_m)
+    metric_params = params.metric_params(com_height_m, body_height_m=body_height_m, age_years=age_years)
     tag_events = _tag_events(events, params.repetition_movement_s, params.min_hold_s)
     primary = _primary(sensors)
     exercise_rows = tag_events[tag_events["kind"] == "exercise"] if tag_events is not None else None
@@ -515,9 +564,13 @@ def analyse_signals(
     results: dict[str, SensorResult] = {}
     ex_frames, rep_frames = [], []
     warnings: list[str] = []
+    pelvis = _pelvis_sensor(sensors) if params.two_segment else None
     for sig in sensors:
         warnings.extend(_unanalysed_events(sig, tag_events))
-        windows, stabilisation, summary = _analyse_sensor(sig, tag_events, metric_params)
+        partner = (
+            pelvis if (pelvis is not None and primary is not None and sig is primary and sig is not pelvis) else None
+        )
+        windows, stabilisation, summary = _analyse_sensor(sig, tag_events, metric_params, partner)
         res = SensorResult(sig.sensor_id, sig.placement, summary, windows, stabilisation, sig)
         results[sig.sensor_id] = res
         reps = repetition_table(res, tag_events, postures)
@@ -604,7 +657,18 @@ def analyse_session(
             f"session {session_id} has nothing to analyse ({held}; a gap-free stretch of at least "
             f"{params.min_piece_s:g} s is needed): nothing was analysed or stored, earlier results stay as they are"
         )
-    analysis = analyse_signals(sensors, store.events(session_id), float(info.com_height_m), params, progress=bar)
+    age = None
+    if info.birth_year and info.start_utc:
+        age = max(0.5, int(info.start_utc[:4]) - int(info.birth_year) + 0.5)  # mid-year: the year only is stored
+    analysis = analyse_signals(
+        sensors,
+        store.events(session_id),
+        float(info.com_height_m),
+        params,
+        progress=bar,
+        body_height_m=getattr(info, "body_height_m", None),
+        age_years=age,
+    )
     analysis.parameters["session_id"] = int(session_id)
     if save:
         save_analysis(store, session_id, analysis)

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from dmi_sensors.analysis.calibrations import load_calibration
-from dmi_sensors.analysis.session import RESULT_NAMES
+from dmi_sensors.analysis.session import RESULT_NAMES, pelvis_piece
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored_sensor_signals
-from dmi_sensors.analysis.trial import SwaySignals, TrialAnalysisParams, sway_signals
+from dmi_sensors.analysis.trial import SwaySignals, TrialAnalysisParams, signals_and_replica, sway_signals
 from dmi_sensors.metrics import interval_samples
 from dmi_sensors.metrics.spectral import SpectralParams
 from dmi_sensors.metrics.tts import TtsParams
@@ -33,6 +33,7 @@ __all__ = [
     "latest_run",
     "load_sensor_signals",
     "metric_params_from_dict",
+    "pelvis_signals",
     "sway_pieces",
 ]
 
@@ -127,12 +128,33 @@ def load_sensor_signals(
     )
 
 
-def sway_pieces(signals: SensorSignals, metric_params: TrialAnalysisParams, events=None) -> list[SwaySignals]:
+def sway_pieces(
+    signals: SensorSignals, metric_params: TrialAnalysisParams, events=None, pelvis: SensorSignals | None = None
+) -> list[SwaySignals]:
     """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order.
 
     ``events``: the session's events table, whose exercise rows give each interval's posture
-    and support (the COM lever), as in the analysis."""
-    return [sway_signals(signals.trial(piece), metric_params, events) for piece in signals.pieces]
+    and support (the COM lever), as in the analysis. ``pelvis``: the pelvis sensor the run's
+    two-segment COM used (:func:`pelvis_signals`); a piece it covers gets the two-segment COM,
+    as in the analysis."""
+    out = []
+    for piece in signals.pieces:
+        trial = signals.trial(piece)
+        p = pelvis_piece(pelvis, float(trial.time_s[0]), float(trial.time_s[-1]))
+        out.append(sway_signals(trial, metric_params, events) if p is None else signals_and_replica(
+            trial, metric_params, events, p)[0])  # fmt: skip
+    return out
+
+
+def pelvis_signals(store: SessionStore, run: StoredRun, sensor_id: str) -> SensorSignals | None:
+    """The pelvis sensor whose translation the run's two-segment COM of ``sensor_id`` used
+    (summary ``com_pelvis_sensor_id``), prepared again with the run's session parameters; None
+    when that sensor's COM was the trunk-only pendulum."""
+    record = run.sensors.get(sensor_id)
+    pelvis_id = record.summary.get("com_pelvis_sensor_id") if record is not None else None
+    if not pelvis_id:
+        return None
+    return load_sensor_signals(store, run.session_id, str(pelvis_id), run.parameters.get("session", {}))
 
 
 def hold_slices(pieces: list[SwaySignals], start_s: float, end_s: float) -> tuple[int, slice] | None:

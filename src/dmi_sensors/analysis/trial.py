@@ -39,8 +39,9 @@ from dmi_sensors import __version__, contract
 from dmi_sensors.calibration.still import gyro_bias_from_still
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.com import COM_METHODS, ComExcursion, com_from_linear_acc, com_from_tilt
+from dmi_sensors.metrics.com_two_segment import TWO_SEGMENT_PIVOTS, anthropometry, gate_weight, hip_deviation
 from dmi_sensors.metrics.isway import isway_measures, noise_corrected_speed, sway_velocity
-from dmi_sensors.metrics.levers import com_lever_m
+from dmi_sensors.metrics.levers import JOINT_FRAC, STANDING_PIVOT, com_lever_m
 from dmi_sensors.metrics.noise import below_noise_floor, sensor_noise_rms
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_measures
 from dmi_sensors.metrics.registry import (
@@ -65,7 +66,7 @@ from dmi_sensors.metrics.tts import (
 )
 from dmi_sensors.metrics.windows import channel_spectral_windows, sliding_windows, window_metrics
 from dmi_sensors.session.events import normalise_events
-from dmi_sensors.session.model import COM_HEIGHT_RANGE
+from dmi_sensors.session.model import BODY_HEIGHT_RANGE, COM_HEIGHT_RANGE
 from dmi_sensors.session.vocab import POSTURE_ALIASES
 from dmi_sensors.session.windows import TAG_COLUMNS, segments_from_events, tag_windows
 from dmi_sensors.types import Trial
@@ -83,7 +84,9 @@ __all__ = [
     "analyse_trial",
     "com_excursion",
     "noise_replica",
+    "pelvis_on_grid",
     "sensor_noise",
+    "signals_and_replica",
     "static_tilt_correction",
     "sway_signals",
 ]
@@ -146,9 +149,22 @@ class TrialAnalysisParams:
     perturbation_tolerance_s: float = 1.0
     acc_noise_rms_mps2: float | None = None
     gyr_noise_rms_rps: float | None = None
+    pelvis_height_m: float | None = None
+    body_height_m: float | None = None
+    age_years: float | None = None
+    two_segment_highpass_hz: float = 0.3
+    two_segment_gate: float = 1.0
 
     def __post_init__(self) -> None:
         COM_HEIGHT_RANGE.check(self.com_height_m)  # THE plausible range (session model), one clear line
+        if self.pelvis_height_m is not None and not 0 < self.pelvis_height_m < 3:
+            raise ParameterError(f"pelvis_height_m must be a height above the ankles, m; got {self.pelvis_height_m!r}")
+        if self.body_height_m is not None:
+            BODY_HEIGHT_RANGE.check(self.body_height_m)
+        if self.age_years is not None and not 0 < self.age_years < 130:
+            raise ParameterError(f"age_years must be between 0 and 130, got {self.age_years!r}")
+        if not self.two_segment_highpass_hz > 0 or not self.two_segment_gate >= 0:
+            raise ParameterError("two_segment_highpass_hz must be > 0 and two_segment_gate >= 0")
         if self.sensor_height_m is not None and not self.sensor_height_m > 0:
             raise ParameterError(f"sensor_height_m must be positive, got {self.sensor_height_m!r}")
         if self.com_method not in COM_METHODS:
@@ -479,12 +495,28 @@ def com_levers(time_s: np.ndarray, params: TrialAnalysisParams, events=None) -> 
     (empty: none). The lever is :func:`dmi_sensors.metrics.levers.com_lever_m` of the
     subject's ``com_height_m``; NaN where the posture has no pendulum (four-point, lying, ...).
     """
+    lever, posture, _ = _sample_models(time_s, params, events)
+    return lever, posture
+
+
+def _pivot_of(posture: str, support: str) -> str:
+    """The joint a posture and support sway about (``""``: no pendulum)."""
+    if posture == "sitting":
+        return "hip"
+    if posture in ("standing", "supported_standing"):
+        return STANDING_PIVOT.get(support or "none", "ankle")
+    return ""
+
+
+def _sample_models(time_s: np.ndarray, params: TrialAnalysisParams, events=None):
+    """``(lever_m, posture, pivot)`` per sample (:func:`com_levers`; ``pivot``: the joint, or "")."""
     n = time_s.shape[0]
     default = com_lever_m(params.com_height_m, params.posture, params.support)
     lever = np.full(n, np.nan if default is None else default)
     posture = np.full(n, params.posture, dtype=object)
+    pivot = np.full(n, _pivot_of(params.posture, params.support), dtype=object)
     if events is None or len(events) == 0 or contract.POSTURE not in events.columns:
-        return lever, posture
+        return lever, posture, pivot
     ev = events
     if contract.KIND in ev.columns and ev[contract.KIND].notna().any():
         ev = ev[ev[contract.KIND] == "exercise"]
@@ -503,7 +535,77 @@ def com_levers(time_s: np.ndarray, params: TrialAnalysisParams, events=None) -> 
         value = com_lever_m(params.com_height_m, p, sup)
         lever[sel] = np.nan if value is None else value
         posture[sel] = p
-    return lever, posture
+        pivot[sel] = _pivot_of(p, sup) if value is not None else ""
+    return lever, posture, pivot
+
+
+def pelvis_on_grid(trial: Trial, pelvis: Trial) -> Trial:
+    """The pelvis samples on the trunk trial's time grid (linear interpolation of each channel;
+    both trials on one clock). Raises :class:`ParameterError` unless the pelvis covers the trunk
+    trial's time span (to within one sample)."""
+    t = trial.time_s
+    tp = pelvis.time_s
+    if len(pelvis) < 2 or tp[0] > t[0] + 1.0 / trial.fs_hz or tp[-1] < t[-1] - 1.0 / trial.fs_hz:
+        span = f"{tp[0]:.3f}-{tp[-1]:.3f} s" if len(pelvis) else "no samples"
+        raise ParameterError(
+            f"the pelvis recording ({span}) does not cover the trunk trial ({t[0]:.3f}-{t[-1]:.3f} s): "
+            "both CSVs must share one time base (time_s since the same start)"
+        )
+    if len(pelvis) == len(trial) and np.allclose(tp, t, atol=1e-9):
+        return pelvis
+    acc = np.column_stack([np.interp(t, tp, pelvis.acc_mps2[:, i]) for i in range(3)])
+    gyr = np.column_stack([np.interp(t, tp, pelvis.gyr_rps[:, i]) for i in range(3)])
+    return Trial(t.copy(), acc, gyr, trial.fs_hz, pelvis.sensor_id)
+
+
+@dataclass
+class TwoSegmentInput:
+    """The pelvis side of a two-segment COM: the pelvis trial on the trunk's grid and, from a
+    noise-only replica, the mean square of the hip deviation that noise alone gives (m², the
+    gate's level; None: the trial's own quiet level)."""
+
+    pelvis: Trial
+    noise_ms_m2: float | None = None
+
+
+def _two_segment_delta(
+    trial: Trial, params: TrialAnalysisParams, two: TwoSegmentInput, s_raw: np.ndarray, pivot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(δ (n, 2) m, k(t) = A/L1 per sample (0: one segment), parameters)``."""
+    _, bf_p, p_info = _orientation(two.pelvis, params)
+    h = params.com_height_m
+    h2 = float(params.pelvis_height_m) if params.pelvis_height_m is not None else h
+    anth = anthropometry(params.age_years, params.body_height_m)
+    k = np.zeros(len(trial))
+    h2_pivot = np.full(len(trial), h2)
+    for joint in TWO_SEGMENT_PIVOTS:
+        sel = pivot == joint
+        k[sel] = anth.a_over_l1(joint)
+        h2_pivot[sel] = h2 - JOINT_FRAC[joint] * h
+    h2_pivot = np.maximum(h2_pivot, 0.05 * h)
+    delta = hip_deviation(bf_p.acc_apmlv_mps2[:, :2], s_raw, h2_pivot, trial.fs_hz, params.two_segment_highpass_hz)
+    delta[k == 0] = 0.0
+    two_rows = k > 0
+    raw_ms = float(np.mean(np.sum(delta[two_rows] ** 2, axis=1))) if np.any(two_rows) else 0.0
+    w = np.ones(len(trial))
+    if params.two_segment_gate > 0:
+        w = gate_weight(delta, trial.fs_hz, two.noise_ms_m2, factor=params.two_segment_gate)
+    info = {
+        "com_model": "two_segment" if np.any(k > 0) else "single_segment",
+        "two_segment_fraction": float(np.mean(k > 0)),
+        "pelvis_height_m": h2,
+        "pelvis_height_source": "given" if params.pelvis_height_m is not None else "default: com_height_m (sacrum)",
+        "two_segment_highpass_hz": params.two_segment_highpass_hz,
+        "two_segment_gate": params.two_segment_gate,
+        "gate_noise_ms_m2": two.noise_ms_m2,
+        "hip_deviation_ms_raw_m2": raw_ms,
+        "gate_mean_weight": float(np.mean(w[k > 0])) if np.any(k > 0) else 0.0,
+        "anthropometry": anth.to_dict(),
+        "pelvis_orientation": p_info,
+        "formula": "x = L(t)·sin θ_trunk + (A/L1)·w(t)·δ, δ = ∬ LP(a_pelvis - H2·(sin θ_trunk)'') "
+        "(metrics.com_two_segment)",
+    }
+    return delta * w[:, None], k, info
 
 
 def pd_numeric(values) -> np.ndarray:
@@ -513,24 +615,41 @@ def pd_numeric(values) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").fillna(0).to_numpy(dtype=np.float64)
 
 
-def sway_signals(trial: Trial, params: TrialAnalysisParams, events=None) -> SwaySignals:
+def sway_signals(
+    trial: Trial, params: TrialAnalysisParams, events=None, two_segment: TwoSegmentInput | None = None
+) -> SwaySignals:
     """Steps 1-3 of the pipeline: the signals every metric is computed from.
 
     ``events`` (optional): exercise rows with a posture and support set the COM lever of
     their samples (:func:`com_levers`); where the posture has no pendulum the COM is NaN.
+    ``two_segment`` (optional, pendulum method): a pelvis sensor on the same grid -- standing
+    free or held at the knees the COM is the two-segment estimate
+    (:mod:`dmi_sensors.metrics.com_two_segment`), elsewhere the trunk-only pendulum.
     """
     fs = trial.fs_hz
     q, bf, orientation_info = _orientation(trial, params)
     lin_ap, lin_ml = bf.acc_apmlv_mps2[:, 0], bf.acc_apmlv_mps2[:, 1]
-    lever, posture = com_levers(trial.time_s, params, events)
+    lever, posture, pivot = _sample_models(trial.time_s, params, events)
     valid = np.isfinite(lever)
     extra: dict = {"orientation": orientation_info}
+    hip_m: np.ndarray | None = None
     if params.com_method == "pendulum":
         # the low-pass on sin θ (finite everywhere), then the lever (NaN where no pendulum)
-        s_xy = _lowpass(np.column_stack([np.sin(bf.tilt_ap_rad), np.sin(bf.tilt_ml_rad)]), fs, params.com_lowpass_hz)
+        s_raw = np.column_stack([np.sin(bf.tilt_ap_rad), np.sin(bf.tilt_ml_rad)])
+        s_xy = _lowpass(s_raw, fs, params.com_lowpass_hz)
+        com_abs = 1000.0 * lever[:, None] * s_xy
+        if two_segment is not None:
+            delta, k, two_info = _two_segment_delta(trial, params, two_segment, s_raw, pivot)
+            hip_m = k[:, None] * delta
+            hip_mm = 1000.0 * _lowpass(hip_m, fs, params.com_lowpass_hz)
+            com_abs = com_abs + hip_mm
+            extra["two_segment"] = two_info
+            extra["hip_deviation_rms_mm"] = (1000.0 * np.sqrt(np.mean(delta**2, axis=0))).tolist()
         com = com_from_tilt(s_xy[:, 0], s_xy[:, 1], params.com_height_m, lever_m=lever)
         com_xy = np.column_stack([com.com_ap_mm, com.com_ml_mm])
-        com_abs = 1000.0 * lever[:, None] * s_xy
+        if two_segment is not None:
+            com_xy = com_abs - np.nanmean(com_abs[valid], axis=0) if np.any(valid) else com_abs
+            com_xy[~valid] = np.nan
     else:
         com = com_from_linear_acc(
             lin_ap, lin_ml, fs, params.com_height_m, params.sensor_height_m, params.strapdown_highpass_hz
@@ -540,6 +659,7 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams, events=None) -> Sway
         com_abs = com_xy.copy()
     extra["com"] = {
         **com.parameters,
+        "com_model": extra.get("two_segment", {}).get("com_model", "single_segment"),
         "posture": params.posture,
         "support": params.support,
         "lever_m": [round(float(v), 6) for v in np.unique(lever[valid])],
@@ -558,6 +678,8 @@ def sway_signals(trial: Trial, params: TrialAnalysisParams, events=None) -> Sway
         # pendulum (a TTS there is "not determined"); TTS filters it before use
         s_raw = np.column_stack([np.sin(bf.tilt_ap_rad), np.sin(bf.tilt_ml_rad)])
         com_acc = np.gradient(np.gradient(s_raw, axis=0), axis=0) * fs * fs * np.where(valid, lever, 0.0)[:, None]
+        if hip_m is not None:  # + (A/L1)·δ'' of the two-segment model
+            com_acc = com_acc + np.gradient(np.gradient(hip_m, axis=0), axis=0) * fs * fs
         extra["tts_signal"] = "second derivative of the pendulum COM (central differences)"
     else:
         scale = com.parameters["sensor_to_com_scale"]
@@ -640,18 +762,62 @@ def sensor_noise(trial: Trial, params: TrialAnalysisParams) -> SensorNoise:
 REPLICA_SEED = 0x5EED
 
 
-def noise_replica(trial: Trial, params: TrialAnalysisParams, noise: SensorNoise, events=None) -> SwaySignals:
+def noise_replica(
+    trial: Trial,
+    params: TrialAnalysisParams,
+    noise: SensorNoise,
+    events=None,
+    pelvis: Trial | None = None,
+    pelvis_noise: SensorNoise | None = None,
+) -> SwaySignals:
     """:func:`sway_signals` of a noise-only replica of ``trial``: the same length, rate and
     mean specific force (the same static attitude), no motion, white Gaussian noise of the
     trial's sensor noise on every axis (seed :data:`REPLICA_SEED`). Every metric of it is
-    that metric's noise floor for this trial (:mod:`dmi_sensors.metrics.noise`)."""
+    that metric's noise floor for this trial (:mod:`dmi_sensors.metrics.noise`). With a
+    ``pelvis`` (on the trial's grid) it gets its own replica (``pelvis_noise``) and the COM is
+    the two-segment estimate of the two replicas, its gate at the replica's own hip-deviation
+    level; ``parameters["hip_deviation_ms_m2"]`` then holds that level (the trial's gate)."""
     rng = np.random.default_rng(REPLICA_SEED)
+    replica = _replica_trial(trial, noise, rng)
+    if pelvis is None:
+        return sway_signals(replica, params, events)
+    p_rep = _replica_trial(pelvis, pelvis_noise or noise, rng)
+    out = sway_signals(replica, params, events, TwoSegmentInput(p_rep))
+    out.parameters["hip_deviation_ms_m2"] = out.parameters["two_segment"]["hip_deviation_ms_raw_m2"]
+    return out
+
+
+def signals_and_replica(
+    trial: Trial,
+    params: TrialAnalysisParams,
+    events=None,
+    pelvis: Trial | None = None,
+    noise: SensorNoise | None = None,
+) -> tuple[SwaySignals, SwaySignals | None]:
+    """:func:`sway_signals` of the trial and of its noise-only replica (None without sensor
+    noise). With a ``pelvis`` sensor (pendulum method) the COM is the two-segment estimate,
+    its gate at the replica's hip-deviation level (:mod:`dmi_sensors.metrics.com_two_segment`)."""
+    noise = noise if noise is not None else sensor_noise(trial, params)
+    pelvis_noise: SensorNoise | None = None
+    if pelvis is not None and params.com_method == "pendulum":
+        pelvis = pelvis_on_grid(trial, pelvis)
+        pelvis_noise = sensor_noise(pelvis, params)
+    else:
+        pelvis = None
+    replica = noise_replica(trial, params, noise, events, pelvis, pelvis_noise) if noise.any else None
+    two = None
+    if pelvis is not None:
+        level = replica.parameters.get("hip_deviation_ms_m2") if replica is not None else None
+        two = TwoSegmentInput(pelvis, level)
+    return sway_signals(trial, params, events, two), replica
+
+
+def _replica_trial(trial: Trial, noise: SensorNoise, rng: np.random.Generator) -> Trial:
     n = len(trial)
     g = trial.acc_mps2.mean(axis=0)
     acc = g + rng.standard_normal((n, 3)) * np.asarray(noise.acc_rms_mps2)
     gyr = rng.standard_normal((n, 3)) * np.asarray(noise.gyr_rms_rps)
-    replica = Trial(trial.time_s.copy(), acc, gyr, trial.fs_hz, trial.sensor_id)
-    return sway_signals(replica, params, events)
+    return Trial(trial.time_s.copy(), acc, gyr, trial.fs_hz, trial.sensor_id)
 
 
 def _stabilisation(
@@ -940,6 +1106,7 @@ def analyse_trial(
     perturbations_s=(),
     *,
     params: TrialAnalysisParams | None = None,
+    pelvis: Trial | None = None,
     **param_overrides,
 ) -> TrialAnalysis:
     """Analyse one trunk-IMU trial: summary, windows and segments, time to stabilise.
@@ -962,6 +1129,13 @@ def analyse_trial(
         they are detected in the COM acceleration (:func:`detect_events`).
     params
         Full :class:`TrialAnalysisParams`; ``param_overrides`` replace single fields.
+    pelvis
+        Optional second sensor on the pelvis (sacrum), body-aligned, on the same clock (its
+        samples are interpolated onto the trunk's grid): standing free or held at the knees
+        the COM is then the two-segment estimate (legs + upper body,
+        :mod:`dmi_sensors.metrics.com_two_segment`; ``pelvis_height_m``, ``body_height_m``,
+        ``age_years``, ``two_segment_*`` parameters). ``summary["com_model"]`` says which model
+        gave the COM (``two_segment`` / ``single_segment``).
     """
     import dataclasses
 
@@ -976,7 +1150,10 @@ def analyse_trial(
     if len(trial) < 3:
         raise ParameterError(f"trial has {len(trial)} samples; need at least 3")
     ev = None if events is None else normalise_events(events)
-    sig = sway_signals(trial, params, ev)
+    # sensor noise -> noise-only replica (noise floors, the TTS signal's noise; with a pelvis
+    # sensor also the two-segment gate's level) -> the trial's signals
+    noise = sensor_noise(trial, params)
+    sig, replica = signals_and_replica(trial, params, ev, pelvis, noise)
     fs = sig.fs_hz
     t0 = float(trial.time_s[0])
     t_end = t0 + len(trial) / fs
@@ -984,10 +1161,8 @@ def analyse_trial(
     bias_source = sig.parameters["orientation"]["gyro_bias_source"]
     if bias_source.startswith("none ("):
         warnings.append(f"gyro bias not removed: {bias_source}")
-
-    # sensor noise -> noise-only replica (noise floors, the TTS signal's noise)
-    noise = sensor_noise(trial, params)
-    replica = noise_replica(trial, params, noise, ev) if noise.any else None
+    if pelvis is not None and params.com_method != "pendulum":
+        warnings.append("pelvis sensor not used: the two-segment COM needs com_method='pendulum'")
 
     summary: dict = {}
     com_ok = bool(np.all(np.isfinite(sig.com_ap_mm)))
@@ -1006,6 +1181,7 @@ def analyse_trial(
     for name in absent:
         summary[name] = None
     summary["metrics_absent"] = absent
+    summary["com_model"] = sig.parameters["com"]["com_model"]
 
     # time to stabilise after each perturbation, each method
     perts = _perturbations(perturbations_s, ev, params.tts_event_duration_s)

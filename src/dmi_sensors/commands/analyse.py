@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +58,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sensor-height-m", type=float, default=None, help="sensor height above the same pivot, m (strapdown)"
+    )
+    parser.add_argument(
+        "--pelvis-csv",
+        metavar="PELVIS.csv",
+        help="a second sensor on the pelvis (sacrum), trial-CSV format on the same time base: standing (free or held"
+        " at the knees) the COM is then the two-segment estimate, legs + upper body (docs/metrics.md)",
+    )
+    parser.add_argument(
+        "--pelvis-height-m",
+        type=float,
+        default=None,
+        help="pelvis sensor height above the ankles when standing, m (default: --com-height-m, a sacral sensor)",
+    )
+    parser.add_argument(
+        "--body-height-m",
+        type=float,
+        default=None,
+        help="the child's standing body height, m: picks the paediatric segment mass fractions of the two-segment"
+        " COM (default: adult fractions)",
     )
     parser.add_argument("--events", metavar="FILE", help="events CSV: onset_s,duration_s,exercise,repetition,...")
     parser.add_argument("--window-s", type=float, default=2.0, help="sliding-window length, s (default 2)")
@@ -179,13 +199,30 @@ def run(args: argparse.Namespace) -> int:
     from dmi_sensors.store.export.vendor import read_any_trial
 
     COM_HEIGHT_RANGE.check(args.com_height_m, "--com-height-m")  # one clear line, before any work
+    if args.body_height_m is not None:
+        from dmi_sensors.session.model import BODY_HEIGHT_RANGE, check_heights
+
+        BODY_HEIGHT_RANGE.check(args.body_height_m, "--body-height-m")
+        check_heights(args.com_height_m, args.body_height_m, "--com-height-m")
+    if args.pelvis_height_m is not None and not 0 < args.pelvis_height_m < 3:
+        raise ParameterError(f"--pelvis-height-m: expected a height above the ankles in m, got {args.pelvis_height_m}")
+    if args.pelvis_height_m is not None and not args.pelvis_csv:
+        raise ParameterError("--pelvis-height-m needs --pelvis-csv (the pelvis sensor's trial CSV)")
     trial = read_any_trial(args.trial, sensor_id=args.sensor_id, sensor=args.sensor)
+    pelvis = read_any_trial(args.pelvis_csv, sensor_id="pelvis") if args.pelvis_csv else None
     calibration = None
     if args.calibration:
         from dmi_sensors.calibration import apply_to_trial, read_calibration
 
         calibration = [read_calibration(path) for path in args.calibration]
         trial = apply_to_trial(calibration, trial)
+    if pelvis is not None:
+        from dmi_sensors.analysis.trial import pelvis_on_grid
+
+        try:
+            pelvis = pelvis_on_grid(trial, pelvis)
+        except ParameterError as exc:
+            raise ParameterError(f"{args.pelvis_csv}: {exc}") from None
     events = read_events_csv(args.events) if args.events else None
     result = analyse_trial(
         trial,
@@ -202,11 +239,16 @@ def run(args: argparse.Namespace) -> int:
         support=args.support,
         tts_event_duration_s=args.perturbation_duration_s,
         detect_perturbations=args.detect_perturbations,
+        pelvis=pelvis,
+        pelvis_height_m=args.pelvis_height_m,
+        body_height_m=args.body_height_m,
     )
     payload = result.to_json_dict()
     payload["parameters"]["input"] = str(args.trial)
     if args.events:
         payload["parameters"]["events"] = str(args.events)
+    if args.pelvis_csv:
+        payload["parameters"]["pelvis_input"] = str(args.pelvis_csv)
     if calibration:
         payload["parameters"]["calibration"] = {
             c.kind: {
@@ -227,7 +269,11 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(text, encoding="utf-8")
     summary = payload["summary"]
-    print(f"{args.trial}: {trial.duration_s:.1f} s at {trial.fs_hz:.4g} Hz, COM by {args.com_method}")
+    model = summary.get("com_model", "single_segment")
+    how = "two-segment model (trunk + pelvis)" if model == "two_segment" else "trunk-only pendulum"
+    if args.com_method != "pendulum":
+        how = args.com_method
+    print(f"{args.trial}: {trial.duration_s:.1f} s at {trial.fs_hz:.4g} Hz, COM by {how}")
     if events is not None:
         print(f"per tagged exercise ({args.events}; every metric and each repetition: --json OUT):")
         _print_exercises(result.windows)

@@ -393,7 +393,13 @@ def build_session_report(
     """
     import pandas as pd
 
-    from dmi_sensors.analysis.stored_run import latest_run, load_sensor_signals, metric_params_from_dict, sway_pieces
+    from dmi_sensors.analysis.stored_run import (
+        latest_run,
+        load_sensor_signals,
+        metric_params_from_dict,
+        pelvis_signals,
+        sway_pieces,
+    )
     from dmi_sensors.report.style import figure_png
 
     info = store.session_info(session_id)
@@ -459,7 +465,8 @@ def build_session_report(
     if primary is not None:
         signals = load_sensor_signals(store, session_id, primary, run.parameters.get("session", {}))
         mparams = metric_params_from_dict(run.parameters["analysis"])
-        pieces = sway_pieces(signals, mparams, store.events(session_id))
+        pelvis = pelvis_signals(store, run, primary)
+        pieces = sway_pieces(signals, mparams, store.events(session_id), pelvis)
         if pieces:
             fig_timeline = figure_png(_timeline(signals, pieces, events, primary, notes))
             if len(ex_primary):

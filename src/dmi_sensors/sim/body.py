@@ -98,6 +98,7 @@ from dmi_sensors.metrics import levers as _levers
 from dmi_sensors.metrics.levers import HIP_FRAC, KNEE_FRAC, SEGMENTS, upper_part  # noqa: F401 (SEGMENTS: re-export)
 
 __all__ = [
+    "BODY_MODELS",
     "ROBUST_CONTROL",
     "BodyParams",
     "PendulumSpec",
@@ -176,6 +177,15 @@ def _default_ml() -> PlaneControl:
     return PlaneControl(k_passive=1.0, b_passive=0.15, kp=0.4, kd=0.9, noise=0.0010)
 
 
+def _default_hip() -> PlaneControl:
+    # normalised by the upper body's gravity stiffness G2 = m2 g c2 and T2 (sim.two_segment)
+    return PlaneControl(k_passive=6.0, b_passive=1.5, kp=0.5, kd=0.1, noise=0.0008)
+
+
+#: Body models: one rigid pendulum, or legs + upper body (:mod:`dmi_sensors.sim.two_segment`).
+BODY_MODELS = ("single_segment", "two_segment")
+
+
 @dataclass(frozen=True, slots=True)
 class BodyParams:
     """A simulated person.
@@ -200,6 +210,14 @@ class BodyParams:
         still happen).
     ap, ml
         Normalised control parameters per plane.
+    model
+        ``"single_segment"`` (one rigid pendulum about the pivot, the default) or
+        ``"two_segment"``: standing free or held at the knees, legs and upper body are two
+        segments joined at the hip with delayed control at both joints
+        (:mod:`dmi_sensors.sim.two_segment`); other postures and supports stay one segment.
+    hip
+        Normalised hip control of the two-segment body (both planes; by the upper body's
+        gravity stiffness ``G2`` and time constant ``T2``).
     """
 
     com_height_m: float = 0.91
@@ -210,8 +228,12 @@ class BodyParams:
     noise_scale: float = 1.0
     ap: PlaneControl = field(default_factory=_default_ap)
     ml: PlaneControl = field(default_factory=_default_ml)
+    model: str = "single_segment"
+    hip: PlaneControl = field(default_factory=_default_hip)
 
     def __post_init__(self) -> None:
+        if self.model not in BODY_MODELS:
+            raise ParameterError(f"model must be one of {', '.join(BODY_MODELS)}, got {self.model!r}")
         if not (0.1 <= self.com_height_m <= 1.5):
             raise ParameterError(f"com_height_m must be in [0.1, 1.5] m, got {self.com_height_m}")
         if self.mass_kg is not None and not (1.0 <= self.mass_kg <= 300.0):

@@ -48,6 +48,7 @@ from dmi_sensors.contract import STANDARD_GRAVITY_MPS2
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim import jet
 from dmi_sensors.sim.body import (
+    STANDING_SUPPORT,
     SUPPORT_DAMPING_RATIO,
     BodyParams,
     PendulumSpec,
@@ -60,6 +61,8 @@ from dmi_sensors.sim.jet import Jet
 from dmi_sensors.sim.kinematics import trunk_axis
 from dmi_sensors.sim.pendulum import PlaneDynamics, noise_torque, simulate_plane, substeps_for
 from dmi_sensors.sim.segments import LYING_POSTURES, PENDULUM_POSTURES, Segment
+from dmi_sensors.sim.two_segment import WARMUP_S as TWO_SEGMENT_WARMUP_S
+from dmi_sensors.sim.two_segment import two_segment_angles, two_segment_spec
 
 __all__ = ["Motion", "PushTruth", "segment_motion"]
 
@@ -107,6 +110,8 @@ class Motion:
     #: (onset_s, duration_s) of each repetition cycle, from the segment start
     repetitions: list[tuple[float, float]] = field(default_factory=list)
     pushes: list[PushTruth] = field(default_factory=list)
+    #: two-segment body: (tilt_ap, tilt_ml) of the lower segment (legs); None: one segment
+    lower_tilt: tuple[Jet, Jet] | None = None
 
 
 def repetition_schedule(duration_s: float, settle_s: float, repetitions: int) -> list[tuple[float, float]]:
@@ -203,9 +208,58 @@ def _pushes(seg: Segment, spec: PendulumSpec) -> list[PushTruth]:
     return out
 
 
+def two_segment_pivot(body: BodyParams, seg: Segment) -> str | None:
+    """The pivot of the two-segment body in ``seg`` (``"ankle"``, ``"knee"``), or None where the
+    body sways as one segment (single-segment model, sitting, held at the hips or trunk)."""
+    if body.model != "two_segment" or seg.posture not in ("standing", "supported_standing"):
+        return None
+    joint = STANDING_SUPPORT[seg.support][0]
+    return joint if joint in ("ankle", "knee") else None
+
+
+def _two_segment_motion(
+    seg: Segment, n: int, fs_hz: float, body: BodyParams, sensor_height_m: float, rng, settle_s: float, pivot: str
+) -> Motion:
+    """Legs + upper body (:mod:`~dmi_sensors.sim.two_segment`): the sensor rides on the upper
+    body when it is above the hip, else on the legs."""
+    spec = two_segment_spec(body, pivot)
+    single = pendulum_spec(body, seg.posture, seg.support)
+    schedule = repetition_schedule(seg.duration_s, settle_s, seg.repetitions)
+    _, amplitude, burst_s = BURSTS[seg.posture]
+    pushes = _pushes(seg, single)
+    reference = None
+    if schedule:
+        sub = substeps_for(fs_hz)
+        dt = 1.0 / (fs_hz * sub)
+        t_int = (np.arange(round(TWO_SEGMENT_WARMUP_S / dt) + n * sub) - round(TWO_SEGMENT_WARMUP_S / dt)) * dt
+        reference = (_burst_signal(t_int, schedule, amplitude, burst_s), t_int)
+    extra = STANDING_SUPPORT[seg.support][1]
+    angles = two_segment_angles(spec, body, n, fs_hz, rng, reference, pushes, extra)
+    (l_ap, u_ap), (l_ml, u_ml) = angles["ap"], angles["ml"]
+    base = _const_vec((0.0, 0.0, spec.pivot_height_m), n)
+    u1 = trunk_axis(l_ap, l_ml)
+    u2 = trunk_axis(u_ap, u_ml)
+    hip = _vec_add(base, _vec_scale(u1, spec.l1_m))
+    above_pivot = sensor_height_m - spec.pivot_height_m
+    if above_pivot >= spec.l1_m:
+        sensor = _vec_add(hip, _vec_scale(u2, above_pivot - spec.l1_m))
+        tilt_ap, tilt_ml = u_ap, u_ml
+    else:
+        sensor = _vec_add(base, _vec_scale(u1, above_pivot))
+        tilt_ap, tilt_ml = l_ap, l_ml
+    m = spec.body_mass_kg
+    lower_com = _vec_scale(u1, spec.m1_kg * spec.c1_m / m)
+    upper_com = _vec_add(_vec_scale(u1, spec.m2_kg * spec.l1_m / m), _vec_scale(u2, spec.m2_kg * spec.c2_m / m))
+    com = _vec_add(base, _vec_add(lower_com, upper_com))
+    return Motion(tilt_ap, tilt_ml, sensor, com, schedule, pushes, lower_tilt=(l_ap, l_ml))
+
+
 def _pendulum_motion(
     seg: Segment, n: int, fs_hz: float, body: BodyParams, sensor_height_m: float, rng, settle_s: float
 ) -> Motion:
+    joint = two_segment_pivot(body, seg)
+    if joint is not None:
+        return _two_segment_motion(seg, n, fs_hz, body, sensor_height_m, rng, settle_s, joint)
     spec = pendulum_spec(body, seg.posture, seg.support)
     schedule = repetition_schedule(seg.duration_s, settle_s, seg.repetitions)
     _, amplitude, burst_s = BURSTS[seg.posture]

@@ -23,12 +23,38 @@ from scipy import signal
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim._kernels import delayed_pd_pendulum
 
-__all__ = ["PlaneDynamics", "noise_torque", "pendulum_reference", "simulate_plane", "substeps_for"]
+__all__ = [
+    "PlaneDynamics",
+    "noise_torque",
+    "pendulum_reference",
+    "sampled_jet",
+    "simulate_plane",
+    "substeps_for",
+]
 
 
 def substeps_for(fs_hz: float) -> int:
     """Internal steps per sample so that the step is at most 1 ms."""
     return max(1, math.ceil(1000.0 / fs_hz - 1e-9))
+
+
+def sampled_jet(theta: np.ndarray, omega: np.ndarray, alpha: np.ndarray, start: int, sub: int):
+    """``(v, d, dd)`` at every ``sub``-th internal step from ``start``: the angle and rate at the
+    sample instant, the acceleration **averaged over one sample period centred on it**.
+
+    The noise torque has power far above the sample rate; a point sample of the acceleration
+    would fold it into the sway band (an accelerometer's anti-aliasing filter does not let it
+    through), and its double integral would wander away from the sampled angle. With the
+    semi-implicit Euler step the mean of ``alpha`` over steps ``[a, a + sub)`` is ``(omega[a +
+    sub] - omega[a]) / (sub dt)``, so the averaged acceleration is consistent with the sampled
+    rates to the step. ``start - sub // 2`` must be ``>= 0`` (the warm-up provides it).
+    """
+    idx = np.arange(start, theta.shape[0], sub)
+    csum = np.concatenate([[0.0], np.cumsum(alpha)])
+    a = idx - sub // 2
+    b = np.minimum(a + sub, alpha.shape[0])
+    dd = (csum[b] - csum[a]) / (b - a)
+    return theta[idx].copy(), omega[idx].copy(), dd
 
 
 @dataclass(frozen=True, slots=True)

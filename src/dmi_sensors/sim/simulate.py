@@ -83,6 +83,9 @@ class SimTruth:
     gyr_bias_rps
         The gyro bias in each reading, sensor frame, ``(n, 3)`` rad/s (constant unless the
         IMU errors drift: :func:`~dmi_sensors.sim.imu.gyro_bias_track`).
+    leg_tilt_ap_rad, leg_tilt_ml_rad
+        Tilt of the lower segment (legs) of a two-segment body (``BodyParams(model=
+        "two_segment")``), rad; equal to the trunk tilt where the body sways as one segment.
     events
         Events table: ``contract.EVENT_COLUMNS`` + ``kind``, ``posture``. One row per
         segment (``kind="exercise"``, ``source="plan"``, ``repetition=0``), per repetition
@@ -113,6 +116,8 @@ class SimTruth:
     perturbations: pd.DataFrame
     segments: pd.DataFrame
     gyr_bias_rps: np.ndarray | None = None
+    leg_tilt_ap_rad: np.ndarray | None = None
+    leg_tilt_ml_rad: np.ndarray | None = None
 
     @property
     def perturbation_times_s(self) -> np.ndarray:
@@ -289,7 +294,9 @@ def simulate(
         COM height above the ankles, m (ignored when ``body`` is given).
     sensor_height_m
         Sensor height above the ankles when standing, m; ``None``: ``1.1 com_height_m``.
-        Must be above the hip joint (``0.942 com_height_m``).
+        Must be above the hip joint (``0.942 com_height_m``), except on a two-segment body
+        (``body.model == "two_segment"``), where a sensor below the hip rides on the legs
+        (at least 0.1 ``com_height_m`` above the ankles).
     imu_errors
         Sensor errors; ``None`` = ``ImuErrors()`` (realistic noise, otherwise ideal).
     body
@@ -302,9 +309,10 @@ def simulate(
         raise ParameterError(f"fs_hz must be in [1, 10000] Hz, got {fs_hz}")
     body = body if body is not None else BodyParams(com_height_m=com_height_m)
     sensor_h = default_sensor_height_m(body.com_height_m) if sensor_height_m is None else float(sensor_height_m)
-    if not (body.hip_height_m + 0.02 <= sensor_h <= 2.0 * body.com_height_m):
+    lowest = 0.1 * body.com_height_m if body.model == "two_segment" else body.hip_height_m + 0.02
+    if not (lowest <= sensor_h <= 2.0 * body.com_height_m):
         raise ParameterError(
-            f"sensor_height_m must be between the hip ({body.hip_height_m + 0.02:.3f} m) and "
+            f"sensor_height_m must be between {lowest:.3f} m (the hip, or on a two-segment body 0.1 h) and "
             f"{2.0 * body.com_height_m:.3f} m for com_height_m={body.com_height_m}; got {sensor_h}"
         )
     errors = imu_errors if imu_errors is not None else ImuErrors()
@@ -317,6 +325,7 @@ def simulate(
     dt = 1.0 / fs_hz
 
     motions: list[Motion] = []
+    lower: list[tuple[Jet, Jet]] = []
     settles: list[float] = []
     chans: list[list[Jet]] = []
     prev: list[Jet] | None = None
@@ -332,6 +341,7 @@ def simulate(
                 for c, p in zip(ch, prev, strict=True)
             ]
         motions.append(m)
+        lower.append(m.lower_tilt if m.lower_tilt is not None else (m.tilt_ap, m.tilt_ml))
         settles.append(settle)
         chans.append(ch)
         prev = ch
@@ -473,6 +483,8 @@ def simulate(
         perturbations=pd.DataFrame(pert_rows, columns=pert_cols),
         segments=pd.DataFrame(seg_rows),
         gyr_bias_rps=gyr_bias,
+        leg_tilt_ap_rad=np.concatenate([lo[0].v for lo in lower]),
+        leg_tilt_ml_rad=np.concatenate([lo[1].v for lo in lower]),
     )
     return SimResult(
         segments=segs,
