@@ -33,6 +33,7 @@ from dmi_sensors.store import SessionStore
 from dmi_sensors.store.samples import read_sample_blocks
 from dmi_sensors.timing import RESET_JUMP_S, resample_batch, timed_samples
 from dmi_sensors.types import RawPacket, SampleBatch, Trial
+from dmi_sensors.vendors import VendorDecoder, stored_decoder
 
 __all__ = [
     "CalibrationInput",
@@ -124,6 +125,7 @@ def prepare_sensor(
     fs_hz: float | None = None,
     min_piece_s: float = 5.0,
     reset_jump_s: float = RESET_JUMP_S,
+    decoder: VendorDecoder | None = None,
 ) -> SensorSignals:
     """Time, calibrate and resample one sensor's packets (module docstring).
 
@@ -141,8 +143,11 @@ def prepare_sensor(
     reset_jump_s
         Clock-run split threshold of :func:`dmi_sensors.timing.clock_runs` (the exports use
         the default).
+    decoder
+        A third-party sensor's fresh decoder (:func:`dmi_sensors.vendors.stored_decoder`);
+        None: our own protocol.
     """
-    timed = timed_samples(packets, sensor_id, reset_jump_s)
+    timed = timed_samples(packets, sensor_id, reset_jump_s, decoder=decoder)
     return prepare_batch(
         timed.batch,
         placement,
@@ -249,6 +254,7 @@ def stored_sensor_signals(
             calibration=calibration,
             fs_hz=fs_hz,
             min_piece_s=min_piece_s,
+            decoder=stored_decoder(sensor.decoder, sensor_id),
         )
     batch = read_sample_blocks(store, session_id, sensor_id).get(sensor_id)
     if batch is None:  # a sensor declared but never heard from

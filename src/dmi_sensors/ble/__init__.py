@@ -10,7 +10,9 @@ Windows WinRT) and bleak-retry-connector. See ``docs/ble.md``.
   commands, time-sync, streaming, automatic reconnection, :class:`LinkStats`;
 * :class:`SensorHub` / :func:`record` — several sensors with placements on one loop; a
   :class:`RecordingFault` (store failed, D-Bus or BlueZ gone) ends a recording early, and
-  :func:`account` gives each sensor's samples expected, received and lost.
+  :func:`account` gives each sensor's samples expected, received and lost;
+* :class:`VendorSession` / :func:`vendor_session` — the setup exchange of a third-party
+  sensor (MetaMotion, Movella DOT, Polar, WitMotion) a link plugs in (``docs/vendors.md``).
 """
 
 from dmi_sensors.ble.discovery import SensorAdvert, discover, discover_sync, find_sensor, parse_advert
@@ -28,6 +30,7 @@ from dmi_sensors.ble.link import (
     Target,
 )
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker, SampleAccount, account
+from dmi_sensors.ble.vendors import VendorInfo, VendorSession, vendor_session
 
 __all__ = [
     "BusWatchdog",
@@ -47,6 +50,8 @@ __all__ = [
     "SensorNotFoundError",
     "StreamConfig",
     "Target",
+    "VendorInfo",
+    "VendorSession",
     "account",
     "discover",
     "discover_sync",
@@ -54,4 +59,5 @@ __all__ = [
     "parse_advert",
     "record",
     "record_sync",
+    "vendor_session",
 ]

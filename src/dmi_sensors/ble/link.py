@@ -51,6 +51,7 @@ from bleak_retry_connector import BleakClientWithServiceCache, establish_connect
 
 from dmi_sensors.ble.discovery import SensorAdvert, find_sensor
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
+from dmi_sensors.ble.vendors import VendorSession, VendorSetupError, vendor_session
 from dmi_sensors.errors import DeviceError, ParameterError
 from dmi_sensors.protocol import (
     BATTERY_LEVEL_CHAR_UUID,
@@ -264,6 +265,7 @@ _RETRYABLE: tuple[type[BaseException], ...] = (
     BrokenPipeError,
     ConnectionError,
     CommandError,
+    VendorSetupError,
     SensorNotFoundError,
     ProtocolError,
     BleakError,
@@ -329,6 +331,14 @@ class SensorLink:
     coalesce_s
         A drain runs this long after the first notification since the previous drain
         (0: at the next event-loop iteration).
+    vendor
+        A third-party sensor's setup exchange (:class:`dmi_sensors.ble.vendors.VendorSession`,
+        or a vendor name): the link then speaks that vendor's protocol and decodes with its
+        decoder (made once the setup chose rate and range). Default: the vendor the scan
+        identified (a :class:`SensorAdvert` with ``vendor``), else our own protocol.
+    vendor_rates_hz
+        Sample rate per vendor name for a vendor found by the scan (default: the vendor's
+        common research rate, :data:`dmi_sensors.ble.vendors.VENDOR_RATES_HZ`).
     """
 
     def __init__(
@@ -350,6 +360,8 @@ class SensorLink:
         adapter: str | None = None,
         decoder: Decoder | None = None,
         notify_method: str = "auto",
+        vendor: VendorSession | str | None = None,
+        vendor_rates_hz: dict[str, float] | None = None,
     ) -> None:
         if notify_method not in NOTIFY_METHODS:
             raise ParameterError(f"notify_method must be one of {NOTIFY_METHODS}, got {notify_method!r}")
@@ -358,10 +370,13 @@ class SensorLink:
         self._device: BLEDevice | None = None
         rssi = None
         serial = None
+        model = ""
         if isinstance(target, SensorAdvert):
             self.address = target.address
             self._device = target.device
             rssi, serial = target.rssi_dbm, target.serial
+            if vendor is None and target.vendor is not None:
+                vendor, model = target.vendor, target.model or ""
         elif isinstance(target, str):
             self.address = target.upper()
         else:
@@ -384,8 +399,15 @@ class SensorLink:
         self.notify_methods: dict[str, str] = {}
         self.time_sync_probes = time_sync_probes
         self.adapter = adapter
+        if isinstance(vendor, str):
+            rate = (vendor_rates_hz or {}).get(vendor)
+            vendor = vendor_session(vendor, rate, address=self.address, model=model)
+        #: the third-party protocol this link speaks (None: our own)
+        self.vendor: VendorSession | None = vendor
         self.sensor_id = serial or self.address
         self.tracker = LinkStatsTracker(self.sensor_id, self.address, placement, self._now())
+        if vendor is not None:
+            self.tracker.vendor = vendor.vendor
         self.tracker.rssi_dbm = rssi
         self.info: SensorInfo | None = None
         self.clock_sync: ClockSync | None = None
@@ -510,10 +532,14 @@ class SensorLink:
                 self.sink.append(p)
         if self.keep_packets:
             self.packets.extend(packets)
-        for p in packets:
-            d = p.data
-            if len(d) > 1 and d[1] in (PacketType.RESPONSE, PacketType.STATUS):
-                self._handle_control(p)
+        if self.vendor is not None:
+            for p in packets:
+                self.vendor.on_packet(p)
+        else:
+            for p in packets:
+                d = p.data
+                if len(d) > 1 and d[1] in (PacketType.RESPONSE, PacketType.STATUS):
+                    self._handle_control(p)
         if packets:
             self.tracker.add_packets(self._now(), len(packets))
         if not self._decoder_ready:  # stored already; decoded once the kernels are loaded
@@ -521,9 +547,11 @@ class SensorLink:
             return
         if self._undecoded:
             packets, self._undecoded = self._undecoded + packets, []
-        n_before = self._decoder_samples
-        batch = self._decoder.process(packets)
-        self._decoder_samples = n_before + len(batch)
+        self._account(self._decoder.process(packets), packets[-1].host_time_s if packets else self._now())
+
+    def _account(self, batch: SampleBatch, host_time_s: float) -> None:
+        """Statistics, events and ``on_batch`` for what the decoder returned."""
+        self._decoder_samples += len(batch)
         t = self.tracker
         lost_before = t.samples_lost
         t.update_decoder(
@@ -533,7 +561,7 @@ class SensorLink:
             self._decoder.counter_resets,
         )
         if t.samples_lost > lost_before:
-            self.events.append((packets[-1].host_time_s, "gap", f"{t.samples_lost - lost_before} samples lost"))
+            self.events.append((host_time_s, "gap", f"{t.samples_lost - lost_before} samples lost"))
         if len(batch):
             t.add_timing(batch.host_time_s, batch.device_time_s)
             if self.on_batch is not None:
@@ -611,7 +639,9 @@ class SensorLink:
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         # the decoder's Numba kernels load in a worker thread while we connect
-        if isinstance(self._decoder, StreamDecoder):
+        if self.vendor is not None:
+            pass  # the vendor's decoder is made once its setup exchange chose the settings
+        elif isinstance(self._decoder, StreamDecoder):
             asyncio.wrap_future(decoder_warm_up()).add_done_callback(self._decoder_loaded)
         else:
             self._decoder_ready = True
@@ -664,11 +694,14 @@ class SensorLink:
                 self._drain_handle.cancel()
                 self._drain_handle = None
             with contextlib.suppress(Exception):
-                if not self._decoder_ready and (self._undecoded or self._rx):
+                if not self._decoder_ready and (self._undecoded or self._rx) and self.vendor is None:
                     # the kernels are still loading: wait for them, so nothing goes undecoded
                     await asyncio.wrap_future(decoder_warm_up())
                     self._decoder_ready = True
                 self._drain()
+                flush = getattr(self._decoder, "flush", None)
+                if self._decoder_ready and flush is not None:  # what a host-arrival clock still holds
+                    self._account(flush(), self._now())
             self._streaming.clear()
             if self._failed:
                 self.tracker.state = "failed"
@@ -721,7 +754,9 @@ class SensorLink:
         async with self._scan_lock:
             if self._stop.is_set():
                 raise SensorNotFoundError(f"{self.sensor_id}: stopped")
-            advert = await find_sensor(self.address, self.policy.scan_timeout_s, adapter=self.adapter)
+            advert = await find_sensor(
+                self.address, self.policy.scan_timeout_s, adapter=self.adapter, vendors=self.vendor is not None
+            )
         if advert is None or advert.device is None:
             raise SensorNotFoundError(f"{self.sensor_id}: not advertising (scanned {self.policy.scan_timeout_s} s)")
         self._device = advert.device
@@ -742,6 +777,9 @@ class SensorLink:
         if not client.is_connected:
             self._disconnected.set()
         self.events.append((self._now(), "connected", ""))
+        if self.vendor is not None:
+            await self._vendor_connect(client, self.vendor)
+            return
         battery = await client.read_gatt_char(BATTERY_LEVEL_CHAR_UUID)
         self.tracker.battery_pct = int(battery[0]) if battery else None
         if self.info is None:
@@ -801,6 +839,44 @@ class SensorLink:
         self._streaming.set()
         log.info("%s: streaming at %d Hz", self.sensor_id, cfg.fs_hz)
 
+    async def _vendor_connect(self, client: BleakClient, vendor: VendorSession) -> None:
+        """A third-party sensor's connection: its setup exchange, the decoder, the start."""
+
+        async def subscribe(uuid: str) -> str:
+            # the sensor is known by its own id before anything of it reaches the store
+            if vendor.sensor_id and vendor.sensor_id != self.sensor_id and not self._decoder_ready:
+                self.sensor_id = self.tracker.sensor_id = vendor.sensor_id
+            method = await self._subscribe(client, uuid)
+            self.tracker.notify_method = method
+            return method
+
+        info = await vendor.setup(client, subscribe)
+        self.tracker.battery_pct = info.battery_pct
+        if self.info is None:
+            self.info = SensorInfo(
+                self.address, info.sensor_id, vendor.vendor, info.model, info.firmware, "", round(info.fs_hz), 0, 0
+            )
+        if not self._decoder_ready:  # the first connection: the decoder of what the setup chose
+            await vendor.start(client)
+            info = vendor.info or info  # the start may add settings (Polar's conversion factors)
+            self._set_sensor_id(info.sensor_id, vendor.decoder(info.sensor_id))
+            self.tracker.fs_hz = info.fs_hz
+            self.tracker.loss_accounting = self._decoder_label("loss_accounting")
+            self.tracker.decoder_settings = dict(info.settings)
+            self._decoder_ready = True
+            if self._undecoded and self._loop is not None and self._drain_handle is None:
+                self._drain_handle = self._loop.call_soon(self._drain_scheduled)
+        else:
+            await vendor.start(client)
+        if self._disconnected.is_set():
+            raise ConnectionError(f"{self.sensor_id}: link lost during set-up")
+        self._streaming.set()
+        log.info("%s: %s streaming at %g Hz", self.sensor_id, vendor.vendor, info.fs_hz)
+
+    def _decoder_label(self, name: str) -> str | None:
+        value = getattr(self._decoder, name, None)
+        return value if isinstance(value, str) else None
+
     async def _subscribe(self, client: BleakClient, uuid: str) -> str:
         """Notifications of ``uuid``: AcquireNotify where offered (``notify_method``), else
         or on failure StartNotify. Returns (and records) the method used."""
@@ -818,13 +894,13 @@ class SensorLink:
         self.tracker.notify_method = method if uuid == DATA_CHAR_UUID else self.tracker.notify_method
         return method
 
-    def _set_sensor_id(self, serial: str) -> None:
+    def _set_sensor_id(self, serial: str, decoder: Decoder | None = None) -> None:
         self.sensor_id = serial
         self.tracker.sensor_id = serial
         # nothing decoded yet (see the caller): a fresh decoder for the serial, since a
         # decoder's sensor_id is a parameter fixed at construction
         d = self._decoder
-        self._decoder = type(d)(**{**d.get_params(), "sensor_id": serial})
+        self._decoder = decoder if decoder is not None else type(d)(**{**d.get_params(), "sensor_id": serial})
 
     async def _drop_client(self) -> None:
         client, self._client = self._client, None
@@ -860,7 +936,16 @@ class SensorLink:
     async def _shutdown(self) -> None:
         """Graceful end: stop streaming (its response follows every data packet), then disconnect."""
         client = self._client
-        if client is not None and client.is_connected and self._streaming.is_set():
+        if client is not None and client.is_connected and self._streaming.is_set() and self.vendor is not None:
+            try:
+                await self.vendor.stop(client)
+            except Exception as exc:
+                log.info("%s: stopping the %s stream failed at shutdown: %s", self.sensor_id, self.vendor.vendor, exc)
+            self._drain()
+            for uuid in list(self.notify_methods):
+                with contextlib.suppress(Exception):
+                    await client.stop_notify(uuid)
+        elif client is not None and client.is_connected and self._streaming.is_set():
             try:
                 await self.command(StopStreaming(), attempts=2)
             except (CommandError, Exception) as exc:

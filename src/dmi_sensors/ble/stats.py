@@ -81,6 +81,18 @@ class LinkStats:
     first_sample_s, last_sample_s
         Session time of the first and of the last sample received (device clock mapped onto
         the session clock by the latency envelope); ``None`` before any sample.
+    vendor
+        The third-party protocol of the sensor (``metamotion``, ``dot``, ``polar``,
+        ``witmotion``; :mod:`dmi_sensors.vendors`), None for our own.
+    fs_hz
+        The sensor's nominal rate as set up (None: before the setup, or our own sensors,
+        whose rate is the recording's).
+    loss_accounting
+        ``"exact"`` (device counters or timestamps) or ``"estimated"`` (host arrival and
+        the nominal rate; WitMotion, plain MetaMotion); None before the setup.
+    decoder_settings
+        The vendor decoder's settings (:func:`dmi_sensors.vendors.decoder_for`), kept with
+        the raw notifications so analysis decodes them the same way; None for our own.
     """
 
     sensor_id: str
@@ -103,6 +115,10 @@ class LinkStats:
     notify_method: str | None = None
     first_sample_s: float | None = None
     last_sample_s: float | None = None
+    vendor: str | None = None
+    fs_hz: float | None = None
+    loss_accounting: str | None = None
+    decoder_settings: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (NaN-free)."""
@@ -139,6 +155,10 @@ class LinkStatsTracker:
         self.rssi_dbm: int | None = None
         self.battery_pct: int | None = None
         self.notify_method: str | None = None
+        self.vendor: str | None = None
+        self.fs_hz: float | None = None
+        self.loss_accounting: str | None = None
+        self.decoder_settings: dict[str, Any] | None = None
         self._arrivals: collections.deque[tuple[float, int]] = collections.deque()
         self._offset_s = math.inf  # lower envelope of host - device time
         self._latency_s: collections.deque[float] = collections.deque(maxlen=4096)
@@ -232,6 +252,10 @@ class LinkStatsTracker:
             notify_method=self.notify_method,
             first_sample_s=self._session_time(self._first_device_s, self._first_host_s),
             last_sample_s=self._session_time(self._last_device_s, self._last_host_s),
+            vendor=self.vendor,
+            fs_hz=self.fs_hz,
+            loss_accounting=self.loss_accounting,
+            decoder_settings=None if self.decoder_settings is None else dict(self.decoder_settings),
         )
 
 

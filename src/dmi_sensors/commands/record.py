@@ -44,6 +44,7 @@ from dmi_sensors.commands.record_faults import (
     is_address,
     outcome,
 )
+from dmi_sensors.commands.vendor_args import vendor_list
 from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
@@ -134,6 +135,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="record N virtual sensors through an emulated BlueZ (Linux, needs dbus-daemon)",
+    )
+    parser.add_argument(
+        "--simulate-vendor",
+        type=vendor_list,
+        metavar="VENDOR[,VENDOR...]",
+        help="with --simulate-sensors: third-party sensors instead of DMI ones (metamotion, dot, polar, witmotion;"
+        " a comma list is used in turn, e.g. dot,polar), each at its vendor's research rate (docs/vendors.md)",
     )
     parser.add_argument(
         "--fault-profile",
@@ -307,7 +315,8 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
 
     decoder_warm_up()  # the decoder's kernels load in a worker thread during the scan
     live = await _start_live(args) if args.live else None
-    adverts = await discover(args.scan_timeout_s, adapter=args.adapter)
+    # third-party sensors too: a vendor's sensor given by its address is recognised by its advertisement
+    adverts = await discover(args.scan_timeout_s, adapter=args.adapter, vendors=True)
     targets = _targets(args, adverts)
     not_found = {t for t, _ in targets if isinstance(t, str)}
     # Sensors found by the scan with a serial are known by it now; the others are registered
@@ -414,6 +423,9 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             "latency_ms_p50": s.latency_ms_p50,
             "latency_ms_p99": s.latency_ms_p99,
             "notify_method": s.notify_method,
+            "vendor": s.vendor,
+            "fs_hz": s.fs_hz or args.fs_hz,
+            "loss_accounting": s.loss_accounting or "exact",
             "first_sample_s": s.first_sample_s,
             "last_sample_s": s.last_sample_s,
             "calibration": args.calibrations_linked.get(sensor_id, {}),
@@ -494,7 +506,9 @@ def _finish_session(
 
     def sensors() -> None:
         for sensor_id in identified:
-            store.add_sensor(session_id, sensor_id, stats[sensor_id].placement)
+            s = stats[sensor_id]
+            decoder = None if s.vendor is None else {"vendor": s.vendor, "settings": s.decoder_settings or {}}
+            store.add_sensor(session_id, sensor_id, s.placement, decoder=decoder)
         _link_calibrations(args, store, session_id, identified)
 
     attempt("the sensors and their calibrations", sensors)
@@ -546,7 +560,7 @@ async def _start_live(args: argparse.Namespace) -> LiveRecording:
 def _print(summary: dict[str, Any]) -> None:
     sim = summary["simulated"]
     cols = ["placement", "state", "samples_expected", "samples_received", "samples_lost", "counter_resets"]
-    cols += ["reconnects", "malformed_packets"]
+    cols += ["loss_accounting", "reconnects", "malformed_packets"]
     if sim:
         cols += ["samples_sent", "samples_dropped"]
     short = {
@@ -555,6 +569,7 @@ def _print(summary: dict[str, Any]) -> None:
         "samples_lost": "lost",
         "counter_resets": "resets",
         "malformed_packets": "malformed",
+        "loss_accounting": "loss count",
         "samples_sent": "sent (sim)",
         "samples_dropped": "dropped (sim)",
     }
@@ -596,6 +611,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--duration-s must be positive, got {args.duration_s}")
     if args.simulate_sensors is not None and args.simulate_sensors < 1:
         raise ParameterError(f"--simulate-sensors must be at least 1, got {args.simulate_sensors}")
+    if args.simulate_vendor and not args.simulate_sensors:
+        raise ParameterError("--simulate-vendor needs --simulate-sensors N")
     _check_subject(args)
     if args.sensor:
         _check_sensors(args.sensor)
@@ -619,7 +636,9 @@ def run(args: argparse.Namespace) -> int:
             from dmi_sensors.sim.bluez import simulated_sensors
 
             emu = stack.enter_context(
-                simulated_sensors(args.simulate_sensors, args.fs_hz, args.fault_profile, args.seed)
+                simulated_sensors(
+                    args.simulate_sensors, args.fs_hz, args.fault_profile, args.seed, vendors=args.simulate_vendor
+                )
             )
             stack.enter_context(emu.activated())
         else:

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dmi_sensors.protocol.advertising import looks_like_address
-
 if TYPE_CHECKING:
     from dmi_sensors.ble import LinkStats, RecordingContext, RecordingFault
 
@@ -71,9 +69,14 @@ LOST_FOR_GOOD_S = 1.0
 BYTES_PER_SAMPLE_STORED = 16.0
 
 
-#: A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device): the
-#: protocol's one rule (ble.preflight checks command-line addresses with it too).
-is_address = looks_like_address
+def is_address(text: str) -> bool:
+    """A Bluetooth address (``AA:BB:CC:DD:EE:FF``, or the UUID macOS gives a device): the
+    protocol's one rule, :func:`dmi_sensors.protocol.advertising.looks_like_address`
+    (ble.preflight checks command-line addresses with it too)."""
+    # imported here: the protocol package loads numpy, and `record --help` must stay light
+    from dmi_sensors.protocol.advertising import looks_like_address
+
+    return looks_like_address(text)
 
 
 def _mb(n_bytes: float) -> str:
@@ -235,9 +238,10 @@ def outcome(
     rows: dict[str, dict[str, Any]] = {}
     reported: set[str] = set()
     for sensor_id, s in stats.items():
-        acc = account(s, fs_hz, start_s, stop_s)
+        rate_hz = s.fs_hz or fs_hz  # a third-party sensor runs at the rate its setup chose
+        acc = account(s, rate_hz, start_s, stop_s)
         streaming = ctx.streaming_at_stop.get(sensor_id, False)
-        tail_s = stop_s - (s.last_sample_s + 1.0 / fs_hz) if s.last_sample_s is not None else 0.0
+        tail_s = stop_s - (s.last_sample_s + 1.0 / rate_hz) if s.last_sample_s is not None else 0.0
         if streaming:
             state = "streaming"
         elif s.samples_received == 0:

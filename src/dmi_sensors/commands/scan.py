@@ -1,4 +1,5 @@
-"""``dmi-sensors scan``: list the DMI sensors advertising nearby."""
+"""``dmi-sensors scan``: list the DMI sensors advertising nearby, and the third-party IMUs
+(MetaMotion, Movella DOT, Polar, WitMotion) with their vendor and model."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from dmi_sensors.commands.vendor_args import VENDORS, vendor_list
 from dmi_sensors.errors import DeviceError, ParameterError
 
 if TYPE_CHECKING:
@@ -27,6 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="scan N virtual sensors through an emulated BlueZ instead of the radio (Linux, needs dbus-daemon)",
     )
+    parser.add_argument(
+        "--simulate-vendor",
+        type=vendor_list,
+        metavar="VENDOR[,VENDOR...]",
+        help=f"with --simulate-sensors: third-party sensors ({', '.join(VENDORS)}; a comma list is used in turn)",
+    )
+    parser.add_argument(
+        "--ours-only", action="store_true", help="only DMI sensors (a scan filtered on the DMI service UUID)"
+    )
 
 
 def _scan(args: argparse.Namespace) -> list[SensorAdvert]:
@@ -35,7 +46,7 @@ def _scan(args: argparse.Namespace) -> list[SensorAdvert]:
     from dmi_sensors.ble import discover
     from dmi_sensors.ble.preflight import explain_ble_error
 
-    kwargs: dict[str, Any] = {"adapter": args.adapter}
+    kwargs: dict[str, Any] = {"adapter": args.adapter, "vendors": not args.ours_only}
     if args.any_name:
         kwargs["service_uuid"] = None
     try:
@@ -50,10 +61,12 @@ def _scan(args: argparse.Namespace) -> list[SensorAdvert]:
 def run(args: argparse.Namespace) -> int:
     if args.timeout_s <= 0:
         raise ParameterError(f"--timeout-s: expected a positive number of seconds, found {args.timeout_s}")
+    if args.simulate_vendor and not args.simulate_sensors:
+        raise ParameterError("--simulate-vendor needs --simulate-sensors N")
     if args.simulate_sensors:
         from dmi_sensors.sim.bluez import simulated_sensors
 
-        with simulated_sensors(args.simulate_sensors) as emu, emu.activated():
+        with simulated_sensors(args.simulate_sensors, vendors=args.simulate_vendor) as emu, emu.activated():
             adverts = _scan(args)
     else:
         from dmi_sensors.ble.preflight import bluetooth_stack_problem
@@ -66,12 +79,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([a.to_dict() for a in adverts], indent=2))
         return 0
     if not adverts:
-        print(f"no DMI sensors found in {args.timeout_s:g} s")
+        print(f"no sensors found in {args.timeout_s:g} s")
         return 0
-    print(f"{'address':20s} {'name':14s} {'serial':9s} {'protocol':8s} {'rssi':>5s}")
+    print(f"{'address':20s} {'name':22s} {'vendor':11s} {'model':13s} {'serial':9s} {'protocol':8s} {'rssi':>5s}")
     for a in adverts:
-        version = ".".join(map(str, a.protocol_version)) if a.protocol_version else "?"
+        if a.vendor is not None:  # a third-party sensor: its serial is read when connecting
+            vendor, model, serial, version = a.vendor, a.model or "", "-", a.vendor
+        else:
+            vendor, model, serial = "dmi", "DMI-IMU", a.serial or "?"
+            version = ".".join(map(str, a.protocol_version)) if a.protocol_version else "?"
         rssi = "" if a.rssi_dbm is None else f"{a.rssi_dbm:d}"
-        line = f"{a.address:20s} {a.name or '':14s} {a.serial or '?':9s} {version:8s} {rssi:>5s}"
+        line = f"{a.address:20s} {a.name or '':22s} {vendor:11s} {model:13s} {serial:9s} {version:8s} {rssi:>5s}"
         print(line + (f"  ({a.problem})" if a.problem else ""))
     return 0

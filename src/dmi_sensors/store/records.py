@@ -61,7 +61,9 @@ class SensorInfo:
     (recorded sessions; 0 for imported ones), how many samples it has (imported sessions:
     the stored samples; recorded sessions: the samples the stored packets carry, counted
     from their headers), and the frame its stored samples are in (``"sensor"`` as the
-    sensor reports them, or ``"body"`` for an imported body-aligned trial CSV)."""
+    sensor reports them, or ``"body"`` for an imported body-aligned trial CSV). ``decoder``:
+    for a third-party sensor, ``{"vendor": name, "settings": {...}}`` — the decoder its raw
+    notifications need (:func:`dmi_sensors.vendors.stored_decoder`); None for our own protocol."""
 
     sensor_id: str
     placement: str
@@ -69,6 +71,7 @@ class SensorInfo:
     packets: int = 0
     samples: int = 0
     frame: str = "sensor"
+    decoder: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from dmi_sensors.store.sessionstore import SessionStore
 from dmi_sensors.timing import RESET_JUMP_S, ClockRun, TimedSamples, resample_batch, timed_samples
 from dmi_sensors.timing.runs import fit_clock_run_arrays
 from dmi_sensors.types import RawPacket, SampleBatch, Trial
+from dmi_sensors.vendors import VendorDecoder, stored_decoder
 
 __all__ = [
     "BLOCK_SAMPLES",
@@ -159,6 +160,17 @@ def _packet_chunks(store: SessionStore, session_id: int, sensor_id: str, size: i
         yield chunk
 
 
+def _decoded_chunks(
+    decoder: StreamDecoder | VendorDecoder, store: SessionStore, session_id: int, sensor_id: str, size: int
+) -> Iterator[SampleBatch]:
+    """The decoder's output chunk by chunk; a vendor decoder's :meth:`flush` last (what a
+    host-arrival clock still holds at the end)."""
+    for chunk in _packet_chunks(store, session_id, sensor_id, size):
+        yield decoder.process(chunk)
+    if isinstance(decoder, VendorDecoder):
+        yield decoder.flush()
+
+
 def _times(runs: tuple[ClockRun, ...], first: int, counter: np.ndarray) -> np.ndarray:
     """``time_s`` of samples ``first .. first + len(counter)`` of a sensor from its runs' fits
     (exactly :func:`dmi_sensors.timing.times_from_runs` on those samples)."""
@@ -219,9 +231,13 @@ def stream_sensor_samples(
     host = np.empty(bound, dtype=np.float64)
     gap = np.empty(bound, dtype=np.bool_)
     n = 0
-    decoder = StreamDecoder(sensor_id)
-    for chunk in _packet_chunks(store, session_id, sensor_id, chunk_packets):
-        batch = decoder.process(chunk)
+    spec = next((s.decoder for s in info.sensors if s.sensor_id == sensor_id), None)
+
+    def fresh() -> StreamDecoder | VendorDecoder:
+        return stored_decoder(spec, sensor_id) or StreamDecoder(sensor_id)
+
+    decoder = fresh()
+    for batch in _decoded_chunks(decoder, store, session_id, sensor_id, chunk_packets):
         m = len(batch)
         counter[n : n + m] = batch.counter
         host[n : n + m] = batch.host_time_s
@@ -237,10 +253,8 @@ def stream_sensor_samples(
     del counter, host, gap
 
     def chunks() -> Iterator[SampleBatch]:  # pass 2: decode again, time each chunk
-        again = StreamDecoder(sensor_id)
         done = 0
-        for chunk in _packet_chunks(store, session_id, sensor_id, chunk_packets):
-            batch = again.process(chunk)
+        for batch in _decoded_chunks(fresh(), store, session_id, sensor_id, chunk_packets):
             if len(batch):
                 yield dataclasses.replace(batch, time_s=_times(runs, done, batch.counter))
                 done += len(batch)
@@ -255,7 +269,8 @@ def recorded_samples(store: SessionStore, session_id: int) -> dict[str, TimedSam
     for sensor in store.session_info(session_id).sensors:
         packets = store.raw_packets(session_id, sensor.sensor_id)
         if packets:
-            out[sensor.sensor_id] = timed_samples(packets, sensor.sensor_id)
+            decoder = stored_decoder(sensor.decoder, sensor.sensor_id)
+            out[sensor.sensor_id] = timed_samples(packets, sensor.sensor_id, decoder=decoder)
     return out
 
 

@@ -165,6 +165,11 @@ CREATE TRIGGER session_history_append_only_delete BEFORE DELETE ON session_histo
     BEGIN SELECT RAISE(ABORT, 'session_history is append-only'); END;
 """
 
+_V6 = """
+-- a third-party sensor's decoder: {"vendor", "settings"}; NULL: our protocol v1
+ALTER TABLE sensors ADD COLUMN decoder_json TEXT;
+"""
+
 #: Every schema step, in order. ``MIGRATIONS[k - 1].version == k``.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, sensors, calibrations, raw packets, events, results", _V1),
@@ -172,6 +177,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "several calibrations per sensor (accel, gyro, alignment): sensor_calibrations", _V3),
     Migration(4, "why a session is incomplete, the recorder's summary; calibration references by file name", _V4),
     Migration(5, "subject body height, sensor frames, the append-only history of session edits", _V5),
+    Migration(6, "third-party sensors: the vendor and decoder settings of their raw notifications", _V6),
 )
 
 #: The version this package writes.

@@ -389,14 +389,27 @@ class SessionStore:
         sql = "SELECT 1 FROM sensors WHERE session_id = ? AND sensor_id = ?"
         return bool(self._query(sql, (int(session_id), sensor_id)))
 
-    def add_sensor(self, session_id: int, sensor_id: str, placement: str = "") -> None:
-        """Register a sensor of a session, or update its placement."""
+    def add_sensor(
+        self, session_id: int, sensor_id: str, placement: str = "", decoder: Mapping[str, Any] | None = None
+    ) -> None:
+        """Register a sensor of a session, or update its placement (and decoder).
+
+        ``decoder``: a third-party sensor's ``{"vendor": name, "settings": {...}}`` (what its
+        raw notifications need to be decoded, :func:`dmi_sensors.vendors.stored_decoder`);
+        None: our own protocol.
+        """
         self._require(session_id)
+        spec = None
+        if decoder is not None:
+            if not isinstance(decoder.get("vendor"), str) or not isinstance(decoder.get("settings", {}), Mapping):
+                raise ParameterError(f"decoder must be {{'vendor': name, 'settings': {{...}}}}, got {decoder!r}")
+            spec = to_json({"vendor": decoder["vendor"], "settings": dict(decoder.get("settings", {}))})
         with self._transaction("adding a sensor") as conn:
             conn.execute(
-                "INSERT INTO sensors (session_id, sensor_id, placement) VALUES (?, ?, ?)"
-                " ON CONFLICT (session_id, sensor_id) DO UPDATE SET placement = excluded.placement",
-                (int(session_id), sensor_id, placement),
+                "INSERT INTO sensors (session_id, sensor_id, placement, decoder_json) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (session_id, sensor_id) DO UPDATE SET placement = excluded.placement,"
+                " decoder_json = coalesce(excluded.decoder_json, decoder_json)",
+                (int(session_id), sensor_id, placement, spec),
             )
 
     def add_calibration(
@@ -561,9 +574,11 @@ class SessionStore:
                 int(counts.get(sid, 0)),
                 int(sample_counts.get(sid, 0)),
                 frame,
+                None if decoder_json is None else json.loads(decoder_json),
             )
-            for sid, placement, frame in self._query(
-                "SELECT sensor_id, placement, frame FROM sensors WHERE session_id = ? ORDER BY sensor_id", (session_id,)
+            for sid, placement, frame, decoder_json in self._query(
+                "SELECT sensor_id, placement, frame, decoder_json FROM sensors WHERE session_id = ? ORDER BY sensor_id",
+                (session_id,),
             )
         )
         last = self._query("SELECT max(host_time_s) FROM raw_packets WHERE session_id = ?", (session_id,))[0][0]

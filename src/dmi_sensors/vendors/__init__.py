@@ -65,6 +65,7 @@ __all__ = [
     "decode_vendor_stream",
     "decoder_for",
     "identify",
+    "stored_decoder",
 ]
 
 #: Registry: vendor name -> decoder class.
@@ -105,6 +106,21 @@ def decoder_for(vendor: str, sensor_id: str, **settings: Any) -> VendorDecoder:
     if unknown:
         raise ParameterError(f"{vendor} decoder settings are {', '.join(accepted)}; unknown: {', '.join(unknown)}")
     return cls(sensor_id=sensor_id, **settings)
+
+
+def stored_decoder(spec: Mapping[str, Any] | None, sensor_id: str) -> VendorDecoder | None:
+    """The decoder a stored sensor's raw notifications need: ``spec`` is what the store keeps
+    for a third-party sensor (``{"vendor": name, "settings": {...}}``, written by the recorder
+    from the setup exchange); None (our own protocol) gives None."""
+    if spec is None:
+        return None
+    try:
+        vendor, settings = spec["vendor"], dict(spec.get("settings") or {})
+    except (KeyError, TypeError, AttributeError):
+        raise ParameterError(
+            f"a stored decoder must be {{'vendor': name, 'settings': {{...}}}}, got {spec!r}"
+        ) from None
+    return decoder_for(vendor, sensor_id, **settings)
 
 
 def decode_vendor_stream(

@@ -368,8 +368,15 @@ class HostClock:
         return []
 
     def flush(self) -> list[Placed]:
-        """Decide what is held (end of the stream)."""
-        return self._decide() if self._held else []
+        """Decide what is held (end of the stream). One or two late chunks in the last
+        ``hold_s`` are no evidence of a loss (nothing came after them, the last notifications
+        of a link are often late): they are released as consecutive."""
+        if not self._held:
+            return []
+        if len(self._held) < 3 and sum(chunk.n for chunk in self._held) * self.period_s < self.hold_s:
+            held, self._held = self._held, []
+            return self._release(held, 0)
+        return self._decide()
 
     def _decide(self) -> list[Placed]:
         """Loss = the recent floor of lateness, placed where the held chunks became that late."""
@@ -684,9 +691,10 @@ class Merger:
         """Where the gyroscope's counters drifted from the accelerometer's, and by how much.
 
         Both halves of one sample are sent together, so over :data:`_PAIR_WINDOW` pairs the
-        mean of ``arrival(gyr) - arrival(acc)`` is ``m × period`` when the gyroscope's
-        counters are ``m`` samples off (connection-interval jitter averages out). Returns
-        ``(common counter of the pair where |mean| first passes half a period, m)`` or None.
+        median of ``arrival(gyr) - arrival(acc)`` is ``m × period`` when the gyroscope's
+        counters are ``m`` samples off (a pair split over two connection events is an
+        outlier the median ignores). Returns ``(common counter of the pair where |median|
+        first passes half a period, m)`` or None.
         """
         k0 = int(np.searchsorted(self._pend_c[0], bound, side="right"))
         k1 = int(np.searchsorted(self._pend_c[1], bound, side="right"))
@@ -699,11 +707,13 @@ class Merger:
         new = self._pend_h[1][i1] - self._pend_h[0][i0]
         old = len(self._deltas)
         window = np.concatenate([np.array(self._deltas, dtype=np.float64), new])
-        cs = np.concatenate([[0.0], np.cumsum(window)])
         w = _PAIR_WINDOW
         ends = np.arange(max(w, old + 1), window.shape[0] + 1)
         if ends.size:
-            means = (cs[ends] - cs[ends - w]) / w
+            # the median: a pair split over two connection events (the gyroscope one event
+            # later) is an outlier, not a shift
+            windows = np.lib.stride_tricks.sliding_window_view(window, w)[ends - w]
+            means = np.median(windows, axis=1)
             hit = np.flatnonzero(np.abs(means) > 0.5 * self.period_s)
             if hit.size:
                 end = int(ends[hit[0]])

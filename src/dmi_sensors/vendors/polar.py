@@ -439,6 +439,9 @@ class PolarDecoder(VendorDecoder):
 
     def _parse(self, packet: RawPacket) -> list[Chunk]:
         data = packet.data
+        if data[:1] == b"\xf0":  # a control-point response (stored with the data): no samples
+            self._packets_ok += 1
+            return []
         if len(data) < HEADER_SIZE:
             self._malformed("too_short")
             return []

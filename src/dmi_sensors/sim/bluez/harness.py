@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ __all__ = ["DEFAULT_FACTORY", "EmulatedBluez", "EmulatorError", "simulated_senso
 
 #: Default device factory of the emulator process: virtual DMI sensors speaking protocol v1.
 DEFAULT_FACTORY = "dmi_sensors.sim.bluez.sensor:virtual_sensors"
+#: The factory of third-party sensors (:func:`dmi_sensors.sim.bluez.vendors.vendor_sensors`).
+VENDOR_FACTORY = "dmi_sensors.sim.bluez.vendors:vendor_sensors"
 
 _BLUETOOTHCTL_STUB = "#!/bin/sh\n# stub written by dmi_sensors.sim.bluez: bleak only asks for the version\necho 5.72\n"
 
@@ -284,15 +286,24 @@ def simulated_sensors(
     fault_profile: str | FaultProfile = "none",
     seed: int = 0,
     acquire_notify: bool = True,
+    vendors: Sequence[str] | None = None,
     **sensor_kwargs: Any,
 ) -> EmulatedBluez:
     """An (unstarted) emulator serving ``n`` virtual DMI sensors with a named fault profile
     (every sensor) or scenario (one of them; :data:`~dmi_sensors.sim.bluez.faults.SCENARIOS`).
+
+    ``vendors``: third-party sensors instead (:mod:`dmi_sensors.sim.bluez.vendors`), sensor
+    ``i`` of vendor ``vendors[i % len(vendors)]`` (e.g. ``["dot", "polar"]``), each at its
+    vendor's rate as the host sets it up (``fs_hz`` is not used).
 
     ``with simulated_sensors(4, fault_profile="flaky") as emu, emu.activated(): ...``
     """
     first = int(sensor_kwargs.get("first_index", 0))
     addresses = [sensor_address(first + i) for i in range(n)]
     faults = fault_setup(fault_profile, addresses) if isinstance(fault_profile, str) else fault_profile
+    if vendors:
+        names = [vendors[i % len(vendors)] for i in range(n)]
+        kw = {"vendors": names, "seed": seed, **sensor_kwargs}
+        return EmulatedBluez(VENDOR_FACTORY, kw, faults=faults, seed=seed, acquire_notify=acquire_notify)
     kwargs = {"n": n, "fs_hz": fs_hz, "seed": seed, **sensor_kwargs}
     return EmulatedBluez(factory_kwargs=kwargs, faults=faults, seed=seed, acquire_notify=acquire_notify)

@@ -1,0 +1,106 @@
+"""Third-party sensors through the CLI: scan lists vendor and model; record detects the vendor by
+itself, stores raw notifications with the decoder settings, labels loss accounting; a mixed
+session of two vendors analyses and reports like a single-vendor one."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from dmi_sensors import cli
+from dmi_sensors.analysis.signals import stored_sensor_signals
+from dmi_sensors.store import SessionStore
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("dbus-daemon") is None, reason="dbus-daemon not installed"),
+]
+
+
+def run_cli(*args: object) -> SimpleNamespace:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main([str(a) for a in args])
+    return SimpleNamespace(code=code, out=out.getvalue(), err=err.getvalue())
+
+
+def test_the_cli_vendor_names_are_the_registry():
+    from dmi_sensors.commands.vendor_args import VENDORS
+    from dmi_sensors.vendors import VENDORS as REGISTRY
+
+    assert VENDORS == REGISTRY
+
+
+def test_scan_lists_vendor_and_model():
+    done = run_cli("scan", "--simulate-sensors", "4", "--simulate-vendor", "metamotion,dot,polar,witmotion", "--json")
+    assert done.code == 0, done.err
+    found = {(a["vendor"], a["model"]) for a in json.loads(done.out)}
+    assert found == {
+        ("metamotion", "MetaMotion"),
+        ("dot", "DOT"),
+        ("polar", "Verity Sense"),
+        ("witmotion", "WT901BLECL"),
+    }
+    table = run_cli("scan", "--simulate-sensors", "1", "--simulate-vendor", "polar")
+    assert table.code == 0 and "polar" in table.out and "Verity Sense" in table.out
+
+
+def _record(tmp_path, vendors: str, n: int) -> tuple[SimpleNamespace, dict]:
+    db, out = tmp_path / "s.sqlite", tmp_path / "summary.json"
+    done = run_cli(
+        "record", "--simulate-sensors", n, "--simulate-vendor", vendors, "--duration-s", "8",
+        "--scan-timeout-s", "2", "--subject-id", "C001", "--com-height-m", "0.9", "--db", db, "--json", out,
+    )  # fmt: skip
+    return done, json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("vendors", ["dot,polar", "dot"])
+def test_mixed_session_records_analyses_and_reports_like_a_single_vendor_one(tmp_path, vendors):
+    n = len(vendors.split(","))
+    done, summary = _record(tmp_path, vendors, n)
+    assert done.code == 0, done.err
+    rows = summary["sensors"]
+    assert sorted(r["vendor"] for r in rows.values()) == sorted(vendors.split(","))
+    for sid, row in rows.items():
+        assert sid.startswith(f"{row['vendor']}-") and row["address"] not in sid
+        assert row["loss_accounting"] == "exact" and row["samples_lost"] == 0
+        assert row["samples_received"] >= 7 * row["fs_hz"]
+    assert "loss count" in done.out and "exact" in done.out
+    db = tmp_path / "s.sqlite"
+    report = run_cli("report", 1, "--db", db, "--out", tmp_path / "r")
+    assert report.code == 0, report.err
+    with SessionStore(db) as store:
+        info = store.session_info(1)
+        assert {s.sensor_id: s.decoder["vendor"] for s in info.sensors} == {k: r["vendor"] for k, r in rows.items()}
+        for s in info.sensors:
+            sig = stored_sensor_signals(store, 1, s.sensor_id)
+            assert sig.fs_hz == rows[s.sensor_id]["fs_hz"]
+            assert sig.link["loss_accounting"] == "exact" and sig.link["samples_lost"] == 0
+            # quiet standing: gravity (the unit's bias and scale errors), little rotation
+            acc = sig.acc_mps2[sig.valid]
+            assert abs(np.median(np.linalg.norm(acc, axis=1)) - 9.81) < 0.6
+            assert np.abs(sig.gyr_rps[sig.valid].mean(axis=0)).max() < 0.06
+        results = store.results(1)
+    # one result set per sensor, as for a single sensor of our own
+    assert {r.sensor_id for r in results if r.sensor_id} == set(rows)
+    assert (tmp_path / "r").is_dir() and any((tmp_path / "r").iterdir())
+
+
+def test_record_estimated_vendors_label_their_loss_counts(tmp_path):
+    done, summary = _record(tmp_path, "witmotion,metamotion", 2)
+    assert done.code in (0, 3), done.err
+    rows = summary["sensors"]
+    assert {r["vendor"]: r["loss_accounting"] for r in rows.values()} == {
+        "witmotion": "estimated",
+        "metamotion": "estimated",
+    }
+    assert "estimated" in done.out
+    with SessionStore(tmp_path / "s.sqlite") as store:
+        for s in store.session_info(1).sensors:
+            assert stored_sensor_signals(store, 1, s.sensor_id).link["loss_accounting"] == "estimated"
