@@ -19,6 +19,7 @@ from dmi_sensors.metrics import (
     window_metrics,
 )
 from dmi_sensors.metrics.registry import UNIT_SUFFIXES, markdown_table, update_doc
+from dmi_sensors.metrics.structure import SampEnParams
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "metrics.md"
@@ -41,6 +42,7 @@ def test_every_metric_has_reference_formula_provenance_and_real_parameters():
     known = {f.name for f in dataclasses.fields(TrialAnalysisParams)}
     known |= {"spectral." + f.name for f in dataclasses.fields(SpectralParams)}
     known |= {"tts." + f.name for f in dataclasses.fields(TtsParams)}
+    known |= {"sampen." + f.name for f in dataclasses.fields(SampEnParams)}
     known |= {"fs_hz", "acc_frame", "orientation_filter", "trial_after_s", "event_end_s", "tts_signal"}
     for name, s in REGISTRY.items():
         assert s.description and s.reference and s.formula, name

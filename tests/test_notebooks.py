@@ -16,6 +16,7 @@ NEEDS = {
     "01_quickstart.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp"),
     "02_research_batch.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp", "distributed"),
     "03_live_streaming.ipynb": ("dmi_sensors.dsp", "dmi_sensors.store", "dmi_sensors.session", "dmi_sensors.metrics"),
+    "04_two_sensor_com_and_mdc.ipynb": ("dmi_sensors.metrics", "dmi_sensors.dsp"),
 }
 
 #: Files each notebook writes (into ``DMI_SENSORS_NOTEBOOK_DIR``; nothing anywhere else).
@@ -23,6 +24,7 @@ WRITES = {
     "01_quickstart.ipynb": {"quickstart_trial.csv"},
     "02_research_batch.ipynb": {"cohort.sqlite", "cohort.parquet"},
     "03_live_streaming.ipynb": set(),  # the stored session for the replay, only without BLE
+    "04_two_sensor_com_and_mdc.ipynb": set(),
 }
 
 

@@ -248,7 +248,7 @@ def test_progress_report(demo, store):
     from dmi_sensors.report.progress import progress_table
 
     parsed = parse_report(demo.progress)
-    assert parsed.sections == ["overview", "summary", "charts", "progress-table", "support-table"]
+    assert parsed.sections == ["overview", "summary", "charts", "progress-table", "changes", "support-table"]
     assert len(parsed.images) == 1
     assert_real_figure(parsed.images[0][1], 400)
     table = progress_table(store, "DEMO01")
@@ -267,6 +267,32 @@ def test_progress_report(demo, store):
     box = [r for r in support if r["family"][0] == "Standing on the DMI box"]
     assert [r["most_distal_support"][0] for r in box] == ["knees", "ankles"]
     assert "less help needed" in parsed.text
+    # is this change real? the MDC table of the repetitions, shown as stored, with words for parents
+    from dmi_sensors.metrics.reliability import BEYOND, WITHIN
+    from dmi_sensors.report.progress import CHANGE_COLUMNS, change_rows, repetition_values
+
+    reps = repetition_values(store, "DEMO01")
+    changes = change_rows(reps)
+    assert len(changes) > 0
+    _check_table(
+        parsed.tables["change-table"],
+        changes,
+        CHANGE_COLUMNS,
+        names={k: e.name for k, e in session_mod.CATALOGUE.items()},
+    )
+    assert set(changes.verdict) <= {BEYOND, WITHIN, "too few repetitions"}
+    # the earlier session swayed 1.6 x as much: its sway area (2.6 x) is beyond noise in some exercise
+    area = changes[changes.metric == "com_ellipse_area_mm2"]
+    assert (area.verdict == BEYOND).any() and (area.change < 0).all()
+    assert "beyond measurement noise" in parsed.text and "very likely a real change" in parsed.text
+    # every verdict follows from the repetitions: mean of the logs vs the single-repetition MDC
+    r = area.iloc[0]
+    sel = (reps.exercise == r.exercise) & (reps.support == r.support)
+    logs = {s: np.log(reps.loc[sel & (reps.session_id == s), "com_ellipse_area_mm2"].astype(float)) for s in (1, 2)}
+    pooled = np.sqrt(sum(((v - v.mean()) ** 2).sum() for v in logs.values()) / sum(len(v) - 1 for v in logs.values()))
+    mdc_ln = 1.959963984540054 * np.sqrt(2) * pooled
+    assert r.mdc95_pct == pytest.approx(100 * np.expm1(mdc_ln))
+    assert (r.verdict == BEYOND) == (abs(logs[2].mean() - logs[1].mean()) > mdc_ln)
 
 
 def test_reports_refuse_unanalysed_sessions(tmp_path):
@@ -333,8 +359,23 @@ def test_report_and_progress_commands(demo, tmp_path):
             )
             == 0
         )
-        assert cli.main(["progress", "DEMO01", "--db", str(db), "--out", str(out)]) == 0
+        assert cli.main(["progress", "DEMO01", "--db", str(db), "--out", str(out), "--json", str(out / "ch.json")]) == 0
     text = buf.getvalue()
+    import json
+    import stat
+
+    from dmi_sensors.report.progress import change_rows, repetition_values
+
+    doc = json.loads((out / "ch.json").read_text())
+    assert stat.S_IMODE((out / "ch.json").stat().st_mode) == 0o600
+    with store_mod.SessionStore(db) as st:
+        expected = change_rows(repetition_values(st, "DEMO01"))
+    assert doc["subject_id"] == "DEMO01" and len(doc["changes"]) == len(expected) > 0
+    for got, want in zip(doc["changes"], expected.to_dict("records"), strict=True):
+        for key in ("exercise", "support", "metric", "change", "mdc95", "verdict", "from_session", "to_session"):
+            assert got[key] == want[key], key
+        assert got["exercise_name"] == session_mod.CATALOGUE[got["exercise"]].name
+    assert "1.96 * sqrt(2) * SEM" in doc["method"]["mdc95"]
     assert f"report: {out / 'session-2.html'}" in text
     assert f"progress report: {out / 'progress-DEMO01.html'}" in text
     # one printed line per trend row: exercise, support, the change of sway area (or '-'), sessions

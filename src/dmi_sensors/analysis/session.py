@@ -34,6 +34,7 @@ import numpy as np
 
 from dmi_sensors import __version__, contract
 from dmi_sensors.analysis.calibrations import load_calibration
+from dmi_sensors.analysis.protocols import ProtocolScoreParams, score_session
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored_sensor_signals
 from dmi_sensors.analysis.trial import METRICS_ABSENT, TrialAnalysisParams, absent_note, analyse_trial
 from dmi_sensors.errors import ParameterError, StateError
@@ -65,6 +66,7 @@ RESULT_NAMES = {
     "exercises": "exercise_table",
     "repetitions": "repetition_table",
     "postures": "posture_detection",
+    "protocol_scores": "protocol_scores",
 }
 
 #: Metric columns copied from the exercise-level segment into the per-exercise table.
@@ -75,6 +77,9 @@ EXERCISE_METRICS = (
     "com_rms_ml_mm",
     "com_ellipse_area_mm2",
     "com_mean_velocity_mm_s",
+    "com_sway_direction_deg",
+    "com_sampen_ap",
+    "com_sampen_ml",
     "acc_rms_ap_mps2",
     "acc_rms_ml_mps2",
     "jerk_isway_m2_s5",
@@ -113,6 +118,8 @@ class SessionAnalysisParams:
         Holds shorter than this are not analysed, s.
     detect_postures
         Run automatic posture detection on the primary (trunk) sensor.
+    protocol
+        Criteria of the standard protocols' scores (:class:`~dmi_sensors.analysis.protocols.ProtocolScoreParams`).
     two_segment
         With a trunk and a pelvis sensor, the trunk's COM is the two-segment estimate (legs +
         upper body) wherever the pelvis has data (:mod:`dmi_sensors.metrics.com_two_segment`;
@@ -130,6 +137,7 @@ class SessionAnalysisParams:
     min_hold_s: float = 2.0
     detect_postures: bool = True
     two_segment: bool = True
+    protocol: ProtocolScoreParams = field(default_factory=ProtocolScoreParams)
     metrics: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -177,7 +185,9 @@ class SessionAnalysis:
     """Everything :func:`analyse_signals` computed.
 
     ``exercises`` / ``repetitions`` / ``postures`` are tidy DataFrames (see
-    :func:`exercise_table`); ``parameters`` holds every parameter, the package version
+    :func:`exercise_table`); ``protocol_scores``: the scores of a standard protocol the
+    session's exercises belong to (:func:`dmi_sensors.analysis.protocols.score_session`, the
+    primary sensor's repetitions; empty for a DMI session); ``parameters`` holds every parameter, the package version
     and the ``run_id`` (and ``warnings``); ``result_ids`` the stored record ids (after
     saving). ``warnings``: one line per tagged exercise or repetition a sensor has no
     analysed data for (it lies after the recording's end, before its start or in a gap).
@@ -192,6 +202,7 @@ class SessionAnalysis:
     primary_sensor_id: str | None
     result_ids: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    protocol_scores: Any = None
 
 
 def _primary(sensors: Sequence[SensorSignals]) -> SensorSignals | None:
@@ -594,6 +605,9 @@ def analyse_signals(
     }
     non_empty = [f for f in ex_frames if len(f)]
     rep_non_empty = [f for f in rep_frames if len(f)]
+    primary_reps = next((f for f, s in zip(rep_frames, sensors, strict=True) if s is primary and len(f)), None)
+    scores = score_session(primary_reps, params.protocol)
+    parameters["protocol"] = params.protocol.to_dict()
     return SessionAnalysis(
         parameters=parameters,
         sensors=results,
@@ -603,6 +617,7 @@ def analyse_signals(
         postures=postures if postures is not None else pd.DataFrame(),
         primary_sensor_id=primary.sensor_id if primary else None,
         warnings=warnings,
+        protocol_scores=scores,
     )
 
 
@@ -740,8 +755,10 @@ def save_analysis(store: SessionStore, session_id: int, analysis: SessionAnalysi
             "exercises": len(analysis.exercises),
             "repetitions": len(analysis.repetitions),
         }
-        for key in ("exercises", "repetitions", "postures"):
+        for key in ("exercises", "repetitions", "postures", "protocol_scores"):
             table = getattr(analysis, key)
+            if key == "protocol_scores" and (table is None or not len(table)):
+                continue  # a DMI session: no protocol scores
             ids[key] = store.save_results(
                 session_id,
                 summary,

@@ -23,6 +23,7 @@ from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored
 from dmi_sensors.analysis.trial import SwaySignals, TrialAnalysisParams, signals_and_replica, sway_signals
 from dmi_sensors.metrics import interval_samples
 from dmi_sensors.metrics.spectral import SpectralParams
+from dmi_sensors.metrics.structure import SampEnParams
 from dmi_sensors.metrics.tts import TtsParams
 from dmi_sensors.store import ResultRecord, SessionStore
 
@@ -51,6 +52,7 @@ class StoredRun:
     exercises: pd.DataFrame
     repetitions: pd.DataFrame
     postures: pd.DataFrame
+    protocol_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     record_ids: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -89,6 +91,7 @@ def latest_run(store: SessionStore, session_id: int) -> StoredRun | None:
         exercises=table("exercises"),
         repetitions=table("repetitions"),
         postures=table("postures"),
+        protocol_scores=table("protocol_scores"),
         record_ids={r.name + (f":{r.sensor_id}" if r.sensor_id else ""): r.result_id for r in recs},
     )
 
@@ -104,6 +107,8 @@ def metric_params_from_dict(d: Mapping[str, Any]) -> TrialAnalysisParams:
         kw["spectral"] = SpectralParams(**spectral)
     if isinstance(kw.get("tts"), dict):
         kw["tts"] = TtsParams(**kw["tts"])
+    if isinstance(kw.get("sampen"), dict):
+        kw["sampen"] = SampEnParams(**kw["sampen"])
     return TrialAnalysisParams(**kw)
 
 

@@ -53,6 +53,7 @@ from dmi_sensors.metrics.registry import (
     noise_corrected,
 )
 from dmi_sensors.metrics.spectral import SpectralParams, spectral_measures
+from dmi_sensors.metrics.structure import SampEnParams
 from dmi_sensors.metrics.tilt import tilt_measures
 from dmi_sensors.metrics.tts import (
     TTS_METHODS,
@@ -154,6 +155,7 @@ class TrialAnalysisParams:
     age_years: float | None = None
     two_segment_highpass_hz: float = 0.3
     two_segment_gate: float = 1.0
+    sampen: SampEnParams = field(default_factory=SampEnParams)
 
     def __post_init__(self) -> None:
         COM_HEIGHT_RANGE.check(self.com_height_m)  # THE plausible range (session model), one clear line
@@ -200,6 +202,7 @@ class TrialAnalysisParams:
         d = asdict(self)
         d["spectral"] = self.spectral.to_dict()
         d["tts"] = asdict(self.tts)
+        d["sampen"] = self.sampen.to_dict()
         return d
 
 
@@ -1045,6 +1048,7 @@ def _window_frame(
         ellipse_method=params.ellipse_method,
         spectral=params.spectral,
         velocity_mps=(sig.vel_ap_mps, sig.vel_ml_mps),
+        sampen=params.sampen,
     )
     static = channel_spectral_windows(sig.acc_static_ap_mps2, starts, stops, sig.fs_hz, params.spectral)
     metrics["f50_ap_hz"] = static["f50"]
@@ -1060,6 +1064,7 @@ def _window_frame(
             ellipse_method=params.ellipse_method,
             spectral=params.spectral,
             velocity_mps=(replica.vel_ap_mps, replica.vel_ml_mps),
+            sampen=None,  # no noise floor of its own (a shape, registry)
         )
         floors.update(tilt_measures(replica.q, replica.fs_hz, starts, stops))
         for name in [m for m in metrics if m in REGISTRY and has_noise_floor(m)]:
@@ -1167,7 +1172,9 @@ def analyse_trial(
     summary: dict = {}
     com_ok = bool(np.all(np.isfinite(sig.com_ap_mm)))
     if com_ok:
-        summary.update(prieto_measures(sig.com_ap_mm, sig.com_ml_mm, fs, params.ellipse_method, params.spectral))
+        summary.update(
+            prieto_measures(sig.com_ap_mm, sig.com_ml_mm, fs, params.ellipse_method, params.spectral, params.sampen)
+        )
     else:  # part of the trial has no pendulum model: the COM summary is absent (the segments have theirs)
         summary.update({"duration_s": len(trial) / fs, "n_samples": float(len(trial))})
         summary.update({n: float("nan") for n in REGISTRY if n.startswith("com_")})

@@ -28,6 +28,7 @@ import numpy as np
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics import _kernels as K
 from dmi_sensors.metrics.spectral import DEFAULT_SPECTRAL, SpectralParams, spectral_measures
+from dmi_sensors.metrics.structure import DEFAULT_SAMPEN, SAMPEN_MAX_VALUES, SampEnParams, structure_windows
 
 __all__ = ["ELLIPSE_METHODS", "Z95_ONE_SIDED", "ellipse", "ellipse_k", "prieto_from_stats", "prieto_measures"]
 
@@ -167,8 +168,10 @@ def prieto_measures(
     fs_hz: float,
     ellipse_method: str = "prediction_F",
     spectral: SpectralParams = DEFAULT_SPECTRAL,
+    sampen: SampEnParams | None = DEFAULT_SAMPEN,
 ) -> dict[str, float]:
-    """All Prieto 1996 measures of one COM trajectory.
+    """All Prieto 1996 measures of one COM trajectory, with its principal sway direction and
+    sample entropy (:mod:`dmi_sensors.metrics.structure`).
 
     Parameters
     ----------
@@ -181,6 +184,10 @@ def prieto_measures(
         ``"prediction_F"`` (default), ``"chi2"`` or ``"prieto"`` (see module docs).
     spectral
         Band and PSD estimator of the frequency measures.
+    sampen
+        Sample-entropy parameters (None: no sample entropy); a trajectory longer than
+        :data:`~dmi_sensors.metrics.structure.SAMPEN_MAX_VALUES` decimated values gets NaN
+        (the cost grows as N²: use windows).
 
     Returns
     -------
@@ -194,6 +201,9 @@ def prieto_measures(
     stats = K.planar_window_stats(ap, ml, np.array([0]), np.array([n]), np.empty((1, K.N_STATS)))
     out = {"duration_s": n / fs_hz, "n_samples": float(n)}
     out.update({k: float(v[0]) for k, v in prieto_from_stats(stats, fs_hz, ellipse_method).items()})
+    var = (stats[:, K.S_VAR_AP], stats[:, K.S_VAR_ML], stats[:, K.S_COV])
+    shape = structure_windows(ap, ml, fs_hz, np.array([0]), np.array([n]), *var, sampen, max_values=SAMPEN_MAX_VALUES)
+    out.update({k: float(v[0]) for k, v in shape.items()})
     rd = np.hypot(ap - ap.mean(), ml - ml.mean())
     out.update(_spectral_named("com", ("", "_ap", "_ml"), (rd, ap, ml), fs_hz, spectral, "mm2"))
     return out

@@ -663,6 +663,45 @@ def _build() -> None:
             )
         )
 
+    # --- sway structure: direction and regularity (issue 14.4; metrics.structure) ------------
+    shape_floor = (
+        "none (a shape, not an amount): near the noise floor the direction and the entropy are those of "
+        "the noise; read them where the COM amplitude measures are above their floors"
+    )
+    _add(
+        MetricSpec(
+            "com_sway_direction_deg",
+            "deg",
+            "principal sway direction: angle of the COM ellipse's major axis from AP, + towards left "
+            "(0 = forward-backward, ±90 = side to side); signed, not folded",
+            "Oliveira, Simpson & Nadal 1996, Physiol Meas 17(4):305-312 (PCA of sway) [R]; Quijoux et al. 2021 "
+            "code (principal_sway_direction, folded to 0-90) [V-src]",
+            cp,
+            "φ = ½·atan2(2 s_APML, s_AP² - s_ML²), φ ∈ (-90°, 90°]; NaN for circular sway",
+            provenance="V-impl",
+            label="COM sway direction",
+            noise_floor=shape_floor,
+        )
+    )
+    for ax, axis in (("_ap", "anteroposterior"), ("_ml", "mediolateral")):
+        _add(
+            MetricSpec(
+                f"com_sampen{ax}",
+                "1",
+                f"sample entropy of the COM, {axis}: regularity of the sway (low = regular, high = irregular); "
+                "COM decimated to sampen.fs_hz, increments by default; NaN when undefined or the window is "
+                "shorter than sampen.min_samples",
+                "Richman & Moorman 2000, Am J Physiol Heart Circ Physiol 278(6):H2039-H2049 [V-impl]; "
+                "increments of the sway: Ramdani et al. 2009, Med Eng Phys 31(8):1023-1031 [R]",
+                (*cp, "sampen.m", "sampen.r", "sampen.fs_hz", "sampen.signal", "sampen.min_samples"),
+                "-ln(A/B): B, A = pairs of the N - m templates matching for m, m + 1 samples within r·SD "
+                "(Chebyshev, population SD, no self-matches)",
+                provenance="V-impl",
+                label=f"COM sample entropy{_AXIS_LABEL[ax]}",
+                noise_floor=shape_floor,
+            )
+        )
+
     # --- trunk tilt (every posture) ---------------------------------------------------
     tilt_params = ("orientation_filter", "gyro_bias", "tilt_anchor_hz", "fs_hz")
     tilt_ref = (

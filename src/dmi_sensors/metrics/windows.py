@@ -18,6 +18,7 @@ from dmi_sensors.metrics import _kernels as K
 from dmi_sensors.metrics.isway import VELOCITY_HIGHPASS_HZ, isway_from_stats, sway_velocity
 from dmi_sensors.metrics.prieto import ELLIPSE_METHODS, prieto_from_stats
 from dmi_sensors.metrics.spectral import DEFAULT_SPECTRAL, SPECTRAL_KEYS, SpectralParams, spectral_measures
+from dmi_sensors.metrics.structure import DEFAULT_SAMPEN, SampEnParams, structure_windows
 
 __all__ = ["channel_spectral_windows", "interval_samples", "sliding_windows", "window_metrics"]
 
@@ -125,6 +126,7 @@ def window_metrics(
     with_spectral: bool = True,
     velocity_mps: tuple[np.ndarray, np.ndarray] | None = None,
     velocity_highpass_hz: float = VELOCITY_HIGHPASS_HZ,
+    sampen: SampEnParams | None = DEFAULT_SAMPEN,
 ) -> dict[str, np.ndarray]:
     """Prieto (COM) and ISway (acceleration) metrics of every window, as name -> array.
 
@@ -134,6 +136,8 @@ def window_metrics(
     velocity, :func:`dmi_sensors.metrics.isway.sway_velocity`) in each window when given, else
     of each window's own drift-free velocity (then equal to :func:`isway_measures` of the
     slice; a 0.1 Hz high-pass means little in a 2 s window: pass the whole signal's).
+    With ``com_mm`` also the principal sway direction and, unless ``sampen`` is None, the
+    COM's sample entropy (:mod:`dmi_sensors.metrics.structure`).
     """
     if ellipse_method not in ELLIPSE_METHODS:
         raise ParameterError(f"ellipse_method must be one of {ELLIPSE_METHODS}, got {ellipse_method!r}")
@@ -151,6 +155,8 @@ def window_metrics(
         ml = np.ascontiguousarray(com_mm[1], dtype=np.float64)
         stats = K.planar_window_stats(ap, ml, starts, stops, np.empty((n_win, K.N_STATS)))
         out.update(prieto_from_stats(stats, fs_hz, ellipse_method))
+        var_ap, var_ml, cov = stats[:, K.S_VAR_AP], stats[:, K.S_VAR_ML], stats[:, K.S_COV]
+        out.update(structure_windows(ap, ml, fs_hz, starts, stops, var_ap, var_ml, cov, sampen))
         if with_spectral:
             rd = _spectral_windows((ap, ml), starts, stops, fs_hz, spectral)
             out.update(_named_spectral("com", "", rd, "mm2"))

@@ -6,6 +6,11 @@ analysis run of every session):
 * **Is the child swaying less?** — the 95 % ellipse area and COM RMS of the same exercise
   at the same support level, session by session.
 * **Stabilising faster?** — the median time to stabilise after each repetition's movement.
+* **Is this change real?** — for every exercise at the same support level in more than one
+  session, the change of each metric of :data:`CHANGE_METRICS` against its minimal detectable
+  change (MDC95) from the repetitions' own variation
+  (:func:`dmi_sensors.metrics.reliability.change_table`): *beyond* or *within measurement
+  noise*.
 * **Needing less proximal support?** — per exercise *family* (position and surface, e.g.
   standing on the DMI box), the most distal support point practised in each session on
   the proximal -> distal scale of :data:`dmi_sensors.contract.SUPPORT_POINTS`.
@@ -17,7 +22,8 @@ sentence saying why.
 The HTML is built section by section (:data:`SECTIONS`: id and builder, in order): a new
 section (e.g. a minimal-detectable-change verdict) is one more builder taking the
 :class:`ProgressData` and the :class:`~dmi_sensors.report.html.HtmlReport`. Sections of the
-default report: ``overview``, ``summary``, ``charts``, ``progress-table``, ``support-table``.
+default report: ``overview``, ``summary``, ``charts``, ``progress-table``, ``changes``,
+``support-table``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.metrics.registry import spec
+from dmi_sensors.metrics.reliability import BEYOND, MDC_FACTOR, MIN_REPETITIONS, WITHIN, change_table
 from dmi_sensors.report.html import Column, HtmlReport, format_number, metric_column
 from dmi_sensors.report.session import AREA, UPRIGHT_POSTURES, exercise_names
 from dmi_sensors.session import CATALOGUE, Exercise, Plan
@@ -40,15 +47,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHANGE_COLUMNS",
+    "CHANGE_METRICS",
     "PROGRESS_COLUMNS",
     "PROGRESS_METRICS",
     "SECTIONS",
     "ProgressData",
     "ProgressReport",
     "build_progress_report",
+    "change_rows",
     "family_name",
     "progress_data",
     "progress_table",
+    "repetition_values",
     "support_table",
     "trend_table",
 ]
@@ -72,6 +83,26 @@ PROGRESS_COLUMNS = (
     metric_column("com_rms_ml_mm", 1),
     metric_column(TTS, 2),
     metric_column("acc_rms_ap_mps2", 3),
+)
+
+#: Metrics whose change between sessions is judged against the minimal detectable change.
+CHANGE_METRICS = (AREA, "com_rms_ap_mm", "com_rms_ml_mm", TTS)
+CHANGE_COLUMNS = (
+    Column(contract.EXERCISE, "Exercise"),
+    Column(contract.SUPPORT, "Support"),
+    Column("metric_label", "Measure"),
+    Column("from_date", "From"),
+    Column("to_date", "To"),
+    Column("n_from", "Reps", 0),
+    Column("n_to", "Reps", 0),
+    Column("value_from", "Before", 2),
+    Column("value_to", "After", 2),
+    Column("change", "Change", 2),
+    Column("change_pct", "Change [%]", 0),
+    Column("mdc95", "MDC95", 2),
+    Column("mdc95_pct", "MDC95 [%]", 0),
+    Column("icc_1_1", "ICC(1,1)", 2),
+    Column("verdict", "Verdict"),
 )
 
 #: How a position and a surface read in an exercise family's name ("Standing on the DMI box").
@@ -137,6 +168,7 @@ class ProgressReport:
     trends: pd.DataFrame
     supports: pd.DataFrame
     names: dict[str, str] = field(default_factory=dict)
+    changes: Any = None
 
 
 @dataclass
@@ -145,7 +177,8 @@ class ProgressData:
 
     ``table``: :func:`progress_table`; ``trends``: :func:`trend_table`; ``supports``:
     :func:`support_table`; ``names``: exercise id -> name (plans of the sessions, then the
-    catalogue); ``stem``: the report's file stem (figures are named after it).
+    catalogue); ``stem``: the report's file stem (figures are named after it); ``changes``:
+    :func:`change_rows` (None: not computed).
     """
 
     subject_id: str
@@ -154,6 +187,7 @@ class ProgressData:
     supports: pd.DataFrame
     names: dict[str, str]
     stem: str
+    changes: Any = None
 
     def name(self, exercise: str) -> str:
         return self.names.get(exercise, exercise)
@@ -193,6 +227,51 @@ def progress_table(store, subject_id: str):
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["session_date", "session_id", contract.ONSET_S], kind="stable").reset_index(drop=True)
+
+
+def repetition_values(store, subject_id: str):
+    """One row per tagged repetition (primary sensor, latest run of each analysed session):
+    ``session_id, session_date, session_date_text``, then the stored repetition table."""
+    import pandas as pd
+
+    from dmi_sensors.analysis.stored_run import latest_run
+
+    frames = []
+    for info in store.sessions():
+        if info.subject_id != subject_id:
+            continue
+        run = latest_run(store, info.session_id)
+        if run is None or len(run.repetitions) == 0:
+            continue
+        reps = run.repetitions
+        if run.primary_sensor_id is not None:
+            reps = reps[reps[contract.SENSOR_ID] == run.primary_sensor_id]
+        reps = reps.copy()
+        reps.insert(0, "session_id", info.session_id)
+        date = pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT
+        reps.insert(1, "session_date", pd.Series(date, index=reps.index, dtype="datetime64[ns]"))
+        reps.insert(2, "session_date_text", info.start_utc[:10])
+        frames.append(reps)
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def change_rows(repetitions, metrics: Sequence[str] = CHANGE_METRICS):
+    """The change/MDC table of :func:`~dmi_sensors.metrics.reliability.change_table` for
+    the subject's repetitions, rows without a value in either session left out, with the
+    metric's ``unit`` and ``metric_label`` (registry)."""
+    import pandas as pd
+
+    if repetitions is None or len(repetitions) == 0:
+        return pd.DataFrame()
+    table = change_table(repetitions, [m for m in metrics if m in repetitions.columns])
+    if len(table) == 0:
+        return table
+    table = table[table["value_from"].notna() & table["value_to"].notna()].reset_index(drop=True)
+    table.insert(table.columns.get_loc("metric") + 1, "unit", [spec(m).unit for m in table["metric"]])
+    table.insert(table.columns.get_loc("metric") + 1, "metric_label", [spec(m).label for m in table["metric"]])
+    return table
 
 
 def trend_table(table):
@@ -272,7 +351,13 @@ def progress_data(store, subject_id: str, stem: str | None = None) -> ProgressDa
         if info.subject_id == subject_id and info.plan_toml:
             names.update(exercise_names(Plan.from_toml(info.plan_toml)))
     return ProgressData(
-        subject_id, table, trend_table(table), support_table(table), names, stem or f"progress-{subject_id}"
+        subject_id,
+        table,
+        trend_table(table),
+        support_table(table),
+        names,
+        stem or f"progress-{subject_id}",
+        change_rows(repetition_values(store, subject_id)),
     )
 
 
@@ -388,6 +473,71 @@ def progress_table_section(rep: HtmlReport, data: ProgressData) -> None:
         )
 
 
+def change_sentences(data: ProgressData) -> list[str]:
+    """One line per exercise × support for the sway area (first -> last session), in plain words."""
+    changes = data.changes
+    if changes is None or len(changes) == 0:
+        return []
+    out = []
+    area = changes[(changes["metric"] == AREA) & changes["beyond"].notna()]
+    for (exercise, support), g in area.groupby([contract.EXERCISE, contract.SUPPORT], sort=True):
+        r = g.iloc[-1]  # consecutive pairs first, then first -> last
+        word = "less" if r["change"] < 0 else "more"
+        pct = format_number(abs(r["change_pct"]), 0)
+        name = data.name(str(exercise))
+        if str(support) not in name:
+            name += f" (support: {support})"
+        if r["verdict"] == BEYOND:
+            meaning = (
+                "beyond measurement noise: larger than the usual difference between repetitions, "
+                "so very likely a real change"
+            )
+        else:
+            meaning = (
+                "within measurement noise: no larger than the usual difference between repetitions, "
+                "so it cannot be told apart from chance yet"
+            )
+        if r["scale"] == "log":
+            factor = 1.0 + float(r["mdc95_pct"]) / 100.0
+            limit = f"here only a change by more than a factor of {format_number(factor, 1)}, up or down, stands out"
+        else:
+            limit = f"here only a change of more than {format_number(r['mdc95'], 0)} {spec(AREA).unit} stands out"
+        out.append(f"{name}: {pct} % {word} sway from {r['from_date']} to {r['to_date']}, {meaning} ({limit}).")
+    return out
+
+
+def changes_section(rep: HtmlReport, data: ProgressData) -> None:
+    rep.section("Is this change real?", "changes")
+    changes = data.changes
+    if changes is None or len(changes) == 0:
+        rep.paragraph(
+            f"No exercise has been measured at the same support level in two sessions with at least "
+            f"{MIN_REPETITIONS} repetitions each yet: the comparison appears once one has.",
+            "note",
+        )
+        return
+    rep.paragraph(
+        "A child never does a repetition exactly the same way twice. From how much the repetitions within "
+        "each session differ, we work out the smallest change that the measurement can tell apart from "
+        f"chance (the minimal detectable change, MDC95). A change larger than that is '{BEYOND}': very likely "
+        f"real. A smaller one is '{WITHIN}': it may be real, but these measurements cannot show it yet.",
+        "explain",
+    )
+    rep.bullets(change_sentences(data), "summary")
+    rows = _named(_rows(changes), data)
+    rep.table(
+        rows,
+        CHANGE_COLUMNS,
+        "change-table",
+        caption=(
+            "Session value: mean of the repetitions (geometric mean for amplitudes and times, whose MDC is a "
+            f"percentage); MDC95 = {MDC_FACTOR / 2**0.5:.2f}·√2·SEM, SEM = the within-session SD of one "
+            "repetition pooled over the sessions (Weir 2005); a change is beyond measurement noise when it "
+            "exceeds the MDC95 of one repetition."
+        ),
+    )
+
+
 def support_section(rep: HtmlReport, data: ProgressData) -> None:
     rep.section("Support", "support-table")
     if len(data.supports):
@@ -402,6 +552,7 @@ SECTIONS: tuple[tuple[str, Section], ...] = (
     ("summary", summary_section),
     ("charts", charts_section),
     ("progress-table", progress_table_section),
+    ("changes", changes_section),
     ("support-table", support_section),
 )
 
@@ -431,4 +582,5 @@ def build_progress_report(
         data.trends,
         data.supports,
         data.names,
+        data.changes,
     )

@@ -42,6 +42,7 @@ __all__ = [
     "EXERCISE_COLUMNS",
     "LINK_COLUMNS",
     "NOTE_COLUMNS",
+    "PROTOCOL_COLUMNS",
     "REPETITION_COLUMNS",
     "SECTIONS",
     "SessionReport",
@@ -50,6 +51,18 @@ __all__ = [
 ]
 
 SECTIONS = ("overview", "summary", "timeline", "exercises", "stabilograms", "therapist", "link", "provenance")
+#: Section shown before ``therapist`` when the session is a standard protocol (analysis ``protocol_scores``).
+PROTOCOL_SECTION = "protocol"
+PROTOCOL_COLUMNS = (
+    Column("score", "Score"),
+    Column("condition", "Condition"),
+    Column("metric", "From metric"),
+    Column("value", "Value", 3),
+    Column("value_text", "Level"),
+    Column("unit", "Unit"),
+    Column("repetitions", "Trials", 0),
+    Column("note", "Note"),
+)
 
 #: The sway number of the parents' summary, the stabilograms and the progress report.
 AREA = "com_ellipse_area_mm2"
@@ -375,6 +388,35 @@ def _stabilograms(pieces, exercises, repetitions, names, ellipse_method: str):
     return stabilogram_figure(panels, ellipse_method=ellipse_method, title="COM stabilograms per exercise")
 
 
+def _protocol_section(rep: HtmlReport, scores) -> None:
+    """The scores of the standard protocol(s) the session followed (:mod:`dmi_sensors.analysis.protocols`)."""
+    from dmi_sensors.session.protocols import PROTOCOLS
+
+    rep.section("Standard protocol", PROTOCOL_SECTION)
+    for pid, g in scores.groupby("protocol", sort=False):
+        p = PROTOCOLS.get(str(pid))
+        rep.heading(p.name if p is not None else str(pid))
+        if p is not None:
+            rep.paragraph(f"{p.description} Reference: {p.reference}.", "note")
+        if pid == "satco":
+            level = g[g["score"] == "satco_level_controlled"]["value_text"]
+            learning = g[g["score"] == "satco_level_learning"]["value_text"]
+            if len(level):
+                text = (str(level.iloc[0]) or "no level tested").replace("_", " ")
+                learnt = str(learning.iloc[0]).replace("_", " ") if len(learning) and learning.iloc[0] else ""
+                more = f"; control being learnt at: {learnt}." if learnt else "."
+                rep.paragraph(f"Trunk still (sensor criterion) with support down to: {text}{more}", "summary")
+        if pid == "mctsib":
+            firm = g[(g["score"] == "romberg_ratio_firm") & (g["metric"] == "com_ellipse_area_mm2")]["value"]
+            if len(firm) and firm.iloc[0] is not None and np.isfinite(firm.iloc[0]):
+                rep.paragraph(
+                    "Romberg ratio (sway area, eyes closed / eyes open, firm surface): "
+                    f"{format_number(firm.iloc[0], 2)}.",
+                    "summary",
+                )
+        rep.table(_records(g, PROTOCOL_COLUMNS), PROTOCOL_COLUMNS, f"protocol-{pid}")
+
+
 def build_session_report(
     store,
     session_id: int,
@@ -527,6 +569,10 @@ def build_session_report(
         )
     else:
         rep.paragraph("No exercise with analysable holds.")
+    # -- a standard protocol's scores
+    scores = run.protocol_scores
+    if scores is not None and len(scores):
+        _protocol_section(rep, scores)
     # -- therapist
     rep.section("Details for the therapist", "therapist")
     rep.heading("Repetitions (primary sensor)")

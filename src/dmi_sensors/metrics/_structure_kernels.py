@@ -1,0 +1,69 @@
+"""Numba kernel of :mod:`dmi_sensors.metrics.structure`: sample entropy of many windows in one call.
+
+The pure-Python reference (the definition written out) is ``tests/test_structure.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out):
+    """Sample entropy (Richman & Moorman 2000) of each window of ``x``, written to ``out``.
+
+    The window ``[starts[w], stops[w])`` is decimated to every ``step``-th sample; with
+    ``increments`` the series is the differences of those samples (Ramdani et al. 2009),
+    else the samples themselves. Tolerance ``r·SD`` with the population SD (1/N) of the
+    series; ``N - m`` templates of length ``m`` and ``m + 1`` (self-matches excluded);
+    Chebyshev distance; ``-ln(A/B)``. NaN when the series has fewer than ``min_n`` values,
+    no spread, a non-finite value, or ``A = 0`` / ``B = 0`` (undefined).
+    """
+    n_win = starts.shape[0]
+    for w in range(n_win):
+        a = starts[w]
+        b = stops[w]
+        n_dec = (b - a + step - 1) // step
+        n = n_dec - 1 if increments else n_dec
+        out[w] = np.nan
+        if n < min_n or n < m + 2:
+            continue
+        y = np.empty(n)
+        for i in range(n):
+            if increments:
+                y[i] = x[a + (i + 1) * step] - x[a + i * step]
+            else:
+                y[i] = x[a + i * step]
+        mean = 0.0
+        for i in range(n):
+            mean += y[i]
+        if not math.isfinite(mean):
+            continue  # a gap or an absent COM in the window: no value
+        mean /= n
+        var = 0.0
+        for i in range(n):
+            var += (y[i] - mean) ** 2
+        sd = math.sqrt(var / n)
+        if not sd > 0.0:
+            continue
+        tol = r * sd
+        n_t = n - m
+        count_b = 0
+        count_a = 0
+        for i in range(n_t):
+            for j in range(i + 1, n_t):
+                ok = True
+                for k in range(m):
+                    if abs(y[i + k] - y[j + k]) > tol:
+                        ok = False
+                        break
+                if ok:
+                    count_b += 1
+                    if abs(y[i + m] - y[j + m]) <= tol:
+                        count_a += 1
+        if count_a > 0 and count_b > 0:
+            out[w] = -math.log(count_a / count_b)
+    return out
