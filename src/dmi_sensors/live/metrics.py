@@ -240,10 +240,11 @@ def repetition_result(
     if n < 0.9 * (event.end_s - hold0) * fs_hz:
         return result("the hold is not fully covered by samples")
     if lever_frac is not None:
-        m = prieto_measures(com_ap_mm * lever_frac, com_ml_mm * lever_frac, fs_hz, params.ellipse_method)
+        # no sample entropy: not shown live, and its O(N²) kernel would hold the event loop
+        m = prieto_measures(com_ap_mm * lever_frac, com_ml_mm * lever_frac, fs_hz, params.ellipse_method, sampen=None)
         measures = {k: float(m[k]) for k in COM_MEASURES}
     else:
-        m = prieto_measures(np.degrees(tilt_ap_rad), np.degrees(tilt_ml_rad), fs_hz, params.ellipse_method)
+        m = prieto_measures(np.degrees(tilt_ap_rad), np.degrees(tilt_ml_rad), fs_hz, params.ellipse_method, sampen=None)
         measures = {
             "tilt_rms_ap_deg": float(m["com_rms_ap_mm"]),
             "tilt_rms_ml_deg": float(m["com_rms_ml_mm"]),
