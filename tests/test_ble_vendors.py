@@ -125,3 +125,31 @@ def test_vendor_flaky_link_counts_losses_and_reconnects_by_itself(vendor):
         assert dropped / 2 - 3 <= s.samples_lost <= dropped + 3
     if vendor in ("dot", "polar"):  # exact timing: every sample where its counter says
         _check_physics(vendor, again.batch)
+
+
+def test_polar_h10_streams_acc_only_at_200_hz():
+    """The H10 is told apart by its name: ACC only (raw int16 frames), 200 Hz, NaN gyroscope."""
+    with simulated_sensors(1, vendors=["polar"], model="H10") as emu, emu.activated():
+
+        async def go() -> SensorLink:
+            (advert,) = await discover(3.0, vendors=True)
+            assert (advert.vendor, advert.model) == ("polar", "H10")
+            link = SensorLink(advert, "trunk", keep_packets=True)
+            link.start()
+            await link.wait_streaming(30.0)
+            while link.stats.samples_received < 400:
+                await asyncio.sleep(0.05)
+            await link.stop()
+            return link
+
+        link = asyncio.run(go())
+    s = link.stats
+    assert s.fs_hz == 200 and s.decoder_settings["gyroscope"] is False and s.samples_lost == 0
+    batch = finish(stored_decoder({"vendor": "polar", "settings": s.decoder_settings}, s.sensor_id), link.packets).batch
+    assert np.isnan(batch.gyr_rps).all() and len(batch) == s.samples_received
+    sim = VENDOR_PERIPHERALS["polar"](0, model="H10").readings(200)
+    first = np.flatnonzero(np.all(np.abs(sim.acc_mps2 - batch.acc_mps2[0]) <= 9.80665e-3, axis=1))
+    assert any(
+        np.all(np.abs(sim.acc_mps2[(k0 + batch.counter - batch.counter[0]) % len(sim)] - batch.acc_mps2) <= 9.80665e-3)
+        for k0 in first
+    )

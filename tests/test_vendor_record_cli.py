@@ -104,3 +104,62 @@ def test_record_estimated_vendors_label_their_loss_counts(tmp_path):
     with SessionStore(tmp_path / "s.sqlite") as store:
         for s in store.session_info(1).sensors:
             assert stored_sensor_signals(store, 1, s.sensor_id).link["loss_accounting"] == "estimated"
+
+
+def _registered_vendor_sensors(db) -> list[tuple[str, str, int]]:
+    """(sensor id, decoder JSON, stored packets) of the sensors registered with a decoder so far."""
+    import sqlite3
+
+    if not db.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)) as conn:
+            return conn.execute(
+                "SELECT s.sensor_id, s.decoder_json,"
+                " (SELECT count(*) FROM raw_packets p WHERE p.sensor_id = s.sensor_id)"
+                " FROM sensors s WHERE s.decoder_json IS NOT NULL"
+            ).fetchall()
+    except sqlite3.Error:  # not created yet, or an older schema while it migrates
+        return []
+
+
+def test_a_killed_vendor_recording_stays_decodable(tmp_path):
+    """The vendor and decoder settings are stored as soon as the sensors stream, not only at
+    the end: after a SIGKILL the raw notifications still analyse as the vendor's."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import dmi_sensors
+
+    db = tmp_path / "s.sqlite"
+    src = str(Path(dmi_sensors.__file__).resolve().parent.parent)
+    cmd = [sys.executable, "-m", "dmi_sensors.cli", "record", "--simulate-sensors", "1", "--simulate-vendor", "dot"]
+    proc = subprocess.Popen(
+        [*cmd, "--duration-s", "120", "--scan-timeout-s", "1", "--db", str(db), "--subject-id", "C016"],
+        env=dict(os.environ, PYTHONPATH=src),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(n >= 120 for _, _, n in _registered_vendor_sensors(db)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with SessionStore(db) as store:
+        info = store.session_info(1)
+        assert info.status == "incomplete"
+        (sensor,) = info.sensors
+        assert sensor.sensor_id.startswith("dot-") and sensor.decoder["vendor"] == "dot"
+        sig = stored_sensor_signals(store, 1, sensor.sensor_id)
+    assert sig.fs_hz == 60 and sig.link["loss_accounting"] == "exact" and sig.link["malformed_packets"] == 0
+    assert sig.link["samples_received"] >= 120
+    assert abs(np.median(np.linalg.norm(sig.acc_mps2[sig.valid], axis=1)) - 9.81) < 0.6

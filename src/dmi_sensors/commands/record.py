@@ -44,6 +44,7 @@ from dmi_sensors.commands.record_faults import (
     is_address,
     outcome,
 )
+from dmi_sensors.commands.record_lsl import lsl_source_arg, run_lsl_source
 from dmi_sensors.commands.vendor_args import vendor_list
 from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
@@ -51,11 +52,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dmi_sensors.ble import RecordingContext, SensorAdvert
+    from dmi_sensors.live.hub import LiveHub
+    from dmi_sensors.live.lsl_outlet import LslOutlet
     from dmi_sensors.live.recording import LiveRecording
     from dmi_sensors.session import Plan
     from dmi_sensors.sim.bluez import EmulatedBluez
     from dmi_sensors.store import PacketWriter, SessionStore
 
+
+#: ``--lsl``: the outlets stay this long after the recording, so consumers get the last samples, s.
+LSL_LINGER_S = 0.5
 
 #: ``--fault-profile`` names (``dmi_sensors.sim.bluez.faults`` PROFILES + SCENARIOS; not imported: start-up speed).
 FAULT_PROFILES = ("none", "flaky", "hostile", "vanish", "never-found", "counter-jump", "bus-dies", "bluez-dies")
@@ -136,6 +142,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="record N virtual sensors through an emulated BlueZ (Linux, needs dbus-daemon)",
     )
+    src.add_argument(
+        "--lsl-source",
+        action="append",
+        type=lsl_source_arg,
+        metavar="NAME_OR_TYPE[=PLACEMENT]",
+        help="record the Lab Streaming Layer streams of this name or type (IMU streams as sensors, marker streams as"
+        " events); repeat for several (docs/interop.md)",
+    )
+    parser.add_argument(
+        "--lsl-timeout-s",
+        type=float,
+        default=10.0,
+        help="with --lsl-source: wait this long for each source's stream, seconds (default 10)",
+    )
     parser.add_argument(
         "--simulate-vendor",
         type=vendor_list,
@@ -184,6 +204,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("DMI_SENSORS_CALIBRATION_DIR") or None,
         help="directory of calibration JSON files (default: $DMI_SENSORS_CALIBRATION_DIR); the latest accel, gyro"
         " and alignment calibration of each sensor's serial is linked to the session and applied at analysis",
+    )
+    parser.add_argument(
+        "--lsl",
+        action="store_true",
+        help="publish on the Lab Streaming Layer: per sensor an IMU stream and a COM (or tilt) stream, and a marker"
+        " stream of the tags (docs/interop.md)",
+    )
+    parser.add_argument(
+        "--lsl-wait-s",
+        type=float,
+        default=0.0,
+        help="with --lsl: before the sensors stream, wait up to this long for a consumer (e.g. LabRecorder) of every"
+        " stream, seconds (default 0: no wait)",
     )
     parser.add_argument(
         "--live",
@@ -245,13 +278,15 @@ def key_tagging(
     stdin: TextIO | None = None,
     output: TextIO | str = "stderr",
     live: LiveRecording | None = None,
+    hub: LiveHub | None = None,
 ) -> Callable[[RecordingContext], Coroutine[Any, Any, pd.DataFrame]]:
     """A :func:`dmi_sensors.ble.record` companion: single-key exercise tagging in a terminal.
 
     Tags on the packets' clock (session start = the hub's ``t0_s``); ``q`` stops the
     recording. Without a terminal it only waits for the recording to end. Returns the
     events table (``contract.EVENT_COLUMNS`` + kind/posture/note). With ``live`` the live
-    view's buttons drive the same key tagger (so also without a terminal).
+    view's buttons drive the same key tagger (so also without a terminal). With ``hub``
+    (and no ``live``) the live hub follows the tagger (``record --lsl``'s markers).
     """
     from dmi_sensors.session import KeyTagger, Tagger
 
@@ -260,6 +295,16 @@ def key_tagging(
         with KeyTagger(tagger, stdin=stdin, output=output) as keys:
             if live is not None:
                 live.attach_keys(keys)
+            elif hub is not None:
+                hub.attach_tagger(keys.tagger)
+                previous = keys.on_action
+
+                def on_action(action: str, tagger: Any) -> None:
+                    if previous is not None:
+                        previous(action, tagger)
+                    hub.tagger_changed(action)
+
+                keys.on_action = on_action
             if keys.active or live is not None:
                 quit_ = asyncio.ensure_future(keys.wait_quit())
                 stop = asyncio.ensure_future(ctx.stop.wait())
@@ -298,6 +343,33 @@ def _link_calibrations(
     return linked
 
 
+def _vendor_decoder(stats: Any) -> dict[str, Any] | None:
+    """What the store keeps for a third-party sensor's raw notifications (None: our own)."""
+    if stats.vendor is None:
+        return None
+    return {"vendor": stats.vendor, "settings": stats.decoder_settings or {}}
+
+
+def _vendor_registration(
+    store: SessionStore, session_id: int
+) -> Callable[[RecordingContext], Coroutine[Any, Any, list[str]]]:
+    """A companion registering the third-party sensors with their decoder settings once they
+    stream: a recorder killed later leaves raw notifications the analysis can decode (the
+    sensors still streaming at the end are registered again then; our own need no settings)."""
+
+    async def vendor_sensors(ctx: RecordingContext) -> list[str]:
+        done = []
+        for link in ctx.hub.links:
+            s = link.stats
+            decoder = _vendor_decoder(s)
+            if decoder is not None and s.decoder_settings is not None and not is_address(s.sensor_id):
+                store.add_sensor(session_id, s.sensor_id, s.placement, decoder=decoder)
+                done.append(s.sensor_id)
+        return done
+
+    return vendor_sensors
+
+
 def _open_store(args: argparse.Namespace, sensors: dict[str, str]) -> tuple[SessionStore, int]:
     from dmi_sensors.store import SessionStore
 
@@ -326,10 +398,14 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     opened: tuple[SessionStore, int] | None = None if args.no_store else _open_store(args, sensors)
     if live is not None:
         live.know_sensors(sensors, _live_calibrations(args, sensors))
+    hub: LiveHub | None = None if live is None else live.hub
+    lsl: LslOutlet | None = None
+    if args.lsl:
+        hub, lsl = await _start_lsl(args, hub, sensors)
     writer: PacketWriter | None = None
     companions: list[Callable[[RecordingContext], Coroutine[Any, Any, Any]]] = []
     if args.tag or args.live:
-        companions.append(key_tagging(args.plan_obj, live=live))
+        companions.append(key_tagging(args.plan_obj, live=live, hub=hub))
     disk: DiskWatch | None = None
     sink: Any = None
     if opened is not None:
@@ -345,6 +421,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
         )
         disk.at_start(args.duration_s)
         companions.append(disk.companion())
+        companions.append(_vendor_registration(opened[0], opened[1]))
         # room to record why, should another program fill the disk (released at the end)
         opened[0].reserve_space()
     store_failure: DmiSensorsError | None = None
@@ -354,8 +431,10 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             writer.set_arrival_origin(hub.t0_s)
         if live is not None:
             live.on_hub(hub)
+        elif lsl is not None:
+            lsl.hub.set_t0(hub.t0_s)
 
-    live_kwargs: dict[str, Any] = {"on_batch": live.hub.on_batch} if live else {}
+    live_kwargs: dict[str, Any] = {"on_batch": hub.on_batch} if hub is not None else {}
     try:
         stats, ctx = await record(
             targets,
@@ -373,6 +452,8 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     except BaseException:
         if live is not None:
             await live.stop()
+        if lsl is not None:
+            lsl.close()
         raise
     finally:
         if writer is not None:
@@ -457,6 +538,11 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             "repetitions": [r.to_dict() for r in live.hub.results],
             "refused_requests": live.server.refused,
         }
+    if lsl is not None:
+        if live is None:
+            lsl.hub.finish()
+        summary["lsl"] = {**lsl.summary(), "t0_lsl_s": float(lsl.lsl_time(0.0))}
+        await asyncio.to_thread(lsl.close, LSL_LINGER_S)
     return summary
 
 
@@ -507,8 +593,7 @@ def _finish_session(
     def sensors() -> None:
         for sensor_id in identified:
             s = stats[sensor_id]
-            decoder = None if s.vendor is None else {"vendor": s.vendor, "settings": s.decoder_settings or {}}
-            store.add_sensor(session_id, sensor_id, s.placement, decoder=decoder)
+            store.add_sensor(session_id, sensor_id, s.placement, decoder=_vendor_decoder(s))
         _link_calibrations(args, store, session_id, identified)
 
     attempt("the sensors and their calibrations", sensors)
@@ -531,6 +616,28 @@ def _live_calibrations(args: argparse.Namespace, sensors: dict[str, str]) -> dic
             if cal.parts():
                 calibrations[sensor_id] = cal
     return calibrations
+
+
+async def _start_lsl(
+    args: argparse.Namespace, hub: LiveHub | None, sensors: dict[str, str]
+) -> tuple[LiveHub, LslOutlet]:
+    """``--lsl``: the LSL outlets on the live hub (a hub of their own without ``--live``), the
+    streams of the sensors known from the scan created now; waits ``--lsl-wait-s`` for consumers."""
+    from dmi_sensors.live.hub import LiveHub
+    from dmi_sensors.live.lsl_inlet import require_pylsl
+    from dmi_sensors.live.lsl_outlet import LslOutlet
+    from dmi_sensors.live.metrics import LiveParams
+
+    require_pylsl()
+    if hub is None:
+        hub = LiveHub(LiveParams.from_analysis(None, args.com_height_m), sensors, _live_calibrations(args, sensors))
+    lsl = LslOutlet(hub)
+    for sensor_id, placement in sensors.items():
+        lsl.open_sensor(sensor_id, placement, args.fs_hz)
+    print(f"lsl: publishing {', '.join(lsl.summary()['streams'])}", file=sys.stderr, flush=True)
+    if args.lsl_wait_s > 0 and not await asyncio.to_thread(lsl.wait_for_consumers, args.lsl_wait_s):
+        print(f"lsl: no consumer for every stream within {args.lsl_wait_s:g} s; recording anyway", file=sys.stderr)
+    return hub, lsl
 
 
 async def _start_live(args: argparse.Namespace) -> LiveRecording:
@@ -630,6 +737,8 @@ def run(args: argparse.Namespace) -> int:
         args.plan_obj = Plan.read(args.plan)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
     logging.getLogger("bleak").setLevel(logging.WARNING)
+    if args.lsl_source:
+        return run_lsl_source(args)
     with contextlib.ExitStack() as stack:
         emu = None
         if args.simulate_sensors:

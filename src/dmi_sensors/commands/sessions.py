@@ -78,28 +78,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_import(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "import",
-        help="import a CSV/Parquet export directory, a BIDS-Motion dataset, a trial CSV or a vendor recording"
-        " (Movella DOT CSV, MetaBase CSV, APDM .h5) as a new session",
+        help="import a CSV/Parquet export directory, a BIDS-Motion dataset, a trial CSV, a vendor recording"
+        " (Movella DOT CSV, MetaBase CSV, APDM .h5) or an XDF file (IMU and marker streams) as a new session",
     )
     p.add_argument(
-        "path", metavar="PATH", help="export directory, BIDS dataset root, trial CSV file or vendor recording file"
+        "path",
+        metavar="PATH",
+        help="export directory, BIDS dataset root, trial CSV file, vendor recording file or XDF file",
     )
     p.add_argument(
-        "--subject-id", help="trial CSV or vendor file: the subject's pseudonymous code (e.g. C001; never a name)"
+        "--subject-id", help="trial CSV, vendor or XDF file: the subject's pseudonymous code (e.g. C001; never a name)"
     )
-    _add_subject_fields(p, "trial CSV or vendor file (optional): ")
+    _add_subject_fields(p, "trial CSV, vendor or XDF file (optional): ")
     p.add_argument(
-        "--therapist-id", default="", help="trial CSV or vendor file (optional): pseudonymous therapist code"
+        "--therapist-id", default="", help="trial CSV, vendor or XDF file (optional): pseudonymous therapist code"
     )
-    p.add_argument("--events", type=Path, metavar="EVENTS.csv", help="trial CSV or vendor file: events to store")
-    p.add_argument("--plan", type=Path, metavar="PLAN.toml", help="trial CSV or vendor file: the exercise plan")
+    p.add_argument("--events", type=Path, metavar="EVENTS.csv", help="trial CSV, vendor or XDF file: events to store")
+    p.add_argument("--plan", type=Path, metavar="PLAN.toml", help="trial CSV, vendor or XDF file: the exercise plan")
     p.add_argument("--start-utc", help="trial CSV: when the trial started (ISO-8601, e.g. 2026-03-10T09:30:00Z)")
     p.add_argument(
         "--sensor-id",
-        help="trial CSV or single-sensor vendor file: sensor id to store the samples under (default: trial,"
-        " or the vendor's name)",
+        help="trial CSV, single-sensor vendor file or single-IMU XDF file: sensor id to store the samples under"
+        " (default: trial, the vendor's name, the XDF stream's serial number or name)",
     )
-    p.add_argument("--placement", default="trunk", help="trial CSV or vendor file: where the sensor was worn")
+    p.add_argument("--placement", default="trunk", help="trial CSV, vendor or XDF file: where the sensor was worn")
     p.add_argument("--bids-subject", help="BIDS: subject label when the dataset has several")
     p.add_argument("--bids-session", help="BIDS: session label when the subject has several")
     _add_db(p)
@@ -125,6 +127,7 @@ def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     kwargs: dict[str, Any] = {}
+    skipped: list[str] = []  # an XDF file's streams that are neither IMU nor markers
     trial_only = ("subject_id", "events", "plan", "start_utc", "sensor_id", *EDIT_OPTIONS)
     if path.is_file():
         from dmi_sensors.session import Plan, Subject, check_pseudonymous_id, read_events_csv
@@ -147,8 +150,13 @@ def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
             "start_utc": args.start_utc,
         }
         from dmi_sensors.store.export.vendor import is_vendor_file
+        from dmi_sensors.store.export.xdf import is_xdf_file
 
-        if not is_vendor_file(path):
+        if is_xdf_file(path):
+            kwargs["skipped"] = skipped
+            if args.sensor_id:
+                kwargs["sensor_id"] = args.sensor_id
+        elif not is_vendor_file(path):
             kwargs["sensor_id"] = args.sensor_id or "trial"
             kwargs["trial"] = read_trial_csv(path, sensor_id=kwargs["sensor_id"])  # checked before anything is stored
         elif args.sensor_id:
@@ -170,6 +178,8 @@ def _run_import(store: SessionStore, args: argparse.Namespace) -> int:
         f"imported {path} as session {sid}: subject {info.subject_id}, {len(info.sensors)} sensor(s), "
         f"{samples} samples, {info.events} events"
     )
+    for line in skipped:
+        print(f"not imported: {line}", file=sys.stderr)
     if kwargs.get("events") is not None:
         _warn_outside(store, sid, kwargs["events"], args.events)
     if info.com_height_m is None:

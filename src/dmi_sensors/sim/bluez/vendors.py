@@ -480,7 +480,8 @@ _POLAR_GYR_FACTOR = 2000.0 / 32768.0  # deg/s per count of the GYRO delta frames
 class PolarPeripheral(VendorPeripheral):
     """A Polar Verity Sense (``model="Verity Sense"``) or H10 (``model="H10"``), PMD service.
 
-    Frames hold ``rate / 5`` samples (a frame every 0.2 s). Start requests are checked
+    Frames hold ``rate / 5`` samples (a frame every 0.2 s; H10: 36 raw samples, what fits
+    the MTU). Start requests are checked
     against the model's rates (status 8 otherwise); a second start of a running
     measurement answers status 6; GYRO on an H10 answers status 3 (not supported).
     """
@@ -556,7 +557,8 @@ class PolarPeripheral(VendorPeripheral):
                 factor = _POLAR_GYR_FACTOR if gyro else 1.0
                 t0 = self.grid_s(now_s, rate)
                 maker = self._maker(meas, rate, t0)
-                self.start_stream(name, _Stream(polar.DATA_UUID, rate, t0, max(1, rate // 5), maker))
+                per_frame = 36 if self.model == "H10" else max(1, rate // 5)  # raw int16 frames: 36 fit the MTU
+                self.start_stream(name, _Stream(polar.DATA_UUID, rate, t0, per_frame, maker))
                 answer(0, bytes([5, 1]) + struct.pack("<f", factor) if gyro else b"")
         elif op == 0x03:  # stop: the frame in progress goes out first (assumed; not documented)
             out += self.flush_stream(name, now_s)

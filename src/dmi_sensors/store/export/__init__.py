@@ -6,8 +6,9 @@
 * ``"parquet"``: ``session.json``, ``samples.parquet``, ``events.parquet``, ``metrics.parquet``
 * ``"bids"``: a BIDS-Motion dataset (see :mod:`dmi_sensors.store.export.bids`)
 
-``import_path(store, path)`` reads any of them (or a trial CSV, or a vendor recording: Movella
-DOT CSV, MetaBase CSV, APDM .h5, see :mod:`dmi_sensors.store.export.vendor`) into a new session.
+``import_path(store, path)`` reads any of them (or a trial CSV, a vendor recording: Movella
+DOT CSV, MetaBase CSV, APDM .h5, see :mod:`dmi_sensors.store.export.vendor`, or an XDF file's
+IMU and marker streams, see :mod:`dmi_sensors.store.export.xdf`) into a new session.
 See ``docs/store.md`` for the file layouts.
 
 The format modules are imported when a format is used: they load pandas (and pyarrow),
@@ -56,8 +57,8 @@ def export_session(
 
 
 def import_path(store: SessionStore, path: str | Path, *, progress: ProgressBar | None = None, **kwargs: Any) -> int:
-    """Import a CSV/Parquet export directory, a BIDS-Motion dataset, a trial CSV or a vendor recording
-    (Movella DOT CSV, MetaBase CSV, APDM .h5); returns the new session id.
+    """Import a CSV/Parquet export directory, a BIDS-Motion dataset, a trial CSV, a vendor recording
+    (Movella DOT CSV, MetaBase CSV, APDM .h5) or an XDF file; returns the new session id.
 
     ``kwargs`` go to the specific importer (e.g. ``subject=`` for a trial CSV or a vendor file);
     ``progress``: a :class:`~dmi_sensors.progress_bar.ProgressBar` told each step (files read,
@@ -66,6 +67,14 @@ def import_path(store: SessionStore, path: str | Path, *, progress: ProgressBar 
     path = Path(path)
     if path.is_file():
         from dmi_sensors.store.export.vendor import import_vendor_file, is_vendor_file
+        from dmi_sensors.store.export.xdf import import_xdf, is_xdf_file
+
+        if is_xdf_file(path):
+            sid = import_xdf(store, path, **kwargs)
+            if progress is not None:
+                progress.set_total(1)
+                progress.advance()
+            return sid
 
         if is_vendor_file(path):
             sid = import_vendor_file(store, path, **kwargs)
@@ -91,7 +100,7 @@ def import_path(store: SessionStore, path: str | Path, *, progress: ProgressBar 
     raise DataFileError(
         path,
         "",
-        "a trial CSV file, a vendor recording (DOT CSV, MetaBase CSV, APDM .h5), a BIDS dataset"
+        "a trial CSV file, a vendor recording (DOT CSV, MetaBase CSV, APDM .h5), an XDF file, a BIDS dataset"
         " (dataset_description.json) or an export directory (session.json with samples.csv or samples.parquet)",
         "none of these" if path.exists() else "no such file or directory",
     )
