@@ -391,10 +391,9 @@ class LiveSensor:
             "tilt_ap_deg": np.degrees(out.tilt_ap_rad[sel]).tolist(),
             "tilt_ml_deg": np.degrees(out.tilt_ml_rad[sel]).tolist(),
         }
-        lever_frac = com_lever_frac(self._current, self.params)
-        if lever_frac is not None:  # the COM of the repetition in progress, with its lever
-            trace["com_ap_mm"] = (out.com_ap_mm[sel] * lever_frac).tolist()
-            trace["com_ml_mm"] = (out.com_ml_mm[sel] * lever_frac).tolist()
+        if self.params.com_height_m is not None:  # continuous, at the full COM height (see running())
+            trace["com_ap_mm"] = out.com_ap_mm[sel].tolist()
+            trace["com_ml_mm"] = out.com_ml_mm[sel].tolist()
         return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t)
 
     def start_repetition(self, event: EventRecord) -> None:
@@ -427,19 +426,22 @@ class LiveSensor:
 
     def running(self) -> dict[str, Any]:
         """The running sway of the repetition in progress: RMS AP/ML of its hold so far
-        (mm for COM, degrees for tilt), with the posture-chosen kind."""
+        (mm for COM, degrees for tilt), with the posture-chosen kind and the COM lever of
+        its posture and support (``com_lever_frac``: the trace's COM, at the full COM
+        height, times this is the repetition's COM; None for tilt)."""
         ev = self._current
         n = self._run[0, 0]
         kind = self._kind(ev)
+        lever_frac = com_lever_frac(ev, self.params)
         if ev is None or n < 2:
-            return {"kind": kind, "rms_ap": None, "rms_ml": None, "hold_s": None}
+            return {"kind": kind, "com_lever_frac": lever_frac, "rms_ap": None, "rms_ml": None, "hold_s": None}
         mean = self._run[1] / n
         var = np.maximum(self._run[2] / n - mean * mean, 0.0)
         rms = np.sqrt(var)
-        lever_frac = com_lever_frac(ev, self.params)
         scale = math.degrees(1.0) if lever_frac is None else lever_frac
         return {
             "kind": kind,
+            "com_lever_frac": lever_frac,
             "rms_ap": float(rms[0] * scale),
             "rms_ml": float(rms[1] * scale),
             "hold_s": float(n / self.fs_hz),
