@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.signal as ss
-from dsp_helpers import sos_reference
+from dsp_helpers import JIT_DISABLED, sos_reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,6 +141,85 @@ def test_one_dimensional_input_and_in_place_output():
     np.testing.assert_array_equal(buf, ref)
 
 
+def _general_sos(n_sections: int, seed: int) -> np.ndarray:
+    """Stable sections with arbitrary numerators (no Butterworth symmetry to exploit)."""
+    rng = np.random.default_rng(seed)
+    sos = np.zeros((n_sections, 6))
+    sos[:, :3] = rng.normal(size=(n_sections, 3))
+    sos[:, 3] = 1.0
+    r, th = rng.uniform(0.3, 0.95, n_sections), rng.uniform(0.1, 3.0, n_sections)
+    sos[:, 4], sos[:, 5] = -2 * r * np.cos(th), r**2
+    return sos
+
+
+KERNEL_DESIGNS = {
+    **DESIGNS,
+    "general1": lambda: _general_sos(1, 1),
+    "general3": lambda: _general_sos(3, 2),
+    "general4": lambda: _general_sos(4, 3),
+    # b2 == b0 as numbers but not as bits (0.0 vs -0.0): must take the general path
+    "signed_zero": lambda: np.array([[0.0, 0.5, -0.0, 1.0, -0.5, 0.1], [1.0, 2.0, 1.0, 1.0, 0.2, 0.05]]),
+    "mixed": lambda: np.vstack([_general_sos(1, 4), butter_lowpass(10.0, FS, order=4)]),
+}
+
+
+@pytest.mark.parametrize("design", sorted(KERNEL_DESIGNS))
+@pytest.mark.parametrize("n_channels", [1, 2, 3, 4, 6, 7])
+def test_pass_kernels_equal_the_reference_bit_for_bit(design, n_channels):
+    """The section-pair passes (channel groups of 3 and 1, Butterworth shortcuts, odd last
+    section) give exactly the row-by-row arithmetic, forward and backward, state included."""
+    from dmi_sensors.dsp._sos_kernels import PASS_MIN_ROWS, sos_filter_passes_into, sos_filter_reverse_into
+
+    sos = KERNEL_DESIGNS[design]()
+    x = _signal(3 * PASS_MIN_ROWS + 5, n_channels, seed=n_channels)
+    x[7, 0] = -0.0
+    zi = np.random.default_rng(6).standard_normal((sos.shape[0], 2, n_channels))
+    for kernel, data in ((sos_filter_passes_into, x), (sos_filter_reverse_into, x[::-1])):
+        ref_y, ref_zf = sos_reference(sos, data, zi)
+        zk = zi.copy()
+        y = np.empty_like(x)
+        kernel(sos, x, zk, y)
+        got = y if kernel is sos_filter_passes_into else y[::-1]
+        assert got.tobytes() == ref_y.tobytes(), kernel.__name__
+        assert zk.tobytes() == ref_zf.tobytes(), kernel.__name__
+        inplace = x.copy()
+        zk = zi.copy()
+        kernel(sos, inplace, zk, inplace)
+        assert inplace.tobytes() == y.tobytes()
+    f = SosFilter(sos, n_channels=n_channels)
+    f.state = SosFilterState(zi=zi, started=True)
+    assert f.process(x).tobytes() == sos_reference(sos, x, zi)[0].tobytes()
+
+
+def test_started_filter_checks_its_inputs_too():
+    """After the first call the packet fast path runs; every kind of input still works or fails clearly."""
+    sos = DESIGNS["low"]()
+    x = _signal(40, 3, seed=11)
+    ref = ss.sosfilt(sos, x, axis=0)
+    f = SosFilter(sos, n_channels=3)
+    parts = [f.process(x[:5])]
+    parts.append(f.process(np.asfortranarray(x[5:12])))  # not C-contiguous
+    parts.append(f.process(np.hstack([x, x])[12:18, :3]))  # a strided view
+    parts.append(f.process(x[18:20].tolist()))  # a list
+    ro = x[20:25].copy()
+    ro.flags.writeable = False
+    parts.append(f.process(ro))  # read-only input
+    out = np.empty((15, 3))
+    assert f.process(x[25:40], out) is out
+    parts.append(out)
+    np.testing.assert_array_equal(np.concatenate(parts), ref)
+    with pytest.raises(ValueError, match="3 channels"):
+        f.process(np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="shape"):
+        f.process(np.zeros((10, 3)), out=np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="shape"):
+        f.process(np.zeros((10, 3)), out=np.zeros((10, 3), dtype=np.float32))
+    np.testing.assert_array_equal(f.state.zi, ss.sosfilt(sos, x, axis=0, zi=np.zeros((2, 2, 3)))[1])
+    one = SosFilter(sos, n_channels=1)
+    y = np.concatenate([one.process(x[:10, 0]), one.process(x[10:, 0])])  # 1-D input, started
+    np.testing.assert_array_equal(y[:, 0], ss.sosfilt(sos, x[:, 0]))
+
+
 def test_wrong_channel_count_is_rejected():
     f = SosFilter(DESIGNS["low"](), n_channels=3)
     with pytest.raises(ValueError, match="3 channels"):
@@ -246,3 +325,19 @@ def test_design_cache_survives_a_corrupt_or_unwritable_file(tmp_path, monkeypatc
     monkeypatch.setenv("DMI_SENSORS_CACHE_DIR", str(blocked / "sub"))
     monkeypatch.setattr(_design, "_MEMORY", {})
     np.testing.assert_array_equal(butter_highpass(1.0, FS), ss.butter(4, 1.0, "highpass", fs=FS, output="sos"))
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="no compiled kernels with NUMBA_DISABLE_JIT=1")
+def test_packet_kernel_is_loaded_on_first_use_not_at_import():
+    """Importing dmi_sensors.dsp loads no kernel (start-up time); a SosFilter readies it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import dmi_sensors.dsp as d, dmi_sensors.dsp._sos_kernels as k\n"
+        "before = len(k.sos_packet_into.signatures)\n"
+        "d.SosFilter(d.butter_lowpass(5.0, 100.0), n_channels=2)\n"
+        "print(before, len(k.sos_packet_into.signatures))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "1"]

@@ -56,6 +56,28 @@ def test_hull_diameter_random_clouds(n, seed):
     assert K.hull_diameter(x, y) == pytest.approx(ref_hull_diameter(x, y), rel=1e-12)
 
 
+def _hull_cases(rng: np.random.Generator):
+    for n in (16, 17, 100, 2800):
+        t = np.arange(n) / 100.0
+        yield np.cumsum(rng.normal(size=n)), np.cumsum(rng.normal(size=n))  # sway-like random walk
+        yield rng.normal(size=n), rng.normal(size=n)  # cloud
+        yield rng.integers(-4, 5, n).astype(float), rng.integers(-4, 5, n).astype(float)  # grid, duplicates
+        u = rng.normal(size=n)
+        yield u, 2.0 * u + 1.0  # all on a line: degenerate octagon
+        a = rng.uniform(0, 2 * np.pi, n)
+        yield np.cos(a), np.sin(a)  # every point on the hull
+        yield 1e-6 * np.sin(0.3 * t) + 1e-12 * rng.normal(size=n), 1e-6 * np.cos(0.2 * t)  # tiny scale
+        yield np.full(n, 3.0), np.full(n, -1.0)  # one point repeated
+
+
+def test_hull_prefilter_gives_the_diameter_of_all_points_bit_for_bit():
+    """The octagon pre-filter only drops points that cannot be hull vertices."""
+    rng = np.random.default_rng(20)
+    for x, y in _hull_cases(rng):
+        x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+        assert K.hull_diameter(x, y) == K._hull_diameter_sorted(x, y)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(3, 250), st.integers(0, 2**31 - 1), st.floats(1e-3, 1e3))
 def test_planar_stats_match_reference(n, seed, scale):

@@ -50,6 +50,43 @@ def test_minmax_decimate_keeps_extremes_and_gaps():
     assert np.all(np.diff(td[np.isfinite(td)]) >= 0)
 
 
+def _minmax_reference(t, v, max_points):
+    """The per-bucket numpy loop minmax_decimate replaced (nanargmin/nanargmax per bucket)."""
+    n = t.shape[0]
+    if n <= max_points:
+        return t, v
+    buckets = max(1, max_points // 2)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    out_t, out_v = np.empty(2 * buckets), np.empty(2 * buckets)
+    for b in range(buckets):
+        lo, hi = edges[b], edges[b + 1]
+        seg = v[lo:hi]
+        if seg.size == 0 or np.all(np.isnan(seg)):
+            out_t[2 * b : 2 * b + 2] = t[lo] if hi > lo else np.nan
+            out_v[2 * b : 2 * b + 2] = np.nan
+            continue
+        a, c = sorted((lo + int(np.nanargmin(seg)), lo + int(np.nanargmax(seg))))
+        out_t[2 * b], out_t[2 * b + 1] = t[a], t[c]
+        out_v[2 * b], out_v[2 * b + 1] = v[a], v[c]
+    return out_t, out_v
+
+
+@pytest.mark.parametrize("max_points", [7, 100, 999, 5000])
+def test_minmax_decimate_equals_the_numpy_loop(max_points):
+    rng = np.random.default_rng(max_points)
+    t = np.arange(20_000) / 100.0
+    v = np.round(rng.standard_normal(t.shape[0]), 1)  # ties: the first occurrence wins
+    v[rng.integers(0, t.shape[0], 3000)] = np.nan
+    v[1000:1400] = np.nan  # all-NaN buckets
+    v[3000:3400] = np.where(rng.random(400) < 0.5, np.nan, np.inf)  # only NaN and +inf
+    v[5000:5400] = np.where(rng.random(400) < 0.5, np.nan, -np.inf)
+    v[7000], v[7001] = -0.0, 0.0
+    got = minmax_decimate(t, v, max_points)
+    want = _minmax_reference(t, v, max_points)
+    for g, w in zip(got, want, strict=True):
+        assert g.tobytes() == w.tobytes()
+
+
 def _events():
     rows = []
     t = 0.0

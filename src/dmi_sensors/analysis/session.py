@@ -385,24 +385,34 @@ def _clean_str(v) -> str:
     return str(v)
 
 
-def _segment_row(seg, exercise: str, repetition: int, onset_s: float, end_s: float):
-    """The segment window of a tagged interval: same exercise and repetition, overlapping,
-    start closest to the interval's onset (a gap can clip a segment; the longest part of
-    an interval split by a gap starts later and is found the same way only when the first
-    part was too short to analyse)."""
-    import pandas as pd
+class _Segments:
+    """The segment windows of one sensor, indexed once for :meth:`row` (called a few times
+    per repetition: the columns are converted once, not per call)."""
 
-    rep_no = pd.to_numeric(seg["repetition"], errors="coerce").fillna(0).astype(int)
-    match = seg[
-        (seg["exercise"].astype(str) == exercise)
-        & (rep_no == repetition)
-        & (seg["end_s"] > onset_s)
-        & (seg["start_s"] < end_s)
-    ]
-    if len(match) == 0:
-        return None
-    score = (match["start_s"] - onset_s).abs() - 1e-6 * (match["end_s"] - match["start_s"])
-    return match.loc[score.idxmin()]
+    def __init__(self, seg) -> None:
+        import pandas as pd
+
+        self.frame = seg
+        self._exercise = seg["exercise"].astype(str)
+        self._by_exercise: dict[str, np.ndarray] = {}
+        self._rep = pd.to_numeric(seg["repetition"], errors="coerce").fillna(0).astype(int).to_numpy()
+        self._start = seg["start_s"].to_numpy(dtype=np.float64)
+        self._end = seg["end_s"].to_numpy(dtype=np.float64)
+
+    def row(self, exercise: str, repetition: int, onset_s: float, end_s: float):
+        """The segment window of a tagged interval: same exercise and repetition, overlapping,
+        start closest to the interval's onset (a gap can clip a segment; the longest part of
+        an interval split by a gap starts later and is found the same way only when the first
+        part was too short to analyse). The window's row of the table, or None."""
+        same = self._by_exercise.get(exercise)
+        if same is None:
+            same = self._by_exercise[exercise] = (self._exercise == exercise).to_numpy(dtype=bool)
+        at = np.flatnonzero(same & (self._rep == repetition) & (self._end > onset_s) & (self._start < end_s))
+        if at.size == 0:
+            return None
+        start, end = self._start[at], self._end[at]
+        score = np.abs(start - onset_s) - 1e-6 * (end - start)
+        return self.frame.iloc[int(at[int(np.argmin(score))])]
 
 
 def repetition_table(sensor: SensorResult, tag_events, postures):
@@ -418,7 +428,7 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
     w = sensor.windows
     if tag_events is None or len(w) == 0:
         return pd.DataFrame()
-    seg = w[(w[contract.WINDOW_KIND] == "segment")]
+    seg = _Segments(w[(w[contract.WINDOW_KIND] == "segment")])
     tts = _tts_by_onset(sensor.stabilisation)
     holds = tag_events[tag_events[contract.KIND] == "hold"]
     reps = tag_events[tag_events[contract.KIND] == "repetition"]
@@ -428,7 +438,7 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
     for ev, posture_detected in zip(reps.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
         exercise, rep = str(ev.exercise), int(ev.repetition)
-        if _segment_row(seg, exercise, rep, onset, end) is None:
+        if seg.row(exercise, rep, onset, end) is None:
             continue  # not covered by any analysed piece
         hold_ev = holds[
             (holds[contract.EXERCISE] == exercise)
@@ -439,7 +449,7 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
         hold = None
         if len(hold_ev):
             h0 = float(hold_ev[contract.ONSET_S].iloc[0])
-            hold = _segment_row(seg, exercise, rep, h0, h0 + float(hold_ev[contract.DURATION_S].iloc[0]))
+            hold = seg.row(exercise, rep, h0, h0 + float(hold_ev[contract.DURATION_S].iloc[0]))
             if hold is not None and abs(hold[contract.START_S] - h0) >= abs(hold[contract.START_S] - onset):
                 hold = None  # that is the repetition row itself: the hold was not analysed
         t = tts.get(round(onset, 6))
@@ -458,7 +468,7 @@ def repetition_table(sensor: SensorResult, tag_events, postures):
             contract.TIME_TO_STABILISE_S: _clean_float(t["tts_s"]) if t else None,
             contract.TTS_STATUS: t["status"] if t else "not analysed",
         }
-        source = hold if hold is not None else _segment_row(seg, exercise, rep, onset, end)
+        source = hold if hold is not None else seg.row(exercise, rep, onset, end)
         for m in (*EXERCISE_METRICS, *EXERCISE_FLOORS):
             row[m] = _clean_float(hold.get(m)) if hold is not None and m in hold else None
         _mark_absent(row, posture_detected, _clean_str(getattr(ev, contract.POSTURE, "")))
@@ -503,7 +513,7 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
     w = sensor.windows
     if tag_events is None or len(w) == 0:
         return pd.DataFrame()
-    seg = w[(w[contract.WINDOW_KIND] == "segment")]
+    seg = _Segments(w[(w[contract.WINDOW_KIND] == "segment")])
     exercises = tag_events[tag_events[contract.KIND] == "exercise"]
     ends = (exercises[contract.ONSET_S] + exercises[contract.DURATION_S]).to_numpy()
     detected = _detected_postures(postures, exercises[contract.ONSET_S].to_numpy(), ends)
@@ -511,7 +521,7 @@ def exercise_table(sensor: SensorResult, tag_events, postures, repetitions):
     for ev, posture_detected in zip(exercises.itertuples(index=False), detected, strict=True):
         onset, end = float(ev.onset_s), float(ev.onset_s + ev.duration_s)
         exercise = str(ev.exercise)
-        whole = _segment_row(seg, exercise, 0, onset, end)
+        whole = seg.row(exercise, 0, onset, end)
         if whole is None:
             continue
         reps = repetitions

@@ -36,7 +36,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from dmi_sensors.calibration.records import AccelCalibration
 from dmi_sensors.calibration.still import StillParameters, StillSegment, still_segments
@@ -180,6 +179,8 @@ def fit_six_position(
         return np.concatenate([np.linalg.norm(cal, axis=1) - g, w * (cal - g * e).ravel()])
 
     x0 = np.concatenate([np.linalg.inv(a0).ravel(), b0])
+    from scipy.optimize import least_squares  # here, not at import: scipy.optimize costs ~0.3 s
+
     sol = least_squares(resid, x0, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14)
     return _unpack(sol.x)
 
@@ -275,6 +276,8 @@ def fit_ellipsoid(
 
     def resid(x: np.ndarray) -> np.ndarray:
         return np.linalg.norm((m - x[6:]) @ _lower(x).T, axis=1) - g
+
+    from scipy.optimize import least_squares  # here, not at import: scipy.optimize costs ~0.3 s
 
     sol = least_squares(resid, x0, method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14)
     matrix = _lower(sol.x)

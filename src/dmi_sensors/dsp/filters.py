@@ -21,7 +21,15 @@ from typing import Any, Literal
 import numpy as np
 
 from dmi_sensors.dsp._design import butter_design, steady_state_zi
-from dmi_sensors.dsp._sos_kernels import odd_extend, sos_filter_into, sos_filter_reverse_into
+from dmi_sensors.dsp._sos_kernels import (
+    PASS_MIN_ROWS,
+    odd_extend,
+    ready_packet_kernel,
+    sos_filter_into,
+    sos_filter_passes_into,
+    sos_filter_reverse_into,
+    sos_packet_into,
+)
 from dmi_sensors.dsp._state import ArrayState, checked_array, read_only
 from dmi_sensors.errors import ParameterError
 
@@ -150,6 +158,7 @@ class SosFilter:
         self._n_channels = int(n_channels)
         self._initial: Literal["zero", "steady"] = initial
         self._zi = np.zeros((self._sos.shape[0], 2, self._n_channels))
+        ready_packet_kernel()
         self._zi_unit = np.ascontiguousarray(steady_state_zi(self._sos)) if initial == "steady" else None
         self._started = False
 
@@ -200,18 +209,43 @@ class SosFilter:
         ``out`` may be a preallocated float64 array of the same shape (or ``x`` itself, for
         in-place filtering). 1-D input is accepted when ``n_channels == 1``.
         """
-        # fast path first: this is called once per BLE packet, so every check counts
-        if type(x) is not np.ndarray or x.dtype is not _F64 or x.ndim != 2 or x.shape[1] != self._n_channels:
-            x = _as_samples(x, self._n_channels)
+        # this is called once per BLE packet, so the common case (a started filter, C-contiguous
+        # float64 arrays) runs on as little Python as possible: sos_packet_into checks the
+        # shapes, and its dispatcher rejects any other array type (TypeError) -> _checked
+        if self._started:
+            given = out
+            try:
+                if out is None:
+                    out = np.empty(x.shape)
+                elif out.dtype is not _F64:  # (the kernel's types say so too, unless NUMBA_DISABLE_JIT)
+                    return self._checked(x, out)
+                status = sos_packet_into(self._sos, x, self._zi, out)
+            except (TypeError, AttributeError, IndexError):  # IndexError: NUMBA_DISABLE_JIT, 1-D x
+                return self._checked(x, given)
+            if status == 0:
+                return out
+            if status == 2:
+                sos_filter_passes_into(self._sos, x, self._zi, out)
+                return out
+            return self._checked(x, given)  # raises the error that names the misfit
+        return self._checked(x, out)
+
+    def _checked(self, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """:meth:`process` with every argument checked and converted (and the first sample's start)."""
+        x = _as_samples(x, self._n_channels)
         if out is None:
             out = np.empty_like(x)
         elif type(out) is not np.ndarray or out.shape != x.shape or out.dtype is not _F64:
             raise ParameterError(f"out must be a float64 array of shape {x.shape}")
-        if not self._started and x.shape[0] > 0:
+        n = x.shape[0]
+        if not self._started and n > 0:
             if self._zi_unit is not None:
                 self._zi[...] = self._zi_unit[:, :, None] * x[0][None, None, :]
             self._started = True
-        sos_filter_into(self._sos, x, self._zi, out)
+        if n < PASS_MIN_ROWS:
+            sos_filter_into(self._sos, x, self._zi, out)
+        else:
+            sos_filter_passes_into(self._sos, x, self._zi, out)
         return out
 
 
@@ -249,7 +283,7 @@ def filtfilt(sos: np.ndarray, x: np.ndarray, padlen: int | None = None, padtype:
     else:
         ext = np.ascontiguousarray(np.concatenate([arr[edge:0:-1], arr, arr[-2 : -edge - 2 : -1]]))
     zi = zi_unit[:, :, None] * ext[0][None, None, :]
-    sos_filter_into(sos, ext, zi, ext)
+    sos_filter_passes_into(sos, ext, zi, ext)
     y = ext
     zi = zi_unit[:, :, None] * y[-1][None, None, :]
     sos_filter_reverse_into(sos, y, zi, y)

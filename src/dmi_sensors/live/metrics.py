@@ -537,17 +537,26 @@ def replay_stored(
     events: Sequence[EventRecord],
     params: LiveParams,
     calibration: Any = None,
+    decoder: Any = None,
 ) -> LiveSensor:
     """The live path run offline on a whole stored recording of one sensor at once.
 
     ``packets``: the sensor's raw packets (arrival order, e.g. ``SessionStore.raw_packets``);
     ``events``: the session's event records (repetitions are measured; their starts set the
     running value). Returns the :class:`LiveSensor` with :attr:`LiveSensor.results` filled:
-    by chunk invariance, equal to what the live view showed.
+    by chunk invariance, equal to what the live view showed. ``decoder``: a third-party
+    sensor's fresh decoder (``dmi_sensors.vendors.stored_decoder(SensorInfo.decoder, id)``);
+    None: our own protocol's.
     """
     from dmi_sensors.protocol import StreamDecoder
+    from dmi_sensors.types import SampleBatch
 
-    batch = StreamDecoder(sensor_id).process(list(packets))
+    dec = StreamDecoder(sensor_id) if decoder is None else decoder
+    batch = dec.process(list(packets))
+    flush = getattr(dec, "flush", None)
+    if flush is not None:  # what a vendor decoder still holds at the end
+        rest = flush()
+        batch = SampleBatch.concat([batch, rest]) if len(rest) else batch
     sensor = LiveSensor(sensor_id, placement, batch.fs_hz if len(batch) else 1.0, params, calibration)
     sensor.add_batch(batch)
     for ev in sorted((e for e in events if e.kind == "repetition"), key=lambda e: e.onset_s):

@@ -25,6 +25,7 @@ Duarte's ``psd.py``, 50 % overlap, constant detrend; :func:`welch`, equal to sci
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,23 +77,32 @@ def psd(x: np.ndarray, fs_hz: float, params: SpectralParams = DEFAULT_SPECTRAL) 
     return signal.periodogram(x, fs_hz, window="boxcar", detrend="constant", axis=-1)
 
 
+@lru_cache(maxsize=512)
+def _hann(nperseg: int) -> tuple[np.ndarray, float]:
+    """scipy's periodic Hann window of ``nperseg`` samples (read-only) and ``Σ w²``, computed
+    once per length (a window analysis asks for the same few lengths thousands of times)."""
+    from scipy.signal import get_window
+
+    win = get_window("hann", nperseg)
+    win.flags.writeable = False
+    return win, float(np.sum(win * win))
+
+
 def welch(x: np.ndarray, fs_hz: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
     """Welch PSD along the last axis, equal to ``scipy.signal.welch(x, fs_hz, "hann", nperseg,
     nperseg // 2, detrend="constant")`` (tested) but vectorised over rows without scipy's
     per-call overhead: periodic Hann window, segments every ``nperseg - nperseg // 2``
     samples, each de-meaned, density scaling ``|X|² / (fs·Σw²)`` doubled except at DC (and
     Nyquist for even ``nperseg``), averaged over segments."""
-    from scipy.signal import get_window
-
     n = x.shape[-1]
     step = nperseg - nperseg // 2
     n_seg = (n - nperseg) // step + 1
-    win = get_window("hann", nperseg)
+    win, win_power = _hann(nperseg)
     idx = np.arange(n_seg)[:, None] * step + np.arange(nperseg)[None, :]
     seg = x[..., idx]
     seg = seg - seg.mean(axis=-1, keepdims=True)
     spec = np.fft.rfft(seg * win, axis=-1)
-    p = (spec.real**2 + spec.imag**2) / (fs_hz * float(np.sum(win * win)))
+    p = (spec.real**2 + spec.imag**2) / (fs_hz * win_power)
     if nperseg % 2 == 0:
         p[..., 1:-1] *= 2.0
     else:

@@ -67,26 +67,45 @@ def _spectral_windows(
     fs_hz: float,
     params: SpectralParams,
 ) -> dict[str, np.ndarray]:
-    """Spectral measures per window, one vectorised PSD per distinct window length.
+    """Spectral measures per window of one signal (:func:`_spectral_windows_many` of one)."""
+    return _spectral_windows_many([signal], starts, stops, fs_hz, params)[0]
 
-    ``signal`` is one channel, or ``(ap, ml)``: then the resultant distance of each window's
-    de-meaned AP/ML.
+
+def _spectral_windows_many(
+    signals: list[np.ndarray | tuple[np.ndarray, np.ndarray]],
+    starts: np.ndarray,
+    stops: np.ndarray,
+    fs_hz: float,
+    params: SpectralParams,
+) -> list[dict[str, np.ndarray]]:
+    """Spectral measures per window of several signals: one vectorised PSD per distinct window
+    length for all of them (the windows of every signal stacked as rows).
+
+    A signal is one channel, or ``(ap, ml)``: then the resultant distance of each window's
+    de-meaned AP/ML. How many rows share a PSD call changes the last bits of numpy's FFT and
+    means (vectorised over rows), so a window's measures equal its own
+    :func:`spectral_measures` to rounding (relative 1e-12, tested), not bit for bit.
     """
-    out = {k: np.full(len(starts), np.nan) for k in SPECTRAL_KEYS}
+    n_win = len(starts)
+    outs = [{k: np.full(n_win, np.nan) for k in SPECTRAL_KEYS} for _ in signals]
     lengths = stops - starts
     for length in np.unique(lengths):
         sel = np.flatnonzero(lengths == length)
         idx = starts[sel, None] + np.arange(length)[None, :]
-        if isinstance(signal, tuple):
-            a = signal[0][idx]
-            m = signal[1][idx]
-            block = np.hypot(a - a.mean(axis=1, keepdims=True), m - m.mean(axis=1, keepdims=True))
-        else:
-            block = signal[idx]
-        res = spectral_measures(block, fs_hz, params)
-        for k in SPECTRAL_KEYS:
-            out[k][sel] = res[k]
-    return out
+        blocks = []
+        for signal in signals:
+            if isinstance(signal, tuple):
+                a = signal[0][idx]
+                m = signal[1][idx]
+                blocks.append(np.hypot(a - a.mean(axis=1, keepdims=True), m - m.mean(axis=1, keepdims=True)))
+            else:
+                blocks.append(signal[idx])
+        res = spectral_measures(np.concatenate(blocks) if len(blocks) > 1 else blocks[0], fs_hz, params)
+        k = len(sel)
+        for i, out in enumerate(outs):
+            for key in SPECTRAL_KEYS:
+                out[key][sel] = np.asarray(res[key])[i * k : (i + 1) * k]
+    return outs
 
 
 def channel_spectral_windows(
@@ -150,21 +169,29 @@ def window_metrics(
     }
     if n_win == 0:
         return out
+    com = acc = None
     if com_mm is not None:
-        ap = np.ascontiguousarray(com_mm[0], dtype=np.float64)
-        ml = np.ascontiguousarray(com_mm[1], dtype=np.float64)
+        com = (np.ascontiguousarray(com_mm[0], dtype=np.float64), np.ascontiguousarray(com_mm[1], dtype=np.float64))
+    if acc_mps2 is not None:
+        acc = (np.ascontiguousarray(acc_mps2[0], dtype=np.float64), np.ascontiguousarray(acc_mps2[1], dtype=np.float64))
+    # every spectrum of every window in one pass per distinct window length
+    spectral_inputs: list[np.ndarray | tuple[np.ndarray, np.ndarray]] = []
+    if with_spectral:
+        spectral_inputs += [com, com[0], com[1]] if com is not None else []
+        spectral_inputs += [acc[0], acc[1]] if acc is not None else []
+    spectra = iter(_spectral_windows_many(spectral_inputs, starts, stops, fs_hz, spectral) if spectral_inputs else [])
+    if com is not None:
+        ap, ml = com
         stats = K.planar_window_stats(ap, ml, starts, stops, np.empty((n_win, K.N_STATS)))
         out.update(prieto_from_stats(stats, fs_hz, ellipse_method))
         var_ap, var_ml, cov = stats[:, K.S_VAR_AP], stats[:, K.S_VAR_ML], stats[:, K.S_COV]
         out.update(structure_windows(ap, ml, fs_hz, starts, stops, var_ap, var_ml, cov, sampen))
         if with_spectral:
-            rd = _spectral_windows((ap, ml), starts, stops, fs_hz, spectral)
-            out.update(_named_spectral("com", "", rd, "mm2"))
-            out.update(_named_spectral("com", "_ap", _spectral_windows(ap, starts, stops, fs_hz, spectral), "mm2"))
-            out.update(_named_spectral("com", "_ml", _spectral_windows(ml, starts, stops, fs_hz, spectral), "mm2"))
-    if acc_mps2 is not None:
-        ap = np.ascontiguousarray(acc_mps2[0], dtype=np.float64)
-        ml = np.ascontiguousarray(acc_mps2[1], dtype=np.float64)
+            out.update(_named_spectral("com", "", next(spectra), "mm2"))
+            out.update(_named_spectral("com", "_ap", next(spectra), "mm2"))
+            out.update(_named_spectral("com", "_ml", next(spectra), "mm2"))
+    if acc is not None:
+        ap, ml = acc
         stats = K.planar_window_stats(ap, ml, starts, stops, np.empty((n_win, K.N_STATS)))
         if velocity_mps is not None:
             v_ap = np.ascontiguousarray(velocity_mps[0], dtype=np.float64)
@@ -181,6 +208,6 @@ def window_metrics(
                 speed[w] = float(np.mean(np.hypot(v_ap, v_ml)))
         out.update(isway_from_stats(stats, speed, fs_hz))
         if with_spectral:
-            out.update(_named_spectral("acc", "_ap", _spectral_windows(ap, starts, stops, fs_hz, spectral), "m2_s4"))
-            out.update(_named_spectral("acc", "_ml", _spectral_windows(ml, starts, stops, fs_hz, spectral), "m2_s4"))
+            out.update(_named_spectral("acc", "_ap", next(spectra), "m2_s4"))
+            out.update(_named_spectral("acc", "_ml", next(spectra), "m2_s4"))
     return out

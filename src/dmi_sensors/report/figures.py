@@ -22,6 +22,7 @@ import numpy as np
 
 from dmi_sensors import contract
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.report._kernels import minmax_buckets_into
 from dmi_sensors.report.style import (
     FIG_WIDTH_IN,
     LINESTYLES,
@@ -66,18 +67,7 @@ def minmax_decimate(time_s: np.ndarray, values: np.ndarray, max_points: int = MA
     edges = np.linspace(0, n, buckets + 1).astype(np.int64)
     out_t = np.empty(2 * buckets)
     out_v = np.empty(2 * buckets)
-    for b in range(buckets):
-        lo, hi = edges[b], edges[b + 1]
-        seg = v[lo:hi]
-        if seg.size == 0 or np.all(np.isnan(seg)):
-            out_t[2 * b : 2 * b + 2] = t[lo] if hi > lo else np.nan
-            out_v[2 * b : 2 * b + 2] = np.nan
-            continue
-        i_min = lo + int(np.nanargmin(seg))
-        i_max = lo + int(np.nanargmax(seg))
-        a, c = sorted((i_min, i_max))
-        out_t[2 * b], out_t[2 * b + 1] = t[a], t[c]
-        out_v[2 * b], out_v[2 * b + 1] = v[a], v[c]
+    minmax_buckets_into(t, v, edges, out_t, out_v)
     return out_t, out_v
 
 

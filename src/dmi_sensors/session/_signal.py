@@ -1,15 +1,17 @@
 """Small signal helpers shared by posture and repetition detection (offline, zero-phase).
 
 Offline on purpose: detection runs on a recorded stretch (or a replayed one), so zero-phase
-filters (``scipy.signal.sosfiltfilt``) avoid onset lags. Intervals are half-open sample
-ranges ``[start, stop)``.
+filters (:func:`dmi_sensors.dsp.filtfilt`, bit for bit ``scipy.signal.sosfiltfilt``, on the
+cached scipy designs of :func:`~dmi_sensors.dsp.butter_lowpass`: no ``scipy.signal`` import
+and no filter design per call) avoid onset lags. Intervals are half-open sample ranges
+``[start, stop)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
+from dmi_sensors.dsp import butter_bandpass, butter_lowpass, filtfilt
 from dmi_sensors.errors import ParameterError
 
 __all__ = ["bandpass", "check_inputs", "label_runs", "lowpass", "merge_short_runs", "moving_rms", "runs"]
@@ -45,19 +47,19 @@ def _pad_ok(n: int, sos: np.ndarray) -> int:
 
 def lowpass(x: np.ndarray, fs_hz: float, cutoff_hz: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth low-pass along axis 0."""
-    sos = signal.butter(order, cutoff_hz, btype="low", fs=fs_hz, output="sos")
+    sos = butter_lowpass(cutoff_hz, fs_hz, order)
     if x.shape[0] < 2:
         return x.copy()
-    return signal.sosfiltfilt(sos, x, axis=0, padlen=_pad_ok(x.shape[0], sos))
+    return filtfilt(sos, x, padlen=_pad_ok(x.shape[0], sos))
 
 
 def bandpass(x: np.ndarray, fs_hz: float, low_hz: float, high_hz: float, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth band-pass along axis 0 (high edge clipped below Nyquist)."""
     high_hz = min(high_hz, 0.45 * fs_hz)
-    sos = signal.butter(order, (low_hz, high_hz), btype="band", fs=fs_hz, output="sos")
+    sos = butter_bandpass(low_hz, high_hz, fs_hz, order)
     if x.shape[0] < 2:
         return np.zeros_like(x)
-    return signal.sosfiltfilt(sos, x, axis=0, padlen=_pad_ok(x.shape[0], sos))
+    return filtfilt(sos, x, padlen=_pad_ok(x.shape[0], sos))
 
 
 def moving_rms(x: np.ndarray, n: int) -> np.ndarray:

@@ -334,13 +334,17 @@ def _check_table(events: pd.DataFrame, lines: Sequence[int] | None) -> _Checked:
     missing = _missing_columns(events.columns)
     if missing:
         return _Checked({}, [], [_header_problem(missing, lines is not None)])
+    import pandas as pd
+
     places = _places(events, lines)
     present = [c for c in ALL_EVENT_COLUMNS if c in events.columns]
-    cells = events[present].astype(object)
-    cells = cells.where(cells.notna(), None)  # pandas' NA / NaN / NaT -> None
+    # the cells as Python objects, pandas' NA / NaN / NaT -> None (one numpy pass: the
+    # table is small and called per trial, so pandas' per-call overhead was the cost)
+    cells = events[present].to_numpy(dtype=object, copy=True)
+    cells[pd.isna(cells)] = None
     values: dict[str, list[Any]] = {c: [] for c in ALL_EVENT_COLUMNS}
     problems: list[EventProblem] = []
-    for place, row in zip(places, cells.itertuples(index=False, name=None), strict=True):
+    for place, row in zip(places, cells.tolist(), strict=True):
         checked, bad = _check_row(dict(zip(present, row, strict=True)), place)
         problems.extend(bad)
         for c in ALL_EVENT_COLUMNS:
@@ -371,21 +375,36 @@ def _normalised(events: pd.DataFrame, checked: _Checked) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    df = pd.DataFrame(checked.values, index=events.index)
+    v = checked.values
+    cols: dict[str, np.ndarray] = {}
+    for c in ALL_EVENT_COLUMNS:  # the documented dtypes, built as arrays
+        if c in ("onset_s", "duration_s"):
+            cols[c] = np.array(v[c], dtype=np.float64)
+        elif c == "repetition":
+            cols[c] = np.array(v[c], dtype=np.int64)
+        else:
+            cols[c] = np.empty(len(v[c]), dtype=object)
+            cols[c][:] = v[c]
     inferred = np.where(
-        df["repetition"] > 0,
+        cols["repetition"] > 0,
         "repetition",
         np.where(
-            (df["exercise"] == "") & (df["posture"] != ""),
+            (cols["exercise"] == "") & (cols["posture"] != ""),
             "posture",
-            np.where((df["duration_s"] == 0) & (df["note"] != ""), "note", "exercise"),
+            np.where((cols["duration_s"] == 0) & (cols["note"] != ""), "note", "exercise"),
         ),
     )
-    df["kind"] = np.where(df["kind"] == "", inferred, df["kind"])
+    cols["kind"] = np.where(cols["kind"] == "", inferred, cols["kind"]).astype(object)
+    # Series with their dtype given: text columns stay object (an object array alone would be
+    # inferred as pandas' str dtype, and an astype back costs 1 ms a call)
+    index = events.index
+    df = pd.DataFrame(
+        {c: pd.Series(a, index=index, dtype=a.dtype, copy=False) for c, a in cols.items()}, index=index, copy=False
+    )
     for c in events.columns:
         if c not in ALL_EVENT_COLUMNS:
             df[c] = events[c]
-    return _set_dtypes(df).sort_values("onset_s", kind="stable").reset_index(drop=True)
+    return df.sort_values("onset_s", kind="stable").reset_index(drop=True)
 
 
 def check_events(

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import ndimage
 
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.session import _signal
@@ -172,7 +171,9 @@ def posture_track(
         w = _signal.bandpass(gyr, fs_hz, *p.activity_band_hz)
         activity = _signal.moving_rms(np.linalg.norm(w, axis=1), round(p.activity_rms_s * fs_hz))[::step]
         size = max(1, round(p.activity_median_s * fs_hz / step))
-        activity = ndimage.median_filter(activity, size=size, mode="nearest")
+        from scipy.ndimage import median_filter  # here, not at import (start-up time)
+
+        activity = median_filter(activity, size=size, mode="nearest")
         labels[prone & ~plan_says & (activity > p.four_point_gyr_rms_rps)] = "four_point"
     labels[plan_says] = expected[plan_says]
     refine = (labels == "upright") & np.isin(expected, _UPRIGHT_REFINED)

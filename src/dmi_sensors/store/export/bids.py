@@ -44,6 +44,7 @@ from dmi_sensors.errors import DataFileError, ParameterError
 from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session import Subject
 from dmi_sensors.session.events import check_events
+from dmi_sensors.store.export.csvtext import write_table
 from dmi_sensors.store.export.ingest import ingest_session
 from dmi_sensors.store.export.tables import collect
 from dmi_sensors.store.paths import make_private_dir, open_private
@@ -310,11 +311,11 @@ def _write_motion(path: Path, stream: SensorSampleStream) -> _Motion:
     t0: float | None = None
     t_first = t_last = 0.0
     expected = stream.counter_first  # counter of the next row
-    with open_private(path, newline="") as fh:
+    with open_private(path, "xb") as fh:
 
         def rows(values: np.ndarray) -> None:
-            # numbers only, so pandas' writer (shortest round-trip repr, n/a for NaN) is safe and fast
-            pd.DataFrame(values).to_csv(fh, sep="\t", header=False, index=False, na_rep=NA, lineterminator="\n")
+            # numbers only: shortest round-trip repr, n/a for NaN (pandas' to_csv bytes, written faster)
+            write_table(pd.DataFrame(values), fh, sep="\t", na_rep=NA, header=False)
 
         done = 0  # samples written so far
         for chunk in stream:

@@ -8,7 +8,8 @@ Directory layout (both formats; ``<ext>`` is ``csv`` or ``parquet``)::
     metrics.<ext>        result_id, then the per-window metrics table of each stored result
 
 CSV floats are written in Python's shortest round-trip form (``repr``), so reading them
-back gives the same float64 values bit for bit. Existing files are never overwritten. Files
+back gives the same float64 values bit for bit (the bytes of pandas' ``to_csv``, written by
+:func:`dmi_sensors.store.export.csvtext.write_table`). Existing files are never overwritten. Files
 are created ``0600`` (a new directory ``0700``); the samples are written chunk by chunk
 (:class:`~dmi_sensors.store.export.tables.SessionExport`), so a 10-hour session exports in
 bounded memory (``docs/store.md``).
@@ -27,6 +28,7 @@ from dmi_sensors import contract
 from dmi_sensors.errors import DataFileError
 from dmi_sensors.progress_bar import ProgressBar, silent_if_none
 from dmi_sensors.session.events import check_events, read_events_csv
+from dmi_sensors.store.export.csvtext import write_table
 from dmi_sensors.store.export.ingest import ingest_session, subject_from_metadata
 from dmi_sensors.store.export.tables import collect, metadata_json, read_metadata, samples_from_table
 from dmi_sensors.store.paths import make_private_dir, open_private
@@ -65,17 +67,17 @@ def write_csv_dir(
     with open_private(paths["session"]) as fh:
         fh.write(metadata_json(export.metadata))
     bar.advance()
-    with open_private(paths["samples"], newline="") as fh:
+    with open_private(paths["samples"], "xb") as fh:
         header = True
         for frame in export.sample_frames():
-            frame.to_csv(fh, index=False, header=header, lineterminator="\n")
+            write_table(frame, fh, header=header)  # pandas' to_csv bytes, block by block
             header = False
         if header:  # no samples: the header alone
-            pd.DataFrame(columns=list(contract.SAMPLE_COLUMNS)).to_csv(fh, index=False, lineterminator="\n")
+            write_table(pd.DataFrame(columns=list(contract.SAMPLE_COLUMNS)), fh)
     bar.advance()
     for name in ("events", "metrics"):
-        with open_private(paths[name], newline="") as fh:
-            getattr(export, name).to_csv(fh, index=False, lineterminator="\n")
+        with open_private(paths[name], "xb") as fh:
+            write_table(getattr(export, name), fh)
         bar.advance()
     return list(paths.values())
 
