@@ -89,6 +89,13 @@ def test_mixed_session_records_analyses_and_reports_like_a_single_vendor_one(tmp
         results = store.results(1)
     # one result set per sensor, as for a single sensor of our own
     assert {r.sensor_id for r in results if r.sensor_id} == set(rows)
+    # sessions show / list count the vendors' samples (decoded; the recorder's summary)
+    shown = run_cli("sessions", "show", 1, "--db", db, "--json")
+    listed = run_cli("sessions", "list", "--db", db, "--json")
+    assert shown.code == listed.code == 0, (shown.err, listed.err)
+    shown_samples = {s["sensor_id"]: s["samples"] for s in json.loads(shown.out)["sensors"]}
+    listed_samples = {s["sensor_id"]: s["samples"] for s in json.loads(listed.out)[0]["sensors"]}
+    assert shown_samples == listed_samples == {k: r["samples_received"] for k, r in rows.items()}
     assert (tmp_path / "r").is_dir() and any((tmp_path / "r").iterdir())
 
 

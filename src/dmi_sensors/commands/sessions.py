@@ -263,9 +263,33 @@ def _notes(store: SessionStore, session_id: int) -> list[dict[str, Any]]:
     return notes_of(store.events(session_id))
 
 
+def _vendor_samples(store: SessionStore, info: SessionInfo, *, decode: bool) -> SessionInfo:
+    """``info`` with the samples of third-party sensors counted: the store counts samples from
+    our own packets' headers, a vendor's notifications need their decoder. ``decode``: decode
+    the stored notifications (``show``); otherwise the recorder's summary (``list``, cheap),
+    decoding only where a session has none (a killed recorder)."""
+    vendor = {s.sensor_id for s in info.sensors if s.decoder}
+    if not vendor or info.origin == "import":
+        return info
+    from dataclasses import replace
+
+    rows = (info.recording or {}).get("sensors", {})
+    counts: dict[str, int] = {}
+    if not decode and all(sid in rows and "samples_received" in rows[sid] for sid in vendor):
+        counts = {sid: int(rows[sid]["samples_received"]) for sid in vendor}
+    else:
+        from dmi_sensors.store.samples import recorded_samples
+
+        timed = recorded_samples(store, info.session_id)
+        counts = {sid: int(timed[sid].batch.counter.shape[0]) for sid in vendor if sid in timed}
+    sensors = tuple(replace(s, samples=counts[s.sensor_id]) if s.sensor_id in counts else s for s in info.sensors)
+    return replace(info, sensors=sensors)
+
+
 def _show(store: SessionStore, info: SessionInfo, args: argparse.Namespace) -> None:
     from dmi_sensors.session import Plan
 
+    info = _vendor_samples(store, info, decode=True)
     results = store.results(args.session)
     history = store.history(args.session)
     notes = _notes(store, args.session)
@@ -334,7 +358,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "import":
             return _run_import(store, args)
         if args.action == "list":
-            infos = store.sessions()
+            infos = [_vendor_samples(store, i, decode=False) for i in store.sessions()]
             if args.json:
                 print(json.dumps([i.to_dict() for i in infos], indent=2))
                 return 0
