@@ -75,7 +75,8 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
     cmd = [
         sys.executable, "-m", "dmi_sensors", "record", "--simulate-sensors", str(n), "--fs-hz", str(fs_hz),
         "--duration-s", str(duration_s), "--live", "--live-port", "0", "--db", str(workdir / f"{method}.sqlite"),
-        "--com-height-m", "0.55", "--notify-method", method, "--json", str(out), "--connect-timeout-s", "120",
+        "--com-height-m", "0.55", "--subject-id", "B001", "--notify-method", method, "--json", str(out),
+        "--connect-timeout-s", "120",
     ]  # fmt: skip
     log = (workdir / f"record-{method}.log").open("w")
     proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True)

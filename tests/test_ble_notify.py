@@ -224,3 +224,47 @@ async def test_links_use_acquire_notify_where_offered_and_fall_back(bluez, offer
         assert t["acquire_notify_failures"] == (fail_first if offered else 0)
         failed = [e for e in link.events if e[1] == "acquire_notify_failed"]
         assert len(failed) == (fail_first if offered else 0)
+
+
+async def test_stop_keeps_data_queued_behind_the_stop_response(bluez):
+    """With AcquireNotify data and responses come through two sockets, read one datagram per
+    loop iteration each, so STOP_STREAMING's response can be read while data packets sent
+    before it still wait in the data socket. The link reads them all before releasing the
+    socket: every sample sent is received. The backlog is made by counts, not times: five
+    samples per packet at 1 kHz, the event loop held until the emulator has sent 300 more
+    packets, then let through one iteration at a time until the emulator has taken the stop
+    command (each iteration reads one datagram of the backlog)."""
+    import time
+
+    from dmi_sensors.ble import ReconnectPolicy, SensorHub, StreamConfig, discover
+
+    emu = bluez(factory_kwargs={"n": 1, "fs_hz": 1000, "seed": 5})
+    adverts = await discover(0.6)
+    hub = SensorHub(
+        [(adverts[0], "trunk")],
+        config=StreamConfig(fs_hz=1000, samples_per_packet=5),
+        policy=ReconnectPolicy(initial_backoff_s=0.1, scan_timeout_s=1.0),
+        log_interval_s=None,
+    )
+    await hub.start()
+    assert await hub.wait_streaming(30) == 1
+    await _until(lambda: min(s.samples_received for s in hub.stats().values()) >= 200)
+    address = hub.links[0].address
+    truth = emu.truth()[address]
+    deadline = time.monotonic() + 60.0  # bounds a hang only
+    while emu.truth()[address]["packets_sent"] < truth["packets_sent"] + 800:  # the loop is held
+        assert time.monotonic() < deadline, "the emulator did not send"
+    stopping = asyncio.ensure_future(hub.stop())
+    while emu.truth()[address]["writes"] == truth["writes"]:  # one loop iteration at a time
+        assert time.monotonic() < deadline, "STOP_STREAMING was not written"
+        await asyncio.sleep(0)
+    while emu.truth()[address]["other_notifications"] == truth["other_notifications"]:  # held: the response
+        assert time.monotonic() < deadline, "STOP_STREAMING was not answered"
+    backlog = emu.truth()[address]["samples_sent"] - hub.stats()[hub.links[0].sensor_id].samples_received
+    assert backlog > 3000  # the data packets sent before the response, not yet read
+    stats = await stopping
+    t = (await emu.atruth())[address]
+    s = stats[hub.links[0].sensor_id]
+    assert s.notify_method == "AcquireNotify"
+    assert t["samples_dropped_total"] == 0
+    assert s.samples_received == t["samples_sent"] and s.samples_lost == 0

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from dmi_sensors import protocol as P
 from dmi_sensors.live import LiveHub, LiveParams, LiveSensor, LiveSignals, replay_stored
 from dmi_sensors.metrics import prieto_measures
+from dmi_sensors.metrics.levers import com_lever_m
 from dmi_sensors.protocol import StreamDecoder
 from dmi_sensors.session.events import EventRecord
 from dmi_sensors.timing import StreamingClock
@@ -171,7 +172,8 @@ def test_the_live_result_at_a_repetitions_end_equals_the_stored_recording_replay
 
 
 def test_a_repetition_result_is_the_metrics_layers_prieto_on_the_hold():
-    """The live numbers are metrics.prieto_measures of the hold's COM; physics: RMS = h·A/√2."""
+    """The live numbers are metrics.prieto_measures of the hold's COM with the analysis's
+    lever (held at the knees: 0.56 h); physics: RMS = lever·A/√2."""
     packets, _, _ = sway_packets(duration_s=36.0, drift_ppm=0.0)
     events = [dataclasses.replace(e, onset_s=e.onset_s + 2.5) for e in reps()]
     params = LiveParams(com_height_m=H_COM)
@@ -184,13 +186,49 @@ def test_a_repetition_result_is_the_metrics_layers_prieto_on_the_hold():
     sig = LiveSignals(FS, com_height_m=H_COM).process(batch.acc_mps2, batch.gyr_rps, batch.gap_before)
     i0 = int(np.flatnonzero(t >= r.hold_start_s)[0])
     i1 = int(np.flatnonzero(t >= r.end_s)[0])
-    want = prieto_measures(sig.com_ap_mm[i0:i1], sig.com_ml_mm[i0:i1], FS, params.ellipse_method)
+    lever_m = com_lever_m(H_COM, "standing", "knees")
+    assert lever_m == pytest.approx(0.560 * H_COM, rel=1e-3)
+    frac = lever_m / H_COM
+    want = prieto_measures(sig.com_ap_mm[i0:i1] * frac, sig.com_ml_mm[i0:i1] * frac, FS, params.ellipse_method)
     assert r.n_samples == i1 - i0 == pytest.approx(6.0 * FS, abs=3)
     for name, value in r.measures.items():
         assert value == want[name], name
-    # physics: a pitch sway of A rad at the COM height: RMS AP = 1000·h·A/√2 mm (causal filter: within 3 %)
-    assert r.measures["com_rms_ap_mm"] == pytest.approx(1000 * H_COM * AMP_RAD / math.sqrt(2), rel=0.03)
+    # physics: a pitch sway of A rad about the knees: RMS AP = 1000·lever·A/√2 mm (causal filter: within 3 %)
+    assert r.measures["com_rms_ap_mm"] == pytest.approx(1000 * lever_m * AMP_RAD / math.sqrt(2), rel=0.03)
     assert r.measures["com_rms_ml_mm"] < 0.05 * r.measures["com_rms_ap_mm"]
+
+
+@pytest.mark.parametrize(
+    ("posture", "support"),
+    [
+        ("standing", "none"),
+        ("standing", "ankles"),
+        ("supported_standing", "knees"),
+        ("standing", "hips"),
+        ("sitting", "trunk"),
+    ],
+)
+def test_the_live_com_uses_the_analysis_lever_of_posture_and_support(posture, support):
+    """The whole-body COM moves ``lever · sin θ`` with the pivot the support leaves
+    (metrics.levers, as in the session analysis): the live result and the running sway use
+    the repetition's lever, not the full COM height, and tell it to the page."""
+    packets, _, _ = sway_packets(duration_s=20.0, drift_ppm=0.0)
+    event = EventRecord(5.5, 12.0, exercise="e", repetition=1, support=support, kind="repetition", posture=posture)
+    sensor = LiveSensor("S1", "trunk", FS, LiveParams(com_height_m=H_COM))
+    sensor.start_repetition(dataclasses.replace(event, duration_s=0.0))
+    decoder = StreamDecoder("S1")
+    for p in packets:
+        update = sensor.add_batch(decoder.process([p]))
+    sensor.add_repetition(event)
+    sensor.flush()
+    lever_m = com_lever_m(H_COM, posture, support)
+    (r,) = sensor.results
+    assert r.kind == "com" and r.status == "ok"
+    want_rms_mm = 1000 * lever_m * AMP_RAD / math.sqrt(2)
+    assert r.measures["com_rms_ap_mm"] == pytest.approx(want_rms_mm, rel=0.03)
+    assert update.running["kind"] == "com" and update.running["rms_ap"] == pytest.approx(want_rms_mm, rel=0.05)
+    # the trace stays the continuous pendulum at the full COM height; the page scales it
+    assert update.running["com_lever_frac"] == pytest.approx(lever_m / H_COM, rel=1e-12)
 
 
 def test_tilt_measures_outside_standing_and_sitting_and_without_com_height():
@@ -293,5 +331,6 @@ def test_a_vendor_recording_replays_with_its_decoder():
     params = LiveParams(com_height_m=H_COM)
     results = replay_stored(packets, "dot-1", "trunk", events, params, decoder=decoder_for("dot", "dot-1")).results
     assert [r.status for r in results] == ["ok", "ok", "ok"]
+    lever_m = com_lever_m(H_COM, "standing", "knees")  # held at the knees: the analysis's lever
     for r in results:
-        assert r.measures["com_rms_ap_mm"] == pytest.approx(1000 * H_COM * AMP_RAD / math.sqrt(2), rel=0.03)
+        assert r.measures["com_rms_ap_mm"] == pytest.approx(1000 * lever_m * AMP_RAD / math.sqrt(2), rel=0.03)

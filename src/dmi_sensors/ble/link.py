@@ -419,6 +419,7 @@ class SensorLink:
         self._decoder_ready = False
         self._undecoded: list[RawPacket] = []
         self._rx: list[tuple[float, bytes]] = []
+        self._n_notifications = 0  # every notification so far (both characteristics)
         self._drain_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: BleakClient | None = None
@@ -484,6 +485,7 @@ class SensorLink:
     # -- notification callbacks: record, schedule a drain, return -----------------------
     def _on_notification(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         self._rx.append((self._clock(), bytes(data)))
+        self._n_notifications += 1
         if self._drain_handle is None and self._loop is not None:
             if self.coalesce_s > 0:
                 self._drain_handle = self._loop.call_later(self.coalesce_s, self._drain_scheduled)
@@ -909,6 +911,28 @@ class SensorLink:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 5.0)
 
+    async def _read_queued_notifications(self, quiet_s: float = 0.05, timeout_s: float = 2.0) -> None:
+        """Let the loop read every notification already queued before the sockets are released.
+
+        STOP_STREAMING's response follows every data packet over the air, but with
+        AcquireNotify data and responses arrive through two sockets, and bleak reads one
+        datagram per socket per loop iteration: the response can be read while data packets
+        sent before it still wait in the data socket (closing it would lose them). A readable
+        socket is read in every loop iteration, before a timer's wake-up in the same
+        iteration, so the queue is empty once ``quiet_s`` passes without a notification
+        (the time also covers a sender refilling the socket as it drains); ``timeout_s``
+        bounds a sensor that keeps sending.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        seen, quiet_since = self._n_notifications, loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(quiet_s / 10)
+            if self._n_notifications != seen:
+                seen, quiet_since = self._n_notifications, loop.time()
+            elif loop.time() - quiet_since >= quiet_s:
+                return
+
     async def _shutdown(self) -> None:
         """Graceful end: stop streaming (its response follows every data packet), then disconnect."""
         client = self._client
@@ -926,6 +950,8 @@ class SensorLink:
                 await self.command(StopStreaming(), attempts=2)
             except (CommandError, Exception) as exc:
                 log.info("%s: STOP_STREAMING failed at shutdown: %s", self.sensor_id, exc)
+            else:
+                await self._read_queued_notifications()
             self._drain()
             for uuid in (DATA_CHAR_UUID, STATUS_CHAR_UUID):
                 with contextlib.suppress(Exception):

@@ -20,7 +20,14 @@ See ``docs/live.md``.
 
 from dmi_sensors.live.hub import KINDS, LiveHub, LiveSamples
 from dmi_sensors.live.latency import LatencyRecorder
-from dmi_sensors.live.metrics import LiveParams, LiveSensor, RepetitionResult, repetition_result, replay_stored
+from dmi_sensors.live.metrics import (
+    LiveParams,
+    LiveSensor,
+    RepetitionResult,
+    com_lever_frac,
+    repetition_result,
+    replay_stored,
+)
 from dmi_sensors.live.signals import LiveSignals, LiveSignalsOutput, LiveSignalsState
 from dmi_sensors.live.source import IncompleteStepError, LiveCalibrationError, LiveSource, monotonic_link
 
@@ -38,6 +45,7 @@ __all__ = [
     "LiveSignalsState",
     "LiveSource",
     "RepetitionResult",
+    "com_lever_frac",
     "monotonic_link",
     "repetition_result",
     "replay_stored",

@@ -40,6 +40,7 @@ from dmi_sensors.calibration import apply_to_batch
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.live.signals import LiveSignals
 from dmi_sensors.metrics import prieto_measures
+from dmi_sensors.metrics.levers import com_lever
 from dmi_sensors.session.events import EventRecord
 from dmi_sensors.timing import StreamingClock
 from dmi_sensors.types import SampleBatch
@@ -49,13 +50,15 @@ __all__ = [
     "LiveParams",
     "LiveSensor",
     "RepetitionResult",
+    "com_lever_frac",
     "repetition_result",
     "replay_stored",
     "warm_up",
 ]
 
-#: Postures where the inverted-pendulum COM is measured (elsewhere: trunk tilt).
-COM_POSTURES = ("standing", "sitting")
+#: Postures where the inverted-pendulum COM is measured (elsewhere: trunk tilt); the lever
+#: follows the posture and support (:func:`com_lever_frac`).
+COM_POSTURES = ("standing", "supported_standing", "sitting")
 #: The measures a repetition result carries (COM in mm, or tilt in degrees).
 COM_MEASURES = (
     "com_rms_ap_mm",
@@ -173,6 +176,21 @@ class RepetitionResult:
         return d
 
 
+def com_lever_frac(event: EventRecord | None, params: LiveParams) -> float | None:
+    """The COM lever of an event's posture and support as a multiple of ``com_height_m``
+    (:func:`dmi_sensors.metrics.levers.com_lever`, the session analysis's pendulum: 1.0
+    standing free or held at the ankles, 0.56 held at the knees, 0.19 at the hips or
+    sitting); None where tilt is measured instead (no pendulum, or no COM height).
+
+    The live COM signal is ``1000 · com_height_m · sin θ`` low-passed (linear), so a
+    repetition's COM is that signal times this fraction.
+    """
+    if event is None or params.com_height_m is None:
+        return None
+    lever = com_lever(event.posture or "", event.support or "none")
+    return None if lever is None else lever.lever_frac
+
+
 def repetition_result(
     sensor_id: str,
     placement: str,
@@ -185,9 +203,14 @@ def repetition_result(
     gap_before: np.ndarray,
     params: LiveParams,
 ) -> RepetitionResult:
-    """Measures of one repetition's hold from its samples (gap-free, in order; see the module docstring)."""
+    """Measures of one repetition's hold from its samples (gap-free, in order; see the module docstring).
+
+    ``com_ap_mm`` / ``com_ml_mm``: the COM signal at the full ``com_height_m`` lever; the
+    measures use the lever of the repetition's posture and support (:func:`com_lever_frac`).
+    """
     posture = event.posture or ""
-    kind = "com" if posture in COM_POSTURES and params.com_height_m is not None else "tilt"
+    lever_frac = com_lever_frac(event, params)
+    kind = "tilt" if lever_frac is None else "com"
     hold0 = event.onset_s + params.repetition_movement_s
     n = int(tilt_ap_rad.shape[0])
 
@@ -216,11 +239,12 @@ def repetition_result(
         return result("samples lost in the hold")
     if n < 0.9 * (event.end_s - hold0) * fs_hz:
         return result("the hold is not fully covered by samples")
-    if kind == "com":
-        m = prieto_measures(com_ap_mm, com_ml_mm, fs_hz, params.ellipse_method)
+    if lever_frac is not None:
+        # no sample entropy: not shown live, and its O(N²) kernel would hold the event loop
+        m = prieto_measures(com_ap_mm * lever_frac, com_ml_mm * lever_frac, fs_hz, params.ellipse_method, sampen=None)
         measures = {k: float(m[k]) for k in COM_MEASURES}
     else:
-        m = prieto_measures(np.degrees(tilt_ap_rad), np.degrees(tilt_ml_rad), fs_hz, params.ellipse_method)
+        m = prieto_measures(np.degrees(tilt_ap_rad), np.degrees(tilt_ml_rad), fs_hz, params.ellipse_method, sampen=None)
         measures = {
             "tilt_rms_ap_deg": float(m["com_rms_ap_mm"]),
             "tilt_rms_ml_deg": float(m["com_rms_ml_mm"]),
@@ -367,7 +391,7 @@ class LiveSensor:
             "tilt_ap_deg": np.degrees(out.tilt_ap_rad[sel]).tolist(),
             "tilt_ml_deg": np.degrees(out.tilt_ml_rad[sel]).tolist(),
         }
-        if self.params.com_height_m is not None:
+        if self.params.com_height_m is not None:  # continuous, at the full COM height (see running())
             trace["com_ap_mm"] = out.com_ap_mm[sel].tolist()
             trace["com_ml_mm"] = out.com_ml_mm[sel].tolist()
         return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t)
@@ -398,23 +422,26 @@ class LiveSensor:
 
     # -- state ---------------------------------------------------------------------------
     def _kind(self, event: EventRecord | None) -> str:
-        posture = event.posture if event is not None else ""
-        return "com" if posture in COM_POSTURES and self.params.com_height_m is not None else "tilt"
+        return "tilt" if com_lever_frac(event, self.params) is None else "com"
 
     def running(self) -> dict[str, Any]:
         """The running sway of the repetition in progress: RMS AP/ML of its hold so far
-        (mm for COM, degrees for tilt), with the posture-chosen kind."""
+        (mm for COM, degrees for tilt), with the posture-chosen kind and the COM lever of
+        its posture and support (``com_lever_frac``: the trace's COM, at the full COM
+        height, times this is the repetition's COM; None for tilt)."""
         ev = self._current
         n = self._run[0, 0]
         kind = self._kind(ev)
+        lever_frac = com_lever_frac(ev, self.params)
         if ev is None or n < 2:
-            return {"kind": kind, "rms_ap": None, "rms_ml": None, "hold_s": None}
+            return {"kind": kind, "com_lever_frac": lever_frac, "rms_ap": None, "rms_ml": None, "hold_s": None}
         mean = self._run[1] / n
         var = np.maximum(self._run[2] / n - mean * mean, 0.0)
         rms = np.sqrt(var)
-        scale = 1.0 if kind == "com" else math.degrees(1.0)
+        scale = math.degrees(1.0) if lever_frac is None else lever_frac
         return {
             "kind": kind,
+            "com_lever_frac": lever_frac,
             "rms_ap": float(rms[0] * scale),
             "rms_ml": float(rms[1] * scale),
             "hold_s": float(n / self.fs_hz),

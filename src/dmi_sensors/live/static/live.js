@@ -121,6 +121,7 @@
       canvas: node.querySelector("canvas"),
       t: [], tilt_ap: [], tilt_ml: [], com_ap: [], com_ml: [],
       kind: "tilt",
+      lever: 1,
       points: 0,
     };
     s.placement.textContent = state.placements[sid] || sid;
@@ -165,6 +166,7 @@
   function setRunning(sid, r) {
     const s = tile(sid);
     s.kind = r.kind || "tilt";
+    s.lever = r.com_lever_frac || 1;  // the trace's COM is at the full COM height
     if (r.rms_ap === null || r.rms_ap === undefined) {
       s.sway.textContent = "";
       return;
@@ -196,8 +198,9 @@
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
     const com = s.kind === "com" && s.com_ap.some((v) => v !== null);
-    const ap = com ? s.com_ap : s.tilt_ap;
-    const ml = com ? s.com_ml : s.tilt_ml;
+    // COM with the lever of the repetition in progress (posture and support)
+    const ap = com ? s.com_ap.map((v) => v * s.lever) : s.tilt_ap;
+    const ml = com ? s.com_ml.map((v) => v * s.lever) : s.tilt_ml;
     s.unit.textContent = com ? "COM, mm (mean of the window at 0)" : "trunk tilt, degrees (mean at 0)";
     const n = s.t.length;
     if (n < 2) return;
