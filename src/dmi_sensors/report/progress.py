@@ -202,25 +202,10 @@ def progress_table(store, subject_id: str):
     """
     import pandas as pd
 
-    from dmi_sensors.analysis.stored_run import latest_run
-
     frames = []
-    for info in store.sessions():
-        if info.subject_id != subject_id:
-            continue
-        run = latest_run(store, info.session_id)
-        if run is None or len(run.exercises) == 0:
-            continue
-        ex = run.exercises
-        if run.primary_sensor_id is not None:
-            ex = ex[ex[contract.SENSOR_ID] == run.primary_sensor_id]
-        ex = ex.copy()
+    for info, ex in _subject_tables(store, subject_id, "exercises"):
         plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
         known = {**CATALOGUE, **({e.exercise_id: e for e in plan} if plan else {})}
-        ex.insert(0, "session_id", info.session_id)
-        date = pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT
-        ex.insert(1, "session_date", pd.Series(date, index=ex.index, dtype="datetime64[ns]"))
-        ex.insert(2, "session_date_text", info.start_utc[:10])
         ex["family"] = [family_name(known[e]) if e in known else e for e in ex[contract.EXERCISE]]
         frames.append(ex)
     if not frames:
@@ -229,29 +214,37 @@ def progress_table(store, subject_id: str):
     return out.sort_values(["session_date", "session_id", contract.ONSET_S], kind="stable").reset_index(drop=True)
 
 
+def _subject_tables(store, subject_id: str, table: str):
+    """``(session info, table)`` per analysed session of ``subject_id`` whose latest run has
+    rows in ``table`` (``"exercises"`` or ``"repetitions"``): the primary sensor's rows (a
+    copy), led by ``session_id, session_date, session_date_text``."""
+    import pandas as pd
+
+    from dmi_sensors.analysis.stored_run import latest_run
+
+    for info in store.sessions():
+        if info.subject_id != subject_id:
+            continue
+        run = latest_run(store, info.session_id)
+        if run is None or len(getattr(run, table)) == 0:
+            continue
+        rows = getattr(run, table)
+        if run.primary_sensor_id is not None:
+            rows = rows[rows[contract.SENSOR_ID] == run.primary_sensor_id]
+        rows = rows.copy()
+        rows.insert(0, "session_id", info.session_id)
+        date = pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT
+        rows.insert(1, "session_date", pd.Series(date, index=rows.index, dtype="datetime64[ns]"))
+        rows.insert(2, "session_date_text", info.start_utc[:10])
+        yield info, rows
+
+
 def repetition_values(store, subject_id: str):
     """One row per tagged repetition (primary sensor, latest run of each analysed session):
     ``session_id, session_date, session_date_text``, then the stored repetition table."""
     import pandas as pd
 
-    from dmi_sensors.analysis.stored_run import latest_run
-
-    frames = []
-    for info in store.sessions():
-        if info.subject_id != subject_id:
-            continue
-        run = latest_run(store, info.session_id)
-        if run is None or len(run.repetitions) == 0:
-            continue
-        reps = run.repetitions
-        if run.primary_sensor_id is not None:
-            reps = reps[reps[contract.SENSOR_ID] == run.primary_sensor_id]
-        reps = reps.copy()
-        reps.insert(0, "session_id", info.session_id)
-        date = pd.Timestamp(info.start_utc).tz_localize(None) if info.start_utc else pd.NaT
-        reps.insert(1, "session_date", pd.Series(date, index=reps.index, dtype="datetime64[ns]"))
-        reps.insert(2, "session_date_text", info.start_utc[:10])
-        frames.append(reps)
+    frames = [reps for _, reps in _subject_tables(store, subject_id, "repetitions")]
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
