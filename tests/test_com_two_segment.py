@@ -81,6 +81,34 @@ def test_kernel_matches_python_twin_and_conserves_energy_without_control():
     assert np.ptp(after) < 2e-3 * np.abs(after).max()
 
 
+def test_zero_delay_feeds_back_the_current_state_never_the_unwritten_output():
+    # with no delay the kernel once read out[:, k] before writing it (np.empty: garbage, at
+    # times NaN); poison the buffer so the old bug fails every time, and compare with the twin
+    from dmi_sensors.sim._kernels import delayed_pd_double_pendulum
+
+    body = BodyParams(com_height_m=0.6, model="two_segment")
+    spec = two_segment_spec(body)
+    dyn = plane_dynamics(spec, body.ap, body.hip, body)
+    nodelay = type(dyn)(*dyn.gains, 0.0)
+    rng = np.random.default_rng(3)
+    n, dt = 800, 1e-3
+    ref = 0.02 * np.sin(np.arange(n) * dt * 3.0)
+    args = (ref, np.gradient(ref, dt), rng.normal(0, 2, n), rng.normal(0, 1, n), np.where(np.arange(n) < 100, 20.0, 0))
+    out = np.full((6, n), np.nan)
+    masses, grav = np.array(spec.mass_matrix), np.array([spec.g1_nm, spec.g2_nm])
+    delayed_pd_double_pendulum(dt, masses, grav, nodelay.gains, 0, *args, spec.l1_m, spec.c2_m, out)
+    want = double_pendulum_reference(spec, nodelay, dt, *args, spec.c2_m)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        simulate_two_segment_plane(spec, nodelay, dt, *args, spec.c2_m), want, rtol=1e-9, atol=1e-12
+    )
+    # the feedback acts: with no delay the controlled body stays near the reference
+    assert np.abs(out[0] - ref).max() < 0.05
+    with pytest.raises(ParameterError, match="delay"):
+        simulate_two_segment_plane(spec, type(dyn)(*dyn.gains, -0.1), dt, *args, spec.c2_m)
+
+
 def test_anthropometry_of_the_two_segments_is_the_levers_table():
     body = BodyParams(com_height_m=0.91, model="two_segment")
     spec = two_segment_spec(body)

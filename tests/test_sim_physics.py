@@ -9,6 +9,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from dmi_sensors import contract
+from dmi_sensors.errors import ParameterError
 from dmi_sensors.sim import BodyParams, ImuErrors, Perturbation, Segment, simulate, true_time_to_stabilise
 from dmi_sensors.sim.jet import Jet, bump, minimum_jerk
 from dmi_sensors.sim.kinematics import (
@@ -103,6 +104,27 @@ def test_numba_pendulum_kernel_equals_pure_python_reference():
     want = pendulum_reference(dyn, dt, list(ref.v), list(ref.d), list(torque), theta0=0.01, omega0=-0.02)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+
+
+def test_zero_delay_pendulum_feeds_back_the_current_state():
+    # the kernel once read its output at k before writing it when delay_steps == 0
+    from dmi_sensors.sim._kernels import delayed_pd_pendulum
+
+    rng = np.random.default_rng(4)
+    n, dt = 600, 1e-3
+    dyn = PlaneDynamics(60.0, 500.0, 900.0, 200.0, 50.0, 10.0, 0.0)
+    ref = bump(np.arange(n) * dt, 0.1, 0.3) * 0.05
+    torque = noise_torque(rng, n, dt, 5.0, 10.0)
+    out = np.full((3, n), np.nan)
+    delayed_pd_pendulum(
+        dt, 60.0, 500.0, 900.0, 200.0, 50.0, 10.0, 0, ref.v, ref.d, torque, 0.01, 0.0, out[0], out[1], out[2]
+    )
+    want = pendulum_reference(dyn, dt, list(ref.v), list(ref.d), list(torque), theta0=0.01)
+    assert np.isfinite(out).all()
+    for g, w in zip(out, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ParameterError, match="delay"):
+        simulate_plane(PlaneDynamics(60.0, 500.0, 900.0, 200.0, 50.0, 10.0, -0.01), dt, ref.v, ref.d, torque)
 
 
 def test_gyro_integration_reproduces_true_tilt():

@@ -53,6 +53,10 @@ def delayed_pd_pendulum(
     theta = theta0
     omega = omega0
     for k in range(n):
+        # the state at k is stored first: with ``delay_steps == 0`` the "delayed" state is
+        # the current one (never the not-yet-written, uninitialised output)
+        out_theta[k] = theta
+        out_omega[k] = omega
         j = k - delay_steps
         if j >= 0:
             th_d = out_theta[j] - theta_ref[j]
@@ -70,8 +74,6 @@ def delayed_pd_pendulum(
             + torque_ext[k]
         )
         alpha = torque / inertia
-        out_theta[k] = theta
-        out_omega[k] = omega
         out_alpha[k] = alpha
         omega = omega + dt * alpha
         theta = theta + dt * omega
@@ -126,6 +128,11 @@ def delayed_pd_double_pendulum(
     th2 = 0.0
     om2 = 0.0
     for k in range(n):
+        # the state at k is stored first, so ``delay_steps == 0`` feeds back the current state
+        out[0, k] = th1
+        out[1, k] = om1
+        out[3, k] = th2
+        out[4, k] = om2
         j = k - delay_steps
         if j >= 0:
             e1 = out[0, j] - theta_ref[j]
@@ -158,11 +165,7 @@ def delayed_pd_double_pendulum(
         det = m11 * m22 - m12 * m12
         a1 = (m22 * r1 - m12 * r2) / det
         a2 = (m11 * r2 - m12 * r1) / det
-        out[0, k] = th1
-        out[1, k] = om1
         out[2, k] = a1
-        out[3, k] = th2
-        out[4, k] = om2
         out[5, k] = a2
         om1 = om1 + dt * a1
         th1 = th1 + dt * om1

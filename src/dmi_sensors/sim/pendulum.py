@@ -95,6 +95,8 @@ def simulate_plane(
     n = theta_ref.shape[0]
     if omega_ref.shape != (n,) or torque.shape != (n,):
         raise ParameterError("theta_ref, omega_ref and torque_ext_nm must have the same length")
+    if not dyn.delay_s >= 0.0:
+        raise ParameterError(f"feedback delay: expected >= 0 s, found {dyn.delay_s!r}")
     out = np.empty((3, n))
     delayed_pd_pendulum(
         float(dt_s),
@@ -132,6 +134,7 @@ def pendulum_reference(
     th_out, om_out, al_out = [0.0] * n, [0.0] * n, [0.0] * n
     theta, omega = float(theta0), float(omega0)
     for k in range(n):
+        th_out[k], om_out[k] = theta, omega
         j = k - delay
         if j >= 0:
             th_d, om_d = th_out[j] - theta_ref[j], om_out[j] - omega_ref[j]
@@ -147,7 +150,7 @@ def pendulum_reference(
             + torque_ext_nm[k]
         )
         alpha = torque / dyn.inertia_kgm2
-        th_out[k], om_out[k], al_out[k] = theta, omega, alpha
+        al_out[k] = alpha
         omega = omega + dt_s * alpha
         theta = theta + dt_s * omega
     return th_out, om_out, al_out

@@ -237,6 +237,8 @@ def simulate_two_segment_plane(
     n = ref.shape[0]
     if any(x.shape != (n,) for x in (om, ta, th, fp)):
         raise ParameterError("references, torques and push force must have the same length")
+    if not dyn.delay_s >= 0.0:
+        raise ParameterError(f"feedback delay: expected >= 0 s, found {dyn.delay_s!r}")
     out = np.empty((6, n))
     delayed_pd_double_pendulum(
         float(dt_s),
@@ -276,6 +278,7 @@ def double_pendulum_reference(
     out = np.zeros((6, n))
     th1 = om1 = th2 = om2 = 0.0
     for k in range(n):
+        out[0, k], out[1, k], out[3, k], out[4, k] = th1, om1, th2, om2
         j = k - delay
         if j >= 0:
             e1, e1d = out[0, j] - theta_ref[j], out[1, j] - omega_ref[j]
