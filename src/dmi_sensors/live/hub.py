@@ -169,8 +169,12 @@ class LiveHub:
         sensor = self.sensor(batch.sensor_id, batch.fs_hz)
         update = sensor.add_batch(batch)
         h = batch.host_time_s  # one arrival time per packet, in order
-        arrivals = h[[*np.flatnonzero(h[1:] != h[:-1]).tolist(), len(h) - 1]] if len(h) > 1 else h
-        self.latency.add("metric", arrivals.tolist())
+        last = float(h[-1])
+        if last == h[0]:  # one packet (the usual live batch)
+            arrivals: tuple[float, ...] = (last,)
+        else:
+            arrivals = tuple(h[[*np.flatnonzero(h[1:] != h[:-1]).tolist(), len(h) - 1]].tolist())
+        self.latency.add("metric", arrivals)
         self._publish(
             "samples",
             LiveSamples(
@@ -179,8 +183,8 @@ class LiveHub:
                 update.n_samples,
                 update.trace,
                 update.running,
-                float(arrivals[-1]),
-                tuple(arrivals.tolist()),
+                last,
+                arrivals,
                 update.batch,
                 update.time_s,
             ),

@@ -346,21 +346,24 @@ class LiveServer:
             self._wake.set()
 
     async def _push_loop(self) -> None:
+        """One update every ``push_interval_s`` while there is something new (new results,
+        tags and states wake it early, but never sooner than ``push_interval_s`` after the
+        previous update), and the timer and link states at least once a second."""
         loop = asyncio.get_running_loop()
-        last = -math.inf
+        last_push = last_full = -math.inf
         while True:
+            due = last_push + self.push_interval_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.push_interval_s)
-            self._wake.clear()
-            t0 = loop.time()
-            # something new, or the timer and link states once a second
-            if not self._pending.empty() or t0 - last >= 1.0:
-                last = t0
-                await self._push_now()
-            # at most one update per push interval
-            rest = self.push_interval_s - (loop.time() - t0)
-            if rest > 0:
+                await asyncio.wait_for(self._wake.wait(), max(0.0, due - loop.time()))
+            rest = due - loop.time()
+            if rest > 0:  # woken early: at most one update per push interval
                 await asyncio.sleep(rest)
+            self._wake.clear()
+            now = loop.time()
+            last_push = now
+            if not self._pending.empty() or now - last_full >= 1.0:
+                last_full = now
+                await self._push_now()
 
     async def _push_now(self) -> None:
         p, self._pending = self._pending, _Pending()

@@ -238,30 +238,33 @@ class LiveSignals:
         if acc.shape != (n, 3) or gyr.shape != (n, 3):
             raise ParameterError(f"acc_mps2 and gyr_rps must both be (n, 3), got {acc.shape} and {gyr.shape}")
         if gap_before is None:
+            gaps = None
             segments = [slice(0, n)]
-            gaps = np.zeros(n, dtype=bool)
         else:
             gaps = np.asarray(gap_before, dtype=bool)
             if gaps.shape != (n,):
                 raise ParameterError(f"gap_before must have shape ({n},), got {gaps.shape}")
-            segments = gap_segments(gaps) if gaps.any() else [slice(0, n)]
+            # one segment unless a gap lies inside (the usual live batch: one packet)
+            segments = gap_segments(gaps) if n > 1 and gaps[1:].any() else [slice(0, n)]
         q = np.empty((n, 4))
-        com = np.full((n, 2), np.nan)
         for s in segments:
-            if s.stop > s.start and gaps[s.start]:
+            if s.stop > s.start and gaps is not None and gaps[s.start]:
                 self._orientation.reset()
             self._orientation.process(acc[s], gyr[s], out=q[s])
         bf = body_frame(q, acc)
         if self._com_height_m is not None and n:
             scale = 1000.0 * self._com_height_m  # com_from_tilt's pendulum, mean kept
+            com = np.empty((n, 2))
             np.multiply(np.sin(bf.tilt_ap_rad), scale, out=com[:, 0])
             np.multiply(np.sin(bf.tilt_ml_rad), scale, out=com[:, 1])
             if self._lowpass is not None:
                 for s in segments:
                     if s.stop > s.start:
-                        if gaps[s.start]:
+                        if gaps is not None and gaps[s.start]:
                             self._lowpass.reset()
                         com[s] = self._lowpass.process(com[s])
+        else:
+            com = np.full((n, 2), np.nan)
         return LiveSignalsOutput(
             tilt_ap_rad=bf.tilt_ap_rad,
             tilt_ml_rad=bf.tilt_ml_rad,

@@ -1,0 +1,120 @@
+"""The live view's push cadence, on a virtual clock (no sleeping, no timed assertions).
+
+The event loop below never waits: its selector advances a virtual clock to the next timer,
+so ``asyncio.sleep`` and ``wait_for`` timeouts take no real time and the push times are
+exact. That makes the cadence itself testable: with new samples arriving all the time, a
+page gets an update every ``push_interval_s`` (not every other interval), an early wake-up
+(a repetition result, a tag) never makes two updates closer than ``push_interval_s``, and
+with nothing new the timer and link states still go out once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import selectors
+
+import pytest
+
+from dmi_sensors.live import LiveHub, LiveParams
+from dmi_sensors.live.hub import LiveSamples
+from dmi_sensors.live.server import LiveServer
+from dmi_sensors.session.events import EventRecord
+
+
+class _VirtualSelector(selectors.DefaultSelector):
+    """A selector that never blocks: a wait of ``timeout`` s moves the virtual clock instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+
+    def select(self, timeout: float | None = None):  # type: ignore[override]
+        ready = super().select(0)
+        if not ready and timeout is not None and timeout > 0:
+            self.now += timeout
+        return ready
+
+
+class _VirtualLoop(asyncio.SelectorEventLoop):
+    def __init__(self) -> None:
+        self._virtual = _VirtualSelector()
+        super().__init__(self._virtual)
+
+    def time(self) -> float:
+        return self._virtual.now
+
+
+def _run_virtual(coro):
+    loop = _VirtualLoop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+async def _pushes(
+    feed_every_s: float | None, duration_s: float, wake_at_s: tuple[float, ...] = ()
+) -> list[tuple[float, dict]]:
+    """Push times and updates of a server whose hub gets a sample message every
+    ``feed_every_s`` (None: never) and a closed tag row at each of ``wake_at_s``."""
+    loop = asyncio.get_running_loop()
+    hub = LiveHub(LiveParams(), {"S1": "trunk"}, clock=loop.time)
+    server = LiveServer(hub, push_interval_s=0.05)
+    sent: list[tuple[float, dict]] = []
+
+    async def broadcast(text: str) -> None:
+        sent.append((loop.time(), json.loads(text)))
+
+    server._broadcast = broadcast  # type: ignore[method-assign]  # what the pages would receive
+    server.clients.add(object())  # type: ignore[arg-type]  # one page is open
+    unsubscribe = hub.subscribe(server._collect)
+
+    def feed() -> None:
+        t = loop.time()
+        hub._publish("samples", LiveSamples("S1", "trunk", 19, {"t": [t]}, {}, t, (t,)))
+        if feed_every_s is not None:
+            loop.call_later(feed_every_s, feed)
+
+    if feed_every_s is not None:
+        loop.call_soon(feed)
+    for k, at in enumerate(wake_at_s):
+        loop.call_at(at, lambda k=k: hub.on_tag(EventRecord(loop.time(), 0.0, exercise="x", repetition=k + 1)))
+    pusher = loop.create_task(server._push_loop())
+    await asyncio.sleep(duration_s)
+    pusher.cancel()
+    unsubscribe()
+    return sent
+
+
+def test_with_samples_arriving_all_the_time_a_page_gets_an_update_every_push_interval():
+    sent = _run_virtual(_pushes(feed_every_s=0.019, duration_s=2.0))
+    times = [t for t, _ in sent]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(sent) >= 38  # 2 s / 50 ms = 40 (the first at the start, the last may fall after 2 s)
+    assert min(gaps) == pytest.approx(0.05, abs=1e-9)
+    assert max(gaps) == pytest.approx(0.05, abs=1e-9)
+    # every sample message reached a page: the trace points of 2 s of messages, in order
+    points = [p for _, u in sent for p in u["traces"].get("S1", {}).get("t", [])]
+    assert points == sorted(points) and len(points) >= 100
+
+
+def test_an_early_wake_up_never_brings_two_updates_closer_than_the_push_interval():
+    wake = (0.301, 0.302, 0.7, 0.7499)
+    sent = _run_virtual(_pushes(feed_every_s=None, duration_s=1.5, wake_at_s=wake))
+    times = [t for t, _ in sent]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.05 - 1e-9
+    # each tag row goes out in the first update allowed after it: at most one interval late
+    for k, at in enumerate(wake):
+        first = next(t for t, u in sent if any(tag["repetition"] == k + 1 for tag in u["tags"]))
+        assert at <= first <= at + 0.05 + 1e-9
+
+
+def test_with_nothing_new_the_timer_and_states_go_out_once_a_second():
+    sent = _run_virtual(_pushes(feed_every_s=None, duration_s=3.5))
+    times = [t for t, _ in sent]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(sent) == 4  # at 0 s, then about every second
+    assert all(1.0 - 1e-9 <= g <= 1.05 + 1e-9 for g in gaps)
