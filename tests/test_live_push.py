@@ -118,3 +118,26 @@ def test_with_nothing_new_the_timer_and_states_go_out_once_a_second():
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(sent) == 4  # at 0 s, then about every second
     assert all(1.0 - 1e-9 <= g <= 1.05 + 1e-9 for g in gaps)
+
+
+async def _stop_while_woken() -> tuple[bool, int]:
+    """Stop a server whose push loop is waiting, in the loop pass where a last link state
+    woke it (what ``record --live`` does at its end: final states, then ``stop``)."""
+    loop = asyncio.get_running_loop()
+    hub = LiveHub(LiveParams(), {"S1": "trunk"}, clock=loop.time)
+    server = LiveServer(hub, push_interval_s=0.05)
+    server._unsubscribe = hub.subscribe(server._collect)
+    server._pusher = loop.create_task(server._push_loop())
+    await asyncio.sleep(0.225)  # the loop waits for its next update (due at 0.25 s)
+    hub.set_link_state("S1", state="stopped")  # wakes it ...
+    stopping = loop.create_task(server.stop())  # ... and the stop cancels it in the same pass
+    done, _ = await asyncio.wait({stopping}, timeout=60.0)  # virtual seconds
+    return stopping in done, len(server.clients)
+
+
+def test_the_view_stops_when_a_last_state_update_and_the_stop_meet():
+    """Python 3.11's wait_for returns the finished inner wait and drops the cancel when both
+    happen in one loop pass; the push loop then ran forever and ``record --live`` without
+    an open page never exited after its recording ended."""
+    stopped, clients = _run_virtual(_stop_while_woken())
+    assert stopped and clients == 0

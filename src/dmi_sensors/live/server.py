@@ -157,6 +157,7 @@ class LiveServer:
         self._runner: web.AppRunner | None = None
         self._pusher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._closing = False
         self._unsubscribe: Callable[[], None] | None = None
         self.summary: dict[str, Any] | None = None
         self.bound_port: int | None = None
@@ -211,6 +212,10 @@ class LiveServer:
             self._unsubscribe()
             self._unsubscribe = None
         if self._pusher is not None:
+            # the flag ends the loop even where Python 3.11's wait_for swallows the cancel
+            # (its inner wait finished in the same loop pass: the link states' last update)
+            self._closing = True
+            self._wake.set()
             self._pusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pusher
@@ -351,13 +356,15 @@ class LiveServer:
         previous update), and the timer and link states at least once a second."""
         loop = asyncio.get_running_loop()
         last_push = last_full = -math.inf
-        while True:
+        while not self._closing:
             due = last_push + self.push_interval_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, due - loop.time()))
             rest = due - loop.time()
-            if rest > 0:  # woken early: at most one update per push interval
+            if rest > 0 and not self._closing:  # woken early: at most one update per push interval
                 await asyncio.sleep(rest)
+            if self._closing:
+                return
             self._wake.clear()
             now = loop.time()
             last_push = now
