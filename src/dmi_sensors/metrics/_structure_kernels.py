@@ -21,6 +21,16 @@ def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out):
     series; ``N - m`` templates of length ``m`` and ``m + 1`` (self-matches excluded);
     Chebyshev distance; ``-ln(A/B)``. NaN when the series has fewer than ``min_n`` values,
     no spread, a non-finite value, or ``A = 0`` / ``B = 0`` (undefined).
+
+    The pairs are found through the templates sorted by their first value: a pair can only
+    match if its first values are within ``tol``, so each template is compared with the
+    run of its successors in that order whose first value is at most ``tol`` above its own
+    (about ``2Φ(r/√2) - 1``, ~11 % of the pairs at ``r = 0.2`` for Gaussian values, instead
+    of all of them). Every unordered pair whose first values match is visited exactly
+    once and tested with the same comparisons (``|a - b|`` is symmetric and, for sorted
+    values, equal to ``b - a`` in floating point; rounding is monotone, so the run ends at
+    the first value beyond ``tol``): the counts ``A`` and ``B``, and so the result, are the
+    all-pairs definition's exactly (tested against it in ``tests/test_structure.py``).
     """
     n_win = starts.shape[0]
     for w in range(n_win):
@@ -51,12 +61,19 @@ def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out):
             continue
         tol = r * sd
         n_t = n - m
+        order = np.argsort(y[:n_t])
+        first = y[order]
         count_b = 0
         count_a = 0
-        for i in range(n_t):
-            for j in range(i + 1, n_t):
+        for p in range(n_t):
+            i = order[p]
+            lo = first[p]
+            for q in range(p + 1, n_t):
+                if first[q] - lo > tol:
+                    break  # sorted: every later first value is further away
+                j = order[q]
                 ok = True
-                for k in range(m):
+                for k in range(1, m):
                     if abs(y[i + k] - y[j + k]) > tol:
                         ok = False
                         break

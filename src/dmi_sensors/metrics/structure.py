@@ -31,7 +31,9 @@ the series). Windows shorter than ``min_samples`` values of the decimated series
 periodic series 1,2,3,1,2,3,... gives 0; Gaussian white noise gives ``-ln(2Φ(r/√2) - 1)``
 (2.1851 at r = 0.2; science notes §7.1).
 
-Cost: ``O(N²)`` pair comparisons per window (Numba kernel, all windows in one call); the
+Cost: ``O(N²)`` pairs per window (Numba kernel, all windows in one call), of which only
+those whose first values match are compared (the templates sorted by their first value:
+~11 % of the pairs at ``r = 0.2``; the same counts as all pairs, bit for bit); the
 whole-trial value is computed up to :data:`SAMPEN_MAX_VALUES` values (5 min at 25 Hz).
 """
 
