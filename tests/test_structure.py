@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba import njit
 from scipy.stats import norm
@@ -123,6 +123,7 @@ def test_gaussian_white_noise_is_the_analytic_value(r):
     st.integers(1, 3),
     st.floats(0.2, 2.5),
 )
+@example(values=[0, 0, 0, 1, 1], m=1, tol=1.0)  # distances exactly at tol: r_absolute/SD·SD rounded below it
 def test_kernel_equals_the_definition(values, m, tol):
     y = np.asarray(values, dtype=float)
     if len(y) < m + 2 or np.std(y) == 0:

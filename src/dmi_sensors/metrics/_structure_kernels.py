@@ -12,14 +12,15 @@ from numba import njit
 
 
 @njit(cache=True)
-def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out):
+def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out, r_absolute=False):
     """Sample entropy (Richman & Moorman 2000) of each window of ``x``, written to ``out``.
 
     The window ``[starts[w], stops[w])`` is decimated to every ``step``-th sample; with
     ``increments`` the series is the differences of those samples (Ramdani et al. 2009),
     else the samples themselves. Tolerance ``r·SD`` with the population SD (1/N) of the
-    series; ``N - m`` templates of length ``m`` and ``m + 1`` (self-matches excluded);
-    Chebyshev distance; ``-ln(A/B)``. NaN when the series has fewer than ``min_n`` values,
+    series (``r_absolute``: ``r`` itself, in the series' units); ``N - m`` templates of
+    length ``m`` and ``m + 1`` (self-matches excluded); Chebyshev distance; ``-ln(A/B)``.
+    NaN when the series has fewer than ``min_n`` values,
     no spread, a non-finite value, or ``A = 0`` / ``B = 0`` (undefined).
 
     The pairs are found through the templates sorted by their first value: a pair can only
@@ -59,7 +60,7 @@ def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out):
         sd = math.sqrt(var / n)
         if not sd > 0.0:
             continue
-        tol = r * sd
+        tol = r if r_absolute else r * sd
         n_t = n - m
         order = np.argsort(y[:n_t])
         first = y[order]
