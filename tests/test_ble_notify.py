@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from bluez_helpers import CONTROL, DATA, SERVICE
 
+from dmi_sensors.protocol.constants import PacketType
 from dmi_sensors.sim.bluez import FaultProfile
 
 pytestmark = pytest.mark.bluez
@@ -268,3 +269,87 @@ async def test_stop_keeps_data_queued_behind_the_stop_response(bluez):
     assert s.notify_method == "AcquireNotify"
     assert t["samples_dropped_total"] == 0
     assert s.samples_received == t["samples_sent"] and s.samples_lost == 0
+
+
+class _ListSink:
+    def __init__(self) -> None:
+        self.packets: list = []
+
+    def append(self, packet) -> None:
+        self.packets.append(packet)
+
+
+async def _streaming_hub(bluez, sink, offered: bool = True):
+    from dmi_sensors.ble import ReconnectPolicy, SensorHub, discover
+
+    emu = bluez(factory_kwargs={"n": 2, "fs_hz": 200, "seed": 7}, acquire_notify=offered)
+    adverts = sorted(await discover(0.6), key=lambda a: a.address)
+    hub = SensorHub(
+        zip(adverts, ["trunk", "pelvis"], strict=True),
+        sink=sink,
+        policy=ReconnectPolicy(initial_backoff_s=0.1, scan_timeout_s=1.0),
+        log_interval_s=None,
+    )
+    await hub.start()
+    assert await hub.wait_streaming(30) == 2
+    await _until(lambda: min(s.samples_received for s in hub.stats().values()) >= 200)
+    return hub, emu
+
+
+def _stored_per_sensor(sink) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in sink.packets:
+        counts[p.sensor_id] = counts.get(p.sensor_id, 0) + 1
+    return counts
+
+
+async def test_a_notification_after_the_stop_is_neither_stored_nor_counted(bluez):
+    """The summary once said 61 packets received and stored while the database held 62 (a
+    dead bus: the AcquireNotify socket could not be released, and a datagram still in it was
+    delivered after the link's final statistics). After the final drain the books are closed:
+    the store and the statistics agree, and the late notification is counted as dropped."""
+    sink = _ListSink()
+    hub, _ = await _streaming_hub(bluez, sink)
+    stats = await hub.stop()
+    stored = _stored_per_sensor(sink)
+    assert stored == {sid: s.packets_received for sid, s in stats.items()}
+    for link in hub.links:  # what bleak's socket reader would do with a late datagram
+        data = next(
+            p.data
+            for p in reversed(sink.packets)
+            if p.sensor_id == link.sensor_id and p.data[1] in (PacketType.DATA, PacketType.DATA_COMPACT)
+        )
+        link._on_data(None, bytearray(data))
+    for _ in range(5):  # let any drain the callback might have scheduled run
+        await asyncio.sleep(0)
+    assert _stored_per_sensor(sink) == stored
+    assert {sid: s.packets_received for sid, s in hub.stats().items()} == stored
+    assert all(link.notifications_after_stop == 1 for link in hub.links)
+
+
+async def test_a_shutdown_cut_short_still_stores_and_counts_alike(bluez):
+    """A link whose shutdown is cancelled half-way (stop()'s grace ran out: a hung bus) still
+    drains what it received once: stored packets == packets received, every one decoded.
+    The cancel is driven by an event: the emulator has taken the STOP_STREAMING write."""
+    import time
+
+    sink = _ListSink()
+    hub, emu = await _streaming_hub(bluez, sink, offered=False)
+    deadline = time.monotonic() + 60.0  # bounds a hang only
+    for link in hub.links:
+        writes = emu.truth()[link.address]["writes"]
+        link._stop.set()
+        while emu.truth()[link.address]["writes"] == writes:  # one loop iteration at a time
+            assert time.monotonic() < deadline, "STOP_STREAMING was not written"
+            await asyncio.sleep(0)
+        link._task.cancel()  # in the middle of the shutdown (waiting for the stop's answer)
+    stats = await hub.stop()
+    stored = _stored_per_sensor(sink)
+    assert stored == {sid: s.packets_received for sid, s in stats.items()}
+    for link in hub.links:
+        s = stats[link.sensor_id]
+        assert s.state == "stopped" and s.samples_received >= 200 and s.malformed_packets == 0
+        assert link._task.cancelled()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert _stored_per_sensor(sink) == stored

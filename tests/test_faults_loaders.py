@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,6 +148,10 @@ def _fuzz(
     return outcome
 
 
+#: a loader meets hostile bytes with a toolkit error, never with numpy's overflow or cast warnings
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
+
 # --------------------------------------------------------------------------- files
 def _trial(tmp_path: Path) -> Path:
     sim = simulate([Segment("standing", 0.12)], fs_hz=100.0, seed=1, com_height_m=0.5)
@@ -217,6 +222,25 @@ def test_session_import_loader(tmp_path, fmt):
     assert store.integrity_check() == ["ok"]  # refused imports stored nothing, accepted ones stored whole
     n_sessions = len(store.session_ids())
     assert n_sessions == 1 + outcome["accepted"]
+
+
+@pytest.mark.parametrize("cell", ["1e300", "12.5", "-1e30"])
+def test_a_counter_that_is_no_sample_count_is_refused_on_import(tmp_path, cell):
+    # once cast to int64 unchecked (a numpy warning and a garbage counter)
+    store, root = _exported(tmp_path, "csv")
+    (samples,) = root.rglob("*samples*.csv")
+    lines = samples.read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("counter")
+    row = lines[3].split(",")
+    row[col] = cell
+    lines[3] = ",".join(row)
+    samples.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy cast warning on the way to the error
+        with pytest.raises(DataFileError, match=r"line 4, column 'counter': expected a whole sample count"):
+            import_path(store, root)
+    assert len(store.session_ids()) == 1  # nothing stored
 
 
 def test_trial_csv_import_loader(tmp_path):

@@ -420,6 +420,10 @@ class SensorLink:
         self._undecoded: list[RawPacket] = []
         self._rx: list[tuple[float, bytes]] = []
         self._n_notifications = 0  # every notification so far (both characteristics)
+        # set by the final drain: the link's counts are final, so nothing reaches the sink after
+        # it (a late datagram of an AcquireNotify socket whose release failed on a dead bus)
+        self._finished = False
+        self.notifications_after_stop = 0  #: notifications delivered after the final drain (dropped)
         self._drain_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: BleakClient | None = None
@@ -484,6 +488,9 @@ class SensorLink:
 
     # -- notification callbacks: record, schedule a drain, return -----------------------
     def _on_notification(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        if self._finished:  # after the recording's end: neither stored nor counted as received
+            self.notifications_after_stop += 1
+            return
         self._rx.append((self._clock(), bytes(data)))
         self._n_notifications += 1
         if self._drain_handle is None and self._loop is not None:
@@ -502,6 +509,8 @@ class SensorLink:
     # -- draining ----------------------------------------------------------------------
     def _drain_scheduled(self) -> None:
         self._drain_handle = None
+        if self._finished:
+            return
         try:
             self._drain()
         except Exception as exc:
@@ -688,20 +697,34 @@ class SensorLink:
                 await self._drop_client()
                 await self._sleep_unless_stopped(self.policy.backoff_s(1, self._rng))
         finally:
-            with contextlib.suppress(Exception):
-                await self._shutdown()
-            if self._drain_handle is not None:
-                self._drain_handle.cancel()
-                self._drain_handle = None
+            try:
+                with contextlib.suppress(Exception):
+                    await self._shutdown()
+            finally:  # also when stop() cancelled a shutdown that hung (a dead bus)
+                await self._final_drain()
+
+    async def _final_drain(self) -> None:
+        """Store, count and decode what was received, then close the books: from here on
+        nothing reaches the sink, so the final statistics and the store agree."""
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+            self._drain_handle = None
+        try:
             with contextlib.suppress(Exception):
                 if not self._decoder_ready and (self._undecoded or self._rx) and self.vendor is None:
                     # the kernels are still loading: wait for them, so nothing goes undecoded
                     await asyncio.wrap_future(decoder_warm_up())
                     self._decoder_ready = True
+        finally:
+            self._finished = True  # no await from here on: the drain below is the last one
+            with contextlib.suppress(Exception):
                 self._drain()
                 flush = getattr(self._decoder, "flush", None)
                 if self._decoder_ready and flush is not None:  # what a host-arrival clock still holds
                     self._account(flush(), self._now())
+            if self._drain_handle is not None:
+                self._drain_handle.cancel()
+                self._drain_handle = None
             self._streaming.clear()
             if self._failed:
                 self.tracker.state = "failed"

@@ -411,9 +411,12 @@ def _plausible(path: Path, key: str, name: str, values: ArrayLike) -> None:
 def _check_plausible(cal: Calibration, path: Path) -> Calibration:
     if isinstance(cal, AccelCalibration):
         _plausible(path, "bias_mps2", "acc_bias_mps2", cal.bias_mps2)
-        _plausible(path, "matrix", "acc_scale", cal.scale)
-        _plausible(path, "matrix", "acc_axis_deg", np.abs(cal.misalignment_deg))
-        _plausible(path, "matrix", "acc_axis_deg", np.abs(cal.nonorthogonality_deg))
+        # an absurd matrix overflows on the way (inf or nan): refused below, without numpy's warnings
+        with np.errstate(all="ignore"):
+            scale, misalignment, nonorthogonality = cal.scale, cal.misalignment_deg, cal.nonorthogonality_deg
+        _plausible(path, "matrix", "acc_scale", scale)
+        _plausible(path, "matrix", "acc_axis_deg", np.abs(misalignment))
+        _plausible(path, "matrix", "acc_axis_deg", np.abs(nonorthogonality))
         _plausible(path, "gravity_mps2", "gravity_mps2", cal.gravity_mps2)
     elif isinstance(cal, GyroCalibration):
         _plausible(path, "bias_rps", "gyr_bias_rps", cal.bias_rps)
@@ -473,7 +476,8 @@ def _calibration_from_dict(data: Any, path: Path) -> Calibration:
             raise DataFileError(path, "key 'matrix'", "the key 'matrix' (3x3) or 'scale' (3 numbers)", "neither")
         if "matrix" in data and "scale" in data:
             scale = r.array("scale", (3,))
-            implied = np.linalg.norm(np.linalg.inv(matrix), axis=1)
+            with np.errstate(all="ignore"):  # an absurd matrix gives inf/nan: refused just below
+                implied = np.linalg.norm(np.linalg.inv(matrix), axis=1)
             if not np.allclose(scale, implied, rtol=1e-6, atol=1e-9):
                 raise DataFileError(
                     path, "key 'scale'", f"the row norms of inv(matrix) {implied.round(9).tolist()}", scale.tolist()

@@ -319,6 +319,10 @@ def numeric_column(path: Path, frame: pd.DataFrame, column: str, *, line_offset:
     return values
 
 
+#: Largest sample counter a samples table may hold (every whole number up to it is exact in float64).
+COUNTER_MAX = 2**53
+
+
 def samples_from_table(
     path: Path, frame: pd.DataFrame, fs_by_sensor: Mapping[str, float | None], line_offset: int | None = 2
 ) -> tuple[dict[str, SampleBatch], dict[str, str]]:
@@ -334,6 +338,17 @@ def samples_from_table(
             i = int(np.argmin(finite))
             place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
             raise DataFileError(path, f"{place}, column {col!r}", "a finite number", "an empty or non-finite cell")
+    counter_ok = np.abs(numeric[contract.COUNTER]) <= COUNTER_MAX
+    counter_ok &= numeric[contract.COUNTER] == np.floor(numeric[contract.COUNTER])
+    if not counter_ok.all():
+        i = int(np.argmin(counter_ok))
+        place = f"line {i + line_offset}" if line_offset is not None else f"row {i}"
+        raise DataFileError(
+            path,
+            f"{place}, column {contract.COUNTER!r}",
+            f"a whole sample count of at most {COUNTER_MAX}",
+            repr(frame[contract.COUNTER].iloc[i]),
+        )
     gap_column = frame[contract.GAP_BEFORE]
     if gap_column.dtype != bool:
         text = gap_column.astype(str).str.strip().str.lower()
