@@ -94,7 +94,11 @@ def test_record_lsl_publishes_every_stored_sample_on_the_toolkit_clock(tmp_path)
     names = line.removeprefix("lsl: publishing ").strip().split(", ")
     assert MARKER_STREAM in names and len(names) == 5, names  # 2 x (IMU, COM) + markers
     try:
-        inlets = {n: _inlet(n) for n in names}
+        try:
+            inlets = {n: _inlet(n) for n in names}
+        except AssertionError as exc:  # say what the recorder did meanwhile
+            proc.kill()
+            raise AssertionError(f"{exc}; recorder exit {proc.wait()}: {''.join(lines)}{proc.stderr.read()}") from exc
         # the stream layout a consumer reads: labels, units, serial, placement; no subject
         for n in names:
             if n.endswith(" IMU"):
