@@ -216,3 +216,32 @@ def test_manufacturer_data_and_name():
         P.decode_manufacturer_data(bytes.fromhex("c3b2a10030"))
     with pytest.raises(ProtocolError, match="5 bytes"):
         P.decode_manufacturer_data(data[:4])
+
+
+@pytest.mark.parametrize(
+    ("text", "value_any", "value_8"),
+    [
+        ("00A1B2C3", 0xA1B2C3, 0xA1B2C3),
+        ("dmi-00a1b2c3", 0xA1B2C3, 0xA1B2C3),  # the prefix in any case
+        ("DMI-A1", 0xA1, None),  # short: a serial, but not as a person names a sensor
+        ("00A1B2C3D", None, None),
+        ("DMI-", None, None),
+        ("00A1B2CG", None, None),
+    ],
+)
+def test_one_serial_rule_with_an_exact_width_for_people(text, value_any, value_8):
+    from dmi_sensors.ble.preflight import check_sensor_address
+    from dmi_sensors.errors import ParameterError
+    from dmi_sensors.protocol.advertising import parse_serial
+
+    for width, want in ((None, value_any), (8, value_8)):
+        if want is None:
+            with pytest.raises(ProtocolError, match="hex digits"):
+                parse_serial(text, width=width)
+        else:
+            assert parse_serial(text, width=width) == want
+    if value_8 is None:
+        with pytest.raises(ParameterError, match="DMI sensor serial"):
+            check_sensor_address(text)
+    else:
+        assert check_sensor_address(f" {text} ") == text

@@ -153,3 +153,60 @@ async def test_async_use_from_the_event_loop(store):
     await w.aclose()
     task.cancel()
     assert _stored(store.path, sid) == 201 and ticks > 0
+
+
+def _decoded_counter(data: bytes):
+    """The reference: what a full protocol decode says the packet's first counter is."""
+    from dmi_sensors import protocol
+
+    try:
+        packet = protocol.decode(data)
+    except protocol.ProtocolError:
+        return None
+    counter = getattr(packet, "counter", None)
+    return None if counter is None else int(counter)
+
+
+def _valid_packet(counter: int, n: int, compact: bool) -> bytes:
+    import numpy as np
+
+    from dmi_sensors import protocol
+
+    acc = np.arange(3 * n, dtype=np.int16).reshape(n, 3)
+    if compact:
+        return protocol.encode_compact_packet(counter, 123456, 1000, 8, 1000, acc[:1], -acc[:1])
+    return protocol.encode_data_packet(counter, 123456, 1000, 8, 1000, acc, -acc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    counter=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 19),
+    compact=st.booleans(),
+    edits=st.lists(st.tuples(st.integers(0, 260), st.integers(0, 255)), max_size=3),
+    cut=st.integers(-3, 3),
+)
+def test_the_stored_counter_is_the_decoders_without_decoding_the_samples(counter, n, compact, edits, cut):
+    """first_counter's header fast path (the writer reads it for every notification) equals
+    the full decode for valid packets and for packets with changed bytes (version, type,
+    sample count, config byte, ...) or a changed length, which the decoder may refuse."""
+    from dmi_sensors.store.packets import first_counter
+
+    data = bytearray(_valid_packet(counter, n, compact))
+    assert first_counter(bytes(data)) == _decoded_counter(bytes(data)) == counter % (2**16 if compact else 2**32)
+    for at, value in edits:
+        if at < len(data):
+            data[at] = value
+    data = data[: len(data) + cut] if cut < 0 else data + bytes(cut)
+    assert first_counter(bytes(data)) == _decoded_counter(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x10", b"\x20\x01" + bytes(40), b"\x1f\x01" + _valid_packet(7, 2, False)[2:] + b"xx"],
+    ids=["empty", "one byte", "major 2", "newer minor with trailing bytes"],
+)
+def test_the_stored_counter_of_odd_packets_is_the_decoders(data):
+    from dmi_sensors.store.packets import first_counter
+
+    assert first_counter(data) == _decoded_counter(data)

@@ -18,12 +18,11 @@ from __future__ import annotations
 import errno
 import os
 import platform
-import re
 import socket
 from pathlib import Path
 
-from dmi_sensors.errors import DeviceError, ParameterError
-from dmi_sensors.protocol.advertising import looks_like_address
+from dmi_sensors.errors import DeviceError, ParameterError, ProtocolError
+from dmi_sensors.protocol.advertising import looks_like_address, parse_serial
 
 __all__ = [
     "ADDRESS_RULE",
@@ -46,13 +45,21 @@ INSTALL_HINT = (
 ADDRESS_RULE = (
     "a Bluetooth address (AA:BB:CC:DD:EE:FF), a macOS device UUID or a DMI sensor serial (00D10001 or DMI-00D10001)"
 )
-_SERIAL = re.compile(r"^(DMI-)?[0-9A-Fa-f]{8}$", re.IGNORECASE)
+
+
+def _is_serial(text: str) -> bool:
+    """A DMI serial as a person types it: all 8 hex digits, ``DMI-`` prefix optional (any case)."""
+    try:
+        parse_serial(text, width=8)
+    except ProtocolError:
+        return False
+    return True
 
 
 def check_sensor_address(text: str, where: str = "sensor address") -> str:
     """``text`` stripped if it is :data:`ADDRESS_RULE`; else a one-line ``ParameterError``."""
     address = text.strip()
-    if looks_like_address(address) or _SERIAL.match(address):
+    if looks_like_address(address) or _is_serial(address):
         return address
     raise ParameterError(f"{where}: expected {ADDRESS_RULE}, found {text!r}")
 

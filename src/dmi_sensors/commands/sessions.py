@@ -280,7 +280,7 @@ def _vendor_samples(store: SessionStore, info: SessionInfo, *, decode: bool) -> 
     else:
         from dmi_sensors.store.samples import recorded_samples
 
-        timed = recorded_samples(store, info.session_id)
+        timed = recorded_samples(store, info.session_id, vendor)  # our own packets are counted already
         counts = {sid: int(timed[sid].batch.counter.shape[0]) for sid in vendor if sid in timed}
     sensors = tuple(replace(s, samples=counts[s.sensor_id]) if s.sensor_id in counts else s for s in info.sensors)
     return replace(info, sensors=sensors)

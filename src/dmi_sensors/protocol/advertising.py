@@ -52,16 +52,23 @@ def format_serial(serial: int) -> str:
     return f"{serial:08X}"
 
 
-def parse_serial(serial: int | str) -> int:
-    """Accept ``0xA1B2C3``, ``"00A1B2C3"`` or ``"DMI-00A1B2C3"``; return the integer serial."""
+def parse_serial(serial: int | str, *, width: int | None = None) -> int:
+    """Accept ``0xA1B2C3``, ``"00A1B2C3"`` or ``"DMI-00A1B2C3"``; return the integer serial.
+
+    Text: 1-8 hex digits, optionally after the name prefix (any case). ``width``: exactly that
+    many digits (a person naming a sensor types all 8, as the sensor advertises them).
+    """
     if isinstance(serial, int):
         format_serial(serial)
         return serial
     if isinstance(serial, str):
-        text = serial.removeprefix(NAME_PREFIX)
-        if 1 <= len(text) <= 8 and all(c in "0123456789abcdefABCDEF" for c in text):
+        n = len(NAME_PREFIX)
+        text = serial[n:] if serial[:n].upper() == NAME_PREFIX else serial
+        fits = len(text) == width if width is not None else 1 <= len(text) <= 8
+        if fits and len(text) <= 8 and all(c in "0123456789abcdefABCDEF" for c in text):
             return int(text, 16)
-    raise ProtocolError(f"serial {serial!r} is not 1-8 hex digits (optionally prefixed {NAME_PREFIX!r})")
+    digits = f"{width}" if width is not None else "1-8"
+    raise ProtocolError(f"serial {serial!r} is not {digits} hex digits (optionally prefixed {NAME_PREFIX!r})")
 
 
 def device_name(serial: int | str) -> str:

@@ -60,6 +60,7 @@ __all__ = [
     "progress_data",
     "progress_table",
     "repetition_values",
+    "subject_runs",
     "support_table",
     "trend_table",
 ]
@@ -193,17 +194,18 @@ class ProgressData:
         return self.names.get(exercise, exercise)
 
 
-def progress_table(store, subject_id: str):
+def progress_table(store, subject_id: str, runs: list[tuple[Any, Any]] | None = None):
     """One row per session × exercise (primary sensor, latest run of each analysed session).
 
     Columns: ``session_id, session_date`` (UTC datetime), ``session_date_text``,
     ``exercise, support, family`` (:func:`family_name` from the session's plan, else the
     catalogue's exercise, else the exercise id) and the exercise-table metrics as stored.
+    ``runs``: :func:`subject_runs` of the subject, if already loaded.
     """
     import pandas as pd
 
     frames = []
-    for info, ex in _subject_tables(store, subject_id, "exercises"):
+    for info, ex in _subject_tables(subject_runs(store, subject_id) if runs is None else runs, "exercises"):
         plan = Plan.from_toml(info.plan_toml) if info.plan_toml else None
         known = {**CATALOGUE, **({e.exercise_id: e for e in plan} if plan else {})}
         ex["family"] = [family_name(known[e]) if e in known else e for e in ex[contract.EXERCISE]]
@@ -214,19 +216,28 @@ def progress_table(store, subject_id: str):
     return out.sort_values(["session_date", "session_id", contract.ONSET_S], kind="stable").reset_index(drop=True)
 
 
-def _subject_tables(store, subject_id: str, table: str):
-    """``(session info, table)`` per analysed session of ``subject_id`` whose latest run has
-    rows in ``table`` (``"exercises"`` or ``"repetitions"``): the primary sensor's rows (a
-    copy), led by ``session_id, session_date, session_date_text``."""
-    import pandas as pd
-
+def subject_runs(store, subject_id: str) -> list[tuple[Any, Any]]:
+    """``(session info, latest stored run)`` of each analysed session of ``subject_id``, in
+    the store's session order (each run read once)."""
     from dmi_sensors.analysis.stored_run import latest_run
 
+    out = []
     for info in store.sessions():
-        if info.subject_id != subject_id:
-            continue
-        run = latest_run(store, info.session_id)
-        if run is None or len(getattr(run, table)) == 0:
+        if info.subject_id == subject_id:
+            run = latest_run(store, info.session_id)
+            if run is not None:
+                out.append((info, run))
+    return out
+
+
+def _subject_tables(runs: list[tuple[Any, Any]], table: str):
+    """``(session info, table)`` per run of :func:`subject_runs` that has rows in ``table``
+    (``"exercises"`` or ``"repetitions"``): the primary sensor's rows (a copy), led by
+    ``session_id, session_date, session_date_text``."""
+    import pandas as pd
+
+    for info, run in runs:
+        if len(getattr(run, table)) == 0:
             continue
         rows = getattr(run, table)
         if run.primary_sensor_id is not None:
@@ -239,12 +250,14 @@ def _subject_tables(store, subject_id: str, table: str):
         yield info, rows
 
 
-def repetition_values(store, subject_id: str):
+def repetition_values(store, subject_id: str, runs: list[tuple[Any, Any]] | None = None):
     """One row per tagged repetition (primary sensor, latest run of each analysed session):
-    ``session_id, session_date, session_date_text``, then the stored repetition table."""
+    ``session_id, session_date, session_date_text``, then the stored repetition table.
+    ``runs``: :func:`subject_runs` of the subject, if already loaded."""
     import pandas as pd
 
-    frames = [reps for _, reps in _subject_tables(store, subject_id, "repetitions")]
+    runs = subject_runs(store, subject_id) if runs is None else runs
+    frames = [reps for _, reps in _subject_tables(runs, "repetitions")]
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True)
@@ -327,12 +340,10 @@ def support_table(table):
 
 def progress_data(store, subject_id: str, stem: str | None = None) -> ProgressData:
     """The tables and names of one subject's progress report (:class:`ProgressData`)."""
-    table = progress_table(store, subject_id)
+    runs = subject_runs(store, subject_id)
+    table = progress_table(store, subject_id, runs)
     if len(table) == 0:
-        from dmi_sensors.analysis.stored_run import latest_run
-
-        mine = [i.session_id for i in store.sessions() if i.subject_id == subject_id]
-        analysed = [sid for sid in mine if latest_run(store, sid) is not None]
+        analysed = [info.session_id for info, _ in runs]
         if analysed:
             raise ParameterError(
                 f"subject {subject_id!r}: sessions {', '.join(map(str, analysed))} are analysed but none has a tagged "
@@ -350,7 +361,7 @@ def progress_data(store, subject_id: str, stem: str | None = None) -> ProgressDa
         support_table(table),
         names,
         stem or f"progress-{subject_id}",
-        change_rows(repetition_values(store, subject_id)),
+        change_rows(repetition_values(store, subject_id, runs)),
     )
 
 

@@ -19,7 +19,7 @@ batch (tested bit for bit).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,11 +262,15 @@ def stream_sensor_samples(
     return SensorSampleStream(sensor_id, fs_hz, n_samples, c_first, c_last, runs, chunks)
 
 
-def recorded_samples(store: SessionStore, session_id: int) -> dict[str, TimedSamples]:
+def recorded_samples(
+    store: SessionStore, session_id: int, sensor_ids: Collection[str] | None = None
+) -> dict[str, TimedSamples]:
     """Each sensor's raw packets through :func:`dmi_sensors.timing.timed_samples` (sensors
-    with no stored packet are left out)."""
+    with no stored packet are left out); ``sensor_ids``: only these sensors."""
     out: dict[str, TimedSamples] = {}
     for sensor in store.session_info(session_id).sensors:
+        if sensor_ids is not None and sensor.sensor_id not in sensor_ids:
+            continue
         packets = store.raw_packets(session_id, sensor.sensor_id)
         if packets:
             decoder = stored_decoder(sensor.decoder, sensor.sensor_id)
