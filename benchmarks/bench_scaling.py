@@ -8,7 +8,9 @@ command) that times its imports, then the stage twice on fresh copies of the inp
 first call (``cold``: Numba cache loads and first-use costs of scipy, matplotlib, ...
 included) and the second (``warm``: the cost of the work itself, what grows with the
 session). The parent adds the child's whole CPU time; the child reports its peak RSS
-(``VmHWM``).
+(``VmHWM``) after its imports, after the first call (one analysis, as a command does) and at
+the end; a separate child reports the peak RSS of importing the third-party libraries alone
+(``libraries_rss_mb``: what no session length changes).
 
 * ``analyse``: ``analyse_session(store, id)`` with saving (all metrics and tables);
 * ``report``: ``build_session_report`` of the analysed session (no re-analysis);
@@ -165,10 +167,38 @@ def child(stage: str, db: str, work: str) -> None:
             }
 
     imports = time.process_time() - c0
+    rss_imports = _peak_rss_mb()
     cold = call(0)
+    rss_cold = _peak_rss_mb()
     warm = call(1)
     rss_mb = _peak_rss_mb()
-    print(json.dumps({"import_cpu_s": imports, "cold": cold, "warm": warm, "peak_rss_mb": rss_mb}))
+    print(
+        json.dumps(
+            {
+                "import_cpu_s": imports,
+                "cold": cold,
+                "warm": warm,
+                "peak_rss_mb": rss_mb,
+                "peak_rss_imports_mb": rss_imports,
+                "peak_rss_one_call_mb": rss_cold,
+            }
+        )
+    )
+
+
+_LIBRARIES = (
+    "import json, sys; from benchmarks.bench_scaling import _peak_rss_mb; out = {}\n"
+    "for name in ('numpy', 'pyarrow', 'pandas', 'scipy.signal', 'llvmlite.binding', 'numba', 'matplotlib.pyplot'):\n"
+    "    __import__(name); out[name] = _peak_rss_mb()\n"
+    "print(json.dumps(out))"
+)
+
+
+def libraries_rss() -> dict[str, float]:
+    """Peak RSS (MB) of a fresh interpreter after importing, one after the other, the
+    third-party libraries the analysis and the report load: the memory no session length changes."""
+    res = child_run(_LIBRARIES)
+    return {k: round(float(v), 1) for k, v in res.items() if not k.startswith("child_")}
 
 
 # ----------------------------------------------------------------------------- the parent
@@ -181,6 +211,7 @@ def run() -> dict[str, object]:
     rounds = int(os.environ.get("DMI_BENCH_SCALING_ROUNDS", "3"))
     lengths = [int(x) for x in os.environ.get("DMI_BENCH_SCALING_EXERCISES", "2,18,72").split(",")]
     out: dict[str, object] = {"load_average_1min_start": load_average(), "rounds": rounds}
+    out["libraries_rss_mb"] = libraries_rss()
     with tempfile.TemporaryDirectory(prefix="dmi-bench-scaling-") as tmp:
         root = Path(tmp)
         sessions: dict[int, dict[str, Any]] = {}
@@ -220,6 +251,8 @@ def run() -> dict[str, object]:
                     "import_cpu_s": _median([x["import_cpu_s"] for x in rs]),
                     "process_cpu_s": _median([x["child_cpu_s"] for x in rs]),
                     "peak_rss_mb": _median([x["peak_rss_mb"] for x in rs], 0),
+                    "peak_rss_imports_mb": _median([x["peak_rss_imports_mb"] for x in rs], 0),
+                    "peak_rss_one_call_mb": _median([x["peak_rss_one_call_mb"] for x in rs], 0),
                 }
                 if stage == "analyse":
                     reps = {x["warm"]["repetition_rows"] for x in rs} | {x["cold"]["repetition_rows"] for x in rs}
@@ -255,6 +288,8 @@ def _targets(table: list[dict[str, Any]]) -> dict[str, object]:
     hours = np.array([row["sensor_hours"] for row in table])
     cpu = np.array([row["analyse"]["warm_cpu_s"]["median"] for row in table])
     slope, intercept = np.polyfit(hours, cpu, 1)
+    one_call = np.array([row["analyse"]["peak_rss_one_call_mb"]["median"] for row in table])
+    rss_slope, rss_intercept = np.polyfit(hours, one_call, 1)
     per_hour = cpu / hours
     by_len = {row["exercises"]: row for row in table}
     mid = by_len.get(18, table[len(table) // 2])
@@ -263,6 +298,10 @@ def _targets(table: list[dict[str, Any]]) -> dict[str, object]:
         "analysis_rss_le_200_plus_50_per_sensor_hour": all(
             row["analyse"]["peak_rss_mb"]["median"] <= row["analyse"]["rss_target_mb"] for row in table
         ),
+        "analysis_one_call_rss_le_200_plus_50_per_sensor_hour": all(
+            row["analyse"]["peak_rss_one_call_mb"]["median"] <= row["analyse"]["rss_target_mb"] for row in table
+        ),
+        "analysis_one_call_rss_growth_le_50_mb_per_sensor_hour": bool(rss_slope <= 50.0),
         "report_45min_warm_le_2_s": mid["report"]["warm_cpu_s"]["median"] <= 2.0,
         "report_45min_fresh_process_le_2_s": mid["report"]["process_cpu_s"]["median"] <= 2.0,
         "csv_ge_50_mb_s": all(row["csv"]["warm_mb_per_cpu_s"]["median"] >= 50 for row in table),
@@ -271,6 +310,11 @@ def _targets(table: list[dict[str, Any]]) -> dict[str, object]:
     return {
         "analysis_fit_cpu_s_per_sensor_hour": round(float(slope), 3),
         "analysis_fit_intercept_cpu_s": round(float(intercept), 3),
+        # peak RSS of a process that analysed once (as a command does) against sensor-hours: the
+        # slope is the growth with the session's length, the intercept the libraries and the
+        # per-process constant (python -m benchmarks scaling: libraries_rss_mb)
+        "analysis_one_call_rss_fit_mb_per_sensor_hour": round(float(rss_slope), 1),
+        "analysis_one_call_rss_fit_intercept_mb": round(float(rss_intercept), 1),
         "analysis_cpu_s_per_sensor_hour_by_length": [round(float(v), 3) for v in per_hour],
         "targets": {
             "analysis": "<= 1 CPU-s per sensor-hour (warm), linear; peak RSS <= 200 MB + 50 MB per sensor-hour",

@@ -7,6 +7,7 @@ simulation's truth and the HTML against the stored results.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -213,6 +214,41 @@ def test_stabilogram_ellipses_equal_stored_hold_areas(demo, store):
         areas = sorted(e.area_mm2 for e in ellipses)
         assert areas == pytest.approx(sorted(stored["com_ellipse_area_mm2"]), rel=1e-9)
         assert float(np.median(areas)) == pytest.approx(row.com_ellipse_area_mm2, rel=1e-9)
+
+
+def test_report_signals_with_the_stored_gate_levels_equal_the_replicas(demo, store):
+    """The run stores each piece's two-segment gate level (what its noise replica gave): the
+    report's signals drawn with it equal those recomputed with the replicas, bit for bit."""
+    from dmi_sensors.analysis.stored_run import (
+        gate_levels,
+        load_sensor_signals,
+        metric_params_from_dict,
+        pelvis_signals,
+        sway_pieces,
+    )
+
+    sid = demo.session_ids[-1]
+    run = latest_run(store, sid)
+    primary = run.primary_sensor_id
+    signals = load_sensor_signals(store, sid, primary, run.parameters["session"])
+    params = metric_params_from_dict(run.parameters["analysis"])
+    pelvis = pelvis_signals(store, run, primary)
+    levels = gate_levels(run, primary)
+    assert levels is not None and len(levels) == len(signals.pieces)
+    assert any(v is not None and v > 0 for v in levels)  # two-segment pieces with a replica's level
+    events = store.events(sid)
+    stored = sway_pieces(signals, params, events, pelvis, levels)
+    replicas = sway_pieces(signals, params, events, pelvis)
+    assert len(stored) == len(replicas) == len(signals.pieces)
+    for a, b in zip(stored, replicas, strict=True):
+        for f in dataclasses.fields(b):
+            if isinstance(getattr(b, f.name), np.ndarray):
+                np.testing.assert_array_equal(getattr(a, f.name), getattr(b, f.name), err_msg=f.name)
+        assert a.parameters.get("two_segment", {}).get("gate_noise_ms_m2") == b.parameters.get("two_segment", {}).get(
+            "gate_noise_ms_m2"
+        )
+    # a run without the levels (stored before them) still gets them from the replicas
+    assert gate_levels(dataclasses.replace(run, sensors={}), primary) is None
 
 
 def test_com_sway_close_to_simulation_truth(tmp_path):

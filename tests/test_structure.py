@@ -11,11 +11,13 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from numba import njit
 from scipy.stats import norm
 
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.metrics._structure_kernels import sampen_windows
 from dmi_sensors.metrics.registry import REGISTRY, valid_in
 from dmi_sensors.metrics.structure import SampEnParams, principal_direction_deg, sample_entropy, structure_windows
 
@@ -32,6 +34,69 @@ def sampen_reference(y, m: int, tol: float) -> float:
                 if abs(y[i + m] - y[j + m]) <= tol:
                     a += 1
     return -math.log(a / b) if a and b else math.nan
+
+
+@njit
+def _all_pairs_sampen(y, m, r):
+    """``-ln(A/B)`` over all pairs i < j of the N - m templates (tolerance r × the population
+    SD summed in order, as the kernel does): the kernel before it visited the pairs in sorted
+    order."""
+    n = y.shape[0]
+    mean = 0.0
+    for i in range(n):
+        mean += y[i]
+    mean /= n
+    var = 0.0
+    for i in range(n):
+        var += (y[i] - mean) ** 2
+    tol = r * math.sqrt(var / n)
+    n_t = n - m
+    b = a = 0
+    for i in range(n_t):
+        for j in range(i + 1, n_t):
+            ok = True
+            for k in range(m):
+                if abs(y[i + k] - y[j + k]) > tol:
+                    ok = False
+                    break
+            if ok:
+                b += 1
+                if abs(y[i + m] - y[j + m]) <= tol:
+                    a += 1
+    return -math.log(a / b) if a > 0 and b > 0 and tol > 0 else np.nan
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["gauss", "walk", "ties", "smooth"]),
+    st.integers(1, 3),
+    st.floats(0.05, 1.0),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_sorted_pair_search_equals_all_pairs_bit_for_bit(seed, kind, m, r, step, increments):
+    """The kernel visits only the pairs whose first values are within tol (in sorted order):
+    the same counts as all pairs, hence the same float, bit for bit, window by window."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    if kind == "gauss":
+        x = rng.standard_normal(n)
+    elif kind == "walk":
+        x = np.cumsum(rng.standard_normal(n))
+    elif kind == "ties":
+        x = rng.integers(-4, 5, n).astype(float) * 0.25  # many equal values and equal distances
+    else:
+        x = np.sin(np.arange(n) * 0.05) + 1e-3 * rng.standard_normal(n)
+    starts = np.sort(rng.integers(0, n - 50, 6))
+    stops = np.minimum(starts + rng.integers(40, 2000, 6), n)
+    out = np.empty(6)
+    sampen_windows(x, starts, stops, step, increments, m, r, m + 2, out)
+    for w in range(6):
+        dec = np.ascontiguousarray(x[starts[w] : stops[w] : step])
+        y = np.diff(dec) if increments else dec
+        want = _all_pairs_sampen(y, m, r) if len(y) >= m + 2 else np.nan
+        assert (np.isnan(out[w]) and np.isnan(want)) or out[w] == want
 
 
 def test_hand_counted_examples():
@@ -58,6 +123,7 @@ def test_gaussian_white_noise_is_the_analytic_value(r):
     st.integers(1, 3),
     st.floats(0.2, 2.5),
 )
+@example(values=[0, 0, 0, 1, 1], m=1, tol=1.0)  # distances exactly at tol: r_absolute/SD·SD rounded below it
 def test_kernel_equals_the_definition(values, m, tol):
     y = np.asarray(values, dtype=float)
     if len(y) < m + 2 or np.std(y) == 0:

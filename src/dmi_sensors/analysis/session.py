@@ -313,6 +313,7 @@ def _analyse_sensor(
     frames: list[pd.DataFrame] = []
     stabilisation: list[dict[str, Any]] = []
     models: list[str] = []
+    gates: list[float | None] = []
     for k, piece in enumerate(sig.pieces):
         trial = sig.trial(piece)
         t0, t1 = float(trial.time_s[0]), float(trial.time_s[-1])
@@ -327,6 +328,7 @@ def _analyse_sensor(
         pelvis_trial = pelvis_piece(pelvis, float(trial.time_s[0]), float(trial.time_s[-1]))
         result = analyse_trial(trial, events=ev, perturbations_s=perts, params=metric_params, pelvis=pelvis_trial)
         models.append(str(result.summary.get("com_model", "single_segment")))
+        gates.append(result.parameters["signals"].get("two_segment", {}).get("gate_noise_ms_m2"))
         w = result.windows.copy()
         w.insert(0, "piece", k)
         frames.append(w)
@@ -344,6 +346,9 @@ def _analyse_sensor(
         "clock_latency_median_s": [c["latency_median_s"] for c in sig.clock],
         "com_model": _com_model_text(models, pelvis),
         "com_pelvis_sensor_id": pelvis.sensor_id if pelvis is not None else None,
+        # per piece: the two-segment gate's level from the noise replica (None: one segment or
+        # no replica), so that the report draws the same COM without the replica
+        "com_gate_noise_ms_m2": gates,
     }
     return windows, stabilisation, summary
 

@@ -10,7 +10,7 @@ the ellipse areas against the stored ones).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,13 @@ import pandas as pd
 from dmi_sensors.analysis.calibrations import load_calibration
 from dmi_sensors.analysis.session import RESULT_NAMES, pelvis_piece
 from dmi_sensors.analysis.signals import CalibrationInput, SensorSignals, stored_sensor_signals
-from dmi_sensors.analysis.trial import SwaySignals, TrialAnalysisParams, signals_and_replica, sway_signals
+from dmi_sensors.analysis.trial import (
+    SwaySignals,
+    TrialAnalysisParams,
+    signals_and_replica,
+    signals_with_gate,
+    sway_signals,
+)
 from dmi_sensors.metrics import interval_samples
 from dmi_sensors.metrics.spectral import SpectralParams
 from dmi_sensors.metrics.structure import SampEnParams
@@ -30,6 +36,7 @@ from dmi_sensors.store import ResultRecord, SessionStore
 __all__ = [
     "StoredRun",
     "concat_pieces",
+    "gate_levels",
     "hold_slices",
     "latest_run",
     "load_sensor_signals",
@@ -134,21 +141,42 @@ def load_sensor_signals(
 
 
 def sway_pieces(
-    signals: SensorSignals, metric_params: TrialAnalysisParams, events=None, pelvis: SensorSignals | None = None
+    signals: SensorSignals,
+    metric_params: TrialAnalysisParams,
+    events=None,
+    pelvis: SensorSignals | None = None,
+    gate_levels: Sequence[float | None] | None = None,
 ) -> list[SwaySignals]:
     """:func:`dmi_sensors.analysis.trial.sway_signals` of every gap-free piece, in order.
 
     ``events``: the session's events table, whose exercise rows give each interval's posture
     and support (the COM lever), as in the analysis. ``pelvis``: the pelvis sensor the run's
     two-segment COM used (:func:`pelvis_signals`); a piece it covers gets the two-segment COM,
-    as in the analysis."""
+    as in the analysis. ``gate_levels``: the run's two-segment gate level of each piece
+    (:func:`gate_levels`); without them (a run stored before they were) each such piece's
+    noise replica is computed again for its level."""
+    levels = list(gate_levels) if gate_levels is not None and len(gate_levels) == len(signals.pieces) else None
     out = []
-    for piece in signals.pieces:
+    for k, piece in enumerate(signals.pieces):
         trial = signals.trial(piece)
         p = pelvis_piece(pelvis, float(trial.time_s[0]), float(trial.time_s[-1]))
-        out.append(sway_signals(trial, metric_params, events) if p is None else signals_and_replica(
-            trial, metric_params, events, p)[0])  # fmt: skip
+        if p is None:
+            out.append(sway_signals(trial, metric_params, events))
+        elif levels is None:
+            out.append(signals_and_replica(trial, metric_params, events, p)[0])
+        else:
+            out.append(signals_with_gate(trial, metric_params, events, p, levels[k]))
     return out
+
+
+def gate_levels(run: StoredRun, sensor_id: str) -> list[float | None] | None:
+    """The two-segment gate level of each of ``sensor_id``'s pieces as the run stored them
+    (summary ``com_gate_noise_ms_m2``), or None when the run did not store them."""
+    record = run.sensors.get(sensor_id)
+    levels = record.summary.get("com_gate_noise_ms_m2") if record is not None else None
+    if not isinstance(levels, list):
+        return None
+    return [None if v is None else float(v) for v in levels]
 
 
 def pelvis_signals(store: SessionStore, run: StoredRun, sensor_id: str) -> SensorSignals | None:

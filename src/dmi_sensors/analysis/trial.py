@@ -815,6 +815,17 @@ def signals_and_replica(
     return sway_signals(trial, params, events, two), replica
 
 
+def signals_with_gate(
+    trial: Trial, params: TrialAnalysisParams, events, pelvis: Trial, gate_noise_ms_m2: float | None
+) -> SwaySignals:
+    """:func:`signals_and_replica`'s trial signals (its first element) when the two-segment gate's
+    level is already known (``gate_noise_ms_m2``: what the replica gave, stored by the session
+    analysis, summary ``com_gate_noise_ms_m2``): the same arrays, without sway signals of a
+    replica. ``pelvis``: the pelvis piece covering the trial."""
+    two = TwoSegmentInput(pelvis_on_grid(trial, pelvis), gate_noise_ms_m2) if params.com_method == "pendulum" else None
+    return sway_signals(trial, params, events, two)
+
+
 def _replica_trial(trial: Trial, noise: SensorNoise, rng: np.random.Generator) -> Trial:
     n = len(trial)
     g = trial.acc_mps2.mean(axis=0)

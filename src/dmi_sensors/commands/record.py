@@ -45,7 +45,7 @@ from dmi_sensors.commands.record_faults import (
     outcome,
 )
 from dmi_sensors.commands.record_lsl import lsl_source_arg, run_lsl_source
-from dmi_sensors.commands.vendor_args import vendor_list
+from dmi_sensors.commands.vendor_args import check_vendor_rates, vendor_list, vendor_rate
 from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
@@ -164,6 +164,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " a comma list is used in turn, e.g. dot,polar), each at its vendor's research rate (docs/vendors.md)",
     )
     parser.add_argument(
+        "--vendor-rate-hz",
+        type=vendor_rate,
+        action="append",
+        metavar="VENDOR=HZ",
+        help="sample rate of a third-party vendor's sensors, e.g. dot=30 or polar=104 (repeat per vendor;"
+        " default: the vendor's research rate; only a rate its device supports, docs/vendors.md)",
+    )
+    parser.add_argument(
         "--fault-profile",
         type=_fault_profiles,
         default="none",
@@ -217,6 +225,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="with --lsl: before the sensors stream, wait up to this long for a consumer (e.g. LabRecorder) of every"
         " stream, seconds (default 0: no wait)",
+    )
+    parser.add_argument(
+        "--lsl-delay-s",
+        type=float,
+        default=2.0,
+        help="with --lsl: publish each sample this long after it arrived, so its timestamp can use the least-delayed"
+        " packets that follow instead of its own packet's arrival (docs/interop.md), seconds (default 2; 0: causal)",
     )
     parser.add_argument(
         "--live",
@@ -350,22 +365,35 @@ def _vendor_decoder(stats: Any) -> dict[str, Any] | None:
     return {"vendor": stats.vendor, "settings": stats.decoder_settings or {}}
 
 
+#: How often the vendor registration looks for third-party sensors that started to stream, s.
+REGISTER_POLL_S = 0.25
+
+
 def _vendor_registration(
-    store: SessionStore, session_id: int
+    store: SessionStore, session_id: int, args: argparse.Namespace | None = None
 ) -> Callable[[RecordingContext], Coroutine[Any, Any, list[str]]]:
-    """A companion registering the third-party sensors with their decoder settings once they
-    stream: a recorder killed later leaves raw notifications the analysis can decode (the
-    sensors still streaming at the end are registered again then; our own need no settings)."""
+    """A companion registering the third-party sensors with their decoder settings (and linking
+    their calibrations) as each starts to stream — those streaming when the recording starts at
+    once, one that connects later as soon as it does — so a recorder killed later leaves raw
+    notifications the analysis can decode (the sensors are registered again at the end; our
+    own need no settings). It looks every ``REGISTER_POLL_S`` until the recording stops."""
 
     async def vendor_sensors(ctx: RecordingContext) -> list[str]:
-        done = []
-        for link in ctx.hub.links:
-            s = link.stats
-            decoder = _vendor_decoder(s)
-            if decoder is not None and s.decoder_settings is not None and not is_address(s.sensor_id):
+        done: list[str] = []
+        while True:
+            for link in ctx.hub.links:
+                s = link.stats
+                decoder = _vendor_decoder(s)
+                if s.sensor_id in done or decoder is None or s.decoder_settings is None or is_address(s.sensor_id):
+                    continue
                 store.add_sensor(session_id, s.sensor_id, s.placement, decoder=decoder)
+                if args is not None:
+                    _link_calibrations(args, store, session_id, [s.sensor_id])
                 done.append(s.sensor_id)
-        return done
+            if ctx.stop.is_set() or len(done) == len(ctx.hub.links):
+                return done
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.stop.wait(), REGISTER_POLL_S)
 
     return vendor_sensors
 
@@ -421,7 +449,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
         )
         disk.at_start(args.duration_s)
         companions.append(disk.companion())
-        companions.append(_vendor_registration(opened[0], opened[1]))
+        companions.append(_vendor_registration(opened[0], opened[1], args))
         # room to record why, should another program fill the disk (released at the end)
         opened[0].reserve_space()
     store_failure: DmiSensorsError | None = None
@@ -447,6 +475,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             companions=companions,
             notify_method=args.notify_method,
             on_hub=on_hub,
+            vendor_rates_hz=args.vendor_rates,
             **live_kwargs,
         )
     except BaseException:
@@ -541,6 +570,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     if lsl is not None:
         if live is None:
             lsl.hub.finish()
+        lsl.flush()  # what the look-ahead still holds
         summary["lsl"] = {**lsl.summary(), "t0_lsl_s": float(lsl.lsl_time(0.0))}
         await asyncio.to_thread(lsl.close, LSL_LINGER_S)
     return summary
@@ -631,7 +661,7 @@ async def _start_lsl(
     require_pylsl()
     if hub is None:
         hub = LiveHub(LiveParams.from_analysis(None, args.com_height_m), sensors, _live_calibrations(args, sensors))
-    lsl = LslOutlet(hub)
+    lsl = LslOutlet(hub, delay_s=args.lsl_delay_s)
     for sensor_id, placement in sensors.items():
         lsl.open_sensor(sensor_id, placement, args.fs_hz)
     print(f"lsl: publishing {', '.join(lsl.summary()['streams'])}", file=sys.stderr, flush=True)
@@ -721,6 +751,7 @@ def run(args: argparse.Namespace) -> int:
     if args.simulate_vendor and not args.simulate_sensors:
         raise ParameterError("--simulate-vendor needs --simulate-sensors N")
     _check_subject(args)
+    args.vendor_rates = check_vendor_rates(args.vendor_rate_hz)
     if args.sensor:
         _check_sensors(args.sensor)
     args.plan_obj = None

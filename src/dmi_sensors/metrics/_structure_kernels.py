@@ -12,15 +12,26 @@ from numba import njit
 
 
 @njit(cache=True)
-def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out):
+def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out, r_absolute=False):
     """Sample entropy (Richman & Moorman 2000) of each window of ``x``, written to ``out``.
 
     The window ``[starts[w], stops[w])`` is decimated to every ``step``-th sample; with
     ``increments`` the series is the differences of those samples (Ramdani et al. 2009),
     else the samples themselves. Tolerance ``r·SD`` with the population SD (1/N) of the
-    series; ``N - m`` templates of length ``m`` and ``m + 1`` (self-matches excluded);
-    Chebyshev distance; ``-ln(A/B)``. NaN when the series has fewer than ``min_n`` values,
+    series (``r_absolute``: ``r`` itself, in the series' units); ``N - m`` templates of
+    length ``m`` and ``m + 1`` (self-matches excluded); Chebyshev distance; ``-ln(A/B)``.
+    NaN when the series has fewer than ``min_n`` values,
     no spread, a non-finite value, or ``A = 0`` / ``B = 0`` (undefined).
+
+    The pairs are found through the templates sorted by their first value: a pair can only
+    match if its first values are within ``tol``, so each template is compared with the
+    run of its successors in that order whose first value is at most ``tol`` above its own
+    (about ``2Φ(r/√2) - 1``, ~11 % of the pairs at ``r = 0.2`` for Gaussian values, instead
+    of all of them). Every unordered pair whose first values match is visited exactly
+    once and tested with the same comparisons (``|a - b|`` is symmetric and, for sorted
+    values, equal to ``b - a`` in floating point; rounding is monotone, so the run ends at
+    the first value beyond ``tol``): the counts ``A`` and ``B``, and so the result, are the
+    all-pairs definition's exactly (tested against it in ``tests/test_structure.py``).
     """
     n_win = starts.shape[0]
     for w in range(n_win):
@@ -49,14 +60,21 @@ def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out):
         sd = math.sqrt(var / n)
         if not sd > 0.0:
             continue
-        tol = r * sd
+        tol = r if r_absolute else r * sd
         n_t = n - m
+        order = np.argsort(y[:n_t])
+        first = y[order]
         count_b = 0
         count_a = 0
-        for i in range(n_t):
-            for j in range(i + 1, n_t):
+        for p in range(n_t):
+            i = order[p]
+            lo = first[p]
+            for q in range(p + 1, n_t):
+                if first[q] - lo > tol:
+                    break  # sorted: every later first value is further away
+                j = order[q]
                 ok = True
-                for k in range(m):
+                for k in range(1, m):
                     if abs(y[i + k] - y[j + k]) > tol:
                         ok = False
                         break

@@ -31,13 +31,14 @@ the series). Windows shorter than ``min_samples`` values of the decimated series
 periodic series 1,2,3,1,2,3,... gives 0; Gaussian white noise gives ``-ln(2Φ(r/√2) - 1)``
 (2.1851 at r = 0.2; science notes §7.1).
 
-Cost: ``O(N²)`` pair comparisons per window (Numba kernel, all windows in one call); the
+Cost: ``O(N²)`` pairs per window (Numba kernel, all windows in one call), of which only
+those whose first values match are compared (the templates sorted by their first value:
+~11 % of the pairs at ``r = 0.2``; the same counts as all pairs, bit for bit); the
 whole-trial value is computed up to :data:`SAMPEN_MAX_VALUES` values (5 min at 25 Hz).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -114,13 +115,12 @@ def sample_entropy(x, m: int = 2, r: float = 0.2, *, r_absolute: float | None = 
     y = np.ascontiguousarray(x, dtype=np.float64)
     if y.ndim != 1 or not np.all(np.isfinite(y)):
         raise ParameterError(f"sample_entropy needs a finite 1-D series, got shape {y.shape}")
-    if r_absolute is not None:
-        sd = float(np.std(y))
-        if not sd > 0:
-            return math.nan
-        r = float(r_absolute) / sd
+    if r_absolute is not None and not float(r_absolute) > 0:
+        raise ParameterError(f"sample_entropy r_absolute must be > 0, got {r_absolute!r}")
     out = np.empty(1)
-    sampen_windows(y, np.array([0]), np.array([y.shape[0]]), 1, False, int(m), float(r), m + 2, out)
+    tol, absolute = (float(r_absolute), True) if r_absolute is not None else (float(r), False)
+    # the absolute tolerance goes to the kernel as given (r_absolute / SD × SD can round below it)
+    sampen_windows(y, np.array([0]), np.array([y.shape[0]]), 1, False, int(m), tol, m + 2, out, absolute)
     return float(out[0])
 
 

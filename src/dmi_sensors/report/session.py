@@ -436,6 +436,7 @@ def build_session_report(
     import pandas as pd
 
     from dmi_sensors.analysis.stored_run import (
+        gate_levels,
         latest_run,
         load_sensor_signals,
         metric_params_from_dict,
@@ -508,7 +509,7 @@ def build_session_report(
         signals = load_sensor_signals(store, session_id, primary, run.parameters.get("session", {}))
         mparams = metric_params_from_dict(run.parameters["analysis"])
         pelvis = pelvis_signals(store, run, primary)
-        pieces = sway_pieces(signals, mparams, store.events(session_id), pelvis)
+        pieces = sway_pieces(signals, mparams, store.events(session_id), pelvis, gate_levels(run, primary))
         if pieces:
             fig_timeline = figure_png(_timeline(signals, pieces, events, primary, notes))
             if len(ex_primary):
