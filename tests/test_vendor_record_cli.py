@@ -170,3 +170,38 @@ def test_a_killed_vendor_recording_stays_decodable(tmp_path):
     assert sig.fs_hz == 60 and sig.link["loss_accounting"] == "exact" and sig.link["malformed_packets"] == 0
     assert sig.link["samples_received"] >= 120
     assert abs(np.median(np.linalg.norm(sig.acc_mps2[sig.valid], axis=1)) - 9.81) < 0.6
+
+
+def test_record_chooses_a_vendor_rate(tmp_path):
+    """``--vendor-rate-hz dot=30``: the DOT is set up at 30 Hz (its device control), the session
+    stores and analyses it at 30 Hz; a rate the device does not support is refused before
+    anything is recorded, naming the rates it supports."""
+    db, out = tmp_path / "s.sqlite", tmp_path / "summary.json"
+    done = run_cli(
+        "record", "--simulate-sensors", "1", "--simulate-vendor", "dot", "--vendor-rate-hz", "dot=30",
+        "--duration-s", "4", "--scan-timeout-s", "2", "--subject-id", "C001", "--db", db, "--json", out,
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    (row,) = json.loads(out.read_text())["sensors"].values()
+    assert row["fs_hz"] == 30 and row["samples_lost"] == 0
+    assert 3.5 * 30 <= row["samples_received"] <= 6 * 30  # not the DOT's default 60 Hz
+    with SessionStore(db) as store:
+        (sensor,) = store.session_info(1).sensors
+        assert sensor.decoder["settings"]["rate_hz"] == 30
+        sig = stored_sensor_signals(store, 1, sensor.sensor_id)
+    assert sig.fs_hz == 30 and sig.link["samples_lost"] == 0
+    assert abs(np.median(np.linalg.norm(sig.acc_mps2[sig.valid], axis=1)) - 9.81) < 0.6
+    bad_db = tmp_path / "bad.sqlite"
+    refused = run_cli("record", "--simulate-sensors", "1", "--simulate-vendor", "dot", "--vendor-rate-hz", "dot=100",
+                      "--duration-s", "4", "--subject-id", "C001", "--db", bad_db)  # fmt: skip
+    assert (
+        refused.code != 0
+        and "--vendor-rate-hz dot=100" in refused.err
+        and "1, 4, 10, 12, 15, 20, 30, 60" in refused.err
+    )
+    assert not bad_db.exists()
+    twice = run_cli("record", "--simulate-sensors", "1", "--simulate-vendor", "dot", "--vendor-rate-hz", "dot=30",
+                    "--vendor-rate-hz", "dot=60", "--subject-id", "C001", "--db", bad_db)  # fmt: skip
+    assert twice.code != 0 and "dot given twice" in twice.err
+    with pytest.raises(SystemExit):  # argparse: usage error
+        run_cli("record", "--simulate-sensors", "1", "--vendor-rate-hz", "fitbit=50", "--db", bad_db)

@@ -3,7 +3,8 @@
 Input is either a recording (``--input FILE.csv``, trial CSV columns, samples in the
 SENSOR frame) or a guided procedure: the steps are printed as a therapist would read them
 and recorded from a live sensor over Bluetooth LE (``--sensor ADDRESS``), from one virtual
-sensor with known errors through bleak and the emulated BlueZ (``--via-bluez``), or from a
+sensor with known errors through bleak and the emulated BlueZ (``--via-bluez``; with
+``--simulate-vendor NAME`` an emulated MetaMotion, DOT, Polar or WitMotion), or from a
 virtual sensor in this process (``--simulate``); with a virtual sensor the estimate is
 compared with the truth. ``--library DIR`` applies the
 sensor's latest accelerometer / gyroscope calibrations from DIR before fitting (use it
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dmi_sensors.commands.calibrate_live import record_live
+from dmi_sensors.commands.vendor_args import VENDORS
 from dmi_sensors.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -63,7 +65,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="virtual sensor: seed of its errors (default: the errors of the simulated sensor --serial names, sensor 0"
         " = 00D10001 by default, the unit record --simulate-sensors records with)",
     )
-    parser.add_argument("--fs", type=float, default=100.0, help="guided steps: sample rate, Hz (default 100)")
+    parser.add_argument(
+        "--fs",
+        type=float,
+        help="guided steps: sample rate, Hz (default 100; a third-party sensor: its vendor's research rate,"
+        " docs/vendors.md, and only a rate the vendor's device supports)",
+    )
+    parser.add_argument(
+        "--simulate-vendor",
+        choices=VENDORS,
+        help="--via-bluez / --simulate: the virtual sensor is this vendor's (MetaMotion, Movella DOT, Polar,"
+        " WitMotion; docs/vendors.md) instead of ours",
+    )
+    parser.add_argument(
+        "--vendor-model",
+        choices=("Verity Sense", "H10"),
+        help="--simulate-vendor polar: the Polar model (default Verity Sense; the H10 has no gyroscope)",
+    )
     parser.add_argument("--save-recording", metavar="CSV", help="guided steps: also write the recording as a trial CSV")
     parser.add_argument(
         "--wait", action="store_true", help="guided steps: wait for Enter before each step (only on a terminal)"
@@ -196,6 +214,42 @@ def simulated_errors_seed(seed: int | None, serial: str) -> int:
     return seed if seed is not None else errors_seed(simulated_index(serial) or 0)
 
 
+def _check_vendor_args(args: argparse.Namespace) -> None:
+    """``--simulate-vendor`` / ``--vendor-model`` / ``--fs``: where they apply, the defaults."""
+    if args.simulate_vendor and not args.via_bluez:
+        raise ParameterError(
+            "--simulate-vendor needs --via-bluez (a third-party sensor is emulated through its own bytes and link;"
+            " --simulate has neither)"
+        )
+    if args.vendor_model and args.simulate_vendor != "polar":
+        raise ParameterError("--vendor-model applies to --simulate-vendor polar only")
+    if args.fs is not None and not args.fs > 0:
+        raise ParameterError(f"--fs must be positive, got {args.fs}")
+    # a third-party sensor streams at its vendor's research rate unless --fs asks for another
+    args.fs_given = args.fs is not None
+    if args.fs is None:
+        args.fs = 100.0
+    args.sim_index = 0
+
+
+def _accelerometer_only(args: argparse.Namespace, trial: Trial) -> Trial:
+    """A sensor without a gyroscope (Polar H10: NaN angular rate): what applies to it.
+
+    ``gyro`` and the ``step`` alignment (a gyro strapdown) cannot be fitted; the others find
+    still periods from the accelerometer alone (the angular rate is taken as zero)."""
+    import dataclasses
+
+    import numpy as np
+
+    if np.isfinite(trial.gyr_rps).any():
+        return trial
+    if args.kind == "gyro" or (args.kind == "alignment" and args.method == "step"):
+        what = "a gyroscope calibration" if args.kind == "gyro" else "the step alignment (a gyro strapdown)"
+        raise ParameterError(f"sensor {trial.sensor_id} has no gyroscope (e.g. a Polar H10): {what} does not apply")
+    print(f"note: sensor {trial.sensor_id} has no gyroscope; still periods are found from the accelerometer alone")
+    return dataclasses.replace(trial, gyr_rps=np.zeros_like(trial.acc_mps2))
+
+
 def _wait_for_enter(step: Step) -> None:
     input("  press Enter when ready ")
 
@@ -205,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
     from dmi_sensors.store.trial_csv import read_trial_csv, write_trial_csv
 
     method = _method(args)
+    _check_vendor_args(args)
     errors: ImuErrors | None = None
     provenance: dict[str, Any]
     if args.simulate:
@@ -259,6 +314,7 @@ def run(args: argparse.Namespace) -> int:
             print("applied first: " + ", ".join(f"{c.kind} ({c.created_utc})" for c in use))
         elif args.kind == "alignment":
             print("note: no accel/gyro calibration for this sensor in the library; fitting on raw readings")
+    trial = _accelerometer_only(args, trial)
     cal = _fit(args, trial, serial, method, provenance)
     for line in _summary(cal):
         print(line)

@@ -18,6 +18,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from dmi_sensors.errors import ParameterError
+
 if TYPE_CHECKING:
     from dmi_sensors.calibration.guided import Step
     from dmi_sensors.sim import ImuErrors
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 #: Device factory of the emulator for ``--via-bluez``.
 EMULATED_FACTORY = "dmi_sensors.sim.bluez.guided:calibration_sensors"
+#: ... and for ``--via-bluez --simulate-vendor NAME`` (a third-party sensor's emulated peripheral).
+EMULATED_VENDOR_FACTORY = "dmi_sensors.sim.bluez.guided:calibration_vendor_sensors"
+#: How long the live paths scan for the sensor's advertisement (its vendor is told by it), s.
+SCAN_S = 10.0
 
 
 async def wait_for_enter(prompt: str = "  press Enter when ready ") -> None:
@@ -66,6 +72,7 @@ def _waiter(args: argparse.Namespace) -> Callable[[Step], Awaitable[None]] | Non
 async def _record(
     args: argparse.Namespace, steps: list[Step], emu: EmulatedBluez | None
 ) -> tuple[Trial, dict[str, Any]]:
+    from dmi_sensors.ble import find_sensor
     from dmi_sensors.calibration.guided import arun_procedure
     from dmi_sensors.live import LiveSource, monotonic_link
 
@@ -73,7 +80,7 @@ async def _record(
     if emu is not None:
         from dmi_sensors.sim.identity import sensor_address
 
-        address = sensor_address(0)
+        address = sensor_address(args.sim_index)
 
         async def act(step: Step, attempt: int) -> None:  # the emulated hand performs the step
             await emu.acall("act", address=address, action=dataclasses.asdict(step))
@@ -81,15 +88,26 @@ async def _record(
         hook = act
     else:
         address = args.sensor
-    link = monotonic_link(address, int(args.fs), adapter=args.adapter)
+    # the advertisement says whether it is one of ours or a third-party sensor (and which vendor)
+    advert = await find_sensor(address, min(SCAN_S, args.connect_timeout_s), adapter=args.adapter, vendors=True)
+    rates = {advert.vendor: args.fs} if advert is not None and advert.vendor and args.fs_given else None
+    link = monotonic_link(advert or address, int(args.fs), adapter=args.adapter, vendor_rates_hz=rates)
     source = LiveSource(link, connect_timeout_s=args.connect_timeout_s, max_attempts=args.attempts, on_step_start=hook)
-    print(f"connecting to {address} ...")
+    kind = ""
+    if advert is not None and advert.vendor:
+        kind = f" ({advert.vendor}{' ' + advert.model if advert.model else ''})"
+    print(f"connecting to {address}{kind} ...")
     async with source:
         info = link.info
         print(
-            f"connected: serial {source.sensor_serial}, firmware {info.firmware if info else '?'}, "
+            f"connected: serial {source.sensor_serial}, firmware {(info.firmware if info else '') or '?'}, "
             f"streaming at {source.fs_hz:g} Hz"
         )
+        settings = link.vendor.info.settings if link.vendor is not None and link.vendor.info is not None else {}
+        if settings.get("gyroscope") is False and (args.kind == "gyro" or args.method == "step"):
+            # said before any step is recorded (a Polar H10 streams its accelerometer only)
+            what = "a gyroscope calibration" if args.kind == "gyro" else "the step alignment (a gyro strapdown)"
+            raise ParameterError(f"sensor {source.sensor_serial} has no gyroscope: {what} does not apply")
         trial = await arun_procedure(steps, source, wait=_waiter(args))
     stats = link.stats
     retried = [a for a in source.attempts if a[2] != "ok"]
@@ -98,6 +116,7 @@ async def _record(
         "address": address,
         "firmware": info.firmware if info else "",
         "fs_hz": source.fs_hz,
+        **({"vendor": link.vendor.vendor, "model": info.model if info else ""} if link.vendor is not None else {}),
         "steps_repeated": len(retried),
         "reconnects": stats.reconnects,
     }
@@ -122,17 +141,25 @@ def record_live(args: argparse.Namespace, steps: list[Step]) -> tuple[Trial, str
             from dmi_sensors.sim.identity import simulated_index
 
             index = simulated_index(args.serial or "") or 0
+            args.sim_index = index
             args.seed = simulated_errors_seed(args.seed, args.serial or "")
             errors = random_imu_errors(args.seed)
+            if args.simulate_vendor:
+                factory = EMULATED_VENDOR_FACTORY
+                kwargs: dict[str, Any] = {"vendor": args.simulate_vendor, "seed": args.seed, "index": index}
+                if args.vendor_model:
+                    kwargs["model"] = args.vendor_model
+                what = f"a virtual {args.simulate_vendor} sensor"
+            else:
+                factory = EMULATED_FACTORY
+                kwargs = {"seed": args.seed, "fs_hz": int(args.fs), "index": index}
+                what = "a virtual sensor"
             emu = EmulatedBluez(
-                factory=EMULATED_FACTORY,
-                factory_kwargs={"seed": args.seed, "fs_hz": int(args.fs), "index": index},
-                faults=fault_profile(args.fault_profile),
-                seed=args.seed,
+                factory=factory, factory_kwargs=kwargs, faults=fault_profile(args.fault_profile), seed=args.seed
             )
             stack.enter_context(emu)
             stack.enter_context(emu.activated())
-            print(f"emulated BlueZ: a virtual sensor with known errors (seed {args.seed}, faults {args.fault_profile})")
+            print(f"emulated BlueZ: {what} with known errors (seed {args.seed}, faults {args.fault_profile})")
         trial, provenance = asyncio.run(_record(args, steps, emu))
     if errors is not None:
         provenance.update(emulated=True, seed=args.seed)

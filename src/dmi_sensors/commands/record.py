@@ -45,7 +45,7 @@ from dmi_sensors.commands.record_faults import (
     outcome,
 )
 from dmi_sensors.commands.record_lsl import lsl_source_arg, run_lsl_source
-from dmi_sensors.commands.vendor_args import vendor_list
+from dmi_sensors.commands.vendor_args import check_vendor_rates, vendor_list, vendor_rate
 from dmi_sensors.errors import DeviceError, DmiSensorsError, ParameterError
 
 if TYPE_CHECKING:
@@ -162,6 +162,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="VENDOR[,VENDOR...]",
         help="with --simulate-sensors: third-party sensors instead of DMI ones (metamotion, dot, polar, witmotion;"
         " a comma list is used in turn, e.g. dot,polar), each at its vendor's research rate (docs/vendors.md)",
+    )
+    parser.add_argument(
+        "--vendor-rate-hz",
+        type=vendor_rate,
+        action="append",
+        metavar="VENDOR=HZ",
+        help="sample rate of a third-party vendor's sensors, e.g. dot=30 or polar=104 (repeat per vendor;"
+        " default: the vendor's research rate; only a rate its device supports, docs/vendors.md)",
     )
     parser.add_argument(
         "--fault-profile",
@@ -350,22 +358,35 @@ def _vendor_decoder(stats: Any) -> dict[str, Any] | None:
     return {"vendor": stats.vendor, "settings": stats.decoder_settings or {}}
 
 
+#: How often the vendor registration looks for third-party sensors that started to stream, s.
+REGISTER_POLL_S = 0.25
+
+
 def _vendor_registration(
-    store: SessionStore, session_id: int
+    store: SessionStore, session_id: int, args: argparse.Namespace | None = None
 ) -> Callable[[RecordingContext], Coroutine[Any, Any, list[str]]]:
-    """A companion registering the third-party sensors with their decoder settings once they
-    stream: a recorder killed later leaves raw notifications the analysis can decode (the
-    sensors still streaming at the end are registered again then; our own need no settings)."""
+    """A companion registering the third-party sensors with their decoder settings (and linking
+    their calibrations) as each starts to stream — those streaming when the recording starts at
+    once, one that connects later as soon as it does — so a recorder killed later leaves raw
+    notifications the analysis can decode (the sensors are registered again at the end; our
+    own need no settings). It looks every ``REGISTER_POLL_S`` until the recording stops."""
 
     async def vendor_sensors(ctx: RecordingContext) -> list[str]:
-        done = []
-        for link in ctx.hub.links:
-            s = link.stats
-            decoder = _vendor_decoder(s)
-            if decoder is not None and s.decoder_settings is not None and not is_address(s.sensor_id):
+        done: list[str] = []
+        while True:
+            for link in ctx.hub.links:
+                s = link.stats
+                decoder = _vendor_decoder(s)
+                if s.sensor_id in done or decoder is None or s.decoder_settings is None or is_address(s.sensor_id):
+                    continue
                 store.add_sensor(session_id, s.sensor_id, s.placement, decoder=decoder)
+                if args is not None:
+                    _link_calibrations(args, store, session_id, [s.sensor_id])
                 done.append(s.sensor_id)
-        return done
+            if ctx.stop.is_set() or len(done) == len(ctx.hub.links):
+                return done
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.stop.wait(), REGISTER_POLL_S)
 
     return vendor_sensors
 
@@ -421,7 +442,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
         )
         disk.at_start(args.duration_s)
         companions.append(disk.companion())
-        companions.append(_vendor_registration(opened[0], opened[1]))
+        companions.append(_vendor_registration(opened[0], opened[1], args))
         # room to record why, should another program fill the disk (released at the end)
         opened[0].reserve_space()
     store_failure: DmiSensorsError | None = None
@@ -447,6 +468,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
             companions=companions,
             notify_method=args.notify_method,
             on_hub=on_hub,
+            vendor_rates_hz=args.vendor_rates,
             **live_kwargs,
         )
     except BaseException:
@@ -721,6 +743,7 @@ def run(args: argparse.Namespace) -> int:
     if args.simulate_vendor and not args.simulate_sensors:
         raise ParameterError("--simulate-vendor needs --simulate-sensors N")
     _check_subject(args)
+    args.vendor_rates = check_vendor_rates(args.vendor_rate_hz)
     if args.sensor:
         _check_sensors(args.sensor)
     args.plan_obj = None

@@ -93,7 +93,8 @@ class LiveSource:
         self.latency_margin_s = float(latency_margin_s)
         self.on_step_start = on_step_start
         self.say = say
-        self.fs_hz = float(link.config.fs_hz)
+        # a third-party sensor streams at the rate its setup exchange sets (the link's vendor session)
+        self.fs_hz = float(link.vendor.rate_hz if link.vendor is not None else link.config.fs_hz)
         self.attempts: list[tuple[str, int, str]] = []  # (step key, attempt, "ok" or why not)
         self._batches: list[SampleBatch] = []
         self._last_arrival_s = -np.inf
