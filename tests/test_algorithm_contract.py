@@ -44,7 +44,7 @@ from dmi_sensors.dsp import (
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.live import LiveSignals
 from dmi_sensors.protocol import StreamDecoder
-from dmi_sensors.timing import StreamingClock
+from dmi_sensors.timing import LookaheadClock, StreamingClock
 from dmi_sensors.types import RawPacket, StreamingAlgorithm
 from dmi_sensors.vendors import DotDecoder, MetaMotionDecoder, PolarDecoder, WitMotionDecoder
 from dmi_sensors.vendors import dot as vdot
@@ -222,6 +222,7 @@ CASES = [
         lambda: (_ACC, _GYR),
     ),
     Case("StreamingClock", lambda: StreamingClock(FS, drift_tolerance_ppm=300.0), lambda: _clock_input()),
+    Case("LookaheadClock", lambda: LookaheadClock(FS, lookahead_s=0.25, drift_tolerance_ppm=300.0), _clock_input),
     Case("DotDecoder", lambda: DotDecoder("V1", payload_mode=21, rate_hz=60), lambda: (_vendor_packets("dot"),)),
     Case("WitMotionDecoder", lambda: WitMotionDecoder("V1", rate_hz=100.0), lambda: (_vendor_packets("witmotion"),)),
     Case(

@@ -5,9 +5,13 @@ loopback (tests/lsl_helpers.py).
   waits for this test's inlets before the sensors stream); the inlets receive every sample
   the recorder stored, for each sensor, with the stored values and timestamps within 1 ms
   of the toolkit's drift-corrected times (``store.recorded_samples``, the offline clock fit
-  of the stored packets), mapped by the session start the summary reports.
+  of the stored packets), from the first sample on, mapped by the session start the summary
+  reports. The comparison is between the published timestamps and the stored packets'
+  times, never the wall clock, so a loaded machine changes the packets, not the check.
 * In process: a live hub fed decoded packets and a tagger: the markers arrive as the tag
-  rows (JSON, stamped with their onsets), the COM stream carries the live path's trace.
+  rows (JSON, stamped with their onsets), the COM stream carries every sample of the live
+  path's COM with the lever of the repetition in progress (the live trace's values times
+  its ``com_lever_frac``), NaN outside repetitions.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from dmi_sensors.session import CATALOGUE, Plan, Tagger
 from dmi_sensors.store import SessionStore
 from dmi_sensors.store.lsl_layout import describe, imu_channels
 from dmi_sensors.store.samples import recorded_samples
+from dmi_sensors.timing import LookaheadClock, StreamingClock
 from dmi_sensors.types import RawPacket
 
 BOUND_S = 90.0
@@ -89,7 +94,11 @@ def test_record_lsl_publishes_every_stored_sample_on_the_toolkit_clock(tmp_path)
     names = line.removeprefix("lsl: publishing ").strip().split(", ")
     assert MARKER_STREAM in names and len(names) == 5, names  # 2 x (IMU, COM) + markers
     try:
-        inlets = {n: _inlet(n) for n in names}
+        try:
+            inlets = {n: _inlet(n) for n in names}
+        except AssertionError as exc:  # say what the recorder did meanwhile
+            proc.kill()
+            raise AssertionError(f"{exc}; recorder exit {proc.wait()}: {''.join(lines)}{proc.stderr.read()}") from exc
         # the stream layout a consumer reads: labels, units, serial, placement; no subject
         for n in names:
             if n.endswith(" IMU"):
@@ -106,7 +115,7 @@ def test_record_lsl_publishes_every_stored_sample_on_the_toolkit_clock(tmp_path)
     t0_lsl = summary["lsl"]["t0_lsl_s"]
     with SessionStore(db) as store:
         timed = recorded_samples(store, summary["session_id"])
-        live_times = _live_times(store, summary["session_id"], 0.5)
+        replay = _outlet_times(store, summary["session_id"], summary["lsl"]["delay_s"])
     assert sorted(timed) == sorted(n.removesuffix(" IMU") for n in names if n.endswith(" IMU"))
     for sensor_id, timed_samples in timed.items():
         ts = timed_samples.batch
@@ -115,28 +124,50 @@ def test_record_lsl_publishes_every_stored_sample_on_the_toolkit_clock(tmp_path)
         assert len(stamps) == len(ts) > 300  # every sample stored, no more
         np.testing.assert_array_equal(values[:, :3], ts.acc_mps2)  # uncalibrated: the decoded values
         np.testing.assert_array_equal(values[:, 3:], ts.gyr_rps)
-        # the toolkit's live clock on the stored packets, mapped to LSL's clock: within 1 ms
-        err_s = np.abs((stamps - t0_lsl) - live_times[sensor_id])
-        assert err_s.max() < 1e-3, f"{sensor_id}: {err_s.max() * 1e3:.3f} ms"
-        # and the offline clock fit of the same packets (the session analysis's times) agrees
-        # with the live clock after its first packet within the link's latency
-        assert np.median(np.abs((stamps - t0_lsl) - ts.time_s)) < 0.02
+        # the outlet's clock replayed on the stored packets (deterministic): the same times
+        np.testing.assert_allclose(stamps - t0_lsl, replay[sensor_id], rtol=0, atol=1e-4)
+        # the toolkit's offline times (the session analysis's clock fit), from the first sample
+        # on: later by at most the least delay (relative to that fit) of a sample the outlet's
+        # clock could use (its past, or up to delay_s of arrivals after it), plus the drift
+        # allowance times the distance to it: the first packet is no longer stamped late by
+        # its own arrival (what the causal live clock does). Not within 1 ms: the offline fit
+        # is one line through the whole recording (docs/interop.md, "Timestamps").
+        err_s = (stamps - t0_lsl) - ts.time_s
+        assert np.all(err_s <= _lookahead_bound(ts, summary["lsl"]["delay_s"]) + 1e-6)
+        causal_s = StreamingClock(ts.fs_hz).process(ts.counter, ts.host_time_s) - ts.time_s
+        first = ts.host_time_s == ts.host_time_s[0]
+        assert err_s[first].max() < causal_s[first].max() - 0.05  # 19 samples at 100 Hz: >= 0.18 s before
+        # the COM stream: every sample, the same timestamps; no repetition tagged: no lever, NaN
         com_values, com_stamps = got[f"{sensor_id} com"]
-        assert len(com_stamps) == pytest.approx(len(stamps) / 4, abs=2)  # 100 Hz -> the 25 Hz trace
-        assert np.all(np.isfinite(np.asarray(com_values)))
+        np.testing.assert_allclose(com_stamps, stamps, rtol=0, atol=1e-4)  # each inlet's clock sync: us
+        assert np.asarray(com_values).shape == (len(stamps), 2) and np.isnan(com_values).all()
     assert summary["lsl"]["samples"] == {k: len(v.batch) for k, v in timed.items()}
 
 
-def _live_times(store, session_id: int, com_height_m: float) -> dict:
-    """Every stored packet replayed at once through the live path (the same code as the
-    recorder's hub; chunk invariant): each sample's time on the session clock."""
+def _lookahead_bound(ts, delay_s: float, r: float = 500e-6):
+    """Per sample, ``min_j (latency_j + |drift| · |c_i - c_j| / fs + r · |host_i - host_j|)`` over
+    the samples the outlet's clock may use for sample i (all before it, and after it up to
+    ``delay_s`` of arrival), latency and drift those of the offline fit: how late its time
+    can be at most relative to that fit."""
+    lat = ts.host_time_s - ts.time_s
+    period_s = (ts.time_s[-1] - ts.time_s[0]) / float(ts.counter[-1] - ts.counter[0])  # one clock run
+    slope = abs(period_s * ts.fs_hz - 1.0)  # the fit's drift: its offset's rate on the host clock
+    h = ts.host_time_s
+    k_s = ts.counter / ts.fs_hz
+    cost = [lat + slope * np.abs(k_s - k_s[i]) + r * np.abs(h - h[i]) for i in range(len(h))]
+    return np.array([np.min(c[h <= h[i] + delay_s]) for i, c in enumerate(cost)])
+
+
+def _outlet_times(store, session_id: int, delay_s: float) -> dict:
+    """The outlet's clock (``LookaheadClock``, chunk invariant) on every stored packet of each
+    sensor at once: each sample's session-clock time as published."""
     info = store.session_info(session_id)
-    hub = LiveHub(LiveParams.from_analysis(None, com_height_m), {s.sensor_id: s.placement for s in info.sensors})
-    times: dict = {}
-    hub.subscribe(lambda m: times.setdefault(m.sensor_id, []).append(m.time_s), kinds=["samples"])
+    times = {}
     for s in info.sensors:
-        hub.on_batch(StreamDecoder(s.sensor_id).process(store.raw_packets(session_id, s.sensor_id)))
-    return {k: np.concatenate(v) for k, v in times.items()}
+        b = StreamDecoder(s.sensor_id).process(store.raw_packets(session_id, s.sensor_id))
+        clock = LookaheadClock(b.fs_hz, lookahead_s=delay_s)
+        times[s.sensor_id] = np.concatenate([clock.process(b.counter, b.host_time_s), clock.flush()])
+    return times
 
 
 def _packets(sensor_id: str, n: int) -> list[RawPacket]:
@@ -158,8 +189,8 @@ def test_markers_and_the_com_stream_carry_the_tags_and_the_live_trace():
     plan = Plan("p", [CATALOGUE["sit_table_trunk"].replace(target_repetitions=2, hold_s=2.0)])
     tagger = Tagger(plan, clock=lambda: clock_s[0], start_s=100.0)
     hub.attach_tagger(tagger)
-    traces: list[dict] = []
-    hub.subscribe(lambda m: traces.append(m.trace), kinds=["samples"])
+    msgs: list = []
+    hub.subscribe(msgs.append, kinds=["samples"])
     decoder = StreamDecoder("S1")
     packets = _packets("S1", 1900)
     for k, packet in enumerate(packets):
@@ -176,6 +207,7 @@ def test_markers_and_the_com_stream_carry_the_tags_and_the_live_trace():
     events = tagger.stop(at_s=9.0)
     hub.finish()
     rows = events.sort_values("onset_s").to_dict("records")
+    outlet.flush()  # what the look-ahead still holds
     got = _pull_all(inlets, lambda: True)
     outlet.close()
     markers = [(json.loads(v[0]), t) for v, t in zip(*got[MARKER_STREAM], strict=True)]
@@ -186,10 +218,26 @@ def test_markers_and_the_com_stream_carry_the_tags_and_the_live_trace():
         assert marker["repetition"] == row["repetition"] and marker["duration_s"] == pytest.approx(row["duration_s"])
         assert stamp == pytest.approx(float(outlet.lsl_time(row["onset_s"])), abs=1e-3)
     assert any(m["note"] == "child smiled" for m, _ in markers)
+    # the COM stream: every sample; at the live trace's samples the trace's COM times the
+    # lever of the repetition in progress (sitting: 0.188 of the COM height), NaN outside one
     com_values, com_stamps = got["S1 com"]
-    trace_ap = [v for tr in traces for v in tr["com_ap_mm"]]
-    trace_t = [v for tr in traces for v in tr["t"]]
-    np.testing.assert_array_equal(np.asarray(com_values)[:, 0], trace_ap)  # the live path's COM, as computed
-    np.testing.assert_allclose(np.asarray(com_stamps), outlet.lsl_time(np.asarray(trace_t)), atol=1e-3)
-    imu_values, _ = got["S1 IMU"]
-    assert len(imu_values) == 1900
+    imu_values, imu_stamps = got["S1 IMU"]
+    assert len(imu_values) == len(com_values) == 1900
+    np.testing.assert_allclose(com_stamps, imu_stamps, rtol=0, atol=1e-4)  # each inlet's clock sync: us
+    com = np.asarray(com_values)
+    decim, start, levers = 8, 0, set()  # 200 Hz -> the 25 Hz trace: every 8th sample
+    for m in msgs:
+        idx = start + (-start) % decim + decim * np.arange(len(m.trace["t"]))
+        lever = m.running["com_lever_frac"]
+        levers.add(lever)
+        want = np.asarray(m.trace["com_ap_mm"]) * (np.nan if lever is None else lever)
+        np.testing.assert_array_equal(com[idx, 0], want)
+        assert np.isnan(com[start : start + m.n_samples]).all() == (lever is None)
+        start += m.n_samples
+    assert None in levers and sorted(x for x in levers if x is not None) == [pytest.approx(0.188, abs=1e-3)]
+    assert np.nanmax(np.abs(com[:, 0])) > 0.5  # the tilt 0.05 rad x 0.19 x 0.55 m: ~5 mm
+    # timestamps: the outlet's clock on the decoded packets, from the first sample on
+    b = StreamDecoder("S1").process(packets)
+    clock = LookaheadClock(200.0, lookahead_s=outlet.delay_s)
+    want_s = np.concatenate([clock.process(b.counter, b.host_time_s), clock.flush()])
+    np.testing.assert_allclose(np.asarray(imu_stamps), outlet.lsl_time(want_s), rtol=0, atol=1e-4)

@@ -205,3 +205,54 @@ def test_record_chooses_a_vendor_rate(tmp_path):
     assert twice.code != 0 and "dot given twice" in twice.err
     with pytest.raises(SystemExit):  # argparse: usage error
         run_cli("record", "--simulate-sensors", "1", "--vendor-rate-hz", "fitbit=50", "--db", bad_db)
+
+
+def test_a_vendor_sensor_that_connects_late_is_registered_when_it_streams(tmp_path):
+    """Two DOTs; the second's services resolve only 5 s after it connects, so the recording
+    starts (``--connect-timeout-s 1``) with the first alone. The second is registered with
+    its decoder settings as soon as it streams, not at the end: a SIGKILL once its packets
+    are stored (counted in the database, not timed) leaves them decodable."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import dmi_sensors
+    from dmi_sensors.sim.bluez import EmulatedBluez, FaultProfile
+    from dmi_sensors.sim.bluez.harness import VENDOR_FACTORY
+    from dmi_sensors.sim.identity import sensor_address
+
+    first, late = sensor_address(0), sensor_address(1)
+    faults = {late.upper(): FaultProfile(name="late", service_delay_s=5.0)}
+    db = tmp_path / "s.sqlite"
+    src = str(Path(dmi_sensors.__file__).resolve().parent.parent)
+    with EmulatedBluez(VENDOR_FACTORY, {"vendors": ["dot", "dot"], "seed": 0}, faults=faults, seed=0) as emu:
+        cmd = [sys.executable, "-m", "dmi_sensors.cli", "record", "--sensor", f"{first}=trunk"]
+        cmd += ["--sensor", f"{late}=pelvis", "--connect-timeout-s", "1", "--duration-s", "120"]
+        proc = subprocess.Popen(
+            [*cmd, "--scan-timeout-s", "2", "--db", str(db), "--subject-id", "C016"],
+            env=dict(os.environ, PYTHONPATH=src, **emu.env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 100  # < the 120 s recording: registered only at the end fails
+            while len([n for _, _, n in _registered_vendor_sensors(db) if n >= 60]) < 2:
+                assert proc.poll() is None and time.monotonic() < deadline, _registered_vendor_sensors(db)
+                time.sleep(0.05)
+            proc.kill()
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    with SessionStore(db) as store:
+        info = store.session_info(1)
+        assert info.status == "incomplete"
+        assert len(info.sensors) == 2 and all(s.decoder["vendor"] == "dot" for s in info.sensors)
+        for sensor in info.sensors:
+            sig = stored_sensor_signals(store, 1, sensor.sensor_id)
+            assert sig.fs_hz == 60 and sig.link["loss_accounting"] == "exact" and sig.link["malformed_packets"] == 0
+            assert sig.link["samples_received"] >= 60
+            assert abs(np.median(np.linalg.norm(sig.acc_mps2[sig.valid], axis=1)) - 9.81) < 0.6

@@ -111,6 +111,38 @@ def test_estimated_loss_a_stall_is_not_a_loss_and_a_run_of_drops_is():
     assert np.mean(b.counter % 1000 == _index(b)) > 0.95  # counters are the sample numbers (but near the loss)
 
 
+def _slow_drain(frames, start_s, stall_s, pace, late_first_s=0.0):
+    """Arrivals of a host that reads nothing for ``stall_s`` from ``start_s`` on and then catches
+    up at ``pace`` times the sampling rate; the frame before the stall arrives ``late_first_s``
+    late (a little jitter right before it). Nothing is lost."""
+    out, last, behind = [], 0.0, True
+    for t, d in frames:
+        if t >= start_s and behind:
+            last = last + 0.01 / pace if last >= start_s + stall_s else start_s + stall_s
+            behind = last > t  # caught up: from here on frames arrive as before
+            t = max(last, t)
+        elif start_s - 0.01 <= t < start_s:
+            t += late_first_s
+        out.append((t, d))
+    return out
+
+
+@pytest.mark.parametrize("late_first_s", [0.0, 0.004, 0.008])
+def test_estimated_loss_a_backlog_read_slowly_is_not_a_loss(late_first_s):
+    """A 1-s stall whose backlog the host reads at only 1.2x the sampling pace (the lateness
+    comes down 1.7 ms a frame for 5 s): nothing lost, whatever the frame before the stall did
+    (a frame a little late right before the stall, held, once made the decoder count most of
+    the backlog as lost: the backlog's lateness never came below that frame's)."""
+    frames = _slow_drain(_frames(3000), 10.0, 1.0, 1.2, late_first_s)
+    r = decode_vendor_stream([_pk(d, t) for t, d in frames], "witmotion", "W1", rate_hz=100.0)
+    assert len(r.batch) == 3000 and r.samples_lost == 0 and not r.batch.gap_before.any()
+    assert (_index(r.batch) == np.arange(3000) % 1000).all()
+    # a run of 40 drops after such a slightly late frame is still counted whole
+    lossy = [f for i, f in enumerate(_slow_drain(_frames(3000), 20.0, 0.0, 1.2, late_first_s)) if not 2001 <= i < 2041]
+    r = decode_vendor_stream([_pk(d, t) for t, d in lossy], "witmotion", "W1", rate_hz=100.0)
+    assert r.samples_lost == 40 and len(r.batch) == 2960
+
+
 def test_flush_decides_what_is_held_at_the_end():
     frames = _frames(500)
     pk = [_pk(d, t) for t, d in frames[:400]] + [_pk(d, t + 0.2) for t, d in frames[420:430]]

@@ -227,6 +227,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " stream, seconds (default 0: no wait)",
     )
     parser.add_argument(
+        "--lsl-delay-s",
+        type=float,
+        default=2.0,
+        help="with --lsl: publish each sample this long after it arrived, so its timestamp can use the least-delayed"
+        " packets that follow instead of its own packet's arrival (docs/interop.md), seconds (default 2; 0: causal)",
+    )
+    parser.add_argument(
         "--live",
         action="store_true",
         help="serve a live view (per-sensor traces, hold timer, repetition results, tagging buttons); implies --tag",
@@ -563,6 +570,7 @@ async def _record(args: argparse.Namespace, emu: EmulatedBluez | None) -> dict[s
     if lsl is not None:
         if live is None:
             lsl.hub.finish()
+        lsl.flush()  # what the look-ahead still holds
         summary["lsl"] = {**lsl.summary(), "t0_lsl_s": float(lsl.lsl_time(0.0))}
         await asyncio.to_thread(lsl.close, LSL_LINGER_S)
     return summary
@@ -653,7 +661,7 @@ async def _start_lsl(
     require_pylsl()
     if hub is None:
         hub = LiveHub(LiveParams.from_analysis(None, args.com_height_m), sensors, _live_calibrations(args, sensors))
-    lsl = LslOutlet(hub)
+    lsl = LslOutlet(hub, delay_s=args.lsl_delay_s)
     for sensor_id, placement in sensors.items():
         lsl.open_sensor(sensor_id, placement, args.fs_hz)
     print(f"lsl: publishing {', '.join(lsl.summary()['streams'])}", file=sys.stderr, flush=True)

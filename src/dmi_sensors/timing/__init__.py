@@ -9,6 +9,9 @@
   times on the host clock (robust lower-envelope regression).
 * :class:`StreamingClock` — the causal counterpart for live use: each sample's time from
   what has arrived so far (running lower envelope), chunk invariant.
+* :class:`LookaheadClock` — the same model with a bounded look-ahead (a consumer that
+  synchronises by explicit timestamps, the LSL outlet): each sample timed once
+  ``lookahead_s`` of later arrivals are in, chunk invariant.
 * :func:`find_gaps` / :class:`Gaps` — where samples were lost.
 * :func:`resample_uniform` / :func:`resample_batch` — onto ``k / fs_hz``, NaN (and
   ``valid_mask = False``) inside gaps.
@@ -23,13 +26,15 @@ from dmi_sensors.timing.gaps import Gaps, find_gaps
 from dmi_sensors.timing.resample import resample_batch, resample_uniform
 from dmi_sensors.timing.runs import RESET_JUMP_S, ClockRun, clock_runs, fit_clock_runs, sample_times, times_from_runs
 from dmi_sensors.timing.samples import TimedSamples, timed_samples
-from dmi_sensors.timing.streaming import StreamingClock, StreamingClockState
+from dmi_sensors.timing.streaming import LookaheadClock, LookaheadClockState, StreamingClock, StreamingClockState
 
 __all__ = [
     "RESET_JUMP_S",
     "ClockFit",
     "ClockRun",
     "Gaps",
+    "LookaheadClock",
+    "LookaheadClockState",
     "StreamingClock",
     "StreamingClockState",
     "TimedSamples",

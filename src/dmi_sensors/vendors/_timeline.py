@@ -47,8 +47,12 @@ Clocks
     at once. A later one is **held**, with every chunk after it: as soon as a chunk comes
     back within ``late_s``, the held ones were only delayed (jitter, a stalled link) and
     are consecutive; if none does for ``hold_s`` of host time, ``round(least lateness /
-    P)`` samples were lost before the first held chunk. A device whose clock runs slower
-    than nominal shows up as loss (the nominal rate is all there is).
+    P)`` samples were lost before the first held chunk. Only chunks arriving at the sampling
+    pace whose lateness does not come down count as that evidence: a backlog being read
+    (lateness falling) does not, and a delay that jumps well above the held chunks' least
+    lateness (a stall right after a chunk that was a little late) starts the count afresh.
+    A device whose clock runs slower than nominal shows up as loss (the nominal rate is all
+    there is).
     :meth:`HostClock.flush` decides what is still held (end of a recording).
 
 All clocks number a reset's first sample one past the previous local counter and flag it.
@@ -312,7 +316,11 @@ class HostClock:
     consecutive (jitter, a stall), and when the least lateness of the held chunks has not
     come down (by a quarter period) over ``hold_s`` worth of samples arriving at the
     sampling pace (a backlog arriving at once is no evidence), ``round(least lateness /
-    period)`` samples were lost before the first held chunk.
+    period)`` samples were lost before the first held chunk. A chunk later than the least
+    lateness by more than ``late_s`` + one period (a stall on top of a chunk that was only
+    a little late) becomes the new least lateness: without that, the stall's backlog, read
+    at a little above the sampling pace, never came below the first held chunk's lateness
+    and was counted as lost (``benchmarks/bench_vendor_stalls.py``).
     """
 
     def __init__(self, period_s: float, late_s: float | None, hold_s: float, stream: int = 0) -> None:
@@ -358,7 +366,9 @@ class HostClock:
         late = chunk.host_time_s - c_last * self.period_s - self._base
         if late <= self.late_s:
             return self._release(self._held, 0)
-        if late < self._best - 0.25 * self.period_s:
+        if late < self._best - 0.25 * self.period_s or late > self._best + self.late_s + self.period_s:
+            # coming down: a backlog draining; or a new, larger delay on top of the held ones
+            # (a stall after a chunk that was only a little late): evidence counts afresh
             self._best = late
             self._since = 0
         elif len(self._held) < 2 or chunk.host_time_s - self._held[-2].host_time_s >= 0.5 * chunk.n * self.period_s:
