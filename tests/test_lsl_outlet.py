@@ -41,9 +41,15 @@ from dmi_sensors.types import RawPacket
 BOUND_S = 90.0
 
 
-def _inlet(name: str):
-    infos = pylsl.resolve_bypred(f"name='{name}'", 1, BOUND_S)
-    assert infos, f"stream {name!r} not found"
+def _inlet(name: str, since: float):
+    """An inlet on the stream ``name`` created at or after LSL time ``since`` (this test's
+    outlet, never one of an earlier test still being torn down)."""
+    end = time.monotonic() + BOUND_S
+    infos: list = []
+    while not infos and time.monotonic() < end:
+        found = pylsl.resolve_bypred(f"name='{name}'", 1, max(0.1, end - time.monotonic()))
+        infos = [i for i in found if i.created_at() >= since]
+    assert infos, f"stream {name!r} created after {since:.3f} not found"
     # recover=True: what arrived stays pullable after the recorder (and its outlets) ended
     inlet = pylsl.StreamInlet(infos[0], max_buflen=360, recover=True, processing_flags=pylsl.proc_clocksync)
     inlet.open_stream(BOUND_S)
@@ -82,6 +88,7 @@ def test_record_lsl_publishes_every_stored_sample_on_the_toolkit_clock(tmp_path)
     args = [sys.executable, "-m", "dmi_sensors", "record", "--simulate-sensors", "2", "--fs-hz", "100",
             "--duration-s", "4", "--lsl", "--lsl-wait-s", str(BOUND_S), "--subject-id", "C001",
             "--com-height-m", "0.5", "--db", str(db), "--json", str(tmp_path / "summary.json")]  # fmt: skip
+    since = pylsl.local_clock()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     lines = []
@@ -95,7 +102,7 @@ def test_record_lsl_publishes_every_stored_sample_on_the_toolkit_clock(tmp_path)
     assert MARKER_STREAM in names and len(names) == 5, names  # 2 x (IMU, COM) + markers
     try:
         try:
-            inlets = {n: _inlet(n) for n in names}
+            inlets = {n: _inlet(n, since) for n in names}
         except AssertionError as exc:  # say what the recorder did meanwhile
             proc.kill()
             raise AssertionError(f"{exc}; recorder exit {proc.wait()}: {''.join(lines)}{proc.stderr.read()}") from exc
@@ -183,9 +190,10 @@ def _packets(sensor_id: str, n: int) -> list[RawPacket]:
 def test_markers_and_the_com_stream_carry_the_tags_and_the_live_trace():
     clock_s = [100.0]
     hub = LiveHub(LiveParams(com_height_m=0.55), {"S1": "trunk"}, t0_s=100.0, clock=lambda: clock_s[0])
+    since = pylsl.local_clock()
     outlet = LslOutlet(hub)
     outlet.open_sensor("S1", "trunk", 200.0)
-    inlets = {n: _inlet(n) for n in ("S1 IMU", "S1 com", MARKER_STREAM)}
+    inlets = {n: _inlet(n, since) for n in ("S1 IMU", "S1 com", MARKER_STREAM)}
     plan = Plan("p", [CATALOGUE["sit_table_trunk"].replace(target_repetitions=2, hold_s=2.0)])
     tagger = Tagger(plan, clock=lambda: clock_s[0], start_s=100.0)
     hub.attach_tagger(tagger)
