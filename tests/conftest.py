@@ -14,10 +14,19 @@ daemon nor the emulator process is left behind.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
 from bluez_helpers import assert_gone
+from hypothesis import settings
+
+# Property tests: the same examples on every run (a CI failure is reproducible, never a roll
+# of the dice) and no per-example deadline (speed belongs to benchmarks/; a busy machine must
+# not fail a test). DMI_SENSORS_HYPOTHESIS=explore searches new random examples, many more.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, max_examples=1000, print_blob=True)
+settings.load_profile(os.environ.get("DMI_SENSORS_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture

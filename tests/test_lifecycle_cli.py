@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dmi_sensors import cli
@@ -214,6 +214,7 @@ def _subjects():
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(subject=_subjects(), therapist=st.sampled_from(["", "T07"]), with_events=st.booleans())
+@example(subject=Subject("0", 2001), therapist="", with_events=False)  # found once: born in the corrected year
 def test_every_format_round_trips_every_optional_subject_field(tmp_path_factory, subject, therapist, with_events):
     from store_helpers import example_events, synthetic_batch
 
@@ -228,7 +229,9 @@ def test_every_format_round_trips_every_optional_subject_field(tmp_path_factory,
             events=example_events() if with_events else None,
             therapist_id=therapist,
         )
-        store.edit_session(sid, {"birth_year": 2001}, replace=True, note="checked the records")
+        # a real correction (an edit to the value already stored changes nothing, records nothing)
+        corrected = 2002 if subject.birth_year == 2001 else 2001
+        store.edit_session(sid, {"birth_year": corrected}, replace=True, note="checked the records")
         want = store.session_info(sid)
         for fmt in ("csv", "parquet", "bids"):
             export_session(store, sid, root / fmt, fmt)
@@ -239,7 +242,7 @@ def test_every_format_round_trips_every_optional_subject_field(tmp_path_factory,
             assert [s.samples for s in got.sensors] == [s.samples for s in want.sensors]
             if fmt != "bids":  # BIDS has no place for the therapist or the history of edits
                 assert got.therapist_id == want.therapist_id
-                assert [h.new_value for h in store.history(got.session_id)] == [2001]
+                assert [h.new_value for h in store.history(got.session_id)] == [corrected]
 
 
 # --- 3. the COM height set later, ranges checked everywhere ---------------------------------
