@@ -228,13 +228,14 @@ async def test_links_use_acquire_notify_where_offered_and_fall_back(bluez, offer
 
 
 async def test_stop_keeps_data_queued_behind_the_stop_response(bluez):
-    """With AcquireNotify data and responses come through two sockets, read one datagram per
-    loop iteration each, so STOP_STREAMING's response can be read while data packets sent
-    before it still wait in the data socket. The link reads them all before releasing the
-    socket: every sample sent is received. The backlog is made by counts, not times: five
-    samples per packet at 1 kHz, the event loop held until the emulator has sent 300 more
-    packets, then let through one iteration at a time until the emulator has taken the stop
-    command (each iteration reads one datagram of the backlog)."""
+    """With AcquireNotify data and responses come through two sockets; read one datagram per
+    loop iteration each (bleak's own reader; the link's with ``max_reads_per_wake=1``),
+    STOP_STREAMING's response can be read while data packets sent before it still wait in the
+    data socket. The link reads them all before releasing the socket: every sample sent is
+    received. The backlog is made by counts, not times: five samples per packet at 1 kHz, the
+    event loop held until the emulator has sent 800 more packets, then let through one
+    iteration at a time until the emulator has taken the stop command (each iteration reads
+    one datagram of the backlog)."""
     import time
 
     from dmi_sensors.ble import ReconnectPolicy, SensorHub, StreamConfig, discover
@@ -246,6 +247,7 @@ async def test_stop_keeps_data_queued_behind_the_stop_response(bluez):
         config=StreamConfig(fs_hz=1000, samples_per_packet=5),
         policy=ReconnectPolicy(initial_backoff_s=0.1, scan_timeout_s=1.0),
         log_interval_s=None,
+        max_reads_per_wake=1,
     )
     await hub.start()
     assert await hub.wait_streaming(30) == 1
@@ -353,3 +355,42 @@ async def test_a_shutdown_cut_short_still_stores_and_counts_alike(bluez):
     for _ in range(5):
         await asyncio.sleep(0)
     assert _stored_per_sensor(sink) == stored
+
+
+async def test_an_acquired_socket_is_read_until_empty_at_each_wake_up(bluez):
+    """The link reads its AcquireNotify socket itself: every datagram waiting in it per wake-up
+    of the event loop (at most ``max_reads_per_wake``), then one drain, where bleak's reader
+    takes one datagram per wake-up and drains in the next loop iteration. A backlog is made
+    by counts (the loop held until the emulator has sent 300 more packets than were read);
+    the first loop iteration that reads any of it reads many, and nothing is lost."""
+    import time
+
+    from dmi_sensors.ble import ReconnectPolicy, SensorHub, StreamConfig, discover
+
+    emu = bluez(factory_kwargs={"n": 1, "fs_hz": 1000, "seed": 11})
+    adverts = await discover(0.6)
+    hub = SensorHub(
+        [(adverts[0], "trunk")],
+        config=StreamConfig(fs_hz=1000, samples_per_packet=5),
+        policy=ReconnectPolicy(initial_backoff_s=0.1, scan_timeout_s=1.0),
+        log_interval_s=None,
+        max_reads_per_wake=40,
+    )
+    await hub.start()
+    assert await hub.wait_streaming(30) == 1
+    await _until(lambda: min(s.samples_received for s in hub.stats().values()) >= 200)
+    link = hub.links[0]
+    assert link.tracker.notify_method == "AcquireNotify"
+    before = link.tracker.packets_received
+    sent = emu.truth()[link.address]["packets_sent"]
+    deadline = time.monotonic() + 60.0  # bounds a hang only
+    while emu.truth()[link.address]["packets_sent"] < sent + 300:  # the loop is held
+        assert time.monotonic() < deadline, "the emulator did not send"
+    while link.tracker.packets_received == before:  # one loop iteration at a time
+        await asyncio.sleep(0)
+    # one wake-up: as many datagrams as were waiting, up to max_reads_per_wake, drained at once
+    assert link.tracker.packets_received - before >= 40
+    stats = await hub.stop()
+    t = (await emu.atruth())[link.address]
+    s = stats[link.sensor_id]
+    assert s.samples_received == t["samples_sent"] and s.samples_lost == 0 == t["samples_dropped_total"]

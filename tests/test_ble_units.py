@@ -73,6 +73,46 @@ def test_latency_is_measured_above_the_fastest_notification():
     assert snap.latency_ms_p99 == pytest.approx(np.percentile(expected, 99), abs=1e-3)
 
 
+def test_latency_percentiles_are_those_of_the_latest_4096_notifications():
+    """The tracker keeps latencies in a ring (no Python floats to convert per snapshot) and
+    recomputes its percentiles only when one was added: the values are those of the latest
+    4096 notifications, whether they came one packet per batch or many, and a snapshot
+    after more arrived sees them."""
+    rng = np.random.default_rng(7)
+    fs, offset = 1000.0, 50.0
+    latency = np.concatenate([[0.001], rng.uniform(0.001, 0.040, 6999)])
+    tr = LinkStatsTracker("s", "a", "", 0.0)
+    j, snaps = 0, []
+    sizes = rng.integers(1, 300, 200)
+    for size in sizes:  # single packets and batches of many (> the ring at the end)
+        size = min(int(size) if j % 3 else 1, latency.size - j)
+        if size == 0:
+            break
+        host, dev = [], []
+        for k in range(j, j + size):
+            d = (k * 19 + np.arange(19)) / fs
+            host.append(np.full(19, d[-1] + offset + latency[k]))
+            dev.append(d)
+        tr.add_timing(np.concatenate(host), np.concatenate(dev))
+        j += size
+        if len(snaps) < 3 and j > 2000 * (len(snaps) + 1):
+            snaps.append((j, tr.snapshot(1.0), tr.latency_ms_percentiles()))
+    big = latency[j - 5000 : j]
+    host = np.repeat(np.arange(j, j + 5000) * 19 / fs + 18 / fs + offset + big, 19)
+    dev = (np.arange(j * 19, (j + 5000) * 19)) / fs
+    tr.add_timing(host, dev)  # one batch larger than the ring
+    everything = np.concatenate([latency[:j], big])
+    snaps.append((everything.size, tr.snapshot(1.0), tr.latency_ms_percentiles()))
+    for n, snap, (p50, p99) in snaps:
+        expected = (everything[:n][-4096:] - latency.min()) * 1e3
+        assert p50 == pytest.approx(np.percentile(expected, 50), rel=1e-12)
+        assert p99 == pytest.approx(np.percentile(expected, 99), rel=1e-12)
+        assert (snap.latency_ms_p50, snap.latency_ms_p99) == (round(p50, 3), round(p99, 3))
+    assert len({p for _, _, (p, _) in snaps}) == len(snaps) == 4
+    tr.reset_timing()
+    assert tr.snapshot(1.0).latency_ms_p50 is None
+
+
 def test_packets_per_second_over_the_window():
     tr = LinkStatsTracker("s", "a", "", started_s=0.0, window_s=5.0)
     for i in range(100):  # 20 packets per second for 5 s... then 10 s of silence

@@ -11,6 +11,8 @@
 Notifications arrive through BlueZ's ``AcquireNotify`` where the characteristic offers it
 (one datagram per notification on a socket: no D-Bus message each) and through
 ``StartNotify`` otherwise, or when acquiring fails (``notify_method``; see ``docs/ble.md``).
+An acquired socket is read by the link itself: every datagram waiting in it per wake-up of
+the event loop (bleak's own reader takes one per wake-up), then one drain at once.
 
 The notification callbacks only append ``(host arrival time, bytes)`` to a list and, for
 the first notification since the last drain, schedule a drain on the event loop
@@ -35,7 +37,9 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import logging
+import os
 import random
+import select
 import sys
 import threading
 import time
@@ -285,6 +289,14 @@ def _offers_acquire_notify(client: BleakClient, uuid: str) -> bool:
     return isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], dict) and "NotifyAcquired" in obj[1]
 
 
+def _hung_up(fd: int) -> bool:
+    """True when the peer closed the socket (an empty read is then the end, not an empty
+    notification; bleak's reader tells them apart the same way)."""
+    poll = select.poll()
+    poll.register(fd, select.POLLHUP)
+    return bool(poll.poll(0))
+
+
 def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
     """The body of an OK response, checked to be a ``kind`` (:class:`CommandError` if it is not)."""
     body = response.body
@@ -339,6 +351,10 @@ class SensorLink:
     vendor_rates_hz
         Sample rate per vendor name for a vendor found by the scan (default: the vendor's
         common research rate, :data:`dmi_sensors.ble.vendors.VENDOR_RATES_HZ`).
+    max_reads_per_wake
+        With AcquireNotify, at most this many datagrams are read from a socket per wake-up
+        of the event loop (then one drain; the rest at the next wake-up), so one busy
+        socket cannot hold the loop.
     """
 
     def __init__(
@@ -362,11 +378,15 @@ class SensorLink:
         notify_method: str = "auto",
         vendor: VendorSession | str | None = None,
         vendor_rates_hz: dict[str, float] | None = None,
+        max_reads_per_wake: int = 256,
     ) -> None:
         if notify_method not in NOTIFY_METHODS:
             raise ParameterError(f"notify_method must be one of {NOTIFY_METHODS}, got {notify_method!r}")
         if not coalesce_s >= 0:
             raise ParameterError(f"coalesce_s must be >= 0, got {coalesce_s}")
+        if max_reads_per_wake < 1:
+            raise ParameterError(f"max_reads_per_wake must be >= 1, got {max_reads_per_wake}")
+        self.max_reads_per_wake = int(max_reads_per_wake)
         self._device: BLEDevice | None = None
         rssi = None
         serial = None
@@ -501,6 +521,76 @@ class SensorLink:
 
     # one callback for both characteristics: packets keep their arrival order
     _on_data = _on_status = _on_notification
+
+    def _on_socket_readable(self, fd: int, fds: dict[str, int], char_path: str) -> None:
+        """An acquired notification socket is readable: read the datagrams waiting in it
+        (up to ``max_reads_per_wake``), each stamped with its own arrival time, then drain.
+
+        Instead of bleak's reader, which reads one datagram and schedules the drain for the
+        next loop iteration: one wake-up of the loop per notification, and a second pass for
+        the drain. End of stream and read errors are handled as bleak does: the reader is
+        removed, the socket closed and forgotten (the link notices the disconnection).
+        """
+        rx = self._rx
+        clock = self._clock
+        n_read = 0
+        for _ in range(self.max_reads_per_wake):
+            try:
+                data = os.read(fd, 1024)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                self._release_socket(fd, fds, char_path, f"read error: {exc}")
+                break
+            if not data and _hung_up(fd):
+                self._release_socket(fd, fds, char_path, "socket closed")
+                break
+            if self._finished:  # after the recording's end: neither stored nor counted as received
+                self.notifications_after_stop += 1
+                continue
+            rx.append((clock(), data))
+            n_read += 1
+        if not n_read:
+            return
+        self._n_notifications += n_read
+        if self.coalesce_s > 0 or self._loop is None:
+            if self._drain_handle is None and self._loop is not None:
+                self._drain_handle = self._loop.call_later(self.coalesce_s, self._drain_scheduled)
+            return
+        if self._drain_handle is not None:  # one scheduled by the other characteristic: done here
+            self._drain_handle.cancel()
+            self._drain_handle = None
+        self._drain_scheduled()
+
+    def _release_socket(self, fd: int, fds: dict[str, int], char_path: str, why: str) -> None:
+        log.debug("%s: AcquireNotify socket %d: %s; notifications stopped", self.sensor_id, fd, why)
+        with contextlib.suppress(RuntimeError, ValueError):  # a closed loop
+            asyncio.get_running_loop().remove_reader(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        fds.pop(char_path, None)
+
+    def _own_acquired_socket(self, client: BleakClient, uuid: str) -> bool:
+        """Read the characteristic's acquired socket with :meth:`_on_socket_readable`
+        instead of bleak's reader. bleak keeps the socket in its BlueZ backend's
+        ``_notification_fds`` (characteristic path -> fd) and closes it in ``stop_notify``;
+        where that is not found (another bleak), bleak's reader stays: False."""
+        fds = getattr(getattr(client, "_backend", None), "_notification_fds", None)
+        services = client.services
+        char = services.get_characteristic(uuid) if services is not None else None
+        obj = getattr(char, "obj", None)
+        if not isinstance(fds, dict) or not isinstance(obj, tuple) or not obj:
+            return False
+        path = obj[0]
+        fd = fds.get(path)
+        if not isinstance(fd, int):
+            return False
+        loop = asyncio.get_running_loop()
+        if not loop.remove_reader(fd):
+            return False
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._on_socket_readable, fd, fds, path)
+        return True
 
     def _on_disconnected(self, client: BleakClient) -> None:
         if client is self._client:
@@ -908,6 +998,7 @@ class SensorLink:
             try:
                 await client.start_notify(uuid, self._on_notification, bluez={"use_start_notify": False})
                 method = "AcquireNotify"
+                self._own_acquired_socket(client, uuid)
             except BleakError as exc:
                 self.events.append((self._now(), "acquire_notify_failed", f"{uuid}: {exc}"))
                 log.info("%s: AcquireNotify failed on %s (%s); using StartNotify", self.sensor_id, uuid, exc)

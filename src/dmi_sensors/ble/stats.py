@@ -39,6 +39,8 @@ import numpy as np
 
 __all__ = ["LinkStats", "LinkStatsTracker", "SampleAccount", "account"]
 
+_LATENCY_KEEP = 4096  # latencies a link keeps for its percentiles
+
 
 @dataclass(frozen=True, slots=True)
 class LinkStats:
@@ -160,8 +162,13 @@ class LinkStatsTracker:
         self.loss_accounting: str | None = None
         self.decoder_settings: dict[str, Any] | None = None
         self._arrivals: collections.deque[tuple[float, int]] = collections.deque()
+        self._arrivals_n = 0  # notifications in _arrivals (the rate's window)
         self._offset_s = math.inf  # lower envelope of host - device time
-        self._latency_s: collections.deque[float] = collections.deque(maxlen=4096)
+        # the latest _LATENCY_KEEP latencies (s), a ring: a snapshot's percentiles read it
+        # without converting Python floats; they are recomputed only when it changed
+        self._latency_s = np.zeros(_LATENCY_KEEP)
+        self._latency_n = 0  # latencies added so far (the ring holds the last _LATENCY_KEEP)
+        self._latency_pct: tuple[int, float | None, float | None] = (0, None, None)
         self._first_device_s: float | None = None  # device time of the first and last sample received
         self._last_device_s: float | None = None
         self._first_host_s: float | None = None  # their host arrival times (fallback mapping)
@@ -172,11 +179,13 @@ class LinkStatsTracker:
         if n:
             self.packets_received += n
             self._arrivals.append((now_s, n))
+            self._arrivals_n += n
         self._trim(now_s)
 
     def _trim(self, now_s: float) -> None:
-        while self._arrivals and self._arrivals[0][0] < now_s - self.window_s:
-            self._arrivals.popleft()
+        arrivals = self._arrivals
+        while arrivals and arrivals[0][0] < now_s - self.window_s:
+            self._arrivals_n -= arrivals.popleft()[1]
 
     def update_decoder(self, samples_received: int, samples_lost: int, malformed: int, resets: int) -> None:
         """Copy the decoder's running totals."""
@@ -197,25 +206,40 @@ class LinkStatsTracker:
             d = self._last_host_s - self._last_device_s
             if d < self._offset_s:
                 self._offset_s = d
-            self._latency_s.append(d - self._offset_s)
+            self._latency_s[self._latency_n % _LATENCY_KEEP] = d - self._offset_s
+            self._latency_n += 1
             return
         # The last sample of each packet: where the host time changes (one arrival per packet).
         last = [*np.flatnonzero(host_time_s[1:] != host_time_s[:-1]).tolist(), n - 1]
         diff = host_time_s[last] - device_time_s[last]
         self._offset_s = min(self._offset_s, float(diff.min()))
-        self._latency_s.extend((diff - self._offset_s).tolist())
+        lat = (diff - self._offset_s)[-_LATENCY_KEEP:]
+        self._latency_s[(self._latency_n + np.arange(lat.size)) % _LATENCY_KEEP] = lat
+        self._latency_n += lat.size
 
     def reset_timing(self) -> None:
         """Forget the latency envelope (e.g. after a device clock reset)."""
         self._offset_s = math.inf
-        self._latency_s.clear()
+        self._latency_n = 0
+        self._latency_pct = (0, None, None)
 
     def packets_per_s(self, now_s: float) -> float:
         self._trim(now_s)
         if not self._arrivals:
             return 0.0
         span = min(self.window_s, max(now_s - self.started_s, 1e-9))
-        return sum(n for _, n in self._arrivals) / span
+        return self._arrivals_n / span
+
+    def latency_ms_percentiles(self) -> tuple[float | None, float | None]:
+        """p50 and p99 of the latest latencies, ms (None before the first)."""
+        n = self._latency_n
+        if self._latency_pct[0] != n:
+            if n == 0:
+                self._latency_pct = (0, None, None)
+            else:
+                p50, p99 = np.percentile(self._latency_s[: min(n, _LATENCY_KEEP)], [50, 99])
+                self._latency_pct = (n, float(p50) * 1e3, float(p99) * 1e3)
+        return self._latency_pct[1], self._latency_pct[2]
 
     def _session_time(self, device_s: float | None, host_s: float | None) -> float | None:
         """A sample's device time on the session clock (offset = the latency envelope)."""
@@ -227,10 +251,7 @@ class LinkStatsTracker:
         return None if host_s is None else round(host_s, 6)
 
     def snapshot(self, now_s: float) -> LinkStats:
-        lat = np.asarray(self._latency_s)
-        p50 = p99 = None
-        if lat.size:
-            p50, p99 = (float(v) * 1e3 for v in np.percentile(lat, [50, 99]))
+        p50, p99 = self.latency_ms_percentiles()
         return LinkStats(
             sensor_id=self.sensor_id,
             address=self.address,
