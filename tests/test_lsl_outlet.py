@@ -249,3 +249,37 @@ def test_markers_and_the_com_stream_carry_the_tags_and_the_live_trace():
     clock = LookaheadClock(200.0, lookahead_s=outlet.delay_s)
     want_s = np.concatenate([clock.process(b.counter, b.host_time_s), clock.flush()])
     np.testing.assert_allclose(np.asarray(imu_stamps), outlet.lsl_time(want_s), rtol=0, atol=1e-4)
+
+
+def test_an_outlet_attached_mid_recording_publishes_the_live_paths_own_signals():
+    """The outlet publishes the tilt the live path computed (carried by the hub's ``samples``
+    messages), not a second chain of its own: attached after 30 packets, its tilt stream
+    equals the live path's signals run from the first sample (a chain started at the
+    outlet's first batch would begin from a fresh orientation and differ)."""
+    from dmi_sensors.live import LiveSignals
+
+    hub = LiveHub(LiveParams(), {"S1": "trunk"}, t0_s=0.0, clock=lambda: 0.0)
+    decoder = StreamDecoder("S1")
+    packets = _packets("S1", 1900)
+    for packet in packets[:30]:
+        hub.on_batch(decoder.process([packet]))
+    since = pylsl.local_clock()
+    outlet = LslOutlet(hub)
+    outlet.open_sensor("S1", "trunk", 200.0)
+    inlets = {n: _inlet(n, since) for n in ("S1 IMU", "S1 tilt")}
+    for packet in packets[30:]:
+        hub.on_batch(decoder.process([packet]))
+    outlet.flush()
+    got = _pull_all(inlets, lambda: True)
+    outlet.close()
+    b = StreamDecoder("S1").process(packets)
+    params = hub.params
+    assert isinstance(params.signals(200.0), LiveSignals)
+    sig = params.signals(200.0).process(b.acc_mps2, b.gyr_rps, b.gap_before)
+    want = np.degrees(np.column_stack([sig.tilt_ap_rad, sig.tilt_ml_rad]))[30 * 19 :]
+    tilt, imu = np.asarray(got["S1 tilt"][0]), np.asarray(got["S1 IMU"][0])
+    assert tilt.shape == want.shape == (1330, 2)
+    np.testing.assert_array_equal(imu[:, :3], b.acc_mps2[30 * 19 :])
+    np.testing.assert_array_equal(tilt, want)
+    fresh = params.signals(200.0).process(b.acc_mps2[570:], b.gyr_rps[570:], b.gap_before[570:])
+    assert np.abs(np.degrees(fresh.tilt_ap_rad) - want[:, 0]).max() > 1e-3  # what a second chain gives

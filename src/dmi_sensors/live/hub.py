@@ -36,6 +36,7 @@ import numpy as np
 
 from dmi_sensors.live.latency import LatencyRecorder
 from dmi_sensors.live.metrics import LiveParams, LiveSensor, RepetitionResult
+from dmi_sensors.live.signals import LiveSignalsOutput
 from dmi_sensors.session.events import EventRecord
 from dmi_sensors.types import SampleBatch
 
@@ -56,8 +57,10 @@ class LiveSamples:
     in the batch (s since the session start); ``arrivals_s``: of each packet;
     ``n_samples``: samples in the batch. Every sample at full rate: ``batch`` (decoded and
     calibrated, :class:`~dmi_sensors.types.SampleBatch`) with ``time_s`` (each sample's
-    time on the session clock by :class:`~dmi_sensors.timing.StreamingClock`): what an
-    outlet (e.g. LSL) forwards.
+    time on the session clock by :class:`~dmi_sensors.timing.StreamingClock`) and
+    ``signals`` (the live path's tilt and COM of every sample,
+    :class:`~dmi_sensors.live.signals.LiveSignalsOutput`; the COM at the full COM height):
+    what an outlet (e.g. LSL) forwards.
     """
 
     sensor_id: str
@@ -69,6 +72,7 @@ class LiveSamples:
     arrivals_s: tuple[float, ...]
     batch: SampleBatch | None = None
     time_s: np.ndarray | None = None
+    signals: LiveSignalsOutput | None = None
 
 
 class LiveHub:
@@ -187,6 +191,7 @@ class LiveHub:
                 arrivals,
                 update.batch,
                 update.time_s,
+                update.signals,
             ),
         )
         self._results(update.results)

@@ -74,12 +74,11 @@ _DERIVED = {
 
 
 class _SensorTiming:
-    """One sensor's publishing state: its clock, the live path's signals, the held rows
-    (acc, gyr, derived: 8 columns) not yet timed."""
+    """One sensor's publishing state: its clock and the held rows (acc, gyr, derived:
+    8 columns) not yet timed."""
 
-    def __init__(self, clock: LookaheadClock, signals: Any) -> None:
+    def __init__(self, clock: LookaheadClock) -> None:
         self.clock = clock
-        self.signals = signals
         self.values: list[np.ndarray] = []
 
 
@@ -160,7 +159,7 @@ class LslOutlet:
         info = pylsl.StreamInfo(f"{sid} {kind}", type_, 2, fs, pylsl.cf_double64, f"dmi-sensors/{sid}/{kind}")
         self._describe(info, sid, placement, [(c, unit, type_) for c, _ in chans], "body")
         self.derived[sid] = (pylsl.StreamOutlet(info), kind)
-        self._timing[sid] = _SensorTiming(LookaheadClock(fs, lookahead_s=self.delay_s), self.hub.params.signals(fs))
+        self._timing[sid] = _SensorTiming(LookaheadClock(fs, lookahead_s=self.delay_s))
         self.names += [f"{sid} IMU", f"{sid} {kind}"]
         self.samples_pushed[sid] = 0
 
@@ -182,15 +181,14 @@ class LslOutlet:
             self.push_marker(msg)
 
     def _samples(self, msg: LiveSamples) -> None:
-        if msg.batch is None or msg.n_samples == 0:
+        if msg.batch is None or msg.signals is None or msg.n_samples == 0:
             return
         sid = msg.sensor_id
         if sid not in self.imu:
             self.open_sensor(sid, msg.placement, msg.batch.fs_hz)
         b = msg.batch  # decoded and calibrated, as the live path has it
         timing = self._timing[sid]
-        # the live path's signals on the same samples (same parameters, chunk invariant: its values)
-        sig = timing.signals.process(b.acc_mps2, b.gyr_rps, b.gap_before)
+        sig = msg.signals  # the live path's own tilt and COM of these samples (not computed again)
         if self.derived[sid][1] == "com":
             lever = msg.running.get("com_lever_frac")
             scale = np.nan if lever is None else float(lever)

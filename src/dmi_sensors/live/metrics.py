@@ -38,7 +38,7 @@ import numpy as np
 from dmi_sensors.analysis.session import SessionAnalysisParams
 from dmi_sensors.calibration import apply_to_batch
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.live.signals import LiveSignals
+from dmi_sensors.live.signals import LiveSignals, LiveSignalsOutput
 from dmi_sensors.metrics import prieto_measures
 from dmi_sensors.metrics.levers import com_lever
 from dmi_sensors.session.events import EventRecord
@@ -317,6 +317,7 @@ class LiveUpdate:
     results: list[RepetitionResult]
     batch: SampleBatch | None = None
     time_s: np.ndarray | None = None
+    signals: LiveSignalsOutput | None = None
 
 
 class LiveSensor:
@@ -394,7 +395,7 @@ class LiveSensor:
         if self.params.com_height_m is not None:  # continuous, at the full COM height (see running())
             trace["com_ap_mm"] = out.com_ap_mm[sel].tolist()
             trace["com_ml_mm"] = out.com_ml_mm[sel].tolist()
-        return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t)
+        return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t, out)
 
     def start_repetition(self, event: EventRecord) -> None:
         """A repetition started (``event``: its exercise, number, posture and onset; duration unknown)."""
