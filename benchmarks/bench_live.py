@@ -7,7 +7,8 @@ real browser's. Measured:
 
 * loss: every sensor's samples received equal the emulator's samples sent, none lost;
 * recorder CPU: utime + stime of the ``record`` process (all its threads: event loop, store
-  writer) over the streaming window, from /proc, in % of one core; the emulator, the
+  writer) over the streaming window, from /proc, in % of one core (and each part: user,
+  system = the kernel's work for the process); the emulator, the
   dbus-daemon and the browser are other processes and are not counted;
 * latency of every notification to its live metric, to the store and to the screen
   (percentiles, from the record summary's ``live.latency``, written there by the command);
@@ -44,10 +45,11 @@ TARGETS = {
 }
 
 
-def _proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), seconds."""
+def _proc_cpu_s(pid: int) -> tuple[float, float]:
+    """utime and stime of a process (all its threads), seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def _browser():
@@ -122,7 +124,9 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
         "samples_sent_truth": sent,
         "samples_lost": lost,
         "zero_loss": lost == 0 and received == sent,
-        "recorder_cpu_pct_of_one_core": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 2),
+        "recorder_cpu_pct_of_one_core": round(100 * (sum(cpu1) - sum(cpu0)) / (wall1 - wall0), 2),
+        "recorder_cpu_user_pct": round(100 * (cpu1[0] - cpu0[0]) / (wall1 - wall0), 2),
+        "recorder_cpu_system_pct": round(100 * (cpu1[1] - cpu0[1]) / (wall1 - wall0), 2),
         "cpu_window_s": round(wall1 - wall0, 1),
         "end_of_window_to_exit_s": round(time.monotonic() - t_stop, 1) if t_stop else None,
         "latency_ms": lat,
