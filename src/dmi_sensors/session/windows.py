@@ -318,10 +318,7 @@ def segments_from_events(
     """
     import pandas as pd
 
-    if events is None:
-        ev = empty_events()
-    else:
-        ev = events if normalised else normalise_events(events)
+    ev = empty_events() if events is None else events if normalised else normalise_events(events)
     ev = ev[(ev["duration_s"] > 0) & ~ev["kind"].isin(NOT_SEGMENTS)].reset_index(drop=True)
     onset = ev["onset_s"].to_numpy(dtype=np.float64)
     end = onset + ev["duration_s"].to_numpy(dtype=np.float64)
