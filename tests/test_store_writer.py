@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from store_helpers import fake_clock, synthetic_packets
 
+from dmi_sensors import protocol
 from dmi_sensors.session import Subject
 from dmi_sensors.store import CommitPolicy, SessionStore
 
@@ -187,18 +188,20 @@ def _valid_packet(counter: int, n: int, compact: bool) -> bytes:
     cut=st.integers(-3, 3),
 )
 def test_the_stored_counter_is_the_decoders_without_decoding_the_samples(counter, n, compact, edits, cut):
-    """first_counter's header fast path (the writer reads it for every notification) equals
+    """protocol.data_packet_counter (header only) (the writer reads it for every notification) equals
     the full decode for valid packets and for packets with changed bytes (version, type,
     sample count, config byte, ...) or a changed length, which the decoder may refuse."""
-    from dmi_sensors.store.packets import first_counter
-
     data = bytearray(_valid_packet(counter, n, compact))
-    assert first_counter(bytes(data)) == _decoded_counter(bytes(data)) == counter % (2**16 if compact else 2**32)
+    assert (
+        protocol.data_packet_counter(bytes(data))
+        == _decoded_counter(bytes(data))
+        == counter % (2**16 if compact else 2**32)
+    )
     for at, value in edits:
         if at < len(data):
             data[at] = value
     data = data[: len(data) + cut] if cut < 0 else data + bytes(cut)
-    assert first_counter(bytes(data)) == _decoded_counter(bytes(data))
+    assert protocol.data_packet_counter(bytes(data)) == _decoded_counter(bytes(data))
 
 
 @pytest.mark.parametrize(
@@ -207,6 +210,4 @@ def test_the_stored_counter_is_the_decoders_without_decoding_the_samples(counter
     ids=["empty", "one byte", "major 2", "newer minor with trailing bytes"],
 )
 def test_the_stored_counter_of_odd_packets_is_the_decoders(data):
-    from dmi_sensors.store.packets import first_counter
-
-    assert first_counter(data) == _decoded_counter(data)
+    assert protocol.data_packet_counter(data) == _decoded_counter(data)

@@ -376,21 +376,26 @@ def _vendor_registration(
     their calibrations) as each starts to stream — those streaming when the recording starts at
     once, one that connects later as soon as it does — so a recorder killed later leaves raw
     notifications the analysis can decode (the sensors are registered again at the end; our
-    own need no settings). It looks every ``REGISTER_POLL_S`` until the recording stops."""
+    own need no settings). It looks every ``REGISTER_POLL_S`` until every third-party link has
+    registered or the recording stops."""
 
     async def vendor_sensors(ctx: RecordingContext) -> list[str]:
         done: list[str] = []
         while True:
-            for link in ctx.hub.links:
-                s = link.stats
-                decoder = _vendor_decoder(s)
-                if s.sensor_id in done or decoder is None or s.decoder_settings is None or is_address(s.sensor_id):
+            # only third-party links ever register; our own sensors need no decoder settings
+            vendor_links = [link for link in ctx.hub.links if link.vendor is not None]
+            for link in vendor_links:
+                # the tracker's counters as they are: a full ``link.stats`` snapshot computes
+                # latency percentiles this companion does not need
+                t = link.tracker
+                decoder = _vendor_decoder(t)
+                if t.sensor_id in done or decoder is None or t.decoder_settings is None or is_address(t.sensor_id):
                     continue
-                store.add_sensor(session_id, s.sensor_id, s.placement, decoder=decoder)
+                store.add_sensor(session_id, t.sensor_id, t.placement, decoder=decoder)
                 if args is not None:
-                    _link_calibrations(args, store, session_id, [s.sensor_id])
-                done.append(s.sensor_id)
-            if ctx.stop.is_set() or len(done) == len(ctx.hub.links):
+                    _link_calibrations(args, store, session_id, [t.sensor_id])
+                done.append(t.sensor_id)
+            if ctx.stop.is_set() or len(done) == len(vendor_links):
                 return done
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.stop.wait(), REGISTER_POLL_S)

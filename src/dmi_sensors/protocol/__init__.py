@@ -76,6 +76,7 @@ from dmi_sensors.protocol.constants import (
 )
 from dmi_sensors.protocol.data import (
     DataPacket,
+    data_packet_counter,
     decode_data_packet,
     encode_compact_packet,
     encode_data_packet,
@@ -134,6 +135,7 @@ __all__ = [
     "TimeSyncReply",
     "acc_range_code",
     "acc_scale_mps2",
+    "data_packet_counter",
     "decode",
     "decode_command",
     "decode_data_packet",

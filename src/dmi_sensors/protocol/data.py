@@ -56,7 +56,14 @@ from dmi_sensors.protocol.constants import (
 )
 from dmi_sensors.protocol.errors import ProtocolError
 
-__all__ = ["DataPacket", "decode_data_packet", "encode_compact_packet", "encode_data_packet", "packetize"]
+__all__ = [
+    "DataPacket",
+    "data_packet_counter",
+    "decode_data_packet",
+    "encode_compact_packet",
+    "encode_data_packet",
+    "packetize",
+]
 
 _FULL_HEADER = struct.Struct("<BBBBBBII")
 _SAMPLE_DTYPE = np.dtype("<i2")
@@ -200,6 +207,32 @@ def decode_data_packet(data: bytes) -> DataPacket:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ProtocolError(f"data packet: expected bytes, got {type(data).__name__}")
     data = bytes(data)
+    version, flags, n, counter, ts, cfg, start, compact = _data_header(data)
+    fs, acc_g, gyr_dps = cfg
+    body = data[start : start + BYTES_PER_SAMPLE * n]
+    samples = np.frombuffer(body, dtype=_SAMPLE_DTYPE).reshape(n, 6).astype(np.int16)
+    return DataPacket(version, flags, counter, ts, fs, acc_g, gyr_dps, samples[:, :3], samples[:, 3:], compact)
+
+
+def data_packet_counter(data: bytes) -> int | None:
+    """The first sample's counter of a data packet :func:`decode_data_packet` accepts, else None.
+
+    The header alone is checked, by the decoder's own rules (version, type, sample count,
+    length, config byte), and the samples are not decoded: the recorder's store writer
+    reads this for every notification (about 850 per second at 16 sensors x 1 kHz). None
+    for status packets, responses, malformed notifications and other formats.
+    """
+    try:
+        return _data_header(bytes(data))[3]
+    except ProtocolError:
+        return None
+
+
+def _data_header(
+    data: bytes,
+) -> tuple[tuple[int, int], int, int, int, int, tuple[int, int, int], int, bool]:
+    """Check a data packet's header: ``(version, flags, n, counter, timestamp, (fs_hz, acc_g,
+    gyr_dps), first sample byte, compact)``; raise :class:`ProtocolError` naming the fault."""
     if len(data) < 2:
         raise ProtocolError(f"data packet: {len(data)} bytes is too short for the version and type bytes")
     version = check_version(data[0], "data packet")
@@ -216,22 +249,24 @@ def decode_data_packet(data: bytes) -> DataPacket:
             raise ProtocolError(
                 f"data packet: {n} samples need {DATA_HEADER_SIZE} + 12*{n} = {need} bytes, got {len(data)}"
             )
-        fs, acc_g, gyr_dps = parse_config_byte(cfg, "data packet: config byte 3")
-        body = data[DATA_HEADER_SIZE:need]
-        compact = False
-    elif ptype == PacketType.DATA_COMPACT:
+        return (
+            version,
+            flags,
+            n,
+            counter,
+            ts,
+            parse_config_byte(cfg, "data packet: config byte 3"),
+            DATA_HEADER_SIZE,
+            False,
+        )
+    if ptype == PacketType.DATA_COMPACT:
         if len(data) != COMPACT_PACKET_SIZE and not (newer and len(data) > COMPACT_PACKET_SIZE):
             raise ProtocolError(f"compact data packet: expected {COMPACT_PACKET_SIZE} bytes, got {len(data)}")
-        fs, acc_g, gyr_dps = parse_config_byte(data[2], "compact data packet: config byte 2")
-        flags, n = 0, 1
+        config = parse_config_byte(data[2], "compact data packet: config byte 2")
         counter = data[3] | data[4] << 8
         ts = data[5] | data[6] << 8 | data[7] << 16
-        body = data[COMPACT_HEADER_SIZE:COMPACT_PACKET_SIZE]
-        compact = True
-    else:
-        raise ProtocolError(f"data packet: packet type 0x{ptype:02X} is not a data packet (0x01 or 0x02)")
-    samples = np.frombuffer(bytes(body), dtype=_SAMPLE_DTYPE).reshape(n, 6).astype(np.int16)
-    return DataPacket(version, flags, counter, ts, fs, acc_g, gyr_dps, samples[:, :3], samples[:, 3:], compact)
+        return version, 0, 1, counter, ts, config, COMPACT_HEADER_SIZE, True
+    raise ProtocolError(f"data packet: packet type 0x{ptype:02X} is not a data packet (0x01 or 0x02)")
 
 
 def packet_timestamps_us(first_timestamp_us: int, sample_index: np.ndarray, fs_hz: float, clock_scale: float = 1.0):

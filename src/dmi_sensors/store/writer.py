@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dmi_sensors import protocol
 from dmi_sensors.errors import ParameterError, StoreError
 from dmi_sensors.store import db
-from dmi_sensors.store.packets import first_counter
 from dmi_sensors.types import RawPacket
 
 __all__ = ["CommitPolicy", "PacketWriter", "insert_packets"]
@@ -81,7 +81,7 @@ def insert_packets(
             known_sensors.add(p.sensor_id)
             new_sensors.append((session_id, p.sensor_id))
         data = bytes(p.data)
-        rows.append((session_id, p.sensor_id, float(p.host_time_s), first_counter(data), data))
+        rows.append((session_id, p.sensor_id, float(p.host_time_s), protocol.data_packet_counter(data), data))
     if new_sensors:
         conn.executemany("INSERT OR IGNORE INTO sensors (session_id, sensor_id) VALUES (?, ?)", new_sensors)
     conn.executemany(
