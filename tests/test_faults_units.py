@@ -34,13 +34,40 @@ def test_account_counts_what_the_counters_cannot_see():
     assert (a.samples_expected, a.samples_lost, a.samples_lost_edges) == (1005, 5, 0)
     # lost for good 2 s before the stop: the missing end is a loss
     a = account(_stats(600, 0, first=0.0, last=3.0 - 1 / FS), FS, start_s=0.0, stop_s=5.0)
-    assert (a.samples_expected, a.samples_received, a.samples_lost, a.samples_lost_edges) == (1000, 600, 400, 400)
+    # (each edge counts from one sample period inside the recording: 999 expected, 399 lost)
+    assert (a.samples_expected, a.samples_received, a.samples_lost, a.samples_lost_edges) == (999, 600, 399, 399)
     # connected 1 s late
     a = account(_stats(800, 0, first=2.0, last=6.0 - 1 / FS), FS, start_s=1.0, stop_s=6.0)
-    assert (a.samples_expected, a.samples_lost) == (1000, 200)
+    assert (a.samples_expected, a.samples_lost) == (999, 199)
     # never heard: all of it
     a = account(_stats(0, 0, None, None), FS, start_s=1.0, stop_s=26.0)
     assert (a.samples_expected, a.samples_received, a.samples_lost) == (5000, 0, 5000)
+
+
+@pytest.mark.parametrize("periods", [0.0, 0.4, 1.0, 1.6, 1.999])
+def test_an_edge_within_one_sample_of_the_start_or_stop_is_timing_not_loss(periods):
+    """Sample times are device times mapped onto the host clock that timed the start and stop:
+    a first sample up to two periods after the start (or a last one ending up to two periods
+    before the stop) loses nothing; expected = received then."""
+    late = account(_stats(1000, 0, first=1.0 + periods / FS, last=1.0 + (periods + 999) / FS), FS, 1.0, 1.0 + 1000 / FS)
+    assert late.samples_lost == late.samples_lost_edges == 0
+    assert late.samples_expected - late.samples_received in (-1, 0, 1)
+    early = account(_stats(1000, 0, first=1.0, last=1.0 + (999 - periods) / FS), FS, 1.0, 1.0 + 1000 / FS)
+    assert early.samples_lost == 0
+
+
+@pytest.mark.parametrize("missing", [2, 3, 17, 400])
+def test_an_edge_loss_beyond_the_timing_uncertainty_is_counted_to_the_sample(missing):
+    """``missing`` samples absent at the start (the sensor began late) or at the end (lost
+    before the stop): the account counts all but the one sample period of timing slack, and
+    expected = received + lost exactly."""
+    n = 1000
+    start, stop = 1.0, 1.0 + n / FS
+    head = account(_stats(n - missing, 0, first=start + missing / FS, last=stop - 1 / FS), FS, start, stop)
+    tail = account(_stats(n - missing, 0, first=start, last=stop - (missing + 1) / FS), FS, start, stop)
+    for a in (head, tail):
+        assert a.samples_lost == a.samples_lost_edges == missing - 1
+        assert a.samples_expected == a.samples_received + a.samples_lost
 
 
 def _packet(counter: int, host_s: float, n: int = 19) -> RawPacket:

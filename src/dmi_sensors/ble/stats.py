@@ -25,7 +25,8 @@ deliver ``round(fs_hz * that span)`` samples; what it did not deliver before its
 after its last received sample (``samples_lost_edges``) is lost too, beside the counter gaps
 (``samples_lost_gaps``). Sample times come from the device clock (the latency envelope maps
 it onto the session clock), so a healthy sensor's expected count equals received + gap
-losses to within a sample.
+losses to within a sample; each edge is counted from one sample period inside the recording,
+so that uncertainty alone never reads as a loss.
 """
 
 from __future__ import annotations
@@ -278,7 +279,8 @@ class SampleAccount:
     samples_lost_edges
         Not received after the start of the recording and before the first sample, or after
         the last sample and before the stop (from time: ``fs_hz`` times the uncovered spans,
-        rounded down). All of the expected samples for a sensor never heard.
+        rounded down, each span beginning one sample period inside the recording for the
+        timing uncertainty). All of the expected samples for a sensor never heard.
     counter_resets
         Counter discontinuities: samples unknown there (counted in neither loss).
     """
@@ -298,17 +300,25 @@ def account(stats: LinkStats, fs_hz: float, start_s: float, stop_s: float) -> Sa
     """Samples expected of one sensor between ``start_s`` and ``stop_s`` (session times, s)
     at the nominal rate ``fs_hz``, beside what it delivered (see the module docstring).
 
+    The start and stop are host-clock instants, the sample times device times mapped onto
+    that clock (or arrival estimates, for sensors without a device clock): a sensor whose
+    first sample lies within one sample period after the start, or whose last sample ends
+    within one period before the stop, started or stopped on time. Each edge therefore counts
+    from one period inside the recording (``start_s + 1/fs_hz``, ``stop_s - 1/fs_hz``).
+
     >>> s = LinkStats("S1", "A", "trunk", "stopped", 0, 0.0, 1000, 0, 0, 0, 0, 1, None, None,
     ...               None, None, 30.0, first_sample_s=1.0, last_sample_s=5.995)
     >>> a = account(s, 200.0, 1.0, 26.0)   # lost for good at 6 s of a recording that ran to 26 s
     >>> a.samples_expected, a.samples_received, a.samples_lost, a.samples_lost_edges
-    (5000, 1000, 4000, 4000)
+    (4999, 1000, 3999, 3999)
     """
     period_s = 1.0 / fs_hz
     first, last = stats.first_sample_s, stats.last_sample_s
     if first is None or last is None:  # never heard: everything it should have sent is lost
         expected = max(0, round(fs_hz * (stop_s - start_s)))
         return SampleAccount(expected, 0, expected, 0, expected, stats.counter_resets)
+    slack_s = min(period_s, max(0.0, stop_s - start_s) / 2)  # one sample of timing uncertainty
+    start_s, stop_s = start_s + slack_s, stop_s - slack_s
     begin = min(start_s, first)
     end = max(stop_s, last + period_s)  # the last sample covers one period
     expected = round(fs_hz * (end - begin))
