@@ -106,3 +106,32 @@ def test_normalise_and_check_equal_the_reference(rows, drop, extra, index):
     _same(new, _reference_normalised(table, ref_checked))
     _same(E.normalise_events(new), new)  # normalising twice changes nothing
     _same(E.check_events(table), E._as_given(table, ref_checked))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.fixed_dictionaries(_CELLS), min_size=1, max_size=12),
+    index=st.sampled_from(["range", "reversed"]),
+    step_s=st.sampled_from([0.5, 2.0, 7.0]),
+)
+def test_tables_normalised_once_tag_and_segment_as_before(rows, index, step_s):
+    """The analysis normalises its events once and passes them on (``normalised=True``):
+    the windows' tags and the segments equal those of the functions normalising again."""
+    from dmi_sensors.session.windows import segments_from_events, tag_windows
+
+    table = pd.DataFrame(rows, columns=list(_CELLS))
+    if index == "reversed":
+        table.index = list(range(len(table) * 2, 0, -2))
+    bad = {p.place for p in E._check_table(table, None).problems}
+    table = table[[f"row {label}" not in bad for label in table.index]]  # the rows a table may hold
+    ev = E.normalise_events(table)
+    assert len(ev) == len(table)
+    starts = np.arange(0.0, 1e4, step_s * 37.0)
+    windows = pd.DataFrame({"start_s": starts, "end_s": starts + step_s})
+    _same(tag_windows(windows, ev, normalised=True), tag_windows(windows, table))
+    for t0_s in (0.0, 3.0):
+        once = segments_from_events(ev, 100.0, 200_000, t0_s, normalised=True)
+        again = segments_from_events(table, 100.0, 200_000, t0_s)
+        assert np.array_equal(once.starts, again.starts) and np.array_equal(once.stops, again.stops)
+        _same(once.tags, again.tags)
+        _same(once.skipped, again.skipped)

@@ -433,3 +433,31 @@ def test_report_and_progress_commands(demo, tmp_path):
     parsed = parse_report(out / "chi2" / "session-2.html")
     assert run.run_id in parsed.text
     assert cli.main(["report", "99", "--db", str(db), "--out", str(out)]) == 1  # unknown session: one error line
+
+
+def test_latest_run_without_sensor_windows_is_the_same_run(store):
+    """A report reads the run without the sensors' per-window tables (the bulk of a stored
+    analysis): everything else is what the full read gives, and the store's ``skip_windows``
+    leaves only the named records' tables unread."""
+    import pandas as pd
+
+    for sid in (1, 2):
+        full = latest_run(store, sid)
+        lean = latest_run(store, sid, sensor_windows=False)
+        assert full is not None and lean is not None
+        assert all(len(rec.windows) > 0 for rec in full.sensors.values())
+        assert all(rec.windows is None for rec in lean.sensors.values())
+        assert lean.sensors.keys() == full.sensors.keys()
+        for k, rec in full.sensors.items():
+            assert lean.sensors[k].summary == rec.summary and lean.sensors[k].parameters == rec.parameters
+        assert (lean.run_id, lean.parameters, lean.record_ids) == (full.run_id, full.parameters, full.record_ids)
+        for table in ("exercises", "repetitions", "postures", "protocol_scores"):
+            pd.testing.assert_frame_equal(getattr(lean, table), getattr(full, table))
+        records = store.results(sid, skip_windows=["session_analysis"])
+        every = store.results(sid)
+        assert [r.result_id for r in records] == [r.result_id for r in every]
+        for r, e in zip(records, every, strict=True):
+            if r.name == "session_analysis":
+                assert r.windows is None
+            elif e.windows is not None:
+                pd.testing.assert_frame_equal(r.windows, e.windows)

@@ -70,7 +70,7 @@ def _all_pairs_sampen(y, m, r):
 @given(
     st.integers(0, 2**32 - 1),
     st.sampled_from(["gauss", "walk", "ties", "smooth"]),
-    st.integers(1, 3),
+    st.integers(1, 4),
     st.floats(0.05, 1.0),
     st.integers(1, 4),
     st.booleans(),

@@ -68,9 +68,14 @@ class StoredRun:
         return None if primary is None else str(primary)
 
 
-def latest_run(store: SessionStore, session_id: int) -> StoredRun | None:
-    """The most recent complete analysis run of a session (None when never analysed)."""
-    records = store.results(session_id)
+def latest_run(store: SessionStore, session_id: int, *, sensor_windows: bool = True) -> StoredRun | None:
+    """The most recent complete analysis run of a session (None when never analysed).
+
+    ``sensor_windows=False``: the sensors' per-window tables are not read (``sensors[id].windows``
+    is None; the summaries and the exercise, repetition, posture and protocol tables are read
+    as always): what a report or a progress table needs, without parsing the bulk of the run."""
+    skip = () if sensor_windows else (RESULT_NAMES["sensor"],)
+    records = store.results(session_id, skip_windows=skip)
     runs: dict[str, list[ResultRecord]] = {}
     for r in records:
         run_id = r.parameters.get("run_id") if isinstance(r.parameters, dict) else None

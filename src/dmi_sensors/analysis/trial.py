@@ -1242,10 +1242,10 @@ def analyse_trial(
     starts, stops = sliding_windows(len(trial), fs, params.window_s, params.step_s)
     if len(starts):
         start_s, end_s = _window_times(sig, starts, stops)
-        tags = tag_windows(pd.DataFrame({"start_s": start_s, "end_s": end_s}), ev)
+        tags = tag_windows(pd.DataFrame({"start_s": start_s, "end_s": end_s}), ev, normalised=True)
         frames.append(_window_frame(sig, starts, stops, tags, "sliding", trial.sensor_id, params, replica))
     if ev is not None:
-        segments = segments_from_events(ev, fs, len(trial), t0)
+        segments = segments_from_events(ev, fs, len(trial), t0, normalised=True)
         warnings.extend(segments.warnings(t0, t_end))
         if len(segments.starts):
             frames.append(

@@ -50,7 +50,7 @@ def previous_exercises(store: SessionStore, session_id: int) -> pd.DataFrame | N
     info = store.session_info(session_id)
     earlier = [s for s in store.sessions() if s.subject_id == info.subject_id and s.start_utc < info.start_utc]
     for s in sorted(earlier, key=lambda s: s.start_utc, reverse=True):
-        run = latest_run(store, s.session_id)
+        run = latest_run(store, s.session_id, sensor_windows=False)
         if run is not None and len(run.exercises):
             return run.exercises[run.exercises["sensor_id"] == run.primary_sensor_id]
     return None
@@ -61,7 +61,7 @@ def analysis_needed(store: SessionStore, session_id: int) -> str | None:
     it was never analysed, or its COM height changed since (``dmi-sensors sessions edit``)."""
     from dmi_sensors.analysis.stored_run import latest_run
 
-    run = latest_run(store, session_id)
+    run = latest_run(store, session_id, sensor_windows=False)
     if run is None:
         return "no stored analysis"
     used = run.parameters.get("com_height_m")

@@ -63,25 +63,51 @@ def sampen_windows(x, starts, stops, step, increments, m, r, min_n, out, r_absol
         tol = r if r_absolute else r * sd
         n_t = n - m
         order = np.argsort(y[:n_t])
-        first = y[order]
-        count_b = 0
-        count_a = 0
+        # cols[k, p] = y[order[p] + k]: the templates' values in sorted order, one contiguous
+        # row per position, so the candidates of a template are a contiguous run of columns
+        cols = np.empty((m + 1, n_t))
         for p in range(n_t):
             i = order[p]
+            for k in range(m + 1):
+                cols[k, p] = y[i + k]
+        first = cols[0]
+        count_b = 0
+        count_a = 0
+        end = 0
+        for p in range(n_t):
             lo = first[p]
-            for q in range(p + 1, n_t):
-                if first[q] - lo > tol:
-                    break  # sorted: every later first value is further away
-                j = order[q]
-                ok = True
-                for k in range(1, m):
-                    if abs(y[i + k] - y[j + k]) > tol:
-                        ok = False
-                        break
-                if ok:
-                    count_b += 1
-                    if abs(y[i + m] - y[j + m]) <= tol:
-                        count_a += 1
+            # candidates: q in (p, end), the successors whose first value is at most tol
+            # above lo; end never moves back (first is sorted and subtraction is monotone)
+            if end < p + 1:
+                end = p + 1
+            while end < n_t and not (first[end] - lo > tol):
+                end += 1
+            if m == 1:
+                count_b += end - p - 1
+                last = cols[1]
+                hi = last[p]
+                for q in range(p + 1, end):
+                    count_a += abs(hi - last[q]) <= tol
+            elif m == 2:
+                c1 = cols[1]
+                c2 = cols[2]
+                v1 = c1[p]
+                v2 = c2[p]
+                for q in range(p + 1, end):
+                    ok1 = abs(v1 - c1[q]) <= tol
+                    count_b += ok1
+                    count_a += ok1 & (abs(v2 - c2[q]) <= tol)
+            else:
+                for q in range(p + 1, end):
+                    ok = True
+                    for k in range(1, m):
+                        if abs(cols[k, p] - cols[k, q]) > tol:
+                            ok = False
+                            break
+                    if ok:
+                        count_b += 1
+                        if abs(cols[m, p] - cols[m, q]) <= tol:
+                            count_a += 1
         if count_a > 0 and count_b > 0:
             out[w] = -math.log(count_a / count_b)
     return out

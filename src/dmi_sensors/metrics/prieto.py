@@ -39,9 +39,11 @@ Z95_ONE_SIDED = 1.6448536269514722
 
 @lru_cache(maxsize=4096)
 def _f95(n: int) -> float:
-    from scipy.stats import f
+    # scipy.stats.f.ppf(0.95, 2, n - 2) is scipy.special.fdtri(2, n - 2, 0.95), the same float
+    # (tested); scipy.stats itself is not imported: ~50 MB of resident memory (docs/performance.md)
+    from scipy.special import fdtri
 
-    return float(f.ppf(0.95, 2, n - 2)) if n > 2 else float("nan")
+    return float(fdtri(2, n - 2, 0.95)) if n > 2 else float("nan")
 
 
 def _f95_array(n: np.ndarray) -> np.ndarray:

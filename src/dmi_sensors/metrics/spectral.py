@@ -67,23 +67,35 @@ DEFAULT_SPECTRAL = SpectralParams()
 
 def psd(x: np.ndarray, fs_hz: float, params: SpectralParams = DEFAULT_SPECTRAL) -> tuple[np.ndarray, np.ndarray]:
     """One-sided PSD of ``x`` along its last axis: ``(f_hz, G)`` with G in unit²/Hz."""
-    from scipy import signal
-
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[-1]
     if params.psd_method == "welch":
         nper = params.psd_nperseg or max(n // 2, 2)
         return welch(x, fs_hz, min(nper, n))
+    from scipy import signal  # only here: scipy.signal loads scipy.stats (~50 MB, docs/performance.md)
+
     return signal.periodogram(x, fs_hz, window="boxcar", detrend="constant", axis=-1)
+
+
+def hann_periodic(n: int) -> np.ndarray:
+    """The periodic Hann window of ``n`` samples, bit for bit ``scipy.signal.get_window("hann", n)``
+    (tested): scipy's ``general_cosine`` of ``n + 1`` points, ``0.5 + 0.5·cos(φ)`` with ``φ``
+    from -π to π, the last point dropped. Here so that the analysis does not import
+    ``scipy.signal`` (which loads ``scipy.stats``: ~55 MB of resident memory, docs/performance.md)."""
+    if n <= 1:
+        return np.ones(max(n, 0))
+    fac = np.linspace(-np.pi, np.pi, n + 1)
+    w = np.zeros(n + 1)
+    for k, a in enumerate(np.asarray([0.5, 1.0 - 0.5])):
+        w += a * np.cos(k * fac)
+    return w[:-1]
 
 
 @lru_cache(maxsize=512)
 def _hann(nperseg: int) -> tuple[np.ndarray, float]:
     """scipy's periodic Hann window of ``nperseg`` samples (read-only) and ``Σ w²``, computed
     once per length (a window analysis asks for the same few lengths thousands of times)."""
-    from scipy.signal import get_window
-
-    win = get_window("hann", nperseg)
+    win = hann_periodic(nperseg)
     win.flags.writeable = False
     return win, float(np.sum(win * win))
 

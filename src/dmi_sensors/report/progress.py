@@ -224,7 +224,7 @@ def subject_runs(store, subject_id: str) -> list[tuple[Any, Any]]:
     out = []
     for info in store.sessions():
         if info.subject_id == subject_id:
-            run = latest_run(store, info.session_id)
+            run = latest_run(store, info.session_id, sensor_windows=False)
             if run is not None:
                 out.append((info, run))
     return out

@@ -446,7 +446,7 @@ def build_session_report(
     from dmi_sensors.report.style import figure_png
 
     info = store.session_info(session_id)
-    run = latest_run(store, session_id)
+    run = latest_run(store, session_id, sensor_windows=False)
     if run is None:
         raise ParameterError(
             f"session {session_id} has no stored analysis: `dmi-sensors report {session_id}` analyses it "

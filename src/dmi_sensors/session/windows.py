@@ -157,13 +157,18 @@ def _majority(
     return code, np.where(ok, row, -1)
 
 
-def tag_windows(windows: pd.DataFrame, events: pd.DataFrame | None, *, min_coverage: float = 0.5) -> pd.DataFrame:
+def tag_windows(
+    windows: pd.DataFrame, events: pd.DataFrame | None, *, min_coverage: float = 0.5, normalised: bool = False
+) -> pd.DataFrame:
     """Copy of ``windows`` with ``exercise, repetition, support, posture`` (rules above).
 
     ``windows`` needs ``start_s`` and ``end_s``; ``events`` is an events table checked by
     :func:`~dmi_sensors.session.events.normalise_events` (None: no tags). Untagged values
     are ``""`` and repetition 0. The result's leading columns follow
-    ``contract.WINDOW_COLUMNS`` (``sensor_id`` only if present).
+    ``contract.WINDOW_COLUMNS`` (``sensor_id`` only if present). ``normalised=True``:
+    ``events`` is a table :func:`~dmi_sensors.session.events.normalise_events` returned
+    (unchanged since), used as it is instead of being checked again (the result is the same:
+    normalising is idempotent, tested).
     """
     if not 0 < min_coverage <= 1:
         raise ParameterError(f"min_coverage must be in (0, 1], got {min_coverage}")
@@ -179,7 +184,7 @@ def tag_windows(windows: pd.DataFrame, events: pd.DataFrame | None, *, min_cover
     support = np.full(n, "", dtype=object)
     posture = np.full(n, "", dtype=object)
     if events is not None and len(events) and n:
-        ev = normalise_events(events)
+        ev = events if normalised else normalise_events(events)
         need = min_coverage * (we - ws)
         exercise, repetition, support, posture = _tags(ev, ws, we, need)
     out["exercise"] = exercise
@@ -294,7 +299,13 @@ class EventSegments:
 
 
 def segments_from_events(
-    events: pd.DataFrame | None, fs_hz: float, n_samples: int, t0_s: float = 0.0, *, min_samples: int = 3
+    events: pd.DataFrame | None,
+    fs_hz: float,
+    n_samples: int,
+    t0_s: float = 0.0,
+    *,
+    min_samples: int = 3,
+    normalised: bool = False,
 ) -> EventSegments:
     """Sample ranges and tags of the tagged segments of one uniform signal.
 
@@ -302,11 +313,12 @@ def segments_from_events(
     excepted): ``[onset_s, onset_s + duration_s)`` on a signal whose sample 0 is at
     ``t0_s``, clipped to its ``n_samples`` (:func:`dmi_sensors.metrics.interval_samples`);
     rows with fewer than ``min_samples`` inside are not analysed. Rows outside the signal,
-    clipped or too short are listed in ``skipped`` (never dropped silently).
+    clipped or too short are listed in ``skipped`` (never dropped silently). ``normalised``:
+    as in :func:`tag_windows`.
     """
     import pandas as pd
 
-    ev = normalise_events(events) if events is not None else empty_events()
+    ev = empty_events() if events is None else events if normalised else normalise_events(events)
     ev = ev[(ev["duration_s"] > 0) & ~ev["kind"].isin(NOT_SEGMENTS)].reset_index(drop=True)
     onset = ev["onset_s"].to_numpy(dtype=np.float64)
     end = onset + ev["duration_s"].to_numpy(dtype=np.float64)

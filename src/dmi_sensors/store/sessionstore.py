@@ -13,7 +13,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePath, PureWindowsPath
@@ -793,16 +793,27 @@ class SessionStore:
             )
             return _row_id(cur)
 
-    def results(self, session_id: int) -> list[ResultRecord]:
-        """Stored results of a session, oldest first."""
+    def results(self, session_id: int, *, skip_windows: Collection[str] = ()) -> list[ResultRecord]:
+        """Stored results of a session, oldest first.
+
+        ``skip_windows``: result names whose window tables are not read (their records have
+        ``windows=None``): a per-window table is the bulk of a stored analysis, and a reader
+        that needs only the summaries (a report) need not parse it."""
         import pandas as pd
 
         self._require(session_id)
+        skip = sorted({str(n) for n in skip_windows})
+        windows_col = (
+            f"CASE WHEN name IN ({', '.join('?' * len(skip))}) THEN NULL ELSE windows_json END"
+            if skip
+            else "windows_json"
+        )
         out = []
         for rid, sid, sensor, name, created, version, params, summary, windows in self._query(
-            "SELECT id, session_id, sensor_id, name, created_utc, package_version, parameters_json, summary_json,"
-            " windows_json FROM results WHERE session_id = ? ORDER BY id",
-            (int(session_id),),
+            "SELECT id, session_id, sensor_id, name, created_utc, package_version, parameters_json, summary_json, "
+            + windows_col
+            + " FROM results WHERE session_id = ? ORDER BY id",
+            (*skip, int(session_id)),
         ):
             frame = None
             if windows is not None:

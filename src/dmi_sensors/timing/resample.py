@@ -71,17 +71,16 @@ def resample_uniform(
     k0 = int(np.ceil(t[0] * fs_hz - 1e-9))
     k1 = int(np.floor(t[-1] * fs_hz + 1e-9))
     grid = np.arange(k0, k1 + 1, dtype=np.float64) / fs_hz
-    # interval index j: t[j] <= grid < t[j+1] (the last grid point may equal t[-1])
-    j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, n - 2)
-    frac = (grid - t[j]) / dt[j]
-    exact_left = np.isclose(grid, t[j], rtol=0, atol=1e-9)
-    exact_right = np.isclose(grid, t[j + 1], rtol=0, atol=1e-9)
-    valid = bridge_ok[j] | exact_left | exact_right
-    v2 = v.reshape(n, -1)
-    out = v2[j] + (v2[j + 1] - v2[j]) * frac[:, None]
-    out[exact_left] = v2[j[exact_left]]
-    out[exact_right & ~exact_left] = v2[j[exact_right & ~exact_left] + 1]
-    out[~valid] = np.nan
+    # Numba loaded on first use, not when the timing layer is imported (as _clock_kernels)
+    from dmi_sensors.timing._resample_kernels import resample_grid
+
+    # for each grid time the interval j with t[j] <= grid < t[j+1] (the last grid point may
+    # equal t[-1]), a grid time within 1e-9 s of a sample takes that sample, no bridging of
+    # a gap: one pass of the kernel (module docs of _resample_kernels)
+    v2 = np.ascontiguousarray(v.reshape(n, -1))
+    out = np.empty((grid.shape[0], v2.shape[1]))
+    valid = np.empty(grid.shape[0], dtype=np.bool_)
+    resample_grid(t, dt, bridge_ok, v2, float(fs_hz), k0, out, valid)
     return grid, out.reshape((grid.shape[0], *v.shape[1:])), valid
 
 
