@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +20,18 @@ pytestmark = pytest.mark.skipif(not (HAVE_CC and shutil.which("make")), reason="
 
 
 @pytest.fixture(scope="module")
-def built() -> Path:
-    proc = subprocess.run(["make", "-C", str(FW), "test"], capture_output=True, text=True, timeout=120)
+def built() -> Iterator[Path]:
+    # a build directory of this process's own: the suite runs in two pytest-xdist workers,
+    # and two compilers writing (or one executing what the other writes) build/test_vectors
+    # at once would fail at random; the directory is relative (the Makefile runs ./$(BUILD)/...)
+    build = f"build/pytest-{os.getpid()}"
+    cmd = ["make", "-C", str(FW), "test", f"BUILD={build}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "failures: 0" in proc.stdout
     assert "vectors: " in proc.stdout
-    return FW / "build" / "test_vectors"
+    yield FW / build / "test_vectors"
+    shutil.rmtree(FW / build, ignore_errors=True)
 
 
 def test_make_test_passes(built):
