@@ -45,8 +45,9 @@ TARGETS = {
 }
 
 
-def _proc_cpu_s(pid: int) -> tuple[float, float]:
-    """utime and stime of a process (all its threads), seconds."""
+def proc_cpu_s(pid: int) -> tuple[float, float]:
+    """utime and stime of a process (all its threads), seconds (Linux /proc); the one
+    reader of a process's CPU time for the benchmarks (``bench_ble`` uses it too)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
@@ -97,9 +98,9 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
         )
         # the streaming window: from 2 s after every tile streams to 5 s before the end
         time.sleep(2.0)
-        cpu0, wall0 = _proc_cpu_s(proc.pid), time.monotonic()
+        cpu0, wall0 = proc_cpu_s(proc.pid), time.monotonic()
         time.sleep(max(1.0, duration_s - 7.0))
-        cpu1, wall1 = _proc_cpu_s(proc.pid), time.monotonic()
+        cpu1, wall1 = proc_cpu_s(proc.pid), time.monotonic()
         t_stop = time.monotonic()
         proc.wait(timeout=duration_s + 600)
     finally:
