@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.harness import load_average
+
 HERE = Path(__file__).resolve().parent
 TARGETS = {
     "metric_p99_ms": 20.0,
@@ -82,6 +84,7 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
         "--connect-timeout-s", "120",
     ]  # fmt: skip
     log = (workdir / f"record-{method}.log").open("w")
+    load_before = load_average()
     proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True)
     t_stop = None
     driver = None
@@ -125,6 +128,7 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
         "samples_sent_truth": sent,
         "samples_lost": lost,
         "zero_loss": lost == 0 and received == sent,
+        "load_average_1min_before_after": [load_before, load_average()],
         "recorder_cpu_pct_of_one_core": round(100 * (sum(cpu1) - sum(cpu0)) / (wall1 - wall0), 2),
         "recorder_cpu_user_pct": round(100 * (cpu1[0] - cpu0[0]) / (wall1 - wall0), 2),
         "recorder_cpu_system_pct": round(100 * (cpu1[1] - cpu0[1]) / (wall1 - wall0), 2),
