@@ -7,7 +7,13 @@ and away from other LSL programs (other test runs, a lab's real streams):
 * ``[lab] SessionID``: unique per test process; LSL only resolves streams of its own session;
 * ``[multicast] ResolveScope = machine`` and ``[lab] KnownPeers = {127.0.0.1}``: discovery
   on this machine only (no multicast to the network), by a unicast query to 127.0.0.1;
-* ``[ports] IPv6 = disable``: one address family (IPv4 loopback).
+* ``[ports] IPv6 = disable``: one address family (IPv4 loopback);
+* ``[ports] MulticastPort``, ``BasePort``, ``PortRange``: a block of ports of this test
+  process's own (:func:`_port_block`). Unicast resolution queries the known peers on the
+  ports of the range, and an outlet that finds no free port in it falls back to a random
+  one. With the default 32 ports shared by two pytest-xdist workers (and their recorder
+  subprocesses), a recorder's stream was once not found (2026-12-05); with a block per
+  worker their outlets, queries and replies never share a port.
 
 Import this module before the first pylsl call.
 """
@@ -21,8 +27,25 @@ from pathlib import Path
 
 import numpy as np
 
+
+def _port_block() -> int:
+    """The first of 100 ports (17000-28999, below Linux's ephemeral ports) for this process:
+    consecutive blocks for the workers of one pytest-xdist run (``gw0``, ``gw1``, ...: disjoint),
+    placed by the controller's pid (another run on the machine most likely elsewhere)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
+    run = os.getppid() if worker else os.getpid()
+    slots = 120
+    return 17000 + 100 * ((index + count * (run % max(1, slots // count))) % slots)
+
+
+_PORT = _port_block()
 CONFIG = f"""[ports]
 IPv6 = disable
+MulticastPort = {_PORT}
+BasePort = {_PORT + 1}
+PortRange = 64
 [multicast]
 ResolveScope = machine
 [lab]

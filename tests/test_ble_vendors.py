@@ -20,9 +20,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dmi_sensors.ble import SensorLink, discover
+from dmi_sensors.ble import SensorLink, discover, find_sensor
 from dmi_sensors.sim.bluez import simulated_sensors
 from dmi_sensors.sim.bluez.vendors import VENDOR_PERIPHERALS
+from dmi_sensors.sim.identity import sensor_address
 from dmi_sensors.types import SampleBatch
 from dmi_sensors.vendors import finish, stored_decoder
 
@@ -40,8 +41,16 @@ TOL = {
 }
 
 
-async def _stream(emu, vendor: str, samples: int) -> tuple[SensorLink, dict]:
-    adverts = await discover(3.0, vendors=True)
+async def _stream(emu, vendor: str, samples: int, *, scan: bool = True) -> tuple[SensorLink, dict]:
+    """Stream until ``samples`` samples are decoded. ``scan``: find the sensor by a 3-s
+    :func:`discover` (exactly this one advertises); otherwise connect as soon as its
+    advertisement is seen (:func:`find_sensor`, event-driven: the tests whose subject is
+    the link, not the scan, do not wait out a fixed scan)."""
+    if scan:
+        adverts = await discover(3.0, vendors=True)
+    else:
+        found = await find_sensor(sensor_address(0), 30.0, vendors=True)
+        adverts = [found] if found is not None else []
     assert [(a.vendor, a.model) for a in adverts] == [(vendor, MODEL[vendor])]
     link = SensorLink(adverts[0], "trunk", keep_packets=True)
     link.start()
@@ -120,7 +129,7 @@ def test_vendor_flaky_link_counts_losses_and_reconnects_by_itself(vendor):
     # the named profile: a refused first connection, a busy first write, 1 % of the
     # notifications dropped and 0.5 % corrupted, up to two disconnections after 1-2 s
     with simulated_sensors(1, vendors=[vendor], fault_profile="flaky") as emu, emu.activated():
-        link, truth = asyncio.run(_stream(emu, vendor, 5 * rate))
+        link, truth = asyncio.run(_stream(emu, vendor, 5 * rate, scan=False))
     s = link.stats
     assert s.reconnects >= 1 and s.disconnects == truth["disconnects_unsolicited"] >= 1
     assert s.malformed_packets == truth["packets_malformed"]
@@ -157,8 +166,8 @@ def test_polar_h10_streams_acc_only_at_200_hz():
     with simulated_sensors(1, vendors=["polar"], model="H10") as emu, emu.activated():
 
         async def go() -> SensorLink:
-            (advert,) = await discover(3.0, vendors=True)
-            assert (advert.vendor, advert.model) == ("polar", "H10")
+            advert = await find_sensor(sensor_address(0), 30.0, vendors=True)
+            assert advert is not None and (advert.vendor, advert.model) == ("polar", "H10")
             link = SensorLink(advert, "trunk", keep_packets=True)
             link.start()
             await link.wait_streaming(30.0)
