@@ -16,15 +16,10 @@ import asyncio
 import hashlib
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-
-def _proc_cpu_s(pid: int) -> float:
-    """utime + stime of a process, seconds (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from benchmarks.bench_live import proc_cpu_s
 
 
 async def _bench(emu, n_sensors: int, duration_s: float) -> dict[str, object]:
@@ -61,11 +56,11 @@ async def _bench(emu, n_sensors: int, duration_s: float) -> dict[str, object]:
     await emu.acall("emit_log", enable=True)
     pipeline_s = 0.0
     cpu0, wall0 = time.process_time(), time.monotonic()
-    emu_cpu0, bus_cpu0 = _proc_cpu_s(emu.pid), _proc_cpu_s(emu.bus.pid)
+    emu_cpu0, bus_cpu0 = sum(proc_cpu_s(emu.pid)), sum(proc_cpu_s(emu.bus.pid))
     mark = {link.address: len(link.packets) for link in hub.links}
     await asyncio.sleep(duration_s)
     cpu1, wall1 = time.process_time(), time.monotonic()
-    emu_cpu1, bus_cpu1 = _proc_cpu_s(emu.pid), _proc_cpu_s(emu.bus.pid)
+    emu_cpu1, bus_cpu1 = sum(proc_cpu_s(emu.pid)), sum(proc_cpu_s(emu.bus.pid))
     pipeline_window_s = pipeline_s
     stats = await hub.stop()
     truth = await emu.atruth()

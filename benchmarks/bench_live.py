@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.harness import load_average
+
 HERE = Path(__file__).resolve().parent
 TARGETS = {
     "metric_p99_ms": 20.0,
@@ -45,8 +47,9 @@ TARGETS = {
 }
 
 
-def _proc_cpu_s(pid: int) -> tuple[float, float]:
-    """utime and stime of a process (all its threads), seconds."""
+def proc_cpu_s(pid: int) -> tuple[float, float]:
+    """utime and stime of a process (all its threads), seconds (Linux /proc); the one
+    reader of a process's CPU time for the benchmarks (``bench_ble`` uses it too)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
@@ -81,6 +84,7 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
         "--connect-timeout-s", "120",
     ]  # fmt: skip
     log = (workdir / f"record-{method}.log").open("w")
+    load_before = load_average()
     proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True)
     t_stop = None
     driver = None
@@ -97,9 +101,9 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
         )
         # the streaming window: from 2 s after every tile streams to 5 s before the end
         time.sleep(2.0)
-        cpu0, wall0 = _proc_cpu_s(proc.pid), time.monotonic()
+        cpu0, wall0 = proc_cpu_s(proc.pid), time.monotonic()
         time.sleep(max(1.0, duration_s - 7.0))
-        cpu1, wall1 = _proc_cpu_s(proc.pid), time.monotonic()
+        cpu1, wall1 = proc_cpu_s(proc.pid), time.monotonic()
         t_stop = time.monotonic()
         proc.wait(timeout=duration_s + 600)
     finally:
@@ -124,6 +128,7 @@ def _record(method: str, n: int, fs_hz: int, duration_s: float, workdir: Path) -
         "samples_sent_truth": sent,
         "samples_lost": lost,
         "zero_loss": lost == 0 and received == sent,
+        "load_average_1min_before_after": [load_before, load_average()],
         "recorder_cpu_pct_of_one_core": round(100 * (sum(cpu1) - sum(cpu0)) / (wall1 - wall0), 2),
         "recorder_cpu_user_pct": round(100 * (cpu1[0] - cpu0[0]) / (wall1 - wall0), 2),
         "recorder_cpu_system_pct": round(100 * (cpu1[1] - cpu0[1]) / (wall1 - wall0), 2),

@@ -11,8 +11,10 @@
 Notifications arrive through BlueZ's ``AcquireNotify`` where the characteristic offers it
 (one datagram per notification on a socket: no D-Bus message each) and through
 ``StartNotify`` otherwise, or when acquiring fails (``notify_method``; see ``docs/ble.md``).
-An acquired socket is read by the link itself: every datagram waiting in it per wake-up of
-the event loop (bleak's own reader takes one per wake-up), then one drain at once.
+Acquired sockets are read by the loop's :class:`~dmi_sensors.ble.acquired.AcquiredSocketPoller`,
+not by bleak's reader (one wake-up of the loop per notification): all links' sockets in one
+pass at most ``socket_poll_s`` after a notification, every datagram waiting, each with the
+kernel's receive time stamp as its arrival time; then each link drains once.
 
 The notification callbacks only append ``(host arrival time, bytes)`` to a list and, for
 the first notification since the last drain, schedule a drain on the event loop
@@ -39,7 +41,6 @@ import dataclasses
 import logging
 import os
 import random
-import select
 import sys
 import threading
 import time
@@ -53,6 +54,7 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection, get_device
 
+from dmi_sensors.ble.acquired import AcquiredSocketPoller, arrival_times
 from dmi_sensors.ble.discovery import SensorAdvert, find_sensor
 from dmi_sensors.ble.stats import LinkStats, LinkStatsTracker
 from dmi_sensors.ble.vendors import VendorSession, VendorSetupError, vendor_session
@@ -289,12 +291,8 @@ def _offers_acquire_notify(client: BleakClient, uuid: str) -> bool:
     return isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], dict) and "NotifyAcquired" in obj[1]
 
 
-def _hung_up(fd: int) -> bool:
-    """True when the peer closed the socket (an empty read is then the end, not an empty
-    notification; bleak's reader tells them apart the same way)."""
-    poll = select.poll()
-    poll.register(fd, select.POLLHUP)
-    return bool(poll.poll(0))
+def _arrival(item: tuple[float, bytes]) -> float:
+    return item[0]
 
 
 def response_body(response: Response, kind: type[_Body], sensor_id: str = "") -> _Body:
@@ -352,9 +350,15 @@ class SensorLink:
         Sample rate per vendor name for a vendor found by the scan (default: the vendor's
         common research rate, :data:`dmi_sensors.ble.vendors.VENDOR_RATES_HZ`).
     max_reads_per_wake
-        With AcquireNotify, at most this many datagrams are read from a socket per wake-up
-        of the event loop (then one drain; the rest at the next wake-up), so one busy
+        With AcquireNotify, at most this many datagrams are read from a socket per pass of
+        the socket poller (then one drain; the rest in the next pass, at once), so one busy
         socket cannot hold the loop.
+    socket_poll_s
+        With AcquireNotify, the poller's pass over all acquired sockets runs at most this
+        long after a notification (0: at once; at most 0.015 s, within the live path's
+        latency budget): the loop wakes about once per ``socket_poll_s`` while data flows,
+        not once per notification. Arrival times are the kernel's receive stamps, so they
+        do not depend on it.
     """
 
     def __init__(
@@ -379,6 +383,7 @@ class SensorLink:
         vendor: VendorSession | str | None = None,
         vendor_rates_hz: dict[str, float] | None = None,
         max_reads_per_wake: int = 256,
+        socket_poll_s: float = 0.005,
     ) -> None:
         if notify_method not in NOTIFY_METHODS:
             raise ParameterError(f"notify_method must be one of {NOTIFY_METHODS}, got {notify_method!r}")
@@ -387,6 +392,11 @@ class SensorLink:
         if max_reads_per_wake < 1:
             raise ParameterError(f"max_reads_per_wake must be >= 1, got {max_reads_per_wake}")
         self.max_reads_per_wake = int(max_reads_per_wake)
+        if not 0 <= socket_poll_s <= 0.015:
+            raise ParameterError(f"socket_poll_s must be within 0 and 0.015 s, got {socket_poll_s}")
+        self.socket_poll_s = float(socket_poll_s)
+        # fd -> (the poller reading it, bleak's characteristic path -> fd map, the path)
+        self._acquired: dict[int, tuple[AcquiredSocketPoller, dict[str, int], str]] = {}
         self._device: BLEDevice | None = None
         rssi = None
         serial = None
@@ -439,6 +449,8 @@ class SensorLink:
         self._decoder_ready = False
         self._undecoded: list[RawPacket] = []
         self._rx: list[tuple[float, bytes]] = []
+        self._rx_merge = False  # _rx holds datagrams of both acquired sockets: sort by arrival
+        self._last_arrival_s = -float("inf")  # of the last datagram the poller handed over
         self._n_notifications = 0  # every notification so far (both characteristics)
         # set by the final drain: the link's counts are final, so nothing reaches the sink after
         # it (a late datagram of an AcquireNotify socket whose release failed on a dead bus)
@@ -508,73 +520,74 @@ class SensorLink:
 
     # -- notification callbacks: record, schedule a drain, return -----------------------
     def _on_notification(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        if self._finished:  # after the recording's end: neither stored nor counted as received
-            self.notifications_after_stop += 1
-            return
-        self._rx.append((self._clock(), bytes(data)))
-        self._n_notifications += 1
-        if self._drain_handle is None and self._loop is not None:
-            if self.coalesce_s > 0:
-                self._drain_handle = self._loop.call_later(self.coalesce_s, self._drain_scheduled)
-            else:
-                self._drain_handle = self._loop.call_soon(self._drain_scheduled)
+        self._received([(self._clock(), bytes(data))], drain_now=False)
 
     # one callback for both characteristics: packets keep their arrival order
     _on_data = _on_status = _on_notification
 
-    def _on_socket_readable(self, fd: int, fds: dict[str, int], char_path: str) -> None:
-        """An acquired notification socket is readable: read the datagrams waiting in it
-        (up to ``max_reads_per_wake``), each stamped with its own arrival time, then drain.
+    def _received(self, arrivals: list[tuple[float, bytes]], drain_now: bool, schedule: bool = True) -> None:
+        """Notifications arrived (``(host clock time, bytes)`` each, in arrival order): keep
+        them, count them and drain: at once (``drain_now``, with ``coalesce_s`` 0), else by a
+        drain scheduled for the next loop iteration, or ``coalesce_s`` later, if none is yet
+        (``schedule`` False: the caller drains). The one step behind both notification
+        paths (bleak's callback, the socket poller)."""
+        if self._finished:  # after the recording's end: neither stored nor counted as received
+            self.notifications_after_stop += len(arrivals)
+            return
+        self._rx.extend(arrivals)
+        self._n_notifications += len(arrivals)
+        loop = self._loop
+        if loop is None or not schedule:
+            return
+        if drain_now and self.coalesce_s == 0:
+            if self._drain_handle is not None:  # one scheduled by a notification before: done here
+                self._drain_handle.cancel()
+            self._drain_scheduled()
+        elif self._drain_handle is None:
+            if self.coalesce_s > 0:
+                self._drain_handle = loop.call_later(self.coalesce_s, self._drain_scheduled)
+            else:
+                self._drain_handle = loop.call_soon(self._drain_scheduled)
 
-        Instead of bleak's reader, which reads one datagram and schedules the drain for the
-        next loop iteration: one wake-up of the loop per notification, and a second pass for
-        the drain. End of stream and read errors are handled as bleak does: the reader is
-        removed, the socket closed and forgotten (the link notices the disconnection).
-        """
+    def _on_datagrams(self, datagrams: list[tuple[float | None, bytes]], monotonic_now_s: float) -> None:
+        """The socket poller read these from one of the link's acquired sockets, each with its
+        kernel receive stamp on ``time.monotonic()``: the link's clock (``clock``) at arrival,
+        by the datagram's age where the link's clock is another
+        (:func:`~dmi_sensors.ble.acquired.arrival_times`); drained by :meth:`_after_pass`
+        once all sockets were read."""
+        if self._rx:  # the other characteristic's datagrams of this pass, or StartNotify's
+            self._rx_merge = True
+        stamps = [d[0] for d in datagrams]
+        clock_now = monotonic_now_s if self._clock is time.monotonic else self._clock()
+        times = arrival_times(stamps, monotonic_now_s, clock_now)
+        self._received([(t, d[1]) for t, d in zip(times, datagrams, strict=True)], drain_now=False, schedule=False)
+
+    def _after_pass(self) -> None:
+        """The poller read all sockets: data and status datagrams in arrival order (by their
+        receive stamps: a STOP_STREAMING response after the data sent before it), never
+        before an earlier arrival (the clocks' offset is measured anew in each pass, to a
+        fraction of a microsecond), then drained."""
         rx = self._rx
-        clock = self._clock
-        n_read = 0
-        for _ in range(self.max_reads_per_wake):
-            try:
-                data = os.read(fd, 1024)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                self._release_socket(fd, fds, char_path, f"read error: {exc}")
-                break
-            if not data and _hung_up(fd):
-                self._release_socket(fd, fds, char_path, "socket closed")
-                break
-            if self._finished:  # after the recording's end: neither stored nor counted as received
-                self.notifications_after_stop += 1
-                continue
-            rx.append((clock(), data))
-            n_read += 1
-        if not n_read:
-            return
-        self._n_notifications += n_read
-        if self.coalesce_s > 0 or self._loop is None:
-            if self._drain_handle is None and self._loop is not None:
-                self._drain_handle = self._loop.call_later(self.coalesce_s, self._drain_scheduled)
-            return
-        if self._drain_handle is not None:  # one scheduled by the other characteristic: done here
-            self._drain_handle.cancel()
-            self._drain_handle = None
-        self._drain_scheduled()
-
-    def _release_socket(self, fd: int, fds: dict[str, int], char_path: str, why: str) -> None:
-        log.debug("%s: AcquireNotify socket %d: %s; notifications stopped", self.sensor_id, fd, why)
-        with contextlib.suppress(RuntimeError, ValueError):  # a closed loop
-            asyncio.get_running_loop().remove_reader(fd)
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        fds.pop(char_path, None)
+        if self._rx_merge:
+            rx.sort(key=_arrival)
+            self._rx_merge = False
+        last = self._last_arrival_s
+        for i, (t, data) in enumerate(rx):
+            if t < last:
+                rx[i] = (last, data)
+            else:
+                last = t
+        self._last_arrival_s = last
+        self._received([], drain_now=True)
 
     def _own_acquired_socket(self, client: BleakClient, uuid: str) -> bool:
-        """Read the characteristic's acquired socket with :meth:`_on_socket_readable`
-        instead of bleak's reader. bleak keeps the socket in its BlueZ backend's
-        ``_notification_fds`` (characteristic path -> fd) and closes it in ``stop_notify``;
-        where that is not found (another bleak), bleak's reader stays: False."""
+        """Read the characteristic's acquired socket with the loop's
+        :class:`~dmi_sensors.ble.acquired.AcquiredSocketPoller` (all acquired sockets read
+        together, each datagram with its kernel receive stamp) instead of bleak's reader (one
+        wake-up of the loop per notification). bleak keeps the socket in its BlueZ backend's
+        ``_notification_fds`` (characteristic path -> fd) and closes it in ``stop_notify``
+        (the link hands it back first, :meth:`_release_acquired`); where that is not found
+        (another bleak), bleak's reader stays: False."""
         fds = getattr(getattr(client, "_backend", None), "_notification_fds", None)
         services = client.services
         char = services.get_characteristic(uuid) if services is not None else None
@@ -588,9 +601,36 @@ class SensorLink:
         loop = asyncio.get_running_loop()
         if not loop.remove_reader(fd):
             return False
-        os.set_blocking(fd, False)
-        loop.add_reader(fd, self._on_socket_readable, fd, fds, path)
+
+        def closed(why: str) -> None:
+            log.debug("%s: AcquireNotify socket %d: %s; notifications stopped", self.sensor_id, fd, why)
+            fds.pop(path, None)
+            self._acquired.pop(fd, None)
+
+        poller = AcquiredSocketPoller.for_loop(loop)
+        poller.add(
+            fd,
+            self._on_datagrams,
+            closed,
+            delay_s=self.socket_poll_s,
+            max_reads=self.max_reads_per_wake,
+            after_pass=self._after_pass,
+        )
+        self._acquired[fd] = (poller, fds, path)
         return True
+
+    def _release_acquired(self, close: bool) -> None:
+        """Read what the acquired sockets still hold, then stop reading them: before bleak's
+        ``stop_notify`` closes them (``close`` False), or, when the client is dropped without
+        it, closing them as bleak's reader does at a hang-up (``close`` True)."""
+        for fd, (poller, fds, path) in list(self._acquired.items()):
+            poller.read_now()
+            poller.remove(fd)
+            if close and fds.get(path) == fd:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                fds.pop(path, None)
+        self._acquired.clear()
 
     def _on_disconnected(self, client: BleakClient) -> None:
         if client is self._client:
@@ -1017,6 +1057,7 @@ class SensorLink:
         self._decoder = decoder if decoder is not None else type(d)(**{**d.get_params(), "sensor_id": serial})
 
     async def _drop_client(self) -> None:
+        self._release_acquired(close=True)
         client, self._client = self._client, None
         for _, fut in self._pending.values():
             if not fut.done():
@@ -1029,13 +1070,14 @@ class SensorLink:
         """Let the loop read every notification already queued before the sockets are released.
 
         STOP_STREAMING's response follows every data packet over the air, but with
-        AcquireNotify data and responses arrive through two sockets, and bleak reads one
-        datagram per socket per loop iteration: the response can be read while data packets
-        sent before it still wait in the data socket (closing it would lose them). A readable
-        socket is read in every loop iteration, before a timer's wake-up in the same
-        iteration, so the queue is empty once ``quiet_s`` passes without a notification
+        AcquireNotify data and responses arrive through two sockets: the response can be
+        read while data packets sent before it still wait in the data socket (closing it
+        would lose them; bleak's reader takes one datagram per socket per loop iteration, the
+        poller at most ``max_reads_per_wake`` a pass). A readable socket is read within
+        ``socket_poll_s`` (the poller; bleak's reader: in every loop iteration), well inside
+        ``quiet_s``, so the queue is empty once ``quiet_s`` passes without a notification
         (the time also covers a sender refilling the socket as it drains); ``timeout_s``
-        bounds a sensor that keeps sending.
+        bounds a sensor that keeps sending. The release then reads the sockets once more.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -1055,6 +1097,7 @@ class SensorLink:
                 await self.vendor.stop(client)
             except Exception as exc:
                 log.info("%s: stopping the %s stream failed at shutdown: %s", self.sensor_id, self.vendor.vendor, exc)
+            self._release_acquired(close=False)
             self._drain()
             for uuid in list(self.notify_methods):
                 with contextlib.suppress(Exception):
@@ -1066,6 +1109,7 @@ class SensorLink:
                 log.info("%s: STOP_STREAMING failed at shutdown: %s", self.sensor_id, exc)
             else:
                 await self._read_queued_notifications()
+            self._release_acquired(close=False)
             self._drain()
             for uuid in (DATA_CHAR_UUID, STATUS_CHAR_UUID):
                 with contextlib.suppress(Exception):
