@@ -51,3 +51,25 @@ def bluez(monkeypatch):
         pids += [emu.pid, emu.bus.pid if emu.bus else 0]
         emu.stop()
     assert_gone([p for p in pids if p])
+
+
+def pytest_addoption(parser, pluginmanager):
+    """Without pytest-xdist (a venv made before it joined the dev extras), the ``-n 2 --dist
+    worksteal`` of pyproject's addopts would stop pytest with "unrecognized arguments": accept
+    them, run in one process, and say how to get the workers (``pytest_configure``)."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist (not installed: these options are ignored)")
+        # _addoption: the way xdist itself registers its lowercase short option
+        group._addoption("-n", dest="numprocesses", default=None, help="ignored")
+        group.addoption("--dist", dest="dist", default="no", help="ignored")
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.has_plugin("xdist") and config.getoption("numprocesses", None) not in (None, "0"):
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                "pytest-xdist is not installed: the suite runs in one process (slower); "
+                "`make venv` installs the dev extras"
+            ),
+            stacklevel=2,
+        )
