@@ -45,6 +45,7 @@ from dmi_sensors.dsp.filters import (
     butter_lowpass,
     filtfilt,
     moving_mean,
+    moving_rms,
     sosfiltfilt_padlen,
 )
 from dmi_sensors.dsp.orientation import Madgwick, MadgwickState, Mahony, MahonyState, attitude_from_acc
@@ -81,6 +82,7 @@ __all__ = [
     "integrate_drift_controlled",
     "map_segments",
     "moving_mean",
+    "moving_rms",
     "process_with_resets",
     "remove_gravity",
     "segments_from_mask",

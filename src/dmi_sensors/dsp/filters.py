@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dmi_sensors.dsp._design import butter_design, steady_state_zi
+from dmi_sensors.dsp._moving_kernels import moving_mean_into
 from dmi_sensors.dsp._sos_kernels import (
     PASS_MIN_ROWS,
     odd_extend,
@@ -353,28 +354,41 @@ class ZeroPhaseSosFilter:
         return filtfilt(self._sos, x, self._edge)
 
 
-def moving_mean(x: np.ndarray, width: int, alignment: str = "centred") -> np.ndarray:
-    """Moving mean over ``width`` samples along axis 0 (a boxcar filter), from cumulative sums.
-
-    ``alignment="centred"``: the mean of ``x[i - width//2 .. i + width//2]``, the window shrunk
-    at the ends (no padding, no transient); ``"trailing"``: the mean of ``x[i - width + 1 .. i]``,
-    NaN until the first full window.
-    """
+def _moving(x: np.ndarray, width: int, alignment: str, square: bool) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
-    if width < 1:
-        raise ParameterError(f"width must be >= 1, got {width}")
+    if int(width) != width or width < 1:
+        raise ParameterError(f"width must be an integer >= 1, got {width}")
+    width = int(width)
     if alignment not in ("centred", "trailing"):
         raise ParameterError(f"alignment must be 'centred' or 'trailing', got {alignment!r}")
-    n = a.shape[0]
-    c = np.concatenate([np.zeros((1, *a.shape[1:])), np.cumsum(a, axis=0)])
+    if a.ndim not in (1, 2):
+        raise ParameterError(f"moving mean: x must have shape (n,) or (n, k), got {a.shape}")
+    cols = np.ascontiguousarray(a.reshape(a.shape[0], -1))
+    out = np.empty(cols.shape)
     if alignment == "trailing":
-        out = np.full(a.shape, np.nan)
-        if n >= width:
-            out[width - 1 :] = (c[width:] - c[:-width]) / width
-        return out
-    half = width // 2
-    idx = np.arange(n)
-    lo = np.maximum(0, idx - half)
-    hi = np.minimum(n, idx + half + 1)
-    count = (hi - lo).reshape((n,) + (1,) * (a.ndim - 1))
-    return (c[hi] - c[lo]) / count
+        moving_mean_into(cols, width - 1, 0, True, square, out)
+    else:
+        moving_mean_into(cols, width // 2, width - width // 2 - 1, False, square, out)
+    return out.reshape(a.shape)
+
+
+def moving_mean(x: np.ndarray, width: int, alignment: str = "centred") -> np.ndarray:
+    """Moving mean over ``width`` samples along axis 0 of ``x`` ``(n,)`` or ``(n, k)`` (a
+    boxcar filter; unit of ``x``).
+
+    ``alignment="centred"``: the mean of ``x[i - width//2 .. i - width//2 + width - 1]``
+    (for an odd width ``2h + 1``: ``x[i - h .. i + h]``), the window shrunk at the ends (no
+    padding, no transient); ``"trailing"``: the mean of ``x[i - width + 1 .. i]``, NaN until
+    the first full window. One O(N) Numba sliding sum, summed afresh every window, so a quiet
+    stretch after a loud one keeps its relative precision (a cumulative sum does not).
+    """
+    return _moving(x, width, alignment, False)
+
+
+def moving_rms(x: np.ndarray, width: int, alignment: str = "centred") -> np.ndarray:
+    """Moving RMS ``sqrt(mean(x²))`` over the windows of :func:`moving_mean` (same
+    ``alignment`` rules; unit of ``x``): the square root of the moving mean square, its
+    round-off below zero clipped to 0. Used by the time-to-stabilise profile, the repetition
+    envelope, the posture activity and the simulator's true time to stabilise."""
+    ms = _moving(x, width, alignment, True)
+    return np.sqrt(np.maximum(ms, 0.0))  # NaN (an incomplete trailing window) stays NaN

@@ -311,65 +311,6 @@ def speed_mean(vx, vy, starts, stops, out):
     return out
 
 
-@njit(cache=True)
-def moving_rms_centred(x, half_width):
-    """Centred moving RMS: ``sqrt(mean(x[i-h .. i+h]^2))``, window shrunk at the ends.
-
-    O(N): a sliding sum of squares, summed afresh every ``2h + 1`` steps, so its round-off
-    (~1e-16 × the squares of the last two windows) never grows with N and a quiet window
-    after a loud one keeps its relative precision (a cumulative sum over the whole signal
-    lost it: 5 % on a 4e-7 value after 300 samples of unit size).
-    """
-    n = x.shape[0]
-    out = np.empty(n)
-    width = 2 * half_width + 1
-    s = 0.0
-    lo = 0
-    hi = 0
-    for i in range(n):
-        new_lo = max(0, i - half_width)
-        new_hi = min(n, i + half_width + 1)
-        if i % width == 0:
-            s = 0.0
-            for j in range(new_lo, new_hi):
-                s += x[j] * x[j]
-        else:
-            for j in range(hi, new_hi):
-                s += x[j] * x[j]
-            for j in range(lo, new_lo):
-                s -= x[j] * x[j]
-        lo = new_lo
-        hi = new_hi
-        v = s if s > 0.0 else 0.0
-        out[i] = np.sqrt(v / (hi - lo))
-    return out
-
-
-@njit(cache=True)
-def moving_rms_trailing(x, width):
-    """Trailing moving RMS: ``sqrt(mean(x[i-width+1 .. i]^2))``; NaN for ``i < width - 1``.
-
-    O(N) sliding sum of squares, summed afresh every ``width`` steps (round-off bounded by
-    the last two windows, as :func:`moving_rms_centred`).
-    """
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    s = 0.0
-    for i in range(n):
-        if i % width == 0:
-            s = 0.0
-            for j in range(max(0, i - width + 1), i + 1):
-                s += x[j] * x[j]
-        else:
-            s += x[i] * x[i]
-            if i >= width:
-                s -= x[i - width] * x[i - width]
-        if i >= width - 1:
-            v = s if s > 0.0 else 0.0
-            out[i] = np.sqrt(v / width)
-    return out
-
-
 # Indices of the per-window trunk-angle statistics of :func:`tilt_window_stats`.
 T_RMS_AP = 0  # RMS of the AP angle about its window mean, rad
 T_RMS_ML = 1

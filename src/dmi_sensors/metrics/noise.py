@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.metrics.spectral import welch
 
 __all__ = ["NOISE_FLOOR_MARGIN", "below_noise_floor", "sensor_noise_rms"]
 
@@ -50,41 +51,14 @@ def sensor_noise_rms(x: np.ndarray, fs_hz: float, band_frac: tuple[float, float]
     if not (0.0 < lo < hi <= 1.0):
         raise ParameterError(f"band_frac must satisfy 0 < lo < hi <= 1, got {band_frac}")
     nperseg = int(min(a.shape[0], max(16, round(4.0 * fs_hz))))
-    f, p = _welch_columns(a - a.mean(axis=0), fs_hz, nperseg)
+    f, p = welch(np.ascontiguousarray((a - a.mean(axis=0)).T), fs_hz, nperseg, detrend=False)
+    p = p.T  # (frequency, column)
     nyq = fs_hz / 2.0
     band = (f >= lo * nyq) & (f <= hi * nyq)
     if np.count_nonzero(band) < 2:
         raise ParameterError(f"too few PSD bins in {lo}-{hi} × Nyquist at {fs_hz} Hz with {a.shape[0]} samples")
     dens = np.median(p[band], axis=0)
     return np.sqrt(np.maximum(dens, 0.0) * fs_hz / 2.0)
-
-
-def _welch_columns(a: np.ndarray, fs_hz: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
-    """``scipy.signal.welch(a, fs=fs_hz, nperseg=nperseg, axis=0, detrend=False)`` of ``a``
-    ``(n, k)``, bit for bit (tested): the periodic Hann window scaled as scipy's
-    ``ShortTimeFFT`` scales it (``1/sqrt(Σw² · fs)``, the sum taken in order), segments every
-    ``nperseg - nperseg // 2`` samples through ``scipy.fft.rfft``, ``|X|²`` doubled except at
-    DC (and Nyquist for even ``nperseg``), the mean over the segments as scipy takes it (each
-    frequency's segments contiguous). Without ``scipy.signal``, whose import loads
-    ``scipy.stats`` (docs/performance.md: memory)."""
-    import scipy.fft
-
-    from dmi_sensors.metrics.spectral import hann_periodic
-
-    win = hann_periodic(nperseg)
-    hop = nperseg - nperseg // 2
-    n_seg = (a.shape[0] - nperseg // 2) // hop
-    total = 0.0
-    for v in (win * win).tolist():
-        total = total + v
-    win = win * (1 / np.sqrt(total / (1 / fs_hz)))
-    x = np.ascontiguousarray(a.T)  # (k, n)
-    seg = x[:, np.arange(n_seg)[:, None] * hop + np.arange(nperseg)[None, :]] * win  # (k, segment, sample)
-    spec = scipy.fft.rfft(seg, axis=-1)
-    power = spec.real**2 + spec.imag**2
-    power = np.ascontiguousarray(power.transpose(0, 2, 1))  # (k, frequency, segment)
-    power[:, 1 : -1 if nperseg % 2 == 0 else None, :] *= 2
-    return np.fft.rfftfreq(nperseg, 1 / fs_hz), power.mean(axis=-1).T
 
 
 def below_noise_floor(value: float | None, floor: float | None, squared: bool = False, corrected: bool = False) -> bool:

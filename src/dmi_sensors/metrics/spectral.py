@@ -92,34 +92,53 @@ def hann_periodic(n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=512)
-def _hann(nperseg: int) -> tuple[np.ndarray, float]:
-    """scipy's periodic Hann window of ``nperseg`` samples (read-only) and ``Σ w²``, computed
-    once per length (a window analysis asks for the same few lengths thousands of times)."""
+def _psd_window(nperseg: int, fs_hz: float) -> np.ndarray:
+    """scipy's periodic Hann window of ``nperseg`` samples scaled for a one-sided density as
+    scipy's ``ShortTimeFFT`` scales it, ``w / sqrt(Σw² · fs)`` with ``Σw²`` summed in order
+    (read-only), computed once per length and rate (a window analysis asks for the same few
+    thousand times)."""
     win = hann_periodic(nperseg)
+    total = 0.0
+    for v in (win * win).tolist():
+        total = total + v
+    win = win * (1 / np.sqrt(total / (1 / fs_hz)))
     win.flags.writeable = False
-    return win, float(np.sum(win * win))
+    return win
 
 
-def welch(x: np.ndarray, fs_hz: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
-    """Welch PSD along the last axis, equal to ``scipy.signal.welch(x, fs_hz, "hann", nperseg,
-    nperseg // 2, detrend="constant")`` (tested) but vectorised over rows without scipy's
-    per-call overhead: periodic Hann window, segments every ``nperseg - nperseg // 2``
-    samples, each de-meaned, density scaling ``|X|² / (fs·Σw²)`` doubled except at DC (and
-    Nyquist for even ``nperseg``), averaged over segments."""
+def welch(x: np.ndarray, fs_hz: float, nperseg: int, detrend: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Welch PSD of ``x`` along its last axis: ``(f_hz, G)``, G in unit²/Hz.
+
+    Bit for bit ``scipy.signal.welch(x, fs_hz, "hann", nperseg, nperseg // 2, detrend=...,
+    axis=-1)`` for a C-contiguous ``x`` with ``detrend="constant"`` (``detrend=True``: each segment de-meaned) or
+    ``detrend=False`` (tested), without importing ``scipy.signal`` (it loads
+    ``scipy.stats``: ~50 MB of resident memory, docs/performance.md) and vectorised over
+    rows: periodic Hann window scaled to ``1/sqrt(Σw²·fs)``, segments every
+    ``nperseg - nperseg // 2`` samples through ``scipy.fft.rfft``, ``|X|²`` doubled except at
+    DC (and Nyquist for even ``nperseg``), averaged over the segments as scipy averages them
+    (each frequency's segments contiguous)."""
+    import scipy.fft  # not scipy.signal (above); scipy.fft is light
+
+    x = np.asarray(x, dtype=np.float64)
     n = x.shape[-1]
+    if not 1 <= nperseg <= n:
+        raise ParameterError(f"welch needs 1 <= nperseg <= n along the last axis, got nperseg={nperseg}, n={n}")
     step = nperseg - nperseg // 2
     n_seg = (n - nperseg) // step + 1
-    win, win_power = _hann(nperseg)
-    idx = np.arange(n_seg)[:, None] * step + np.arange(nperseg)[None, :]
-    seg = x[..., idx]
-    seg = seg - seg.mean(axis=-1, keepdims=True)
-    spec = np.fft.rfft(seg * win, axis=-1)
-    p = (spec.real**2 + spec.imag**2) / (fs_hz * win_power)
-    if nperseg % 2 == 0:
-        p[..., 1:-1] *= 2.0
-    else:
-        p[..., 1:] *= 2.0
-    return np.fft.rfftfreq(nperseg, 1.0 / fs_hz), p.mean(axis=-2)
+    # (..., segment, sample), a view whose segments keep x's sample stride, so each segment's
+    # mean is summed (pairwise) along it exactly as scipy sums each slice
+    s = x.strides[-1]
+    seg = np.lib.stride_tricks.as_strided(
+        x, shape=(*x.shape[:-1], n_seg, nperseg), strides=(*x.strides[:-1], step * s, s), writeable=False
+    )
+    if detrend:
+        seg = seg - seg.mean(axis=-1, keepdims=True)
+    spec = scipy.fft.rfft(seg * _psd_window(nperseg, float(fs_hz)), axis=-1)
+    power = spec.real**2 + spec.imag**2  # (..., segment, frequency)
+    power[..., 1 : -1 if nperseg % 2 == 0 else None] *= 2
+    if n_seg >= 8:  # scipy averages each frequency's segments contiguous: numpy sums >= 8 pairwise
+        return np.fft.rfftfreq(nperseg, 1 / fs_hz), np.ascontiguousarray(np.swapaxes(power, -1, -2)).mean(axis=-1)
+    return np.fft.rfftfreq(nperseg, 1 / fs_hz), power.mean(axis=-2)  # < 8: the same sums (tested)
 
 
 def spectral_measures(

@@ -79,7 +79,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.metrics._kernels import moving_rms_centred
 
 __all__ = [
     "NOT_DETERMINED",
@@ -729,7 +728,9 @@ def detect_events(
     """
     y = instability_signal(acc, fs_hz, lowpass_hz)
     half = max(1, round(rms_window_s * fs_hz / 2))
-    prof = moving_rms_centred(np.ascontiguousarray(y), half)
+    from dmi_sensors.dsp import moving_rms
+
+    prof = moving_rms(y, 2 * half + 1)
     level = threshold_factor * float(np.median(prof))
     above = prof > level
     rising = np.flatnonzero(above & ~np.concatenate(([False], above[:-1])))

@@ -14,7 +14,7 @@ import numpy as np
 from dmi_sensors.dsp import butter_bandpass, butter_lowpass, filtfilt
 from dmi_sensors.errors import ParameterError
 
-__all__ = ["bandpass", "check_inputs", "label_runs", "lowpass", "merge_short_runs", "moving_rms", "runs"]
+__all__ = ["bandpass", "check_inputs", "label_runs", "lowpass", "merge_short_runs", "runs"]
 
 
 def check_inputs(
@@ -60,16 +60,6 @@ def bandpass(x: np.ndarray, fs_hz: float, low_hz: float, high_hz: float, order: 
     if x.shape[0] < 2:
         return np.zeros_like(x)
     return filtfilt(sos, x, padlen=_pad_ok(x.shape[0], sos))
-
-
-def moving_rms(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred moving RMS of a 1-D signal over ``n`` samples (shorter at the edges)."""
-    n = max(1, int(n))
-    c = np.concatenate(([0.0], np.cumsum(x * x)))
-    idx = np.arange(x.shape[0])
-    lo = np.clip(idx - n // 2, 0, x.shape[0])
-    hi = np.clip(idx - n // 2 + n, 0, x.shape[0])
-    return np.sqrt(np.maximum(c[hi] - c[lo], 0.0) / np.maximum(hi - lo, 1))
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

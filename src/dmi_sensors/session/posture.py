@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dmi_sensors.dsp import moving_rms
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.session import _signal
 from dmi_sensors.session.events import EventRecord, events_frame, normalise_events
@@ -169,7 +170,7 @@ def posture_track(
     plan_says = prone & np.isin(expected, ("prone", "four_point"))
     if gyr is not None and n > 1:
         w = _signal.bandpass(gyr, fs_hz, *p.activity_band_hz)
-        activity = _signal.moving_rms(np.linalg.norm(w, axis=1), round(p.activity_rms_s * fs_hz))[::step]
+        activity = moving_rms(np.linalg.norm(w, axis=1), max(1, round(p.activity_rms_s * fs_hz)))[::step]
         size = max(1, round(p.activity_median_s * fs_hz / step))
         from scipy.ndimage import median_filter  # here, not at import (start-up time)
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dmi_sensors.dsp import moving_rms
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.session import _signal
 from dmi_sensors.session.events import EventRecord, events_frame, normalise_events
@@ -79,7 +80,7 @@ def movement_envelope(signal_xyz: np.ndarray, fs_hz: float, params: RepetitionPa
     if x.shape[0] < 2:
         return np.zeros(x.shape[0])
     w = _signal.bandpass(x, fs_hz, *p.band_hz)
-    return _signal.moving_rms(np.linalg.norm(w, axis=1), round(p.envelope_s * fs_hz))
+    return moving_rms(np.linalg.norm(w, axis=1), max(1, round(p.envelope_s * fs_hz)))
 
 
 def detect_bursts(envelope: np.ndarray, fs_hz: float, params: RepetitionParams | None = None) -> list[tuple[int, int]]:

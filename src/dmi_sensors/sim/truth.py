@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from dmi_sensors.dsp import moving_mean
 from dmi_sensors.errors import ParameterError
 
 __all__ = ["moving_rms", "true_time_to_stabilise"]
@@ -42,16 +43,11 @@ def _squared_magnitude(acc: np.ndarray) -> np.ndarray:
 
 
 def moving_rms(acc: np.ndarray, window_n: int) -> np.ndarray:
-    """Trailing moving RMS of ``|acc|`` over ``window_n`` samples; NaN for the first ``window_n - 1``."""
+    """Trailing moving RMS of ``|acc|`` over ``window_n`` samples; NaN for the first
+    ``window_n - 1`` (:func:`dmi_sensors.dsp.moving_mean` of ``|acc|²``)."""
     if window_n < 1:
         raise ParameterError(f"window_n must be >= 1, got {window_n}")
-    sq = _squared_magnitude(acc)
-    out = np.full(sq.shape[0], np.nan)
-    if sq.shape[0] >= window_n:
-        c = np.concatenate([[0.0], np.cumsum(sq)])
-        mean = (c[window_n:] - c[:-window_n]) / window_n
-        out[window_n - 1 :] = np.sqrt(np.maximum(mean, 0.0))
-    return out
+    return np.sqrt(np.maximum(moving_mean(_squared_magnitude(acc), window_n, "trailing"), 0.0))
 
 
 def true_time_to_stabilise(
@@ -95,7 +91,7 @@ def true_time_to_stabilise(
     if np.count_nonzero(quiet) < w:
         raise ParameterError(f"need at least {window_s} s of data before the onset at {onset_s} s for the quiet level")
     q = math.sqrt(float(np.mean(sq[quiet])))
-    r = moving_rms(np.sqrt(sq), w)
+    r = np.sqrt(np.maximum(moving_mean(sq, w, "trailing"), 0.0))  # moving_rms of |acc|
     until = t[-1] if until_s is None else float(until_s)
     idx = np.flatnonzero((t >= end_s - 1e-12) & (t <= until + 1e-12))
     if idx.size == 0:

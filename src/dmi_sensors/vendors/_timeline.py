@@ -47,10 +47,16 @@ Clocks
     at once. A later one is **held**, with every chunk after it: as soon as a chunk comes
     back within ``late_s``, the held ones were only delayed (jitter, a stalled link) and
     are consecutive; if none does for ``hold_s`` of host time, ``round(least lateness /
-    P)`` samples were lost before the first held chunk. Only chunks arriving at the sampling
-    pace whose lateness does not come down count as that evidence: a backlog being read
-    (lateness falling) does not, and a delay that jumps well above the held chunks' least
-    lateness (a stall right after a chunk that was a little late) starts the count afresh.
+    P)`` samples were lost before the first held chunk (the least lateness of the latter half
+    of what is held, or of its last ``hold_s`` when the hold lasted longer). The evidence is
+    judged on blocks of ``hold_s / 5`` worth of samples by their least lateness (BLE delivers
+    in connection events, so single chunks jitter by several periods): only blocks arriving
+    at the sampling pace whose least lateness does not come down count as evidence; a
+    backlog being read (lateness falling) does not, and a block whose least lateness jumps
+    well above the held ones' (a stall right after a chunk that was a little late) starts the
+    count afresh. Chunks placed after a decided loss do not move ``base``: jitter can place a
+    loss a few chunks early, and their counters, one too high, would lower it by up to a
+    period.
     A device whose clock runs slower than nominal shows up as loss (the nominal rate is all
     there is).
     :meth:`HostClock.flush` decides what is still held (end of a recording).
@@ -303,6 +309,9 @@ class HostClockState:
     held: tuple[tuple[float, tuple[tuple[float, ...], ...]], ...]
     held_best_s: float
     held_since: int
+    block_min_s: float = math.inf
+    block_n: int = 0
+    block_first_s: float = 0.0
 
 
 class HostClock:
@@ -313,14 +322,16 @@ class HostClock:
     only spreads it upward and a stalled link delivers its backlog with ever smaller
     lateness. So a chunk more than ``late_s`` (default half a period) above the envelope
     starts a hold: the first later chunk back within ``late_s`` releases the held ones as
-    consecutive (jitter, a stall), and when the least lateness of the held chunks has not
-    come down (by a quarter period) over ``hold_s`` worth of samples arriving at the
-    sampling pace (a backlog arriving at once is no evidence), ``round(least lateness /
-    period)`` samples were lost before the first held chunk. A chunk later than the least
-    lateness by more than ``late_s`` + one period (a stall on top of a chunk that was only
-    a little late) becomes the new least lateness: without that, the stall's backlog, read
-    at a little above the sampling pace, never came below the first held chunk's lateness
-    and was counted as lost (``benchmarks/bench_vendor_stalls.py``).
+    consecutive (jitter, a stall), and when the least lateness of the held chunks, taken
+    over blocks of ``hold_s / 5`` worth of samples, has not come down (by a quarter period)
+    over ``hold_s`` worth of blocks arriving at the sampling pace (a backlog arriving at once
+    is no evidence), ``round(least lateness / period)`` samples were lost (placed where the
+    held chunks became that late). A block later than the least lateness by more than
+    ``late_s`` + one period (a stall on top of a chunk that was only a little late) becomes
+    the new least lateness: without that, the stall's backlog, read at a little above the
+    sampling pace, never came below the first held chunk's lateness and was counted as lost
+    (``benchmarks/bench_vendor_stalls.py``). Chunks placed after a decided loss do not move
+    the envelope (module docs).
     """
 
     def __init__(self, period_s: float, late_s: float | None, hold_s: float, stream: int = 0) -> None:
@@ -328,6 +339,11 @@ class HostClock:
         self.late_s = 0.5 * self.period_s if late_s is None else float(late_s)
         self.hold_s = float(hold_s)
         self.stream = int(stream)
+        # the evidence is judged on the least lateness of blocks of samples, not chunk by
+        # chunk: BLE delivers in connection events (7.5-50 ms apart), so single chunks
+        # jitter by several periods and compared one by one they restarted the evidence
+        # for good (a WitMotion on a busy host was held for a whole recording)
+        self.block_s = max(self.hold_s / 5.0, self.period_s)
         self.reset()
 
     def reset(self) -> None:
@@ -338,11 +354,27 @@ class HostClock:
         self._held_n = 0
         self._best = math.inf
         self._since = 0
+        self._new_block()
+
+    def _new_block(self) -> None:
+        self._blk_min = math.inf
+        self._blk_n = 0
+        self._blk_first = 0.0
 
     @property
     def state(self) -> HostClockState:
         held = tuple((c.host_time_s, tuple(map(tuple, c.values.tolist()))) for c in self._held)
-        return HostClockState(self._started, self._next, self._base, held, self._best, self._since)
+        return HostClockState(
+            self._started,
+            self._next,
+            self._base,
+            held,
+            self._best,
+            self._since,
+            self._blk_min,
+            self._blk_n,
+            self._blk_first,
+        )
 
     @state.setter
     def state(self, s: HostClockState) -> None:
@@ -353,6 +385,9 @@ class HostClock:
         self._held_n = sum(c.n for c in self._held)
         self._best = float(s.held_best_s)
         self._since = int(s.held_since)
+        self._blk_min = float(s.block_min_s)
+        self._blk_n = int(s.block_n)
+        self._blk_first = float(s.block_first_s)
 
     def place(self, chunk: Chunk) -> list[Placed]:
         """Placed chunks released by this one (none while held, several when a hold ends)."""
@@ -366,13 +401,21 @@ class HostClock:
         late = chunk.host_time_s - c_last * self.period_s - self._base
         if late <= self.late_s:
             return self._release(self._held, 0)
-        if late < self._best - 0.25 * self.period_s or late > self._best + self.late_s + self.period_s:
+        if self._blk_n == 0:
+            self._blk_first = chunk.host_time_s
+        self._blk_min = min(self._blk_min, late)
+        self._blk_n += chunk.n
+        if self._blk_n * self.period_s < self.block_s:
+            return []
+        m, n_blk, span = self._blk_min, self._blk_n, chunk.host_time_s - self._blk_first
+        self._new_block()
+        if m < self._best - 0.25 * self.period_s or m > self._best + self.late_s + self.period_s:
             # coming down: a backlog draining; or a new, larger delay on top of the held ones
             # (a stall after a chunk that was only a little late): evidence counts afresh
-            self._best = late
+            self._best = m
             self._since = 0
-        elif len(self._held) < 2 or chunk.host_time_s - self._held[-2].host_time_s >= 0.5 * chunk.n * self.period_s:
-            self._since += chunk.n  # evidence only from chunks arriving at the sampling pace, not a backlog
+        elif span >= 0.5 * (n_blk - 1) * self.period_s:
+            self._since += n_blk  # evidence only from blocks arriving at the sampling pace, not a backlog
         if self._since * self.period_s >= self.hold_s:
             return self._decide()
         return []
@@ -396,7 +439,12 @@ class HostClock:
             c += chunk.n
             lateness.append(chunk.host_time_s - c * self.period_s - self._base)
         late = np.array(lateness)
-        floor = float(late[len(late) // 2 :].min())
+        # the recent floor: the latter half of what is held, or its last hold_s when the hold
+        # lasted longer (several steps of lateness: a loss, then another)
+        hosts = np.array([chunk.host_time_s for chunk in self._held])
+        recent = int(np.searchsorted(hosts, hosts[-1] - self.hold_s))
+        start = max(len(late) // 2, min(recent, len(late) - 3))
+        floor = float(late[start:].min())
         missing = max(0, round(floor / self.period_s)) if floor > self.late_s else 0
         if missing == 0:
             return self._release(self._held, 0)
@@ -410,10 +458,13 @@ class HostClock:
         cuts = [0, *sorted(set(starts.tolist())), len(held)]
         for a, b in itertools.pairwise(cuts):
             if b > a:
-                out += self._release(held[a:b], int(np.count_nonzero(starts == a)))
+                # chunks after a placed loss do not move the envelope: with jitter a loss can be
+                # placed a few chunks early, and their counters, one too high, would lower the
+                # envelope by up to a period (every later chunk then looked late: phantom losses)
+                out += self._release(held[a:b], int(np.count_nonzero(starts == a)), envelope=not np.any(starts <= a))
         return out
 
-    def _release(self, chunks: list[Chunk], missing: int) -> list[Placed]:
+    def _release(self, chunks: list[Chunk], missing: int, envelope: bool = True) -> list[Placed]:
         out = []
         first = self._next + missing
         period = self.period_s
@@ -423,13 +474,15 @@ class HostClock:
             out.append(
                 Placed(chunk.stream, first, chunk.values, device, chunk.host_time_s, missing if i == 0 else 0, False)
             )
-            self._base = min(self._base, chunk.host_time_s - (first + n - 1) * period)
+            if envelope:
+                self._base = min(self._base, chunk.host_time_s - (first + n - 1) * period)
             first += n
         self._next = first
         self._held = []
         self._held_n = 0
         self._best = math.inf
         self._since = 0
+        self._new_block()
         return out
 
 
