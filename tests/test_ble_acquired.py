@@ -212,3 +212,43 @@ async def test_links_share_one_poller_and_keep_the_times_notifications_arrived(b
         assert s.samples_received == truth[link.address]["samples_sent"] and s.samples_lost == 0
         assert not link._acquired
     assert len(poller) == 0
+
+
+async def test_a_failing_reader_costs_no_other_socket_its_datagrams(caplog):
+    """Two sockets in one pass, the first one's owner raises: the second still gets its
+    datagrams and its after-pass call, and the poller keeps reading both."""
+    loop = asyncio.get_running_loop()
+    poller = AcquiredSocketPoller(loop)
+    pairs = _pairs(2)
+    got: list[bytes] = []
+    ends: list[int] = []
+
+    def bad(datagrams, now_s):
+        raise RuntimeError("owner failed")
+
+    try:
+        poller.add(pairs[0][1].fileno(), bad, lambda why: None, delay_s=0.0)
+        poller.add(
+            pairs[1][1].fileno(),
+            lambda d, _n: got.extend(x for _, x in d),
+            lambda why: None,
+            delay_s=0.0,
+            after_pass=lambda: ends.append(len(got)),
+        )
+        for k in range(3):
+            pairs[0][0].send(b"a%d" % k)
+            pairs[1][0].send(b"b%d" % k)
+        while len(got) < 3:
+            await asyncio.sleep(0)
+        assert got == [b"b0", b"b1", b"b2"] and ends == [3]
+        assert "its reader failed" in caplog.text
+        pairs[1][0].send(b"b3")
+        while len(got) < 4:
+            await asyncio.sleep(0)
+        assert len(poller) == 2
+    finally:
+        for _, theirs in pairs:
+            poller.remove(theirs.fileno())
+        for a, b in pairs:
+            a.close()
+            b.close()

@@ -242,12 +242,14 @@ class AcquiredSocketPoller:
                 self.datagrams += len(got)
                 try:
                     if got:
+                        if entry.after_pass is not None:
+                            ends[entry.after_pass] = None
                         entry.reader(
                             [(None if ns is None else min(ns - offset_ns, now_ns) * 1e-9, d) for ns, d in got],
                             now_s,
                         )
-                        if entry.after_pass is not None:
-                            ends[entry.after_pass] = None
+                except Exception:  # one owner's failure must not cost the other sockets their data
+                    log.exception("acquired socket %d: its reader failed", entry.fd)
                 finally:
                     if closed:
                         self.remove(entry.fd)
@@ -258,7 +260,10 @@ class AcquiredSocketPoller:
                         more = True
         finally:
             for end in ends:
-                end()
+                try:
+                    end()
+                except Exception:
+                    log.exception("acquired sockets: a pass's after_pass callback failed")
             if more and self._sockets:  # a socket still holds datagrams: the next pass at once
                 self._pass_handle = self._loop.call_soon(self._pass)
             else:

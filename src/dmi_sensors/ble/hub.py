@@ -337,16 +337,18 @@ async def record(
         stop.set()
         # the stack is gone: no graceful STOP_STREAMING to wait for
         dead_stack = hub.fault is not None and hub.fault.kind in ("bus", "bluez")
-        stats = await hub.stop(2.0 if dead_stack else 10.0)
-        for task in tasks:
-            try:
-                ctx.results[task.get_name()] = await asyncio.wait_for(task, 5.0)
-            except (TimeoutError, asyncio.CancelledError):
-                task.cancel()
-            except Exception as exc:  # a companion's failure must not lose the recording
-                log.error("companion %s failed: %s", task.get_name(), exc)
-        if frozen:
-            gc.unfreeze()
+        try:
+            stats = await hub.stop(2.0 if dead_stack else 10.0)
+            for task in tasks:
+                try:
+                    ctx.results[task.get_name()] = await asyncio.wait_for(task, 5.0)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+                except Exception as exc:  # a companion's failure must not lose the recording
+                    log.error("companion %s failed: %s", task.get_name(), exc)
+        finally:
+            if frozen:  # also when the stop failed
+                gc.unfreeze()
     return stats, ctx
 
 
