@@ -22,6 +22,15 @@ def _pairs(n: int) -> list[tuple[socket.socket, socket.socket]]:
     return [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(n)]
 
 
+def _release(poller: AcquiredSocketPoller, pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    """Stop reading the pairs' read ends, then close both ends of every pair."""
+    for _, theirs in pairs:
+        poller.remove(theirs.fileno())
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+
 async def test_a_backlog_on_every_socket_is_read_in_one_pass_with_its_send_stamps():
     """Five sockets, each holding a counted backlog: one pass reads all of it, each socket's
     datagrams in order, each with the kernel's receive stamp mapped onto time.monotonic():
@@ -66,11 +75,7 @@ async def test_a_backlog_on_every_socket_is_read_in_one_pass_with_its_send_stamp
             stamps = [s for s, _ in got[i]]
             assert stamps == sorted(stamps)
     finally:
-        for _, theirs in pairs:
-            poller.remove(theirs.fileno())
-        for a, b in pairs:
-            a.close()
-            b.close()
+        _release(poller, pairs)
 
 
 def test_the_wall_clock_maps_onto_the_monotonic_clock():
@@ -247,8 +252,4 @@ async def test_a_failing_reader_costs_no_other_socket_its_datagrams(caplog):
             await asyncio.sleep(0)
         assert len(poller) == 2
     finally:
-        for _, theirs in pairs:
-            poller.remove(theirs.fileno())
-        for a, b in pairs:
-            a.close()
-            b.close()
+        _release(poller, pairs)

@@ -96,7 +96,7 @@ def _psd_window(nperseg: int, fs_hz: float) -> np.ndarray:
     """scipy's periodic Hann window of ``nperseg`` samples scaled for a one-sided density as
     scipy's ``ShortTimeFFT`` scales it, ``w / sqrt(Σw² · fs)`` with ``Σw²`` summed in order
     (read-only), computed once per length and rate (a window analysis asks for the same few
-    thousand times)."""
+    lengths thousands of times)."""
     win = hann_periodic(nperseg)
     total = 0.0
     for v in (win * win).tolist():

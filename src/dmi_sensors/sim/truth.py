@@ -47,7 +47,11 @@ def moving_rms(acc: np.ndarray, window_n: int) -> np.ndarray:
     ``window_n - 1`` (:func:`dmi_sensors.dsp.moving_mean` of ``|acc|²``)."""
     if window_n < 1:
         raise ParameterError(f"window_n must be >= 1, got {window_n}")
-    return np.sqrt(np.maximum(moving_mean(_squared_magnitude(acc), window_n, "trailing"), 0.0))
+    return _rms_of_squares(_squared_magnitude(acc), window_n)
+
+
+def _rms_of_squares(sq: np.ndarray, window_n: int) -> np.ndarray:
+    return np.sqrt(np.maximum(moving_mean(sq, window_n, "trailing"), 0.0))
 
 
 def true_time_to_stabilise(
@@ -91,7 +95,7 @@ def true_time_to_stabilise(
     if np.count_nonzero(quiet) < w:
         raise ParameterError(f"need at least {window_s} s of data before the onset at {onset_s} s for the quiet level")
     q = math.sqrt(float(np.mean(sq[quiet])))
-    r = np.sqrt(np.maximum(moving_mean(sq, w, "trailing"), 0.0))  # moving_rms of |acc|
+    r = _rms_of_squares(sq, w)  # moving_rms of |acc| (sq already computed)
     until = t[-1] if until_s is None else float(until_s)
     idx = np.flatnonzero((t >= end_s - 1e-12) & (t <= until + 1e-12))
     if idx.size == 0:
