@@ -8,6 +8,13 @@ selector's ``select()`` and the live path's stages timed by *thread CPU time*
         --duration-s 20 --live --live-port 0 --subject-id B001 --com-height-m 0.55 --db /tmp/x.sqlite
 
 (the window: from 12 s to 27 s after the start; the recording streams from about 3 s on.)
+
+Each timed stage costs about 1 µs a call (two ``thread_time()`` system calls and the
+bookkeeping; the report prints the figure measured at start-up), and a stage that calls
+other timed stages counts their wrappers too. ``DMI_CPU_SPLIT_STAGES`` (comma-separated
+``Class.method`` names of :data:`STAGES`) times only those, e.g.
+``SensorLink._drain,StreamDecoder.process,LiveHub.on_batch`` for what a drain does before
+the live path: ``_drain - process - on_batch`` less two wrappers.
 A sampling profiler (``py-spy record --idle``) attributes time spent inside ``epoll_wait``
 and short callbacks poorly at this load (about 1 ms of work per 10 ms, in pieces of 0.1 ms);
 CPU time measured around each stage does not. Each wrapper adds about 1 µs per call.
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio.events
 import atexit
 import importlib
+import os
 import selectors
 import sys
 import time
@@ -90,9 +98,41 @@ class _Split:
 
         selectors.EpollSelector.select = select  # type: ignore[method-assign]
         asyncio.events.Handle._run = run  # type: ignore[method-assign]
+        chosen = {name for name in os.environ.get("DMI_CPU_SPLIT_STAGES", "").split(",") if name}
         for module, cls_name, meth in STAGES:
-            self._wrap(getattr(importlib.import_module(module), cls_name), meth)
+            if not chosen or f"{cls_name}.{meth}" in chosen:
+                self._wrap(getattr(importlib.import_module(module), cls_name), meth)
+        self.wrapper_us = self._wrapper_cost_us()
         atexit.register(self.report)
+
+    def _wrapper_cost_us(self) -> float:
+        """Thread CPU per call that a timed stage adds around its method (a no-op here, timed
+        by the same wrapper while the window is open)."""
+
+        class Probe:
+            def noop(self) -> None:
+                return None
+
+        plain_probe = Probe()
+        plain = Probe.noop
+        self._wrap(Probe, "noop")
+        probe = Probe()
+        saved = self.window, self.t_start, self.cpu, self.wall, self.stages, self.calls
+        self.window, self.t_start, self.stages, self.calls = (-1e9, 1e9), time.monotonic(), {}, {}
+        self.cpu, self.wall = [0.0], [0.0]  # "window open", without touching the real window's marks
+        n = 20_000
+        try:
+            c = time.thread_time()
+            for _ in range(n):
+                probe.noop()
+            wrapped = time.thread_time() - c
+            c = time.thread_time()
+            for _ in range(n):
+                plain(plain_probe)
+            bare = time.thread_time() - c
+        finally:
+            self.window, self.t_start, self.cpu, self.wall, self.stages, self.calls = saved
+        return 1e6 * (wrapped - bare) / n
 
     def _wrap(self, cls: type, meth: str) -> None:
         f = getattr(cls, meth)
@@ -125,6 +165,10 @@ class _Split:
         print(
             f"event-loop thread over {wall:.1f} s: CPU {pct(total)} of one core = callbacks {pct(cbs)}"
             f" + select() {pct(self.select_s)} + the loop's own code {pct(total - cbs - self.select_s)}",
+            file=sys.stderr,
+        )
+        print(
+            f"  (each timed stage adds about {self.wrapper_us:.1f} µs a call, to itself and to the stage calling it)",
             file=sys.stderr,
         )
         for name, v in sorted(self.callbacks.items(), key=lambda kv: -kv[1])[:6]:

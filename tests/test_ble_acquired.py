@@ -126,6 +126,57 @@ async def test_the_loop_watches_one_descriptor_and_max_reads_bounds_a_pass():
     assert poller._epoll.fileno() not in {key.fd for key in loop._selector.get_map().values()}  # type: ignore[attr-defined]
 
 
+def test_a_pass_reads_uneven_backlogs_and_a_hang_up_after_the_last_datagram():
+    """Sockets holding 0, 1, 3 and 5 datagrams, one of them closed by its peer after its
+    last: one pass delivers every datagram of each socket in order, once per socket (with
+    ``max_reads`` 4 the five-datagram socket keeps its fifth for the next pass, which follows
+    at once), then the closed socket's hang-up; datagrams sent during the pass, between the
+    rounds of reads, are read in it too."""
+    loop = asyncio.new_event_loop()
+    poller = AcquiredSocketPoller(loop)
+    pairs = _pairs(4)
+    got: dict[int, list[list[bytes]]] = {i: [] for i in range(4)}
+    closed: list[tuple[int, str]] = []
+    try:
+        for i, (_, theirs) in enumerate(pairs):
+            poller.add(
+                theirs.fileno(),
+                lambda d, _w, i=i: got[i].append([x for _, x in d]),
+                lambda why, i=i: closed.append((i, why)),
+                max_reads=4,
+            )
+        for i, n in enumerate([0, 1, 3, 5]):
+            for k in range(n):
+                pairs[i][0].send(bytes([i, k]))
+        pairs[2][0].close()  # after its three datagrams
+        reads = 0
+        read0 = poller._read
+
+        def read_and_send(entry, into):
+            nonlocal reads
+            reads += 1
+            if reads == 1:  # a late datagram on the idle socket, during the first round
+                pairs[0][0].send(b"late")
+            return read0(entry, into)
+
+        poller._read = read_and_send  # type: ignore[method-assign]
+        poller._pass()
+        assert got == {0: [[b"late"]], 1: [[bytes([1, 0])]], 2: [[bytes([2, k]) for k in range(3)]],
+                       3: [[bytes([3, k]) for k in range(4)]]}  # fmt: skip
+        assert closed == [(2, "socket closed")] and len(poller) == 3
+        assert poller._pass_handle is not None  # the fifth datagram: the next pass at once
+        poller._pass()
+        assert got[3] == [[bytes([3, k]) for k in range(4)], [bytes([3, 4])]]
+        assert poller.datagrams == 10
+    finally:
+        for i, (ours, theirs) in enumerate(pairs):
+            if i != 2:
+                poller.remove(theirs.fileno())
+                theirs.close()
+            ours.close()
+        loop.close()
+
+
 def test_bad_parameters_are_named():
     loop = asyncio.new_event_loop()
     try:
@@ -150,15 +201,18 @@ def test_arrival_times_keep_the_ages_and_the_order(ages, wall_now_s, clock_now_s
     stamp is the reading itself."""
     ages = sorted(ages, reverse=True)
     stamps: list[float | None] = [wall_now_s - a for a in ages]
-    times = arrival_times(stamps, wall_now_s, clock_now_s)
+    datagrams = [(s, bytes([k % 256])) for k, s in enumerate(stamps)]
+    got = arrival_times(datagrams, wall_now_s, clock_now_s)
+    assert [d for _, d in got] == [d for _, d in datagrams]  # the bytes kept, in order
+    times = [t for t, _ in got]
     assert all(t <= clock_now_s for t in times)
     assert times == sorted(times)
     for t, s in zip(times, stamps, strict=True):
         assert s is not None
         assert t == clock_now_s - max(0.0, wall_now_s - s)
     # a wall-clock step back by step_s between stamp and reading: still never after the reading
-    assert all(t <= clock_now_s for t in arrival_times(stamps, wall_now_s + step_s, clock_now_s))
-    assert arrival_times([None], wall_now_s, clock_now_s) == [clock_now_s]
+    assert all(t <= clock_now_s for t, _ in arrival_times(datagrams, wall_now_s + step_s, clock_now_s))
+    assert arrival_times([(None, b"x")], wall_now_s, clock_now_s) == [(clock_now_s, b"x")]
 
 
 @pytest.mark.bluez

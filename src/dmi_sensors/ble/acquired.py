@@ -71,12 +71,15 @@ def wall_to_monotonic(tries: int = 3) -> tuple[int, int]:
     return offset_ns, now_ns
 
 
-def arrival_times(stamps: list[float | None], ref_now_s: float, clock_now_s: float) -> list[float]:
-    """Arrival times on a clock read at ``clock_now_s`` of datagrams stamped on a reference
-    clock, by their age at ``ref_now_s`` (read together with ``clock_now_s``): ``clock_now_s -
-    max(0, ref_now_s - stamp)``; a missing stamp is "now". Non-decreasing when the stamps are;
-    with the same clock (``clock_now_s == ref_now_s``) each is its stamp, clipped to "now"."""
-    return [clock_now_s if s is None else clock_now_s - max(0.0, ref_now_s - s) for s in stamps]
+def arrival_times(
+    datagrams: list[tuple[float | None, bytes]], ref_now_s: float, clock_now_s: float
+) -> list[tuple[float, bytes]]:
+    """Datagrams ``(stamp on a reference clock or None, bytes)`` with their arrival times on
+    a clock read at ``clock_now_s`` instead, by their age at ``ref_now_s`` (read together with
+    ``clock_now_s``): ``clock_now_s - max(0, ref_now_s - stamp)``; a missing stamp is "now".
+    Non-decreasing when the stamps are; with the same clock (``clock_now_s == ref_now_s``)
+    each is its stamp, clipped to "now"."""
+    return [(clock_now_s if s is None else clock_now_s - max(0.0, ref_now_s - s), d) for s, d in datagrams]
 
 
 @dataclass(slots=True)
@@ -229,16 +232,37 @@ class AcquiredSocketPoller:
         self.passes += 1
         more = False
         ends: dict[Callable[[], None], None] = {}
-        reads: list[tuple[_Socket, list[tuple[int | None, bytes]], str]] = []
+        # fd -> (its socket, its datagrams, why it closed or ""), in the order they became ready
+        reads: dict[int, tuple[_Socket, list[tuple[int | None, bytes]], list[str]]] = {}
         try:
-            for fd, _events in self._epoll.poll(0):
-                entry = self._sockets.get(fd)
-                if entry is not None:
-                    got, closed = self._read(entry)
-                    reads.append((entry, got, closed))
+            # One datagram from every ready socket, then ask epoll again which are still ready
+            # (level-triggered), until none is: one epoll_wait per round instead of a read that
+            # fails with EAGAIN on every socket (a system call and an exception each).
+            ready = self._epoll.poll(0)
+            while ready:
+                progress = False
+                for fd, _events in ready:
+                    entry = self._sockets.get(fd)
+                    if entry is None:
+                        continue
+                    r = reads.get(fd)
+                    if r is None:
+                        r = reads[fd] = (entry, [], [])
+                    if r[2] or len(r[1]) >= entry.max_reads:
+                        continue  # closed, or its share of this pass read
+                    closed = self._read(entry, r[1])
+                    if closed is None:
+                        continue  # nothing there after all
+                    if closed:
+                        r[2].append(closed)
+                    else:
+                        progress = True
+                if not progress:
+                    break
+                ready = self._epoll.poll(0)
             offset_ns, now_ns = wall_to_monotonic()
             now_s = now_ns * 1e-9
-            for entry, got, closed in reads:
+            for entry, got, closed_why in reads.values():
                 self.datagrams += len(got)
                 try:
                     if got:
@@ -251,11 +275,11 @@ class AcquiredSocketPoller:
                 except Exception:  # one owner's failure must not cost the other sockets their data
                     log.exception("acquired socket %d: its reader failed", entry.fd)
                 finally:
-                    if closed:
+                    if closed_why:
                         self.remove(entry.fd)
                         with contextlib.suppress(OSError):
                             os.close(entry.fd)
-                        entry.on_closed(closed)
+                        entry.on_closed(closed_why[0])
                     elif len(got) == entry.max_reads:
                         more = True
         finally:
@@ -269,32 +293,25 @@ class AcquiredSocketPoller:
             else:
                 self._arm()
 
-    def _read(self, entry: _Socket) -> tuple[list[tuple[int | None, bytes]], str]:
-        """Read one socket (at most its ``max_reads``): ``(wall-clock stamp in ns or None,
-        bytes)`` each, and why it closed ("" if it did not)."""
-        got: list[tuple[int | None, bytes]] = []
-        closed = ""
-        recvmsg = entry.sock.recvmsg
-        unpack = _TIMESPEC.unpack_from
-        anc_size = _ANC_SIZE if entry.stamped else 0
-        for _ in range(entry.max_reads):
-            try:
-                data, anc, _flags, _addr = recvmsg(1024, anc_size)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                closed = f"read error: {exc}"
-                break
-            if not data and _hung_up(entry.fd):
-                closed = "socket closed"
-                break
-            stamp = None
-            for level, kind, value in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _TIMESPEC.size:
-                    sec, nsec = unpack(value)
-                    stamp = sec * 1_000_000_000 + nsec
-            got.append((stamp, data))
-        return got, closed
+    def _read(self, entry: _Socket, got: list[tuple[int | None, bytes]]) -> str | None:
+        """Read one datagram of a ready socket into ``got`` as ``(wall-clock stamp in ns or
+        None, bytes)``: "" when one was read, None when none was there, else why the socket
+        closed (nothing added)."""
+        try:
+            data, anc, _flags, _addr = entry.sock.recvmsg(1024, _ANC_SIZE if entry.stamped else 0)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            return f"read error: {exc}"
+        if not data and _hung_up(entry.fd):
+            return "socket closed"
+        stamp = None
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= _TIMESPEC.size:
+                sec, nsec = _TIMESPEC.unpack_from(value)
+                stamp = sec * 1_000_000_000 + nsec
+        got.append((stamp, data))
+        return ""
 
 
 def _hung_up(fd: int) -> bool:

@@ -291,6 +291,11 @@ def _offers_acquire_notify(client: BleakClient, uuid: str) -> bool:
     return isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[1], dict) and "NotifyAcquired" in obj[1]
 
 
+#: the packet types a link handles itself (command responses, status), as ints: ``data[1] in``
+#: a set of ints is cheaper than comparing with the enum members, once per notification
+_CONTROL_TYPES = frozenset({int(PacketType.RESPONSE), int(PacketType.STATUS)})
+
+
 def _arrival(item: tuple[float, bytes]) -> float:
     return item[0]
 
@@ -557,10 +562,8 @@ class SensorLink:
         once all sockets were read."""
         if self._rx:  # the other characteristic's datagrams of this pass, or StartNotify's
             self._rx_merge = True
-        stamps = [d[0] for d in datagrams]
         clock_now = monotonic_now_s if self._clock is time.monotonic else self._clock()
-        times = arrival_times(stamps, monotonic_now_s, clock_now)
-        self._received([(t, d[1]) for t, d in zip(times, datagrams, strict=True)], drain_now=False, schedule=False)
+        self._received(arrival_times(datagrams, monotonic_now_s, clock_now), drain_now=False, schedule=False)
 
     def _after_pass(self) -> None:
         """The poller read all sockets: data and status datagrams in arrival order (by their
@@ -677,7 +680,7 @@ class SensorLink:
         else:
             for p in packets:
                 d = p.data
-                if len(d) > 1 and d[1] in (PacketType.RESPONSE, PacketType.STATUS):
+                if len(d) > 1 and d[1] in _CONTROL_TYPES:
                     self._handle_control(p)
         if packets:
             self.tracker.add_packets(self._now(), len(packets))
@@ -690,18 +693,15 @@ class SensorLink:
 
     def _account(self, batch: SampleBatch, host_time_s: float) -> None:
         """Statistics, events and ``on_batch`` for what the decoder returned."""
-        self._decoder_samples += len(batch)
+        n = len(batch)
+        self._decoder_samples += n
         t = self.tracker
+        dec = self._decoder
         lost_before = t.samples_lost
-        t.update_decoder(
-            self._decoder_samples,
-            self._decoder.samples_lost,
-            self._decoder.malformed_packets,
-            self._decoder.counter_resets,
-        )
+        t.update_decoder(self._decoder_samples, dec.samples_lost, dec.malformed_packets, dec.counter_resets)
         if t.samples_lost > lost_before:
             self.events.append((host_time_s, "gap", f"{t.samples_lost - lost_before} samples lost"))
-        if len(batch):
+        if n:
             t.add_timing(batch.host_time_s, batch.device_time_s)
             if self.on_batch is not None:
                 try:

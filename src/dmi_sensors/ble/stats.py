@@ -202,9 +202,11 @@ class LinkStatsTracker:
             return
         if self._first_device_s is None:
             self._first_device_s, self._first_host_s = float(device_time_s[0]), float(host_time_s[0])
-        self._last_device_s, self._last_host_s = float(device_time_s[-1]), float(host_time_s[-1])
-        if host_time_s[0] == host_time_s[n - 1]:  # one packet (the usual drain): no array work
-            d = self._last_host_s - self._last_device_s
+        # .item(): a Python float without a numpy scalar in between (once per notification)
+        last_h = self._last_host_s = float(host_time_s.item(n - 1))
+        last_d = self._last_device_s = float(device_time_s.item(n - 1))
+        if host_time_s.item(0) == last_h:  # one packet (the usual drain): no array work
+            d = last_h - last_d
             if d < self._offset_s:
                 self._offset_s = d
             self._latency_s[self._latency_n % _LATENCY_KEEP] = d - self._offset_s
