@@ -360,6 +360,9 @@ class LiveSensor:
         self._current: EventRecord | None = None
         self._run_index: int | None = None
         self._run: np.ndarray = np.zeros((3, 2))  # rows: n, sum, sum of squares; columns AP, ML
+        self._com = self.params.com_height_m is not None
+        self._trace_keys = ("t", "tilt_ap_deg", "tilt_ml_deg", *(("com_ap_mm", "com_ml_mm") if self._com else ()))
+        self._set_current(None)
 
     # -- input -------------------------------------------------------------------------
     def add_batch(self, batch: SampleBatch) -> LiveUpdate:
@@ -369,37 +372,37 @@ class LiveSensor:
             return LiveUpdate(self.sensor_id, 0, {}, self.running(), [])
         if self.calibration is not None:
             batch = apply_to_batch(self.calibration, batch)
-        t = self.clock.process(batch.counter, batch.host_time_s)
-        out = self.signals.process(batch.acc_mps2, batch.gyr_rps, batch.gap_before)
         start = self._buf.end
-        rows = self._buf.reserve(n)
-        rows[:, 0] = t
-        rows[:, 1] = out.tilt_ap_rad
-        rows[:, 2] = out.tilt_ml_rad
-        rows[:, 3] = out.com_ap_mm
-        rows[:, 4] = out.com_ml_mm
+        rows = self._buf.reserve(n)  # time, tilt AP/ML, COM AP/ML, gap: written in place
+        t = rows[:, 0]
+        self.clock.process(batch.counter, batch.host_time_s, out=t)
+        self.signals.process_into(batch.acc_mps2, batch.gyr_rps, batch.gap_before, rows[:, 1:3], rows[:, 3:5])
         rows[:, 5] = batch.gap_before
+        out = LiveSignalsOutput(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4])
         self.samples += n
         self.last_time_s = max(self.last_time_s, float(t[-1]), float(t[0]))
         self._update_running(start)
-        results = self._finish_due()
+        results = self._finish_due() if self._pending else []
         self._trim()
-        # the live trace: every decim-th sample by absolute index
+        # the live trace: every decim-th sample by absolute index (none in most one-packet batches)
         first = (-start) % self._decim
-        sel = slice(first, n, self._decim)
-        trace = {
-            "t": t[sel].tolist(),
-            "tilt_ap_deg": np.degrees(out.tilt_ap_rad[sel]).tolist(),
-            "tilt_ml_deg": np.degrees(out.tilt_ml_rad[sel]).tolist(),
-        }
-        if self.params.com_height_m is not None:  # continuous, at the full COM height (see running())
-            trace["com_ap_mm"] = out.com_ap_mm[sel].tolist()
-            trace["com_ml_mm"] = out.com_ml_mm[sel].tolist()
+        if first < n:
+            sel = rows[first : n : self._decim]
+            trace = {
+                "t": sel[:, 0].tolist(),
+                "tilt_ap_deg": np.degrees(sel[:, 1]).tolist(),
+                "tilt_ml_deg": np.degrees(sel[:, 2]).tolist(),
+            }
+            if self._com:  # continuous, at the full COM height (see running())
+                trace["com_ap_mm"] = sel[:, 3].tolist()
+                trace["com_ml_mm"] = sel[:, 4].tolist()
+        else:
+            trace = {key: [] for key in self._trace_keys}
         return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t, out)
 
     def start_repetition(self, event: EventRecord) -> None:
         """A repetition started (``event``: its exercise, number, posture and onset; duration unknown)."""
-        self._current = event
+        self._set_current(event)
         self._run_index = None
         self._run[:] = 0.0
         self._update_running(self._buf.first)
@@ -412,7 +415,7 @@ class LiveSensor:
             event.exercise,
             event.repetition,
         ):
-            self._current = None
+            self._set_current(None)
             self._run_index = None
         self._pending.append(event)
         return self._finish_due()
@@ -422,8 +425,11 @@ class LiveSensor:
         return self._finish_due(final=True)
 
     # -- state ---------------------------------------------------------------------------
-    def _kind(self, event: EventRecord | None) -> str:
-        return "tilt" if com_lever_frac(event, self.params) is None else "com"
+    def _set_current(self, event: EventRecord | None) -> None:
+        """The repetition in progress, with its measure's kind and COM lever (asked every batch)."""
+        self._current = event
+        self._cur_lever = com_lever_frac(event, self.params)
+        self._cur_kind = "tilt" if self._cur_lever is None else "com"
 
     def running(self) -> dict[str, Any]:
         """The running sway of the repetition in progress: RMS AP/ML of its hold so far
@@ -432,8 +438,8 @@ class LiveSensor:
         height, times this is the repetition's COM; None for tilt)."""
         ev = self._current
         n = self._run[0, 0]
-        kind = self._kind(ev)
-        lever_frac = com_lever_frac(ev, self.params)
+        kind = self._cur_kind
+        lever_frac = self._cur_lever
         if ev is None or n < 2:
             return {"kind": kind, "com_lever_frac": lever_frac, "rms_ap": None, "rms_ml": None, "hold_s": None}
         mean = self._run[1] / n
@@ -462,8 +468,7 @@ class LiveSensor:
         block = self._buf.data[k:]
         if not block.shape[0]:
             return
-        cols = (3, 4) if self._kind(ev) == "com" else (1, 2)
-        x = block[:, cols]
+        x = block[:, 3:5] if self._cur_kind == "com" else block[:, 1:3]
         self._run[0] += x.shape[0]
         self._run[1] += x.sum(axis=0)
         self._run[2] += (x * x).sum(axis=0)
