@@ -38,6 +38,7 @@ import numpy as np
 from dmi_sensors.analysis.session import SessionAnalysisParams
 from dmi_sensors.calibration import apply_to_batch
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.live._live_kernels import RUN_ALL, RUN_NONE, RUN_SEARCH, live_rows_into, running_sums_add
 from dmi_sensors.live.signals import LiveSignals, LiveSignalsOutput
 from dmi_sensors.metrics import prieto_measures
 from dmi_sensors.metrics.levers import com_lever
@@ -359,7 +360,9 @@ class LiveSensor:
         # the repetition in progress: hold start time and the running sums from its first sample
         self._current: EventRecord | None = None
         self._run_index: int | None = None
-        self._run: np.ndarray = np.zeros((3, 2))  # rows: n, sum, sum of squares; columns AP, ML
+        #: running sums of the repetition's hold: n, Σap, Σml, Σap², Σml² (COM mm or tilt rad)
+        self._run: np.ndarray = np.zeros(5)
+        self._kernel_args = (*self.clock.kernel_arrays(), *self.signals.kernel_arrays())
         self._com = self.params.com_height_m is not None
         self._trace_keys = ("t", "tilt_ap_deg", "tilt_ml_deg", *(("com_ap_mm", "com_ml_mm") if self._com else ()))
         self._set_current(None)
@@ -374,14 +377,22 @@ class LiveSensor:
             batch = apply_to_batch(self.calibration, batch)
         start = self._buf.end
         rows = self._buf.reserve(n)  # time, tilt AP/ML, COM AP/ML, gap: written in place
+        if self._current is None:
+            mode, hold_start_s = RUN_NONE, 0.0
+        elif self._run_index is None:
+            mode, hold_start_s = RUN_SEARCH, self._current.onset_s + self.params.repetition_movement_s
+        else:
+            mode, hold_start_s = RUN_ALL, 0.0
+        hit = live_rows_into(
+            batch.counter, batch.host_time_s, batch.acc_mps2, batch.gyr_rps, batch.gap_before,
+            *self._kernel_args, rows, mode, hold_start_s, self._run_col, self._run,
+        )  # fmt: skip
+        if mode == RUN_SEARCH and hit >= 0:
+            self._run_index = start + hit
         t = rows[:, 0]
-        self.clock.process(batch.counter, batch.host_time_s, out=t)
-        self.signals.process_into(batch.acc_mps2, batch.gyr_rps, batch.gap_before, rows[:, 1:3], rows[:, 3:5])
-        rows[:, 5] = batch.gap_before
         out = LiveSignalsOutput(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4])
         self.samples += n
         self.last_time_s = max(self.last_time_s, float(t[-1]), float(t[0]))
-        self._update_running(start)
         results = self._finish_due() if self._pending else []
         self._trim()
         # the live trace: every decim-th sample by absolute index (none in most one-packet batches)
@@ -430,6 +441,7 @@ class LiveSensor:
         self._current = event
         self._cur_lever = com_lever_frac(event, self.params)
         self._cur_kind = "tilt" if self._cur_lever is None else "com"
+        self._run_col = 3 if self._cur_kind == "com" else 1  # the buffer's AP column of that measure
 
     def running(self) -> dict[str, Any]:
         """The running sway of the repetition in progress: RMS AP/ML of its hold so far
@@ -437,24 +449,25 @@ class LiveSensor:
         its posture and support (``com_lever_frac``: the trace's COM, at the full COM
         height, times this is the repetition's COM; None for tilt)."""
         ev = self._current
-        n = self._run[0, 0]
+        n = float(self._run[0])
         kind = self._cur_kind
         lever_frac = self._cur_lever
         if ev is None or n < 2:
             return {"kind": kind, "com_lever_frac": lever_frac, "rms_ap": None, "rms_ml": None, "hold_s": None}
-        mean = self._run[1] / n
-        var = np.maximum(self._run[2] / n - mean * mean, 0.0)
-        rms = np.sqrt(var)
+        _, s_ap, s_ml, ss_ap, ss_ml = self._run.tolist()
+        mean_ap, mean_ml = s_ap / n, s_ml / n
         scale = math.degrees(1.0) if lever_frac is None else lever_frac
         return {
             "kind": kind,
             "com_lever_frac": lever_frac,
-            "rms_ap": float(rms[0] * scale),
-            "rms_ml": float(rms[1] * scale),
-            "hold_s": float(n / self.fs_hz),
+            "rms_ap": math.sqrt(max(ss_ap / n - mean_ap * mean_ap, 0.0)) * scale,
+            "rms_ml": math.sqrt(max(ss_ml / n - mean_ml * mean_ml, 0.0)) * scale,
+            "hold_s": n / self.fs_hz,
         }
 
     def _update_running(self, start: int) -> None:
+        """Add the buffer's rows from absolute index ``start`` on to the running sums (from
+        the hold's first sample, found first if not yet)."""
         ev = self._current
         if ev is None:
             return
@@ -465,13 +478,7 @@ class LiveSensor:
             self._run_index = hit
             start = hit
         k = max(start, self._run_index) - self._buf.first
-        block = self._buf.data[k:]
-        if not block.shape[0]:
-            return
-        x = block[:, 3:5] if self._cur_kind == "com" else block[:, 1:3]
-        self._run[0] += x.shape[0]
-        self._run[1] += x.sum(axis=0)
-        self._run[2] += (x * x).sum(axis=0)
+        running_sums_add(self._buf.data, k, self._run_col, self._run)
 
     def _finish_due(self, final: bool = False) -> list[RepetitionResult]:
         done = []

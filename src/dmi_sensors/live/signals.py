@@ -250,6 +250,13 @@ class LiveSignals:
         self._zi[...] = 0.0
         self._lp_started[0] = 0.0
 
+    def kernel_arrays(self) -> tuple[np.ndarray, ...]:
+        """``(cfg, orientation state, q0, sos, zi_unit, zi, lowpass started)``: the arguments of
+        :func:`~dmi_sensors.dsp._chain_kernels.tilt_com_into` after the samples, for a caller's
+        Numba kernel that runs it itself (the live path's one call per packet); the states
+        are this object's, updated in place."""
+        return self._cfg, self._ostate, _NO_Q0, self._sos, self._zi_unit, self._zi, self._lp_started
+
     def process(
         self, acc_mps2: np.ndarray, gyr_rps: np.ndarray, gap_before: np.ndarray | None = None
     ) -> LiveSignalsOutput:

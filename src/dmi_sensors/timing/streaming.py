@@ -112,8 +112,18 @@ class StreamingClock:
     def reset(self) -> None:
         """Back to the freshly constructed state (no sample seen)."""
         #: [running minimum of ``y - r · host`` in the current run (s), last counter]: the
-        #: kernel's state (:func:`~dmi_sensors.timing._clock_kernels.streaming_times_into`)
-        self._state = np.array([np.inf, -np.inf])
+        #: kernel's state (:func:`~dmi_sensors.timing._clock_kernels.streaming_times_into`),
+        #: updated in place
+        if not hasattr(self, "_state"):
+            self._state = np.empty(2)
+        self._state[0] = np.inf
+        self._state[1] = -np.inf
+
+    def kernel_arrays(self) -> tuple[float, float, np.ndarray]:
+        """``(fs_hz, r, state)`` for a caller's Numba kernel that runs
+        :func:`~dmi_sensors.timing._clock_kernels.streaming_times_into` itself (the live
+        path's one call per packet): ``state`` is this clock's, updated in place by it."""
+        return self._fs_hz, self._r, self._state
 
     def process(self, counter: np.ndarray, host_time_s: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Times (s, host clock) of the next samples: unwrapped ``counter`` and ``host_time_s`` per sample.
