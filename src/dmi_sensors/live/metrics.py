@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,9 @@ __all__ = [
     "replay_stored",
     "warm_up",
 ]
+
+#: the kernel, typed loosely: its middle arguments come as one tuple (``LiveSensor._kernel_args``)
+_live_rows_into: Callable[..., int] = live_rows_into
 
 #: Postures where the inverted-pendulum COM is measured (elsewhere: trunk tilt); the lever
 #: follows the posture and support (:func:`com_lever_frac`).
@@ -362,7 +365,7 @@ class LiveSensor:
         self._run_index: int | None = None
         #: running sums of the repetition's hold: n, Σap, Σml, Σap², Σml² (COM mm or tilt rad)
         self._run: np.ndarray = np.zeros(5)
-        self._kernel_args = (*self.clock.kernel_arrays(), *self.signals.kernel_arrays())
+        self._kernel_args: tuple[Any, ...] = (*self.clock.kernel_arrays(), *self.signals.kernel_arrays())
         self._com = self.params.com_height_m is not None
         self._trace_keys = ("t", "tilt_ap_deg", "tilt_ml_deg", *(("com_ap_mm", "com_ml_mm") if self._com else ()))
         self._set_current(None)
@@ -383,7 +386,7 @@ class LiveSensor:
             mode, hold_start_s = RUN_SEARCH, self._current.onset_s + self.params.repetition_movement_s
         else:
             mode, hold_start_s = RUN_ALL, 0.0
-        hit = live_rows_into(
+        hit = _live_rows_into(
             batch.counter, batch.host_time_s, batch.acc_mps2, batch.gyr_rps, batch.gap_before,
             *self._kernel_args, rows, mode, hold_start_s, self._run_col, self._run,
         )  # fmt: skip
