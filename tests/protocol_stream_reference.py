@@ -17,6 +17,7 @@ import numpy as np
 
 from dmi_sensors.protocol.commands import Response
 from dmi_sensors.protocol.constants import (
+    ACC_RANGES_G,
     BYTES_PER_SAMPLE,
     COMPACT_COUNTER_MODULUS,
     COMPACT_HEADER_SIZE,
@@ -30,22 +31,28 @@ from dmi_sensors.protocol.constants import (
     MAX_SAMPLES_PER_PACKET,
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
+    RATES_HZ,
     TIMESTAMP_MODULUS,
     PacketType,
+    acc_scale_mps2,
+    gyr_scale_rps,
 )
 from dmi_sensors.protocol.decode import decode
 from dmi_sensors.protocol.errors import ProtocolError
 from dmi_sensors.protocol.status import StatusPacket
 from dmi_sensors.protocol.stream import (
-    _ACC_SCALE,
-    _GYR_SCALE,
-    _RATES,
     DEFAULT_FS_HZ,
     LastDataPacket,
     StreamDecoderState,
     _reason,
 )
 from dmi_sensors.types import RawPacket, SampleBatch
+
+# the code tables, as the numpy decoder built them: config bits 0-2 -> Hz, 3-4 -> m/s^2 per
+# count, 5-7 -> rad/s per count
+_RATES = np.array(RATES_HZ, dtype=np.float64)
+_ACC_SCALE = np.array([acc_scale_mps2(g) for g in ACC_RANGES_G])
+_GYR_SCALE = np.array([gyr_scale_rps(d) for d in GYR_RANGES_DPS] + [np.nan] * 3)
 
 
 class ReferenceStreamDecoder:

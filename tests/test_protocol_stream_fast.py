@@ -8,9 +8,12 @@ must the totals, the order of ``malformed_reasons``, status/responses and the ca
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+from dataclasses import replace
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from protocol_stream_reference import ReferenceStreamDecoder
@@ -18,7 +21,7 @@ from protocol_stream_reference import ReferenceStreamDecoder
 from dmi_sensors import protocol as P
 from dmi_sensors.protocol._stream_kernels import REASONS
 from dmi_sensors.protocol.stream import StreamDecoder
-from dmi_sensors.types import RawPacket
+from dmi_sensors.types import RawPacket, SampleBatch
 
 FIELDS = ("counter", "device_time_s", "host_time_s", "acc_mps2", "gyr_rps", "gap_before", "time_s")
 
@@ -153,3 +156,118 @@ def test_malformed_reason_order_follows_length_then_check():
         "unknown_type",
     ]
     assert REASONS[2] == REASONS[4] == "too_short"
+
+
+def _per_packet_check(raws: list[RawPacket]) -> None:
+    """One packet per call (the live drain's case, the decoder's one-packet path): every
+    batch equals the reference's, the batches joined equal one call on the whole stream,
+    and each packet's samples are what the independent per-packet decoder reads."""
+    assert_same_as_reference(raws, list(range(len(raws))))
+    one, whole = StreamDecoder("S1"), StreamDecoder("S1")
+    batches, resets = [], []
+    with np.errstate(all="ignore"):
+        for r in raws:
+            batches.append(one.process([r]))
+            resets.append(one.counter_resets > 0)
+        joined = whole.process(raws)
+    # the same state, but for the order of malformed_reasons (one call counts by length)
+    a, b = one.state, whole.state
+    assert dict(a.malformed_reasons) == dict(b.malformed_reasons)
+    assert repr(replace(a, malformed_reasons=())) == repr(replace(b, malformed_reasons=()))
+    for name in FIELDS:
+        got = np.concatenate([getattr(b, name) for b in batches])
+        np.testing.assert_array_equal(got, getattr(joined, name), err_msg=name, strict=True)
+    for raw, batch, reset in zip(raws, batches, resets, strict=True):
+        try:
+            pkt = P.decode_data_packet(raw.data)
+        except P.ProtocolError:
+            assert len(batch) == 0
+            continue
+        assert len(batch) == pkt.acc_counts.shape[0]
+        np.testing.assert_array_equal(batch.acc_mps2, pkt.acc_counts * P.acc_scale_mps2(pkt.acc_range_g))
+        np.testing.assert_array_equal(batch.gyr_rps, pkt.gyr_counts * P.gyr_scale_rps(pkt.gyr_range_dps))
+        if not reset:  # gaps keep the wire counter's low bits; after a reset it continues from the last
+            assert batch.counter[0] % (1 << 16 if pkt.compact else 1 << 32) == pkt.counter
+        np.testing.assert_array_equal(np.diff(batch.counter), 1)
+        np.testing.assert_array_equal(batch.host_time_s, raw.host_time_s)
+        assert np.isnan(batch.time_s).all()
+        assert not batch.gap_before[1:].any()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams())
+def test_one_packet_at_a_time_equals_the_reference_the_whole_and_the_packet_decoder(stream):
+    raws, _ = stream
+    _per_packet_check(raws)
+
+
+def test_one_packet_at_a_time_on_wraps_gaps_restarts_and_foreign_packets():
+    rng = np.random.default_rng(11)
+    acc, gyr = rng.integers(-32768, 32768, (2, 1500, 3))
+    first = P.packetize(acc, gyr, (1 << 32) - 400, (1 << 32) - 20_000, 1000, 8, 1000, 19)
+    again = P.packetize(acc[:200], gyr[:200], 3, 5_000, 1000, 8, 1000, 19)  # restarted
+    compact = P.packetize(acc[:300], gyr[:300], 65_400, (1 << 24) - 1_000, 200, 4, 500, compact=True)
+    datas = [d for i, d in enumerate(first) if i % 9 != 4] + again + compact
+    for k, extra in enumerate(_EXTRA):
+        datas.insert(7 * k + 3, extra)
+    raws = [RawPacket("S1", 0.1 + 0.019 * i, d) for i, d in enumerate(datas)]
+    _per_packet_check(raws)
+    dec = StreamDecoder("S1")
+    for r in raws:
+        dec.process([r])
+    assert dec.counter_resets >= 2 and dec.samples_lost > 0 and dec.malformed_packets > 0
+    assert len(dec.status) == 1 and len(dec.responses) == 1
+
+
+def _pinned_stream() -> list[RawPacket]:
+    rng = np.random.default_rng(2026)
+    acc, gyr = rng.integers(-32768, 32768, (2, 2000, 3))
+    first = P.packetize(acc, gyr, (1 << 32) - 600, (1 << 32) - 30_000, 1000, 16, 2000, 19, clock_scale=1 + 50e-6)
+    again = P.packetize(acc[:300], gyr[:300], 10, 7_000, 1000, 16, 2000, 19)  # restarted
+    compact = P.packetize(acc[:400], gyr[:400], 65_300, (1 << 24) - 2_000, 400, 2, 250, compact=True)
+    slow = P.packetize(acc[:200], gyr[:200], 5, 0, 50, 4, 125, 7)
+    datas = [d for i, d in enumerate(first) if i % 11 != 5] + again + compact + slow
+    extras = [_EXTRA[i] for i in (0, 1, 2, 3, 5, 7, 8, 9)]  # malformed, a status, a response
+    for k, extra in enumerate(extras):
+        datas.insert(13 * k + 2, extra)
+    host = 0.05 + 0.019 * np.arange(len(datas))
+    host[40] = np.nan
+    host[80] = host[79]
+    return [RawPacket("S1", float(h), d) for h, d in zip(host, datas, strict=True)]
+
+
+#: sha256 of the pinned stream's decoded arrays and totals, from the decoder before the
+#: one-kernel-call decode (main at 064b143: two kernels and numpy around them)
+PINNED_SHA256 = "b17480a7d0c25019978ff992965d89f2f9b41e7084f59fb61618a8b8f3d0b587"
+
+
+@pytest.mark.parametrize("split", [None, 1, 7])
+def test_decoded_arrays_equal_values_saved_from_the_previous_decoder(split):
+    raws = _pinned_stream()
+    dec = StreamDecoder("S1")
+    with np.errstate(all="ignore"):
+        if split is None:
+            batches = [dec.process(raws)]
+        else:
+            batches = [dec.process(raws[i : i + split]) for i in range(0, len(raws), split)]
+    joined = SampleBatch.concat(batches)
+    h = hashlib.sha256()
+    for name in FIELDS:
+        h.update(np.ascontiguousarray(getattr(joined, name)).tobytes())
+    totals = (dec.packets_ok, dec.malformed_packets, dec.samples_lost, dec.counter_resets, dec.data_flags, dec.fs_hz)
+    h.update(repr((*totals, sorted(dec.malformed_reasons.items()))).encode())
+    assert (len(raws), len(joined), *totals[:4]) == (549, 2710, 543, 6, 190, 3)
+    assert h.hexdigest() == PINNED_SHA256
+
+
+def test_one_packet_of_other_types_decodes_as_bytes_and_float():
+    # bytes-like payloads and integer arrival times, as a batch of several would take them
+    datas = P.packetize(np.ones((38, 3), int), np.zeros((38, 3), int), 5, 0, 1000, 8, 1000, 19)
+    ref = StreamDecoder("S1").process([RawPacket("S1", 1.0, datas[0]), RawPacket("S1", 2.0, datas[1])])
+    dec = StreamDecoder("S1")
+    got = [
+        dec.process([RawPacket("S1", 1, bytearray(datas[0]))]),
+        dec.process([RawPacket("S1", 2, memoryview(datas[1]))]),
+    ]
+    for name in FIELDS:
+        np.testing.assert_array_equal(np.concatenate([getattr(b, name) for b in got]), getattr(ref, name), strict=True)

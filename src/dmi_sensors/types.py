@@ -134,6 +134,39 @@ class SampleBatch:
         return int(self.counter.shape[0])
 
     @classmethod
+    def trusted(
+        cls,
+        sensor_id: str,
+        fs_hz: float,
+        counter: NDArray[np.int64],
+        device_time_s: NDArray[np.float64],
+        host_time_s: NDArray[np.float64],
+        acc_mps2: NDArray[np.float64],
+        gyr_rps: NDArray[np.float64],
+        gap_before: NDArray[np.bool_],
+        time_s: NDArray[np.float64],
+    ) -> SampleBatch:
+        """A batch of arrays taken as they are, without the constructor's conversions and checks.
+
+        For decoders that make the arrays themselves (the live path builds one batch per
+        notification, and the checks cost more than the decoding): the caller guarantees
+        what the constructor would otherwise ensure, i.e. contiguous arrays of the
+        attributes' dtypes, ``(n,)`` and ``(n, 3)`` shapes of one ``n``, ``fs_hz > 0``, and
+        that nobody else writes to them. Everything else should call the constructor.
+        """
+        batch = cls.__new__(cls)
+        batch.sensor_id = sensor_id
+        batch.fs_hz = fs_hz
+        batch.counter = counter
+        batch.device_time_s = device_time_s
+        batch.host_time_s = host_time_s
+        batch.acc_mps2 = acc_mps2
+        batch.gyr_rps = gyr_rps
+        batch.gap_before = gap_before
+        batch.time_s = time_s
+        return batch
+
+    @classmethod
     def empty(cls, sensor_id: str, fs_hz: float) -> SampleBatch:
         """A batch with no samples (useful as the neutral element of :meth:`concat`)."""
         z = np.zeros(0)

@@ -36,21 +36,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from dmi_sensors.errors import ParameterError
 from dmi_sensors.protocol.commands import Response
-from dmi_sensors.protocol.constants import (
-    ACC_RANGES_G,
-    GYR_RANGES_DPS,
-    PROTOCOL_MAJOR,
-    RATES_HZ,
-    PacketType,
-    acc_scale_mps2,
-    gyr_scale_rps,
-)
+from dmi_sensors.protocol.constants import BYTES_PER_SAMPLE, COMPACT_HEADER_SIZE, PROTOCOL_MAJOR, PacketType
 from dmi_sensors.protocol.decode import decode
 from dmi_sensors.protocol.errors import ProtocolError
 from dmi_sensors.protocol.status import StatusPacket
@@ -69,9 +62,6 @@ __all__ = [
 #: fs_hz of an empty batch returned before any data packet was seen.
 DEFAULT_FS_HZ = 100.0
 
-_RATES = np.array(RATES_HZ, dtype=np.float64)
-_ACC_SCALE = np.array([acc_scale_mps2(g) for g in ACC_RANGES_G])
-_GYR_SCALE = np.array([gyr_scale_rps(d) for d in GYR_RANGES_DPS] + [np.nan] * 3)
 _SENSOR_ID = attrgetter("sensor_id")
 _HOST_TIME = attrgetter("host_time_s")
 _DATA = attrgetter("data")
@@ -208,7 +198,7 @@ class StreamDecoder:
         self._sensor_id = sensor_id
         #: kernel unwrap state: int64 [has_prev, counter (wire), n, unwrapped counter,
         #: timestamp (wire), unwrapped timestamp (µs), compact] and float64 [fs_hz,
-        #: host_time_s, rate of the first data packet] (see ``unwrap_into``)
+        #: host_time_s, rate of the first data packet] (see ``_stream_kernels.decode_packets``)
         self._prev_i = np.zeros(7, dtype=np.int64)
         self._prev_f = np.zeros(3)
         self.reset()
@@ -343,94 +333,91 @@ class StreamDecoder:
     def process(self, packets: Sequence[RawPacket]) -> SampleBatch:
         """Decode the next packets of this sensor (arrival order) into SI samples."""
         m = len(packets)
-        fs_out = self._fs_hz or DEFAULT_FS_HZ
+        if m == 1:  # a live drain's usual case: one kernel call on the bytes as they are
+            packet = packets[0]
+            if packet.sensor_id != self._sensor_id:
+                raise ParameterError(
+                    f"StreamDecoder for sensor {self._sensor_id!r} was fed packets of {[packet.sensor_id]}"
+                )
+            data = packet.data
+            # the kernel's argument types (another type would compile another specialisation)
+            return self._decode_one(data if type(data) is bytes else bytes(data), float(packet.host_time_s))
         if m == 0:
-            return SampleBatch.empty(self._sensor_id, fs_out)
+            return SampleBatch.empty(self._sensor_id, self._fs_hz or DEFAULT_FS_HZ)
         if set(map(_SENSOR_ID, packets)) != {self._sensor_id}:
             others = sorted(set(map(_SENSOR_ID, packets)) - {self._sensor_id})
             raise ParameterError(f"StreamDecoder for sensor {self._sensor_id!r} was fed packets of {others}")
+        k = _kernels()
         datas = list(map(_DATA, packets))
         host = np.fromiter(map(_HOST_TIME, packets), dtype=np.float64, count=m)
         lengths = np.fromiter(map(len, datas), dtype=np.int64, count=m)
-        offsets = np.zeros(m, dtype=np.int64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
-        buf = np.frombuffer(b"".join(datas), dtype=np.uint8)
-        return self._decode(buf, offsets, lengths, host, datas)
-
-    def _decode(
-        self, buf: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, host: np.ndarray, datas: Sequence[bytes]
-    ) -> SampleBatch:
-        """Decode packets given as one byte buffer + offsets/lengths (``datas[i]`` = packet i's bytes)."""
-        from dmi_sensors.protocol._stream_kernels import OTHER, REASONS, classify_packets, unwrap_into
-
-        fs_out = self._fs_hz or DEFAULT_FS_HZ
-        m = len(offsets)
+        # room for the samples: max_samples of every notification, summed
+        room = np.maximum(lengths, COMPACT_HEADER_SIZE)
+        room -= COMPACT_HEADER_SIZE
+        room //= BYTES_PER_SAMPLE
+        rows = int(room.sum())
         codes = np.empty(m, dtype=np.int8)
-        headers = np.empty((m, 7), dtype=np.int64)
-        p, total, flags = classify_packets(buf, offsets, lengths, codes, headers)
-
+        out = _outputs(rows)
+        with _quiet_if_interpreted():  # inf/NaN arrival times warn in the interpreted kernel
+            p, total, lost, resets, flags = k.decode_packets(
+                b"".join(datas), lengths, host, codes, self._prev_i, self._prev_f, *out
+            )
         if p < m:  # something else than valid data packets
             # malformed data packets, counted in the order the per-length numpy decoder did
-            bad = np.flatnonzero(codes > OTHER)
+            bad = np.flatnonzero(codes > k.OTHER)
             if bad.size:
                 keys, counts = np.unique(lengths[bad] * 16 + codes[bad], return_counts=True)
                 for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
-                    self._malformed(REASONS[key % 16], count)
+                    self._malformed(k.REASONS[key % 16], count)
             # status, responses, unknown types: rare, decoded one by one
-            for i in np.flatnonzero(codes == OTHER).tolist():
-                try:
-                    pkt = decode(datas[i])
-                except ProtocolError as exc:
-                    self._malformed(_reason(datas[i], exc))
-                    continue
-                self._packets_ok += 1
-                if isinstance(pkt, StatusPacket):
-                    self._status.append(pkt)
-                elif isinstance(pkt, Response):
-                    self._responses.append(pkt)
+            for i in np.flatnonzero(codes == k.OTHER).tolist():
+                self._decode_other(datas[i])
+        return self._batch(p, total, rows, lost, resets, flags, out)
 
+    def _decode_one(self, data: bytes, host_time_s: float) -> SampleBatch:
+        """:meth:`process` of one packet."""
+        k = _kernels()
+        rows = k.max_samples(len(data))
+        out = _outputs(rows)
+        with _quiet_if_interpreted():
+            code, total, lost, resets, flags = k.decode_one(data, host_time_s, self._prev_i, self._prev_f, *out)
+        if code == k.VALID:
+            return self._batch(1, total, rows, lost, resets, flags, out)
+        if code == k.OTHER:
+            self._decode_other(data)
+        else:
+            self._malformed(k.REASONS[code])
+        return SampleBatch.empty(self._sensor_id, self._fs_hz or DEFAULT_FS_HZ)
+
+    def _decode_other(self, data: bytes) -> None:
+        """A status packet, a command response or an unknown type: decoded in Python."""
+        try:
+            pkt = decode(data)
+        except ProtocolError as exc:
+            self._malformed(_reason(data, exc))
+            return
+        self._packets_ok += 1
+        if isinstance(pkt, StatusPacket):
+            self._status.append(pkt)
+        elif isinstance(pkt, Response):
+            self._responses.append(pkt)
+
+    def _batch(self, p: int, total: int, rows: int, lost: int, resets: int, flags: int, out: _Outputs) -> SampleBatch:
+        """Totals after ``p`` valid data packets, and their ``total`` samples (the first rows
+        of ``out``, which has ``rows``) as a batch."""
         if p == 0:
-            return SampleBatch.empty(self._sensor_id, fs_out)
-        acc = np.empty((total, 3))
-        gyr = np.empty((total, 3))
-        counter = np.empty(total, dtype=np.int64)
-        device_time = np.empty(total)
-        host_s = np.empty(total)
-        gap = np.empty(total, dtype=bool)
-        with _quiet_if_interpreted():  # inf/NaN arrival times warn in the interpreted kernel
-            lost, resets = unwrap_into(
-                buf,
-                headers,
-                p,
-                host,
-                self._prev_i,
-                self._prev_f,
-                _RATES,
-                _ACC_SCALE,
-                _GYR_SCALE,
-                acc,
-                gyr,
-                counter,
-                device_time,
-                host_s,
-                gap,
-            )
+            return SampleBatch.empty(self._sensor_id, self._fs_hz or DEFAULT_FS_HZ)
         self._packets_ok += p
         self._samples_lost += int(lost)
         self._counter_resets += int(resets)
         self._data_flags |= int(flags)
         if self._fs_hz is None:
             self._fs_hz = float(self._prev_f[2])  # rate of the first data packet ever seen
-        return SampleBatch(
-            sensor_id=self._sensor_id,
-            fs_hz=self._fs_hz,
-            counter=counter,
-            device_time_s=device_time,
-            host_time_s=host_s,
-            acc_mps2=acc,
-            gyr_rps=gyr,
-            gap_before=gap,
-        )
+        acc, gyr, counter, device_time, host, gap, time_s = out
+        if total < rows:  # status packets or malformed ones took room: the first rows are the samples
+            acc, gyr, counter, device_time = acc[:total], gyr[:total], counter[:total], device_time[:total]
+            host, gap, time_s = host[:total], gap[:total], time_s[:total]
+        return SampleBatch.trusted(self._sensor_id, self._fs_hz, counter, device_time, host, acc, gyr, gap, time_s)
 
     def result(self, batch: SampleBatch) -> DecodedStream:
         """Wrap ``batch`` with the decoder's running totals."""
@@ -447,12 +434,45 @@ class StreamDecoder:
         )
 
 
+_Outputs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_KERNELS: ModuleType | None = None
+_INTERPRETED = False
+
+
+def _kernels() -> ModuleType:
+    """The Numba kernels' module, imported on first use (``import numba`` takes a few tenths
+    of a second, which a recorder's start must not pay before its first packet)."""
+    global _KERNELS, _INTERPRETED
+    if _KERNELS is None:
+        from numba import config
+
+        from dmi_sensors.protocol import _stream_kernels
+
+        _INTERPRETED = bool(config.DISABLE_JIT)  # type: ignore[attr-defined]  # numba.config sets it at run time
+        _KERNELS = _stream_kernels
+    return _KERNELS
+
+
+def _outputs(rows: int) -> _Outputs:
+    """Output arrays for ``rows`` samples: acc, gyr (rows, 3), counter, device time, host
+    time, gap before, time (the kernels fill every row they use)."""
+    return (
+        np.empty((rows, 3)),
+        np.empty((rows, 3)),
+        np.empty(rows, dtype=np.int64),
+        np.empty(rows),
+        np.empty(rows),
+        np.empty(rows, dtype=np.bool_),
+        np.empty(rows),
+    )
+
+
 def _quiet_if_interpreted() -> contextlib.AbstractContextManager:
     """numpy's warnings off when the kernels run as Python (``NUMBA_DISABLE_JIT=1``)."""
-    from numba import config
+    return np.errstate(invalid="ignore", over="ignore") if _INTERPRETED else _NULL_CONTEXT
 
-    disabled = config.DISABLE_JIT  # type: ignore[attr-defined]  # numba.config sets its options at run time
-    return np.errstate(invalid="ignore", over="ignore") if disabled else contextlib.nullcontext()
+
+_NULL_CONTEXT = contextlib.nullcontext()
 
 
 def _reason(data: bytes, exc: ProtocolError) -> str:
