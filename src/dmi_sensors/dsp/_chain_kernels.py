@@ -10,13 +10,20 @@ intermediate in L1 cache and paying the Python/Numba call overhead once.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 from dmi_sensors.dsp._bodyframe_kernels import linear_step, tilt_step
-from dmi_sensors.dsp._orientation_kernels import _initialise, madgwick_step
+from dmi_sensors.dsp._orientation_kernels import _initialise, madgwick_imu_into, madgwick_step, mahony_imu_into
+from dmi_sensors.dsp._sos_kernels import PASS_MIN_ROWS, sos_filter_into, sos_filter_passes_into
 
-__all__ = ["affine_into", "imu_chain_into"]
+__all__ = ["MADGWICK", "MAHONY", "affine_into", "imu_chain_into", "tilt_com_into"]
+
+#: ``tilt_com_into``'s orientation filters (``cfg[0]``)
+MAHONY = 0.0
+MADGWICK = 1.0
 
 
 @njit(cache=True)
@@ -195,3 +202,87 @@ def imu_chain_into(
     mstate[3] = qz
     for i in range(n):
         tilt_out[i, 0], tilt_out[i, 1] = tilt_step(q_out[i, 0], q_out[i, 1], q_out[i, 2], q_out[i, 3])
+
+
+@njit(cache=True)
+def tilt_com_into(
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    gap: np.ndarray,
+    cfg: np.ndarray,
+    ostate: np.ndarray,
+    q0: np.ndarray,
+    sos: np.ndarray,
+    zi_unit: np.ndarray,
+    zi: np.ndarray,
+    lp_started: np.ndarray,
+    tilt_out: np.ndarray,
+    com_out: np.ndarray,
+) -> None:
+    """Causal tilt and pendulum COM of ``n`` samples, streaming (the arithmetic of
+    :class:`dmi_sensors.live.LiveSignals`), in one call.
+
+    ``acc`` (n, 3) m/s², ``gyr`` (n, 3) rad/s, ``gap`` (n,) bool: every stage restarts
+    before a flagged sample. ``cfg`` = ``[filter (MAHONY or MADGWICK), k_p, k_i, madgwick
+    gain, dt_s, COM scale 1000·h_com mm (0: no COM, outputs NaN), low-pass (1.0 or 0.0)]``;
+    ``ostate`` the orientation kernel's state (Mahony (8,), Madgwick (5,); zeros = not
+    initialised); ``q0`` empty (attitude from the first sample's accelerometer); ``sos``
+    (s, 6), ``zi_unit`` (s, 2) its steady state, ``zi`` (s, 2, 2) delay registers (AP, ML),
+    ``lp_started`` (1,) 1.0 once the low-pass has its first sample. Outputs ``tilt_out``
+    (n, 2) AP, ML rad and ``com_out`` (n, 2) AP, ML mm (any strides).
+
+    Per gap-free segment, in order: :func:`mahony_imu_into` or :func:`madgwick_imu_into`,
+    ``tilt_step`` per row (:func:`~dmi_sensors.dsp.body_frame`'s tilt), ``COM = scale ·
+    sin(tilt)``, then the COM low-pass as :class:`dmi_sensors.dsp.SosFilter` with
+    ``initial="steady"`` runs it (:func:`sos_filter_into` below ``PASS_MIN_ROWS`` rows,
+    :func:`sos_filter_passes_into` from there): the same kernels on the same segments, so
+    the outputs equal those stages run one after the other, bit for bit.
+    """
+    n = acc.shape[0]
+    if n == 0:
+        return
+    q = np.empty((n, 4))
+    com = np.empty((n, 2))
+    madgwick = cfg[0] == MADGWICK
+    scale = cfg[5]
+    lowpass = cfg[6] != 0.0
+    a = 0
+    while a < n:
+        b = a + 1
+        while b < n and not gap[b]:
+            b += 1
+        if gap[a]:
+            ostate[:] = 0.0
+            zi[:] = 0.0
+            lp_started[0] = 0.0
+        if madgwick:
+            madgwick_imu_into(gyr[a:b], acc[a:b], cfg[3], cfg[4], q0, ostate, q[a:b])
+        else:
+            mahony_imu_into(gyr[a:b], acc[a:b], cfg[1], cfg[2], cfg[4], q0, ostate, q[a:b])
+        for i in range(a, b):
+            ap, ml = tilt_step(q[i, 0], q[i, 1], q[i, 2], q[i, 3])
+            tilt_out[i, 0] = ap
+            tilt_out[i, 1] = ml
+            if scale > 0.0:
+                com[i, 0] = math.sin(ap) * scale
+                com[i, 1] = math.sin(ml) * scale
+            else:
+                com_out[i, 0] = np.nan
+                com_out[i, 1] = np.nan
+        if scale > 0.0:
+            if lowpass:
+                if lp_started[0] == 0.0:
+                    for s in range(sos.shape[0]):
+                        for k in range(2):
+                            for ch in range(2):
+                                zi[s, k, ch] = zi_unit[s, k] * com[a, ch]
+                    lp_started[0] = 1.0
+                if b - a < PASS_MIN_ROWS:
+                    sos_filter_into(sos, com[a:b], zi, com_out[a:b])
+                else:
+                    sos_filter_passes_into(sos, com[a:b], zi, com_out[a:b])
+            else:
+                for i in range(a, b):
+                    com_out[i, 0] = com[i, 0]
+                    com_out[i, 1] = com[i, 1]
+        a = b

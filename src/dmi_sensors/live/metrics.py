@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ import numpy as np
 from dmi_sensors.analysis.session import SessionAnalysisParams
 from dmi_sensors.calibration import apply_to_batch
 from dmi_sensors.errors import ParameterError
+from dmi_sensors.live._live_kernels import RUN_ALL, RUN_NONE, RUN_SEARCH, live_rows_into, running_sums_add
 from dmi_sensors.live.signals import LiveSignals, LiveSignalsOutput
 from dmi_sensors.metrics import prieto_measures
 from dmi_sensors.metrics.levers import com_lever
@@ -55,6 +56,9 @@ __all__ = [
     "replay_stored",
     "warm_up",
 ]
+
+#: the kernel, typed loosely: its middle arguments come as one tuple (``LiveSensor._kernel_args``)
+_live_rows_into: Callable[..., int] = live_rows_into
 
 #: Postures where the inverted-pendulum COM is measured (elsewhere: trunk tilt); the lever
 #: follows the posture and support (:func:`com_lever_frac`).
@@ -359,7 +363,12 @@ class LiveSensor:
         # the repetition in progress: hold start time and the running sums from its first sample
         self._current: EventRecord | None = None
         self._run_index: int | None = None
-        self._run: np.ndarray = np.zeros((3, 2))  # rows: n, sum, sum of squares; columns AP, ML
+        #: running sums of the repetition's hold: n, Σap, Σml, Σap², Σml² (COM mm or tilt rad)
+        self._run: np.ndarray = np.zeros(5)
+        self._kernel_args: tuple[Any, ...] = (*self.clock.kernel_arrays(), *self.signals.kernel_arrays())
+        self._com = self.params.com_height_m is not None
+        self._trace_keys = ("t", "tilt_ap_deg", "tilt_ml_deg", *(("com_ap_mm", "com_ml_mm") if self._com else ()))
+        self._set_current(None)
 
     # -- input -------------------------------------------------------------------------
     def add_batch(self, batch: SampleBatch) -> LiveUpdate:
@@ -369,37 +378,45 @@ class LiveSensor:
             return LiveUpdate(self.sensor_id, 0, {}, self.running(), [])
         if self.calibration is not None:
             batch = apply_to_batch(self.calibration, batch)
-        t = self.clock.process(batch.counter, batch.host_time_s)
-        out = self.signals.process(batch.acc_mps2, batch.gyr_rps, batch.gap_before)
         start = self._buf.end
-        rows = self._buf.reserve(n)
-        rows[:, 0] = t
-        rows[:, 1] = out.tilt_ap_rad
-        rows[:, 2] = out.tilt_ml_rad
-        rows[:, 3] = out.com_ap_mm
-        rows[:, 4] = out.com_ml_mm
-        rows[:, 5] = batch.gap_before
+        rows = self._buf.reserve(n)  # time, tilt AP/ML, COM AP/ML, gap: written in place
+        if self._current is None:
+            mode, hold_start_s = RUN_NONE, 0.0
+        elif self._run_index is None:
+            mode, hold_start_s = RUN_SEARCH, self._current.onset_s + self.params.repetition_movement_s
+        else:
+            mode, hold_start_s = RUN_ALL, 0.0
+        hit = _live_rows_into(
+            batch.counter, batch.host_time_s, batch.acc_mps2, batch.gyr_rps, batch.gap_before,
+            *self._kernel_args, rows, mode, hold_start_s, self._run_col, self._run,
+        )  # fmt: skip
+        if mode == RUN_SEARCH and hit >= 0:
+            self._run_index = start + hit
+        t = rows[:, 0]
+        out = LiveSignalsOutput(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4])
         self.samples += n
         self.last_time_s = max(self.last_time_s, float(t[-1]), float(t[0]))
-        self._update_running(start)
-        results = self._finish_due()
+        results = self._finish_due() if self._pending else []
         self._trim()
-        # the live trace: every decim-th sample by absolute index
+        # the live trace: every decim-th sample by absolute index (none in most one-packet batches)
         first = (-start) % self._decim
-        sel = slice(first, n, self._decim)
-        trace = {
-            "t": t[sel].tolist(),
-            "tilt_ap_deg": np.degrees(out.tilt_ap_rad[sel]).tolist(),
-            "tilt_ml_deg": np.degrees(out.tilt_ml_rad[sel]).tolist(),
-        }
-        if self.params.com_height_m is not None:  # continuous, at the full COM height (see running())
-            trace["com_ap_mm"] = out.com_ap_mm[sel].tolist()
-            trace["com_ml_mm"] = out.com_ml_mm[sel].tolist()
+        if first < n:
+            sel = rows[first : n : self._decim]
+            trace = {
+                "t": sel[:, 0].tolist(),
+                "tilt_ap_deg": np.degrees(sel[:, 1]).tolist(),
+                "tilt_ml_deg": np.degrees(sel[:, 2]).tolist(),
+            }
+            if self._com:  # continuous, at the full COM height (see running())
+                trace["com_ap_mm"] = sel[:, 3].tolist()
+                trace["com_ml_mm"] = sel[:, 4].tolist()
+        else:
+            trace = {key: [] for key in self._trace_keys}
         return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t, out)
 
     def start_repetition(self, event: EventRecord) -> None:
         """A repetition started (``event``: its exercise, number, posture and onset; duration unknown)."""
-        self._current = event
+        self._set_current(event)
         self._run_index = None
         self._run[:] = 0.0
         self._update_running(self._buf.first)
@@ -412,7 +429,7 @@ class LiveSensor:
             event.exercise,
             event.repetition,
         ):
-            self._current = None
+            self._set_current(None)
             self._run_index = None
         self._pending.append(event)
         return self._finish_due()
@@ -422,8 +439,12 @@ class LiveSensor:
         return self._finish_due(final=True)
 
     # -- state ---------------------------------------------------------------------------
-    def _kind(self, event: EventRecord | None) -> str:
-        return "tilt" if com_lever_frac(event, self.params) is None else "com"
+    def _set_current(self, event: EventRecord | None) -> None:
+        """The repetition in progress, with its measure's kind and COM lever (asked every batch)."""
+        self._current = event
+        self._cur_lever = com_lever_frac(event, self.params)
+        self._cur_kind = "tilt" if self._cur_lever is None else "com"
+        self._run_col = 3 if self._cur_kind == "com" else 1  # the buffer's AP column of that measure
 
     def running(self) -> dict[str, Any]:
         """The running sway of the repetition in progress: RMS AP/ML of its hold so far
@@ -431,24 +452,25 @@ class LiveSensor:
         its posture and support (``com_lever_frac``: the trace's COM, at the full COM
         height, times this is the repetition's COM; None for tilt)."""
         ev = self._current
-        n = self._run[0, 0]
-        kind = self._kind(ev)
-        lever_frac = com_lever_frac(ev, self.params)
+        n = float(self._run[0])
+        kind = self._cur_kind
+        lever_frac = self._cur_lever
         if ev is None or n < 2:
             return {"kind": kind, "com_lever_frac": lever_frac, "rms_ap": None, "rms_ml": None, "hold_s": None}
-        mean = self._run[1] / n
-        var = np.maximum(self._run[2] / n - mean * mean, 0.0)
-        rms = np.sqrt(var)
+        _, s_ap, s_ml, ss_ap, ss_ml = self._run.tolist()
+        mean_ap, mean_ml = s_ap / n, s_ml / n
         scale = math.degrees(1.0) if lever_frac is None else lever_frac
         return {
             "kind": kind,
             "com_lever_frac": lever_frac,
-            "rms_ap": float(rms[0] * scale),
-            "rms_ml": float(rms[1] * scale),
-            "hold_s": float(n / self.fs_hz),
+            "rms_ap": math.sqrt(max(ss_ap / n - mean_ap * mean_ap, 0.0)) * scale,
+            "rms_ml": math.sqrt(max(ss_ml / n - mean_ml * mean_ml, 0.0)) * scale,
+            "hold_s": n / self.fs_hz,
         }
 
     def _update_running(self, start: int) -> None:
+        """Add the buffer's rows from absolute index ``start`` on to the running sums (from
+        the hold's first sample, found first if not yet)."""
         ev = self._current
         if ev is None:
             return
@@ -459,14 +481,7 @@ class LiveSensor:
             self._run_index = hit
             start = hit
         k = max(start, self._run_index) - self._buf.first
-        block = self._buf.data[k:]
-        if not block.shape[0]:
-            return
-        cols = (3, 4) if self._kind(ev) == "com" else (1, 2)
-        x = block[:, cols]
-        self._run[0] += x.shape[0]
-        self._run[1] += x.sum(axis=0)
-        self._run[2] += (x * x).sum(axis=0)
+        running_sums_add(self._buf.data, k, self._run_col, self._run)
 
     def _finish_due(self, final: bool = False) -> list[RepetitionResult]:
         done = []

@@ -15,6 +15,12 @@ parameters (:class:`~dmi_sensors.analysis.trial.TrialAnalysisParams`):
 4. a causal 4th-order Butterworth low-pass at ``com_lowpass_hz`` on the COM
    (:class:`dmi_sensors.dsp.SosFilter`, bit-identical to ``scipy.signal.sosfilt``).
 
+All four run in one Numba call per batch (:func:`dmi_sensors.dsp._chain_kernels.tilt_com_into`,
+which calls the same kernels as those classes on the same gap-free segments, so its outputs
+equal the stages run one after the other bit for bit, ``tests/test_live_signals.py``): a
+live link calls this once per BLE packet, where a dozen calls would cost more than the
+arithmetic.
+
 What it cannot do live, and so does not do: the offline analysis removes the trial's mean
 gyro rate, initialises the attitude from a backward pass over the whole trial and
 low-passes with zero phase (``filtfilt``); all three look into the future. Live values
@@ -31,15 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from dmi_sensors.dsp import Madgwick, MadgwickState, Mahony, MahonyState, SosFilter, SosFilterState, body_frame
+from dmi_sensors.dsp._chain_kernels import MADGWICK, MAHONY, tilt_com_into
+from dmi_sensors.dsp._design import steady_state_zi
 from dmi_sensors.dsp._state import ArrayState, checked_array
 from dmi_sensors.dsp.filters import butter_lowpass
-from dmi_sensors.dsp.segments import gap_segments
 from dmi_sensors.errors import ParameterError
 
 __all__ = ["LiveSignals", "LiveSignalsOutput", "LiveSignalsState"]
 
 ORIENTATION_FILTERS = ("mahony", "madgwick")
+#: the orientation kernels' "no initial attitude given" (from the first sample's accelerometer)
+_NO_Q0 = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,10 @@ class LiveSignals:
             raise ParameterError(f"orientation_filter must be one of {ORIENTATION_FILTERS}, got {orientation_filter!r}")
         if com_lowpass_hz is not None and not 0 < com_lowpass_hz < fs_hz / 2:
             raise ParameterError(f"com_lowpass_hz must be in (0, fs_hz / 2), got {com_lowpass_hz}")
+        if orientation_filter == "mahony" and not (mahony_kp >= 0 and mahony_ki >= 0):
+            raise ParameterError(f"gains must be >= 0, got k_p={mahony_kp}, k_i={mahony_ki}")
+        if orientation_filter == "madgwick" and not madgwick_gain >= 0:
+            raise ParameterError(f"gain must be >= 0, got {madgwick_gain}")
         self._fs_hz = float(fs_hz)
         self._com_height_m = None if com_height_m is None else float(com_height_m)
         self._orientation_filter = orientation_filter
@@ -132,16 +144,31 @@ class LiveSignals:
         self._mahony_ki = float(mahony_ki)
         self._madgwick_gain = float(madgwick_gain)
         self._com_lowpass_hz = None if com_lowpass_hz is None else float(com_lowpass_hz)
-        self._orientation: Mahony | Madgwick
-        if orientation_filter == "mahony":
-            self._orientation = Mahony(self._fs_hz, k_p=self._mahony_kp, k_i=self._mahony_ki)
-        else:
-            self._orientation = Madgwick(self._fs_hz, gain=self._madgwick_gain)
-        self._lowpass = (
-            None
-            if self._com_lowpass_hz is None
-            else SosFilter(butter_lowpass(self._com_lowpass_hz, self._fs_hz, 4), n_channels=2, initial="steady")
+        mahony = orientation_filter == "mahony"
+        #: the kernel's parameters (see tilt_com_into)
+        self._cfg = np.array(
+            [
+                MAHONY if mahony else MADGWICK,
+                self._mahony_kp,
+                self._mahony_ki,
+                self._madgwick_gain,
+                1.0 / self._fs_hz,
+                0.0 if self._com_height_m is None else 1000.0 * self._com_height_m,
+                0.0 if self._com_lowpass_hz is None else 1.0,
+            ]
         )
+        #: orientation state: Mahony ``[q(4), bias(3), initialised]``, Madgwick ``[q(4), initialised]``
+        self._ostate = np.zeros(8 if mahony else 5)
+        self._init_flag = 7 if mahony else 4
+        if self._com_lowpass_hz is None:
+            self._sos = np.zeros((0, 6))
+            self._zi_unit = np.zeros((0, 2))
+        else:
+            self._sos = np.ascontiguousarray(butter_lowpass(self._com_lowpass_hz, self._fs_hz, 4))
+            self._zi_unit = np.ascontiguousarray(steady_state_zi(self._sos))
+        self._zi = np.zeros((self._sos.shape[0], 2, 2))
+        self._lp_started = np.zeros(1)
+        self._no_gaps = np.zeros(0, dtype=bool)
 
     @property
     def fs_hz(self) -> float:
@@ -193,15 +220,14 @@ class LiveSignals:
     @property
     def state(self) -> LiveSignalsState:
         """Snapshot of the full state; assign a :class:`LiveSignalsState` to continue from it."""
-        o = self._orientation.state
-        bias = o.bias_rps if isinstance(o, MahonyState) else np.zeros(3)
-        if self._lowpass is not None:
-            lp = self._lowpass.state
-            zi, started = lp.zi, lp.started
-        else:
-            zi, started = np.zeros((0, 2, 2)), False
+        o = self._ostate
+        bias = o[4:7].copy() if self._orientation_filter == "mahony" else np.zeros(3)
         return LiveSignalsState(
-            q=o.q, bias_rps=bias, orientation_initialised=o.initialised, lowpass_zi=zi, lowpass_started=started
+            q=o[:4].copy(),
+            bias_rps=bias,
+            orientation_initialised=bool(o[self._init_flag]),
+            lowpass_zi=self._zi.copy(),
+            lowpass_started=bool(self._lp_started[0]),
         )
 
     @state.setter
@@ -210,20 +236,26 @@ class LiveSignals:
             raise ParameterError(f"LiveSignals.state must be a LiveSignalsState, got {type(value).__name__}")
         q = checked_array("LiveSignals", "q", value.q, (4,))
         bias = checked_array("LiveSignals", "bias_rps", value.bias_rps, (3,))
-        n_sections = 0 if self._lowpass is None else self._lowpass.sos.shape[0]
-        zi = checked_array("LiveSignals", "lowpass_zi", value.lowpass_zi, (n_sections, 2, 2))
-        if isinstance(self._orientation, Mahony):
-            self._orientation.state = MahonyState(q=q, bias_rps=bias, initialised=value.orientation_initialised)
-        else:
-            self._orientation.state = MadgwickState(q=q, initialised=value.orientation_initialised)
-        if self._lowpass is not None:
-            self._lowpass.state = SosFilterState(zi=zi, started=value.lowpass_started)
+        zi = checked_array("LiveSignals", "lowpass_zi", value.lowpass_zi, self._zi.shape)
+        self._ostate[:4] = q
+        if self._orientation_filter == "mahony":
+            self._ostate[4:7] = bias
+        self._ostate[self._init_flag] = 1.0 if value.orientation_initialised else 0.0
+        self._zi[...] = zi
+        self._lp_started[0] = 1.0 if value.lowpass_started and self._sos.shape[0] else 0.0
 
     def reset(self) -> None:
         """Back to the freshly constructed state: orientation and low-pass start again at the next sample."""
-        self._orientation.reset()
-        if self._lowpass is not None:
-            self._lowpass.reset()
+        self._ostate[:] = 0.0
+        self._zi[...] = 0.0
+        self._lp_started[0] = 0.0
+
+    def kernel_arrays(self) -> tuple[np.ndarray, ...]:
+        """``(cfg, orientation state, q0, sos, zi_unit, zi, lowpass started)``: the arguments of
+        :func:`~dmi_sensors.dsp._chain_kernels.tilt_com_into` after the samples, for a caller's
+        Numba kernel that runs it itself (the live path's one call per packet); the states
+        are this object's, updated in place."""
+        return self._cfg, self._ostate, _NO_Q0, self._sos, self._zi_unit, self._zi, self._lp_started
 
     def process(
         self, acc_mps2: np.ndarray, gyr_rps: np.ndarray, gap_before: np.ndarray | None = None
@@ -232,42 +264,43 @@ class LiveSignals:
 
         Every stage resets before a sample flagged in ``gap_before`` (also the first).
         """
+        n = np.shape(acc_mps2)[0] if np.ndim(acc_mps2) else 0
+        tilt = np.empty((n, 2))
+        com = np.empty((n, 2))
+        self.process_into(acc_mps2, gyr_rps, gap_before, tilt, com)
+        return LiveSignalsOutput(
+            tilt_ap_rad=tilt[:, 0].copy(),
+            tilt_ml_rad=tilt[:, 1].copy(),
+            com_ap_mm=com[:, 0].copy(),
+            com_ml_mm=com[:, 1].copy(),
+        )
+
+    def process_into(
+        self,
+        acc_mps2: np.ndarray,
+        gyr_rps: np.ndarray,
+        gap_before: np.ndarray | None,
+        tilt_out_rad: np.ndarray,
+        com_out_mm: np.ndarray,
+    ) -> None:
+        """:meth:`process` writing into ``tilt_out_rad`` (n, 2: AP, ML) and ``com_out_mm``
+        (n, 2: AP, ML; NaN without a COM height), float64 arrays of any strides (e.g. columns
+        of a caller's buffer): one kernel call, nothing allocated but the kernel's scratch."""
         acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
         gyr = np.ascontiguousarray(gyr_rps, dtype=np.float64)
         n = acc.shape[0]
         if acc.shape != (n, 3) or gyr.shape != (n, 3):
             raise ParameterError(f"acc_mps2 and gyr_rps must both be (n, 3), got {acc.shape} and {gyr.shape}")
         if gap_before is None:
-            gaps = None
-            segments = [slice(0, n)]
+            gaps = self._no_gaps if n == 0 else np.zeros(n, dtype=bool)
         else:
             gaps = np.asarray(gap_before, dtype=bool)
             if gaps.shape != (n,):
                 raise ParameterError(f"gap_before must have shape ({n},), got {gaps.shape}")
-            # one segment unless a gap lies inside (the usual live batch: one packet)
-            segments = gap_segments(gaps) if n > 1 and gaps[1:].any() else [slice(0, n)]
-        q = np.empty((n, 4))
-        for s in segments:
-            if s.stop > s.start and gaps is not None and gaps[s.start]:
-                self._orientation.reset()
-            self._orientation.process(acc[s], gyr[s], out=q[s])
-        bf = body_frame(q, acc)
-        if self._com_height_m is not None and n:
-            scale = 1000.0 * self._com_height_m  # com_from_tilt's pendulum, mean kept
-            com = np.empty((n, 2))
-            np.multiply(np.sin(bf.tilt_ap_rad), scale, out=com[:, 0])
-            np.multiply(np.sin(bf.tilt_ml_rad), scale, out=com[:, 1])
-            if self._lowpass is not None:
-                for s in segments:
-                    if s.stop > s.start:
-                        if gaps is not None and gaps[s.start]:
-                            self._lowpass.reset()
-                        com[s] = self._lowpass.process(com[s])
-        else:
-            com = np.full((n, 2), np.nan)
-        return LiveSignalsOutput(
-            tilt_ap_rad=bf.tilt_ap_rad,
-            tilt_ml_rad=bf.tilt_ml_rad,
-            com_ap_mm=com[:, 0].copy(),
-            com_ml_mm=com[:, 1].copy(),
-        )
+        for name, out in (("tilt_out_rad", tilt_out_rad), ("com_out_mm", com_out_mm)):
+            if not isinstance(out, np.ndarray) or out.shape != (n, 2) or out.dtype != np.float64:
+                raise ParameterError(f"{name} must be a float64 array of shape ({n}, 2)")
+        tilt_com_into(
+            acc, gyr, gaps, self._cfg, self._ostate, _NO_Q0, self._sos, self._zi_unit, self._zi,
+            self._lp_started, tilt_out_rad, com_out_mm,
+        )  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["first_not_increasing", "latencies", "run_starts", "window_minima"]
+__all__ = ["first_not_increasing", "latencies", "run_starts", "streaming_times_into", "window_minima"]
 
 
 @njit(cache=True)
@@ -98,3 +98,33 @@ def run_starts(c: np.ndarray, h: np.ndarray, gap: np.ndarray, fs_hz: float, jump
             m += 1
         prev = resid
     return m
+
+
+@njit(cache=True)
+def streaming_times_into(
+    c: np.ndarray, h: np.ndarray, fs_hz: float, r: float, state: np.ndarray, out: np.ndarray
+) -> None:
+    """:class:`~dmi_sensors.timing.StreamingClock`'s causal times of the next samples, in place.
+
+    ``c``: unwrapped counters, ``h``: host arrival times, s (``n`` each); ``state`` ``(2,)`` =
+    ``[running minimum of y - r·host in the current run, last counter]``, updated; ``out``
+    ``(n,)`` (any stride). Per sample, in the order of the numpy expressions it replaced:
+    ``base = c / fs``, ``z = (h - base) - r·h``; a counter not above the last starts a new
+    run (minimum ``inf``); ``m = minimum(m, z)`` (NaN propagates, as ``np.minimum``);
+    ``out = (base + r·h) + m``.
+    """
+    m = state[0]
+    last = state[1]
+    for i in range(c.shape[0]):
+        ci = c[i]
+        hi = h[i]
+        if ci <= last:
+            m = np.inf
+        base = ci / fs_hz
+        z = (hi - base) - r * hi
+        if z < m or z != z:
+            m = z
+        out[i] = (base + r * hi) + m
+        last = ci
+    state[0] = m
+    state[1] = last

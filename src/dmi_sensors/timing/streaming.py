@@ -77,6 +77,10 @@ class StreamingClock:
         self._fs_hz = float(fs_hz)
         self._drift_tolerance_ppm = float(drift_tolerance_ppm)
         self._r = self._drift_tolerance_ppm * 1e-6
+        # Numba is loaded when a clock is made, not when the timing layer is imported
+        from dmi_sensors.timing._clock_kernels import streaming_times_into
+
+        self._kernel = streaming_times_into
         self.reset()
 
     @property
@@ -96,53 +100,46 @@ class StreamingClock:
     @property
     def state(self) -> StreamingClockState:
         """Snapshot of the full state; assign a :class:`StreamingClockState` to continue from it."""
-        return StreamingClockState(min_s=self._min, last_counter=self._last)
+        return StreamingClockState(min_s=float(self._state[0]), last_counter=float(self._state[1]))
 
     @state.setter
     def state(self, value: StreamingClockState) -> None:
         if not isinstance(value, StreamingClockState):
             raise ParameterError(f"StreamingClock.state must be a StreamingClockState, got {type(value).__name__}")
-        self._min = float(value.min_s)
-        self._last = float(value.last_counter)
+        self._state[0] = float(value.min_s)
+        self._state[1] = float(value.last_counter)
 
     def reset(self) -> None:
         """Back to the freshly constructed state (no sample seen)."""
-        self._min = np.inf
-        self._last = -np.inf
+        #: [running minimum of ``y - r · host`` in the current run (s), last counter]: the
+        #: kernel's state (:func:`~dmi_sensors.timing._clock_kernels.streaming_times_into`),
+        #: updated in place
+        if not hasattr(self, "_state"):
+            self._state = np.empty(2)
+        self._state[0] = np.inf
+        self._state[1] = -np.inf
 
-    def process(self, counter: np.ndarray, host_time_s: np.ndarray) -> np.ndarray:
-        """Times (s, host clock) of the next samples: unwrapped ``counter`` and ``host_time_s`` per sample."""
+    def kernel_arrays(self) -> tuple[float, float, np.ndarray]:
+        """``(fs_hz, r, state)`` for a caller's Numba kernel that runs
+        :func:`~dmi_sensors.timing._clock_kernels.streaming_times_into` itself (the live
+        path's one call per packet): ``state`` is this clock's, updated in place by it."""
+        return self._fs_hz, self._r, self._state
+
+    def process(self, counter: np.ndarray, host_time_s: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Times (s, host clock) of the next samples: unwrapped ``counter`` and ``host_time_s`` per sample.
+
+        ``out``: an optional float64 ``(n,)`` array (any stride) to write the times into.
+        """
         c = np.asarray(counter, dtype=np.float64)
         h = np.asarray(host_time_s, dtype=np.float64)
         if c.ndim != 1 or c.shape != h.shape:
             raise ParameterError(f"counter and host_time_s must be 1-D of equal length, got {c.shape} and {h.shape}")
-        n = c.shape[0]
-        out = np.empty(n)
-        if n == 0:
-            return out
-        base = c / self._fs_hz
-        z = (h - base) - self._r * h
-        if c[0] > self._last and (n == 1 or bool((c[1:] > c[:-1]).all())):  # one run (the usual case)
-            m = np.minimum.accumulate(z)
-            np.minimum(m, self._min, out=m)
-            out[:] = base + self._r * h + m
-            self._min = float(m[-1])
-            self._last = float(c[-1])
-            return out
-        # runs: a counter that does not increase starts a new one
-        prev = np.concatenate(([self._last], c[:-1]))
-        restarts = set(np.flatnonzero(c <= prev).tolist())
-        cuts = [*sorted(restarts | {0}), n]
-        running = self._min
-        for a, b in itertools.pairwise(cuts):
-            if a in restarts:
-                running = np.inf
-            m = np.minimum.accumulate(z[a:b])
-            np.minimum(m, running, out=m)
-            out[a:b] = base[a:b] + self._r * h[a:b] + m
-            running = float(m[-1])
-        self._min = running
-        self._last = float(c[-1])
+        if out is None:
+            out = np.empty(c.shape[0])
+        elif out.shape != c.shape or out.dtype != np.float64:
+            raise ParameterError(f"out must be a float64 array of shape {c.shape}")
+        if c.shape[0]:
+            self._kernel(c, h, self._fs_hz, self._r, self._state, out)
         return out
 
 
