@@ -332,9 +332,10 @@ class LiveServer:
     def _collect(self, message: Any) -> None:
         p = self._pending
         if isinstance(message, LiveSamples):
-            trace = p.traces.setdefault(message.sensor_id, {})
-            for key, values in message.trace.items():
-                trace.setdefault(key, []).extend(values)
+            if message.trace.get("t"):  # most one-packet batches hold no trace sample
+                trace = p.traces.setdefault(message.sensor_id, {})
+                for key, values in message.trace.items():
+                    trace.setdefault(key, []).extend(values)
             p.running[message.sensor_id] = message.running
             p.samples[message.sensor_id] = p.samples.get(message.sensor_id, 0) + message.n_samples
             p.arrivals.extend(message.arrivals_s)
