@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import selectors
 
 import pytest
@@ -55,17 +56,25 @@ def _run_virtual(coro):
 
 
 async def _pushes(
-    feed_every_s: float | None, duration_s: float, wake_at_s: tuple[float, ...] = ()
+    feed_every_s: float | None,
+    duration_s: float,
+    wake_at_s: tuple[float, ...] = (),
+    state_changes_at_s: tuple[float, ...] = (),
 ) -> list[tuple[float, dict]]:
-    """Push times and updates of a server whose hub gets a sample message every
-    ``feed_every_s`` (None: never) and a closed tag row at each of ``wake_at_s``."""
+    """Push times and updates (as the pages parse them: strict JSON) of a server whose hub
+    gets a sample message every ``feed_every_s`` (None: never; some carry a NaN running
+    value), a closed tag row at each of ``wake_at_s`` and a link state change at each of
+    ``state_changes_at_s``."""
     loop = asyncio.get_running_loop()
     hub = LiveHub(LiveParams(), {"S1": "trunk"}, clock=loop.time)
     server = LiveServer(hub, push_interval_s=0.05)
     sent: list[tuple[float, dict]] = []
 
+    def strict(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON (a browser's JSON.parse refuses it)")
+
     async def broadcast(text: str) -> None:
-        sent.append((loop.time(), json.loads(text)))
+        sent.append((loop.time(), json.loads(text, parse_constant=strict)))
 
     server._broadcast = broadcast  # type: ignore[method-assign]  # what the pages would receive
     server.clients.add(object())  # type: ignore[arg-type]  # one page is open
@@ -73,12 +82,15 @@ async def _pushes(
 
     def feed() -> None:
         t = loop.time()
-        hub._publish("samples", LiveSamples("S1", "trunk", 19, {"t": [t]}, {}, t, (t,)))
+        running = {"kind": "tilt", "rms_ap": math.nan if int(t / 0.019) % 7 == 3 else 1.0}
+        hub._publish("samples", LiveSamples("S1", "trunk", 19, {"t": [t]}, running, t, (t,)))
         if feed_every_s is not None:
             loop.call_later(feed_every_s, feed)
 
     if feed_every_s is not None:
         loop.call_soon(feed)
+    for at in state_changes_at_s:
+        loop.call_at(at, lambda: hub.set_link_state("S1", state="streaming", lost=int(loop.time() * 1000)))
     for k, at in enumerate(wake_at_s):
         loop.call_at(at, lambda k=k: hub.on_tag(EventRecord(loop.time(), 0.0, exercise="x", repetition=k + 1)))
     pusher = loop.create_task(server._push_loop())
@@ -141,3 +153,17 @@ def test_the_view_stops_when_a_last_state_update_and_the_stop_meet():
     an open page never exited after its recording ended."""
     stopped, clients = _run_virtual(_stop_while_woken())
     assert stopped and clients == 0
+
+
+def test_link_states_go_out_once_a_second_and_when_one_changes_not_with_every_update():
+    changes = (0.512, 1.3001)
+    sent = _run_virtual(_pushes(feed_every_s=0.019, duration_s=3.0, state_changes_at_s=changes))
+    with_states = [t for t, u in sent if u["sensors"]]  # (none before the first change at 0.512 s)
+    after_change = [t for t in with_states if any(at <= t <= at + 0.05 + 1e-9 for at in changes)]
+    assert len(after_change) == len(changes)  # the first update after each change
+    once_a_second = [round(t, 6) for t in with_states if t not in after_change]
+    assert once_a_second == [1.0, 2.0]
+    # the others carry the samples but not the unchanged states
+    assert sum(1 for _, u in sent if not u["sensors"] and u["traces"]) >= 50
+    # a NaN running value reaches the page as null (the page's JSON.parse refuses NaN)
+    assert any(u["running"].get("S1", {}).get("rms_ap", 0) is None for _, u in sent)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -140,3 +141,22 @@ def test_the_streaming_clock_kernel_equals_its_definition(lat, restarts, cuts):
     bounds = [0, *sorted({k for k in cuts if k < n}), n]
     got = np.concatenate([clock.process(c[a:b], h[a:b]) for a, b in itertools.pairwise(bounds)])
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_live_updates_signals_are_read_only_views_of_the_sensors_buffer():
+    from dmi_sensors.live.metrics import LiveParams, LiveSensor
+    from dmi_sensors.types import SampleBatch
+
+    acc, gyr = _imu(50, 1)
+    sensor = LiveSensor("S1", "trunk", FS, LiveParams(com_height_m=0.5))
+    batch = SampleBatch("S1", FS, np.arange(50), np.arange(50) / FS, 1.0 + np.arange(50) / FS, acc, gyr)
+    update = sensor.add_batch(batch)
+    assert update.signals is not None and update.time_s is not None
+    for view in (update.time_s, update.signals.tilt_ap_rad, update.signals.com_ml_mm):
+        assert not view.flags.writeable
+        with pytest.raises(ValueError):
+            view[0] = 0.0
+    # the buffer itself takes the next batch (rows are written in place)
+    batch2 = SampleBatch("S1", FS, 50 + np.arange(50), 50 + np.arange(50) / FS, 1.25 + np.arange(50) / FS, acc, gyr)
+    assert sensor.add_batch(batch2).n_samples == 50
+    assert sensor.samples == 100

@@ -60,7 +60,8 @@ class LiveSamples:
     time on the session clock by :class:`~dmi_sensors.timing.StreamingClock`) and
     ``signals`` (the live path's tilt and COM of every sample,
     :class:`~dmi_sensors.live.signals.LiveSignalsOutput`; the COM at the full COM height):
-    what an outlet (e.g. LSL) forwards.
+    what an outlet (e.g. LSL) forwards. ``time_s`` and ``signals`` are read-only views of
+    the sensor's buffer of recent signals, which the repetition results are measured on.
     """
 
     sensor_id: str

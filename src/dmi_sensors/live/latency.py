@@ -59,8 +59,9 @@ class LatencyRecorder:
         if not self.enabled:
             return
         now = self.now_s() if at_s is None else at_s
+        ages = [now - a for a in arrivals_s]
         with self._lock:
-            self._samples[kind].extend(now - a for a in arrivals_s)
+            self._samples[kind].extend(ages)
 
     def clear(self) -> None:
         with self._lock:

@@ -392,6 +392,7 @@ class LiveSensor:
         )  # fmt: skip
         if mode == RUN_SEARCH and hit >= 0:
             self._run_index = start + hit
+        rows.flags.writeable = False  # the update's time_s and signals are views of these rows
         t = rows[:, 0]
         out = LiveSignalsOutput(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4])
         self.samples += n

@@ -332,9 +332,10 @@ class LiveServer:
     def _collect(self, message: Any) -> None:
         p = self._pending
         if isinstance(message, LiveSamples):
-            trace = p.traces.setdefault(message.sensor_id, {})
-            for key, values in message.trace.items():
-                trace.setdefault(key, []).extend(values)
+            if message.trace.get("t"):  # most one-packet batches hold no trace sample
+                trace = p.traces.setdefault(message.sensor_id, {})
+                for key, values in message.trace.items():
+                    trace.setdefault(key, []).extend(values)
             p.running[message.sensor_id] = message.running
             p.samples[message.sensor_id] = p.samples.get(message.sensor_id, 0) + message.n_samples
             p.arrivals.extend(message.arrivals_s)
@@ -368,11 +369,14 @@ class LiveServer:
             self._wake.clear()
             now = loop.time()
             last_push = now
-            if not self._pending.empty() or now - last_full >= 1.0:
-                last_full = now
-                await self._push_now()
+            full = now - last_full >= 1.0
+            if full or not self._pending.empty():
+                if full:
+                    last_full = now
+                await self._push_now(full)
 
-    async def _push_now(self) -> None:
+    async def _push_now(self, full: bool = True) -> None:
+        """Send what accumulated; the link states when one changed or ``full`` (once a second)."""
         p, self._pending = self._pending, _Pending()
         if not self.clients:
             return
@@ -383,14 +387,17 @@ class LiveServer:
             "type": "update",
             "seq": self._seq,
             "now_s": self.hub.now_s(),
-            "sensors": self.hub.link_states,
+            "sensors": self.hub.link_states if (full or p.status) else {},
             "traces": p.traces,
             "running": p.running,
             "results": p.results,
             "tags": p.tags,
             "tagger": self.hub.tag_state(),
         }
-        await self._broadcast(json.dumps(_clean(update)))
+        text = json.dumps(update)
+        if "NaN" in text or "Infinity" in text:  # a non-finite float somewhere: JSON null instead
+            text = json.dumps(_clean(update))
+        await self._broadcast(text)
 
     async def _broadcast(self, text: str) -> None:
         for ws in list(self.clients):
