@@ -7,7 +7,8 @@ each a pass of asyncio's loop and an ``epoll_wait``, more CPU than the toolkit's
 on the packets. :class:`AcquiredSocketPoller` instead keeps all acquired sockets of a loop
 in one private ``epoll`` set whose own descriptor the loop watches: the first notification
 on any socket arms one pass ``delay_s`` later (``delay_s`` 0: at once), and that pass reads
-every socket that is ready until it is empty (at most ``max_reads`` datagrams a socket a
+every socket that is ready until it is empty (one datagram from each ready socket per
+round, then epoll says which are still ready; at most ``max_reads`` datagrams a socket a
 pass), then hands each socket's datagrams to its owner at once. So the loop wakes about
 ``1 / delay_s`` times a second while data flows, and not at all while none does.
 
