@@ -541,8 +541,14 @@ class SensorLink:
             return
         self._rx.extend(arrivals)
         self._n_notifications += len(arrivals)
+        if schedule:
+            self._schedule_drain(drain_now)
+
+    def _schedule_drain(self, drain_now: bool) -> None:
+        """Drain at once (``drain_now``, with ``coalesce_s`` 0), else at the next loop
+        iteration, or ``coalesce_s`` later, unless a drain is scheduled already."""
         loop = self._loop
-        if loop is None or not schedule:
+        if loop is None:
             return
         if drain_now and self.coalesce_s == 0:
             if self._drain_handle is not None:  # one scheduled by a notification before: done here
@@ -581,7 +587,8 @@ class SensorLink:
             else:
                 last = t
         self._last_arrival_s = last
-        self._received([], drain_now=True)
+        if not self._finished:
+            self._schedule_drain(drain_now=True)
 
     def _own_acquired_socket(self, client: BleakClient, uuid: str) -> bool:
         """Read the characteristic's acquired socket with the loop's

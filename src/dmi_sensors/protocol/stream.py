@@ -376,10 +376,13 @@ class StreamDecoder:
 
     def _decode_one(self, data: bytes, host_time_s: float) -> SampleBatch:
         """:meth:`process` of one packet."""
-        k = _kernels()
-        rows = k.max_samples(len(data))
+        k = _KERNELS or _kernels()
+        rows = max(len(data) - COMPACT_HEADER_SIZE, 0) // BYTES_PER_SAMPLE  # k.max_samples, inlined
         out = _outputs(rows)
-        with _quiet_if_interpreted():
+        if _INTERPRETED:
+            with _quiet_if_interpreted():
+                code, total, lost, resets, flags = k.decode_one(data, host_time_s, self._prev_i, self._prev_f, *out)
+        else:
             code, total, lost, resets, flags = k.decode_one(data, host_time_s, self._prev_i, self._prev_f, *out)
         if code == k.VALID:
             return self._batch(1, total, rows, lost, resets, flags, out)
