@@ -278,10 +278,7 @@ class LiveServer:
         )
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        # no permessage-deflate: compressing every update (8 kB, 20 a second at 16 sensors)
-        # cost the recorder as much CPU as decoding and filtering all the sensors' packets,
-        # to save 160 kB/s on a local network
-        ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=64 * 1024, compress=False)
+        ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=64 * 1024)
         await ws.prepare(request)
         self.clients.add(ws)
         try:
