@@ -91,6 +91,9 @@ class _Split:
                 return run0(handle)
             cb = getattr(handle, "_callback", None)  # before running: a pass cancels its own handle
             name = getattr(cb, "__qualname__", type(cb).__name__)
+            task = getattr(cb, "__self__", None)
+            if isinstance(task, asyncio.Task):  # a task's step: named by its coroutine
+                name = f"{name} [{getattr(task.get_coro(), '__qualname__', '?')}]"
             c = time.thread_time()
             run0(handle)
             split.callbacks[name] = split.callbacks.get(name, 0.0) + time.thread_time() - c
@@ -171,7 +174,7 @@ class _Split:
             f"  (each timed stage adds about {self.wrapper_us:.1f} µs a call, to itself and to the stage calling it)",
             file=sys.stderr,
         )
-        for name, v in sorted(self.callbacks.items(), key=lambda kv: -kv[1])[:6]:
+        for name, v in sorted(self.callbacks.items(), key=lambda kv: -kv[1])[:10]:
             print(f"  callback {name}: {pct(v)}", file=sys.stderr)
         for key, v in sorted(self.stages.items(), key=lambda kv: -kv[1]):
             n = self.calls[key]
