@@ -34,14 +34,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
+from benchmarks.live_packet_cost import standing_packets
 from dmi_sensors.ble.acquired import AcquiredSocketPoller
 from dmi_sensors.ble.hub import _GuardedSink
 from dmi_sensors.ble.link import PacketSink, SensorLink
 from dmi_sensors.live.latency import LatencyRecorder, TimingSink
 from dmi_sensors.protocol import StreamDecoder
-from dmi_sensors.protocol.data import encode_data_packet
 from dmi_sensors.protocol.stream import warm_up
 from dmi_sensors.session import Subject
 from dmi_sensors.store import SessionStore
@@ -81,19 +79,7 @@ def _handover(link: SensorLink, packets: list[bytes]) -> Callable[[int], None]:
 def drain() -> None:
     warm_up()
     n = WARM_UP + ROUNDS * PER_ROUND
-    rng = np.random.default_rng(1)
-    packets = [
-        encode_data_packet(
-            i * 19,
-            i * 19_000,
-            1000.0,
-            8,
-            2000,
-            np.tile([0, 0, 4096], (19, 1)) + rng.integers(-20, 20, (19, 3)),
-            rng.integers(-20, 20, (19, 3)),
-        )
-        for i in range(n)
-    ]
+    packets = standing_packets(n)
     with tempfile.TemporaryDirectory() as tmp:
         store = SessionStore(Path(tmp) / "x.sqlite")
         writer = store.packet_writer(store.create_session(Subject(subject_id="B001")), max_latency_s=0.25)

@@ -29,11 +29,11 @@ from dmi_sensors.types import RawPacket
 WARM_UP = 500
 
 
-def main(argv: list[str]) -> int:
-    n = int(argv[0]) if argv else 4000
-    warm_up_live()
-    rng = np.random.default_rng(1)
-    packets = [
+def standing_packets(n: int, seed: int = 1) -> list[bytes]:
+    """``n`` consecutive data packets of one sensor at 1 kHz, 19 samples each (±8 g, ±2000
+    °/s): upright and still, gravity on +z with a few counts of noise on every axis."""
+    rng = np.random.default_rng(seed)
+    return [
         encode_data_packet(
             i * 19,
             i * 19_000,
@@ -45,6 +45,12 @@ def main(argv: list[str]) -> int:
         )
         for i in range(n)
     ]
+
+
+def main(argv: list[str]) -> int:
+    n = int(argv[0]) if argv else 4000
+    warm_up_live()
+    packets = standing_packets(n)
     decoder = StreamDecoder("S1")
     hub = LiveHub(LiveParams(com_height_m=0.55), {"S1": "trunk"})
     decode_ns = hub_ns = 0
