@@ -225,19 +225,36 @@ def _unwrap_write(
     return lost, 1 if reset else 0, u, tu, fs
 
 
+@njit(cache=True, inline="always")
+def _keep(
+    prev_i: np.ndarray,
+    prev_f: np.ndarray,
+    c: int,
+    n: int,
+    u: int,
+    t: int,
+    tu: int,
+    comp: int,
+    fs: float,
+    h: float,
+) -> None:
+    """Store the last valid data packet's fields as the unwrap state (layout: :func:`decode_packets`)."""
+    prev_i[1] = c
+    prev_i[2] = n
+    prev_i[3] = u
+    prev_i[4] = t
+    prev_i[5] = tu
+    prev_i[6] = comp
+    prev_f[0] = fs
+    prev_f[1] = h
+
+
 @njit(cache=True)
 def _first(prev_i: np.ndarray, prev_f: np.ndarray, c: int, t: int, cfg: int, comp: int, h: float) -> None:
     """The unwrap state before the first data packet ever: the packet is its own
     predecessor with no samples (so nothing is lost before it and nothing is a reset)."""
     prev_i[0] = 1
-    prev_i[1] = c
-    prev_i[2] = 0
-    prev_i[3] = c
-    prev_i[4] = t
-    prev_i[5] = t
-    prev_i[6] = comp
-    prev_f[0] = _RATES_HZ[cfg & 0x07]
-    prev_f[1] = h
+    _keep(prev_i, prev_f, c, 0, c, t, t, comp, _RATES_HZ[cfg & 0x07], h)
     prev_f[2] = prev_f[0]
 
 
@@ -267,14 +284,7 @@ def decode_one(
         data, start, n, c, t, cfg, comp, h, prev_i[1], prev_i[2], prev_i[3], prev_i[4], prev_i[5], prev_i[6],
         prev_f[0], prev_f[1], acc, gyr, counter_out, time_out, host_out, gap_out, time_s_out, 0,
     )  # fmt: skip
-    prev_i[1] = c
-    prev_i[2] = n
-    prev_i[3] = u
-    prev_i[4] = t
-    prev_i[5] = tu
-    prev_i[6] = comp
-    prev_f[0] = fs
-    prev_f[1] = h
+    _keep(prev_i, prev_f, c, n, u, t, tu, comp, fs, h)
     return VALID, n, lost, reset, flags
 
 
@@ -357,12 +367,5 @@ def decode_packets(
         resets += reset
         flags |= f
     if p:
-        prev_i[1] = pc
-        prev_i[2] = pn
-        prev_i[3] = pu
-        prev_i[4] = pt
-        prev_i[5] = ptu
-        prev_i[6] = pcomp
-        prev_f[0] = pfs
-        prev_f[1] = ph
+        _keep(prev_i, prev_f, pc, pn, pu, pt, ptu, pcomp, pfs, ph)
     return p, row, lost_total, resets, flags
