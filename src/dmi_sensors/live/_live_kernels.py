@@ -19,12 +19,6 @@ from dmi_sensors.timing._clock_kernels import streaming_times_into
 
 __all__ = ["live_rows_into", "running_sums_add"]
 
-#: ``live_rows_into``'s ``run_mode``: no repetition in progress / its hold's first sample
-#: not yet seen (search this batch for it) / in its hold (add every row)
-RUN_NONE = 0
-RUN_SEARCH = 1
-RUN_ALL = 2
-
 
 @njit(cache=True)
 def running_sums_add(rows: np.ndarray, i0: int, col: int, sums: np.ndarray) -> None:
@@ -59,35 +53,23 @@ def live_rows_into(
     zi: np.ndarray,
     lp_started: np.ndarray,
     rows: np.ndarray,
-    run_mode: int,
-    hold_start_s: float,
+    add_to_sums: bool,
     run_col: int,
     run_sums: np.ndarray,
-) -> int:
+) -> None:
     """Fill ``rows`` (n, 6) = ``[time s, tilt AP rad, tilt ML rad, COM AP mm, COM ML mm, gap]``
-    for the next ``n`` samples and add them to the running sums.
+    for the next ``n`` samples and, with ``add_to_sums``, add them all to the running sums.
 
     ``counter`` (unwrapped), ``host_s`` (arrival times), ``acc``/``gyr`` (n, 3), ``gap``
     (n,) as :class:`~dmi_sensors.types.SampleBatch`; ``fs_hz``, ``drift_r``,
     ``clock_state``: the :class:`~dmi_sensors.timing.StreamingClock`'s;
     ``cfg`` ... ``lp_started``: the :class:`~dmi_sensors.live.LiveSignals`' (see
-    :func:`~dmi_sensors.dsp._chain_kernels.tilt_com_into`). ``run_mode`` (``RUN_*``):
-    with ``RUN_SEARCH`` the sums start at the first row timed at or after ``hold_start_s``;
-    ``run_col`` 3 (COM) or 1 (tilt). Returns the row where the sums started (-1: none).
+    :func:`~dmi_sensors.dsp._chain_kernels.tilt_com_into`). ``run_col``: 3 (COM) or 1 (tilt).
     """
     n = counter.shape[0]
     streaming_times_into(counter, host_s, fs_hz, drift_r, clock_state, rows[:, 0])
     tilt_com_into(acc, gyr, gap, cfg, ostate, q0, sos, zi_unit, zi, lp_started, rows[:, 1:3], rows[:, 3:5])
     for i in range(n):
         rows[i, 5] = 1.0 if gap[i] else 0.0
-    start = -1
-    if run_mode == RUN_ALL:
-        start = 0
-    elif run_mode == RUN_SEARCH:
-        for i in range(n):
-            if rows[i, 0] >= hold_start_s:
-                start = i
-                break
-    if start >= 0:
-        running_sums_add(rows, start, run_col, run_sums)
-    return start
+    if add_to_sums:
+        running_sums_add(rows, 0, run_col, run_sums)

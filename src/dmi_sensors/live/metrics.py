@@ -38,7 +38,7 @@ import numpy as np
 from dmi_sensors.analysis.session import SessionAnalysisParams
 from dmi_sensors.calibration import apply_to_batch
 from dmi_sensors.errors import ParameterError
-from dmi_sensors.live._live_kernels import RUN_ALL, RUN_NONE, RUN_SEARCH, live_rows_into, running_sums_add
+from dmi_sensors.live._live_kernels import live_rows_into, running_sums_add
 from dmi_sensors.live.signals import LiveSignals, LiveSignalsOutput
 from dmi_sensors.metrics import prieto_measures
 from dmi_sensors.metrics.levers import com_lever
@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 #: the kernel, typed loosely: its middle arguments come as one tuple (``LiveSensor._kernel_args``)
-_live_rows_into: Callable[..., int] = live_rows_into
+_live_rows_into: Callable[..., None] = live_rows_into
 
 #: Postures where the inverted-pendulum COM is measured (elsewhere: trunk tilt); the lever
 #: follows the posture and support (:func:`com_lever_frac`).
@@ -380,18 +380,13 @@ class LiveSensor:
             batch = apply_to_batch(self.calibration, batch)
         start = self._buf.end
         rows = self._buf.reserve(n)  # time, tilt AP/ML, COM AP/ML, gap: written in place
-        if self._current is None:
-            mode, hold_start_s = RUN_NONE, 0.0
-        elif self._run_index is None:
-            mode, hold_start_s = RUN_SEARCH, self._current.onset_s + self.params.repetition_movement_s
-        else:
-            mode, hold_start_s = RUN_ALL, 0.0
-        hit = _live_rows_into(
+        in_hold = self._current is not None and self._run_index is not None
+        _live_rows_into(
             batch.counter, batch.host_time_s, batch.acc_mps2, batch.gyr_rps, batch.gap_before,
-            *self._kernel_args, rows, mode, hold_start_s, self._run_col, self._run,
+            *self._kernel_args, rows, in_hold, self._run_col, self._run,
         )  # fmt: skip
-        if mode == RUN_SEARCH and hit >= 0:
-            self._run_index = start + hit
+        if self._current is not None and not in_hold:  # the hold's first sample may be in this batch
+            self._update_running(start)
         rows.flags.writeable = False  # the update's time_s and signals are views of these rows
         t = rows[:, 0]
         out = LiveSignalsOutput(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4])

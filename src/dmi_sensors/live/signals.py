@@ -168,7 +168,6 @@ class LiveSignals:
             self._zi_unit = np.ascontiguousarray(steady_state_zi(self._sos))
         self._zi = np.zeros((self._sos.shape[0], 2, 2))
         self._lp_started = np.zeros(1)
-        self._no_gaps = np.zeros(0, dtype=bool)
 
     @property
     def fs_hz(self) -> float:
@@ -292,7 +291,7 @@ class LiveSignals:
         if acc.shape != (n, 3) or gyr.shape != (n, 3):
             raise ParameterError(f"acc_mps2 and gyr_rps must both be (n, 3), got {acc.shape} and {gyr.shape}")
         if gap_before is None:
-            gaps = self._no_gaps if n == 0 else np.zeros(n, dtype=bool)
+            gaps = np.zeros(n, dtype=bool)
         else:
             gaps = np.asarray(gap_before, dtype=bool)
             if gaps.shape != (n,):

@@ -81,6 +81,10 @@ class StreamingClock:
         from dmi_sensors.timing._clock_kernels import streaming_times_into
 
         self._kernel = streaming_times_into
+        #: [running minimum of ``y - r · host`` in the current run (s), last counter]: the
+        #: kernel's state (:func:`~dmi_sensors.timing._clock_kernels.streaming_times_into`),
+        #: updated in place
+        self._state = np.empty(2)
         self.reset()
 
     @property
@@ -111,11 +115,6 @@ class StreamingClock:
 
     def reset(self) -> None:
         """Back to the freshly constructed state (no sample seen)."""
-        #: [running minimum of ``y - r · host`` in the current run (s), last counter]: the
-        #: kernel's state (:func:`~dmi_sensors.timing._clock_kernels.streaming_times_into`),
-        #: updated in place
-        if not hasattr(self, "_state"):
-            self._state = np.empty(2)
         self._state[0] = np.inf
         self._state[1] = -np.inf
 
