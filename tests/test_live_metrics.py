@@ -334,3 +334,130 @@ def test_a_vendor_recording_replays_with_its_decoder():
     lever_m = com_lever_m(H_COM, "standing", "knees")  # held at the knees: the analysis's lever
     for r in results:
         assert r.measures["com_rms_ap_mm"] == pytest.approx(1000 * lever_m * AMP_RAD / math.sqrt(2), rel=0.03)
+
+
+def _arrival_runs(host_time_s: np.ndarray) -> list[float]:
+    """One arrival time per packet of a batch (its samples share their packet's)."""
+    h = host_time_s.tolist()
+    return [x for i, x in enumerate(h) if i == len(h) - 1 or h[i + 1] != x]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    drains=st.lists(st.integers(1, 5), min_size=1, max_size=120),
+    pulls=st.sets(st.integers(0, 120), max_size=30),
+    com=st.booleans(),
+)
+def test_a_view_pulls_every_trace_sample_once_as_the_per_batch_traces_had_them(drains, pulls, com):
+    """The live view pulls the trace when it draws (LiveView) instead of collecting one
+    message per packet: for any split into drains and any pull times, the pulled trace is
+    the concatenation of the per-batch traces (every decim-th sample by absolute index,
+    none lost, none twice), the running sway is the one after the newest batch, and the
+    arrival times are one per packet, in order."""
+    packets, _, _ = sway_packets(duration_s=12.0)
+    params = LiveParams(com_height_m=H_COM if com else None)
+    hub = LiveHub(params, {"S1": "trunk"})
+    twin = LiveSensor("S1", "trunk", FS, params)  # the per-batch path (LiveSensor.add_batch)
+    rep = EventRecord(3.0, 0.0, exercise="e", repetition=1, kind="repetition", posture="standing")
+    hub.sensor("S1", FS).start_repetition(rep)
+    twin.start_repetition(rep)
+    view = hub.open_view()
+    decoder = StreamDecoder("S1")
+    pulled: dict[str, list[float]] = {}
+    want: dict[str, list[float]] = {}
+    arrivals: list[float] = []
+    want_arrivals: list[float] = []
+    i = 0
+    for k, m in enumerate(itertools.chain(drains, itertools.repeat(5))):
+        if i >= len(packets):
+            break
+        batch = decoder.process(packets[i : i + m])
+        i += m
+        hub.on_batch(batch)
+        update = twin.add_batch(batch)
+        for key, values in update.trace.items():
+            want.setdefault(key, []).extend(values)
+        want_arrivals.extend(_arrival_runs(batch.host_time_s))
+        if k in pulls:
+            traces, running, new = view.pull()
+            assert running == {"S1": update.running}
+            for key, values in traces.get("S1", {}).items():
+                pulled.setdefault(key, []).extend(values)
+            arrivals.extend(new)
+            assert view.pull() == ({}, {}, [])  # nothing new since
+    traces, _, new = view.pull()
+    for key, values in traces.get("S1", {}).items():
+        pulled.setdefault(key, []).extend(values)
+    arrivals.extend(new)
+    assert pulled == want  # bit for bit, in order
+    n = twin.samples
+    assert len(pulled["t"]) == (n + twin.trace_decim - 1) // twin.trace_decim
+    assert set(pulled) == ({"t", "tilt_ap_deg", "tilt_ml_deg"} | ({"com_ap_mm", "com_ml_mm"} if com else set()))
+    assert arrivals == want_arrivals == [p.host_time_s for p in packets]  # (distinct arrival times)
+
+
+def test_a_view_opened_late_starts_from_then_and_a_closed_one_gets_nothing():
+    packets, _, _ = sway_packets(duration_s=4.0)
+    hub = LiveHub(LiveParams(), {"S1": "trunk"})
+    decoder = StreamDecoder("S1")
+    for p in packets[:10]:
+        hub.on_batch(decoder.process([p]))
+    view = hub.open_view()
+    assert not view.has_trace()
+    hub.on_batch(decoder.process(packets[10:12]))
+    assert view.has_trace()
+    traces, _, arrivals = view.pull()
+    decim = hub.sensors["S1"].trace_decim
+    first = 10 * SPP + (-10 * SPP) % decim  # the first trace sample after the view opened
+    times = hub.sensors["S1"].last_update().time_s
+    assert traces["S1"]["t"][0] == times[first - 10 * SPP]  # (packets 10 and 11 were one batch)
+    assert arrivals == [packets[10].host_time_s, packets[11].host_time_s]
+    view.close()
+    hub.on_batch(decoder.process(packets[12:14]))
+    assert view.arrivals == [] and hub._views == []
+
+
+def test_no_live_samples_message_is_built_without_a_samples_subscriber(monkeypatch):
+    """Per packet the hub builds a LiveSamples message (trace, running sway, views of the
+    samples) only while someone subscribed to "samples" (e.g. the LSL outlet); the live
+    view pulls instead."""
+    import dmi_sensors.live.hub as hub_module
+    from dmi_sensors.live.server import LiveServer
+
+    built = []
+
+    class Counted(hub_module.LiveSamples):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            built.append(self.n_samples)
+
+    monkeypatch.setattr(hub_module, "LiveSamples", Counted)
+    packets, _, _ = sway_packets(duration_s=20.0)
+    hub = LiveHub(LiveParams(com_height_m=H_COM), {"S1": "trunk"})
+    server = LiveServer(hub)
+    server.follow_hub()  # what a started server does: a view and results, tags, states
+    others = []
+    hub.subscribe(others.append, kinds=["repetition", "tag", "status"])
+    decoder = StreamDecoder("S1")
+    for p in packets[:100]:
+        hub.on_batch(decoder.process([p]))
+    assert built == []
+    got = []
+    unsubscribe = hub.subscribe(got.append, kinds=["samples"])
+    for p in packets[100:150]:
+        hub.on_batch(decoder.process([p]))
+    assert built == [SPP] * 50 and len(got) == 50
+    assert all(isinstance(m, Counted) and m.trace and m.running for m in got)
+    unsubscribe()
+    for p in packets[150:200]:
+        hub.on_batch(decoder.process([p]))
+
+    def broken(_m):
+        raise RuntimeError("boom")
+
+    hub.subscribe(broken, kinds=["samples"])
+    for p in packets[200:]:
+        hub.on_batch(decoder.process([p]))
+    assert len(built) == 51  # the broken subscriber got one message and was dropped
+    server.unfollow_hub()
+    assert hub._views == [] and len(hub._subscribers) == 1

@@ -16,12 +16,13 @@ import json
 import math
 import selectors
 
+import numpy as np
 import pytest
 
 from dmi_sensors.live import LiveHub, LiveParams
-from dmi_sensors.live.hub import LiveSamples
 from dmi_sensors.live.server import LiveServer
 from dmi_sensors.session.events import EventRecord
+from dmi_sensors.types import SampleBatch
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -62,11 +63,13 @@ async def _pushes(
     state_changes_at_s: tuple[float, ...] = (),
 ) -> list[tuple[float, dict]]:
     """Push times and updates (as the pages parse them: strict JSON) of a server whose hub
-    gets a sample message every ``feed_every_s`` (None: never; some carry a NaN running
-    value), a closed tag row at each of ``wake_at_s`` and a link state change at each of
-    ``state_changes_at_s``."""
+    gets a packet of 19 samples (1 kHz, one trace sample each) every ``feed_every_s``
+    (None: never; from 1 s on the gyroscope reads NaN, so the tilt and the running sway of
+    the repetition in progress are NaN), a closed tag row at each of ``wake_at_s`` and a link
+    state change at each of ``state_changes_at_s``."""
     loop = asyncio.get_running_loop()
-    hub = LiveHub(LiveParams(), {"S1": "trunk"}, clock=loop.time)
+    params = LiveParams(trace_hz=1000.0 / 19, repetition_movement_s=0.0)
+    hub = LiveHub(params, {"S1": "trunk"}, clock=loop.time)
     server = LiveServer(hub, push_interval_s=0.05)
     sent: list[tuple[float, dict]] = []
 
@@ -78,12 +81,17 @@ async def _pushes(
 
     server._broadcast = broadcast  # type: ignore[method-assign]  # what the pages would receive
     server.clients.add(object())  # type: ignore[arg-type]  # one page is open
-    unsubscribe = hub.subscribe(server._collect)
+    server.follow_hub()
+    packets = itertools.count()
+    hub.sensor("S1", 1000.0).start_repetition(
+        EventRecord(0.0, 0.0, exercise="x", repetition=99, kind="repetition", posture="four_point")
+    )
 
     def feed() -> None:
         t = loop.time()
-        running = {"kind": "tilt", "rms_ap": math.nan if int(t / 0.019) % 7 == 3 else 1.0}
-        hub._publish("samples", LiveSamples("S1", "trunk", 19, {"t": [t]}, running, t, (t,)))
+        k = next(packets) * 19 + np.arange(19)
+        gyr = np.full((19, 3), math.nan if t >= 1.0 else 0.0)
+        hub.on_batch(SampleBatch("S1", 1000.0, k, k / 1000.0, np.full(19, t), np.tile([0.0, 0.0, 9.8], (19, 1)), gyr))
         if feed_every_s is not None:
             loop.call_later(feed_every_s, feed)
 
@@ -96,7 +104,7 @@ async def _pushes(
     pusher = loop.create_task(server._push_loop())
     await asyncio.sleep(duration_s)
     pusher.cancel()
-    unsubscribe()
+    server.unfollow_hub()
     return sent
 
 
@@ -167,3 +175,56 @@ def test_link_states_go_out_once_a_second_and_when_one_changes_not_with_every_up
     assert sum(1 for _, u in sent if not u["sensors"] and u["traces"]) >= 50
     # a NaN running value reaches the page as null (the page's JSON.parse refuses NaN)
     assert any(u["running"].get("S1", {}).get("rms_ap", 0) is None for _, u in sent)
+
+
+async def _acked_arrivals() -> tuple[list[float], list[float], list[dict], dict]:
+    """A server pulling from a hub fed packets (sometimes two in one batch) every 7 ms for
+    2 s, with one page open that acknowledges every update."""
+    loop = asyncio.get_running_loop()
+    hub = LiveHub(LiveParams(com_height_m=0.55), {"S1": "trunk", "S2": "shank"}, clock=loop.time)
+    server = LiveServer(hub, push_interval_s=0.05)
+    sent: list[dict] = []
+    carried: list[float] = []
+
+    async def broadcast(text: str) -> None:
+        update = json.loads(text)
+        sent.append(update)
+        carried.extend(server._unacked.get(update["seq"], []))
+        server._ack(update["seq"])  # the page painted it
+
+    server._broadcast = broadcast  # type: ignore[method-assign]
+    server.clients.add(object())  # type: ignore[arg-type]
+    server.follow_hub()
+    fed: list[float] = []
+    packets = itertools.count()
+
+    def feed() -> None:
+        t = loop.time()
+        for sid in ("S1", "S2"):
+            m = 2 if next(packets) % 5 == 0 else 1  # a drain of two packets now and then
+            k = next(packets) * 19 + np.arange(19 * m)
+            host = np.repeat([t - 0.003, t][-m:], 19)
+            acc = np.tile([0.0, 0.0, 9.8], (19 * m, 1))
+            hub.on_batch(SampleBatch(sid, 1000.0, k, k / 1000.0, host, acc, np.zeros((19 * m, 3))))
+            fed.extend([t - 0.003, t][-m:])
+        if t < 2.0:
+            loop.call_later(0.007, feed)
+
+    loop.call_soon(feed)
+    pusher = loop.create_task(server._push_loop())
+    await asyncio.sleep(2.2)
+    pusher.cancel()
+    server.unfollow_hub()
+    return fed, carried, sent, hub.latency.summary()
+
+
+def test_every_packet_is_in_the_screen_latency_once_with_the_update_that_carried_its_data():
+    """The screen latency runs from a notification's arrival to the painting of the update
+    that carries its data: each packet's arrival goes with exactly one update (the first
+    made after it), none lost or counted twice, also for drains of two packets."""
+    fed, carried, sent, latency = _run_virtual(_acked_arrivals())
+    assert carried == fed  # every arrival once, in order
+    assert latency["screen"]["n"] == latency["metric"]["n"] == len(fed)
+    assert all(u["traces"] for u in sent if u["running"])  # 50 ms of packets hold trace samples (every 40th)
+    # each update carries what arrived before it, never later (the virtual clock: 0 s latency to the metric)
+    assert latency["screen"]["max_ms"] <= 50.0 + 7.0 + 1e-6

@@ -10,11 +10,15 @@
   terminal keys drive): starts and ends of repetitions reach the sensors, so the running
   sway follows the repetition in progress and each repetition's result comes as soon as
   samples past its end arrived;
+* :meth:`LiveHub.open_view` — for screens: a :class:`LiveView` pulls, whenever it draws,
+  each sensor's trace samples since its previous pull, the running sway and the arrival
+  times of the packets that brought them (nothing is built per packet for it);
 * :meth:`LiveHub.subscribe` — the subscription API: ``callback(message)`` for every
   message of the chosen kinds, on the event loop, in order:
 
   ===============  =====================================================================
-  ``samples``      :class:`LiveSamples`: one sensor's new signals (trace rate) and running sway
+  ``samples``      :class:`LiveSamples`: one sensor's new samples (every one, for outlets),
+                   its trace samples and running sway; built only while someone subscribed
   ``repetition``   :class:`~dmi_sensors.live.metrics.RepetitionResult`
   ``tag``          :class:`~dmi_sensors.session.events.EventRecord` (closed tag rows) and
                    ``{"action": ...}`` dicts for actions without a row (start of an exercise)
@@ -40,7 +44,7 @@ from dmi_sensors.live.signals import LiveSignalsOutput
 from dmi_sensors.session.events import EventRecord
 from dmi_sensors.types import SampleBatch
 
-__all__ = ["KINDS", "LiveHub", "LiveSamples"]
+__all__ = ["KINDS", "LiveHub", "LiveSamples", "LiveView"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,52 @@ class LiveSamples:
     batch: SampleBatch | None = None
     time_s: np.ndarray | None = None
     signals: LiveSignalsOutput | None = None
+
+
+class LiveView:
+    """What a screen pulls from a :class:`LiveHub` when it draws (:meth:`LiveHub.open_view`).
+
+    Each :meth:`pull` returns what is new since the previous one (the first: since the view
+    was opened): per sensor the trace samples (:meth:`LiveSensor.trace_since
+    <dmi_sensors.live.metrics.LiveSensor.trace_since>`, every trace sample once, whatever
+    the batches and the pulls) and the running sway now, and the host arrival times
+    (s since the session start) of every packet added since, one per packet: the packets
+    whose data the pull carries (the screen latency is measured from them).
+    """
+
+    def __init__(self, hub: LiveHub) -> None:
+        self.hub = hub
+        #: arrival time of every packet added since the last pull (LiveHub.on_batch appends)
+        self.arrivals: list[float] = []
+        self._next = {sid: s.end_index for sid, s in hub.sensors.items()}  # absolute sample index
+
+    def has_trace(self) -> bool:
+        """True when a pull now would carry at least one trace sample."""
+        nxt = self._next
+        return any(s.has_trace_since(nxt.get(sid, 0)) for sid, s in self.hub.sensors.items())
+
+    def pull(self) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, Any]], list[float]]:
+        """``(traces, running, arrivals)`` since the previous pull: ``traces`` and
+        ``running`` keyed by sensor id (``traces``: sensors with at least one new trace
+        sample; ``running``: sensors with new samples), ``arrivals`` in order."""
+        traces: dict[str, dict[str, list[float]]] = {}
+        running: dict[str, dict[str, Any]] = {}
+        nxt = self._next
+        for sid, s in self.hub.sensors.items():
+            index = nxt.get(sid, 0)
+            if s.end_index <= index:
+                continue
+            trace, nxt[sid] = s.trace_since(index)
+            if trace["t"]:
+                traces[sid] = trace
+            running[sid] = s.running()
+        arrivals, self.arrivals = self.arrivals, []
+        return traces, running, arrivals
+
+    def close(self) -> None:
+        """Stop following the hub."""
+        if self in self.hub._views:
+            self.hub._views.remove(self)
 
 
 class LiveHub:
@@ -112,6 +162,8 @@ class LiveHub:
         self.tagger: Any = None
         self.link_states: dict[str, dict[str, Any]] = {}
         self._subscribers: list[tuple[Callable[[Any], None], frozenset[str]]] = []
+        self._samples_wanted = False  # someone subscribed to "samples": build LiveSamples
+        self._views: list[LiveView] = []
         self._current_rep: tuple[str, int, float] | None = None
 
     def set_t0(self, t0_s: float) -> None:
@@ -131,12 +183,23 @@ class LiveHub:
             raise ValueError(f"unknown kinds {sorted(unknown)}; choose from {KINDS}")
         entry = (callback, wanted)
         self._subscribers.append(entry)
+        self._samples_wanted = self._samples_wanted or "samples" in wanted
 
         def unsubscribe() -> None:
             if entry in self._subscribers:
-                self._subscribers.remove(entry)
+                self._drop(entry)
 
         return unsubscribe
+
+    def _drop(self, entry: tuple[Callable[[Any], None], frozenset[str]]) -> None:
+        self._subscribers.remove(entry)
+        self._samples_wanted = any("samples" in kinds for _, kinds in self._subscribers)
+
+    def open_view(self) -> LiveView:
+        """A :class:`LiveView` of this hub for a screen (close it when the screen goes)."""
+        view = LiveView(self)
+        self._views.append(view)
+        return view
 
     def _publish(self, kind: str, message: Any) -> None:
         for entry in list(self._subscribers):
@@ -147,7 +210,7 @@ class LiveHub:
                 except Exception:
                     log.exception("live subscriber %r failed; unsubscribed", callback)
                     if entry in self._subscribers:
-                        self._subscribers.remove(entry)
+                        self._drop(entry)
 
     # -- data ------------------------------------------------------------------------------
     def sensor(self, sensor_id: str, fs_hz: float) -> LiveSensor:
@@ -168,34 +231,47 @@ class LiveHub:
         return s
 
     def on_batch(self, batch: SampleBatch) -> None:
-        """A sensor link's decoded batch (``SensorLink.on_batch``): live metrics now."""
-        if len(batch) == 0:
+        """A sensor link's decoded batch (``SensorLink.on_batch``): live metrics now.
+
+        Once per BLE packet in a recording, so it builds nothing for screens (they pull,
+        :class:`LiveView`): the sensor's live path, the arrival times for the latencies and
+        the views, and a :class:`LiveSamples` message only while someone subscribed to
+        ``samples``."""
+        n = len(batch)
+        if n == 0:
             return
-        sensor = self.sensor(batch.sensor_id, batch.fs_hz)
-        update = sensor.add_batch(batch)
+        sensor = self.sensors.get(batch.sensor_id)
+        if sensor is None:
+            sensor = self.sensor(batch.sensor_id, batch.fs_hz)
+        results = sensor.add_samples(batch)
         h = batch.host_time_s  # one arrival time per packet, in order
-        last = float(h[-1])
-        if last == h[0]:  # one packet (the usual live batch)
+        last = h.item(n - 1)
+        if last == h.item(0):  # one packet (the usual live batch)
             arrivals: tuple[float, ...] = (last,)
         else:
-            arrivals = tuple(h[[*np.flatnonzero(h[1:] != h[:-1]).tolist(), len(h) - 1]].tolist())
+            arrivals = tuple(h[[*np.flatnonzero(h[1:] != h[:-1]).tolist(), n - 1]].tolist())
         self.latency.add("metric", arrivals)
-        self._publish(
-            "samples",
-            LiveSamples(
-                sensor.sensor_id,
-                sensor.placement,
-                update.n_samples,
-                update.trace,
-                update.running,
-                last,
-                arrivals,
-                update.batch,
-                update.time_s,
-                update.signals,
-            ),
-        )
-        self._results(update.results)
+        for view in self._views:
+            view.arrivals.extend(arrivals)
+        if self._samples_wanted:
+            update = sensor.last_update()
+            self._publish(
+                "samples",
+                LiveSamples(
+                    sensor.sensor_id,
+                    sensor.placement,
+                    update.n_samples,
+                    update.trace,
+                    update.running,
+                    last,
+                    arrivals,
+                    update.batch,
+                    update.time_s,
+                    update.signals,
+                ),
+            )
+        if results:
+            self._results(results)
 
     def _results(self, results: list[RepetitionResult]) -> None:
         for r in results:

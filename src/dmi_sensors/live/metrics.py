@@ -295,6 +295,10 @@ class _Buffer:
         self._n += m
         return self._rows[stop : stop + m]
 
+    def first_time_s(self) -> float:
+        """Time of the oldest sample kept (inf when empty)."""
+        return self._rows.item(self._start, 0) if self._n else math.inf
+
     def trim_before(self, index: int) -> None:
         k = index - self.first
         if k > 0:
@@ -368,18 +372,28 @@ class LiveSensor:
         self._kernel_args: tuple[Any, ...] = (*self.clock.kernel_arrays(), *self.signals.kernel_arrays())
         self._com = self.params.com_height_m is not None
         self._trace_keys = ("t", "tilt_ap_deg", "tilt_ml_deg", *(("com_ap_mm", "com_ml_mm") if self._com else ()))
+        #: the batch add_samples added last: (calibrated batch, absolute index of its first sample, its rows)
+        self._last: tuple[SampleBatch, int, np.ndarray] | None = None
         self._set_current(None)
 
     # -- input -------------------------------------------------------------------------
-    def add_batch(self, batch: SampleBatch) -> LiveUpdate:
-        """Process the next decoded samples of this sensor (arrival order)."""
+    def add_samples(self, batch: SampleBatch) -> list[RepetitionResult]:
+        """Process the next decoded samples of this sensor (arrival order); returns the
+        repetitions that became measurable.
+
+        The live path of a recording (:meth:`LiveHub.on_batch
+        <dmi_sensors.live.hub.LiveHub.on_batch>`, once per BLE packet): nothing is built for
+        screens here. They pull what is new when they draw (:meth:`trace_since`,
+        :meth:`running`); :meth:`last_update` describes the batch just added.
+        """
         n = len(batch)
         if n == 0:
-            return LiveUpdate(self.sensor_id, 0, {}, self.running(), [])
+            return []
         if self.calibration is not None:
             batch = apply_to_batch(self.calibration, batch)
-        start = self._buf.end
-        rows = self._buf.reserve(n)  # time, tilt AP/ML, COM AP/ML, gap: written in place
+        buf = self._buf
+        start = buf.end
+        rows = buf.reserve(n)  # time, tilt AP/ML, COM AP/ML, gap: written in place
         in_hold = self._current is not None and self._run_index is not None
         _live_rows_into(
             batch.counter, batch.host_time_s, batch.acc_mps2, batch.gyr_rps, batch.gap_before,
@@ -387,28 +401,84 @@ class LiveSensor:
         )  # fmt: skip
         if self._current is not None and not in_hold:  # the hold's first sample may be in this batch
             self._update_running(start)
-        rows.flags.writeable = False  # the update's time_s and signals are views of these rows
-        t = rows[:, 0]
-        out = LiveSignalsOutput(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4])
         self.samples += n
-        self.last_time_s = max(self.last_time_s, float(t[-1]), float(t[0]))
+        self.last_time_s = max(self.last_time_s, rows.item(n - 1, 0), rows.item(0, 0))
+        self._last = (batch, start, rows)
         results = self._finish_due() if self._pending else []
-        self._trim()
-        # the live trace: every decim-th sample by absolute index (none in most one-packet batches)
+        if buf.first_time_s() < self.last_time_s - self.params.buffer_s - 30.0:
+            self._trim()
+        return results
+
+    def add_batch(self, batch: SampleBatch) -> LiveUpdate:
+        """Process the next decoded samples of this sensor (arrival order) and describe
+        them (:meth:`add_samples`, then :meth:`last_update`: this batch's trace samples and
+        the running sway after it)."""
+        if len(batch) == 0:
+            return LiveUpdate(self.sensor_id, 0, {}, self.running(), [])
+        return self.last_update(self.add_samples(batch))
+
+    def last_update(self, results: list[RepetitionResult] | None = None) -> LiveUpdate:
+        """The :class:`LiveUpdate` of the batch :meth:`add_samples` added last (with
+        ``results``, what that call returned): the calibrated batch, its samples' times and
+        signals (read-only views of the buffer), its trace samples and the running sway now."""
+        if self._last is None:
+            return LiveUpdate(self.sensor_id, 0, {}, self.running(), list(results or []))
+        batch, start, rows = self._last
+        rows.flags.writeable = False  # time_s and signals are views of these rows
+        out = LiveSignalsOutput(rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4])
+        return LiveUpdate(
+            self.sensor_id, len(batch), self._trace(rows, start), self.running(), list(results or []),
+            batch, rows[:, 0], out,
+        )  # fmt: skip
+
+    # -- the live trace (pulled by screens) ------------------------------------------------
+    @property
+    def end_index(self) -> int:
+        """Absolute index (arrival order, from 0) after this sensor's newest sample."""
+        return self._buf.end
+
+    @property
+    def trace_decim(self) -> int:
+        """The live trace holds every ``trace_decim``-th sample by absolute index
+        (``round(fs_hz / trace_hz)``)."""
+        return self._decim
+
+    def has_trace_since(self, index: int) -> bool:
+        """True when a trace sample (absolute index a multiple of :attr:`trace_decim`) at or
+        after ``index`` is in the buffer."""
+        i0 = max(index, self._buf.first)
+        return i0 + (-i0) % self._decim < self._buf.end
+
+    def trace_since(self, index: int) -> tuple[dict[str, list[float]], int]:
+        """The live trace from absolute sample index ``index`` on (what a screen has not
+        drawn yet) and the index to ask from next time (:attr:`end_index`).
+
+        The trace is every :attr:`trace_decim`-th sample by absolute index: ``t`` (s),
+        ``tilt_ap_deg``, ``tilt_ml_deg`` and, with a COM height, ``com_ap_mm``, ``com_ml_mm``
+        (continuous, at the full COM height: see :meth:`running`), lists of equal length
+        (empty without a trace sample). Samples already dropped from the buffer (older than
+        ``buffer_s``) are not in it. Any split of a recording into batches and of the
+        buffer into calls gives the same trace samples, each once.
+        """
+        buf = self._buf
+        i0 = max(index, buf.first)
+        return self._trace(buf.data[i0 - buf.first :], i0), buf.end
+
+    def _trace(self, rows: np.ndarray, start: int) -> dict[str, list[float]]:
+        """The trace samples among ``rows`` (absolute indices from ``start``)."""
         first = (-start) % self._decim
-        if first < n:
-            sel = rows[first : n : self._decim]
-            trace = {
-                "t": sel[:, 0].tolist(),
-                "tilt_ap_deg": np.degrees(sel[:, 1]).tolist(),
-                "tilt_ml_deg": np.degrees(sel[:, 2]).tolist(),
-            }
-            if self._com:  # continuous, at the full COM height (see running())
-                trace["com_ap_mm"] = sel[:, 3].tolist()
-                trace["com_ml_mm"] = sel[:, 4].tolist()
-        else:
-            trace = {key: [] for key in self._trace_keys}
-        return LiveUpdate(self.sensor_id, n, trace, self.running(), results, batch, t, out)
+        if first >= rows.shape[0]:
+            return {key: [] for key in self._trace_keys}
+        sel = rows[first :: self._decim]
+        trace = {
+            "t": sel[:, 0].tolist(),
+            "tilt_ap_deg": np.degrees(sel[:, 1]).tolist(),
+            "tilt_ml_deg": np.degrees(sel[:, 2]).tolist(),
+        }
+        if self._com:  # continuous, at the full COM height (see running())
+            trace["com_ap_mm"] = sel[:, 3].tolist()
+            trace["com_ml_mm"] = sel[:, 4].tolist()
+        return trace
 
     def start_repetition(self, event: EventRecord) -> None:
         """A repetition started (``event``: its exercise, number, posture and onset; duration unknown)."""
@@ -512,11 +582,11 @@ class LiveSensor:
         return done
 
     def _trim(self) -> None:
-        keep_from = self.last_time_s - self.params.buffer_s
-        if self._buf.data.shape[0] and self._buf.data[0, 0] < keep_from - 30.0:
-            idx = self._buf.first_at_or_after(keep_from)
-            if idx is not None:
-                self._buf.trim_before(idx)
+        """Drop the samples older than ``buffer_s`` before the newest (called once the oldest
+        is 30 s past that, so trimming is rare)."""
+        idx = self._buf.first_at_or_after(self.last_time_s - self.params.buffer_s)
+        if idx is not None:
+            self._buf.trim_before(idx)
 
 
 def warm_up() -> None:
@@ -570,7 +640,7 @@ def replay_stored(
         rest = flush()
         batch = SampleBatch.concat([batch, rest]) if len(rest) else batch
     sensor = LiveSensor(sensor_id, placement, batch.fs_hz if len(batch) else 1.0, params, calibration)
-    sensor.add_batch(batch)
+    sensor.add_samples(batch)
     for ev in sorted((e for e in events if e.kind == "repetition"), key=lambda e: e.onset_s):
         sensor.add_repetition(ev)
     sensor.flush()

@@ -12,6 +12,8 @@ Server: aiohttp (HTTP and WebSocket in one maintained asyncio library, on the re
 own event loop: no thread, no second process). Push channel: one WebSocket per page; the
 server sends an update at most every ``push_interval_s`` (new trace points, states,
 results) and the page acknowledges each after painting it (that is the "screen" latency).
+The trace points and running sway are pulled from the hub when an update is made
+(:class:`~dmi_sensors.live.hub.LiveView`), not collected packet by packet.
 
 Access: bound to 127.0.0.1 by default (only this computer), where requests must name a
 local host (``Host`` header: no DNS rebinding). Bound to any other address (``--live-host
@@ -39,7 +41,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from dmi_sensors.errors import DeviceError, ParameterError
-from dmi_sensors.live.hub import LiveHub, LiveSamples
+from dmi_sensors.live.hub import LiveHub, LiveView
 from dmi_sensors.live.metrics import RepetitionResult
 from dmi_sensors.session.events import EventRecord
 
@@ -93,18 +95,15 @@ def _clean(v: Any) -> Any:
 
 @dataclass
 class _Pending:
-    """What accumulated for the next push."""
+    """What accumulated for the next push (the samples' trace and running sway are pulled
+    from the hub's :class:`~dmi_sensors.live.hub.LiveView` when it is made)."""
 
-    traces: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    running: dict[str, dict[str, Any]] = field(default_factory=dict)
-    samples: dict[str, int] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
     tags: list[dict[str, Any]] = field(default_factory=list)
-    arrivals: list[float] = field(default_factory=list)
     status: bool = False
 
     def empty(self) -> bool:
-        return not (self.traces or self.results or self.tags or self.status)
+        return not (self.results or self.tags or self.status)
 
 
 class LiveServer:
@@ -159,6 +158,7 @@ class LiveServer:
         self._wake = asyncio.Event()
         self._closing = False
         self._unsubscribe: Callable[[], None] | None = None
+        self._view: LiveView | None = None
         self.summary: dict[str, Any] | None = None
         self.bound_port: int | None = None
 
@@ -198,7 +198,7 @@ class LiveServer:
             ) from exc
         addresses = self._runner.addresses
         self.bound_port = int(addresses[0][1]) if addresses else self.port
-        self._unsubscribe = self.hub.subscribe(self._collect)
+        self.follow_hub()
         self._pusher = asyncio.get_running_loop().create_task(self._push_loop(), name="live view push")
         return self.url
 
@@ -208,9 +208,7 @@ class LiveServer:
             self.summary = _clean(summary)
             await self._push_now()
             await self._broadcast(json.dumps({"type": "stopped", "summary": self.summary}))
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self.unfollow_hub()
         if self._pusher is not None:
             # the flag ends the loop even where Python 3.11's wait_for swallows the cancel
             # (its inner wait finished in the same loop pass: the link states' last update)
@@ -226,6 +224,22 @@ class LiveServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def follow_hub(self) -> None:
+        """Pull the hub's samples (a :class:`~dmi_sensors.live.hub.LiveView`) and collect its
+        results, tags and link states for the pages (:meth:`start` does it)."""
+        if self._view is None:
+            self._view = self.hub.open_view()
+            self._unsubscribe = self.hub.subscribe(self._collect, kinds=("repetition", "tag", "status"))
+
+    def unfollow_hub(self) -> None:
+        """Undo :meth:`follow_hub` (:meth:`stop` does it)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._view is not None:
+            self._view.close()
+            self._view = None
 
     # -- access ------------------------------------------------------------------------------
     def _allowed(self, request: web.Request) -> bool:
@@ -331,15 +345,7 @@ class LiveServer:
     # -- pushing -----------------------------------------------------------------------------
     def _collect(self, message: Any) -> None:
         p = self._pending
-        if isinstance(message, LiveSamples):
-            if message.trace.get("t"):  # most one-packet batches hold no trace sample
-                trace = p.traces.setdefault(message.sensor_id, {})
-                for key, values in message.trace.items():
-                    trace.setdefault(key, []).extend(values)
-            p.running[message.sensor_id] = message.running
-            p.samples[message.sensor_id] = p.samples.get(message.sensor_id, 0) + message.n_samples
-            p.arrivals.extend(message.arrivals_s)
-        elif isinstance(message, RepetitionResult):
+        if isinstance(message, RepetitionResult):
             p.results.append(message.to_dict())
             self._wake.set()
         elif isinstance(message, EventRecord):
@@ -370,7 +376,7 @@ class LiveServer:
             now = loop.time()
             last_push = now
             full = now - last_full >= 1.0
-            if full or not self._pending.empty():
+            if full or not self._pending.empty() or (self._view is not None and self._view.has_trace()):
                 if full:
                     last_full = now
                 await self._push_now(full)
@@ -378,18 +384,19 @@ class LiveServer:
     async def _push_now(self, full: bool = True) -> None:
         """Send what accumulated; the link states when one changed or ``full`` (once a second)."""
         p, self._pending = self._pending, _Pending()
+        traces, running, arrivals = self._view.pull() if self._view is not None else ({}, {}, [])
         if not self.clients:
             return
         self._seq += 1
-        if p.arrivals:
-            self._unacked[self._seq] = p.arrivals
+        if arrivals:
+            self._unacked[self._seq] = arrivals
         update = {
             "type": "update",
             "seq": self._seq,
             "now_s": self.hub.now_s(),
             "sensors": self.hub.link_states if (full or p.status) else {},
-            "traces": p.traces,
-            "running": p.running,
+            "traces": traces,
+            "running": running,
             "results": p.results,
             "tags": p.tags,
             "tagger": self.hub.tag_state(),
