@@ -248,11 +248,14 @@ class LiveHub:
         last = h.item(n - 1)
         if last == h.item(0):  # one packet (the usual live batch)
             arrivals: tuple[float, ...] = (last,)
+            self.latency.add_one("metric", last)
+            for view in self._views:
+                view.arrivals.append(last)
         else:
             arrivals = tuple(h[[*np.flatnonzero(h[1:] != h[:-1]).tolist(), n - 1]].tolist())
-        self.latency.add("metric", arrivals)
-        for view in self._views:
-            view.arrivals.extend(arrivals)
+            self.latency.add("metric", arrivals)
+            for view in self._views:
+                view.arrivals.extend(arrivals)
         if self._samples_wanted:
             update = sensor.last_update()
             self._publish(

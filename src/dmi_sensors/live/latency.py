@@ -63,6 +63,13 @@ class LatencyRecorder:
         with self._lock:
             self._samples[kind].extend(ages)
 
+    def add_one(self, kind: str, arrival_s: float) -> None:
+        """:meth:`add` for one notification (the live path's usual batch: one packet)."""
+        if self.enabled:
+            age = self.clock() - self.t0_s - arrival_s
+            with self._lock:
+                self._samples[kind].append(age)
+
     def clear(self) -> None:
         with self._lock:
             for d in self._samples.values():
