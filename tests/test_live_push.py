@@ -228,3 +228,43 @@ def test_every_packet_is_in_the_screen_latency_once_with_the_update_that_carried
     assert all(u["traces"] for u in sent if u["running"])  # 50 ms of packets hold trace samples (every 40th)
     # each update carries what arrived before it, never later (the virtual clock: 0 s latency to the metric)
     assert latency["screen"]["max_ms"] <= 50.0 + 7.0 + 1e-6
+
+
+async def _page_opened_late() -> list[dict]:
+    loop = asyncio.get_running_loop()
+    hub = LiveHub(LiveParams(), {"S1": "trunk"}, clock=loop.time)
+    server = LiveServer(hub, push_interval_s=0.05)
+    sent: list[dict] = []
+
+    async def broadcast(text: str) -> None:
+        sent.append(json.loads(text))
+
+    server._broadcast = broadcast  # type: ignore[method-assign]
+    server.follow_hub()
+
+    def feed(k: int) -> None:
+        c = k * 19 + np.arange(19)
+        host = np.full(19, k * 0.019)
+        hub.on_batch(
+            SampleBatch("S1", 1000.0, c, c / 1000.0, host, np.tile([0.0, 0.0, 9.8], (19, 1)), np.zeros((19, 3)))
+        )
+
+    for k in range(10):
+        feed(k)
+    await server._push_now()  # no page open: nothing sent, nothing kept
+    server.clients.add(object())  # type: ignore[arg-type]  # a page opens
+    for k in range(10, 15):
+        feed(k)
+    await server._push_now()
+    server.unfollow_hub()
+    return sent
+
+
+def test_a_page_opened_later_gets_only_what_came_after_the_last_update():
+    """Without a page an update is not made and what was new is dropped (as before the pull):
+    the first update to a page that opens later carries the samples since then only."""
+    (update,) = _run_virtual(_page_opened_late())
+    # the trace samples (every 40th at 1 kHz) of packets 10 to 14: samples 200, 240, 280
+    t = update["traces"]["S1"]["t"]
+    assert len(t) == 3 and np.diff(t) == pytest.approx([0.04, 0.04]) and t[0] == pytest.approx(0.2, abs=0.02)
+    assert list(update["running"]) == ["S1"]

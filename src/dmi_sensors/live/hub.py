@@ -120,6 +120,11 @@ class LiveView:
         arrivals, self.arrivals = self.arrivals, []
         return traces, running, arrivals
 
+    def skip(self) -> None:
+        """Forget what is new (no screen to show it): the next :meth:`pull` starts from now."""
+        self._next = {sid: s.end_index for sid, s in self.hub.sensors.items()}
+        self.arrivals = []
+
     def close(self) -> None:
         """Stop following the hub."""
         if self in self.hub._views:

@@ -384,9 +384,12 @@ class LiveServer:
     async def _push_now(self, full: bool = True) -> None:
         """Send what accumulated; the link states when one changed or ``full`` (once a second)."""
         p, self._pending = self._pending, _Pending()
-        traces, running, arrivals = self._view.pull() if self._view is not None else ({}, {}, [])
-        if not self.clients:
+        view = self._view
+        if not self.clients:  # no page: what is new now is never shown
+            if view is not None:
+                view.skip()
             return
+        traces, running, arrivals = view.pull() if view is not None else ({}, {}, [])
         self._seq += 1
         if arrivals:
             self._unacked[self._seq] = arrivals
