@@ -307,3 +307,39 @@ async def test_a_failing_reader_costs_no_other_socket_its_datagrams(caplog):
         assert len(poller) == 2
     finally:
         _release(poller, pairs)
+
+
+async def test_while_data_flows_the_passes_follow_on_the_timer_without_waking_per_readiness():
+    """A pass that read something schedules the next one ``delay_s`` later itself: a steady
+    stream (one datagram sent by each hand-over, so every pass has one waiting) costs one
+    wake-up by readiness in all, not one a pass; a pass that finds nothing returns to
+    waiting for readiness, and the next datagram wakes it again. Nothing is lost or
+    reordered, and every pass reads what was sent before it."""
+    loop = asyncio.get_running_loop()
+    poller = AcquiredSocketPoller(loop)
+    pairs = _pairs(1)
+    (ours, theirs) = pairs[0]
+    got: list[int] = []
+
+    def reader(datagrams, _now_s):
+        got.extend(int.from_bytes(d, "little") for _, d in datagrams)
+        if len(got) < 25:
+            ours.send(len(got).to_bytes(2, "little"))  # waiting for the next pass
+
+    try:
+        poller.add(theirs.fileno(), reader, lambda why: None, delay_s=0.001)
+        ours.send((0).to_bytes(2, "little"))
+        while len(got) < 25:
+            await asyncio.sleep(0)
+        passes_with_data = poller.passes
+        while not poller._armed:  # the pass after the last datagram reads nothing: readiness again
+            await asyncio.sleep(0)
+        assert got == list(range(25))
+        assert passes_with_data == 25 and poller.passes == 26
+        assert poller.wakeups == 1  # the first datagram's; every other pass came on the timer
+        ours.send((99).to_bytes(2, "little"))
+        while len(got) < 26:
+            await asyncio.sleep(0)
+        assert got[-1] == 99 and poller.wakeups == 2
+    finally:
+        _release(poller, pairs)

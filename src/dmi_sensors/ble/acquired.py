@@ -9,8 +9,12 @@ in one private ``epoll`` set whose own descriptor the loop watches: the first no
 on any socket arms one pass ``delay_s`` later (``delay_s`` 0: at once), and that pass reads
 every socket that is ready until it is empty (one datagram from each ready socket per
 round, then epoll says which are still ready; at most ``max_reads`` datagrams a socket a
-pass), then hands each socket's datagrams to its owner at once. So the loop wakes about
-``1 / delay_s`` times a second while data flows, and not at all while none does.
+pass), then hands each socket's datagrams to its owner at once. While data flows (a pass
+read something) the next pass follows on the timer, ``delay_s`` later, without watching
+the descriptor in between; a pass that finds nothing goes back to waiting for a socket to
+be ready. So the loop wakes about ``1 / delay_s`` times a second while data flows (once
+per pass, not twice), and not at all while none does; no notification waits more than
+``delay_s`` for its pass.
 
 Each datagram keeps the time it arrived, not the time it was read: the kernel stamps it as
 it is queued (``SO_TIMESTAMPNS``, on ``CLOCK_REALTIME``, the clock of ``time.time()``). A
@@ -118,9 +122,10 @@ class AcquiredSocketPoller:
         self._sockets: dict[int, _Socket] = {}
         self._armed = False  # the loop watches the epoll descriptor
         self._pass_handle: asyncio.TimerHandle | asyncio.Handle | None = None
-        #: passes run, datagrams read (for tests and profiles)
+        #: passes run, datagrams read, wake-ups by a socket becoming ready (for tests and profiles)
         self.passes = 0
         self.datagrams = 0
+        self.wakeups = 0
 
     @property
     def delay_s(self) -> float:
@@ -220,6 +225,7 @@ class AcquiredSocketPoller:
         until then, so the notifications in between do not wake it)."""
         self._loop.remove_reader(self._epoll.fileno())
         self._armed = False
+        self.wakeups += 1
         delay_s = self.delay_s
         if delay_s > 0:
             self._pass_handle = self._loop.call_later(delay_s, self._pass)
@@ -232,6 +238,7 @@ class AcquiredSocketPoller:
             self._pass_handle = None
         self.passes += 1
         more = False
+        read_any = False
         ends: dict[Callable[[], None], None] = {}
         # fd -> (its socket, its datagrams, why it closed or ""), in the order they became ready
         reads: dict[int, tuple[_Socket, list[tuple[int | None, bytes]], list[str]]] = {}
@@ -267,6 +274,7 @@ class AcquiredSocketPoller:
                 self.datagrams += len(got)
                 try:
                     if got:
+                        read_any = True
                         if entry.after_pass is not None:
                             ends[entry.after_pass] = None
                         entry.reader(
@@ -289,8 +297,15 @@ class AcquiredSocketPoller:
                     end()
                 except Exception:
                     log.exception("acquired sockets: a pass's after_pass callback failed")
+            delay_s = self.delay_s
             if more and self._sockets:  # a socket still holds datagrams: the next pass at once
                 self._pass_handle = self._loop.call_soon(self._pass)
+            elif read_any and delay_s > 0 and self._sockets:
+                # Data flows: the next pass on the timer, delay_s from now, without watching
+                # the sockets in between (a notification after this pass waits at most
+                # delay_s, as after a wake-up; no wake-up and no epoll_ctl pair per pass).
+                # A pass that finds nothing goes back to waiting for a socket to be ready.
+                self._pass_handle = self._loop.call_later(delay_s, self._pass)
             else:
                 self._arm()
 

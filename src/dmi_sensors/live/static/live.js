@@ -53,6 +53,16 @@
     el.className = "badge " + cls;
   }
 
+  // Write a node's text only when it changed: a write replaces the text node and costs the
+  // browser a style and layout pass, 20 times a second for every tile otherwise.
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  function setData(el, key, value) {
+    if (el.dataset[key] !== value) el.dataset[key] = value;
+  }
+
   function flash(text) {
     const el = $("upcoming");
     el.textContent = text;
@@ -119,30 +129,39 @@
       sway: node.querySelector(".sway"),
       unit: node.querySelector(".unit"),
       canvas: node.querySelector("canvas"),
+      visible: true,    // drawn only while on screen (IntersectionObserver); dirty: not drawn since new data
+      dirty: true,
       t: [], tilt_ap: [], tilt_ml: [], com_ap: [], com_ml: [],
       kind: "tilt",
       lever: 1,
       points: 0,
     };
     s.placement.textContent = state.placements[sid] || sid;
+    if (window.IntersectionObserver) {
+      // A trace off screen (tiles below the fold) is not drawn; it is drawn as it scrolls in.
+      new IntersectionObserver((entries) => {
+        s.visible = entries[entries.length - 1].isIntersecting;
+        if (s.visible && s.dirty) scheduleDraw();
+      }).observe(s.canvas);
+    }
     state.sensors[sid] = s;
     return s;
   }
 
   function sensorState(sid, st) {
     const s = tile(sid);
-    if (st.placement) s.placement.textContent = st.placement;
-    if (st.state) {
+    if (st.placement) setText(s.placement, st.placement);
+    if (st.state && s.node.dataset.state !== st.state) {
       s.stateEl.textContent = st.state;
       s.stateEl.className = "state badge " + st.state;
       s.node.dataset.state = st.state;
     }
-    s.battery.textContent = st.battery_pct === null || st.battery_pct === undefined ? "battery —" : "battery " + st.battery_pct + " %";
+    setText(s.battery, st.battery_pct === null || st.battery_pct === undefined ? "battery —" : "battery " + st.battery_pct + " %");
     const lost = st.samples_lost || 0;
     const got = st.samples_received || 0;
     const pct = got + lost > 0 ? (100 * lost / (got + lost)) : 0;
-    s.loss.textContent = "lost " + lost + " (" + pct.toFixed(pct < 1 ? 2 : 1) + " %)";
-    s.node.dataset.samplesLost = String(lost);
+    setText(s.loss, "lost " + lost + " (" + pct.toFixed(pct < 1 ? 2 : 1) + " %)");
+    setData(s.node, "samplesLost", String(lost));
   }
 
   function addTrace(sid, tr) {
@@ -155,7 +174,9 @@
       s.com_ap.push(tr.com_ap_mm ? tr.com_ap_mm[i] : null);
       s.com_ml.push(tr.com_ml_mm ? tr.com_ml_mm[i] : null);
     }
+    if (n === 0) return;
     s.points += n;
+    s.dirty = true;
     s.node.dataset.points = String(s.points);
     const last = s.t.length ? s.t[s.t.length - 1] : 0;
     let k = 0;
@@ -168,11 +189,11 @@
     s.kind = r.kind || "tilt";
     s.lever = r.com_lever_frac || 1;  // the trace's COM is at the full COM height
     if (r.rms_ap === null || r.rms_ap === undefined) {
-      s.sway.textContent = "";
+      setText(s.sway, "");
       return;
     }
     const unit = s.kind === "com" ? "mm" : "°";
-    s.sway.textContent = "sway RMS AP " + r.rms_ap.toFixed(1) + " " + unit + " · ML " + r.rms_ml.toFixed(1) + " " + unit;
+    setText(s.sway, "sway RMS AP " + r.rms_ap.toFixed(1) + " " + unit + " · ML " + r.rms_ml.toFixed(1) + " " + unit);
   }
 
   // ---------------------------------------------------------------- drawing
@@ -181,7 +202,7 @@
     state.drawScheduled = true;
     window.requestAnimationFrame(() => {
       state.drawScheduled = false;
-      Object.values(state.sensors).forEach(draw);
+      Object.values(state.sensors).forEach((s) => { if (s.visible && s.dirty) draw(s); });
       // painted: acknowledge every update drawn in this frame
       state.pendingAcks.forEach((seq) => send({ type: "ack", seq }));
       state.pendingAcks = [];
@@ -189,6 +210,7 @@
   }
 
   function draw(s) {
+    s.dirty = false;
     const c = s.canvas;
     const w = c.clientWidth || 600;
     const h = c.clientHeight || 140;
@@ -201,7 +223,7 @@
     // COM with the lever of the repetition in progress (posture and support)
     const ap = com ? s.com_ap.map((v) => v * s.lever) : s.tilt_ap;
     const ml = com ? s.com_ml.map((v) => v * s.lever) : s.tilt_ml;
-    s.unit.textContent = com ? "COM, mm (mean of the window at 0)" : "trunk tilt, degrees (mean at 0)";
+    setText(s.unit, com ? "COM, mm (mean of the window at 0)" : "trunk tilt, degrees (mean at 0)");
     const n = s.t.length;
     if (n < 2) return;
     const t1 = s.t[n - 1];
@@ -217,9 +239,11 @@
     g.fillStyle = "#5b6470";
     g.font = "11px system-ui, sans-serif";
     g.fillText("±" + span.toFixed(com ? 0 : 1) + (com ? " mm" : "°"), 4, 12);
-    [[ap, "#1565c0", mean[0]], [ml, "#c62828", mean[1]]].forEach(([arr, color, m]) => {
+    // 1-px lines: Skia draws them as hairlines, several times cheaper than a wider stroke
+    // (a tablet's 2x screen still shows them 2 device pixels wide)
+    [[ap, "#0d47a1", mean[0]], [ml, "#b71c1c", mean[1]]].forEach(([arr, color, m]) => {
       g.strokeStyle = color;
-      g.lineWidth = 1.6;
+      g.lineWidth = 1;
       g.beginPath();
       for (let i = 0; i < n; i++) {
         const x = ((s.t[i] - t0) / TRACE_S) * w;
@@ -236,16 +260,21 @@
     if (nowS !== null && nowS !== undefined) state.clockOffset = nowS - performance.now() / 1000;
     else if (t && t.now_s !== undefined) state.clockOffset = t.now_s - performance.now() / 1000;
     const ex = t && t.exercise;
-    $("exercise").textContent = ex ? ex.name || ex.id : (t && t.stopped ? "stopped" : "—");
-    $("exercise").dataset.id = ex ? ex.id : "";
-    $("repetition").textContent = ex ? (t.repetition || "—") + " / " + ex.target_repetitions : "—";
-    $("support").textContent = ex ? ex.support : "—";
-    $("posture").textContent = ex ? ex.posture : "—";
+    setText($("exercise"), ex ? ex.name || ex.id : (t && t.stopped ? "stopped" : "—"));
+    setData($("exercise"), "id", ex ? ex.id : "");
+    setText($("repetition"), ex ? (t.repetition || "—") + " / " + ex.target_repetitions : "—");
+    setText($("support"), ex ? ex.support : "—");
+    setText($("posture"), ex ? ex.posture : "—");
     const up = t && t.upcoming;
-    $("upcoming").textContent = up ? "Next: " + (up.name || up.id) : (t && t.active ? "End of the plan" : "");
-    $("btn-pause").textContent = "";
-    $("btn-pause").append(t && t.paused ? "Resume " : "Pause ");
-    const k = document.createElement("kbd"); k.textContent = "space"; $("btn-pause").appendChild(k);
+    setText($("upcoming"), up ? "Next: " + (up.name || up.id) : (t && t.active ? "End of the plan" : ""));
+    const pause = $("btn-pause");
+    const label = t && t.paused ? "Resume " : "Pause ";
+    if (pause.dataset.label !== label) {
+      pause.dataset.label = label;
+      pause.textContent = "";
+      pause.append(label);
+      const k = document.createElement("kbd"); k.textContent = "space"; pause.appendChild(k);
+    }
     $("hold").classList.toggle("paused", Boolean(t && t.paused));
     tickHold();
   }
@@ -255,23 +284,23 @@
     const ex = t && t.exercise;
     const hold = $("hold");
     if (!ex || t.repetition_onset_s === null || t.repetition_onset_s === undefined) {
-      $("hold-timer").textContent = "—";
-      $("hold-target").textContent = "";
+      setText($("hold-timer"), "—");
+      setText($("hold-target"), "");
       $("hold-done").hidden = true;
       hold.classList.remove("done");
-      hold.dataset.done = "false";
+      setData(hold, "done", "false");
       $("hold-bar").style.width = "0";
       return;
     }
     const now = performance.now() / 1000 + state.clockOffset;
     const elapsed = Math.max(0, now - t.repetition_onset_s);
     const target = ex.hold_s;
-    $("hold-timer").textContent = elapsed.toFixed(1) + " s";
-    $("hold-target").textContent = "of " + target + " s";
+    setText($("hold-timer"), elapsed.toFixed(1) + " s");
+    setText($("hold-target"), "of " + target + " s");
     const done = elapsed >= target;
     $("hold-done").hidden = !done;
     hold.classList.toggle("done", done);
-    hold.dataset.done = done ? "true" : "false";
+    setData(hold, "done", done ? "true" : "false");
     $("hold-bar").style.width = Math.min(100, (100 * elapsed) / target).toFixed(1) + "%";
   }
 
