@@ -11,6 +11,7 @@ with nothing new the timer and link states still go out once a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import math
@@ -104,6 +105,8 @@ async def _pushes(
     pusher = loop.create_task(server._push_loop())
     await asyncio.sleep(duration_s)
     pusher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pusher
     server.unfollow_hub()
     return sent
 
@@ -214,6 +217,8 @@ async def _acked_arrivals() -> tuple[list[float], list[float], list[dict], dict]
     pusher = loop.create_task(server._push_loop())
     await asyncio.sleep(2.2)
     pusher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pusher
     server.unfollow_hub()
     return fed, carried, sent, hub.latency.summary()
 
