@@ -191,3 +191,48 @@ def test_a_killed_lsl_recorder_leaves_a_readable_incomplete_session(tmp_path):
         np.testing.assert_array_equal(batch.counter, np.arange(k))  # a prefix of what was sent, nothing missing
         np.testing.assert_array_equal(batch.acc_mps2, values[:k, :3])
     assert main(["sessions", "show", str(info.session_id), "--db", str(db)]) == 0
+
+
+def test_a_marker_that_reaches_the_recorder_before_any_imu_sample_does_not_set_time_zero(tmp_path):
+    """The marker stream's sample is pulled and a commit falls due before the IMU's first
+    sample has arrived (the order in which two inlets deliver is not the order of the
+    timestamps): the marker waits, uncommitted, and session time 0 is still the earliest
+    timestamp once an IMU sample is there, here the IMU's first sample, 1 s before the
+    marker. Driven by what was pulled, not by time."""
+    from dmi_sensors.live.lsl_inlet import LslRecorder, resolve_lsl_sources
+    from dmi_sensors.session import Subject
+
+    imu = imu_outlet("EarlyIMU", FS, serial="EARLY-1")
+    markers = marker_outlet("EarlyMarkers")
+    streams = resolve_lsl_sources([("EarlyIMU", "pelvis"), ("EarlyMarkers", "")], timeout_s=BOUND_S)
+    store = SessionStore(tmp_path / "s.sqlite")
+    sid = store.create_session(Subject("C001"), None, {"EARLY-1": "pelvis"}, origin="import")
+    recorder = LslRecorder(store, sid, streams, commit_s=1e9)  # commits only when called here
+    try:
+        assert imu.wait_for_consumers(BOUND_S) and markers.wait_for_consumers(BOUND_S)
+        t0 = pylsl.local_clock()
+        markers.push_sample(["door opened"], t0 + 1.0)
+        pulled = 0
+        end = time.monotonic() + BOUND_S
+        while pulled == 0 and time.monotonic() < end:
+            pulled = recorder.poll(timeout_s=0.05)
+        assert pulled == 1
+        recorder.commit()  # the marker alone: nothing stored, time 0 not set
+        assert recorder.t0 is None and recorder.events_stored == 0
+        n = 300
+        times = t0 + np.arange(n) / FS
+        _push(imu, imu_values(n, seed=5), times)
+        while pulled < 1 + n and time.monotonic() < end:
+            pulled += recorder.poll(timeout_s=0.05)
+        assert pulled == 1 + n
+        recorder.commit()
+        assert recorder.events_stored == 1
+        recorder.drain(grace_s=0.0)
+        batch = session_samples(store, sid)["EARLY-1"]
+        assert np.max(np.abs(batch.time_s - (times - t0))) < 1e-3  # time 0: the IMU's first sample
+        ev = store.events(sid)
+        assert ev["onset_s"].tolist() == pytest.approx([1.0], abs=1e-3) and ev["note"].tolist() == ["door opened"]
+    finally:
+        recorder.close()
+        store.close()
+        del imu, markers

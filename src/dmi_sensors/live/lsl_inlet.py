@@ -20,7 +20,10 @@ until :meth:`LslRecorder.close` finalises it.
 
 **Times.** Each inlet maps its outlet's timestamps onto this computer's LSL clock
 (``proc_clocksync``: LSL's own synchronisation); nothing is dejittered, so a gap stays a
-gap. Session time 0 is the earliest timestamp of the first commit. **Loss accounting** from
+gap. Session time 0 is the earliest timestamp of the first commit that holds an IMU
+sample: markers pulled before any IMU sample wait for it (uncommitted), so a marker that
+happens to reach the recorder first cannot move time 0 (a recording of markers alone starts
+at its first marker, at the end). **Loss accounting** from
 the timestamps at the nominal rate (:mod:`~dmi_sensors.store.lsl_layout`): sample numbers
 ``round((t - t_first) · fs)``, a jump is a gap; a stream that stops (its outlet gone, or it
 falls silent) while others go on loses the samples up to the recording's end, which is the
@@ -249,10 +252,14 @@ class LslRecorder:
             self.commit()
         return n
 
-    def commit(self) -> None:
-        """Store what was pulled (one transaction per sensor, then the markers)."""
+    def commit(self, final: bool = False) -> None:
+        """Store what was pulled (one transaction per sensor, then the markers). Until an
+        IMU sample was pulled, markers stay pending (they cannot set session time 0), unless
+        ``final`` (the end of the recording)."""
         self._last_commit = self.clock()
         if self.t0 is None:
+            if not final and not any(tr.pending_t for tr in self._tracks if tr.stream.layout is not None):
+                return
             firsts = [float(tr.pending_t[0][0]) for tr in self._tracks if tr.pending_t]
             if not firsts:
                 return
@@ -326,7 +333,7 @@ class LslRecorder:
         end = self.clock() + grace_s
         while self.clock() < end and self.poll(timeout_s=0.05) > 0:
             pass
-        self.commit()
+        self.commit(final=True)
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Per sensor: samples expected / received / lost (gaps and the tail after it stopped)."""
