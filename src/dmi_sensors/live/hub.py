@@ -95,7 +95,8 @@ class LiveView:
         self.hub = hub
         #: arrival time of every packet added since the last pull (LiveHub.on_batch appends)
         self.arrivals: list[float] = []
-        self._next = {sid: s.end_index for sid, s in hub.sensors.items()}  # absolute sample index
+        self._next: dict[str, int] = {}  # per sensor: the absolute sample index to pull from
+        self.skip()
 
     def has_trace(self) -> bool:
         """True when a pull now would carry at least one trace sample."""

@@ -66,7 +66,7 @@ class LatencyRecorder:
     def add_one(self, kind: str, arrival_s: float) -> None:
         """:meth:`add` for one notification (the live path's usual batch: one packet)."""
         if self.enabled:
-            age = self.clock() - self.t0_s - arrival_s
+            age = self.now_s() - arrival_s
             with self._lock:
                 self._samples[kind].append(age)
 

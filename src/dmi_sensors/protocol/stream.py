@@ -377,12 +377,9 @@ class StreamDecoder:
     def _decode_one(self, data: bytes, host_time_s: float) -> SampleBatch:
         """:meth:`process` of one packet."""
         k = _KERNELS or _kernels()
-        rows = max(len(data) - COMPACT_HEADER_SIZE, 0) // BYTES_PER_SAMPLE  # k.max_samples, inlined
+        rows = k.max_samples(len(data))
         out = _outputs(rows)
-        if _INTERPRETED:
-            with _quiet_if_interpreted():
-                code, total, lost, resets, flags = k.decode_one(data, host_time_s, self._prev_i, self._prev_f, *out)
-        else:
+        with _quiet_if_interpreted():  # inf/NaN arrival times warn in the interpreted kernel
             code, total, lost, resets, flags = k.decode_one(data, host_time_s, self._prev_i, self._prev_f, *out)
         if code == k.VALID:
             return self._batch(1, total, rows, lost, resets, flags, out)
