@@ -87,6 +87,45 @@ async def test_on_a_non_loopback_host_every_request_without_the_token_is_refused
         await server.stop()
 
 
+def _non_loopback_address() -> str | None:
+    """An address of this machine that is not loopback (the route to a TEST-NET address; a
+    UDP connect sends nothing), or None."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))
+            address = str(s.getsockname()[0])
+        except OSError:
+            return None
+    return None if is_loopback(address) or address == "0.0.0.0" else address
+
+
+async def test_updates_are_compressed_only_for_a_page_on_another_machine():
+    import aiohttp
+
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to connect from")
+    server = LiveServer(LiveHub(), host="0.0.0.0", port=0)
+    await server.start()
+    try:
+        jar = {"dmi_live_token": server.token or ""}
+        negotiated = {}
+        for peer in ("127.0.0.1", address):
+            async with (
+                aiohttp.ClientSession(cookies=jar) as s,
+                s.ws_connect(f"http://{peer}:{server.bound_port}/ws", compress=15) as ws,
+            ):
+                assert json.loads((await ws.receive()).data)["type"] == "hello"
+                negotiated[peer] = ws.compress
+        # the client offered permessage-deflate both times; the server took it only from
+        # the peer that is not this computer's loopback
+        assert negotiated == {"127.0.0.1": 0, address: 15}
+    finally:
+        await server.stop()
+
+
 async def test_on_localhost_no_token_but_only_local_host_names():
     server = LiveServer(LiveHub(), port=0)
     url = await server.start()

@@ -388,7 +388,7 @@ class SensorLink:
         vendor: VendorSession | str | None = None,
         vendor_rates_hz: dict[str, float] | None = None,
         max_reads_per_wake: int = 256,
-        socket_poll_s: float = 0.005,
+        socket_poll_s: float = 0.010,
     ) -> None:
         if notify_method not in NOTIFY_METHODS:
             raise ParameterError(f"notify_method must be one of {NOTIFY_METHODS}, got {notify_method!r}")

@@ -118,8 +118,8 @@ class TimingSink:
         return self
 
     def append(self, packet: RawPacket) -> None:
-        with self._lock:
-            self._arrivals.append(packet.host_time_s)
+        # deque.append is atomic; the lock guards on_commit's count and pops (writer thread)
+        self._arrivals.append(packet.host_time_s)
         self.sink.append(packet)
 
     def on_commit(self, committed: int, _last: RawPacket) -> None:

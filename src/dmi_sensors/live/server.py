@@ -292,7 +292,11 @@ class LiveServer:
         )
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=64 * 1024)
+        # permessage-deflate only for a page on another machine (a tablet on the clinic's
+        # Wi-Fi: updates shrink several-fold); a page on this computer gets them
+        # uncompressed, which spares the recorder zlib's work on every update
+        remote = request.remote or ""
+        ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=64 * 1024, compress=not is_loopback(remote))
         await ws.prepare(request)
         self.clients.add(ws)
         try:
