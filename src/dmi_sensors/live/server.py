@@ -369,8 +369,10 @@ class LiveServer:
         last_push = last_full = -math.inf
         while not self._closing:
             due = last_push + self.push_interval_s
+            # asyncio.timeout, not wait_for: no task per wait (20 a second)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, due - loop.time()))
+                async with asyncio.timeout(max(0.0, due - loop.time())):
+                    await self._wake.wait()
             rest = due - loop.time()
             if rest > 0 and not self._closing:  # woken early: at most one update per push interval
                 await asyncio.sleep(rest)
@@ -416,6 +418,7 @@ class LiveServer:
     async def _broadcast(self, text: str) -> None:
         for ws in list(self.clients):
             try:
-                await asyncio.wait_for(ws.send_str(text), 2.0)
+                async with asyncio.timeout(2.0):  # no task per send, as wait_for makes
+                    await ws.send_str(text)
             except (ConnectionError, TimeoutError, RuntimeError):
                 self.clients.discard(ws)
